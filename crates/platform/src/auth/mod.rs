@@ -1,0 +1,12 @@
+//! Authentication and authorization shared by every service: access tokens
+//! ([`jwt`]), password hashing ([`password`]), the five roles ([`roles`]) and
+//! the signed-in caller extracted from a request ([`caller`]).
+
+pub mod caller;
+pub mod jwt;
+pub mod password;
+pub mod roles;
+
+pub use caller::{Caller, MaybeCaller};
+pub use jwt::{Claims, JwtKeys};
+pub use roles::Role;

@@ -1,0 +1,433 @@
+//! Settings from environment variables. Unset means the embedded default, so
+//! `marimo up` needs nothing configured. Every variable read here is listed
+//! in the README and in `marimo --help`.
+
+use std::{
+    collections::HashMap,
+    path::{Path, PathBuf},
+};
+
+use base64::Engine;
+
+use crate::service::ServiceName;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{var}: {message}")]
+    Invalid { var: &'static str, message: String },
+    #[error("cannot use data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+fn invalid(var: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        var,
+        message: message.into(),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// Where each service keeps its tables.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseConfig {
+    /// One SQLite file per service under this directory.
+    Sqlite { dir: PathBuf },
+    /// One PostgreSQL database, one schema per service.
+    Postgres { url: String },
+}
+
+impl std::fmt::Debug for DatabaseConfig {
+    // Never print the PostgreSQL password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Sqlite { dir } => write!(f, "Sqlite({})", dir.display()),
+            Self::Postgres { url } => write!(f, "Postgres({})", redact_url(url)),
+        }
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme + 3],
+                    &creds[..colon],
+                    &url[at..]
+                ),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// The first admin, created at start when both variables are set.
+#[derive(Clone)]
+pub struct BootstrapAdmin {
+    pub email: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for BootstrapAdmin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BootstrapAdmin")
+            .field("email", &self.email)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub environment: Environment,
+    pub data_dir: PathBuf,
+    pub database: DatabaseConfig,
+    /// HS256 key, at least 32 bytes.
+    pub jwt_secret: Vec<u8>,
+    /// True when the key was generated and stored in the data directory.
+    pub jwt_secret_generated: bool,
+    pub log_level: String,
+    pub log_format: LogFormat,
+    /// Address services bind to (`MARIMO_BIND`, default 127.0.0.1).
+    pub bind: String,
+    pub ports: HashMap<ServiceName, u16>,
+    /// Base URLs of each service's instances (`<SERVICE>_URLS`).
+    pub service_urls: HashMap<ServiceName, Vec<String>>,
+    pub bootstrap_admin: Option<BootstrapAdmin>,
+    /// `MARIMO_RATE_LIMITS`, parsed by the gateway.
+    pub rate_limits: Option<String>,
+    pub cors_origins: Vec<String>,
+    pub trusted_proxies: Vec<String>,
+    /// Request body limit in bytes (`MAX_BODY_BYTES`, default 1 MiB).
+    pub max_body_bytes: usize,
+    pub redis_addr: Option<String>,
+    pub redis_password: Option<String>,
+    pub rabbitmq_url: Option<String>,
+    pub consul_addr: Option<String>,
+    pub smtp_url: Option<String>,
+    pub otel_endpoint: Option<String>,
+}
+
+/// Minimum HS256 key length (RFC 7518 §3.2: at least the hash size).
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_source(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
+    }
+
+    /// Reads settings through `get` (the environment, or a map in tests).
+    pub fn from_source(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let environment = match get("MARIMO_ENV").as_deref() {
+            None | Some("development") | Some("dev") | Some("test") => Environment::Development,
+            Some("production") | Some("prod") => Environment::Production,
+            Some(other) => {
+                return Err(invalid(
+                    "MARIMO_ENV",
+                    format!("unknown environment '{other}' (development|production)"),
+                ));
+            }
+        };
+        let data_dir = PathBuf::from(get("MARIMO_DATA_DIR").unwrap_or_else(|| "./data".into()));
+        let database = database_from(&get, &data_dir)?;
+
+        let (jwt_secret, jwt_secret_generated) = match get("JWT_SECRET") {
+            Some(s) if s.len() >= MIN_JWT_SECRET_BYTES => (s.into_bytes(), false),
+            Some(_) => {
+                return Err(invalid(
+                    "JWT_SECRET",
+                    format!("must be at least {MIN_JWT_SECRET_BYTES} bytes"),
+                ));
+            }
+            None if environment == Environment::Production => {
+                return Err(invalid(
+                    "JWT_SECRET",
+                    "is required when MARIMO_ENV=production",
+                ));
+            }
+            None => (load_or_create_secret(&data_dir)?, true),
+        };
+
+        let log_format = match get("LOG_FORMAT").as_deref() {
+            None | Some("pretty") | Some("text") => LogFormat::Pretty,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(invalid(
+                    "LOG_FORMAT",
+                    format!("unknown format '{other}' (json|pretty)"),
+                ));
+            }
+        };
+
+        let mut ports = HashMap::new();
+        let mut service_urls = HashMap::new();
+        for name in ServiceName::ALL {
+            let var = name.port_var();
+            let port = match get(&var) {
+                Some(p) => p.parse::<u16>().map_err(|_| ConfigError::Invalid {
+                    var: leak(var),
+                    message: format!("'{p}' is not a port"),
+                })?,
+                None => name.default_port(),
+            };
+            ports.insert(name, port);
+            if let Some(urls) = get(&name.urls_var()) {
+                service_urls.insert(name, split_list(&urls));
+            }
+        }
+
+        let bootstrap_admin = match (get("MARIMO_ADMIN_EMAIL"), get("MARIMO_ADMIN_PASSWORD")) {
+            (Some(email), Some(password)) => Some(BootstrapAdmin { email, password }),
+            _ => None,
+        };
+
+        let max_body_bytes = match get("MAX_BODY_BYTES") {
+            Some(v) => v
+                .parse()
+                .map_err(|_| invalid("MAX_BODY_BYTES", format!("'{v}' is not a byte count")))?,
+            None => 1024 * 1024,
+        };
+
+        Ok(Self {
+            environment,
+            data_dir,
+            database,
+            jwt_secret,
+            jwt_secret_generated,
+            log_level: get("LOG_LEVEL").unwrap_or_else(|| "info".into()),
+            log_format,
+            bind: get("MARIMO_BIND").unwrap_or_else(|| "127.0.0.1".into()),
+            ports,
+            service_urls,
+            bootstrap_admin,
+            rate_limits: get("MARIMO_RATE_LIMITS"),
+            cors_origins: get("CORS_ORIGINS")
+                .map(|v| split_list(&v))
+                .unwrap_or_default(),
+            trusted_proxies: get("TRUSTED_PROXIES")
+                .map(|v| split_list(&v))
+                .unwrap_or_default(),
+            max_body_bytes,
+            redis_addr: get("REDIS_ADDR"),
+            redis_password: get("REDIS_PASSWORD"),
+            rabbitmq_url: get("RABBITMQ_URL"),
+            consul_addr: get("CONSUL_ADDR"),
+            smtp_url: get("SMTP_URL"),
+            otel_endpoint: get("OTEL_EXPORTER_OTLP_ENDPOINT"),
+        })
+    }
+
+    pub fn port(&self, name: ServiceName) -> u16 {
+        self.ports
+            .get(&name)
+            .copied()
+            .unwrap_or(name.default_port())
+    }
+
+    /// Base URLs of a service's instances: `<SERVICE>_URLS`, else its local port.
+    pub fn urls_of(&self, name: ServiceName) -> Vec<String> {
+        self.service_urls
+            .get(&name)
+            .cloned()
+            .unwrap_or_else(|| vec![format!("http://127.0.0.1:{}", self.port(name))])
+    }
+}
+
+fn leak(s: String) -> &'static str {
+    // Only on the error path of start-up configuration; a handful of bytes.
+    Box::leak(s.into_boxed_str())
+}
+
+fn split_list(v: &str) -> Vec<String> {
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+fn database_from(
+    get: &impl Fn(&str) -> Option<String>,
+    data_dir: &Path,
+) -> Result<DatabaseConfig, ConfigError> {
+    if let Some(url) = get("DATABASE_URL") {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(DatabaseConfig::Postgres { url });
+        }
+        if let Some(dir) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            return Ok(DatabaseConfig::Sqlite {
+                dir: PathBuf::from(dir),
+            });
+        }
+        return Err(invalid(
+            "DATABASE_URL",
+            "must be postgres://... or sqlite:<directory>",
+        ));
+    }
+    if let Some(host) = get("DB_HOST") {
+        let port = get("DB_PORT").unwrap_or_else(|| "5432".into());
+        let user = get("DB_USER").unwrap_or_else(|| "postgres".into());
+        let name = get("DB_NAME").unwrap_or_else(|| "marimo".into());
+        let auth = match get("DB_PASSWORD") {
+            Some(pw) => format!("{}:{}", encode_userinfo(&user), encode_userinfo(&pw)),
+            None => encode_userinfo(&user),
+        };
+        return Ok(DatabaseConfig::Postgres {
+            url: format!("postgres://{auth}@{host}:{port}/{name}"),
+        });
+    }
+    Ok(DatabaseConfig::Sqlite {
+        dir: data_dir.to_path_buf(),
+    })
+}
+
+/// Percent-encodes the characters that would break a URL's userinfo.
+fn encode_userinfo(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+const SECRET_FILE: &str = "jwt_secret";
+
+/// Development convenience: a random key kept in the data directory, so
+/// tokens survive restarts and every service of `marimo up` shares it.
+fn load_or_create_secret(data_dir: &Path) -> Result<Vec<u8>, ConfigError> {
+    let dir_err = |source| ConfigError::DataDir {
+        path: data_dir.to_path_buf(),
+        source,
+    };
+    std::fs::create_dir_all(data_dir).map_err(dir_err)?;
+    let path = data_dir.join(SECRET_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(s) if s.trim().len() >= MIN_JWT_SECRET_BYTES => return Ok(s.trim().as_bytes().to_vec()),
+        Ok(_) | Err(_) => {}
+    }
+    let secret =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(crate::ids::random_bytes::<48>());
+    write_private(&path, secret.as_bytes()).map_err(dir_err)?;
+    Ok(secret.into_bytes())
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path)?.write_all(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_source(|k| map.get(k).cloned())
+    }
+
+    fn tmp() -> String {
+        let dir = std::env::temp_dir().join(format!("marimo-cfg-{}", crate::ids::new_id()));
+        dir.to_string_lossy().into_owned()
+    }
+
+    #[test]
+    fn defaults_are_embedded() {
+        let dir = tmp();
+        let s = settings(&[("MARIMO_DATA_DIR", &dir)]).unwrap();
+        assert_eq!(
+            s.database,
+            DatabaseConfig::Sqlite {
+                dir: dir.clone().into()
+            }
+        );
+        assert_eq!(s.port(ServiceName::Shop), 8085);
+        assert!(s.jwt_secret.len() >= MIN_JWT_SECRET_BYTES);
+        assert!(s.jwt_secret_generated);
+        // The generated key is kept: a second start reads the same one.
+        let again = settings(&[("MARIMO_DATA_DIR", &dir)]).unwrap();
+        assert_eq!(s.jwt_secret, again.jwt_secret);
+    }
+
+    #[test]
+    fn production_requires_a_long_secret() {
+        let dir = tmp();
+        assert!(settings(&[("MARIMO_ENV", "production"), ("MARIMO_DATA_DIR", &dir)]).is_err());
+        assert!(settings(&[("JWT_SECRET", "short"), ("MARIMO_DATA_DIR", &dir)]).is_err());
+        let ok = settings(&[
+            ("MARIMO_ENV", "production"),
+            ("JWT_SECRET", &"k".repeat(32)),
+        ])
+        .unwrap();
+        assert!(!ok.jwt_secret_generated);
+    }
+
+    #[test]
+    fn seed_db_variables_build_a_postgres_url() {
+        let s = settings(&[
+            ("JWT_SECRET", &"k".repeat(32)),
+            ("DB_HOST", "db"),
+            ("DB_USER", "marimo"),
+            ("DB_PASSWORD", "p@ss word"),
+            ("DB_NAME", "erp"),
+        ])
+        .unwrap();
+        assert_eq!(
+            s.database,
+            DatabaseConfig::Postgres {
+                url: "postgres://marimo:p%40ss%20word@db:5432/erp".into()
+            }
+        );
+        assert!(!format!("{:?}", s.database).contains("p%40ss"));
+    }
+
+    #[test]
+    fn ports_and_urls_are_overridable() {
+        let s = settings(&[
+            ("JWT_SECRET", &"k".repeat(32)),
+            ("SHOP_PORT", "9185"),
+            ("USERS_URLS", "http://a:1, http://b:2"),
+        ])
+        .unwrap();
+        assert_eq!(s.port(ServiceName::Shop), 9185);
+        assert_eq!(
+            s.urls_of(ServiceName::Users),
+            vec!["http://a:1", "http://b:2"]
+        );
+        assert_eq!(s.urls_of(ServiceName::Shop), vec!["http://127.0.0.1:9185"]);
+        assert!(settings(&[("JWT_SECRET", &"k".repeat(32)), ("SHOP_PORT", "x")]).is_err());
+    }
+}

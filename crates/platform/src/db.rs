@@ -1,0 +1,195 @@
+//! One SQL text for SQLite and PostgreSQL, through sqlx's `Any` driver.
+//!
+//! Each service owns its data: on SQLite a file `<dir>/<service>.db`, on
+//! PostgreSQL a schema named after the service (selected with `search_path`
+//! on every pooled connection). Queries use `$n` placeholders and portable
+//! types only: integers, text, booleans, bytes; ids are text, money is i64
+//! minor units, times are text in the format of [`crate::clock`].
+
+use std::{sync::Once, time::Duration};
+
+use sqlx::{
+    Any, AnyPool, Transaction,
+    any::AnyPoolOptions,
+    migrate::{MigrateError, Migrator},
+};
+
+use crate::config::DatabaseConfig;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbKind {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("cannot reach the {service} database: {source}")]
+    Connect {
+        service: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("cannot prepare storage for {service}: {source}")]
+    Prepare {
+        service: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("migrations of {service} failed: {source}")]
+    Migrate {
+        service: String,
+        #[source]
+        source: MigrateError,
+    },
+}
+
+/// A service's connection pool.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: AnyPool,
+    kind: DbKind,
+    service: String,
+}
+
+/// How long a request waits for a pooled connection before the service
+/// answers 503: an outage must surface quickly, never as a hang.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long start-up keeps trying to reach the database.
+const CONNECT_PATIENCE: Duration = Duration::from_secs(15);
+
+impl Db {
+    /// Connects the pool of `service` and creates its file or schema.
+    pub async fn connect(service: &str, cfg: &DatabaseConfig) -> Result<Self, DbError> {
+        static DRIVERS: Once = Once::new();
+        DRIVERS.call_once(sqlx::any::install_default_drivers);
+        // The name becomes a schema identifier and a file name.
+        debug_assert!(service.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
+
+        let (url, kind) = match cfg {
+            DatabaseConfig::Sqlite { dir } => {
+                std::fs::create_dir_all(dir).map_err(|source| DbError::Prepare {
+                    service: service.into(),
+                    source,
+                })?;
+                (
+                    format!("sqlite://{}/{service}.db?mode=rwc", dir.display()),
+                    DbKind::Sqlite,
+                )
+            }
+            DatabaseConfig::Postgres { url } => (url.clone(), DbKind::Postgres),
+        };
+
+        let connect_err = |source| DbError::Connect {
+            service: service.into(),
+            source,
+        };
+        if kind == DbKind::Postgres {
+            create_schema(&url, service).await.map_err(connect_err)?;
+        }
+
+        let schema = service.to_string();
+        let options = AnyPoolOptions::new()
+            .max_connections(if kind == DbKind::Sqlite { 4 } else { 10 })
+            .min_connections(0)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .idle_timeout(Duration::from_secs(300))
+            .after_connect(move |conn, _meta| {
+                let schema = schema.clone();
+                Box::pin(async move {
+                    use sqlx::Executor;
+                    match kind {
+                        // WAL lets readers run beside the writer; busy_timeout
+                        // makes writers queue instead of failing; foreign keys
+                        // are off by default in SQLite.
+                        DbKind::Sqlite => {
+                            conn.execute("PRAGMA journal_mode = WAL").await?;
+                            conn.execute("PRAGMA busy_timeout = 10000").await?;
+                            conn.execute("PRAGMA foreign_keys = ON").await?;
+                            conn.execute("PRAGMA synchronous = NORMAL").await?;
+                        }
+                        DbKind::Postgres => {
+                            let set = format!("SET search_path TO \"{schema}\"");
+                            conn.execute(sqlx::AssertSqlSafe(set)).await?;
+                        }
+                    }
+                    Ok(())
+                })
+            });
+        let pool = options.connect(&url).await.map_err(connect_err)?;
+        Ok(Self {
+            pool,
+            kind,
+            service: service.into(),
+        })
+    }
+
+    /// Runs the service's migrations (idempotent; PostgreSQL replicas
+    /// serialise on sqlx's advisory lock).
+    pub async fn migrate(&self, migrator: &Migrator) -> Result<(), DbError> {
+        migrator
+            .run(&self.pool)
+            .await
+            .map_err(|source| DbError::Migrate {
+                service: self.service.clone(),
+                source,
+            })
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub fn kind(&self) -> DbKind {
+        self.kind
+    }
+
+    /// Begins a transaction that will write. On SQLite it takes the write
+    /// lock up front (`BEGIN IMMEDIATE`): a deferred transaction that reads
+    /// then writes can fail with SQLITE_BUSY when another writer got there
+    /// first, which busy_timeout cannot cure.
+    pub async fn begin(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
+        match self.kind {
+            DbKind::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            DbKind::Postgres => self.pool.begin().await,
+        }
+    }
+
+    /// True when a trivial query succeeds (readiness).
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Creates the service's schema, retrying while the server comes up.
+async fn create_schema(url: &str, schema: &str) -> Result<(), sqlx::Error> {
+    let deadline = tokio::time::Instant::now() + CONNECT_PATIENCE;
+    loop {
+        let attempt = async {
+            let pool = AnyPoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(ACQUIRE_TIMEOUT)
+                .connect(url)
+                .await?;
+            let sql = format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"");
+            let res = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&pool).await;
+            pool.close().await;
+            res.map(|_| ())
+        };
+        match attempt.await {
+            Ok(()) => return Ok(()),
+            // Two replicas racing on CREATE SCHEMA IF NOT EXISTS: one loses
+            // with a unique violation, and the schema exists. Fine.
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Ok(()),
+            Err(e) if tokio::time::Instant::now() >= deadline => return Err(e),
+            Err(e) => {
+                tracing::warn!(error = %e, "database not reachable yet, retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
+}

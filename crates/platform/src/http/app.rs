@@ -1,0 +1,214 @@
+//! The service app: every service's router gets `/health`, `/ready`,
+//! `/metrics`, JSON 404/405 answers, request ids, access logs, HTTP metrics,
+//! a body limit, panic containment and the token keys its extractors need.
+
+use std::{collections::BTreeMap, future::Future, pin::Pin, sync::Arc, time::Instant};
+
+use axum::{
+    Extension, Router,
+    extract::{DefaultBodyLimit, State},
+    http::{StatusCode, header},
+    middleware,
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use serde_json::json;
+use tower_http::catch_panic::CatchPanicLayer;
+
+use crate::{
+    error::{ApiError, ErrorCode},
+    service::ServiceContext,
+    telemetry,
+};
+
+type CheckFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
+/// A named dependency probe for `/health` and `/ready`.
+pub type HealthCheck = Arc<dyn Fn() -> CheckFuture + Send + Sync>;
+
+pub struct ServiceApp {
+    ctx: ServiceContext,
+    checks: Vec<(&'static str, HealthCheck)>,
+}
+
+struct HealthState {
+    service: &'static str,
+    started: Instant,
+    checks: Vec<(&'static str, HealthCheck)>,
+}
+
+impl ServiceApp {
+    /// A service app; the database check is added when the service has one.
+    pub fn new(ctx: &ServiceContext) -> Self {
+        let mut app = Self {
+            ctx: ctx.clone(),
+            checks: Vec::new(),
+        };
+        if let Some(db) = ctx.db.clone() {
+            app = app.check("database", move || {
+                let db = db.clone();
+                async move {
+                    if db.ping().await {
+                        Ok(())
+                    } else {
+                        Err("unreachable".to_owned())
+                    }
+                }
+            });
+        }
+        app
+    }
+
+    /// Adds a dependency probe shown in `/health` and gating `/ready`.
+    pub fn check<F, Fut>(mut self, name: &'static str, probe: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), String>> + Send + 'static,
+    {
+        self.checks
+            .push((name, Arc::new(move || Box::pin(probe()) as CheckFuture)));
+        self
+    }
+
+    /// Wraps the service's API routes with the platform's routes and layers.
+    pub fn router(self, api: Router) -> Router {
+        let metrics = self.ctx.metrics.clone();
+        let state = Arc::new(HealthState {
+            service: self.ctx.name.as_str(),
+            started: Instant::now(),
+            checks: self.checks,
+        });
+        let platform = Router::new()
+            .route("/health", get(health))
+            .route("/ready", get(ready))
+            .with_state(state)
+            .route("/metrics", get(render_metrics).with_state(metrics.clone()));
+        platform
+            .merge(api)
+            .fallback(not_found)
+            .method_not_allowed_fallback(method_not_allowed)
+            .layer(middleware::from_fn_with_state(
+                metrics,
+                telemetry::http_metrics,
+            ))
+            .layer(Extension(self.ctx.jwt.clone()))
+            .layer(DefaultBodyLimit::max(self.ctx.settings.max_body_bytes))
+            .layer(CatchPanicLayer::custom(panic_response))
+            .layer(middleware::from_fn_with_state(
+                self.ctx.name.as_str(),
+                access_log,
+            ))
+            .layer(middleware::from_fn(super::request_id::middleware))
+    }
+}
+
+async fn run_checks(state: &HealthState) -> (bool, BTreeMap<&'static str, serde_json::Value>) {
+    let results = futures_util::future::join_all(state.checks.iter().map(|(name, probe)| {
+        let probe = probe.clone();
+        async move {
+            let outcome = tokio::time::timeout(std::time::Duration::from_secs(2), probe()).await;
+            (
+                *name,
+                outcome.unwrap_or_else(|_| Err("timed out".to_owned())),
+            )
+        }
+    }))
+    .await;
+    let healthy = results.iter().all(|(_, r)| r.is_ok());
+    let checks = results
+        .into_iter()
+        .map(|(name, r)| {
+            let v = match r {
+                Ok(()) => json!({"status": "ok"}),
+                Err(e) => json!({"status": "down", "error": e}),
+            };
+            (name, v)
+        })
+        .collect();
+    (healthy, checks)
+}
+
+async fn health(State(state): State<Arc<HealthState>>) -> Response {
+    let (healthy, checks) = run_checks(&state).await;
+    let status = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = json!({
+        "success": healthy,
+        "status": if healthy { "ok" } else { "unavailable" },
+        "service": state.service,
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_seconds": state.started.elapsed().as_secs(),
+        "checks": checks,
+    });
+    (status, axum::Json(body)).into_response()
+}
+
+async fn ready(State(state): State<Arc<HealthState>>) -> Response {
+    let (healthy, checks) = run_checks(&state).await;
+    if healthy {
+        axum::Json(json!({"success": true, "status": "ready"})).into_response()
+    } else {
+        ApiError::unavailable(format!("{} is not ready", state.service))
+            .with_details(json!(checks))
+            .into_response()
+    }
+}
+
+async fn render_metrics(State(m): State<telemetry::Metrics>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        m.render(),
+    )
+        .into_response()
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such endpoint")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::of(
+        ErrorCode::MethodNotAllowed,
+        "this method is not allowed here",
+    )
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    // The panic message may carry internals; log it, never send it.
+    tracing::error!("handler panicked");
+    ApiError::internal("internal error").into_response()
+}
+
+/// One span per request (service, request_id, method, path), so every log
+/// line of the request carries them, and one line when it finishes.
+async fn access_log(
+    State(service): State<&'static str>,
+    req: axum::extract::Request,
+    next: middleware::Next,
+) -> Response {
+    use tracing::Instrument;
+    let request_id = super::request_id::current().unwrap_or_default();
+    let span = tracing::info_span!(
+        "request",
+        service,
+        request_id,
+        method = %req.method(),
+        path = %req.uri().path(),
+    );
+    let start = Instant::now();
+    let res = next.run(req).instrument(span.clone()).await;
+    let _enter = span.enter();
+    let status = res.status().as_u16();
+    let ms = start.elapsed().as_secs_f64() * 1000.0;
+    if status >= 500 {
+        tracing::warn!(status, ms, "request failed");
+    } else {
+        tracing::debug!(status, ms, "request finished");
+    }
+    res
+}

@@ -1,0 +1,25 @@
+//! Shared building blocks of every Marimo ERP service.
+//!
+//! One module per concern, so a service crate reads as "its own routes and
+//! rules" on top of these pieces:
+//!
+//! - [`config`]: settings from the environment (the seed's variable names).
+//! - [`error`]: the one error type and its JSON shape, mapped to HTTP once.
+//! - [`http`]: the service app (health, readiness, metrics, middleware),
+//!   extractors, graceful serving.
+//! - [`auth`]: JWT access tokens, passwords, roles, the signed-in caller.
+//! - [`db`]: one SQL text for SQLite and PostgreSQL through sqlx `Any`.
+//! - [`telemetry`]: logs and per-service Prometheus metrics.
+//! - [`service`]: the context a service is started with.
+
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod ids;
+pub mod service;
+pub mod telemetry;
+
+pub use error::{ApiError, ApiResult, ErrorCode};

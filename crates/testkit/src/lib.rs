@@ -1,0 +1,270 @@
+//! Test support for Marimo ERP crates.
+//!
+//! - [`backends`]: the database backends a suite must run on: SQLite always,
+//!   PostgreSQL when `MARIMO_TEST_DATABASE_URL` is set. Under `CI=true` a
+//!   missing PostgreSQL is a failure, not a skip.
+//! - [`Backend::settings`]: settings on a fresh, empty database.
+//! - [`context`] / [`spawn`]: a service context and a real server on an
+//!   ephemeral port (no fixed ports, no sleeps).
+//! - [`Http`]: a small client that returns status, headers and JSON.
+
+use std::{collections::HashMap, sync::Arc};
+
+use axum::Router;
+use marimo_platform::{
+    config::Settings,
+    ids::new_id,
+    service::{ServiceContext, ServiceName},
+};
+use serde_json::Value;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+
+/// A fixed signing key for tests (≥ 32 bytes).
+pub const TEST_JWT_SECRET: &str = "marimo-test-secret-marimo-test-secret-0123456789";
+
+#[derive(Debug, Clone)]
+pub enum Backend {
+    Sqlite,
+    /// Server URL (any database on it); each test gets a new database.
+    Postgres {
+        server_url: String,
+    },
+}
+
+/// The backends every database-backed suite runs on.
+pub fn backends() -> Vec<Backend> {
+    let mut list = vec![Backend::Sqlite];
+    match std::env::var("MARIMO_TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => list.push(Backend::Postgres { server_url: url }),
+        _ if is_ci() => panic!(
+            "CI=true but MARIMO_TEST_DATABASE_URL is not set: PostgreSQL tests must run in CI"
+        ),
+        _ => eprintln!(
+            "note: MARIMO_TEST_DATABASE_URL unset; PostgreSQL variants skipped (they run in CI)"
+        ),
+    }
+    list
+}
+
+pub fn is_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+impl Backend {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres { .. } => "postgres",
+        }
+    }
+
+    /// Settings on a fresh, empty database and data directory, with
+    /// `overrides` applied on top (environment variable names).
+    pub async fn settings(&self, overrides: &[(&str, &str)]) -> Settings {
+        let data_dir = std::env::temp_dir().join(format!("marimo-test-{}", new_id()));
+        let mut vars: HashMap<String, String> = HashMap::from([
+            (
+                "MARIMO_DATA_DIR".into(),
+                data_dir.to_string_lossy().into_owned(),
+            ),
+            ("JWT_SECRET".into(), TEST_JWT_SECRET.into()),
+        ]);
+        if let Backend::Postgres { server_url } = self {
+            vars.insert(
+                "DATABASE_URL".into(),
+                fresh_postgres_database(server_url).await,
+            );
+        }
+        for (k, v) in overrides {
+            vars.insert((*k).into(), (*v).into());
+        }
+        Settings::from_source(|k| vars.get(k).cloned()).expect("test settings are valid")
+    }
+}
+
+/// Creates an empty database on the server and returns its URL.
+async fn fresh_postgres_database(server_url: &str) -> String {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let name = format!("marimo_t_{}", new_id().replace('-', ""));
+    let mut conn = sqlx::AnyConnection::connect(server_url)
+        .await
+        .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at MARIMO_TEST_DATABASE_URL: {e}"));
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
+    let _ = conn.close().await;
+    replace_database(server_url, &name)
+}
+
+/// `postgres://u@h:5432/postgres?x=y` with database `name`.
+fn replace_database(url: &str, name: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[authority_start..].find('/') {
+        Some(slash) => &base[..authority_start + slash],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+/// A started service's context: connected database, keys, metrics.
+pub async fn context(name: ServiceName, settings: Settings) -> ServiceContext {
+    ServiceContext::new(
+        name,
+        Arc::new(settings),
+        CancellationToken::new(),
+        TaskTracker::new(),
+    )
+    .await
+    .expect("service context")
+}
+
+/// A server on an ephemeral port, stopped when dropped.
+pub struct TestServer {
+    pub url: String,
+    pub http: Http,
+    stop: CancellationToken,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// Serves `router` on 127.0.0.1:0.
+pub async fn spawn(router: Router) -> TestServer {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let stop = CancellationToken::new();
+    let token = stop.clone();
+    tokio::spawn(async move {
+        let _ =
+            marimo_platform::http::serve(listener, router, async move { token.cancelled().await })
+                .await;
+    });
+    TestServer {
+        http: Http::new(&url),
+        url,
+        stop,
+    }
+}
+
+/// An HTTP client bound to a base URL.
+#[derive(Clone)]
+pub struct Http {
+    base: String,
+    client: reqwest::Client,
+}
+
+impl Http {
+    pub fn new(base: &str) -> Self {
+        Self {
+            base: base.trim_end_matches('/').to_owned(),
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+        }
+    }
+
+    pub fn request(&self, method: reqwest::Method, path: &str) -> Req {
+        Req(self.client.request(method, format!("{}{path}", self.base)))
+    }
+    pub fn get(&self, path: &str) -> Req {
+        self.request(reqwest::Method::GET, path)
+    }
+    pub fn post(&self, path: &str) -> Req {
+        self.request(reqwest::Method::POST, path)
+    }
+    pub fn put(&self, path: &str) -> Req {
+        self.request(reqwest::Method::PUT, path)
+    }
+    pub fn delete(&self, path: &str) -> Req {
+        self.request(reqwest::Method::DELETE, path)
+    }
+}
+
+pub struct Req(reqwest::RequestBuilder);
+
+impl Req {
+    pub fn json(self, body: Value) -> Self {
+        Self(self.0.json(&body))
+    }
+    pub fn bearer(self, token: &str) -> Self {
+        Self(self.0.bearer_auth(token))
+    }
+    pub fn header(self, name: &str, value: &str) -> Self {
+        Self(self.0.header(name, value))
+    }
+    pub fn body(self, body: impl Into<reqwest::Body>) -> Self {
+        Self(self.0.body(body))
+    }
+    pub async fn send(self) -> Res {
+        let res = self.0.send().await.expect("request reaches the server");
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let text = res.text().await.unwrap_or_default();
+        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Res {
+            status,
+            headers,
+            text,
+            json,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Res {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+    pub json: Value,
+}
+
+impl Res {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Panics with the body when the status differs (readable failures).
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Self {
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.text
+        );
+        self
+    }
+
+    /// The error code of an error body.
+    pub fn code(&self) -> &str {
+        self.json["error"]["code"].as_str().unwrap_or("")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn replaces_the_database_in_a_url() {
+        assert_eq!(
+            super::replace_database("postgres://postgres@127.0.0.1:5432/postgres", "x"),
+            "postgres://postgres@127.0.0.1:5432/x"
+        );
+        assert_eq!(
+            super::replace_database("postgres://u@h:1?sslmode=disable", "x"),
+            "postgres://u@h:1/x?sslmode=disable"
+        );
+    }
+}
