@@ -13,6 +13,7 @@
 //! - [`service`]: the context a service is started with.
 
 pub mod auth;
+pub mod bus;
 pub mod clock;
 pub mod config;
 pub mod db;

@@ -4,7 +4,13 @@ use std::{fmt, str::FromStr, sync::Arc};
 
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use crate::{auth::jwt::JwtKeys, config::Settings, db::Db, telemetry::Metrics};
+use crate::{
+    auth::jwt::JwtKeys,
+    bus::{Bus, Outbox, relay::Relay},
+    config::Settings,
+    db::Db,
+    telemetry::Metrics,
+};
 
 /// What a service crate's start-up can fail with (migrations, seeds, bad
 /// configuration); reported by the binary, which then exits non-zero.
@@ -113,6 +119,10 @@ pub struct ServiceContext {
     pub db: Option<Db>,
     pub jwt: Arc<JwtKeys>,
     pub metrics: Metrics,
+    /// The process's event bus (consumers subscribe here).
+    pub bus: Bus,
+    /// This service's outbox (publishers write here, in their transaction).
+    pub outbox: Outbox,
     /// Cancelled when the process shuts down; background jobs stop on it.
     pub shutdown: CancellationToken,
     /// Background jobs spawned here are awaited at shutdown.
@@ -120,24 +130,41 @@ pub struct ServiceContext {
 }
 
 impl ServiceContext {
-    /// A context for `name`; connects its database when it keeps tables.
+    /// A context for `name`. A service that keeps tables gets its database
+    /// connected, the bus tables prepared and its outbox relay running.
     pub async fn new(
         name: ServiceName,
         settings: Arc<Settings>,
+        bus: Bus,
         shutdown: CancellationToken,
         tasks: TaskTracker,
-    ) -> Result<Self, crate::db::DbError> {
+    ) -> Result<Self, StartError> {
+        let metrics = Metrics::new(name.as_str());
+        let outbox = Outbox::default();
         let db = if name.has_database() {
-            Some(Db::connect(name.as_str(), &settings.database).await?)
+            let db = Db::connect(name.as_str(), &settings.database).await?;
+            crate::bus::schema::prepare(&db).await?;
+            let relay = Relay {
+                service: name.as_str(),
+                db: db.clone(),
+                bus: bus.clone(),
+                outbox: outbox.clone(),
+                metrics: metrics.clone(),
+                holder: format!("{name}-{}", crate::ids::new_id()),
+            };
+            tasks.spawn(relay.run(shutdown.clone()));
+            Some(db)
         } else {
             None
         };
         Ok(Self {
             name,
             jwt: Arc::new(JwtKeys::new(&settings.jwt_secret)),
-            metrics: Metrics::new(name.as_str()),
+            metrics,
             settings,
             db,
+            bus,
+            outbox,
             shutdown,
             tasks,
         })

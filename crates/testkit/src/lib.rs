@@ -12,6 +12,7 @@ use std::{collections::HashMap, sync::Arc};
 
 use axum::Router;
 use marimo_platform::{
+    bus::Bus,
     config::Settings,
     ids::new_id,
     service::{ServiceContext, ServiceName},
@@ -114,11 +115,18 @@ fn replace_database(url: &str, name: &str) -> String {
     }
 }
 
-/// A started service's context: connected database, keys, metrics.
+/// A started service's context: connected database, keys, metrics, and
+/// its own embedded bus.
 pub async fn context(name: ServiceName, settings: Settings) -> ServiceContext {
+    context_on(name, settings, Bus::embedded()).await
+}
+
+/// A service context on a given bus (several services sharing one bus).
+pub async fn context_on(name: ServiceName, settings: Settings, bus: Bus) -> ServiceContext {
     ServiceContext::new(
         name,
         Arc::new(settings),
+        bus,
         CancellationToken::new(),
         TaskTracker::new(),
     )

@@ -10,7 +10,7 @@ use axum::{
     http::{StatusCode, header},
     middleware,
     response::{IntoResponse, Response},
-    routing::get,
+    routing::{MethodRouter, get},
 };
 use serde_json::json;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -28,6 +28,7 @@ pub type HealthCheck = Arc<dyn Fn() -> CheckFuture + Send + Sync>;
 pub struct ServiceApp {
     ctx: ServiceContext,
     checks: Vec<(&'static str, HealthCheck)>,
+    health: Option<MethodRouter>,
 }
 
 struct HealthState {
@@ -42,6 +43,7 @@ impl ServiceApp {
         let mut app = Self {
             ctx: ctx.clone(),
             checks: Vec::new(),
+            health: None,
         };
         if let Some(db) = ctx.db.clone() {
             app = app.check("database", move || {
@@ -69,6 +71,14 @@ impl ServiceApp {
         self
     }
 
+    /// Serves `/health` with `handler` instead of the default one (the
+    /// gateway's aggregates its upstreams). `/ready` and the checks added
+    /// with [`ServiceApp::check`] are unchanged.
+    pub fn health_handler(mut self, handler: MethodRouter) -> Self {
+        self.health = Some(handler);
+        self
+    }
+
     /// Wraps the service's API routes with the platform's routes and layers.
     pub fn router(self, api: Router) -> Router {
         let metrics = self.ctx.metrics.clone();
@@ -77,10 +87,13 @@ impl ServiceApp {
             started: Instant::now(),
             checks: self.checks,
         });
+        let health_route = match self.health {
+            Some(handler) => handler,
+            None => get(health).with_state(state.clone()),
+        };
         let platform = Router::new()
-            .route("/health", get(health))
-            .route("/ready", get(ready))
-            .with_state(state)
+            .route("/health", health_route)
+            .route("/ready", get(ready).with_state(state))
             .route("/metrics", get(render_metrics).with_state(metrics.clone()));
         platform
             .merge(api)

@@ -1,0 +1,33 @@
+//! Consuming exactly once: the processed-event record is written in the
+//! same transaction as the consumer's effect.
+
+use sqlx::{Any, Transaction};
+
+use crate::db::Db;
+
+/// Begins the transaction that applies `event_id` for `consumer`, or
+/// returns `None` when that consumer already applied it. The caller does
+/// its effect in the transaction and commits; a crash before the commit
+/// leaves neither the effect nor the record, so a redelivery applies it.
+pub async fn begin(
+    db: &Db,
+    consumer: &str,
+    event_id: &str,
+) -> Result<Option<Transaction<'static, Any>>, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let inserted = sqlx::query(
+        "INSERT INTO processed_events (consumer, event_id, processed_at) VALUES ($1, $2, $3)
+         ON CONFLICT (consumer, event_id) DO NOTHING",
+    )
+    .bind(consumer)
+    .bind(event_id)
+    .bind(crate::clock::now_text())
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        tx.rollback().await?;
+        return Ok(None);
+    }
+    Ok(Some(tx))
+}

@@ -1,0 +1,143 @@
+//! The event backbone.
+//!
+//! A state change that other services care about is published by writing
+//! an [`Envelope`] into the service's own `outbox` table **in the same
+//! transaction as the change** ([`Outbox::publish`]). A [`relay`] per
+//! service delivers unsent rows in id (= creation) order to the [`Broker`]
+//! and marks them sent only after the broker confirmed them. Consumers
+//! subscribe a queue to topic patterns and apply each event exactly once by
+//! recording it in `processed_events` in the same transaction as their
+//! effect ([`inbox::begin`]).
+//!
+//! Brokers: [`embedded::EmbeddedBroker`] (default: in-process, fed by the
+//! same durable outbox) and RabbitMQ (when `RABBITMQ_URL` is set).
+
+pub mod embedded;
+pub mod envelope;
+pub mod inbox;
+pub mod outbox;
+pub mod relay;
+pub mod schema;
+pub mod topic;
+
+use std::{future::Future, pin::Pin, sync::Arc};
+
+pub use envelope::Envelope;
+pub use outbox::Outbox;
+
+use crate::{config::Settings, db::Db};
+
+/// The broker the settings ask for: the embedded one unless a broker URL
+/// is configured.
+pub async fn connect(_settings: &Settings) -> Result<Bus, BusError> {
+    Ok(Bus::embedded())
+}
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    #[error("broker unavailable: {0}")]
+    Unavailable(String),
+    #[error("broker refused the message: {0}")]
+    Refused(String),
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+/// What a consumer's handler reports.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// Worth retrying (a database or a peer briefly down).
+    #[error("{0}")]
+    Transient(String),
+    /// Will never succeed (malformed payload): dead-letter at once.
+    #[error("{0}")]
+    Permanent(String),
+}
+
+impl From<sqlx::Error> for HandlerError {
+    fn from(e: sqlx::Error) -> Self {
+        HandlerError::Transient(e.to_string())
+    }
+}
+
+pub type Handler =
+    Arc<dyn Fn(Envelope) -> BoxFuture<'static, Result<(), HandlerError>> + Send + Sync>;
+
+/// A queue bound to topic patterns (`shop.order.*`, `#`), with its handler.
+#[derive(Clone)]
+pub struct Subscription {
+    pub queue: String,
+    pub bindings: Vec<String>,
+    pub handler: Handler,
+    /// The consuming service's database: dead letters of the embedded
+    /// broker are kept there.
+    pub db: Db,
+}
+
+/// How far a batch got: the first `confirmed` events are safely with the
+/// broker; `error` says why the rest were not.
+#[derive(Debug)]
+pub struct PublishOutcome {
+    pub confirmed: usize,
+    pub error: Option<BusError>,
+}
+
+/// A message broker as the relay and consumers see it.
+pub trait Broker: Send + Sync {
+    fn name(&self) -> &'static str;
+    /// Publishes `events` in order; returns how many were confirmed.
+    fn publish<'a>(&'a self, events: &'a [Envelope]) -> BoxFuture<'a, PublishOutcome>;
+    /// Starts consuming `sub.queue` until `shutdown`.
+    fn subscribe(&self, sub: Subscription) -> BoxFuture<'_, Result<(), BusError>>;
+}
+
+/// The process's broker handle, shared by every service in it.
+#[derive(Clone)]
+pub struct Bus(Arc<dyn Broker>);
+
+impl Bus {
+    pub fn new(broker: Arc<dyn Broker>) -> Self {
+        Self(broker)
+    }
+
+    /// The in-process broker.
+    pub fn embedded() -> Self {
+        Self(Arc::new(embedded::EmbeddedBroker::default()))
+    }
+
+    pub fn broker(&self) -> &Arc<dyn Broker> {
+        &self.0
+    }
+
+    /// Subscribes `queue` to `bindings`; `handler` is called once per event
+    /// (retried on transient errors, dead-lettered after the limit).
+    pub async fn subscribe<F, Fut>(
+        &self,
+        db: &Db,
+        queue: &str,
+        bindings: &[&str],
+        handler: F,
+    ) -> Result<(), BusError>
+    where
+        F: Fn(Envelope) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
+    {
+        let handler: Handler = Arc::new(move |env| Box::pin(handler(env)));
+        self.0
+            .subscribe(Subscription {
+                queue: queue.to_owned(),
+                bindings: bindings.iter().map(|b| (*b).to_owned()).collect(),
+                handler,
+                db: db.clone(),
+            })
+            .await
+    }
+}
+
+impl std::fmt::Debug for Bus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Bus").field(&self.0.name()).finish()
+    }
+}

@@ -1,0 +1,172 @@
+//! The outbox relay: one background task per service that delivers unsent
+//! outbox rows, in id order, to the broker and marks them sent only after
+//! the broker confirmed them. When several replicas of a service share a
+//! database, a lease row lets one of them relay at a time.
+
+use std::time::Duration;
+
+use sqlx::Row;
+
+use super::{Bus, Envelope, Outbox};
+use crate::{db::Db, telemetry::Metrics};
+
+const BATCH: i64 = 200;
+const POLL: Duration = Duration::from_millis(500);
+const LEASE_SECS: i64 = 15;
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// Sent rows are kept this long for inspection, then deleted.
+const KEEP_SENT_SECS: i64 = 7 * 24 * 3600;
+
+pub struct Relay {
+    pub service: &'static str,
+    pub db: Db,
+    pub bus: Bus,
+    pub outbox: Outbox,
+    pub metrics: Metrics,
+    /// Identifies this process in the lease (`<service>-<uuid>`).
+    pub holder: String,
+}
+
+impl Relay {
+    /// Runs until `shutdown` is cancelled.
+    pub async fn run(self, shutdown: tokio_util::sync::CancellationToken) {
+        let mut backoff = POLL;
+        let mut last_cleanup = 0;
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = self.outbox.woken() => {},
+                () = tokio::time::sleep(backoff) => {},
+            }
+            match self.round().await {
+                Ok(()) => backoff = POLL,
+                Err(e) => {
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    tracing::warn!(service = self.service, error = %e, retry_in_ms = backoff.as_millis() as u64, "outbox relay stalled");
+                }
+            }
+            let now = crate::clock::unix_now();
+            if now - last_cleanup > 3600 {
+                last_cleanup = now;
+                let cutoff = crate::clock::format(
+                    crate::clock::now() - time::Duration::seconds(KEEP_SENT_SECS),
+                );
+                let _ =
+                    sqlx::query("DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < $1")
+                        .bind(cutoff)
+                        .execute(self.db.pool())
+                        .await;
+            }
+        }
+    }
+
+    /// Sends everything unsent, batch by batch, while this process holds
+    /// the lease.
+    async fn round(&self) -> Result<(), super::BusError> {
+        if !self.hold_lease().await? {
+            return Ok(());
+        }
+        loop {
+            let rows = sqlx::query(
+                "SELECT id, envelope FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT $1",
+            )
+            .bind(BATCH)
+            .fetch_all(self.db.pool())
+            .await?;
+            self.record_backlog().await;
+            if rows.is_empty() {
+                return Ok(());
+            }
+            let mut events = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let id: String = row.try_get("id")?;
+                let text: String = row.try_get("envelope")?;
+                match serde_json::from_str::<Envelope>(&text) {
+                    Ok(env) => events.push(env),
+                    Err(e) => {
+                        // Unreadable rows cannot block the ones behind them.
+                        tracing::error!(id, error = %e, "unreadable outbox row set aside");
+                        sqlx::query(
+                            "UPDATE outbox SET sent_at = $1, last_error = $2 WHERE id = $3",
+                        )
+                        .bind(crate::clock::now_text())
+                        .bind(format!("unreadable: {e}"))
+                        .bind(&id)
+                        .execute(self.db.pool())
+                        .await?;
+                    }
+                }
+            }
+            let outcome = self.bus.broker().publish(&events).await;
+            self.mark_sent(&events[..outcome.confirmed]).await?;
+            if let Some(error) = outcome.error {
+                if let Some(failed) = events.get(outcome.confirmed) {
+                    let _ = sqlx::query(
+                        "UPDATE outbox SET attempts = attempts + 1, last_error = $1 WHERE id = $2",
+                    )
+                    .bind(error.to_string())
+                    .bind(&failed.id)
+                    .execute(self.db.pool())
+                    .await;
+                }
+                return Err(error);
+            }
+            if (rows.len() as i64) < BATCH {
+                self.record_backlog().await;
+                return Ok(());
+            }
+        }
+    }
+
+    async fn mark_sent(&self, sent: &[Envelope]) -> Result<(), sqlx::Error> {
+        if sent.is_empty() {
+            return Ok(());
+        }
+        let now = crate::clock::now_text();
+        let mut tx = self.db.begin().await?;
+        for env in sent {
+            sqlx::query("UPDATE outbox SET sent_at = $1 WHERE id = $2")
+                .bind(&now)
+                .bind(&env.id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        self.metrics.record(|| {
+            for env in sent {
+                metrics::counter!("events_published_total", "service" => self.service, "type" => env.event_type.clone())
+                    .increment(1);
+            }
+        });
+        Ok(())
+    }
+
+    async fn record_backlog(&self) {
+        if let Ok(n) =
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL")
+                .fetch_one(self.db.pool())
+                .await
+        {
+            self.metrics.record(|| {
+                metrics::gauge!("outbox_backlog", "service" => self.service).set(n as f64)
+            });
+        }
+    }
+
+    /// Takes or renews the relay lease; false while another process has it.
+    async fn hold_lease(&self) -> Result<bool, sqlx::Error> {
+        let now = crate::clock::unix_now();
+        let taken = sqlx::query(
+            "INSERT INTO bus_leases (name, holder, expires_at) VALUES ('relay', $1, $2)
+             ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+             WHERE bus_leases.holder = excluded.holder OR bus_leases.expires_at < $3",
+        )
+        .bind(&self.holder)
+        .bind(now + LEASE_SECS)
+        .bind(now)
+        .execute(self.db.pool())
+        .await?
+        .rows_affected();
+        Ok(taken == 1)
+    }
+}

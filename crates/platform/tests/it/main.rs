@@ -1,0 +1,3 @@
+//! Platform integration tests: the event bus on real databases.
+
+mod bus;
