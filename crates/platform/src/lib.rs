@@ -20,6 +20,7 @@ pub mod db;
 pub mod error;
 pub mod http;
 pub mod ids;
+pub mod money;
 pub mod service;
 pub mod telemetry;
 

@@ -1,0 +1,278 @@
+//! Exact decimals for money and quantities.
+//!
+//! Amounts are stored as `i64` in minor units (cents for USD, none for JPY)
+//! next to an ISO 4217 code, and travel in JSON as decimal strings. Clients
+//! may send a JSON number or a string; either way the decimal is parsed
+//! exactly from its text, never through arithmetic on a float.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, de};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecimalError {
+    #[error("'{0}' is not a decimal number")]
+    Syntax(String),
+    #[error("'{value}' has more than {scale} decimal places")]
+    TooPrecise { value: String, scale: u32 },
+    #[error("'{0}' is too large")]
+    Overflow(String),
+}
+
+/// A decimal exactly as the client wrote it (validated syntax).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decimal {
+    negative: bool,
+    int: String,
+    frac: String,
+}
+
+/// More significant digits than an f64 keeps exactly: a JSON number with
+/// more could already have been rounded by the JSON parser.
+const MAX_NUMBER_DIGITS: usize = 15;
+
+impl Decimal {
+    /// Parses `-?digits(.digits)?` (no exponent, no spaces).
+    pub fn parse(s: &str) -> Result<Self, DecimalError> {
+        let err = || DecimalError::Syntax(s.to_owned());
+        let (negative, body) = match s.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, s.strip_prefix('+').unwrap_or(s)),
+        };
+        let (int, frac) = body.split_once('.').unwrap_or((body, ""));
+        let digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
+        // Digits are required on both sides of a point: "1." and ".5" are
+        // more likely typos than amounts.
+        if int.is_empty()
+            || !digits(int)
+            || !digits(frac)
+            || (body.contains('.') && frac.is_empty())
+        {
+            return Err(err());
+        }
+        let int = int.trim_start_matches('0');
+        let frac = frac.trim_end_matches('0');
+        Ok(Self {
+            negative: negative && !(int.is_empty() && frac.is_empty()),
+            int: int.to_owned(),
+            frac: frac.to_owned(),
+        })
+    }
+
+    fn from_json_number(n: &serde_json::Number) -> Result<Self, DecimalError> {
+        if n.is_i64() || n.is_u64() {
+            return Self::parse(&n.to_string());
+        }
+        let f = n
+            .as_f64()
+            .ok_or_else(|| DecimalError::Syntax(n.to_string()))?;
+        if !f.is_finite() {
+            return Err(DecimalError::Syntax(n.to_string()));
+        }
+        // serde_json prints an f64 as the shortest text that reads back as
+        // the same f64: for numbers of up to 15 significant digits that is
+        // exactly what the client wrote.
+        let text = format!("{f}");
+        let d = Self::parse(&text)?;
+        if d.int.len() + d.frac.len() > MAX_NUMBER_DIGITS {
+            return Err(DecimalError::TooPrecise {
+                value: text,
+                scale: 0,
+            });
+        }
+        Ok(d)
+    }
+
+    pub fn is_negative(&self) -> bool {
+        self.negative
+    }
+
+    pub fn is_zero(&self) -> bool {
+        self.int.is_empty() && self.frac.is_empty()
+    }
+
+    /// Decimal places written (trailing zeros ignored).
+    pub fn scale(&self) -> u32 {
+        self.frac.len() as u32
+    }
+
+    /// The value in units of 10^-scale, e.g. `12.34` at scale 2 → 1234.
+    /// More decimal places than `scale` is an error, never a rounding.
+    pub fn to_scaled(&self, scale: u32) -> Result<i64, DecimalError> {
+        if self.scale() > scale {
+            return Err(DecimalError::TooPrecise {
+                value: self.to_string(),
+                scale,
+            });
+        }
+        let overflow = || DecimalError::Overflow(self.to_string());
+        let mut digits = String::with_capacity(self.int.len() + scale as usize);
+        digits.push_str(&self.int);
+        digits.push_str(&self.frac);
+        digits.extend(std::iter::repeat_n('0', (scale - self.scale()) as usize));
+        let digits = digits.trim_start_matches('0');
+        if digits.is_empty() {
+            return Ok(0);
+        }
+        let v: i64 = digits.parse().map_err(|_| overflow())?;
+        Ok(if self.negative { -v } else { v })
+    }
+}
+
+impl fmt::Display for Decimal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.negative {
+            f.write_str("-")?;
+        }
+        f.write_str(if self.int.is_empty() { "0" } else { &self.int })?;
+        if !self.frac.is_empty() {
+            write!(f, ".{}", self.frac)?;
+        }
+        Ok(())
+    }
+}
+
+impl<'de> Deserialize<'de> for Decimal {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match serde_json::Value::deserialize(d)? {
+            serde_json::Value::String(s) => Decimal::parse(s.trim()).map_err(de::Error::custom),
+            serde_json::Value::Number(n) => {
+                Decimal::from_json_number(&n).map_err(de::Error::custom)
+            }
+            other => Err(de::Error::custom(format!(
+                "expected a decimal number or string, got {other}"
+            ))),
+        }
+    }
+}
+
+impl Serialize for Decimal {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// Formats `units` of 10^-scale as a decimal string with exactly `scale`
+/// places: `format_scaled(2999, 2)` → `"29.99"`, `(-5, 2)` → `"-0.05"`.
+pub fn format_scaled(units: i64, scale: u32) -> String {
+    let sign = if units < 0 { "-" } else { "" };
+    let abs = units.unsigned_abs();
+    if scale == 0 {
+        return format!("{sign}{abs}");
+    }
+    let p = 10u64.pow(scale);
+    format!(
+        "{sign}{}.{:0width$}",
+        abs / p,
+        abs % p,
+        width = scale as usize
+    )
+}
+
+/// `amount × numerator / denominator`, rounded half away from zero: the
+/// rounding commercial invoices use for tax and proportional splits.
+pub fn mul_div_round(amount: i64, numerator: i64, denominator: i64) -> Option<i64> {
+    if denominator == 0 {
+        return None;
+    }
+    let n = i128::from(amount) * i128::from(numerator);
+    let d = i128::from(denominator);
+    let (q, r) = (n / d, n % d);
+    let rounded = if 2 * r.abs() >= d.abs() {
+        q + n.signum() * d.signum()
+    } else {
+        q
+    };
+    i64::try_from(rounded).ok()
+}
+
+/// Minor units of an ISO 4217 currency this system knows; `None` otherwise.
+pub fn minor_units(code: &str) -> Option<u32> {
+    Some(match code {
+        "JPY" | "KRW" | "VND" | "CLP" | "ISK" | "HUF" => 0,
+        "BHD" | "KWD" | "OMR" | "JOD" | "TND" => 3,
+        "USD" | "EUR" | "GBP" | "RUB" | "CHF" | "CAD" | "AUD" | "CNY" | "SEK" | "NOK" | "DKK"
+        | "PLN" | "CZK" | "INR" | "BRL" | "MXN" | "TRY" | "KZT" | "UAH" | "GEL" | "AMD" | "BYN"
+        | "NZD" | "SGD" | "HKD" | "ZAR" => 2,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn d(s: &str) -> Decimal {
+        Decimal::parse(s).unwrap()
+    }
+
+    #[test]
+    fn parses_exactly() {
+        assert_eq!(d("29.99").to_scaled(2), Ok(2999));
+        assert_eq!(d("29.9").to_scaled(2), Ok(2990));
+        assert_eq!(d("0029.990").to_scaled(2), Ok(2999));
+        assert_eq!(d("-0.05").to_scaled(2), Ok(-5));
+        assert_eq!(d("7").to_scaled(0), Ok(7));
+        assert_eq!(d("-0").to_string(), "0");
+        assert!(matches!(
+            d("1.005").to_scaled(2),
+            Err(DecimalError::TooPrecise { .. })
+        ));
+        assert!(matches!(
+            d("99999999999999999999").to_scaled(2),
+            Err(DecimalError::Overflow(_))
+        ));
+        for bad in [
+            "", ".", "1.", ".5", "1e3", "1,5", " 1", "--1", "abc", "1.2.3", "NaN",
+        ] {
+            assert!(Decimal::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn json_numbers_and_strings_agree() {
+        let from = |j: &str| serde_json::from_str::<Decimal>(j).map(|d| d.to_scaled(2));
+        assert_eq!(from("29.99").unwrap(), Ok(2999));
+        assert_eq!(from("\"29.99\"").unwrap(), Ok(2999));
+        assert_eq!(from("0.1").unwrap(), Ok(10));
+        assert_eq!(from("100").unwrap(), Ok(10000));
+        assert_eq!(from("1e2").unwrap(), Ok(10000));
+        assert!(from("true").is_err());
+        assert!(from("null").is_err());
+        assert!(from("\"1e2\"").is_err());
+    }
+
+    #[test]
+    fn formats_with_fixed_places() {
+        assert_eq!(format_scaled(2999, 2), "29.99");
+        assert_eq!(format_scaled(-5, 2), "-0.05");
+        assert_eq!(format_scaled(100, 0), "100");
+        assert_eq!(format_scaled(1, 3), "0.001");
+        assert_eq!(format_scaled(i64::MIN, 2), "-92233720368547758.08");
+    }
+
+    #[test]
+    fn rounds_half_away_from_zero() {
+        assert_eq!(mul_div_round(1000, 825, 10_000), Some(83)); // 82.5 → 83
+        assert_eq!(mul_div_round(-1000, 825, 10_000), Some(-83));
+        assert_eq!(mul_div_round(1000, 824, 10_000), Some(82));
+        assert_eq!(mul_div_round(1, 1, 0), None);
+    }
+
+    proptest! {
+        #[test]
+        fn format_then_parse_round_trips(units in any::<i64>(), scale in 0u32..6) {
+            let text = format_scaled(units, scale);
+            prop_assert_eq!(Decimal::parse(&text).unwrap().to_scaled(scale), Ok(units));
+        }
+
+        #[test]
+        fn json_numbers_with_two_places_are_exact(units in -10_000_000_000i64..10_000_000_000) {
+            let text = format_scaled(units, 2);
+            let parsed: Decimal = serde_json::from_str(&text).unwrap();
+            prop_assert_eq!(parsed.to_scaled(2), Ok(units));
+        }
+    }
+}
