@@ -1,0 +1,159 @@
+//! Events the users service publishes (docs/EVENTS.md), always through the
+//! outbox in the transaction of the change they report. It consumes none.
+
+use marimo_platform::{auth::Role, bus::Envelope};
+use serde_json::json;
+
+use crate::domain::User;
+
+pub const SOURCE: &str = "users";
+
+pub const REGISTERED: &str = "users.user.registered";
+pub const LOGGED_IN: &str = "users.user.logged_in";
+pub const LOGIN_FAILED: &str = "users.user.login_failed";
+pub const ROLE_CHANGED: &str = "users.user.role_changed";
+pub const DEACTIVATED: &str = "users.user.deactivated";
+pub const REACTIVATED: &str = "users.user.reactivated";
+pub const PASSWORD_CHANGED: &str = "users.user.password_changed";
+
+/// Why a sign-in failed (audit only; clients always see the same 401).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailReason {
+    UnknownEmail,
+    WrongPassword,
+    /// The current password given to change-password was wrong.
+    WrongCurrentPassword,
+    Deactivated,
+}
+
+impl FailReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::UnknownEmail => "unknown_email",
+            Self::WrongPassword => "wrong_password",
+            Self::WrongCurrentPassword => "wrong_current_password",
+            Self::Deactivated => "deactivated",
+        }
+    }
+}
+
+/// `actor` is who caused the change (an admin, or the user themself).
+pub fn registered(user: &User, actor: Option<&str>) -> Envelope {
+    let env = Envelope::new(
+        SOURCE,
+        REGISTERED,
+        json!({"user_id": user.id, "email": user.email, "name": user.name, "role": user.role}),
+    );
+    env.actor(actor.unwrap_or(&user.id))
+}
+
+pub fn logged_in(user: &User) -> Envelope {
+    Envelope::new(
+        SOURCE,
+        LOGGED_IN,
+        json!({"user_id": user.id, "email": user.email}),
+    )
+    .actor(&user.id)
+}
+
+pub fn login_failed(email: &str, reason: FailReason) -> Envelope {
+    Envelope::new(
+        SOURCE,
+        LOGIN_FAILED,
+        json!({"email": email, "reason": reason.as_str()}),
+    )
+}
+
+pub fn role_changed(user: &User, old: Role, new: Role, actor: &str) -> Envelope {
+    Envelope::new(
+        SOURCE,
+        ROLE_CHANGED,
+        json!({"user_id": user.id, "email": user.email, "old_role": old, "new_role": new}),
+    )
+    .actor(actor)
+}
+
+pub fn deactivated(user: &User, actor: &str) -> Envelope {
+    Envelope::new(
+        SOURCE,
+        DEACTIVATED,
+        json!({"user_id": user.id, "email": user.email}),
+    )
+    .actor(actor)
+}
+
+pub fn reactivated(user: &User, actor: &str) -> Envelope {
+    Envelope::new(
+        SOURCE,
+        REACTIVATED,
+        json!({"user_id": user.id, "email": user.email}),
+    )
+    .actor(actor)
+}
+
+pub fn password_changed(user: &User) -> Envelope {
+    Envelope::new(
+        SOURCE,
+        PASSWORD_CHANGED,
+        json!({"user_id": user.id, "email": user.email, "name": user.name}),
+    )
+    .actor(&user.id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user() -> User {
+        User {
+            id: "u1".into(),
+            email: "ann@example.com".into(),
+            name: "Ann".into(),
+            role: Role::ShopManager,
+            active: true,
+            created_at: "2026-01-01T00:00:00.000000Z".into(),
+            updated_at: "2026-01-01T00:00:00.000000Z".into(),
+        }
+    }
+
+    #[test]
+    fn payloads_follow_the_catalog() {
+        let e = registered(&user(), None);
+        assert_eq!(
+            (e.event_type.as_str(), e.source.as_str()),
+            (REGISTERED, "users")
+        );
+        assert_eq!(e.payload["user_id"], "u1");
+        assert_eq!(e.payload["email"], "ann@example.com");
+        assert_eq!(e.payload["name"], "Ann");
+        assert_eq!(e.actor.as_deref(), Some("u1"));
+        assert_eq!(
+            registered(&user(), Some("admin")).actor.as_deref(),
+            Some("admin")
+        );
+
+        let e = role_changed(&user(), Role::User, Role::ShopManager, "admin");
+        assert_eq!(e.payload["old_role"], "user");
+        assert_eq!(e.payload["new_role"], "shop_manager");
+        assert_eq!(e.actor.as_deref(), Some("admin"));
+
+        let e = login_failed("x@example.com", FailReason::WrongPassword);
+        assert_eq!(
+            e.payload,
+            json!({"email": "x@example.com", "reason": "wrong_password"})
+        );
+        assert_eq!(e.actor, None);
+
+        for (e, t) in [
+            (logged_in(&user()), LOGGED_IN),
+            (deactivated(&user(), "a"), DEACTIVATED),
+            (reactivated(&user(), "a"), REACTIVATED),
+            (password_changed(&user()), PASSWORD_CHANGED),
+        ] {
+            assert_eq!(e.event_type, t);
+            assert_eq!(e.payload["user_id"], "u1");
+            assert_eq!(e.payload["email"], "ann@example.com");
+            assert_eq!(e.event_type.split('.').count(), 3);
+        }
+    }
+}
