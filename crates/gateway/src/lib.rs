@@ -1,1 +1,123 @@
-//! placeholder
+//! The API gateway: the one entry point of Marimo ERP on :8080.
+//!
+//! A request to `/api/<service>/...` passes the phases of [`pipeline`] —
+//! client address, anonymous rate limit, edge authentication, per-user rate
+//! limit, body checks — and is then forwarded to one instance of its
+//! service by [`proxy`]. The gateway's own `/health` ([`health`]) reports
+//! every service; `/ready` and `/metrics` come from the platform's
+//! [`ServiceApp`], as do request ids, access logs and panic containment.
+//! Every response gets the security headers and, for allowed origins, CORS
+//! headers ([`headers`]).
+//!
+//! Modules:
+//! - [`routes`]: `/api/<segment>` → service.
+//! - [`policy`]: public routes, which anonymous limit applies, body rules.
+//! - [`client_ip`]: trusted proxies and the client address.
+//! - [`edge_auth`]: token verification and identity headers.
+//! - [`rate_limit`]: `MARIMO_RATE_LIMITS` and the GCRA limiters.
+//! - [`upstreams`]: each service's instances, round-robin.
+//! - [`proxy`]: forwarding with streamed bodies and error mapping.
+//! - [`health`]: aggregated health.
+//! - [`headers`]: security headers and CORS.
+//!
+//! Configuration (all optional, read through [`marimo_platform::config::Settings`]):
+//! `<SERVICE>_URLS` (instances per service, default its local port),
+//! `MARIMO_RATE_LIMITS` (see [`rate_limit`]), `TRUSTED_PROXIES` (IPs/CIDRs
+//! whose `X-Forwarded-For` is believed), `CORS_ORIGINS` (exact origins;
+//! none means no CORS headers), `MAX_BODY_BYTES` (request body limit).
+//! A bad value stops start-up with a message naming the variable.
+
+pub mod client_ip;
+pub mod edge_auth;
+pub mod headers;
+pub mod health;
+pub mod pipeline;
+pub mod policy;
+pub mod proxy;
+pub mod rate_limit;
+pub mod routes;
+pub mod upstreams;
+
+use std::sync::Arc;
+
+use axum::{
+    Router,
+    extract::{Request, State},
+    middleware,
+    routing::{any, get},
+};
+use marimo_platform::{
+    auth::JwtKeys,
+    http::ServiceApp,
+    service::{ServiceContext, ServiceName, StartError},
+    telemetry::Metrics,
+};
+
+use crate::{client_ip::TrustedProxies, rate_limit::RateLimits, upstreams::Upstreams};
+
+/// Everything the request phases need, built once at start.
+pub struct Gateway {
+    pub upstreams: Upstreams,
+    pub client: reqwest::Client,
+    pub limits: RateLimits,
+    pub trusted: TrustedProxies,
+    pub jwt: Arc<JwtKeys>,
+    pub max_body: usize,
+    pub metrics: Metrics,
+}
+
+/// Builds the gateway's router. Fails on bad configuration
+/// (`<SERVICE>_URLS`, `MARIMO_RATE_LIMITS`, `TRUSTED_PROXIES`,
+/// `CORS_ORIGINS`) with a message naming the variable.
+pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
+    if ctx.name != ServiceName::Gateway {
+        return Err(format!("the gateway router was started as '{}'", ctx.name).into());
+    }
+    let settings = ctx.settings.clone();
+    let upstreams = Upstreams::from_settings(&settings)?;
+    let spec = rate_limit::parse_spec(settings.rate_limits.as_deref())?;
+    let limits = RateLimits::new(&spec);
+    let trusted = TrustedProxies::parse(&settings.trusted_proxies)?;
+    let cors = headers::cors(&settings.cors_origins)?;
+    let client = proxy::client().map_err(|e| format!("cannot build the upstream client: {e}"))?;
+
+    limits.spawn_sweeper(&ctx);
+    tracing::info!(
+        limits = ?spec,
+        trusted_proxies = settings.trusted_proxies.len(),
+        cors_origins = settings.cors_origins.len(),
+        "gateway configured"
+    );
+
+    let gw = Arc::new(Gateway {
+        upstreams: upstreams.clone(),
+        client: client.clone(),
+        limits,
+        trusted,
+        jwt: ctx.jwt.clone(),
+        max_body: settings.max_body_bytes,
+        metrics: ctx.metrics.clone(),
+    });
+    let health = Arc::new(health::Health::new(upstreams, client));
+
+    let mut api = Router::new();
+    for (segment, service) in routes::ROUTES {
+        for pattern in routes::patterns(segment) {
+            api = api.route(
+                &pattern,
+                any(move |State(gw): State<Arc<Gateway>>, req: Request| {
+                    pipeline::handle(gw, service, req)
+                }),
+            );
+        }
+    }
+    let api = api.with_state(gw);
+
+    let mut app = ServiceApp::new(&ctx)
+        .health_handler(get(health::handler).with_state(health))
+        .router(api);
+    if let Some(cors) = cors {
+        app = app.layer(cors);
+    }
+    Ok(app.layer(middleware::map_response(headers::security_headers)))
+}

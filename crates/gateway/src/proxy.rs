@@ -1,0 +1,442 @@
+//! Forwarding a request to one upstream instance and streaming the answer
+//! back.
+//!
+//! Method, path and query are forwarded unchanged, headers minus hop-by-hop
+//! ones plus `X-Forwarded-*`; both bodies are streamed, never buffered. The
+//! request body is counted on the way through, so a chunked body over the
+//! limit is cut off and answered with 413 even without `Content-Length`.
+//!
+//! Failures map to the one error shape: unreachable instance → 503 with
+//! `Retry-After`, timeout → 504, anything else upstream → 502.
+//!
+//! Retries and circuit breakers (a later issue) wrap [`forward`]; a
+//! response cache sits in front of it.
+
+use std::{
+    net::IpAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicU8, Ordering},
+    },
+    time::Duration,
+};
+
+use axum::{body::Body, response::Response};
+use futures_util::{StreamExt, TryStreamExt};
+use http::{HeaderMap, HeaderName, HeaderValue, header, request::Parts};
+use marimo_platform::{ApiError, ErrorCode, service::ServiceName};
+use serde_json::json;
+
+use crate::upstreams::Instance;
+
+/// Time allowed to open a connection to an instance.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Time allowed for a whole upstream exchange, body included.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// `Retry-After` of a 503 for an unreachable service, in seconds.
+pub const UNAVAILABLE_RETRY_AFTER: u64 = 5;
+
+/// The pooled keep-alive client used for every upstream call.
+pub fn client() -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(REQUEST_TIMEOUT)
+        .pool_idle_timeout(Duration::from_secs(60))
+        .pool_max_idle_per_host(64)
+        .tcp_keepalive(Duration::from_secs(30))
+        // A proxy passes redirects to the client and never goes through
+        // another proxy found in the environment.
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .build()
+}
+
+/// Headers that describe one connection, not the message (RFC 9110 §7.6.1),
+/// plus ones a proxy must not pass on (`Host` is the instance's, `Expect`
+/// is answered by the gateway's own server).
+const HOP_BY_HOP: [&str; 9] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Removes hop-by-hop headers, including those named in `Connection`.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let listed: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in listed {
+        headers.remove(name);
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+}
+
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
+
+/// Where a request came from, as far as the gateway can tell.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin {
+    /// The socket peer.
+    pub peer: IpAddr,
+    /// Whether the peer is a trusted proxy (its `X-Forwarded-*` are kept).
+    pub peer_trusted: bool,
+}
+
+/// The headers sent upstream: the client's, minus hop-by-hop ones, `Host`
+/// and `Expect`, with `X-Forwarded-For/-Proto/-Host` set. Forwarding
+/// headers from an untrusted peer are dropped, not extended.
+pub fn upstream_headers(client_headers: &HeaderMap, origin: Origin) -> HeaderMap {
+    let mut h = client_headers.clone();
+    strip_hop_by_hop(&mut h);
+    let host = h.remove(header::HOST);
+    h.remove(header::EXPECT);
+
+    let peer = origin.peer.to_canonical().to_string();
+    let chain = if origin.peer_trusted {
+        let mut entries = crate::client_ip::forwarded_for(client_headers);
+        entries.push(peer);
+        entries.join(", ")
+    } else {
+        for name in [
+            &X_FORWARDED_FOR,
+            &X_FORWARDED_PROTO,
+            &X_FORWARDED_HOST,
+            &X_REAL_IP,
+        ] {
+            h.remove(name);
+        }
+        h.remove(header::FORWARDED);
+        peer
+    };
+    h.remove(&X_FORWARDED_FOR);
+    if let Ok(v) = HeaderValue::from_str(&chain) {
+        h.insert(X_FORWARDED_FOR.clone(), v);
+    }
+    let proto_ok = h
+        .get(&X_FORWARDED_PROTO)
+        .is_some_and(|v| v == "http" || v == "https");
+    if !proto_ok {
+        h.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static("http"));
+    }
+    if !h.contains_key(&X_FORWARDED_HOST)
+        && let Some(host) = host
+    {
+        h.insert(X_FORWARDED_HOST.clone(), host);
+    }
+    h
+}
+
+/// What happened to the request body on its way upstream.
+const BODY_OK: u8 = 0;
+const BODY_TOO_LARGE: u8 = 1;
+const BODY_BROKEN: u8 = 2;
+
+#[derive(Debug, thiserror::Error)]
+#[error("the request body exceeds {0} bytes")]
+struct TooLarge(usize);
+
+/// A streamed request body that fails once more than `limit` bytes pass.
+fn limited_body(body: Body, limit: usize, state: Arc<AtomicU8>) -> reqwest::Body {
+    let mut seen = 0usize;
+    let stream = body.into_data_stream().map(move |chunk| {
+        let chunk = chunk.map_err(|e| {
+            state.store(BODY_BROKEN, Ordering::Relaxed);
+            Box::new(e) as Box<dyn std::error::Error + Send + Sync>
+        })?;
+        seen = seen.saturating_add(chunk.len());
+        if seen > limit {
+            state.store(BODY_TOO_LARGE, Ordering::Relaxed);
+            return Err(Box::new(TooLarge(limit)) as Box<dyn std::error::Error + Send + Sync>);
+        }
+        Ok(chunk)
+    });
+    reqwest::Body::wrap_stream(stream)
+}
+
+pub fn payload_too_large(limit: usize) -> ApiError {
+    ApiError::of(
+        ErrorCode::PayloadTooLarge,
+        format!("the request body is larger than {limit} bytes"),
+    )
+    .with_details(json!({ "max_bytes": limit }))
+}
+
+/// One request to forward.
+pub struct Forward {
+    pub service: ServiceName,
+    pub instance: Instance,
+    pub parts: Parts,
+    /// `None` when the request has no body.
+    pub body: Option<Body>,
+    /// Headers to send, from [`upstream_headers`] plus identity.
+    pub headers: HeaderMap,
+    pub max_body: usize,
+}
+
+/// Sends the request to the instance and streams its answer back.
+pub async fn forward(client: &reqwest::Client, f: Forward) -> Result<Response, ApiError> {
+    let path_and_query = f.parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+    let url = f.instance.url(path_and_query);
+    let body_state = Arc::new(AtomicU8::new(BODY_OK));
+    let mut req = client
+        .request(f.parts.method.clone(), &url)
+        .headers(f.headers);
+    if let Some(body) = f.body {
+        req = req.body(limited_body(body, f.max_body, body_state.clone()));
+    }
+    let upstream = match req.send().await {
+        Ok(res) => res,
+        Err(err) => {
+            return Err(match body_state.load(Ordering::Relaxed) {
+                BODY_TOO_LARGE => payload_too_large(f.max_body),
+                BODY_BROKEN => ApiError::validation("the request body could not be read"),
+                _ => upstream_error(f.service, &f.instance, &err),
+            });
+        }
+    };
+    let mut res = Response::builder()
+        .status(upstream.status())
+        .body(Body::empty())
+        .map_err(|_| ApiError::of(ErrorCode::BadGateway, "invalid upstream response"))?;
+    let mut headers = upstream.headers().clone();
+    strip_hop_by_hop(&mut headers);
+    *res.headers_mut() = headers;
+    let service = f.service;
+    let stream = upstream.bytes_stream().map_err(move |e| {
+        tracing::warn!(service = service.as_str(), error = %e, "upstream response body failed");
+        e
+    });
+    *res.body_mut() = Body::from_stream(stream);
+    Ok(res)
+}
+
+/// The answer for a failed upstream exchange.
+pub fn upstream_error(service: ServiceName, instance: &Instance, err: &reqwest::Error) -> ApiError {
+    let details = json!({ "service": service.as_str() });
+    if err.is_connect() {
+        tracing::warn!(service = service.as_str(), instance = %instance.base, error = %err, "upstream unreachable");
+        ApiError::unavailable(format!(
+            "the {service} service is unavailable, try again shortly"
+        ))
+        .with_details(details)
+        .retry_after(UNAVAILABLE_RETRY_AFTER)
+    } else if err.is_timeout() {
+        tracing::warn!(service = service.as_str(), instance = %instance.base, "upstream timed out");
+        ApiError::of(
+            ErrorCode::GatewayTimeout,
+            format!("the {service} service did not answer in time"),
+        )
+        .with_details(details)
+    } else {
+        tracing::warn!(service = service.as_str(), instance = %instance.base, error = %err, "upstream failed");
+        ApiError::of(
+            ErrorCode::BadGateway,
+            format!("the {service} service failed to answer"),
+        )
+        .with_details(details)
+    }
+}
+
+/// The 503 for a service with no instance to send to.
+pub fn no_instance(service: ServiceName) -> ApiError {
+    ApiError::unavailable(format!(
+        "the {service} service has no instance available, try again shortly"
+    ))
+    .with_details(json!({ "service": service.as_str() }))
+    .retry_after(UNAVAILABLE_RETRY_AFTER)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        h
+    }
+
+    fn instance(addr: std::net::SocketAddr) -> Instance {
+        crate::upstreams::parse_base(&format!("http://{addr}")).unwrap()
+    }
+
+    fn forward_get(instance: Instance) -> Forward {
+        let (parts, _) = http::Request::get("/api/shop/orders?x=1")
+            .body(())
+            .unwrap()
+            .into_parts();
+        Forward {
+            service: ServiceName::Shop,
+            instance,
+            parts,
+            body: None,
+            headers: HeaderMap::new(),
+            max_body: 1024,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_silent_instance_is_a_504_and_a_closed_port_a_503() {
+        // Accepts connections and never answers.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let silent = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_millis(200))
+            .build()
+            .unwrap();
+        let err = forward(&client, forward_get(instance(silent)))
+            .await
+            .unwrap_err();
+        assert_eq!(err.status.as_u16(), 504);
+        assert_eq!(err.code, "GATEWAY_TIMEOUT");
+        assert!(err.message.contains("shop"), "{}", err.message);
+
+        let closed = {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            l.local_addr().unwrap()
+        };
+        let err = forward(&client, forward_get(instance(closed)))
+            .await
+            .unwrap_err();
+        assert_eq!(err.status.as_u16(), 503);
+        assert_eq!(err.code, "SERVICE_UNAVAILABLE");
+        assert_eq!(err.retry_after, Some(UNAVAILABLE_RETRY_AFTER));
+        assert_eq!(err.details.unwrap()["service"], "shop");
+    }
+
+    #[tokio::test]
+    async fn an_instance_that_hangs_up_is_a_502() {
+        // Reads the request, then closes without an answer.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            use tokio::io::AsyncReadExt;
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut buf = [0u8; 1024];
+                let _ = socket.read(&mut buf).await;
+                drop(socket);
+            }
+        });
+        let client = client().unwrap();
+        let err = forward(&client, forward_get(instance(addr)))
+            .await
+            .unwrap_err();
+        assert_eq!(err.status.as_u16(), 502, "{err}");
+        assert_eq!(err.code, "BAD_GATEWAY");
+    }
+
+    #[test]
+    fn hop_by_hop_headers_are_removed() {
+        let mut h = headers(&[
+            ("connection", "keep-alive, X-Secret-Hop"),
+            ("keep-alive", "timeout=5"),
+            ("x-secret-hop", "1"),
+            ("transfer-encoding", "chunked"),
+            ("te", "trailers"),
+            ("trailer", "x-checksum"),
+            ("upgrade", "websocket"),
+            ("proxy-authorization", "Basic abc"),
+            ("proxy-connection", "keep-alive"),
+            ("authorization", "Bearer t"),
+            ("content-type", "application/json"),
+            ("content-length", "12"),
+            ("x-request-id", "r1"),
+        ]);
+        strip_hop_by_hop(&mut h);
+        let mut left: Vec<_> = h.keys().map(|k| k.as_str()).collect();
+        left.sort_unstable();
+        assert_eq!(
+            left,
+            [
+                "authorization",
+                "content-length",
+                "content-type",
+                "x-request-id"
+            ]
+        );
+    }
+
+    #[test]
+    fn forwarding_headers_from_an_untrusted_peer_are_replaced() {
+        let h = headers(&[
+            ("host", "erp.example.com"),
+            ("x-forwarded-for", "6.6.6.6"),
+            ("x-forwarded-proto", "https"),
+            ("x-forwarded-host", "evil.example"),
+            ("x-real-ip", "6.6.6.6"),
+            ("forwarded", "for=6.6.6.6"),
+            ("expect", "100-continue"),
+        ]);
+        let out = upstream_headers(
+            &h,
+            Origin {
+                peer: "203.0.113.5".parse().unwrap(),
+                peer_trusted: false,
+            },
+        );
+        assert_eq!(out["x-forwarded-for"], "203.0.113.5");
+        assert_eq!(out["x-forwarded-proto"], "http");
+        assert_eq!(out["x-forwarded-host"], "erp.example.com");
+        for gone in ["host", "x-real-ip", "forwarded", "expect"] {
+            assert!(out.get(gone).is_none(), "{gone}");
+        }
+    }
+
+    #[test]
+    fn forwarding_headers_from_a_trusted_peer_are_extended() {
+        let h = headers(&[
+            ("host", "gateway:8080"),
+            ("x-forwarded-for", "198.51.100.7"),
+            ("x-forwarded-for", "10.0.0.9"),
+            ("x-forwarded-proto", "https"),
+            ("x-forwarded-host", "erp.example.com"),
+        ]);
+        let out = upstream_headers(
+            &h,
+            Origin {
+                peer: "::ffff:10.0.0.1".parse().unwrap(),
+                peer_trusted: true,
+            },
+        );
+        assert_eq!(out["x-forwarded-for"], "198.51.100.7, 10.0.0.9, 10.0.0.1");
+        assert_eq!(out.get_all("x-forwarded-for").iter().count(), 1);
+        assert_eq!(out["x-forwarded-proto"], "https");
+        assert_eq!(out["x-forwarded-host"], "erp.example.com");
+        // A nonsense protocol is replaced even from a trusted proxy.
+        let odd = headers(&[("x-forwarded-proto", "gopher")]);
+        let out = upstream_headers(
+            &odd,
+            Origin {
+                peer: "10.0.0.1".parse().unwrap(),
+                peer_trusted: true,
+            },
+        );
+        assert_eq!(out["x-forwarded-proto"], "http");
+    }
+}

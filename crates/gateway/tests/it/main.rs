@@ -1,0 +1,10 @@
+//! The gateway against fake upstream services on ephemeral ports: one echo
+//! server per service, which answers with what it received.
+
+mod auth;
+mod config;
+mod edge;
+mod forwarding;
+mod health;
+mod limits;
+mod support;
