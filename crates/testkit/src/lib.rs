@@ -3,6 +3,7 @@
 //! - [`backends`]: the database backends a suite must run on: SQLite always,
 //!   PostgreSQL when `MARIMO_TEST_DATABASE_URL` is set. Under `CI=true` a
 //!   missing PostgreSQL is a failure, not a skip.
+//! - [`rabbitmq_url`]: the RabbitMQ to test against, likewise.
 //! - [`Backend::settings`]: settings on a fresh, empty database.
 //! - [`context`] / [`spawn`]: a service context and a real server on an
 //!   ephemeral port (no fixed ports, no sleeps).
@@ -45,6 +46,23 @@ pub fn backends() -> Vec<Backend> {
         ),
     }
     list
+}
+
+/// The RabbitMQ a suite runs against (`MARIMO_TEST_RABBITMQ_URL`), or
+/// `None` to skip it; under `CI=true` a missing URL is a failure.
+pub fn rabbitmq_url() -> Option<String> {
+    match std::env::var("MARIMO_TEST_RABBITMQ_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if is_ci() => {
+            panic!("CI=true but MARIMO_TEST_RABBITMQ_URL is not set: RabbitMQ tests must run in CI")
+        }
+        _ => {
+            eprintln!(
+                "note: MARIMO_TEST_RABBITMQ_URL unset; RabbitMQ tests skipped (they run in CI)"
+            );
+            None
+        }
+    }
 }
 
 pub fn is_ci() -> bool {

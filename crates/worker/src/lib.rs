@@ -1,14 +1,147 @@
-//! The worker service. Its domain arrives with its own issue; until then it
-//! answers the platform routes (`/health`, `/ready`, `/metrics`) and a JSON
-//! 404 elsewhere, so `marimo up` and the gateway already see it.
+//! The worker service: the seed's email, audit and notification workers,
+//! plus webhooks.
+//!
+//! Four consumers on the event bus ([`events`]), each applying an event
+//! exactly once by writing its effect in the transaction that records the
+//! event as processed:
+//!
+//! - `email_queue` → a row in `outgoing_mail`; the mail sender loop
+//!   ([`mail`]) sends it over SMTP (`SMTP_URL`) or writes an `.eml` file
+//!   under `<data dir>/mail/`, retrying with backoff.
+//! - `audit_queue` (`#`) → a row in `audit_log`, append-only in the
+//!   database too (triggers refuse UPDATE and DELETE).
+//! - `notification_queue` → in-app notifications for a user or a role.
+//! - `events_queue` (`#`) → a delivery per matching webhook; the delivery
+//!   loop ([`webhooks`]) POSTs it signed, retrying with backoff.
+//!
+//! Layout: [`domain`] pure rules, `store` SQL, `api` HTTP handlers.
+
+use std::{sync::Arc, time::Duration};
 
 use axum::Router;
 use marimo_platform::{
+    clock,
     http::ServiceApp,
     service::{ServiceContext, StartError},
 };
+use tokio::sync::Notify;
 
-/// Builds the service's router (migrations and seeds run here).
+mod api;
+pub mod domain;
+pub mod events;
+pub mod mail;
+mod store;
+pub mod webhooks;
+
+use domain::Backoff;
+
+/// Retry schedules, polling and timeouts of the sender loops. The defaults
+/// suit production; tests shorten the waits.
+#[derive(Debug, Clone)]
+pub struct WorkerTuning {
+    /// Mail retries: 30 s doubling to at most 1 h, 10 attempts (~5 h).
+    pub mail_retry: Backoff,
+    /// Webhook retries: 1 s doubling to at most 10 min, 8 attempts.
+    pub webhook_retry: Backoff,
+    /// How often the loops look for retries that came due (new work wakes
+    /// them at once).
+    pub poll_interval: Duration,
+    /// How long a claimed row is reserved for the attempt in progress;
+    /// longer than any attempt can take, so no other replica sends it
+    /// meanwhile, short enough that a crashed attempt is retried soon.
+    pub mail_lease: Duration,
+    pub webhook_lease: Duration,
+    /// Per SMTP command.
+    pub smtp_timeout: Duration,
+    /// Per webhook request (connect + answer).
+    pub webhook_timeout: Duration,
+    /// The `From` of every mail.
+    pub mail_from: String,
+}
+
+impl Default for WorkerTuning {
+    fn default() -> Self {
+        Self {
+            mail_retry: Backoff {
+                base: Duration::from_secs(30),
+                factor: 2,
+                cap: Duration::from_secs(3600),
+                max_attempts: 10,
+            },
+            webhook_retry: Backoff {
+                base: Duration::from_secs(1),
+                factor: 2,
+                cap: Duration::from_secs(600),
+                max_attempts: 8,
+            },
+            poll_interval: Duration::from_secs(1),
+            mail_lease: Duration::from_secs(300),
+            webhook_lease: Duration::from_secs(60),
+            smtp_timeout: Duration::from_secs(30),
+            webhook_timeout: Duration::from_secs(5),
+            mail_from: "Marimo ERP <no-reply@marimo-erp.local>".to_owned(),
+        }
+    }
+}
+
+/// Builds the worker with the default [`WorkerTuning`].
 pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
-    Ok(ServiceApp::new(&ctx).router(Router::new()))
+    router_with(ctx, WorkerTuning::default()).await
+}
+
+/// Runs migrations (and the audit triggers), subscribes the consumers,
+/// starts the mail and webhook loops on `ctx.tasks` (they stop on
+/// `ctx.shutdown`) and returns the service's router.
+pub async fn router_with(ctx: ServiceContext, tuning: WorkerTuning) -> Result<Router, StartError> {
+    let db = ctx
+        .db
+        .clone()
+        .ok_or("the worker service was started without a database")?;
+    store::schema::prepare(&db).await?;
+
+    let from: lettre::message::Mailbox = tuning
+        .mail_from
+        .parse()
+        .map_err(|e| format!("mail sender address '{}': {e}", tuning.mail_from))?;
+    let transport = mail::Transport::from_settings(&ctx.settings, tuning.smtp_timeout)?;
+    let sender = webhooks::Sender::new(tuning.webhook_timeout)?;
+
+    let shared = events::Shared {
+        db: db.clone(),
+        metrics: ctx.metrics.clone(),
+        mail_wake: Arc::new(Notify::new()),
+        hook_wake: Arc::new(Notify::new()),
+    };
+    ctx.tasks.spawn(
+        mail::MailSender {
+            db: db.clone(),
+            transport,
+            from,
+            tuning: tuning.clone(),
+            metrics: ctx.metrics.clone(),
+            wake: shared.mail_wake.clone(),
+        }
+        .run(ctx.shutdown.clone()),
+    );
+    ctx.tasks.spawn(
+        webhooks::WebhookSender {
+            db: db.clone(),
+            sender,
+            tuning,
+            metrics: ctx.metrics.clone(),
+            wake: shared.hook_wake.clone(),
+        }
+        .run(ctx.shutdown.clone()),
+    );
+    events::subscribe(&ctx, &shared).await?;
+
+    let api = api::routes(api::AppState { db });
+    Ok(ServiceApp::new(&ctx).router(api))
+}
+
+/// The storage-format time `d` from now. Waits are clamped to a year so
+/// that no configured value can overflow the date arithmetic.
+pub(crate) fn time_after(d: Duration) -> String {
+    let d = d.min(Duration::from_secs(365 * 24 * 3600));
+    clock::format(clock::now() + d)
 }

@@ -10,12 +10,16 @@
 //! effect ([`inbox::begin`]).
 //!
 //! Brokers: [`embedded::EmbeddedBroker`] (default: in-process, fed by the
-//! same durable outbox) and RabbitMQ (when `RABBITMQ_URL` is set).
+//! same durable outbox) and [`rabbit::RabbitBroker`] (when `RABBITMQ_URL`
+//! is set). Events a consumer gave up on are dead letters; [`dlq`] lists
+//! and replays them on either broker.
 
+pub mod dlq;
 pub mod embedded;
 pub mod envelope;
 pub mod inbox;
 pub mod outbox;
+pub mod rabbit;
 pub mod relay;
 pub mod schema;
 pub mod topic;
@@ -25,12 +29,18 @@ use std::{future::Future, pin::Pin, sync::Arc};
 pub use envelope::Envelope;
 pub use outbox::Outbox;
 
+use tokio_util::sync::CancellationToken;
+
 use crate::{config::Settings, db::Db};
 
-/// The broker the settings ask for: the embedded one unless a broker URL
-/// is configured.
-pub async fn connect(_settings: &Settings) -> Result<Bus, BusError> {
-    Ok(Bus::embedded())
+/// The broker the settings ask for: RabbitMQ when `RABBITMQ_URL` is set,
+/// the embedded one otherwise. A RabbitMQ broker runs (and reconnects)
+/// until `shutdown` is cancelled; the embedded one ignores it.
+pub async fn connect(settings: &Settings, shutdown: CancellationToken) -> Result<Bus, BusError> {
+    match &settings.rabbitmq_url {
+        Some(url) => Ok(Bus::new(rabbit::RabbitBroker::start(url, shutdown).await?)),
+        None => Ok(Bus::embedded()),
+    }
 }
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -41,6 +51,9 @@ pub enum BusError {
     Unavailable(String),
     #[error("broker refused the message: {0}")]
     Refused(String),
+    /// A bad queue name or broker URL.
+    #[error("{0}")]
+    Invalid(String),
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
 }
@@ -89,7 +102,7 @@ pub trait Broker: Send + Sync {
     fn name(&self) -> &'static str;
     /// Publishes `events` in order; returns how many were confirmed.
     fn publish<'a>(&'a self, events: &'a [Envelope]) -> BoxFuture<'a, PublishOutcome>;
-    /// Starts consuming `sub.queue` until `shutdown`.
+    /// Starts consuming `sub.queue` (until the broker stops).
     fn subscribe(&self, sub: Subscription) -> BoxFuture<'_, Result<(), BusError>>;
 }
 

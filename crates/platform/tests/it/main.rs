@@ -1,3 +1,5 @@
-//! Platform integration tests: the event bus on real databases.
+//! Platform integration tests: the event bus on real databases and brokers.
 
 mod bus;
+mod dlq;
+mod rabbit;

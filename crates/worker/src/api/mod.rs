@@ -1,0 +1,191 @@
+//! HTTP handlers: parse, authorize, call the store, respond.
+//!
+//! - `GET  /api/audit` (admin): the audit log, filtered and paged.
+//! - `GET  /api/notifications` (signed in): own and role notifications.
+//! - `POST /api/notifications/{id}/read`, `POST /api/notifications/read-all`.
+//! - `/api/notifications/webhooks...` (admin): see [`webhooks`].
+//! - `GET  /api/worker/summary` (admin): backlog and failure counts.
+
+mod webhooks;
+
+use axum::{
+    Router,
+    extract::{Path, State},
+    routing::{delete, get, post},
+};
+use marimo_platform::{
+    ApiError, ApiResult,
+    auth::{Caller, Role},
+    clock,
+    db::Db,
+    http::{Json, Query, extract::Page},
+    ids,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::{domain::audit::action_prefix_pattern, store};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+}
+
+pub fn routes(state: AppState) -> Router {
+    Router::new()
+        .route("/api/audit", get(audit_log))
+        .route("/api/notifications", get(notifications))
+        .route("/api/notifications/read-all", post(read_all))
+        .route("/api/notifications/{id}/read", post(read_one))
+        .route(
+            "/api/notifications/webhooks",
+            post(webhooks::create).get(webhooks::list),
+        )
+        .route("/api/notifications/webhooks/{id}", delete(webhooks::remove))
+        .route(
+            "/api/notifications/webhooks/{id}/deliveries",
+            get(webhooks::deliveries),
+        )
+        .route("/api/worker/summary", get(summary))
+        .with_state(state)
+}
+
+#[derive(Debug, Deserialize)]
+struct AuditQuery {
+    actor: Option<String>,
+    action: Option<String>,
+    target: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+/// `from`/`to` as RFC 3339 → the storage format ("" when absent).
+fn time_filter(name: &str, v: Option<&str>) -> ApiResult<String> {
+    match v.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(String::new()),
+        Some(s) => clock::parse(s).map(clock::format).ok_or_else(|| {
+            ApiError::validation(format!("{name} must be an RFC 3339 time"))
+                .with_details(json!({"field": name}))
+        }),
+    }
+}
+
+fn text_filter(v: Option<String>) -> String {
+    v.map(|s| s.trim().to_owned()).unwrap_or_default()
+}
+
+async fn audit_log(
+    State(st): State<AppState>,
+    caller: Caller,
+    Query(page): Query<Page>,
+    Query(q): Query<AuditQuery>,
+) -> ApiResult<Json<Value>> {
+    caller.require(&[Role::Admin])?;
+    let (page, limit, offset) = page.resolve()?;
+    // `shop.order`, `shop.order.` and `shop.order.*` all mean "this action
+    // and every action below it".
+    let action = text_filter(q.action);
+    let action = action
+        .strip_suffix(".*")
+        .or_else(|| action.strip_suffix(".#"))
+        .unwrap_or(&action)
+        .trim_end_matches('.')
+        .to_owned();
+    let filter = store::audit::Filter {
+        actor: text_filter(q.actor),
+        action_prefix: if action.is_empty() {
+            String::new()
+        } else {
+            action_prefix_pattern(&action)
+        },
+        action,
+        target: text_filter(q.target),
+        from: time_filter("from", q.from.as_deref())?,
+        to: time_filter("to", q.to.as_deref())?,
+    };
+    if !filter.from.is_empty() && !filter.to.is_empty() && filter.from > filter.to {
+        return Err(ApiError::validation("from must not be after to"));
+    }
+    let (entries, total) =
+        store::audit::list(st.db.pool(), &filter, i64::from(limit), offset).await?;
+    Ok(Json(json!({
+        "success": true,
+        "entries": entries,
+        "total": total,
+        "page": page,
+        "limit": limit,
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+struct NotificationQuery {
+    #[serde(default)]
+    unread_only: bool,
+}
+
+async fn notifications(
+    State(st): State<AppState>,
+    caller: Caller,
+    Query(page): Query<Page>,
+    Query(q): Query<NotificationQuery>,
+) -> ApiResult<Json<Value>> {
+    let (page, limit, offset) = page.resolve()?;
+    let listing = store::notifications::list(
+        st.db.pool(),
+        &caller.user_id,
+        caller.role.as_str(),
+        q.unread_only,
+        i64::from(limit),
+        offset,
+    )
+    .await?;
+    Ok(Json(json!({
+        "success": true,
+        "notifications": listing.items,
+        "unread_count": listing.unread,
+        "total": listing.total,
+        "page": page,
+        "limit": limit,
+    })))
+}
+
+async fn read_one(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let not_found = || ApiError::not_found("no such notification");
+    if !ids::is_uuid(&id) {
+        return Err(not_found());
+    }
+    let found = store::notifications::mark_read(
+        st.db.pool(),
+        &id,
+        &caller.user_id,
+        caller.role.as_str(),
+        &clock::now_text(),
+    )
+    .await?;
+    if !found {
+        // Someone else's notification answers like a missing one.
+        return Err(not_found());
+    }
+    Ok(Json(json!({"success": true, "id": id, "read": true})))
+}
+
+async fn read_all(State(st): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+    let marked = store::notifications::mark_all_read(
+        &st.db,
+        &caller.user_id,
+        caller.role.as_str(),
+        &clock::now_text(),
+    )
+    .await?;
+    Ok(Json(json!({"success": true, "marked": marked})))
+}
+
+async fn summary(State(st): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+    caller.require(&[Role::Admin])?;
+    let s = store::summary::summary(st.db.pool()).await?;
+    Ok(Json(json!({"success": true, "summary": s})))
+}

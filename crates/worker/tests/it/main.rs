@@ -1,0 +1,10 @@
+//! Worker integration tests: the real service on SQLite (and PostgreSQL
+//! when MARIMO_TEST_DATABASE_URL is set), fed through a publisher's outbox
+//! and the embedded bus, driven over HTTP.
+
+mod audit;
+mod mail;
+mod notifications;
+mod smtp;
+mod support;
+mod webhooks;
