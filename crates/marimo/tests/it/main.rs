@@ -1,0 +1,7 @@
+//! System tests: the whole ERP started in-process on ephemeral ports, driven
+//! through the gateway like a client would.
+
+mod auth_walk;
+mod cli;
+mod edge;
+mod support;
