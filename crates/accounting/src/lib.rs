@@ -1,14 +1,118 @@
-//! The accounting service. Its domain arrives with its own issue; until then it
-//! answers the platform routes (`/health`, `/ready`, `/metrics`) and a JSON
-//! 404 elsewhere, so `marimo up` and the gateway already see it.
+//! The accounting service: a double-entry general ledger.
+//!
+//! - [`domain`]: pure rules — entry validation and balancing, account types
+//!   and normal balances, periods, reports from balances, CSV, the original
+//!   API's transactions. Unit- and property-tested.
+//! - `store`: the SQL for this service's tables (`migrations/`), plus the
+//!   immutability triggers and the seeds.
+//! - [`ledger`]: the one posting path (API, original API, events), chart and
+//!   period operations.
+//! - `api`: the HTTP handlers under `/api/accounting/...`.
+//! - [`events`]: consumers of shop and factory events; the published
+//!   `accounting.entry.posted` / `accounting.entry.reversed`.
+//!
+//! Invariants, each also held by the database: every entry balances and
+//! has ≥ 2 one-sided positive lines (checks + posting rules); posted
+//! entries, lines and reversal links are never updated or deleted
+//! (triggers); entry numbers `JE-<year>-<seq>` are unique (index) and
+//! gapless per year (counter row updated in the posting transaction); an
+//! entry is reversed at most once (unique index); `account_balances`
+//! equals the sum of the lines per account and month (maintained in the
+//! posting transaction; only grows, by trigger); nothing posts into a
+//! closed or locked period (the period row is held during posting).
+
+use std::{sync::Arc, time::Duration};
 
 use axum::Router;
 use marimo_platform::{
+    clock,
     http::ServiceApp,
     service::{ServiceContext, StartError},
 };
 
-/// Builds the service's router (migrations and seeds run here).
+mod api;
+pub mod domain;
+pub mod events;
+pub mod ledger;
+mod store;
+
+pub use ledger::Ledger;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
+
+/// The base currency when the service's settings name none.
+pub const DEFAULT_CURRENCY: &str = "USD";
+
+/// How long an Idempotency-Key is remembered.
+const IDEMPOTENCY_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Runs migrations, installs the immutability triggers, seeds the chart,
+/// subscribes the event consumers, starts housekeeping and returns the
+/// service's router wrapped in the platform's [`ServiceApp`].
 pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
-    Ok(ServiceApp::new(&ctx).router(Router::new()))
+    let ledger = Arc::new(start(&ctx).await?);
+    events::subscribe(&ctx, ledger.clone()).await?;
+    spawn_housekeeping(&ctx, &ledger);
+    let api = api::routes(api::AppState { ledger });
+    Ok(ServiceApp::new(&ctx).router(api))
+}
+
+/// Prepares the database and returns the ledger (without HTTP or
+/// consumers): for tools and benchmarks that drive the ledger directly.
+pub async fn start(ctx: &ServiceContext) -> Result<Ledger, StartError> {
+    let db = ctx
+        .db
+        .clone()
+        .ok_or("the accounting service was started without a database")?;
+    db.migrate(&MIGRATOR).await?;
+    store::schema::install_guards(&db).await?;
+    store::schema::seed(&db, DEFAULT_CURRENCY).await?;
+    // The base currency is the service's own setting (seeded USD): the
+    // config service will feed it later. It is read once at start; the
+    // ledger keeps one currency for its whole life.
+    let code = store::schema::setting(&db, store::schema::CURRENCY_SETTING)
+        .await?
+        .unwrap_or_else(|| DEFAULT_CURRENCY.to_owned());
+    let currency = domain::money::Currency::new(&code)
+        .ok_or_else(|| format!("accounting: unknown base currency '{code}'"))?;
+    Ok(Ledger::new(db, ctx.outbox.clone(), currency))
+}
+
+/// Forgets old Idempotency-Keys, hourly, until shutdown.
+fn spawn_housekeeping(ctx: &ServiceContext, ledger: &Arc<Ledger>) {
+    let shutdown = ctx.shutdown.clone();
+    let db = ledger.db.clone();
+    ctx.tasks.spawn(async move {
+        loop {
+            let cutoff = clock::format(clock::now() - IDEMPOTENCY_TTL);
+            if let Err(e) = store::idempotency::purge(db.pool(), &cutoff).await {
+                tracing::warn!(error = %e, "idempotency key purge failed");
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(Duration::from_secs(3600)) => {}
+            }
+        }
+    });
+}
+
+/// Bulk loading for the benchmark: posts `drafts` through the posting
+/// path in one transaction (same checks, numbers and balances) without
+/// writing outbox events. Not for production use.
+#[doc(hidden)]
+pub async fn bulk_post(
+    ledger: &Ledger,
+    drafts: &[domain::entry::Draft],
+) -> Result<usize, ledger::LedgerError> {
+    let mut tx = ledger.db.begin().await?;
+    let origin = ledger::Origin {
+        source: "api",
+        created_by: "benchmark",
+    };
+    let n = ledger
+        .post_batch_in(&mut tx, drafts, origin, None, false)
+        .await?
+        .len();
+    tx.commit().await?;
+    Ok(n)
 }

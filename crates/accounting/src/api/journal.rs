@@ -1,0 +1,199 @@
+//! `/api/accounting/journal-entries`: posting, listing, reading and
+//! reversing entries. Posted entries are immutable: PUT, PATCH and DELETE
+//! answer 405.
+
+use axum::{
+    Router,
+    body::Bytes,
+    extract::State,
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use marimo_platform::{
+    ApiError, ApiResult, ErrorCode,
+    http::{Json, Query, extract::Page},
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{
+    AppState, Begun, Bookkeeper, EntryId, begin_posting, idempotency_key, opt_date, optional_json,
+    parse_body, request_hash,
+};
+use crate::{
+    domain::{
+        accounts::parse_code,
+        calendar::format_date,
+        entry::{self, EntryRequest},
+    },
+    ledger::Origin,
+    store::journal::{self, Filter},
+};
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/accounting/journal-entries", get(list).post(create))
+        .route(
+            "/api/accounting/journal-entries/{id}",
+            get(show).put(immutable).patch(immutable).delete(immutable),
+        )
+        .route(
+            "/api/accounting/journal-entries/{id}/reverse",
+            post(reverse),
+        )
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    from: Option<String>,
+    to: Option<String>,
+    account: Option<String>,
+    reference: Option<String>,
+    order: Option<String>,
+}
+
+async fn list(
+    _: Bookkeeper,
+    State(s): State<AppState>,
+    Query(q): Query<ListQuery>,
+    Query(p): Query<Page>,
+) -> ApiResult<Json<Value>> {
+    let (page, limit, offset) = p.resolve()?;
+    let from = opt_date("from", q.from.as_deref())?;
+    let to = opt_date("to", q.to.as_deref())?;
+    if let (Some(f), Some(t)) = (from, to)
+        && f > t
+    {
+        return Err(ApiError::validation("from is after to"));
+    }
+    let newest_first = match q.order.as_deref().map(str::trim) {
+        None | Some("") | Some("desc") => true,
+        Some("asc") => false,
+        Some(other) => {
+            return Err(ApiError::validation(format!(
+                "order must be asc or desc, got '{other}'"
+            )));
+        }
+    };
+    let account = match q.account.as_deref().map(str::trim) {
+        None | Some("") => String::new(),
+        Some(a) => parse_code("account", a)?,
+    };
+    let filter = Filter {
+        from: from.map(format_date).unwrap_or_default(),
+        to: to.map(format_date).unwrap_or_default(),
+        account,
+        reference: q.reference.map(|r| r.trim().to_owned()).unwrap_or_default(),
+        newest_first,
+    };
+    let (entries, total) =
+        journal::list(s.ledger.db.pool(), &filter, offset, i64::from(limit)).await?;
+    let c = &s.ledger.currency;
+    Ok(Json(json!({
+        "success": true,
+        "entries": entries.iter().map(|e| e.to_json(c)).collect::<Vec<_>>(),
+        "total": total,
+        "page": page,
+        "limit": limit,
+    })))
+}
+
+async fn create(
+    Bookkeeper(caller): Bookkeeper,
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> ApiResult<Response> {
+    let key = idempotency_key(&headers)?;
+    let hash = request_hash("POST", "/api/accounting/journal-entries", &body);
+    let req: EntryRequest = parse_body(body)?;
+    // Validation needs no database: a malformed or unbalanced entry is
+    // refused before any transaction (and before the key is claimed).
+    let draft = entry::validate(&req, &s.ledger.currency)?;
+    let mut posting = match begin_posting(&s.ledger, &caller, key, &hash).await? {
+        Begun::Replay(res) => return Ok(res),
+        Begun::Post(p) => p,
+    };
+    let origin = Origin {
+        source: "api",
+        created_by: &caller.user_id,
+    };
+    let posted = s.ledger.post_in(&mut posting.tx, &draft, origin).await?;
+    let body = json!({
+        "success": true,
+        "message": format!("journal entry {} posted", posted.number),
+        "entry": posted.to_json(&s.ledger.currency),
+    });
+    posting.finish(&s.ledger, StatusCode::CREATED, body).await
+}
+
+async fn show(
+    _: Bookkeeper,
+    State(s): State<AppState>,
+    EntryId(id): EntryId,
+) -> ApiResult<Json<Value>> {
+    let e = s.ledger.get(&id).await?;
+    Ok(Json(
+        json!({"success": true, "entry": e.to_json(&s.ledger.currency)}),
+    ))
+}
+
+/// Posted entries are facts: corrections are reversing entries.
+async fn immutable() -> Response {
+    let mut res = ApiError::of(
+        ErrorCode::MethodNotAllowed,
+        "posted journal entries cannot be changed or deleted; reverse the entry with POST .../{id}/reverse and post a corrected one",
+    )
+    .into_response();
+    res.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("GET"));
+    res
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ReverseRequest {
+    #[serde(default)]
+    date: Option<String>,
+}
+
+async fn reverse(
+    Bookkeeper(caller): Bookkeeper,
+    State(s): State<AppState>,
+    EntryId(id): EntryId,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let key = idempotency_key(&headers)?;
+    let body = optional_json(&body)?;
+    let hash = request_hash(
+        "POST",
+        &format!("/api/accounting/journal-entries/{id}/reverse"),
+        &body,
+    );
+    let req: ReverseRequest = if body.is_null() {
+        ReverseRequest::default()
+    } else {
+        parse_body(body)?
+    };
+    let date = opt_date("date", req.date.as_deref())?;
+    let mut posting = match begin_posting(&s.ledger, &caller, key, &hash).await? {
+        Begun::Replay(res) => return Ok(res),
+        Begun::Post(p) => p,
+    };
+    let origin = Origin {
+        source: "api",
+        created_by: &caller.user_id,
+    };
+    let reversal = s
+        .ledger
+        .reverse_in(&mut posting.tx, &id, date, origin)
+        .await?;
+    let body = json!({
+        "success": true,
+        "message": format!("journal entry reversed by {}", reversal.number),
+        "reverses": id,
+        "entry": reversal.to_json(&s.ledger.currency),
+    });
+    posting.finish(&s.ledger, StatusCode::CREATED, body).await
+}

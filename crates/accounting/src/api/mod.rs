@@ -1,0 +1,361 @@
+//! HTTP handlers under `/api/accounting/...`: parse, authorize, call the
+//! ledger, respond. Every error is an `ApiError` (the one JSON shape); no
+//! handler panics on any input: garbage ids and codes are 404, bad dates
+//! and periods 400.
+//!
+//! Roles: accountant and admin for everything; closing, reopening and
+//! locking periods is admin only; the dashboard summary is also open to
+//! managers and shop managers. Everyone else gets 403, no token 401.
+
+mod accounts;
+mod compat;
+mod journal;
+mod periods;
+mod reports;
+
+use std::sync::Arc;
+
+use axum::{
+    Router,
+    body::Bytes,
+    extract::{FromRequestParts, Path},
+    http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
+    response::{IntoResponse, Response},
+};
+use marimo_platform::{
+    ApiError, ApiResult, ErrorCode,
+    auth::{Caller, Role},
+    clock,
+};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::{
+    domain::{
+        accounts::is_valid_code,
+        calendar::{Period, parse_date},
+    },
+    ledger::{Ledger, Tx},
+    store::idempotency::{self, Claim},
+};
+
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub ledger: Arc<Ledger>,
+}
+
+pub(crate) fn routes(state: AppState) -> Router {
+    Router::new()
+        .merge(accounts::routes())
+        .merge(journal::routes())
+        .merge(periods::routes())
+        .merge(reports::routes())
+        .merge(compat::routes())
+        .with_state(state)
+}
+
+// ------------------------------------------------------------ roles
+
+async fn caller_with<S: Send + Sync>(
+    parts: &mut Parts,
+    state: &S,
+    roles: &[Role],
+) -> Result<Caller, ApiError> {
+    let caller = Caller::from_request_parts(parts, state).await?;
+    caller.require(roles)?;
+    Ok(caller)
+}
+
+/// An accountant or an admin: reads and writes the books. Checked before
+/// the body is read, so a forbidden caller learns nothing from validation.
+pub(crate) struct Bookkeeper(pub Caller);
+
+impl<S: Send + Sync> FromRequestParts<S> for Bookkeeper {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        caller_with(parts, state, &[Role::Accountant, Role::Admin])
+            .await
+            .map(Self)
+    }
+}
+
+/// An admin (period close, reopen, lock).
+pub(crate) struct Admin(pub Caller);
+
+impl<S: Send + Sync> FromRequestParts<S> for Admin {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        caller_with(parts, state, &[Role::Admin]).await.map(Self)
+    }
+}
+
+/// The dashboard's readers: admins, managers, accountants, shop managers.
+pub(crate) struct DashboardReader;
+
+impl<S: Send + Sync> FromRequestParts<S> for DashboardReader {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        caller_with(
+            parts,
+            state,
+            &[
+                Role::Admin,
+                Role::Manager,
+                Role::Accountant,
+                Role::ShopManager,
+            ],
+        )
+        .await
+        .map(|_| Self)
+    }
+}
+
+// ------------------------------------------------------ path values
+
+fn no_such_entry() -> ApiError {
+    ApiError::not_found("no such journal entry")
+}
+
+/// `{id}` of an entry or transaction: anything but a UUID is a 404
+/// without a database round-trip.
+pub(crate) struct EntryId(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for EntryId {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path(id) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| no_such_entry())?;
+        if marimo_platform::ids::is_uuid(&id) {
+            Ok(Self(id.to_ascii_lowercase()))
+        } else {
+            Err(no_such_entry())
+        }
+    }
+}
+
+/// `{code}` of an account: a malformed code is an account that does not
+/// exist (404).
+pub(crate) struct AccountCode(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for AccountCode {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let none = || ApiError::not_found("no such account");
+        let Path(code) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| none())?;
+        if is_valid_code(&code) {
+            Ok(Self(code))
+        } else {
+            Err(none())
+        }
+    }
+}
+
+/// `{period}` as `YYYY-MM`; anything else is a 400.
+pub(crate) struct PeriodParam(pub Period);
+
+impl<S: Send + Sync> FromRequestParts<S> for PeriodParam {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path(p) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::validation("a period is YYYY-MM"))?;
+        Ok(Self(Period::parse(&p)?))
+    }
+}
+
+// --------------------------------------------------------- helpers
+
+/// An optional `YYYY-MM-DD` query value.
+pub(crate) fn opt_date(field: &str, v: Option<&str>) -> ApiResult<Option<time::Date>> {
+    match v.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(s) => Ok(Some(parse_date(field, s)?)),
+    }
+}
+
+/// `(page, limit, offset)` from optional values: 1-based pages, limit
+/// 1..=`max`.
+pub(crate) fn page(
+    page: Option<u32>,
+    limit: Option<u32>,
+    default: u32,
+    max: u32,
+) -> ApiResult<(u32, u32, i64)> {
+    let page = page.unwrap_or(1);
+    let limit = limit.unwrap_or(default);
+    if page == 0 {
+        return Err(ApiError::validation("page starts at 1"));
+    }
+    if limit == 0 || limit > max {
+        return Err(ApiError::validation(format!("limit must be 1..={max}")));
+    }
+    Ok((page, limit, i64::from(page - 1) * i64::from(limit)))
+}
+
+/// Deserialises a JSON value into a request type; mismatches are 400.
+pub(crate) fn parse_body<T: DeserializeOwned>(v: Value) -> ApiResult<T> {
+    serde_json::from_value(v).map_err(|e| ApiError::validation(format!("invalid request: {e}")))
+}
+
+/// A JSON body that may be empty (then `null`). A non-empty body must be
+/// JSON; the content type is not insisted on, since the body is optional.
+pub(crate) fn optional_json(body: &Bytes) -> ApiResult<Value> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Null);
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::of(ErrorCode::InvalidJson, format!("malformed JSON: {e}")))
+}
+
+/// Report output: JSON (default) or CSV.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Format {
+    Json,
+    Csv,
+}
+
+pub(crate) fn format(v: Option<&str>) -> ApiResult<Format> {
+    match v.map(|s| s.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("") | Some("json") => Ok(Format::Json),
+        Some("csv") => Ok(Format::Csv),
+        Some(other) => Err(ApiError::validation(format!(
+            "format must be json or csv, got '{other}'"
+        ))),
+    }
+}
+
+pub(crate) fn csv_response(filename: &str, body: String) -> Response {
+    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\""))
+        .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/csv; charset=utf-8"),
+            ),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response {
+    (status, axum::Json(body)).into_response()
+}
+
+// ------------------------------------------------------ idempotency
+
+const IDEMPOTENCY_KEY: &str = "idempotency-key";
+const MAX_KEY_LEN: usize = 255;
+
+/// The `Idempotency-Key` header: 1–255 visible ASCII characters.
+pub(crate) fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
+    let Some(v) = headers.get(IDEMPOTENCY_KEY) else {
+        return Ok(None);
+    };
+    let bad = || {
+        ApiError::validation("Idempotency-Key is 1-255 visible ASCII characters")
+            .with_details(serde_json::json!({"field": "Idempotency-Key"}))
+    };
+    let s = v.to_str().map_err(|_| bad())?.trim();
+    if s.is_empty() || s.len() > MAX_KEY_LEN || !s.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(bad());
+    }
+    Ok(Some(s.to_owned()))
+}
+
+/// What identifies "the same request": method, path and the JSON body in
+/// canonical form (object keys sorted, no insignificant whitespace).
+pub(crate) fn request_hash(method: &str, path: &str, body: &Value) -> String {
+    let mut h = Sha256::new();
+    h.update(method.as_bytes());
+    h.update(b" ");
+    h.update(path.as_bytes());
+    h.update(b"\n");
+    h.update(body.to_string().as_bytes());
+    hex::encode(h.finalize())
+}
+
+/// A posting transaction, with the idempotency key it claimed.
+pub(crate) struct Posting {
+    pub tx: Tx,
+    key: Option<(String, String)>,
+}
+
+pub(crate) enum Begun {
+    Post(Posting),
+    /// The key was seen with this request: its first response.
+    Replay(Response),
+}
+
+/// Opens the posting transaction and claims the key (if any).
+pub(crate) async fn begin_posting(
+    ledger: &Ledger,
+    caller: &Caller,
+    key: Option<String>,
+    hash: &str,
+) -> ApiResult<Begun> {
+    let mut tx = ledger.db.begin().await?;
+    let Some(key) = key else {
+        return Ok(Begun::Post(Posting { tx, key: None }));
+    };
+    match idempotency::claim(&mut tx, &caller.user_id, &key, hash, &clock::now_text()).await? {
+        Claim::Fresh => Ok(Begun::Post(Posting {
+            tx,
+            key: Some((caller.user_id.clone(), key)),
+        })),
+        Claim::Replay { status, body } => {
+            tx.rollback().await?;
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            let mut res = (
+                status,
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )],
+                body,
+            )
+                .into_response();
+            res.headers_mut()
+                .insert("idempotent-replayed", HeaderValue::from_static("true"));
+            Ok(Begun::Replay(res))
+        }
+        Claim::Mismatch => {
+            tx.rollback().await?;
+            Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "IDEMPOTENCY_KEY_REUSED",
+                "this Idempotency-Key was used with a different request",
+            ))
+        }
+    }
+}
+
+impl Posting {
+    /// Stores the response under the key and commits.
+    pub async fn finish(
+        mut self,
+        ledger: &Ledger,
+        status: StatusCode,
+        body: Value,
+    ) -> ApiResult<Response> {
+        if let Some((caller, key)) = &self.key {
+            idempotency::complete(
+                &mut self.tx,
+                caller,
+                key,
+                status.as_u16(),
+                &body.to_string(),
+            )
+            .await?;
+        }
+        self.tx.commit().await?;
+        ledger.committed();
+        Ok(json_response(status, &body))
+    }
+}

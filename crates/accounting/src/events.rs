@@ -1,0 +1,412 @@
+//! Events: what the ledger consumes from other services, and the events it
+//! publishes (see `ledger::ENTRY_POSTED` / `ENTRY_REVERSED`, written to the
+//! outbox in the posting transaction).
+//!
+//! Consumed (queue `accounting`, payloads in docs/EVENTS.md), each applied
+//! exactly once: `inbox::begin` records the event id in the same
+//! transaction as the posting.
+//!
+//! | event | entry | reference |
+//! |---|---|---|
+//! | `shop.order.paid` | Dr Cash total / Cr Sales revenue subtotal / Cr Tax payable tax | `shop:order:<id>` |
+//! | `shop.order.cancelled` (was_paid) | reversal of the paid order's entry | same |
+//! | `factory.stock.received` | Dr Raw materials / Cr Accounts payable, total_cost | `factory:receipt:<move_id>` |
+//! | `factory.work_order.completed` | Dr Finished goods / Cr Raw materials, total_cost | `factory:work_order:<id>` |
+//!
+//! The entry is dated on the day (UTC) the event occurred. An event dated
+//! in a closed or locked period is dead-lettered as permanent with a
+//! `PERIOD_CLOSED` error: moving it silently into another period would
+//! misstate both periods, and the decision belongs to an accountant. The
+//! dead letter keeps the whole envelope, and since nothing was recorded as
+//! processed, redelivering it after the period is reopened posts it.
+//! Payloads that can never post (wrong currency, totals that do not add
+//! up, more decimals than the currency has) are dead-lettered too;
+//! database trouble is transient and retried.
+
+use std::sync::Arc;
+
+use marimo_platform::{
+    bus::{BusError, Envelope, HandlerError, inbox},
+    clock,
+    money::Decimal,
+    service::ServiceContext,
+};
+use serde::Deserialize;
+use time::Date;
+
+use crate::{
+    domain::{
+        accounts::codes,
+        calendar::{parse_date, today},
+        entry::{self, Draft, DraftLine},
+        money::Currency,
+    },
+    ledger::{Ledger, LedgerError, Origin},
+    store::journal,
+};
+
+pub const QUEUE: &str = "accounting";
+pub const BINDINGS: &[&str] = &[
+    "shop.order.paid",
+    "shop.order.cancelled",
+    "factory.stock.received",
+    "factory.work_order.completed",
+];
+
+#[derive(Debug, Deserialize)]
+struct OrderPayload {
+    order_id: String,
+    #[serde(default)]
+    currency: Option<String>,
+    subtotal: Decimal,
+    #[serde(default)]
+    tax: Option<Decimal>,
+    total: Decimal,
+    #[serde(default)]
+    was_paid: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+struct StockReceivedPayload {
+    move_id: String,
+    #[serde(default)]
+    sku: Option<String>,
+    total_cost: Decimal,
+    #[serde(default)]
+    currency: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WorkOrderCompletedPayload {
+    work_order_id: String,
+    #[serde(default)]
+    sku: Option<String>,
+    total_cost: Decimal,
+    #[serde(default)]
+    currency: Option<String>,
+}
+
+/// What an event asks of the ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Post(Draft),
+    /// Reverse the entry posted with this reference.
+    Reverse {
+        reference: String,
+    },
+    Nothing,
+}
+
+fn permanent(msg: impl Into<String>) -> HandlerError {
+    HandlerError::Permanent(msg.into())
+}
+
+fn check_currency(c: &Currency, got: Option<&str>) -> Result<(), HandlerError> {
+    match got {
+        Some(code) if !code.eq_ignore_ascii_case(c.code()) => Err(permanent(format!(
+            "the ledger keeps {}; an amount in {code} cannot be posted",
+            c.code()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn units(c: &Currency, field: &str, d: &Decimal) -> Result<i64, HandlerError> {
+    let v = c.units(field, d).map_err(|r| permanent(r.message))?;
+    if v < 0 {
+        return Err(permanent(format!("{field} is negative: {d}")));
+    }
+    Ok(v)
+}
+
+/// The day an event happened (UTC); today if its time is unreadable.
+fn event_date(env: &Envelope) -> Date {
+    clock::parse(&env.occurred_at).map_or_else(today, |t| t.to_offset(time::UtcOffset::UTC).date())
+}
+
+/// Decides what an event means for the ledger (pure, no I/O).
+pub fn plan(env: &Envelope, currency: &Currency) -> Result<Action, HandlerError> {
+    if env.version != 1 {
+        return Err(permanent(format!(
+            "{} v{} is not understood (v1 only)",
+            env.event_type, env.version
+        )));
+    }
+    let date = event_date(env);
+    let draft = |description: String, reference: String, lines: Vec<DraftLine>| {
+        entry::build(date, &description, Some(&reference), lines, currency)
+            .map(Action::Post)
+            .map_err(|r| permanent(format!("{}: {}", r.code, r.message)))
+    };
+    match env.event_type.as_str() {
+        "shop.order.paid" => {
+            let p: OrderPayload = env.payload_as()?;
+            check_currency(currency, p.currency.as_deref())?;
+            let subtotal = units(currency, "subtotal", &p.subtotal)?;
+            let tax = p
+                .tax
+                .as_ref()
+                .map_or(Ok(0), |t| units(currency, "tax", t))?;
+            let total = units(currency, "total", &p.total)?;
+            if subtotal + tax != total {
+                return Err(permanent(format!(
+                    "order {}: subtotal {} + tax {} ≠ total {}",
+                    p.order_id,
+                    p.subtotal,
+                    p.tax.map_or_else(|| "0".into(), |t| t.to_string()),
+                    p.total
+                )));
+            }
+            if total == 0 {
+                return Ok(Action::Nothing);
+            }
+            let mut lines = vec![DraftLine::debit(codes::CASH, total)];
+            if subtotal > 0 {
+                lines.push(DraftLine::credit(codes::SALES_REVENUE, subtotal));
+            }
+            if tax > 0 {
+                lines.push(DraftLine::credit(codes::TAX_PAYABLE, tax));
+            }
+            draft(
+                format!("Shop order {} paid", p.order_id),
+                format!("shop:order:{}", p.order_id),
+                lines,
+            )
+        }
+        "shop.order.cancelled" => {
+            let p: OrderPayload = env.payload_as()?;
+            Ok(if p.was_paid == Some(true) {
+                Action::Reverse {
+                    reference: format!("shop:order:{}", p.order_id),
+                }
+            } else {
+                Action::Nothing
+            })
+        }
+        "factory.stock.received" => {
+            let p: StockReceivedPayload = env.payload_as()?;
+            check_currency(currency, p.currency.as_deref())?;
+            let cost = units(currency, "total_cost", &p.total_cost)?;
+            if cost == 0 {
+                return Ok(Action::Nothing);
+            }
+            let sku = p.sku.map(|s| format!(" ({s})")).unwrap_or_default();
+            draft(
+                format!("Stock receipt {}{sku}", p.move_id),
+                format!("factory:receipt:{}", p.move_id),
+                vec![
+                    DraftLine::debit(codes::RAW_MATERIALS, cost),
+                    DraftLine::credit(codes::ACCOUNTS_PAYABLE, cost),
+                ],
+            )
+        }
+        "factory.work_order.completed" => {
+            let p: WorkOrderCompletedPayload = env.payload_as()?;
+            check_currency(currency, p.currency.as_deref())?;
+            let cost = units(currency, "total_cost", &p.total_cost)?;
+            if cost == 0 {
+                return Ok(Action::Nothing);
+            }
+            let sku = p.sku.map(|s| format!(" ({s})")).unwrap_or_default();
+            draft(
+                format!("Work order {} completed{sku}", p.work_order_id),
+                format!("factory:work_order:{}", p.work_order_id),
+                vec![
+                    DraftLine::debit(codes::FINISHED_GOODS, cost),
+                    DraftLine::credit(codes::RAW_MATERIALS, cost),
+                ],
+            )
+        }
+        other => Err(permanent(format!(
+            "{other} is not an event the ledger consumes"
+        ))),
+    }
+}
+
+fn ledger_failure(e: LedgerError) -> HandlerError {
+    match e {
+        LedgerError::Rejected(r) => permanent(format!("{}: {}", r.code, r.message)),
+        LedgerError::Db(e) => HandlerError::Transient(e.to_string()),
+    }
+}
+
+/// Applies one event exactly once.
+pub async fn handle(ledger: &Ledger, env: Envelope) -> Result<(), HandlerError> {
+    let action = plan(&env, &ledger.currency)?;
+    let Some(mut tx) = inbox::begin(&ledger.db, QUEUE, &env.id).await? else {
+        return Ok(());
+    };
+    let actor = env
+        .actor
+        .as_deref()
+        .filter(|a| !a.is_empty())
+        .unwrap_or("system");
+    let origin = Origin {
+        source: "event",
+        created_by: actor,
+    };
+    match action {
+        Action::Nothing => {}
+        Action::Post(draft) => {
+            // A source document is posted once, even if its event were
+            // published twice under different ids.
+            let reference = draft.reference.as_deref().unwrap_or_default();
+            if journal::find_event_posting(&mut tx, reference)
+                .await?
+                .is_some()
+            {
+                tracing::info!(event = %env.id, reference, "already posted; event recorded only");
+            } else {
+                ledger
+                    .post_in(&mut tx, &draft, origin)
+                    .await
+                    .map_err(ledger_failure)?;
+            }
+        }
+        Action::Reverse { reference } => {
+            let Some(id) = journal::find_event_posting(&mut tx, &reference).await? else {
+                // The paid event may not have been applied yet: retry; if it
+                // never comes, the cancellation is dead-lettered for review.
+                return Err(HandlerError::Transient(format!(
+                    "no posting with reference {reference} to reverse yet"
+                )));
+            };
+            let original = journal::get(&mut tx, &id).await?;
+            if let Some(o) = original.filter(|o| o.reversed_by.is_none()) {
+                // Never before the original, even with skewed clocks.
+                let date = parse_date("date", &o.date)
+                    .map_or_else(|_| event_date(&env), |d| d.max(event_date(&env)));
+                ledger
+                    .reverse_in(&mut tx, &id, Some(date), origin)
+                    .await
+                    .map_err(|e| match e {
+                        // Reversed concurrently: the retry finds it reversed.
+                        LedgerError::Rejected(r) if r.code == "ALREADY_REVERSED" => {
+                            HandlerError::Transient(r.message)
+                        }
+                        other => ledger_failure(other),
+                    })?;
+            }
+        }
+    }
+    tx.commit().await?;
+    ledger.committed();
+    Ok(())
+}
+
+/// Subscribes the `accounting` queue.
+pub async fn subscribe(ctx: &ServiceContext, ledger: Arc<Ledger>) -> Result<(), BusError> {
+    let db = ledger.db.clone();
+    ctx.bus
+        .subscribe(&db, QUEUE, BINDINGS, move |env: Envelope| {
+            let ledger = ledger.clone();
+            async move { handle(&ledger, env).await }
+        })
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn env(kind: &str, payload: serde_json::Value) -> Envelope {
+        let mut e = Envelope::new("shop", kind, payload);
+        e.occurred_at = "2026-03-10T23:59:59.000000Z".into();
+        e
+    }
+
+    #[test]
+    fn a_paid_order_posts_cash_revenue_and_tax() {
+        let a = plan(
+            &env("shop.order.paid", json!({"order_id": "o1", "currency": "USD", "subtotal": "100.00", "tax": "8.25", "total": "108.25", "items": []})),
+            &Currency::usd(),
+        )
+        .unwrap();
+        let Action::Post(d) = a else { panic!("{a:?}") };
+        assert_eq!(d.reference.as_deref(), Some("shop:order:o1"));
+        assert_eq!(crate::domain::calendar::format_date(d.date), "2026-03-10");
+        assert_eq!(
+            d.lines,
+            vec![
+                DraftLine::debit("1000", 10825),
+                DraftLine::credit("4000", 10000),
+                DraftLine::credit("2100", 825),
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_payloads_are_permanent() {
+        let usd = Currency::usd();
+        for (kind, payload) in [
+            (
+                "shop.order.paid",
+                json!({"order_id": "o", "subtotal": "1", "tax": "1", "total": "3"}),
+            ),
+            (
+                "shop.order.paid",
+                json!({"order_id": "o", "currency": "EUR", "subtotal": "1", "total": "1"}),
+            ),
+            (
+                "shop.order.paid",
+                json!({"order_id": "o", "subtotal": "1.001", "total": "1.001"}),
+            ),
+            ("shop.order.paid", json!({"subtotal": "1", "total": "1"})),
+            (
+                "factory.stock.received",
+                json!({"move_id": "m", "total_cost": "-5"}),
+            ),
+            ("factory.other.thing", json!({})),
+        ] {
+            assert!(
+                matches!(
+                    plan(&env(kind, payload.clone()), &usd),
+                    Err(HandlerError::Permanent(_))
+                ),
+                "{kind} {payload}"
+            );
+        }
+    }
+
+    #[test]
+    fn cancellations_reverse_only_paid_orders() {
+        let usd = Currency::usd();
+        let paid = json!({"order_id": "o2", "subtotal": "1", "total": "1", "was_paid": true});
+        assert_eq!(
+            plan(&env("shop.order.cancelled", paid), &usd).unwrap(),
+            Action::Reverse {
+                reference: "shop:order:o2".into()
+            }
+        );
+        let unpaid = json!({"order_id": "o3", "subtotal": "1", "total": "1", "was_paid": false});
+        assert_eq!(
+            plan(&env("shop.order.cancelled", unpaid), &usd).unwrap(),
+            Action::Nothing
+        );
+    }
+
+    #[test]
+    fn factory_postings() {
+        let usd = Currency::usd();
+        let Action::Post(r) = plan(&env("factory.stock.received", json!({"move_id": "m1", "sku": "STEEL", "qty": "3", "unit_cost": "2.50", "total_cost": "7.50", "currency": "USD", "reference": "PO-1"})), &usd).unwrap() else { panic!() };
+        assert_eq!(
+            r.lines,
+            vec![
+                DraftLine::debit("1200", 750),
+                DraftLine::credit("2000", 750)
+            ]
+        );
+        assert_eq!(r.reference.as_deref(), Some("factory:receipt:m1"));
+        let Action::Post(w) = plan(&env("factory.work_order.completed", json!({"work_order_id": "w1", "sku": "W", "qty": "1", "unit_cost": "7.5", "total_cost": "7.5", "currency": "USD", "consumed": []})), &usd).unwrap() else { panic!() };
+        assert_eq!(
+            w.lines,
+            vec![
+                DraftLine::debit("1220", 750),
+                DraftLine::credit("1200", 750)
+            ]
+        );
+        assert_eq!(w.reference.as_deref(), Some("factory:work_order:w1"));
+    }
+}

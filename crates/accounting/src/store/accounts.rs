@@ -1,0 +1,173 @@
+//! The chart of accounts.
+
+use std::collections::BTreeMap;
+
+use sqlx::{Any, AnyConnection, AnyPool, Executor, Row, any::AnyRow};
+
+use super::{decode_err, placeholders};
+use crate::domain::accounts::{Account, AccountType};
+
+/// An account with its timestamps.
+#[derive(Debug, Clone)]
+pub struct AccountRecord {
+    pub account: Account,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+const COLUMNS: &str = "code, name, account_type, parent_code, active, created_at, updated_at";
+
+fn record(row: &AnyRow) -> Result<AccountRecord, sqlx::Error> {
+    let t: String = row.try_get("account_type")?;
+    Ok(AccountRecord {
+        account: Account {
+            code: row.try_get("code")?,
+            name: row.try_get("name")?,
+            account_type: t
+                .parse::<AccountType>()
+                .map_err(|e| decode_err(e.message))?,
+            parent: row.try_get("parent_code")?,
+            active: row.try_get::<i64, _>("active")? != 0,
+        },
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+/// Every account, by code.
+pub async fn list(pool: &AnyPool) -> Result<Vec<AccountRecord>, sqlx::Error> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM accounts ORDER BY code"
+    )))
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(record)
+    .collect()
+}
+
+pub async fn get<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    code: &str,
+) -> Result<Option<AccountRecord>, sqlx::Error> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM accounts WHERE code = $1"
+    )))
+    .bind(code)
+    .fetch_optional(ex)
+    .await?
+    .as_ref()
+    .map(record)
+    .transpose()
+}
+
+/// Type and parent of every account (for parent checks).
+pub async fn tree(
+    conn: &mut AnyConnection,
+) -> Result<BTreeMap<String, (AccountType, Option<String>)>, sqlx::Error> {
+    let rows = sqlx::query("SELECT code, account_type, parent_code FROM accounts")
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            let t: String = r.try_get("account_type")?;
+            Ok((
+                r.try_get("code")?,
+                (
+                    t.parse::<AccountType>()
+                        .map_err(|e| decode_err(e.message))?,
+                    r.try_get("parent_code")?,
+                ),
+            ))
+        })
+        .collect()
+}
+
+/// `false` when the code is taken.
+pub async fn insert(conn: &mut AnyConnection, a: &Account, now: &str) -> Result<bool, sqlx::Error> {
+    let res = sqlx::query(
+        "INSERT INTO accounts (code, name, account_type, parent_code, active, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $6)
+         ON CONFLICT (code) DO NOTHING",
+    )
+    .bind(&a.code)
+    .bind(&a.name)
+    .bind(a.account_type.as_str())
+    .bind(a.parent.as_deref())
+    .bind(i64::from(a.active))
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(res.rows_affected() == 1)
+}
+
+pub async fn update(conn: &mut AnyConnection, a: &Account, now: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE accounts SET name = $2, account_type = $3, parent_code = $4, active = $5, updated_at = $6
+         WHERE code = $1",
+    )
+    .bind(&a.code)
+    .bind(&a.name)
+    .bind(a.account_type.as_str())
+    .bind(a.parent.as_deref())
+    .bind(i64::from(a.active))
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// True when any line was ever posted to the account (the balances row
+/// exists exactly then).
+pub async fn has_postings(conn: &mut AnyConnection, code: &str) -> Result<bool, sqlx::Error> {
+    Ok(
+        sqlx::query("SELECT 1 FROM account_balances WHERE account_code = $1 LIMIT 1")
+            .bind(code)
+            .fetch_optional(conn)
+            .await?
+            .is_some(),
+    )
+}
+
+/// Codes of the direct sub-accounts whose type differs from `t`.
+pub async fn children_of_other_type(
+    conn: &mut AnyConnection,
+    code: &str,
+    t: AccountType,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT code FROM accounts WHERE parent_code = $1 AND account_type <> $2 ORDER BY code",
+    )
+    .bind(code)
+    .bind(t.as_str())
+    .fetch_all(conn)
+    .await
+}
+
+/// `code → (name, active)` for those of `codes` that exist.
+pub async fn activity(
+    conn: &mut AnyConnection,
+    codes: &[&str],
+) -> Result<BTreeMap<String, (String, bool)>, sqlx::Error> {
+    if codes.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let sql = format!(
+        "SELECT code, name, active FROM accounts WHERE code IN ({})",
+        placeholders(1, codes.len())
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for c in codes {
+        q = q.bind(*c);
+    }
+    q.fetch_all(conn)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok((
+                r.try_get("code")?,
+                (r.try_get("name")?, r.try_get::<i64, _>("active")? != 0),
+            ))
+        })
+        .collect()
+}

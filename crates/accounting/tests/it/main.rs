@@ -1,0 +1,14 @@
+//! Accounting service integration tests, on every backend of
+//! `testkit::backends()` (SQLite; PostgreSQL when MARIMO_TEST_DATABASE_URL
+//! is set).
+
+mod accounts;
+mod compat;
+mod events;
+mod immutability;
+mod journal;
+mod periods;
+mod rbac;
+mod reports;
+mod stress;
+mod support;
