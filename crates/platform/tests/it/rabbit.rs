@@ -405,7 +405,10 @@ async fn rabbitmq_dead_letters_a_message_that_is_never_settled() {
     let mut deliveries = 0;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while deliveries <= rabbit::DELIVERY_LIMIT + 1 {
-        assert!(tokio::time::Instant::now() < deadline, "after {deliveries} deliveries");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "after {deliveries} deliveries"
+        );
         let got = channel
             .basic_get(queue.as_str().into(), BasicGetOptions { no_ack: false })
             .await
@@ -413,7 +416,11 @@ async fn rabbitmq_dead_letters_a_message_that_is_never_settled() {
         let Some(message) = got else {
             // Returned messages come back asynchronously; gone for good
             // once the DLQ has it.
-            if !dlq::list(&settings_for(&url).await, &queue).await.unwrap().is_empty() {
+            if !dlq::list(&settings_for(&url).await, &queue)
+                .await
+                .unwrap()
+                .is_empty()
+            {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -434,7 +441,11 @@ async fn rabbitmq_dead_letters_a_message_that_is_never_settled() {
     let letters = dlq::list(&settings_for(&url).await, &queue).await.unwrap();
     assert_eq!(letters.len(), 1);
     assert_eq!(letters[0].event_id, "crasher-1");
-    assert!(letters[0].error.contains("delivery_limit"), "{}", letters[0].error);
+    assert!(
+        letters[0].error.contains("delivery_limit"),
+        "{}",
+        letters[0].error
+    );
     let _ = conn.close(200, "OK".into()).await;
     delete_queues(&url, &queue).await;
 }
