@@ -1,6 +1,13 @@
-//! The main service. Its domain arrives with its own issue; until then it
-//! answers the platform routes (`/health`, `/ready`, `/metrics`) and a JSON
-//! 404 elsewhere, so `marimo up` and the gateway already see it.
+//! The main service: the dashboard and statistics of Marimo ERP, composed
+//! from the other services' `/summary` endpoints. It has no database.
+//!
+//! - [`fanout`]: the only client of other services (parallel calls with the
+//!   caller's token, per-call timeout, round-robin over instances, a short
+//!   cache per service and role).
+//! - [`domain`]: modules per role and the composition of figures.
+//! - `api`: `GET /api/main/dashboard`, `GET /api/main/stats`.
+
+use std::{sync::Arc, time::Duration};
 
 use axum::Router;
 use marimo_platform::{
@@ -8,7 +15,39 @@ use marimo_platform::{
     service::{ServiceContext, StartError},
 };
 
-/// Builds the service's router (migrations and seeds run here).
+mod api;
+pub mod domain;
+pub mod fanout;
+
+/// Knobs of the fan-out (tests shorten or lengthen them).
+#[derive(Debug, Clone)]
+pub struct MainTuning {
+    /// Bound of each summary call: a slow service must not make the
+    /// dashboard slow.
+    pub call_timeout: Duration,
+    /// How long a summary is reused for callers of the same role.
+    pub cache_ttl: Duration,
+}
+
+impl Default for MainTuning {
+    fn default() -> Self {
+        Self {
+            call_timeout: Duration::from_millis(500),
+            cache_ttl: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Builds the service's router with the default [`MainTuning`].
 pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
-    Ok(ServiceApp::new(&ctx).router(Router::new()))
+    router_with(ctx, MainTuning::default()).await
+}
+
+/// Builds the service's router (main has no migrations or seeds).
+pub async fn router_with(ctx: ServiceContext, tuning: MainTuning) -> Result<Router, StartError> {
+    let fanout = fanout::Fanout::new(&ctx.settings, tuning.call_timeout, tuning.cache_ttl)?;
+    let api = api::routes(api::AppState {
+        fanout: Arc::new(fanout),
+    });
+    Ok(ServiceApp::new(&ctx).router(api))
 }

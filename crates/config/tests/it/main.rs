@@ -1,0 +1,7 @@
+//! The config service's integration tests: one binary, each test run
+//! against every backend of `marimo_testkit::backends()` (SQLite always,
+//! PostgreSQL when `MARIMO_TEST_DATABASE_URL` is set), driven over HTTP.
+
+mod reference;
+mod settings;
+mod support;
