@@ -35,6 +35,7 @@ pub const PROBE_TTL: Duration = Duration::from_secs(1);
 struct InstanceHealth {
     url: Arc<str>,
     up: bool,
+    breaker: &'static str,
     latency_ms: u64,
     error: Option<String>,
 }
@@ -72,9 +73,13 @@ impl Health {
 
     async fn probe_all(&self) -> Snapshot {
         let services = ServiceName::UPSTREAMS.map(|service| {
-            let instances = self.upstreams.instances(service);
+            let members = self.upstreams.members(service);
             async move {
-                let probes = instances.iter().map(|i| probe(&self.client, i));
+                let probes = members.iter().map(|m| async move {
+                    let mut h = probe(&self.client, &m.instance).await;
+                    h.breaker = m.breaker.state().as_str();
+                    h
+                });
                 (service, futures_util::future::join_all(probes).await)
             }
         });
@@ -99,6 +104,7 @@ async fn probe(client: &reqwest::Client, instance: &Instance) -> InstanceHealth 
     InstanceHealth {
         url: instance.base.clone(),
         up: error.is_none(),
+        breaker: "closed",
         latency_ms: u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX),
         error,
     }
@@ -121,6 +127,7 @@ pub async fn handler(State(health): State<Arc<Health>>) -> Response {
                     "url": &*i.url,
                     "status": if i.up { "up" } else { "down" },
                     "latency_ms": i.latency_ms,
+                    "circuit_breaker": i.breaker,
                 });
                 if let Some(e) = &i.error {
                     v["error"] = json!(e);

@@ -15,7 +15,10 @@
 //! - [`client_ip`]: trusted proxies and the client address.
 //! - [`edge_auth`]: token verification and identity headers.
 //! - [`rate_limit`]: `MARIMO_RATE_LIMITS` and the GCRA limiters.
-//! - [`upstreams`]: each service's instances, round-robin.
+//! - [`upstreams`]: each service's instances with their circuit breakers
+//!   and in-flight limits; round-robin over those that can take a request.
+//! - [`resilience`]: upstream timeouts and limits, the retry policy.
+//! - [`cache`]: the response cache for GET on cacheable routes.
 //! - [`proxy`]: forwarding with streamed bodies and error mapping.
 //! - [`health`]: aggregated health.
 //! - [`headers`]: security headers and CORS.
@@ -24,9 +27,13 @@
 //! `<SERVICE>_URLS` (instances per service, default its local port),
 //! `MARIMO_RATE_LIMITS` (see [`rate_limit`]), `TRUSTED_PROXIES` (IPs/CIDRs
 //! whose `X-Forwarded-For` is believed), `CORS_ORIGINS` (exact origins;
-//! none means no CORS headers), `MAX_BODY_BYTES` (request body limit).
+//! none means no CORS headers), `MAX_BODY_BYTES` (request body limit),
+//! `MARIMO_BREAKER` (circuit breakers, see
+//! [`marimo_platform::resilience::BreakerConfig::parse`]), `MARIMO_UPSTREAM`
+//! (timeouts, in-flight limit: [`resilience`]), `MARIMO_CACHE` ([`cache`]).
 //! A bad value stops start-up with a message naming the variable.
 
+pub mod cache;
 pub mod client_ip;
 pub mod edge_auth;
 pub mod headers;
@@ -35,10 +42,11 @@ pub mod pipeline;
 pub mod policy;
 pub mod proxy;
 pub mod rate_limit;
+pub mod resilience;
 pub mod routes;
 pub mod upstreams;
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
 use axum::{
     Router,
@@ -49,6 +57,7 @@ use axum::{
 use marimo_platform::{
     auth::JwtKeys,
     http::ServiceApp,
+    resilience::{Backoff, BreakerConfig, RetryBudget},
     service::{ServiceContext, ServiceName, StartError},
     telemetry::Metrics,
 };
@@ -58,7 +67,13 @@ use crate::{client_ip::TrustedProxies, rate_limit::RateLimits, upstreams::Upstre
 /// Everything the request phases need, built once at start.
 pub struct Gateway {
     pub upstreams: Upstreams,
+    /// The default upstream client (and the health prober's).
     pub client: reqwest::Client,
+    /// Per service, with that service's connect and total timeouts.
+    pub clients: HashMap<ServiceName, reqwest::Client>,
+    pub budgets: HashMap<ServiceName, RetryBudget>,
+    pub backoff: Backoff,
+    pub cache: Option<cache::ResponseCache>,
     pub limits: RateLimits,
     pub trusted: TrustedProxies,
     pub jwt: Arc<JwtKeys>,
@@ -74,7 +89,43 @@ pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
         return Err(format!("the gateway router was started as '{}'", ctx.name).into());
     }
     let settings = ctx.settings.clone();
-    let upstreams = Upstreams::from_settings(&settings)?;
+    let breaker = match settings.breaker.as_deref() {
+        Some(spec) => BreakerConfig::parse(spec).map_err(|e| format!("MARIMO_BREAKER: {e}"))?,
+        None => BreakerConfig::default(),
+    };
+    let upstream = resilience::UpstreamConfig::parse(settings.upstream.as_deref())?;
+    let discovery = marimo_platform::discovery::from_settings(
+        &settings,
+        &ServiceName::UPSTREAMS,
+        ctx.shutdown.clone(),
+    )?;
+    let upstreams = Upstreams::from_discovery(&*discovery, breaker, upstream.max_inflight)?;
+    if let Some(mut changes) = discovery.changes() {
+        let (upstreams, shutdown) = (upstreams.clone(), ctx.shutdown.clone());
+        ctx.tasks.spawn(async move {
+            loop {
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    changed = changes.changed() => {
+                        if changed.is_err() {
+                            return;
+                        }
+                        upstreams.sync(&*discovery);
+                    }
+                }
+            }
+        });
+    }
+    let response_cache = cache::ResponseCache::from_spec(settings.cache.as_deref())?;
+    let mut clients = HashMap::new();
+    let mut budgets = HashMap::new();
+    for name in ServiceName::UPSTREAMS {
+        let t = upstream.timeouts(name);
+        let c = proxy::client_with(t.connect, t.total)
+            .map_err(|e| format!("cannot build the upstream client: {e}"))?;
+        clients.insert(name, c);
+        budgets.insert(name, RetryBudget::default());
+    }
     let spec = rate_limit::parse_spec(settings.rate_limits.as_deref())?;
     let limits = RateLimits::new(&spec);
     let trusted = TrustedProxies::parse(&settings.trusted_proxies)?;
@@ -86,12 +137,18 @@ pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
         limits = ?spec,
         trusted_proxies = settings.trusted_proxies.len(),
         cors_origins = settings.cors_origins.len(),
+        breaker = ?breaker,
+        upstream = ?upstream,
         "gateway configured"
     );
 
     let gw = Arc::new(Gateway {
         upstreams: upstreams.clone(),
         client: client.clone(),
+        clients,
+        budgets,
+        backoff: Backoff::default(),
+        cache: response_cache,
         limits,
         trusted,
         jwt: ctx.jwt.clone(),

@@ -9,8 +9,13 @@
 //! 5. **body checks**: JSON content type (415), declared size (413).
 //! 6. **upstream**: pick an instance, forward, stream the answer back.
 //!
-//! Breakers, retries and the response cache (a later issue) slot in at
-//! phase 6.
+//! Phase 6 in detail: a cacheable GET is answered from the response cache
+//! ([`crate::cache`]) when it can; otherwise the balancer picks an instance
+//! whose breaker and in-flight limit let it through
+//! ([`crate::upstreams`]), and failed idempotent requests are retried on
+//! another instance under the retry budget ([`crate::resilience`]). Every
+//! attempt's outcome feeds its instance's breaker: 5xx, timeouts and
+//! connection errors are failures.
 
 use std::{
     net::{IpAddr, Ipv4Addr, SocketAddr},
@@ -19,18 +24,22 @@ use std::{
 };
 
 use axum::{
-    body::HttpBody,
+    body::{Body, HttpBody},
     extract::{ConnectInfo, Request},
     response::{IntoResponse, Response},
 };
-use http::{HeaderValue, header};
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, header, request::Parts};
 use marimo_platform::{ApiError, ErrorCode, http::request_id, service::ServiceName};
+use serde_json::json;
 
 use crate::{
-    Gateway,
+    Gateway, cache,
     client_ip::limit_key,
     edge_auth, policy,
     proxy::{self, Forward, Origin},
+    resilience,
+    upstreams::{Member, Unavailable},
 };
 
 /// Handles one request routed to `service`.
@@ -139,24 +148,154 @@ async fn run(gw: &Gateway, service: ServiceName, req: Request) -> Result<Respons
     }
     // The headers to send are settled; the parts keep only method and URI.
     parts.headers.clear();
-    let instance = gw
-        .upstreams
-        .pick(service)
-        .ok_or_else(|| proxy::no_instance(service))
-        .because("no_instance")?;
-    proxy::forward(
-        &gw.client,
-        Forward {
-            service,
-            instance,
-            parts,
-            body: has_body.then_some(body),
-            headers,
-            max_body: gw.max_body,
-        },
-    )
-    .await
-    .because("upstream")
+    let method = parts.method.clone();
+    let body = has_body.then_some(body);
+    if method == http::Method::GET
+        && let (Some(cache), Some(scope)) = (gw.cache.as_ref(), cache::rule(&path))
+    {
+        let key = cache::key(&path, parts.uri.query(), scope, identity.as_ref());
+        return cache
+            .fetch(key, || send(gw, service, parts, headers, body))
+            .await
+            .because("upstream");
+    }
+    let res = send(gw, service, parts, headers, body)
+        .await
+        .because("upstream")?;
+    if cache::is_write(&method)
+        && res.status().is_success()
+        && let (Some(cache), Some(prefix)) = (gw.cache.as_ref(), cache::invalidation_prefix(&path))
+    {
+        cache.invalidate(prefix).await;
+    }
+    Ok(res)
+}
+
+/// The request body as sent upstream: replayable when buffered.
+enum Payload {
+    None,
+    Buffered(Bytes),
+    Streamed(Body),
+}
+
+/// Sends to an instance, retrying idempotent requests on another one.
+async fn send(
+    gw: &Gateway,
+    service: ServiceName,
+    parts: Parts,
+    headers: HeaderMap,
+    body: Option<Body>,
+) -> Result<Response, ApiError> {
+    let retryable = resilience::idempotent(&parts.method, &headers);
+    let mut payload = match body {
+        None => Payload::None,
+        Some(body) if retryable => Payload::Buffered(buffer(body, gw.max_body).await?),
+        Some(body) => Payload::Streamed(body),
+    };
+    let client = gw.clients.get(&service).unwrap_or(&gw.client);
+    if let Some(budget) = gw.budgets.get(&service) {
+        budget.deposit();
+    }
+    let mut tried: Vec<Arc<str>> = Vec::new();
+    let mut attempt = 0u32;
+    loop {
+        attempt += 1;
+        let lease = match gw.upstreams.choose(service, &tried) {
+            Ok(lease) => lease,
+            Err(why) => return Err(unavailable(service, why)),
+        };
+        let member = lease.member.clone();
+        let body = match std::mem::replace(&mut payload, Payload::None) {
+            Payload::None => None,
+            Payload::Buffered(bytes) => {
+                payload = Payload::Buffered(bytes.clone());
+                Some(Body::from(bytes))
+            }
+            Payload::Streamed(body) => Some(body),
+        };
+        let outcome = proxy::forward(
+            client,
+            Forward {
+                service,
+                instance: member.instance.clone(),
+                parts: parts.clone(),
+                body,
+                headers: headers.clone(),
+                max_body: gw.max_body,
+            },
+        )
+        .await;
+        drop(lease);
+        let status = match &outcome {
+            Ok(res) => res.status(),
+            Err(err) => err.status,
+        };
+        // 5xx from the instance, or no answer at all (503/504/502 from
+        // `forward`), count against it; a bad request body does not.
+        let failed = status.is_server_error();
+        if failed {
+            member.breaker.record_failure();
+        } else {
+            member.breaker.record_success();
+        }
+        report_breaker(gw, service, &member);
+        let again = failed
+            && retryable
+            && resilience::retryable_status(status)
+            && attempt < resilience::MAX_ATTEMPTS
+            && gw.budgets.get(&service).is_some_and(|b| b.try_withdraw());
+        if !again {
+            return outcome;
+        }
+        tracing::debug!(service = service.as_str(), instance = %member.instance.base, attempt, status = status.as_u16(), "retrying upstream request");
+        gw.metrics.record(|| {
+            metrics::counter!("gateway_retries_total", "service" => service.as_str()).increment(1);
+        });
+        drop(outcome);
+        tried.push(member.instance.base.clone());
+        tokio::time::sleep(gw.backoff.delay(attempt - 1)).await;
+    }
+}
+
+/// The body of a retryable request, read up to the limit.
+async fn buffer(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    use http_body_util::BodyExt;
+    match http_body_util::Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            Err(proxy::payload_too_large(limit))
+        }
+        Err(_) => Err(ApiError::validation("the request body could not be read")),
+    }
+}
+
+fn report_breaker(gw: &Gateway, service: ServiceName, member: &Member) {
+    let state = member.breaker.state();
+    gw.metrics.record(|| {
+        metrics::gauge!(
+            "circuit_breaker_state",
+            "service" => service.as_str(),
+            "instance" => member.instance.base.to_string()
+        )
+        .set(state.gauge());
+    });
+}
+
+/// The 503 when no instance can take the request.
+fn unavailable(service: ServiceName, why: Unavailable) -> ApiError {
+    match why {
+        Unavailable::NoInstance => proxy::no_instance(service),
+        Unavailable::Open { retry_in } => ApiError::unavailable(format!(
+            "the {service} service is failing; its circuit breaker is open, try again shortly"
+        ))
+        .with_details(json!({ "service": service.as_str(), "circuit_breaker": "open" }))
+        .retry_after(retry_in.as_secs_f64().ceil() as u64),
+        Unavailable::Busy => ApiError::unavailable(format!(
+            "the {service} service is at its limit of requests in flight, try again shortly"
+        ))
+        .with_details(json!({ "service": service.as_str(), "reason": "busy" }))
+        .retry_after(1),
+    }
 }
 
 fn declared_length(headers: &http::HeaderMap) -> Option<u64> {

@@ -9,8 +9,8 @@
 //! Failures map to the one error shape: unreachable instance → 503 with
 //! `Retry-After`, timeout → 504, anything else upstream → 502.
 //!
-//! Retries and circuit breakers (a later issue) wrap [`forward`]; a
-//! response cache sits in front of it.
+//! Retries and circuit breakers ([`crate::pipeline`]) wrap [`forward`];
+//! the response cache ([`crate::cache`]) sits in front of them.
 
 use std::{
     net::IpAddr,
@@ -38,9 +38,14 @@ pub const UNAVAILABLE_RETRY_AFTER: u64 = 5;
 
 /// The pooled keep-alive client used for every upstream call.
 pub fn client() -> reqwest::Result<reqwest::Client> {
+    client_with(CONNECT_TIMEOUT, REQUEST_TIMEOUT)
+}
+
+/// A pooled client with these connect and total timeouts.
+pub fn client_with(connect: Duration, total: Duration) -> reqwest::Result<reqwest::Client> {
     reqwest::Client::builder()
-        .connect_timeout(CONNECT_TIMEOUT)
-        .timeout(REQUEST_TIMEOUT)
+        .connect_timeout(connect)
+        .timeout(total)
         .pool_idle_timeout(Duration::from_secs(60))
         .pool_max_idle_per_host(64)
         .tcp_keepalive(Duration::from_secs(30))

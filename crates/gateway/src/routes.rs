@@ -52,7 +52,10 @@ mod tests {
             Some(ServiceName::Worker)
         );
         assert_eq!(service_for("/api/usersx/login"), None);
-        assert_eq!(service_for("/api/worker/summary"), Some(ServiceName::Worker));
+        assert_eq!(
+            service_for("/api/worker/summary"),
+            Some(ServiceName::Worker)
+        );
         assert_eq!(service_for("/health"), None);
         assert_eq!(service_for("/api/"), None);
     }

@@ -1,11 +1,16 @@
-//! Upstream instances: for each service, the base URLs of its instances
-//! and a round-robin picker.
+//! Upstream instances: for each service, its instances, each with a
+//! circuit breaker and an in-flight limit, and the balancer that picks one.
 //!
-//! Instances come from `<SERVICE>_URLS` at start ([`Upstreams::from_settings`]);
-//! service discovery (a later issue) feeds the same registry through
-//! [`Upstreams::replace`], and circuit breakers will filter what
-//! [`Upstreams::pick`] offers. Everything else reads instances only
-//! through this module.
+//! **Balancing** is round-robin over the instances that can take a request
+//! now: a closed (or half-open with a free trial slot) breaker and a free
+//! in-flight slot. Round-robin was chosen over least-outstanding-requests
+//! because it needs no shared counters on the hot path and the in-flight
+//! limit already keeps a slow instance from piling up work; a retry passes
+//! the instances it already tried as `avoid`, so it prefers another one.
+//!
+//! Instances come from discovery at start ([`Upstreams::from_settings`]);
+//! [`Upstreams::replace`] swaps a service's list and keeps the breaker of
+//! every instance that stays.
 
 use std::{
     collections::HashMap,
@@ -13,9 +18,15 @@ use std::{
         Arc, RwLock,
         atomic::{AtomicUsize, Ordering},
     },
+    time::Duration,
 };
 
-use marimo_platform::{config::Settings, service::ServiceName};
+use marimo_platform::{
+    discovery::Discovery,
+    resilience::{Breaker, BreakerConfig},
+    service::ServiceName,
+};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// One instance of a service: its base URL without a trailing slash.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,89 +62,253 @@ pub fn parse_base(url: &str) -> Option<Instance> {
     })
 }
 
+/// One instance with its breaker and in-flight slots.
+#[derive(Debug)]
+pub struct Member {
+    pub instance: Instance,
+    pub breaker: Breaker,
+    slots: Arc<Semaphore>,
+}
+
+impl Member {
+    fn new(instance: Instance, cfg: BreakerConfig, max_inflight: usize) -> Self {
+        Self {
+            instance,
+            breaker: Breaker::new(cfg),
+            slots: Arc::new(Semaphore::new(max_inflight)),
+        }
+    }
+}
+
+/// A picked instance and its in-flight slot (freed on drop).
+#[derive(Debug)]
+pub struct Lease {
+    pub member: Arc<Member>,
+    _slot: OwnedSemaphorePermit,
+}
+
+/// Why no instance was picked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unavailable {
+    NoInstance,
+    /// Every breaker open; the soonest one half-opens after this.
+    Open {
+        retry_in: Duration,
+    },
+    /// Every instance at its in-flight limit.
+    Busy,
+}
+
 #[derive(Debug, Default)]
 struct Pool {
-    instances: RwLock<Arc<[Instance]>>,
+    members: RwLock<Arc<[Arc<Member>]>>,
     next: AtomicUsize,
 }
 
+/// Default in-flight limit per instance.
+pub const DEFAULT_MAX_INFLIGHT: usize = 256;
+
 /// The instances of every upstream service.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Upstreams {
     pools: Arc<HashMap<ServiceName, Pool>>,
+    breaker: BreakerConfig,
+    max_inflight: usize,
+}
+
+impl Default for Upstreams {
+    fn default() -> Self {
+        Self::new(Vec::new())
+    }
 }
 
 impl Upstreams {
-    /// From `<SERVICE>_URLS` (or each service's local default port).
-    pub fn from_settings(settings: &Settings) -> Result<Self, UpstreamError> {
+    /// From discovery's current lists (`<SERVICE>_URLS`, or each
+    /// service's local port, or Consul).
+    pub fn from_discovery(
+        discovery: &dyn Discovery,
+        breaker: BreakerConfig,
+        max_inflight: usize,
+    ) -> Result<Self, UpstreamError> {
         let mut lists = Vec::new();
         for name in ServiceName::UPSTREAMS {
-            let urls = settings.urls_of(name);
-            let instances = urls
+            let instances = discovery
+                .instances(name)
                 .iter()
                 .map(|u| {
-                    parse_base(u).ok_or_else(|| UpstreamError {
+                    parse_base(&u.base_url).ok_or_else(|| UpstreamError {
                         var: name.urls_var(),
-                        url: u.clone(),
+                        url: u.base_url.to_string(),
                     })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             lists.push((name, instances));
         }
-        Ok(Self::new(lists))
+        Ok(Self::with_limits(lists, breaker, max_inflight))
+    }
+
+    /// Takes discovery's current lists; a bad URL there is skipped.
+    pub fn sync(&self, discovery: &dyn Discovery) {
+        for name in ServiceName::UPSTREAMS {
+            let list = discovery
+                .instances(name)
+                .iter()
+                .filter_map(|u| {
+                    let parsed = parse_base(&u.base_url);
+                    if parsed.is_none() {
+                        tracing::warn!(service = name.as_str(), url = %u.base_url, "discovery returned a bad URL");
+                    }
+                    parsed
+                })
+                .collect::<Vec<_>>();
+            if *self.instances(name) != *list {
+                tracing::info!(
+                    service = name.as_str(),
+                    instances = list.len(),
+                    "upstream instances changed"
+                );
+                self.replace(name, list);
+            }
+        }
     }
 
     pub fn new(lists: impl IntoIterator<Item = (ServiceName, Vec<Instance>)>) -> Self {
+        Self::with_limits(lists, BreakerConfig::default(), DEFAULT_MAX_INFLIGHT)
+    }
+
+    pub fn with_limits(
+        lists: impl IntoIterator<Item = (ServiceName, Vec<Instance>)>,
+        breaker: BreakerConfig,
+        max_inflight: usize,
+    ) -> Self {
+        let max_inflight = max_inflight.clamp(1, Semaphore::MAX_PERMITS);
         let mut pools = HashMap::new();
         for name in ServiceName::UPSTREAMS {
             pools.insert(name, Pool::default());
         }
         for (name, instances) in lists {
+            let members: Vec<Arc<Member>> = instances
+                .into_iter()
+                .map(|i| Arc::new(Member::new(i, breaker, max_inflight)))
+                .collect();
             pools.insert(
                 name,
                 Pool {
-                    instances: RwLock::new(instances.into()),
+                    members: RwLock::new(members.into()),
                     next: AtomicUsize::new(0),
                 },
             );
         }
         Self {
             pools: Arc::new(pools),
+            breaker,
+            max_inflight,
         }
+    }
+
+    pub fn breaker_config(&self) -> BreakerConfig {
+        self.breaker
+    }
+
+    /// The current instances of a service, with their breakers.
+    pub fn members(&self, service: ServiceName) -> Arc<[Arc<Member>]> {
+        self.pools
+            .get(&service)
+            .map(|p| read(&p.members))
+            .unwrap_or_else(|| Arc::from(Vec::new()))
     }
 
     /// The current instances of a service.
     pub fn instances(&self, service: ServiceName) -> Arc<[Instance]> {
-        self.pools
-            .get(&service)
-            .map(|p| read(&p.instances))
-            .unwrap_or_else(|| Arc::from(Vec::new()))
+        self.members(service)
+            .iter()
+            .map(|m| m.instance.clone())
+            .collect::<Vec<_>>()
+            .into()
     }
 
-    /// The next instance of a service, round-robin; `None` when it has none.
+    /// The next instance of a service, round-robin, ignoring breakers and
+    /// limits; `None` when it has none.
     pub fn pick(&self, service: ServiceName) -> Option<Instance> {
         let pool = self.pools.get(&service)?;
-        let list = read(&pool.instances);
+        let list = read(&pool.members);
         if list.is_empty() {
             return None;
         }
         let i = pool.next.fetch_add(1, Ordering::Relaxed) % list.len();
-        list.get(i).cloned()
+        list.get(i).map(|m| m.instance.clone())
     }
 
-    /// Replaces a service's instances (the hook for service discovery).
+    /// The next instance that can take a request now, round-robin,
+    /// preferring instances not in `avoid` (those already tried). Takes an
+    /// in-flight slot and, for a half-open breaker, a trial slot.
+    pub fn choose(&self, service: ServiceName, avoid: &[Arc<str>]) -> Result<Lease, Unavailable> {
+        let pool = self.pools.get(&service).ok_or(Unavailable::NoInstance)?;
+        let list = read(&pool.members);
+        let n = list.len();
+        if n == 0 {
+            return Err(Unavailable::NoInstance);
+        }
+        let start = pool.next.fetch_add(1, Ordering::Relaxed);
+        let mut busy = false;
+        let mut retry_in: Option<Duration> = None;
+        for pass in 0..2 {
+            for k in 0..n {
+                let Some(m) = list.get((start + k) % n) else {
+                    continue;
+                };
+                let avoided = avoid.contains(&m.instance.base);
+                if (pass == 0) == avoided {
+                    continue;
+                }
+                let Ok(slot) = m.slots.clone().try_acquire_owned() else {
+                    busy = true;
+                    continue;
+                };
+                if !m.breaker.try_acquire() {
+                    let wait = m.breaker.retry_in();
+                    retry_in = Some(retry_in.map_or(wait, |r| r.min(wait)));
+                    continue;
+                }
+                return Ok(Lease {
+                    member: m.clone(),
+                    _slot: slot,
+                });
+            }
+        }
+        Err(match (busy, retry_in) {
+            (true, _) => Unavailable::Busy,
+            (false, Some(retry_in)) => Unavailable::Open { retry_in },
+            (false, None) => Unavailable::Busy,
+        })
+    }
+
+    /// Replaces a service's instances (the hook for service discovery);
+    /// instances that stay keep their breaker and slots.
     pub fn replace(&self, service: ServiceName, instances: Vec<Instance>) {
         if let Some(pool) = self.pools.get(&service) {
+            let old = read(&pool.members);
+            let members: Vec<Arc<Member>> = instances
+                .into_iter()
+                .map(|i| {
+                    old.iter()
+                        .find(|m| m.instance == i)
+                        .cloned()
+                        .unwrap_or_else(|| {
+                            Arc::new(Member::new(i, self.breaker, self.max_inflight))
+                        })
+                })
+                .collect();
             let mut guard = pool
-                .instances
+                .members
                 .write()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            *guard = instances.into();
+            *guard = members.into();
         }
     }
 }
 
-fn read(lock: &RwLock<Arc<[Instance]>>) -> Arc<[Instance]> {
+fn read(lock: &RwLock<Arc<[Arc<Member>]>>) -> Arc<[Arc<Member>]> {
     lock.read()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .clone()
@@ -197,5 +372,53 @@ mod tests {
         u.replace(ServiceName::Shop, vec![inst("http://s:1")]);
         assert_eq!(&*u.pick(ServiceName::Shop).unwrap().base, "http://s:1");
         assert_eq!(u.instances(ServiceName::Shop).len(), 1);
+    }
+
+    #[test]
+    fn choose_skips_open_breakers_busy_and_avoided_instances() {
+        let cfg = BreakerConfig {
+            min_requests: 1,
+            ..BreakerConfig::default()
+        };
+        let u = Upstreams::with_limits(
+            [(
+                ServiceName::Users,
+                vec![inst("http://a:1"), inst("http://b:2")],
+            )],
+            cfg,
+            1,
+        );
+        let a: Arc<str> = "http://a:1".into();
+        // Avoiding a: b, then (b busy) a after all.
+        let first = u
+            .choose(ServiceName::Users, std::slice::from_ref(&a))
+            .unwrap();
+        assert_eq!(&*first.member.instance.base, "http://b:2");
+        let second = u
+            .choose(ServiceName::Users, std::slice::from_ref(&a))
+            .unwrap();
+        assert_eq!(&*second.member.instance.base, "http://a:1");
+        assert_eq!(
+            u.choose(ServiceName::Users, &[]).unwrap_err(),
+            Unavailable::Busy
+        );
+        first.member.breaker.record_failure();
+        second.member.breaker.record_failure();
+        drop((first, second));
+        assert!(matches!(
+            u.choose(ServiceName::Users, &[]),
+            Err(Unavailable::Open { .. })
+        ));
+        assert_eq!(
+            u.choose(ServiceName::Shop, &[]).unwrap_err(),
+            Unavailable::NoInstance
+        );
+        // Replacing keeps the breakers of instances that stay.
+        u.replace(
+            ServiceName::Users,
+            vec![inst("http://a:1"), inst("http://c:3")],
+        );
+        let c = u.choose(ServiceName::Users, &[]).unwrap();
+        assert_eq!(&*c.member.instance.base, "http://c:3");
     }
 }

@@ -166,6 +166,16 @@ pub async fn start(
         }
         return Err(e);
     }
+    // With Consul, each service registers its real address (and
+    // deregisters at shutdown).
+    if let Some(consul) = &settings.consul_addr {
+        let client = marimo_platform::discovery::consul::ConsulClient::new(consul)?;
+        for ctx in &contexts {
+            if let Some(addr) = addrs.get(&ctx.name) {
+                marimo_platform::discovery::consul::register(ctx, client.clone(), *addr);
+            }
+        }
+    }
 
     let servers = ready
         .into_iter()

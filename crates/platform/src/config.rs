@@ -121,6 +121,15 @@ pub struct Settings {
     pub redis_password: Option<String>,
     pub rabbitmq_url: Option<String>,
     pub consul_addr: Option<String>,
+    /// `MARIMO_BREAKER`: circuit breaker thresholds, parsed by
+    /// [`crate::resilience::BreakerConfig::parse`].
+    pub breaker: Option<String>,
+    /// `MARIMO_CACHE`: the gateway's response cache (`off`, `ttl_secs=300`).
+    pub cache: Option<String>,
+    /// `MARIMO_UPSTREAM`: the gateway's upstream limits
+    /// (`connect_ms=2000,timeout_ms=30000,max_inflight=256`, per service
+    /// `shop.timeout_ms=5000`).
+    pub upstream: Option<String>,
     pub smtp_url: Option<String>,
     pub otel_endpoint: Option<String>,
 }
@@ -230,6 +239,9 @@ impl Settings {
             redis_password: get("REDIS_PASSWORD"),
             rabbitmq_url: get("RABBITMQ_URL"),
             consul_addr: get("CONSUL_ADDR"),
+            breaker: get("MARIMO_BREAKER"),
+            cache: get("MARIMO_CACHE"),
+            upstream: get("MARIMO_UPSTREAM"),
             smtp_url: get("SMTP_URL"),
             otel_endpoint: get("OTEL_EXPORTER_OTLP_ENDPOINT"),
         })

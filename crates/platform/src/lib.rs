@@ -14,13 +14,16 @@
 
 pub mod auth;
 pub mod bus;
+pub mod cache;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod discovery;
 pub mod error;
 pub mod http;
 pub mod ids;
 pub mod money;
+pub mod resilience;
 pub mod service;
 pub mod telemetry;
 

@@ -10,6 +10,9 @@ async fn bad_configuration_is_a_start_up_error() {
         ("TRUSTED_PROXIES", "10.0.0.0/8,proxy.internal"),
         ("CORS_ORIGINS", "*"),
         ("USERS_URLS", "not a url"),
+        ("MARIMO_BREAKER", "failure_rate=200"),
+        ("MARIMO_UPSTREAM", "timeout_ms=soon"),
+        ("MARIMO_CACHE", "ttl_secs=0"),
     ] {
         let err = gateway(&[(var, value)])
             .await

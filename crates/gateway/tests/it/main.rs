@@ -2,9 +2,12 @@
 //! server per service, which answers with what it received.
 
 mod auth;
+mod cache;
 mod config;
 mod edge;
+mod fakes;
 mod forwarding;
 mod health;
 mod limits;
+mod resilience;
 mod support;

@@ -1,5 +1,6 @@
 //! Platform integration tests: the event bus on real databases and brokers.
 
 mod bus;
+mod consul;
 mod dlq;
 mod rabbit;

@@ -1,0 +1,379 @@
+//! The response cache for GET on cacheable routes.
+//!
+//! | route                         | scope                              |
+//! |-------------------------------|------------------------------------|
+//! | `/api/shop/products*`         | public: shared per role (or anon)  |
+//! | `/api/shop/categories`        | public: shared per role (or anon)  |
+//! | `/api/config*` (settings, reference data) | per role               |
+//!
+//! **Keys**: `<path>?<query pairs sorted>␟GET␟<scope>`. The path comes
+//! first so that a prefix invalidates every key under it. The scope is
+//! `anon` for anonymous callers and `role:<role>` for signed-in ones — the
+//! routes above answer the same to every caller of one role, and the token
+//! is verified at the edge before the key is built, so a response is never
+//! served across roles. [`Scope::User`] keys on the user id for routes that
+//! answer per user.
+//!
+//! **Stored**: only 200 answers without `Cache-Control: no-store` or
+//! `private` and without `Set-Cookie`, up to [`MAX_ENTRY_BYTES`]; for the
+//! TTL (`MARIMO_CACHE=ttl_secs=300`, default 5 min; `MARIMO_CACHE=off`).
+//! Answers carry `X-Cache: HIT|MISS`.
+//!
+//! **Invalidation**: a successful POST/PUT/PATCH/DELETE under `/api/shop/`
+//! or `/api/config/` drops that prefix.
+//!
+//! **Coalescing**: concurrent misses on one key wait on a per-key async
+//! mutex; the first fetches, the rest find its stored answer and never go
+//! upstream. (If the answer is not storable they go upstream one by one.)
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use axum::{body::Body, response::Response};
+use bytes::{BufMut, Bytes, BytesMut};
+use futures_util::StreamExt;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use marimo_platform::{ApiError, ErrorCode, auth::jwt::Identity, cache::CacheStore};
+
+/// Largest answer stored (bigger ones are passed through, not stored).
+pub const MAX_ENTRY_BYTES: usize = 4 * 1024 * 1024;
+/// Total size of the in-process store.
+pub const STORE_BYTES: u64 = 64 * 1024 * 1024;
+
+static X_CACHE: HeaderName = HeaderName::from_static("x-cache");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Shared by every caller of one role (anonymous callers share too).
+    Role,
+    /// One entry per user.
+    User,
+}
+
+/// Cacheable routes: (path prefix, whole-prefix match, scope).
+const TABLE: [(&str, bool, Scope); 3] = [
+    ("/api/shop/products", true, Scope::Role),
+    ("/api/shop/categories", false, Scope::Role),
+    ("/api/config", true, Scope::Role),
+];
+
+/// Prefixes a successful write invalidates.
+const RESOURCES: [&str; 2] = ["/api/shop/", "/api/config"];
+
+/// The scope of a cacheable GET path, `None` when not cacheable.
+pub fn rule(path: &str) -> Option<Scope> {
+    TABLE.iter().find_map(|(prefix, prefix_match, scope)| {
+        let hit = if *prefix_match {
+            path.strip_prefix(prefix)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        } else {
+            path == *prefix || path.strip_prefix(prefix) == Some("/")
+        };
+        hit.then_some(*scope)
+    })
+}
+
+/// The prefix a write to `path` invalidates.
+pub fn invalidation_prefix(path: &str) -> Option<&'static str> {
+    RESOURCES.iter().copied().find(|p| {
+        path.strip_prefix(p)
+            .is_some_and(|rest| p.ends_with('/') || rest.is_empty() || rest.starts_with('/'))
+    })
+}
+
+/// The cache key (see the module docs).
+pub fn key(path: &str, query: Option<&str>, scope: Scope, who: Option<&Identity>) -> String {
+    let mut pairs: Vec<&str> = query
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .collect();
+    pairs.sort_unstable();
+    let caller = match (scope, who) {
+        (_, None) => "anon".to_owned(),
+        (Scope::Role, Some(w)) => format!("role:{}", w.role.as_str()),
+        (Scope::User, Some(w)) => format!("user:{}", w.user_id),
+    };
+    format!("{path}?{}\u{1f}GET\u{1f}{caller}", pairs.join("&"))
+}
+
+pub fn is_write(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    )
+}
+
+/// Whether the upstream allows storing its answer.
+fn storable(res: &Response) -> bool {
+    if res.status() != StatusCode::OK || res.headers().contains_key(header::SET_COOKIE) {
+        return false;
+    }
+    !res.headers()
+        .get_all(header::CACHE_CONTROL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|d| d.trim().to_ascii_lowercase())
+        .any(|d| d == "no-store" || d == "private" || d.starts_with("private="))
+}
+
+/// The response cache: a store plus the per-key locks that coalesce misses.
+pub struct ResponseCache {
+    store: Arc<dyn CacheStore>,
+    ttl: Duration,
+    inflight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl ResponseCache {
+    pub fn new(store: Arc<dyn CacheStore>, ttl: Duration) -> Self {
+        Self {
+            store,
+            ttl,
+            inflight: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// `MARIMO_CACHE`: `None` when `off`.
+    pub fn from_spec(spec: Option<&str>) -> Result<Option<Self>, String> {
+        let mut ttl = Duration::from_secs(300);
+        for part in spec
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
+            if part == "off" {
+                return Ok(None);
+            }
+            let secs = part
+                .strip_prefix("ttl_secs=")
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .filter(|n| *n > 0)
+                .ok_or_else(|| format!("MARIMO_CACHE: bad entry '{part}' (off | ttl_secs=N)"))?;
+            ttl = Duration::from_secs(secs);
+        }
+        let store = marimo_platform::cache::MokaStore::new(STORE_BYTES);
+        Ok(Some(Self::new(Arc::new(store), ttl)))
+    }
+
+    pub async fn invalidate(&self, prefix: &str) {
+        self.store.invalidate_prefix(prefix.to_owned()).await;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<tokio::sync::Mutex<()>>>> {
+        self.inflight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The cached answer for `key`, or `fetch`'s (stored when allowed).
+    pub async fn fetch<F, Fut>(&self, key: String, fetch: F) -> Result<Response, ApiError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Response, ApiError>>,
+    {
+        if let Some(hit) = self.lookup(&key).await {
+            return Ok(hit);
+        }
+        let gate = self.lock().entry(key.clone()).or_default().clone();
+        let outcome = {
+            let _turn = gate.lock().await;
+            match self.lookup(&key).await {
+                Some(hit) => Ok(hit),
+                None => self.miss(&key, fetch).await,
+            }
+        };
+        {
+            let mut map = self.lock();
+            // Ours and the map's: nobody else waits on this key.
+            if Arc::strong_count(&gate) <= 2 {
+                map.remove(&key);
+            }
+        }
+        outcome
+    }
+
+    async fn lookup(&self, key: &str) -> Option<Response> {
+        let bytes = self.store.get(key).await?;
+        let mut res = decode(bytes)?;
+        res.headers_mut()
+            .insert(X_CACHE.clone(), HeaderValue::from_static("HIT"));
+        Some(res)
+    }
+
+    async fn miss<F, Fut>(&self, key: &str, fetch: F) -> Result<Response, ApiError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Response, ApiError>>,
+    {
+        let mut res = fetch().await?;
+        res.headers_mut()
+            .insert(X_CACHE.clone(), HeaderValue::from_static("MISS"));
+        let too_big = res
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+            .is_some_and(|n| n > MAX_ENTRY_BYTES);
+        if !storable(&res) || too_big {
+            return Ok(res);
+        }
+        let (parts, body) = res.into_parts();
+        let mut stream = body.into_data_stream();
+        let mut buf = BytesMut::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|_| {
+                ApiError::of(
+                    ErrorCode::BadGateway,
+                    "the upstream answer could not be read",
+                )
+            })?;
+            if buf.len() + chunk.len() > MAX_ENTRY_BYTES {
+                // Too big to store: pass what was read and the rest through.
+                let head = futures_util::stream::iter([Ok(buf.freeze()), Ok(chunk)]);
+                let body = Body::from_stream(head.chain(stream));
+                return Ok(Response::from_parts(parts, body));
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        let body = buf.freeze();
+        let mut headers = parts.headers.clone();
+        headers.remove(&X_CACHE);
+        headers.remove("x-request-id");
+        self.store
+            .put(key.to_owned(), encode(&headers, &body), self.ttl)
+            .await;
+        Ok(Response::from_parts(parts, Body::from(body)))
+    }
+}
+
+/// `u16 header count, (u16 name len, name, u32 value len, value)*, body`.
+fn encode(headers: &HeaderMap, body: &Bytes) -> Bytes {
+    let mut out = BytesMut::with_capacity(body.len() + 256);
+    let list: Vec<_> = headers
+        .iter()
+        .filter(|(n, _)| n.as_str().len() <= usize::from(u16::MAX))
+        .take(usize::from(u16::MAX))
+        .collect();
+    out.put_u16(list.len() as u16);
+    for (name, value) in list {
+        out.put_u16(name.as_str().len() as u16);
+        out.put_slice(name.as_str().as_bytes());
+        out.put_u32(u32::try_from(value.len()).unwrap_or(0));
+        out.put_slice(value.as_bytes());
+    }
+    out.put_slice(body);
+    out.freeze()
+}
+
+fn decode(mut bytes: Bytes) -> Option<Response> {
+    use bytes::Buf;
+    let mut headers = HeaderMap::new();
+    if bytes.remaining() < 2 {
+        return None;
+    }
+    let count = bytes.get_u16();
+    for _ in 0..count {
+        if bytes.remaining() < 2 {
+            return None;
+        }
+        let n = usize::from(bytes.get_u16());
+        if bytes.remaining() < n + 4 {
+            return None;
+        }
+        let name = HeaderName::from_bytes(&bytes.split_to(n)).ok()?;
+        let v = usize::try_from(bytes.get_u32()).ok()?;
+        if bytes.remaining() < v {
+            return None;
+        }
+        let value = HeaderValue::from_maybe_shared(bytes.split_to(v)).ok()?;
+        headers.append(name, value);
+    }
+    let mut res = Response::new(Body::from(bytes));
+    *res.headers_mut() = headers;
+    Some(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use marimo_platform::auth::Role;
+
+    use super::*;
+
+    fn who(id: &str, role: Role) -> Identity {
+        Identity {
+            user_id: id.into(),
+            email: format!("{id}@x"),
+            role,
+        }
+    }
+
+    #[test]
+    fn routes_in_the_table_are_cacheable() {
+        assert_eq!(rule("/api/shop/products"), Some(Scope::Role));
+        assert_eq!(rule("/api/shop/products/p1"), Some(Scope::Role));
+        assert_eq!(rule("/api/shop/categories"), Some(Scope::Role));
+        assert_eq!(rule("/api/config/currencies"), Some(Scope::Role));
+        assert_eq!(rule("/api/shop/categoriesx"), None);
+        assert_eq!(rule("/api/shop/productsx"), None);
+        assert_eq!(rule("/api/shop/orders"), None);
+        assert_eq!(rule("/api/users/profile"), None);
+        assert_eq!(invalidation_prefix("/api/shop/orders"), Some("/api/shop/"));
+        assert_eq!(invalidation_prefix("/api/config/x"), Some("/api/config"));
+        assert_eq!(invalidation_prefix("/api/users/x"), None);
+    }
+
+    #[test]
+    fn keys_sort_the_query_and_carry_the_caller() {
+        let a = key("/api/shop/products", Some("b=2&a=1&&c"), Scope::Role, None);
+        let b = key("/api/shop/products", Some("c&a=1&b=2"), Scope::Role, None);
+        assert_eq!(a, b);
+        assert!(a.starts_with("/api/shop/products?a=1&b=2&c"));
+        let admin = who("u1", Role::Admin);
+        let user = who("u2", Role::User);
+        let user2 = who("u3", Role::User);
+        let p = "/api/config/x";
+        assert_ne!(
+            key(p, None, Scope::Role, Some(&admin)),
+            key(p, None, Scope::Role, Some(&user))
+        );
+        assert_eq!(
+            key(p, None, Scope::Role, Some(&user)),
+            key(p, None, Scope::Role, Some(&user2))
+        );
+        assert_ne!(
+            key(p, None, Scope::User, Some(&user)),
+            key(p, None, Scope::User, Some(&user2))
+        );
+        assert_ne!(
+            key(p, None, Scope::Role, None),
+            key(p, None, Scope::Role, Some(&user))
+        );
+        assert_ne!(
+            key(p, Some("a=1"), Scope::Role, None),
+            key(p, Some("a=2"), Scope::Role, None)
+        );
+    }
+
+    #[test]
+    fn entries_round_trip_and_garbage_is_a_miss() {
+        let mut h = HeaderMap::new();
+        h.insert("content-type", HeaderValue::from_static("application/json"));
+        h.append("x-a", HeaderValue::from_static("1"));
+        h.append("x-a", HeaderValue::from_static("2"));
+        let res = decode(encode(&h, &Bytes::from_static(b"{}"))).unwrap();
+        assert_eq!(res.headers().get_all("x-a").iter().count(), 2);
+        assert_eq!(res.headers()["content-type"], "application/json");
+        for junk in [
+            &b""[..],
+            b"\x00",
+            b"\x00\x01\x00\x05ab",
+            b"\x00\x01\x00\x01a\x00\x00\x00\x09x",
+        ] {
+            assert!(decode(Bytes::copy_from_slice(junk)).is_none());
+        }
+    }
+}

@@ -1,0 +1,207 @@
+//! The response cache: hits, misses, invalidation, scopes, coalescing.
+
+use marimo_platform::auth::Role;
+use marimo_testkit::{TestServer, spawn};
+
+use crate::{
+    fakes::Fake,
+    support::{gateway, token},
+};
+
+async fn setup() -> (Fake, Fake, TestServer) {
+    let shop = Fake::start("shop").await;
+    let config = Fake::start("config").await;
+    let gw = spawn(
+        gateway(&[("SHOP_URLS", &shop.url()), ("CONFIG_URLS", &config.url())])
+            .await
+            .expect("gateway starts"),
+    )
+    .await;
+    (shop, config, gw)
+}
+
+#[tokio::test]
+async fn miss_then_hit_then_invalidated_by_a_write() {
+    let (shop, _config, gw) = setup().await;
+    let res = gw
+        .http
+        .get("/api/shop/products?b=2&a=1")
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(res.header("x-cache"), Some("MISS"));
+    let res = gw
+        .http
+        .get("/api/shop/products?a=1&b=2")
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(res.header("x-cache"), Some("HIT"));
+    assert_eq!(res.json["n"], 1);
+    assert_eq!(shop.script.hits(), 1);
+    // Another query is another entry.
+    let res = gw
+        .http
+        .get("/api/shop/products?a=2")
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(res.header("x-cache"), Some("MISS"));
+    // Non-cacheable routes carry no X-Cache.
+    let t = token("u1", Role::User);
+    let res = gw
+        .http
+        .get("/api/shop/orders")
+        .bearer(&t)
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(res.header("x-cache"), None);
+    let before = shop.script.hits();
+    // A failed write invalidates nothing; a successful one the prefix.
+    shop.script.then(&[409]);
+    gw.http
+        .post("/api/shop/orders")
+        .bearer(&t)
+        .json(serde_json::json!({}))
+        .send()
+        .await
+        .expect(409);
+    let res = gw
+        .http
+        .get("/api/shop/products?a=1&b=2")
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(res.header("x-cache"), Some("HIT"));
+    gw.http
+        .post("/api/shop/orders")
+        .bearer(&t)
+        .json(serde_json::json!({}))
+        .send()
+        .await
+        .expect(200);
+    let res = gw
+        .http
+        .get("/api/shop/products?a=1&b=2")
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(res.header("x-cache"), Some("MISS"));
+    assert_eq!(shop.script.hits(), before + 3);
+}
+
+#[tokio::test]
+async fn per_role_entries_are_never_shared_across_roles() {
+    let (_shop, config, gw) = setup().await;
+    let admin = token("a1", Role::Admin);
+    let user1 = token("u1", Role::User);
+    let user2 = token("u2", Role::User);
+    let res = gw
+        .http
+        .get("/api/config/app")
+        .bearer(&admin)
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(res.header("x-cache"), Some("MISS"));
+    let res = gw
+        .http
+        .get("/api/config/app")
+        .bearer(&user1)
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(
+        res.header("x-cache"),
+        Some("MISS"),
+        "admin's answer not served to a user"
+    );
+    assert_eq!(res.json["n"], 2);
+    let res = gw
+        .http
+        .get("/api/config/app")
+        .bearer(&user2)
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(res.header("x-cache"), Some("HIT"));
+    assert_eq!(res.json["n"], 2);
+    // Anonymous callers are refused at the edge before any cache lookup.
+    let res = gw.http.get("/api/config/app").send().await;
+    assert_eq!(res.status, 401);
+    assert_eq!(config.script.hits(), 2);
+    // A write under /api/config/ invalidates it.
+    gw.http
+        .put("/api/config/app")
+        .bearer(&admin)
+        .json(serde_json::json!({"value": 1}))
+        .send()
+        .await
+        .expect(200);
+    let res = gw
+        .http
+        .get("/api/config/app")
+        .bearer(&user2)
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(res.header("x-cache"), Some("MISS"));
+}
+
+#[tokio::test]
+async fn no_store_private_and_errors_are_not_stored() {
+    let (shop, _config, gw) = setup().await;
+    for path in [
+        "/api/shop/products?cc=no-store",
+        "/api/shop/products?cc=private,%20max-age=60",
+    ] {
+        for _ in 0..2 {
+            let res = gw.http.get(path).send().await.expect(200);
+            assert_eq!(res.header("x-cache"), Some("MISS"), "{path}");
+        }
+    }
+    assert_eq!(shop.script.hits(), 4);
+    shop.script.then(&[404]);
+    gw.http.get("/api/shop/categories").send().await.expect(404);
+    let res = gw.http.get("/api/shop/categories").send().await.expect(200);
+    assert_eq!(res.header("x-cache"), Some("MISS"));
+    let res = gw.http.get("/api/shop/categories").send().await.expect(200);
+    assert_eq!(res.header("x-cache"), Some("HIT"));
+}
+
+#[tokio::test]
+async fn fifty_concurrent_misses_make_one_upstream_call() {
+    let (shop, _config, gw) = setup().await;
+    let calls = (0..50).map(|_| {
+        let http = gw.http.clone();
+        async move { http.get("/api/shop/products/p1").send().await }
+    });
+    let answers = futures_util::future::join_all(calls).await;
+    for res in &answers {
+        assert_eq!(res.status, 200, "{}", res.text);
+        assert_eq!(res.json["n"], 1);
+    }
+    let misses = answers
+        .iter()
+        .filter(|r| r.header("x-cache") == Some("MISS"))
+        .count();
+    assert_eq!(misses, 1);
+    assert_eq!(shop.script.hits(), 1);
+}
+
+#[tokio::test]
+async fn the_cache_can_be_turned_off() {
+    let shop = Fake::start("shop").await;
+    let gw = spawn(
+        gateway(&[("SHOP_URLS", &shop.url()), ("MARIMO_CACHE", "off")])
+            .await
+            .expect("gateway starts"),
+    )
+    .await;
+    for _ in 0..2 {
+        let res = gw.http.get("/api/shop/products").send().await.expect(200);
+        assert_eq!(res.header("x-cache"), None);
+    }
+    assert_eq!(shop.script.hits(), 2);
+}
