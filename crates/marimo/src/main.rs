@@ -13,6 +13,8 @@ use marimo_platform::{
 };
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
+mod probe;
+
 const ENVIRONMENT: &str = "\
 Environment (unset means the embedded default):
   MARIMO_ENV              development (default) or production
@@ -34,6 +36,9 @@ Environment (unset means the embedded default):
   CORS_ORIGINS            comma-separated allowed origins [none]
   TRUSTED_PROXIES         comma-separated IPs/CIDRs whose X-Forwarded-For is believed [none]
   MAX_BODY_BYTES          request body limit [1048576]
+  MARIMO_BREAKER          gateway circuit breaker, e.g. min_requests=5,failure_rate=50,open_secs=30,half_open=3
+  MARIMO_UPSTREAM         upstream timeouts and limits, e.g. connect_ms=2000,timeout_ms=30000,max_inflight=256,shop.timeout_ms=5000
+  MARIMO_CACHE            gateway response cache: ttl_secs=300 (default) or off
   LOG_LEVEL               tracing filter, e.g. info or marimo_users=debug [info]
   LOG_FORMAT              pretty or json [pretty]
   REDIS_ADDR REDIS_PASSWORD  Redis for cache, shared rate limits, locks [in-process]
@@ -67,6 +72,16 @@ enum Command {
     Migrate {
         /// Services to migrate [all with a database].
         services: Vec<ServiceName>,
+    },
+    /// Exit 0 when a service answers its readiness check (for container
+    /// health checks; the image has no curl).
+    Probe {
+        /// The service to check on 127.0.0.1 at its configured port.
+        #[arg(long, default_value = "gateway")]
+        service: ServiceName,
+        /// Check this URL instead.
+        #[arg(long)]
+        url: Option<String>,
     },
     /// Administration tasks.
     Admin {
@@ -151,16 +166,19 @@ fn main() -> ExitCode {
 }
 
 async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
-    if settings.jwt_secret_generated {
-        tracing::warn!(
-            "JWT_SECRET is not set: using a generated key kept in {}; set JWT_SECRET for production and for services on several machines",
-            settings.data_dir.display()
-        );
-    }
     match command {
         Command::Up => run_services(settings, &ServiceName::ALL, None).await,
         Command::Serve { service, port } => run_services(settings, &[service], port).await,
         Command::Migrate { services } => migrate(settings, services).await,
+        Command::Probe { service, url } => {
+            let url =
+                url.unwrap_or_else(|| format!("http://127.0.0.1:{}/ready", settings.port(service)));
+            match probe::status(&url).await {
+                Ok(code) if (200..300).contains(&code) => Ok(()),
+                Ok(code) => anyhow::bail!("{url} answered {code}"),
+                Err(e) => anyhow::bail!("{e}"),
+            }
+        }
         Command::Admin {
             command: AdminCommand::CreateUser { email, role, name },
         } => create_user(settings, &email, role, name).await,
@@ -173,6 +191,12 @@ async fn run_services(
     services: &[ServiceName],
     port: Option<u16>,
 ) -> anyhow::Result<()> {
+    if settings.jwt_secret_generated {
+        tracing::warn!(
+            "JWT_SECRET is not set: using a generated key kept in {}; set JWT_SECRET for production and for services on several machines",
+            settings.data_dir.display()
+        );
+    }
     let started = Instant::now();
     let listeners = marimo::bind(&settings, services, port)
         .await
