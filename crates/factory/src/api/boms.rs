@@ -1,0 +1,172 @@
+//! Bills of materials.
+
+use axum::{Router, extract::State, http::StatusCode, routing::get};
+use marimo_platform::{
+    ApiError, ApiResult,
+    http::{Json, Query},
+    money::Decimal,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{AppState, IdPath, Manager, invalid, positive_qty, required, views};
+use crate::{
+    NewBom,
+    domain::{Invalid, bom::Component, items, qty},
+    engine::boms::duplicates,
+    store::boms as store,
+};
+
+/// Components one BOM may list.
+const MAX_COMPONENTS: usize = 1000;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/factory/boms", get(list).post(create))
+        .route("/api/factory/boms/{id}", get(show))
+        .route("/api/factory/boms/{id}/explode", get(explode))
+}
+
+#[derive(Deserialize)]
+pub(super) struct ComponentBody {
+    sku: Option<String>,
+    qty: Option<Decimal>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct CreateBody {
+    product_sku: Option<String>,
+    output_qty: Option<Decimal>,
+    components: Option<Vec<ComponentBody>>,
+}
+
+async fn create(
+    State(f): State<AppState>,
+    Manager(caller): Manager,
+    Json(b): Json<CreateBody>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let product_sku = items::parse_sku("product_sku", &required("product_sku", b.product_sku)?)
+        .map_err(invalid)?;
+    let output_qty = match b.output_qty {
+        Some(d) => qty::positive("output_qty", &d).map_err(invalid)?,
+        None => qty::ONE,
+    };
+    let list = required("components", b.components)?;
+    if list.is_empty() || list.len() > MAX_COMPONENTS {
+        return Err(invalid(Invalid::new(
+            "components",
+            format!("components must list 1-{MAX_COMPONENTS} items"),
+        )));
+    }
+    let mut components = Vec::with_capacity(list.len());
+    for c in list {
+        components.push(Component {
+            sku: items::parse_sku("components.sku", &required("components.sku", c.sku)?)
+                .map_err(invalid)?,
+            qty: positive_qty("components.qty", c.qty)?,
+        });
+    }
+    let dups = duplicates(&components);
+    if !dups.is_empty() {
+        return Err(ApiError::validation(format!(
+            "each component may appear once; repeated: {}",
+            dups.join(", ")
+        ))
+        .with_details(json!({"field": "components", "skus": dups})));
+    }
+    let bom = f
+        .create_bom(
+            &caller.user_id,
+            NewBom {
+                product_sku,
+                output_qty,
+                components,
+            },
+        )
+        .await?;
+    tracing::info!(by = %caller.user_id, product = %bom.product_sku, version = bom.version, "BOM created");
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"success": true, "bom": views::bom(&bom)})),
+    ))
+}
+
+#[derive(Deserialize)]
+pub(super) struct ListQuery {
+    product_sku: Option<String>,
+}
+
+async fn list(
+    State(f): State<AppState>,
+    _: Manager,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<Value>> {
+    let product = match q
+        .product_sku
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        Some(s) => items::parse_sku("product_sku", s).map_err(invalid)?,
+        None => String::new(),
+    };
+    let mut conn = f.db.pool().acquire().await?;
+    let boms: Vec<Value> = store::list(&mut conn, &product)
+        .await?
+        .iter()
+        .map(views::bom)
+        .collect();
+    Ok(Json(json!({"success": true, "boms": boms})))
+}
+
+async fn show(State(f): State<AppState>, _: Manager, IdPath(id): IdPath) -> ApiResult<Json<Value>> {
+    let mut conn = f.db.pool().acquire().await?;
+    let bom = store::find(&mut conn, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such bill of materials"))?;
+    Ok(Json(json!({"success": true, "bom": views::bom(&bom)})))
+}
+
+#[derive(Deserialize)]
+pub(super) struct ExplodeQuery {
+    qty: Option<String>,
+}
+
+async fn explode(
+    State(f): State<AppState>,
+    _: Manager,
+    IdPath(id): IdPath,
+    Query(q): Query<ExplodeQuery>,
+) -> ApiResult<Json<Value>> {
+    let amount = match q.qty.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        Some(raw) => {
+            let d = Decimal::parse(raw)
+                .map_err(|e| invalid(Invalid::new("qty", format!("qty: {e}"))))?;
+            qty::positive("qty", &d).map_err(invalid)?
+        }
+        None => qty::ONE,
+    };
+    let (bom, explosion) = f.explode(&id, amount).await?;
+    let requirements: Vec<Value> = explosion
+        .requirements
+        .iter()
+        .map(|r| {
+            json!({
+                "sku": r.sku,
+                "qty": qty::format(r.qty),
+                // False when the exact requirement has more than three
+                // places and `qty` is it rounded up.
+                "exact": r.exact.is_integer(),
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "success": true,
+        "bom_id": bom.id,
+        "product_sku": bom.product_sku,
+        "version": bom.version,
+        "qty": qty::format(amount),
+        "depth": explosion.depth,
+        "requirements": requirements,
+    })))
+}

@@ -1,0 +1,280 @@
+//! The transaction of a stock change.
+
+use std::collections::{BTreeMap, HashMap};
+
+use marimo_platform::{bus::Envelope, clock, ids};
+use sqlx::{Any, Transaction};
+
+use crate::{
+    Factory, FactoryError, Shortage,
+    domain::{
+        items::Reason,
+        valuation::{self, Level, LevelError},
+        work_order::Status,
+    },
+    events,
+    store::{items as item_store, items::ItemRecord, stock as stock_store, stock::MoveRecord},
+};
+
+pub(crate) type Key = (String, String);
+
+/// What a move is, besides its quantity and value.
+#[derive(Debug, Clone)]
+pub(crate) struct MoveSpec {
+    pub reason: Reason,
+    pub reference: Option<String>,
+    pub note: Option<String>,
+    pub work_order_id: Option<String>,
+}
+
+impl MoveSpec {
+    pub fn new(reason: Reason) -> Self {
+        Self {
+            reason,
+            reference: None,
+            note: None,
+            work_order_id: None,
+        }
+    }
+}
+
+pub(crate) struct Posting<'f> {
+    pub f: &'f Factory,
+    pub tx: Transaction<'static, Any>,
+    pub actor: String,
+    pub now: String,
+    levels: BTreeMap<Key, Level>,
+    items: HashMap<String, ItemRecord>,
+    pub moves: Vec<MoveRecord>,
+    events: Vec<Envelope>,
+    statuses: Vec<Status>,
+}
+
+fn short(sku: &str, warehouse: &str, required: i64, available: i64) -> FactoryError {
+    FactoryError::InsufficientStock(vec![Shortage {
+        sku: sku.to_owned(),
+        warehouse: warehouse.to_owned(),
+        required,
+        available: available.max(0),
+    }])
+}
+
+/// A conditional update refused what the locked balance said it could
+/// do: the row changed under the lock, which only a bug or a hand edit of
+/// the database can cause. Nothing is written (the transaction rolls back).
+fn drifted(sku: &str, warehouse: &str) -> FactoryError {
+    tracing::error!(sku, warehouse, "stock balance changed under its lock");
+    FactoryError::conflict(
+        "CONCURRENT_UPDATE",
+        format!("the balance of {sku} in {warehouse} changed meanwhile; try again"),
+    )
+}
+
+impl<'f> Posting<'f> {
+    pub async fn begin(f: &'f Factory, actor: &str) -> Result<Posting<'f>, FactoryError> {
+        Ok(Self {
+            f,
+            tx: f.db.begin().await?,
+            actor: actor.to_owned(),
+            now: clock::now_text(),
+            levels: BTreeMap::new(),
+            items: HashMap::new(),
+            moves: Vec::new(),
+            events: Vec::new(),
+            statuses: Vec::new(),
+        })
+    }
+
+    /// The item with `sku` (cached for the transaction); 404 when unknown.
+    pub async fn item(&mut self, sku: &str) -> Result<ItemRecord, FactoryError> {
+        if let Some(item) = self.items.get(sku) {
+            return Ok(item.clone());
+        }
+        let item = item_store::find_by_sku(&mut *self.tx, sku)
+            .await?
+            .ok_or_else(|| FactoryError::not_found(format!("no item with SKU {sku}")))?;
+        self.items.insert(sku.to_owned(), item.clone());
+        Ok(item)
+    }
+
+    /// 404 unless the warehouse exists.
+    pub async fn warehouse(&mut self, code: &str) -> Result<(), FactoryError> {
+        if item_store::warehouse_exists(&mut *self.tx, code).await? {
+            Ok(())
+        } else {
+            Err(FactoryError::not_found(format!("no warehouse {code}")))
+        }
+    }
+
+    /// Locks the balance rows of `keys` (creating empty ones), sorted, so
+    /// every transaction takes its locks in the same order.
+    pub async fn lock(&mut self, keys: impl IntoIterator<Item = Key>) -> Result<(), FactoryError> {
+        let mut keys: Vec<Key> = keys.into_iter().collect();
+        keys.sort();
+        keys.dedup();
+        for (sku, wh) in keys {
+            if self.levels.contains_key(&(sku.clone(), wh.clone())) {
+                continue;
+            }
+            stock_store::ensure_level(&mut *self.tx, &sku, &wh, &self.now).await?;
+            let level = stock_store::lock_level(&mut *self.tx, &sku, &wh)
+                .await?
+                .unwrap_or_default();
+            self.levels.insert((sku, wh), level);
+        }
+        Ok(())
+    }
+
+    /// The locked balance of `key`.
+    pub fn level(&self, key: &Key) -> Level {
+        self.levels.get(key).copied().unwrap_or_default()
+    }
+
+    fn record(
+        &mut self,
+        key: &Key,
+        qty: i64,
+        unit_cost: i64,
+        value: i64,
+        spec: MoveSpec,
+    ) -> MoveRecord {
+        MoveRecord {
+            id: ids::new_id(),
+            sku: key.0.clone(),
+            warehouse: key.1.clone(),
+            qty,
+            unit_cost,
+            value,
+            reason: spec.reason,
+            reference: spec.reference,
+            note: spec.note,
+            work_order_id: spec.work_order_id,
+            created_by: self.actor.clone(),
+            created_at: self.now.clone(),
+        }
+    }
+
+    /// Books `qty` (> 0) worth `value` into the locked balance of `key`.
+    pub async fn put(
+        &mut self,
+        key: &Key,
+        qty: i64,
+        value: i64,
+        unit_cost: i64,
+        spec: MoveSpec,
+    ) -> Result<MoveRecord, FactoryError> {
+        self.lock([key.clone()]).await?;
+        let before = self.level(key);
+        let after = before.receive(qty, value).map_err(|e| match e {
+            LevelError::TooLarge => FactoryError::too_large("the balance"),
+            other => FactoryError::Invalid(crate::domain::Invalid::new("qty", other.to_string())),
+        })?;
+        if !stock_store::add(&mut *self.tx, &key.0, &key.1, qty, value, &self.now).await? {
+            return Err(drifted(&key.0, &key.1));
+        }
+        let m = self.record(key, qty, unit_cost, value, spec);
+        stock_store::insert_move(&mut *self.tx, &m).await?;
+        self.levels.insert(key.clone(), after);
+        self.moves.push(m.clone());
+        Ok(m)
+    }
+
+    /// Takes `qty` (> 0) out of the locked balance of `key` at the moving
+    /// average: from the available stock, or from what is reserved. 409
+    /// `INSUFFICIENT_STOCK` when the balance cannot cover it.
+    pub async fn take(
+        &mut self,
+        key: &Key,
+        qty: i64,
+        from_reserved: bool,
+        spec: MoveSpec,
+    ) -> Result<MoveRecord, FactoryError> {
+        self.lock([key.clone()]).await?;
+        let before = self.level(key);
+        let (after, value) = before.remove(qty, from_reserved).map_err(|e| match e {
+            LevelError::Short { available } => short(&key.0, &key.1, qty, available),
+            LevelError::TooLarge => FactoryError::too_large("the value"),
+            LevelError::NotPositive => {
+                FactoryError::Invalid(crate::domain::Invalid::new("qty", "qty must be positive"))
+            }
+        })?;
+        let ok = if from_reserved {
+            stock_store::take_reserved(&mut *self.tx, &key.0, &key.1, qty, value, &self.now).await?
+        } else {
+            stock_store::take_available(&mut *self.tx, &key.0, &key.1, qty, value, &self.now)
+                .await?
+        };
+        if !ok {
+            return Err(drifted(&key.0, &key.1));
+        }
+        let unit_cost = valuation::unit_cost(value, qty);
+        let m = self.record(key, -qty, unit_cost, -value, spec);
+        stock_store::insert_move(&mut *self.tx, &m).await?;
+        self.levels.insert(key.clone(), after);
+        self.moves.push(m.clone());
+        let item = self.item(&key.0).await?;
+        if valuation::crosses_reorder_point(before.on_hand, after.on_hand, item.reorder_point) {
+            self.event(events::stock_low(
+                &key.0,
+                &key.1,
+                after.on_hand,
+                item.reorder_point,
+            ));
+        }
+        Ok(m)
+    }
+
+    /// Reserves `qty` of `key` with a conditional update (no lock-read
+    /// needed: the condition is the whole rule). `Err(available)` when the
+    /// stock cannot cover it.
+    pub async fn reserve(&mut self, key: &Key, qty: i64) -> Result<Result<(), i64>, FactoryError> {
+        if stock_store::reserve(&mut *self.tx, &key.0, &key.1, qty, &self.now).await? {
+            return Ok(Ok(()));
+        }
+        let available = stock_store::read_level(&mut *self.tx, &key.0, &key.1)
+            .await?
+            .map_or(0, |l| l.available());
+        Ok(Err(available))
+    }
+
+    /// Gives back `qty` of a reservation of `key`.
+    pub async fn unreserve(&mut self, key: &Key, qty: i64) -> Result<(), FactoryError> {
+        if stock_store::unreserve(&mut *self.tx, &key.0, &key.1, qty, &self.now).await? {
+            Ok(())
+        } else {
+            Err(drifted(&key.0, &key.1))
+        }
+    }
+
+    /// Queues an event to publish in this transaction.
+    pub fn event(&mut self, env: Envelope) {
+        self.events.push(env.actor(self.actor.clone()));
+    }
+
+    /// Counts a work order entering `status` (recorded after commit).
+    pub fn entered(&mut self, status: Status) {
+        self.statuses.push(status);
+    }
+
+    /// Publishes the queued events into the outbox, commits, wakes the
+    /// relay and records metrics. Returns the moves written.
+    pub async fn commit(mut self) -> Result<Vec<MoveRecord>, FactoryError> {
+        for env in &self.events {
+            self.f.outbox.publish(&mut self.tx, env).await?;
+        }
+        self.tx.commit().await?;
+        if !self.events.is_empty() {
+            self.f.outbox.wake();
+        }
+        let moves = std::mem::take(&mut self.moves);
+        self.f.metrics.record(|| {
+            for m in &moves {
+                metrics::counter!("stock_moves_total", "reason" => m.reason.as_str()).increment(1);
+            }
+            for s in &self.statuses {
+                metrics::counter!("work_orders_total", "status" => s.as_str()).increment(1);
+            }
+        });
+        Ok(moves)
+    }
+}

@@ -1,0 +1,353 @@
+//! Balances (`stock_levels`) and the ledger (`stock_moves`).
+//!
+//! Every decrement is a conditional update that refuses what the balance
+//! cannot cover (`... WHERE on_hand - reserved >= $1`); callers check
+//! `rows_affected`. Reads that a computation depends on go through
+//! [`lock_level`], which locks the row first (a no-op UPDATE: a row lock on
+//! PostgreSQL; SQLite's write transactions are exclusive already).
+
+use sqlx::{Any, Executor, Row, any::AnyRow};
+
+use super::parse_stored;
+use crate::domain::{items::Reason, valuation::Level};
+
+/// A stock move as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MoveRecord {
+    pub id: String,
+    pub sku: String,
+    pub warehouse: String,
+    /// Signed thousandths: in > 0, out < 0.
+    pub qty: i64,
+    /// Minor units per unit (the receipt's cost, or the average taken at).
+    pub unit_cost: i64,
+    /// Signed minor units: the exact change of the balance's value.
+    pub value: i64,
+    pub reason: Reason,
+    pub reference: Option<String>,
+    pub note: Option<String>,
+    pub work_order_id: Option<String>,
+    pub created_by: String,
+    pub created_at: String,
+}
+
+const MOVE_COLUMNS: &str = "id, sku, warehouse, qty, unit_cost, value, reason, reference, note, \
+     work_order_id, created_by, created_at";
+
+fn move_from(row: &AnyRow) -> Result<MoveRecord, sqlx::Error> {
+    let reason: String = row.try_get("reason")?;
+    Ok(MoveRecord {
+        id: row.try_get("id")?,
+        sku: row.try_get("sku")?,
+        warehouse: row.try_get("warehouse")?,
+        qty: row.try_get("qty")?,
+        unit_cost: row.try_get("unit_cost")?,
+        value: row.try_get("value")?,
+        reason: parse_stored(&reason)?,
+        reference: row.try_get("reference")?,
+        note: row.try_get("note")?,
+        work_order_id: row.try_get("work_order_id")?,
+        created_by: row.try_get("created_by")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+pub async fn insert_move<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    m: &MoveRecord,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO stock_moves (id, sku, warehouse, qty, unit_cost, value, reason, reference,
+                                  note, work_order_id, created_by, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(&m.id)
+    .bind(&m.sku)
+    .bind(&m.warehouse)
+    .bind(m.qty)
+    .bind(m.unit_cost)
+    .bind(m.value)
+    .bind(m.reason.as_str())
+    .bind(&m.reference)
+    .bind(&m.note)
+    .bind(&m.work_order_id)
+    .bind(&m.created_by)
+    .bind(&m.created_at)
+    .execute(ex)
+    .await?;
+    Ok(())
+}
+
+/// Creates the (empty) balance row when it does not exist yet.
+pub async fn ensure_level<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    sku: &str,
+    warehouse: &str,
+    now: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO stock_levels (sku, warehouse, on_hand, reserved, value, updated_at)
+         VALUES ($1, $2, 0, 0, 0, $3)
+         ON CONFLICT (sku, warehouse) DO NOTHING",
+    )
+    .bind(sku)
+    .bind(warehouse)
+    .bind(now)
+    .execute(ex)
+    .await?;
+    Ok(())
+}
+
+fn level_from(row: &AnyRow) -> Result<Level, sqlx::Error> {
+    Ok(Level {
+        on_hand: row.try_get("on_hand")?,
+        reserved: row.try_get("reserved")?,
+        value: row.try_get("value")?,
+    })
+}
+
+/// Locks the balance row for the rest of the transaction and reads it.
+pub async fn lock_level<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    sku: &str,
+    warehouse: &str,
+) -> Result<Option<Level>, sqlx::Error> {
+    sqlx::query(
+        "UPDATE stock_levels SET on_hand = on_hand WHERE sku = $1 AND warehouse = $2
+         RETURNING on_hand, reserved, value",
+    )
+    .bind(sku)
+    .bind(warehouse)
+    .fetch_optional(ex)
+    .await?
+    .as_ref()
+    .map(level_from)
+    .transpose()
+}
+
+/// Reads a balance without locking it.
+pub async fn read_level<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    sku: &str,
+    warehouse: &str,
+) -> Result<Option<Level>, sqlx::Error> {
+    sqlx::query(
+        "SELECT on_hand, reserved, value FROM stock_levels WHERE sku = $1 AND warehouse = $2",
+    )
+    .bind(sku)
+    .bind(warehouse)
+    .fetch_optional(ex)
+    .await?
+    .as_ref()
+    .map(level_from)
+    .transpose()
+}
+
+/// Takes `qty` worth `value` out of the **available** stock; `false` (and
+/// nothing changed) when less than `qty` is available.
+pub async fn take_available<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    sku: &str,
+    warehouse: &str,
+    qty: i64,
+    value: i64,
+    now: &str,
+) -> Result<bool, sqlx::Error> {
+    let res = sqlx::query(
+        "UPDATE stock_levels SET on_hand = on_hand - $1, value = value - $2, updated_at = $3
+         WHERE sku = $4 AND warehouse = $5 AND on_hand - reserved >= $1 AND value >= $2",
+    )
+    .bind(qty)
+    .bind(value)
+    .bind(now)
+    .bind(sku)
+    .bind(warehouse)
+    .execute(ex)
+    .await?;
+    Ok(res.rows_affected() == 1)
+}
+
+/// Takes `qty` worth `value` out of what is **reserved** (consuming the
+/// reservation); `false` when less than `qty` is reserved.
+pub async fn take_reserved<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    sku: &str,
+    warehouse: &str,
+    qty: i64,
+    value: i64,
+    now: &str,
+) -> Result<bool, sqlx::Error> {
+    let res = sqlx::query(
+        "UPDATE stock_levels
+         SET on_hand = on_hand - $1, reserved = reserved - $1, value = value - $2, updated_at = $3
+         WHERE sku = $4 AND warehouse = $5 AND reserved >= $1 AND on_hand >= $1 AND value >= $2",
+    )
+    .bind(qty)
+    .bind(value)
+    .bind(now)
+    .bind(sku)
+    .bind(warehouse)
+    .execute(ex)
+    .await?;
+    Ok(res.rows_affected() == 1)
+}
+
+/// Adds `qty` worth `value` (the row must exist: see [`ensure_level`]).
+pub async fn add<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    sku: &str,
+    warehouse: &str,
+    qty: i64,
+    value: i64,
+    now: &str,
+) -> Result<bool, sqlx::Error> {
+    let res = sqlx::query(
+        "UPDATE stock_levels SET on_hand = on_hand + $1, value = value + $2, updated_at = $3
+         WHERE sku = $4 AND warehouse = $5",
+    )
+    .bind(qty)
+    .bind(value)
+    .bind(now)
+    .bind(sku)
+    .bind(warehouse)
+    .execute(ex)
+    .await?;
+    Ok(res.rows_affected() == 1)
+}
+
+/// Reserves `qty` of the available stock; `false` (nothing reserved) when
+/// less is available. The condition is evaluated on the latest committed
+/// row (PostgreSQL re-checks it after waiting for a concurrent writer), so
+/// concurrent reservations can never exceed what is on hand.
+pub async fn reserve<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    sku: &str,
+    warehouse: &str,
+    qty: i64,
+    now: &str,
+) -> Result<bool, sqlx::Error> {
+    let res = sqlx::query(
+        "UPDATE stock_levels SET reserved = reserved + $1, updated_at = $2
+         WHERE sku = $3 AND warehouse = $4 AND on_hand - reserved >= $1",
+    )
+    .bind(qty)
+    .bind(now)
+    .bind(sku)
+    .bind(warehouse)
+    .execute(ex)
+    .await?;
+    Ok(res.rows_affected() == 1)
+}
+
+/// Gives back `qty` of a reservation; `false` when less is reserved.
+pub async fn unreserve<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    sku: &str,
+    warehouse: &str,
+    qty: i64,
+    now: &str,
+) -> Result<bool, sqlx::Error> {
+    let res = sqlx::query(
+        "UPDATE stock_levels SET reserved = reserved - $1, updated_at = $2
+         WHERE sku = $3 AND warehouse = $4 AND reserved >= $1",
+    )
+    .bind(qty)
+    .bind(now)
+    .bind(sku)
+    .bind(warehouse)
+    .execute(ex)
+    .await?;
+    Ok(res.rows_affected() == 1)
+}
+
+/// A balance row for the API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LevelRecord {
+    pub sku: String,
+    pub warehouse: String,
+    pub level: Level,
+}
+
+/// Balances, filtered by SKU and/or warehouse ('' = any).
+pub async fn list_levels<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    sku: &str,
+    warehouse: &str,
+) -> Result<Vec<LevelRecord>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT sku, warehouse, on_hand, reserved, value FROM stock_levels
+         WHERE ($1 = '' OR sku = $1) AND ($2 = '' OR warehouse = $2)
+         ORDER BY sku, warehouse",
+    )
+    .bind(sku)
+    .bind(warehouse)
+    .fetch_all(ex)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(LevelRecord {
+                sku: r.try_get("sku")?,
+                warehouse: r.try_get("warehouse")?,
+                level: level_from(r)?,
+            })
+        })
+        .collect()
+}
+
+/// Filters of the move list ('' = any): SKU, and a time range
+/// `from <= created_at < to`.
+#[derive(Debug, Clone, Default)]
+pub struct MoveFilter {
+    pub sku: String,
+    pub from: String,
+    pub to: String,
+}
+
+/// A page of moves, newest first, and the total matching.
+pub async fn list_moves<'e, E>(
+    ex: E,
+    f: &MoveFilter,
+    limit: u32,
+    offset: i64,
+) -> Result<(Vec<MoveRecord>, i64), sqlx::Error>
+where
+    E: Executor<'e, Database = Any> + Copy,
+{
+    let cond =
+        "($1 = '' OR sku = $1) AND ($2 = '' OR created_at >= $2) AND ($3 = '' OR created_at < $3)";
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {MOVE_COLUMNS} FROM stock_moves WHERE {cond}
+         ORDER BY created_at DESC, id DESC LIMIT $4 OFFSET $5"
+    )))
+    .bind(&f.sku)
+    .bind(&f.from)
+    .bind(&f.to)
+    .bind(i64::from(limit))
+    .bind(offset)
+    .fetch_all(ex)
+    .await?;
+    let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT COUNT(*) FROM stock_moves WHERE {cond}"
+    )))
+    .bind(&f.sku)
+    .bind(&f.from)
+    .bind(&f.to)
+    .fetch_one(ex)
+    .await?;
+    let moves = rows.iter().map(move_from).collect::<Result<_, _>>()?;
+    Ok((moves, total))
+}
+
+/// The moves of a work order, oldest first.
+pub async fn moves_of_work_order<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    work_order_id: &str,
+) -> Result<Vec<MoveRecord>, sqlx::Error> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {MOVE_COLUMNS} FROM stock_moves WHERE work_order_id = $1 ORDER BY created_at, id"
+    )))
+    .bind(work_order_id)
+    .fetch_all(ex)
+    .await?;
+    rows.iter().map(move_from).collect()
+}

@@ -1,0 +1,14 @@
+//! Factory service integration tests, on every backend of
+//! `testkit::backends()` (SQLite; PostgreSQL when MARIMO_TEST_DATABASE_URL
+//! is set), driven over HTTP.
+
+mod boms;
+mod compat;
+mod concurrency;
+mod events;
+mod immutability;
+mod items;
+mod rbac;
+mod stock;
+mod support;
+mod work_orders;
