@@ -1,14 +1,110 @@
-//! The shop service. Its domain arrives with its own issue; until then it
-//! answers the platform routes (`/health`, `/ready`, `/metrics`) and a JSON
-//! 404 elsewhere, so `marimo up` and the gateway already see it.
+//! The shop service (port 8085): catalog, orders, stock reservations and
+//! the order lifecycle.
+//!
+//! - [`domain`]: pure rules — the order state machine and who may move an
+//!   order, money, tax and totals, catalog fields, order requests, the
+//!   shop's settings. Unit- and property-tested.
+//! - `store`: the SQL for this service's tables (`migrations/`).
+//! - [`ops`]: the use cases, one transaction each (events through the
+//!   outbox in the same transaction).
+//! - `api`: thin HTTP handlers under `/api/shop/...` (catalog, orders,
+//!   admin).
+//! - [`events`]: the published order events and the consumers of
+//!   `factory.work_order.completed` and `config.setting.changed`.
+//!
+//! Invariants, each also held by the database: stock never goes below zero
+//! (CHECK, and reservations are conditional updates); an order's total is
+//! its subtotal plus tax and each line's total its price times quantity
+//! (CHECKs); a product that was ever ordered is never deleted (foreign
+//! key); an order has at most one capture and one refund (unique index);
+//! a status changes only from the status it was read in (conditional
+//! update), so concurrent transitions and expiry sweeps on several
+//! replicas apply once.
+
+use std::{sync::Arc, time::Duration};
 
 use axum::Router;
 use marimo_platform::{
+    auth::{Caller, Role},
+    clock,
     http::ServiceApp,
     service::{ServiceContext, StartError},
 };
 
-/// Builds the service's router (migrations and seeds run here).
+mod api;
+pub mod domain;
+mod error;
+pub mod events;
+pub mod ops;
+mod store;
+
+pub use error::ShopError;
+pub use ops::Shop;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
+
+/// How often pending orders past their deadline are looked for.
+const SWEEP_EVERY: Duration = Duration::from_secs(2);
+/// Orders expired per sweep query.
+const SWEEP_BATCH: i64 = 100;
+/// How long an `Idempotency-Key` is remembered: a client retrying a
+/// placement does so within minutes, not days.
+const IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 3600);
+
+/// Runs migrations (which seed the original catalog), subscribes the event
+/// consumers, starts the expiry sweep and housekeeping on `ctx.tasks`
+/// (stopping on `ctx.shutdown`) and returns the router wrapped in the
+/// platform's [`ServiceApp`].
 pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
-    Ok(ServiceApp::new(&ctx).router(Router::new()))
+    let shop = Arc::new(start(&ctx).await?);
+    events::subscribe(&ctx, shop.clone()).await?;
+    spawn_jobs(&ctx, &shop);
+    let api = api::routes(shop);
+    Ok(ServiceApp::new(&ctx).router(api))
+}
+
+/// Prepares the database and returns the shop (no HTTP, consumers or
+/// jobs): for tools and benchmarks.
+pub async fn start(ctx: &ServiceContext) -> Result<Shop, StartError> {
+    let db = ctx
+        .db
+        .clone()
+        .ok_or("the shop service was started without a database")?;
+    db.migrate(&MIGRATOR).await?;
+    Ok(Shop::new(db, ctx.outbox.clone(), ctx.metrics.clone()))
+}
+
+/// Shop managers and admins run the shop.
+pub(crate) fn is_staff(caller: &Caller) -> bool {
+    matches!(caller.role, Role::ShopManager | Role::Admin)
+}
+
+fn spawn_jobs(ctx: &ServiceContext, shop: &Arc<Shop>) {
+    let (sweeper, shutdown) = (shop.clone(), ctx.shutdown.clone());
+    ctx.tasks.spawn(async move {
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(SWEEP_EVERY) => {}
+            }
+            match sweeper.expire_due(SWEEP_BATCH).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(expired = n, "unpaid orders expired, stock released"),
+                Err(e) => tracing::warn!(error = %e, "order expiry sweep failed; retrying"),
+            }
+        }
+    });
+    let (housekeeper, shutdown) = (shop.clone(), ctx.shutdown.clone());
+    ctx.tasks.spawn(async move {
+        loop {
+            let cutoff = clock::format(clock::now() - IDEMPOTENCY_TTL);
+            if let Err(e) = store::idempotency::purge(housekeeper.db.pool(), &cutoff).await {
+                tracing::warn!(error = %e, "idempotency key purge failed");
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(Duration::from_secs(3600)) => {}
+            }
+        }
+    });
 }

@@ -1,0 +1,269 @@
+//! For shop managers and admins: products (including inactive ones), every
+//! order, the shop's settings; and the dashboard summary (also for
+//! managers and accountants).
+
+use axum::{extract::State, http::StatusCode};
+use marimo_platform::{
+    ApiError, ApiResult,
+    auth::{Caller, Role},
+    clock,
+    http::{Json, Query, extract::Page},
+    money::{Decimal, format_scaled},
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use time::{Date, OffsetDateTime, macros::format_description};
+
+use super::{AppState, IdParam, STAFF, catalog, orders::parse_status};
+use crate::{
+    domain::{
+        catalog::{ProductFields, parse_units},
+        order::{Order, Status},
+        pricing::format_money,
+    },
+    store::{
+        self,
+        orders::{self, Filter},
+        products,
+    },
+};
+
+/// Active products with this many units or fewer count as low on stock.
+const LOW_STOCK_THRESHOLD: i64 = 5;
+
+/// `GET /admin/products`: the catalog listing with inactive products.
+pub(super) async fn products(
+    State(st): State<AppState>,
+    caller: Caller,
+    Query(q): Query<catalog::ListQuery>,
+) -> ApiResult<Json<Value>> {
+    caller.require(STAFF)?;
+    catalog::listing(&st, &q, true).await
+}
+
+/// `POST /admin/products`: 201 `{success, message, product}`.
+pub(super) async fn create_product(
+    State(st): State<AppState>,
+    caller: Caller,
+    Json(fields): Json<ProductFields>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    caller.require(STAFF)?;
+    let product = st.create_product(&fields).await?;
+    tracing::info!(by = %caller.user_id, id = %product.id, name = %product.name, "product created");
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "success": true,
+            "message": "product created",
+            "product": product.to_json(),
+        })),
+    ))
+}
+
+/// `PUT /admin/products/{id}`: a partial change.
+pub(super) async fn update_product(
+    State(st): State<AppState>,
+    caller: Caller,
+    IdParam(id): IdParam,
+    Json(fields): Json<ProductFields>,
+) -> ApiResult<Json<Value>> {
+    caller.require(STAFF)?;
+    let product = st.update_product(&id, &fields).await?;
+    tracing::info!(by = %caller.user_id, %id, "product changed");
+    Ok(Json(json!({
+        "success": true,
+        "message": "product updated",
+        "product": product.to_json(),
+    })))
+}
+
+/// `DELETE /admin/products/{id}`: deleted, or deactivated when it was
+/// ever ordered.
+pub(super) async fn delete_product(
+    State(st): State<AppState>,
+    caller: Caller,
+    IdParam(id): IdParam,
+) -> ApiResult<Json<Value>> {
+    caller.require(STAFF)?;
+    let deactivated = st.delete_product(&id).await?;
+    tracing::info!(by = %caller.user_id, %id, deactivated, "product removed");
+    Ok(Json(json!({
+        "success": true,
+        "message": if deactivated {
+            "the product was ordered before, so it was deactivated instead of deleted"
+        } else {
+            "product deleted"
+        },
+        "deactivated": deactivated,
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RestockBody {
+    quantity: Option<Value>,
+}
+
+/// `POST /admin/products/{id}/restock {quantity}`: adds to the stock.
+pub(super) async fn restock(
+    State(st): State<AppState>,
+    caller: Caller,
+    IdParam(id): IdParam,
+    Json(body): Json<RestockBody>,
+) -> ApiResult<Json<Value>> {
+    caller.require(STAFF)?;
+    let quantity = parse_units(
+        "quantity",
+        body.quantity.as_ref().unwrap_or(&Value::Null),
+        1,
+    )
+    .map_err(crate::ShopError::from)?;
+    let product = st.restock(&id, quantity).await?;
+    tracing::info!(by = %caller.user_id, %id, quantity, stock = product.stock, "product restocked");
+    Ok(Json(json!({
+        "success": true,
+        "message": format!("{quantity} units added"),
+        "product": product.to_json(),
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct OrdersQuery {
+    status: Option<String>,
+    user_id: Option<String>,
+    /// RFC 3339 time or `YYYY-MM-DD`, inclusive.
+    from: Option<String>,
+    /// RFC 3339 time or `YYYY-MM-DD` (the whole day), inclusive.
+    to: Option<String>,
+    page: Option<u32>,
+    limit: Option<u32>,
+}
+
+/// A `from`/`to` filter as a storage-format bound: `from` inclusive,
+/// `to` turned into the exclusive bound just after it.
+fn time_bound(field: &str, text: &str, end: bool) -> ApiResult<String> {
+    let bad = || {
+        ApiError::validation(format!(
+            "{field} must be an RFC 3339 time or a date YYYY-MM-DD"
+        ))
+        .with_details(json!({"field": field}))
+    };
+    let text = text.trim();
+    let t = if let Some(t) = clock::parse(text) {
+        if end {
+            t.checked_add(time::Duration::microseconds(1))
+                .ok_or_else(bad)?
+        } else {
+            t
+        }
+    } else {
+        let day =
+            Date::parse(text, format_description!("[year]-[month]-[day]")).map_err(|_| bad())?;
+        let day = if end {
+            day.next_day().ok_or_else(bad)?
+        } else {
+            day
+        };
+        OffsetDateTime::new_utc(day, time::Time::MIDNIGHT)
+    };
+    Ok(clock::format(t))
+}
+
+/// `GET /admin/orders`: every order, newest first, with filters.
+pub(super) async fn orders(
+    State(st): State<AppState>,
+    caller: Caller,
+    Query(q): Query<OrdersQuery>,
+) -> ApiResult<Json<Value>> {
+    caller.require(STAFF)?;
+    let (page, limit, offset) = Page {
+        page: q.page,
+        limit: q.limit,
+    }
+    .resolve()?;
+    let filter = Filter {
+        user_id: q
+            .user_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned),
+        status: parse_status(q.status.as_deref())?,
+        from: q
+            .from
+            .as_deref()
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| time_bound("from", s, false))
+            .transpose()?,
+        until: q
+            .to
+            .as_deref()
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| time_bound("to", s, true))
+            .transpose()?,
+    };
+    let (list, total) = orders::list(st.db.pool(), &filter, limit, offset).await?;
+    let list: Vec<Value> = list.iter().map(Order::to_json).collect();
+    Ok(Json(json!({
+        "success": true,
+        "orders": list,
+        "total": total,
+        "page": page,
+        "limit": limit,
+    })))
+}
+
+/// `GET /admin/settings`: the values new orders use.
+pub(super) async fn settings(State(st): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+    caller.require(STAFF)?;
+    let s = store::settings::load(st.db.pool()).await?;
+    // Milliseconds are whole milli-minutes × 60 (see the domain).
+    let milli_minutes = i64::try_from(s.order_ttl.as_millis() / 60).unwrap_or(i64::MAX);
+    let text = format_scaled(milli_minutes, 3);
+    let minutes = Decimal::parse(&text).map_or(text, |d| d.to_string());
+    Ok(Json(json!({
+        "success": true,
+        "settings": {
+            "tax_rate": s.tax_rate.percent(),
+            "order_ttl_minutes": minutes,
+        },
+    })))
+}
+
+/// `GET /summary`: figures for the dashboard.
+pub(super) async fn summary(State(st): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+    caller.require(&[
+        Role::Admin,
+        Role::Manager,
+        Role::Accountant,
+        Role::ShopManager,
+    ])?;
+    let pool = st.db.pool();
+    let counts = orders::count_by_status(pool).await?;
+    let count = |s: Status| {
+        counts
+            .iter()
+            .filter(|(c, _)| *c == s)
+            .map(|(_, n)| n)
+            .sum::<i64>()
+    };
+    let mut by_status = serde_json::Map::new();
+    for s in Status::ALL {
+        by_status.insert(s.as_str().to_owned(), count(s).into());
+    }
+    let mut revenue = serde_json::Map::new();
+    for (currency, amount) in orders::revenue(pool).await? {
+        revenue.insert(currency.clone(), format_money(amount, &currency).into());
+    }
+    let (active, low) = products::stock_counts(pool, LOW_STOCK_THRESHOLD).await?;
+    Ok(Json(json!({
+        "success": true,
+        "total_orders": counts.iter().map(|(_, n)| n).sum::<i64>(),
+        "open_orders": Status::ALL.iter().filter(|s| s.is_open()).map(|s| count(*s)).sum::<i64>(),
+        "pending_orders": count(Status::Pending),
+        "orders_by_status": by_status,
+        "revenue": revenue,
+        "active_products": active,
+        "low_stock_products": low,
+        "low_stock_threshold": LOW_STOCK_THRESHOLD,
+    })))
+}

@@ -1,0 +1,208 @@
+//! Orders of the signed-in caller: placing (any role), reading (owner,
+//! shop managers and admins; anyone else gets 404) and the lifecycle
+//! actions.
+
+use axum::{
+    body::Bytes,
+    extract::{State, rejection::BytesRejection},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use marimo_platform::{
+    ApiError, ApiResult, ErrorCode,
+    auth::Caller,
+    http::{Json, Query, extract::Page},
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{AppState, IdParam};
+use crate::{
+    domain::order::{Action, Order, Status},
+    store::orders::{self, Filter},
+};
+
+const MAX_KEY_CHARS: usize = 255;
+const MAX_REASON_CHARS: usize = 500;
+
+/// `Idempotency-Key`: 1..=255 visible ASCII characters, or absent.
+fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value.to_str().unwrap_or("").trim();
+    if key.is_empty() || key.len() > MAX_KEY_CHARS || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ApiError::validation(format!(
+            "Idempotency-Key must be 1 to {MAX_KEY_CHARS} visible ASCII characters"
+        ))
+        .with_details(json!({"field": "Idempotency-Key"})));
+    }
+    Ok(Some(key.to_owned()))
+}
+
+/// `POST /orders`: 201 `{success, message, order}`. With an
+/// `Idempotency-Key`, a retry of the same request by the same user gets the
+/// same status and body again (header `Idempotent-Replayed: true`).
+pub(super) async fn place(
+    State(st): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> ApiResult<Response> {
+    let key = idempotency_key(&headers)?;
+    let placed = st.place_order(&caller, &body, key.as_deref()).await?;
+    let status = StatusCode::from_u16(placed.status).unwrap_or(StatusCode::CREATED);
+    let mut res = (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        placed.body,
+    )
+        .into_response();
+    if placed.replayed {
+        res.headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(res)
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct MineQuery {
+    status: Option<String>,
+    page: Option<u32>,
+    limit: Option<u32>,
+}
+
+pub(super) fn parse_status(s: Option<&str>) -> ApiResult<Option<Status>> {
+    match s.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) => s
+            .parse()
+            .map(Some)
+            .map_err(|m: String| ApiError::validation(m).with_details(json!({"field": "status"}))),
+    }
+}
+
+/// `GET /orders`: the caller's own orders, newest first.
+pub(super) async fn mine(
+    State(st): State<AppState>,
+    caller: Caller,
+    Query(q): Query<MineQuery>,
+) -> ApiResult<Json<Value>> {
+    let (page, limit, offset) = Page {
+        page: q.page,
+        limit: q.limit,
+    }
+    .resolve()?;
+    let filter = Filter {
+        user_id: Some(caller.user_id.clone()),
+        status: parse_status(q.status.as_deref())?,
+        ..Filter::default()
+    };
+    let (list, total) = orders::list(st.db.pool(), &filter, limit, offset).await?;
+    let list: Vec<Value> = list.iter().map(Order::to_json).collect();
+    Ok(Json(json!({
+        "success": true,
+        "orders": list,
+        "total": total,
+        "page": page,
+        "limit": limit,
+    })))
+}
+
+/// `GET /orders/{id}`: the order at the top level of the body (as the
+/// original API), with its history and payments.
+pub(super) async fn get(
+    State(st): State<AppState>,
+    caller: Caller,
+    IdParam(id): IdParam,
+) -> ApiResult<Json<Value>> {
+    let order = st.visible_order(&caller, &id).await?;
+    let mut body = order.to_json();
+    body["success"] = Value::Bool(true);
+    body["history"] = json!(orders::history(st.db.pool(), &order.id).await?);
+    body["payments"] = json!(orders::payments(st.db.pool(), &order.id).await?);
+    Ok(Json(body))
+}
+
+async fn act(
+    st: &AppState,
+    caller: &Caller,
+    id: &str,
+    action: Action,
+    reason: Option<&str>,
+) -> ApiResult<Json<Value>> {
+    let order = st.transition(caller, id, action, reason).await?;
+    Ok(Json(json!({
+        "success": true,
+        "message": format!("order {}", order.status),
+        "order": order.to_json(),
+    })))
+}
+
+/// A simulated capture of the total: owner, shop manager or admin.
+pub(super) async fn pay(
+    State(st): State<AppState>,
+    caller: Caller,
+    IdParam(id): IdParam,
+) -> ApiResult<Json<Value>> {
+    act(&st, &caller, &id, Action::Pay, None).await
+}
+
+pub(super) async fn ship(
+    State(st): State<AppState>,
+    caller: Caller,
+    IdParam(id): IdParam,
+) -> ApiResult<Json<Value>> {
+    act(&st, &caller, &id, Action::Ship, None).await
+}
+
+pub(super) async fn deliver(
+    State(st): State<AppState>,
+    caller: Caller,
+    IdParam(id): IdParam,
+) -> ApiResult<Json<Value>> {
+    act(&st, &caller, &id, Action::Deliver, None).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct CancelBody {
+    reason: Option<String>,
+}
+
+/// The owner while pending; shop managers and admins until shipped. An
+/// optional body `{reason}` is kept in the history and the event.
+pub(super) async fn cancel(
+    State(st): State<AppState>,
+    caller: Caller,
+    IdParam(id): IdParam,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<Value>> {
+    // The rejection (body too large) in the one error shape.
+    let body = body.map_err(|r| {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::of(ErrorCode::PayloadTooLarge, "the request body is too large")
+        } else {
+            ApiError::validation(r.body_text())
+        }
+    })?;
+    let reason = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        let parsed: CancelBody = serde_json::from_slice(&body)
+            .map_err(|e| ApiError::validation(format!("malformed cancel body: {e}")))?;
+        parsed
+            .reason
+            .map(|r| r.trim().to_owned())
+            .filter(|r| !r.is_empty())
+    };
+    if reason
+        .as_ref()
+        .is_some_and(|r| r.chars().count() > MAX_REASON_CHARS || r.chars().any(char::is_control))
+    {
+        return Err(ApiError::validation(format!(
+            "reason must be at most {MAX_REASON_CHARS} characters without control characters"
+        ))
+        .with_details(json!({"field": "reason"})));
+    }
+    act(&st, &caller, &id, Action::Cancel, reason.as_deref()).await
+}

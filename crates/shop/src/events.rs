@@ -1,0 +1,321 @@
+//! Events (docs/EVENTS.md): the order events the shop publishes, always
+//! through the outbox in the transaction of the change, and the events it
+//! consumes on its queue `shop`, each applied exactly once (`inbox::begin`
+//! in the transaction of the effect):
+//!
+//! | event | effect |
+//! |---|---|
+//! | `factory.work_order.completed` `{sku, qty}` | the stock of the product linked by `sku` grows by `qty` (whole units; unknown sku: ignored) |
+//! | `config.setting.changed` `{key, version, value}` | `tax_rate` / `order_ttl_minutes` in `shop_settings` (other keys ignored) |
+//!
+//! Published: `shop.order.placed`, `.paid`, `.shipped`, `.delivered`,
+//! `.cancelled` (with `was_paid`). An order that expires unpaid is
+//! published as `shop.order.cancelled` with `status: "expired"`, `was_paid:
+//! false` and `reason: "expired"`: the catalog has no expiry event, and for
+//! every consumer it is a cancellation by the shop (stock released, no
+//! money moved).
+
+use std::sync::Arc;
+
+use marimo_platform::{
+    bus::{BusError, Envelope, HandlerError, inbox},
+    clock,
+    money::Decimal,
+    service::ServiceContext,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::{
+    domain::{
+        catalog::MAX_STOCK,
+        order::{Order, Status},
+        pricing::format_money,
+        settings,
+    },
+    ops::Shop,
+    store,
+};
+
+pub const SOURCE: &str = "shop";
+pub const QUEUE: &str = "shop";
+
+pub const PLACED: &str = "shop.order.placed";
+pub const PAID: &str = "shop.order.paid";
+pub const SHIPPED: &str = "shop.order.shipped";
+pub const DELIVERED: &str = "shop.order.delivered";
+pub const CANCELLED: &str = "shop.order.cancelled";
+
+pub const WORK_ORDER_COMPLETED: &str = "factory.work_order.completed";
+pub const SETTING_CHANGED: &str = "config.setting.changed";
+pub const BINDINGS: &[&str] = &[WORK_ORDER_COMPLETED, SETTING_CHANGED];
+
+/// The event announcing that an order reached `status`.
+pub fn type_of(status: Status) -> &'static str {
+    match status {
+        Status::Pending => PLACED,
+        Status::Paid => PAID,
+        Status::Shipped => SHIPPED,
+        Status::Delivered => DELIVERED,
+        Status::Cancelled | Status::Expired => CANCELLED,
+    }
+}
+
+/// The v1 order payload: amounts and quantities as decimal strings.
+pub fn order_payload(order: &Order, was_paid: Option<bool>, reason: Option<&str>) -> Value {
+    let money = |units| format_money(units, &order.currency);
+    let items: Vec<Value> = order
+        .items
+        .iter()
+        .map(|i| {
+            json!({
+                "product_id": i.product_id,
+                "sku": i.sku,
+                "name": i.name,
+                "quantity": i.quantity.to_string(),
+                "unit_price": money(i.unit_price),
+                "line_total": money(i.line_total),
+            })
+        })
+        .collect();
+    let mut payload = json!({
+        "order_id": order.id,
+        "user_id": order.user_id,
+        "email": order.email,
+        "status": order.status,
+        "currency": order.currency,
+        "subtotal": money(order.subtotal),
+        "tax": money(order.tax),
+        "total": money(order.total),
+        "items": items,
+    });
+    if let Some(was_paid) = was_paid {
+        payload["was_paid"] = Value::Bool(was_paid);
+    }
+    if let Some(reason) = reason {
+        payload["reason"] = Value::String(reason.to_owned());
+    }
+    payload
+}
+
+/// An order event; `actor` is the user who caused it (none for expiry).
+pub fn order_event(
+    event_type: &str,
+    order: &Order,
+    actor: Option<&str>,
+    was_paid: Option<bool>,
+    reason: Option<&str>,
+) -> Envelope {
+    let env = Envelope::new(SOURCE, event_type, order_payload(order, was_paid, reason));
+    match actor {
+        Some(a) => env.actor(a),
+        None => env,
+    }
+}
+
+fn permanent(msg: impl Into<String>) -> HandlerError {
+    HandlerError::Permanent(msg.into())
+}
+
+#[derive(Debug, Deserialize)]
+struct WorkOrderCompleted {
+    sku: String,
+    qty: Decimal,
+}
+
+/// `factory.work_order.completed` → (sku, whole units). Finished goods are
+/// whole units: a fraction, a negative or an absurd quantity can never be
+/// applied (permanent).
+pub fn planned_restock(env: &Envelope) -> Result<(String, i64), HandlerError> {
+    let p: WorkOrderCompleted = env.payload_as()?;
+    let qty = p.qty.to_scaled(0).map_err(|_| {
+        permanent(format!(
+            "work order qty {} of {} is not a whole number of units",
+            p.qty, p.sku
+        ))
+    })?;
+    if !(0..=MAX_STOCK).contains(&qty) {
+        return Err(permanent(format!(
+            "work order qty {} of {} is out of range",
+            p.qty, p.sku
+        )));
+    }
+    Ok((p.sku, qty))
+}
+
+/// Subscribes the shop's queue.
+pub async fn subscribe(ctx: &ServiceContext, shop: Arc<Shop>) -> Result<(), BusError> {
+    let db = shop.db.clone();
+    ctx.bus
+        .subscribe(&db, QUEUE, BINDINGS, move |env: Envelope| {
+            let shop = shop.clone();
+            async move { handle(&shop, env).await }
+        })
+        .await
+}
+
+/// Applies one event exactly once.
+pub async fn handle(shop: &Shop, env: Envelope) -> Result<(), HandlerError> {
+    if env.version != 1 {
+        return Err(permanent(format!(
+            "{} v{} is not understood (v1 only)",
+            env.event_type, env.version
+        )));
+    }
+    match env.event_type.as_str() {
+        WORK_ORDER_COMPLETED => finished_goods(shop, &env).await,
+        SETTING_CHANGED => setting_changed(shop, &env).await,
+        other => Err(permanent(format!(
+            "{other} is not an event the shop consumes"
+        ))),
+    }
+}
+
+async fn finished_goods(shop: &Shop, env: &Envelope) -> Result<(), HandlerError> {
+    let (sku, qty) = planned_restock(env)?;
+    let Some(mut tx) = inbox::begin(&shop.db, QUEUE, &env.id).await? else {
+        return Ok(());
+    };
+    let changed = if qty > 0 {
+        store::products::add_stock_by_sku(&mut *tx, &sku, qty, &clock::now_text()).await?
+    } else {
+        0
+    };
+    if changed > 0 {
+        // Announced after the stock really changed, so caches of the
+        // catalog (the gateway's) drop their copies only once it is stale.
+        let restocked = Envelope::new(
+            "shop",
+            "shop.product.restocked",
+            serde_json::json!({"sku": sku, "qty": qty, "source_event": env.id}),
+        );
+        shop.outbox.publish(&mut tx, &restocked).await?;
+    }
+    tx.commit().await?;
+    if changed > 0 {
+        shop.outbox.wake();
+    }
+    if changed == 0 && qty > 0 {
+        tracing::info!(%sku, qty, event = %env.id, "no product is linked to this sku; stock not changed");
+    } else {
+        tracing::info!(%sku, qty, event = %env.id, "finished goods added to stock");
+    }
+    Ok(())
+}
+
+async fn setting_changed(shop: &Shop, env: &Envelope) -> Result<(), HandlerError> {
+    let Some(change) = settings::change_from_event(&env.payload).map_err(permanent)? else {
+        return Ok(());
+    };
+    let Some(mut tx) = inbox::begin(&shop.db, QUEUE, &env.id).await? else {
+        return Ok(());
+    };
+    let applied = store::settings::apply(&mut tx, &change, &clock::now_text()).await?;
+    tx.commit().await?;
+    if applied {
+        tracing::info!(key = change.key, value = ?change.value, version = ?change.version, "shop setting changed");
+    } else {
+        tracing::info!(key = change.key, version = ?change.version, "older setting version ignored");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{order::OrderItem, pricing::TaxRate};
+
+    fn order() -> Order {
+        Order {
+            id: "o1".into(),
+            user_id: "u1".into(),
+            email: "ann@example.com".into(),
+            status: Status::Cancelled,
+            currency: "USD".into(),
+            subtotal: 5998,
+            tax: 495,
+            total: 6493,
+            tax_rate: TaxRate::parse_percent("8.25").unwrap(),
+            created_at: "t".into(),
+            updated_at: "t".into(),
+            expires_at: "t".into(),
+            items: vec![OrderItem {
+                product_id: "p1".into(),
+                sku: Some("WIDGET-PREMIUM".into()),
+                name: "Premium Widget".into(),
+                quantity: 2,
+                unit_price: 2999,
+                line_total: 5998,
+            }],
+        }
+    }
+
+    #[test]
+    fn order_payloads_follow_the_catalog() {
+        let e = order_event(CANCELLED, &order(), Some("admin"), Some(true), None);
+        assert_eq!(
+            (e.event_type.as_str(), e.source.as_str(), e.version),
+            (CANCELLED, "shop", 1)
+        );
+        assert_eq!(e.actor.as_deref(), Some("admin"));
+        let p = &e.payload;
+        assert_eq!(p["order_id"], "o1");
+        assert_eq!(p["user_id"], "u1");
+        assert_eq!(p["email"], "ann@example.com");
+        assert_eq!(p["status"], "cancelled");
+        assert_eq!(p["currency"], "USD");
+        assert_eq!(
+            (&p["subtotal"], &p["tax"], &p["total"]),
+            (&json!("59.98"), &json!("4.95"), &json!("64.93"))
+        );
+        assert_eq!(p["was_paid"], true);
+        assert_eq!(
+            p["items"][0],
+            json!({"product_id": "p1", "sku": "WIDGET-PREMIUM", "name": "Premium Widget",
+                   "quantity": "2", "unit_price": "29.99", "line_total": "59.98"})
+        );
+        let placed = order_event(PLACED, &order(), None, None, None);
+        assert!(placed.payload.get("was_paid").is_none());
+        assert_eq!(placed.actor, None);
+        assert_eq!(type_of(Status::Expired), CANCELLED);
+        assert_eq!(type_of(Status::Pending), PLACED);
+    }
+
+    fn completed(qty: Value) -> Envelope {
+        Envelope::new(
+            "factory",
+            WORK_ORDER_COMPLETED,
+            json!({"work_order_id": "w1", "sku": "WIDGET-PREMIUM", "qty": qty, "unit_cost": "1.00"}),
+        )
+    }
+
+    #[test]
+    fn work_orders_restock_whole_units_only() {
+        assert_eq!(
+            planned_restock(&completed(json!("12"))).unwrap(),
+            ("WIDGET-PREMIUM".into(), 12)
+        );
+        assert_eq!(planned_restock(&completed(json!("12.000"))).unwrap().1, 12);
+        assert_eq!(planned_restock(&completed(json!(3))).unwrap().1, 3);
+        for bad in [
+            json!("1.5"),
+            json!("-2"),
+            json!("abc"),
+            json!(null),
+            json!("99999999999"),
+        ] {
+            assert!(
+                matches!(
+                    planned_restock(&completed(bad.clone())),
+                    Err(HandlerError::Permanent(_))
+                ),
+                "{bad}"
+            );
+        }
+        let no_sku = Envelope::new("factory", WORK_ORDER_COMPLETED, json!({"qty": "1"}));
+        assert!(matches!(
+            planned_restock(&no_sku),
+            Err(HandlerError::Permanent(_))
+        ));
+    }
+}

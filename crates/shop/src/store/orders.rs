@@ -1,0 +1,395 @@
+//! Orders, their lines, history and payments. A status only changes
+//! through a conditional update on the status it is expected to have, so
+//! of two concurrent transitions (two replicas, a customer and the expiry
+//! sweep) exactly one applies.
+
+use std::collections::HashMap;
+
+use serde_json::{Value, json};
+use sqlx::{Any, AnyConnection, AnyPool, AssertSqlSafe, Executor, Row, any::AnyRow};
+
+use super::{decode_err, placeholders};
+use crate::domain::{
+    order::{Order, OrderItem, Status},
+    pricing::{TaxRate, format_money},
+};
+
+macro_rules! order_columns {
+    () => {
+        "id, user_id, email, status, currency, subtotal, tax, total, tax_rate, created_at, updated_at, expires_at"
+    };
+}
+
+/// An order row without its items.
+fn head_from(row: &AnyRow) -> Result<Order, sqlx::Error> {
+    let status: String = row.try_get("status")?;
+    let rate: i64 = row.try_get("tax_rate")?;
+    Ok(Order {
+        id: row.try_get("id")?,
+        user_id: row.try_get("user_id")?,
+        email: row.try_get("email")?,
+        status: status.parse().map_err(decode_err)?,
+        currency: row.try_get("currency")?,
+        subtotal: row.try_get("subtotal")?,
+        tax: row.try_get("tax")?,
+        total: row.try_get("total")?,
+        tax_rate: TaxRate::from_millionths(rate)
+            .ok_or_else(|| decode_err(format!("bad stored tax rate {rate}")))?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        expires_at: row.try_get("expires_at")?,
+        items: Vec::new(),
+    })
+}
+
+/// Inserts the order and its lines.
+pub async fn insert(conn: &mut AnyConnection, o: &Order) -> Result<(), sqlx::Error> {
+    sqlx::query(concat!(
+        "INSERT INTO orders (",
+        order_columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+    ))
+    .bind(&o.id)
+    .bind(&o.user_id)
+    .bind(&o.email)
+    .bind(o.status.as_str())
+    .bind(&o.currency)
+    .bind(o.subtotal)
+    .bind(o.tax)
+    .bind(o.total)
+    .bind(o.tax_rate.millionths())
+    .bind(&o.created_at)
+    .bind(&o.updated_at)
+    .bind(&o.expires_at)
+    .execute(&mut *conn)
+    .await?;
+    for (no, item) in o.items.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO order_items (order_id, line_no, product_id, sku, name, unit_price, quantity, line_total)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&o.id)
+        .bind(no as i64)
+        .bind(&item.product_id)
+        .bind(&item.sku)
+        .bind(&item.name)
+        .bind(item.unit_price)
+        .bind(item.quantity)
+        .bind(item.line_total)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The order with its lines.
+pub async fn find(conn: &mut AnyConnection, id: &str) -> Result<Option<Order>, sqlx::Error> {
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        order_columns!(),
+        " FROM orders WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let mut order = head_from(&row)?;
+    let mut items = items_of(&mut *conn, &[order.id.as_str()]).await?;
+    order.items = items.remove(&order.id).unwrap_or_default();
+    Ok(Some(order))
+}
+
+fn item_from(row: &AnyRow) -> Result<(String, OrderItem), sqlx::Error> {
+    Ok((
+        row.try_get("order_id")?,
+        OrderItem {
+            product_id: row.try_get("product_id")?,
+            sku: row.try_get("sku")?,
+            name: row.try_get("name")?,
+            quantity: row.try_get("quantity")?,
+            unit_price: row.try_get("unit_price")?,
+            line_total: row.try_get("line_total")?,
+        },
+    ))
+}
+
+/// The lines of these orders, by order id, in line order.
+async fn items_of<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    ids: &[&str],
+) -> Result<HashMap<String, Vec<OrderItem>>, sqlx::Error> {
+    let mut by_order: HashMap<String, Vec<OrderItem>> = HashMap::new();
+    if ids.is_empty() {
+        return Ok(by_order);
+    }
+    // Only numbered placeholders are spliced in; the ids are bound.
+    let sql = format!(
+        "SELECT order_id, line_no, product_id, sku, name, unit_price, quantity, line_total
+         FROM order_items WHERE order_id IN ({}) ORDER BY order_id, line_no",
+        placeholders(1, ids.len())
+    );
+    let mut q = sqlx::query(AssertSqlSafe(sql));
+    for id in ids {
+        q = q.bind(*id);
+    }
+    for row in q.fetch_all(ex).await? {
+        let (order_id, item) = item_from(&row)?;
+        by_order.entry(order_id).or_default().push(item);
+    }
+    Ok(by_order)
+}
+
+/// Order listing filters; `None` means "any".
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub user_id: Option<String>,
+    pub status: Option<Status>,
+    /// Inclusive lower bound of `created_at` (storage format).
+    pub from: Option<String>,
+    /// Exclusive upper bound of `created_at` (storage format).
+    pub until: Option<String>,
+}
+
+macro_rules! order_filter {
+    () => {
+        " WHERE ($1 = '' OR user_id = $1)
+            AND ($2 = '' OR status = $2)
+            AND ($3 = '' OR created_at >= $3)
+            AND ($4 = '' OR created_at < $4)"
+    };
+}
+
+/// A page of orders (newest first) with their lines, and the number of all
+/// that match.
+pub async fn list(
+    pool: &AnyPool,
+    f: &Filter,
+    limit: u32,
+    offset: i64,
+) -> Result<(Vec<Order>, i64), sqlx::Error> {
+    let bind = |sql: &'static str| {
+        sqlx::query(sql)
+            .bind(f.user_id.clone().unwrap_or_default())
+            .bind(f.status.map(|s| s.as_str()).unwrap_or_default())
+            .bind(f.from.clone().unwrap_or_default())
+            .bind(f.until.clone().unwrap_or_default())
+    };
+    let total: i64 = bind(concat!("SELECT COUNT(*) AS n FROM orders", order_filter!()))
+        .fetch_one(pool)
+        .await?
+        .try_get("n")?;
+    let rows = bind(concat!(
+        "SELECT ",
+        order_columns!(),
+        " FROM orders",
+        order_filter!(),
+        " ORDER BY created_at DESC, id DESC LIMIT $5 OFFSET $6"
+    ))
+    .bind(i64::from(limit))
+    .bind(offset)
+    .fetch_all(pool)
+    .await?;
+    let mut orders = rows.iter().map(head_from).collect::<Result<Vec<_>, _>>()?;
+    let ids: Vec<&str> = orders.iter().map(|o| o.id.as_str()).collect();
+    let mut items = items_of(pool, &ids).await?;
+    for o in &mut orders {
+        o.items = items.remove(&o.id).unwrap_or_default();
+    }
+    Ok((orders, total))
+}
+
+/// Moves the order from `from` to `to` if it is still in `from`; `false`
+/// when another transition got there first.
+pub async fn set_status<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    id: &str,
+    from: Status,
+    to: Status,
+    now: &str,
+) -> Result<bool, sqlx::Error> {
+    let res =
+        sqlx::query("UPDATE orders SET status = $3, updated_at = $4 WHERE id = $1 AND status = $2")
+            .bind(id)
+            .bind(from.as_str())
+            .bind(to.as_str())
+            .bind(now)
+            .execute(ex)
+            .await?;
+    Ok(res.rows_affected() == 1)
+}
+
+/// Expires the order if it is still pending and past its deadline; `true`
+/// for the one caller (replica, request) whose update applied.
+pub async fn expire_if_due<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    id: &str,
+    now: &str,
+) -> Result<bool, sqlx::Error> {
+    let res = sqlx::query(
+        "UPDATE orders SET status = 'expired', updated_at = $2
+         WHERE id = $1 AND status = 'pending' AND expires_at < $2",
+    )
+    .bind(id)
+    .bind(now)
+    .execute(ex)
+    .await?;
+    Ok(res.rows_affected() == 1)
+}
+
+/// Ids of pending orders past their deadline, oldest deadline first.
+pub async fn due_for_expiry(
+    pool: &AnyPool,
+    now: &str,
+    limit: i64,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT id FROM orders WHERE status = 'pending' AND expires_at < $1
+         ORDER BY expires_at LIMIT $2",
+    )
+    .bind(now)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// One step of an order's history.
+pub struct HistoryEntry<'a> {
+    pub order_id: &'a str,
+    pub from: Option<Status>,
+    pub to: Status,
+    pub actor: &'a str,
+    pub reason: Option<&'a str>,
+    pub at: &'a str,
+}
+
+pub async fn append_history<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    e: &HistoryEntry<'_>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO order_events (id, order_id, from_status, to_status, actor, reason, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(marimo_platform::ids::new_id())
+    .bind(e.order_id)
+    .bind(e.from.map(Status::as_str))
+    .bind(e.to.as_str())
+    .bind(e.actor)
+    .bind(e.reason)
+    .bind(e.at)
+    .execute(ex)
+    .await?;
+    Ok(())
+}
+
+/// The order's history, oldest first, as API JSON.
+pub async fn history(pool: &AnyPool, order_id: &str) -> Result<Vec<Value>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT from_status, to_status, actor, reason, created_at FROM order_events
+         WHERE order_id = $1 ORDER BY id",
+    )
+    .bind(order_id)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(json!({
+                "from": r.try_get::<Option<String>, _>("from_status")?,
+                "to": r.try_get::<String, _>("to_status")?,
+                "actor": r.try_get::<String, _>("actor")?,
+                "reason": r.try_get::<Option<String>, _>("reason")?,
+                "at": r.try_get::<String, _>("created_at")?,
+            }))
+        })
+        .collect()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaymentKind {
+    Capture,
+    Refund,
+}
+
+impl PaymentKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Capture => "capture",
+            Self::Refund => "refund",
+        }
+    }
+}
+
+/// Records a simulated payment of the order's total.
+pub async fn record_payment<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    order: &Order,
+    kind: PaymentKind,
+    now: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO payments (id, order_id, kind, amount, currency, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(marimo_platform::ids::new_id())
+    .bind(&order.id)
+    .bind(kind.as_str())
+    .bind(order.total)
+    .bind(&order.currency)
+    .bind(now)
+    .execute(ex)
+    .await?;
+    Ok(())
+}
+
+/// The order's payments, oldest first, as API JSON.
+pub async fn payments(pool: &AnyPool, order_id: &str) -> Result<Vec<Value>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT id, kind, amount, currency, created_at FROM payments
+         WHERE order_id = $1 ORDER BY id",
+    )
+    .bind(order_id)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let currency: String = r.try_get("currency")?;
+            Ok(json!({
+                "id": r.try_get::<String, _>("id")?,
+                "kind": r.try_get::<String, _>("kind")?,
+                "amount": format_money(r.try_get("amount")?, &currency),
+                "currency": currency,
+                "created_at": r.try_get::<String, _>("created_at")?,
+            }))
+        })
+        .collect()
+}
+
+/// Orders per status.
+pub async fn count_by_status(pool: &AnyPool) -> Result<Vec<(Status, i64)>, sqlx::Error> {
+    let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM orders GROUP BY status")
+        .fetch_all(pool)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            let s: String = r.try_get("status")?;
+            Ok((s.parse().map_err(decode_err)?, r.try_get("n")?))
+        })
+        .collect()
+}
+
+/// Totals of orders whose money was taken and kept, per currency.
+pub async fn revenue(pool: &AnyPool) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    // PostgreSQL's SUM(bigint) is numeric, which sqlx Any cannot decode.
+    let rows = sqlx::query(
+        "SELECT currency, CAST(SUM(total) AS BIGINT) AS amount FROM orders
+         WHERE status IN ('paid', 'shipped', 'delivered')
+         GROUP BY currency ORDER BY currency",
+    )
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("currency")?, r.try_get("amount")?)))
+        .collect()
+}

@@ -1,0 +1,241 @@
+//! A shop service on a fresh database, driven over HTTP, with other
+//! services' contexts on the same bus to publish the events it consumes.
+
+use std::time::Duration;
+
+use marimo_platform::{
+    auth::{JwtKeys, Role, jwt::Identity},
+    bus::{Bus, Envelope},
+    config::Settings,
+    ids,
+    service::{ServiceContext, ServiceName},
+};
+use marimo_testkit::{self as testkit, Backend, Http, Res, TestServer};
+use serde_json::{Value, json};
+use sqlx::AnyPool;
+
+/// The seeded catalog (migration `..._seed_catalog.sql`).
+pub const WIDGET: &str = "0193a0c0-0000-7000-8000-000000000001";
+pub const GADGET: &str = "0193a0c0-0000-7000-8000-000000000002";
+
+pub struct App {
+    pub server: TestServer,
+    pub ctx: ServiceContext,
+    pub settings: Settings,
+    pub bus: Bus,
+    pub backend: &'static str,
+}
+
+/// A signed-in user: an access token for a random id.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub token: String,
+}
+
+/// Runs `test` once per backend (SQLite, and PostgreSQL when configured),
+/// each on a fresh database.
+pub async fn each_backend<F, Fut>(test: F)
+where
+    F: Fn(App) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for backend in testkit::backends() {
+        eprintln!("--- backend: {}", backend.name());
+        test(App::start(&backend).await).await;
+    }
+}
+
+impl App {
+    pub async fn start(backend: &Backend) -> App {
+        let settings = backend.settings(&[]).await;
+        let bus = Bus::embedded();
+        let ctx = testkit::context_on(ServiceName::Shop, settings.clone(), bus.clone()).await;
+        let router = marimo_shop::router(ctx.clone())
+            .await
+            .expect("shop router starts");
+        App {
+            server: testkit::spawn(router).await,
+            ctx,
+            settings,
+            bus,
+            backend: backend.name(),
+        }
+    }
+
+    pub fn http(&self) -> &Http {
+        &self.server.http
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        self.ctx.db().pool()
+    }
+
+    pub fn user(&self, role: Role) -> User {
+        let id = ids::new_id();
+        let email = format!("{}-{}@example.com", role.as_str(), &id[id.len() - 8..]);
+        let (token, _) = JwtKeys::new(testkit::TEST_JWT_SECRET.as_bytes()).issue(&Identity {
+            user_id: id.clone(),
+            email: email.clone(),
+            role,
+        });
+        User { id, email, token }
+    }
+
+    /// Creates a product as an admin; returns its JSON.
+    pub async fn product(&self, fields: Value) -> Value {
+        let admin = self.user(Role::Admin);
+        self.http()
+            .post("/api/shop/admin/products")
+            .bearer(&admin.token)
+            .json(fields)
+            .send()
+            .await
+            .expect(201)
+            .json["product"]
+            .clone()
+    }
+
+    pub async fn place(&self, user: &User, items: Value) -> Res {
+        self.http()
+            .post("/api/shop/orders")
+            .bearer(&user.token)
+            .json(json!({ "items": items }))
+            .send()
+            .await
+    }
+
+    /// Places an order that must succeed; returns the order JSON.
+    pub async fn order(&self, user: &User, items: Value) -> Value {
+        self.place(user, items).await.expect(201).json["order"].clone()
+    }
+
+    pub async fn act(&self, user: &User, order_id: &str, action: &str) -> Res {
+        self.http()
+            .post(&format!("/api/shop/orders/{order_id}/{action}"))
+            .bearer(&user.token)
+            .send()
+            .await
+    }
+
+    pub async fn stock(&self, product_id: &str) -> i64 {
+        sqlx::query_scalar("SELECT stock FROM products WHERE id = $1")
+            .bind(product_id)
+            .fetch_one(self.pool())
+            .await
+            .unwrap()
+    }
+
+    pub async fn scalar(&self, sql: &'static str) -> i64 {
+        sqlx::query_scalar::<_, i64>(sql)
+            .fetch_one(self.pool())
+            .await
+            .unwrap()
+    }
+
+    /// Envelopes of the shop's outbox of `event_type`, oldest first.
+    pub async fn events(&self, event_type: &str) -> Vec<Value> {
+        let rows: Vec<String> =
+            sqlx::query_scalar("SELECT envelope FROM outbox WHERE event_type = $1 ORDER BY id")
+                .bind(event_type)
+                .fetch_all(self.pool())
+                .await
+                .unwrap();
+        rows.iter()
+            .map(|r| serde_json::from_str::<Value>(r).unwrap())
+            .collect()
+    }
+
+    /// The envelopes of `event_type` about `order_id`.
+    pub async fn order_events(&self, event_type: &str, order_id: &str) -> Vec<Value> {
+        self.events(event_type)
+            .await
+            .into_iter()
+            .filter(|e| e["payload"]["order_id"] == order_id)
+            .collect()
+    }
+
+    /// Another service's context on the shop's bus (a publisher of the
+    /// events the shop consumes).
+    pub async fn peer(&self, name: ServiceName) -> ServiceContext {
+        testkit::context_on(name, self.settings.clone(), self.bus.clone()).await
+    }
+
+    /// Sets a shop setting the way the config service will: by publishing
+    /// `config.setting.changed`, then waits until the shop applied it.
+    pub async fn set_setting(&self, config: &ServiceContext, key: &str, value: &str, version: i64) {
+        publish(
+            config,
+            Envelope::new(
+                "config",
+                "config.setting.changed",
+                json!({"key": key, "version": version, "value_type": "decimal", "value": value}),
+            ),
+        )
+        .await;
+        let admin = self.user(Role::Admin);
+        eventually(|| async {
+            let res = self
+                .http()
+                .get("/api/shop/admin/settings")
+                .bearer(&admin.token)
+                .send()
+                .await
+                .expect(200);
+            res.json["settings"][key] == value
+        })
+        .await;
+    }
+}
+
+/// Publishes `env` through `ctx`'s outbox (as that service would) and
+/// wakes its relay.
+pub async fn publish(ctx: &ServiceContext, env: Envelope) -> Envelope {
+    let mut tx = ctx.db().begin().await.unwrap();
+    ctx.outbox.publish(&mut tx, &env).await.unwrap();
+    tx.commit().await.unwrap();
+    ctx.outbox.wake();
+    env
+}
+
+/// Waits until `ctx`'s relay handed `env` to every consumer (the embedded
+/// broker confirms only after each matching handler returned).
+pub async fn delivered(ctx: &ServiceContext, env: &Envelope) {
+    let pool = ctx.db().pool().clone();
+    eventually(|| {
+        let pool = pool.clone();
+        let id = env.id.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM outbox WHERE id = $1 AND sent_at IS NOT NULL",
+            )
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+                == 1
+        }
+    })
+    .await;
+}
+
+/// Polls `check` until it holds (bounded: fails after 30 s).
+pub async fn eventually<F, Fut>(check: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "condition not reached within 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+pub fn line(product_id: &str, quantity: i64) -> Value {
+    json!({"product_id": product_id, "quantity": quantity})
+}
