@@ -76,6 +76,25 @@ pub fn rule(path: &str) -> Option<Scope> {
     })
 }
 
+/// Events that change what cached routes answer without a write passing
+/// through the gateway (stock raised by production, an order reserving
+/// stock through another replica, a setting changed elsewhere). Only
+/// events the owning service publishes *after* its change count: reacting
+/// to the cause (e.g. factory.work_order.completed) would race with the
+/// owner applying it and could cache the old answer again.
+pub const INVALIDATING_EVENTS: &[&str] = &["shop.#", "config.#"];
+
+/// The cached prefix an event makes stale.
+pub fn prefix_for_event(event_type: &str) -> Option<&'static str> {
+    if event_type.starts_with("shop.") {
+        Some("/api/shop/")
+    } else if event_type.starts_with("config.") {
+        Some("/api/config")
+    } else {
+        None
+    }
+}
+
 /// The prefix a write to `path` invalidates.
 pub fn invalidation_prefix(path: &str) -> Option<&'static str> {
     RESOURCES.iter().copied().find(|p| {
@@ -324,6 +343,16 @@ mod tests {
         assert_eq!(invalidation_prefix("/api/shop/orders"), Some("/api/shop/"));
         assert_eq!(invalidation_prefix("/api/config/x"), Some("/api/config"));
         assert_eq!(invalidation_prefix("/api/users/x"), None);
+        assert_eq!(
+            prefix_for_event("factory.work_order.completed"),
+            Some("/api/shop/")
+        );
+        assert_eq!(prefix_for_event("shop.order.paid"), Some("/api/shop/"));
+        assert_eq!(
+            prefix_for_event("config.setting.changed"),
+            Some("/api/config")
+        );
+        assert_eq!(prefix_for_event("factory.stock.low"), None);
     }
 
     #[test]

@@ -157,6 +157,26 @@ pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
     });
     let health = Arc::new(health::Health::new(upstreams, client));
 
+    // Changes that do not pass through this gateway reach it as events.
+    // With RabbitMQ, gateway replicas share the queue, so only one of them
+    // sees each event; the others' entries age out with the TTL.
+    if gw.cache.is_some() {
+        let events_gw = gw.clone();
+        ctx.bus
+            .subscribe_stateless("gateway", cache::INVALIDATING_EVENTS, move |env| {
+                let gw = events_gw.clone();
+                async move {
+                    if let (Some(cache), Some(prefix)) =
+                        (&gw.cache, cache::prefix_for_event(&env.event_type))
+                    {
+                        cache.invalidate(prefix).await;
+                    }
+                    Ok(())
+                }
+            })
+            .await?;
+    }
+
     let mut api = Router::new();
     for (segment, service) in routes::ROUTES {
         for pattern in routes::patterns(segment) {

@@ -7,6 +7,8 @@ use serde_json::{Value, json};
 
 pub struct Running {
     pub system: Option<System>,
+    /// The data directory (mail files live under `mail/`).
+    pub data_dir: std::path::PathBuf,
     /// Client of the gateway.
     pub gw: Http,
 }
@@ -22,6 +24,7 @@ impl Running {
 /// Every service on port 0, on `backend`, with `overrides`.
 pub async fn start(backend: &Backend, overrides: &[(&str, &str)]) -> Running {
     let settings = backend.settings(overrides).await;
+    let data_dir = settings.data_dir.clone();
     let listeners = marimo::bind(&settings, &ServiceName::ALL, Some(0))
         .await
         .expect("bind");
@@ -29,6 +32,7 @@ pub async fn start(backend: &Backend, overrides: &[(&str, &str)]) -> Running {
     let gw = Http::new(&system.url(ServiceName::Gateway));
     Running {
         system: Some(system),
+        data_dir,
         gw,
     }
 }
@@ -52,4 +56,34 @@ pub async fn login(gw: &Http, email: &str, password: &str) -> Value {
         .await
         .expect(200)
         .json
+}
+
+/// Polls `check` until it returns `Some` (bounded: fails after 30 s).
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// The texts of the mail files written so far.
+pub fn mails(data_dir: &std::path::Path) -> Vec<String> {
+    let Ok(dir) = std::fs::read_dir(data_dir.join("mail")) else {
+        return Vec::new();
+    };
+    dir.filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+        .collect()
 }

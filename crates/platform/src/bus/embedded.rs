@@ -40,6 +40,10 @@ impl EmbeddedBroker {
                 Err(e) => break e,
             }
         };
+        let Some(db) = &sub.db else {
+            tracing::error!(queue = %sub.queue, event = %env.id, attempts = attempt, error = %error, "stateless consumer failed; event skipped");
+            return Ok(());
+        };
         tracing::error!(queue = %sub.queue, event = %env.id, attempts = attempt, error = %error, "dead-lettering event");
         sqlx::query(
             "INSERT INTO dead_letters (queue, event_id, event_type, envelope, error, attempts, failed_at)
@@ -53,7 +57,7 @@ impl EmbeddedBroker {
         .bind(error.to_string())
         .bind(i64::from(attempt))
         .bind(crate::clock::now_text())
-        .execute(sub.db.pool())
+        .execute(db.pool())
         .await?;
         Ok(())
     }

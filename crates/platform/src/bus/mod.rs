@@ -85,8 +85,9 @@ pub struct Subscription {
     pub bindings: Vec<String>,
     pub handler: Handler,
     /// The consuming service's database: dead letters of the embedded
-    /// broker are kept there.
-    pub db: Db,
+    /// broker are kept there. `None` for stateless consumers (a cache
+    /// invalidation), whose failures are only logged.
+    pub db: Option<Db>,
 }
 
 /// How far a batch got: the first `confirmed` events are safely with the
@@ -137,13 +138,44 @@ impl Bus {
         F: Fn(Envelope) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
     {
+        self.subscribe_with(Some(db.clone()), queue, bindings, handler)
+            .await
+    }
+
+    /// Subscribes a consumer without a database of its own, whose effect is
+    /// idempotent by nature (e.g. dropping cache entries): no inbox, and
+    /// events it cannot handle are logged rather than dead-lettered.
+    pub async fn subscribe_stateless<F, Fut>(
+        &self,
+        queue: &str,
+        bindings: &[&str],
+        handler: F,
+    ) -> Result<(), BusError>
+    where
+        F: Fn(Envelope) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
+    {
+        self.subscribe_with(None, queue, bindings, handler).await
+    }
+
+    async fn subscribe_with<F, Fut>(
+        &self,
+        db: Option<Db>,
+        queue: &str,
+        bindings: &[&str],
+        handler: F,
+    ) -> Result<(), BusError>
+    where
+        F: Fn(Envelope) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
+    {
         let handler: Handler = Arc::new(move |env| Box::pin(handler(env)));
         self.0
             .subscribe(Subscription {
                 queue: queue.to_owned(),
                 bindings: bindings.iter().map(|b| (*b).to_owned()).collect(),
                 handler,
-                db: db.clone(),
+                db,
             })
             .await
     }
