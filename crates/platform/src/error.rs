@@ -181,7 +181,17 @@ impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
         use sqlx::Error as E;
         match &err {
-            E::PoolTimedOut | E::PoolClosed | E::Io(_) | E::Tls(_) => {
+            E::PoolTimedOut
+            | E::PoolClosed
+            | E::Io(_)
+            | E::Tls(_)
+            | E::Protocol(_)
+            | E::WorkerCrashed => {
+                tracing::warn!(error = %err, "database unavailable");
+                ApiError::unavailable("the database is unavailable, try again shortly")
+                    .retry_after(1)
+            }
+            E::Database(db) if is_unreachable(db.code().as_deref()) => {
                 tracing::warn!(error = %err, "database unavailable");
                 ApiError::unavailable("the database is unavailable, try again shortly")
                     .retry_after(1)
@@ -201,9 +211,29 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
+/// SQLSTATEs that mean "the server is not there for us right now" rather
+/// than "this statement is wrong": connection exceptions (class 08),
+/// operator intervention (57P01 admin shutdown, 57P02 crash shutdown,
+/// 57P03 cannot connect now), too many connections (53300), and a database
+/// not accepting connections (55000).
+fn is_unreachable(code: Option<&str>) -> bool {
+    matches!(code, Some(c) if c.starts_with("08") || matches!(c, "57P01" | "57P02" | "57P03" | "53300" | "55000"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connection_level_sqlstates_mean_unavailable() {
+        for code in ["08006", "08001", "57P01", "57P03", "53300", "55000"] {
+            assert!(is_unreachable(Some(code)), "{code}");
+        }
+        for code in ["23505", "22P02", "42P01"] {
+            assert!(!is_unreachable(Some(code)), "{code}");
+        }
+        assert!(!is_unreachable(None));
+    }
 
     #[test]
     fn body_has_the_one_shape() {
