@@ -343,8 +343,9 @@ mod tests {
         assert_eq!(invalidation_prefix("/api/shop/orders"), Some("/api/shop/"));
         assert_eq!(invalidation_prefix("/api/config/x"), Some("/api/config"));
         assert_eq!(invalidation_prefix("/api/users/x"), None);
+        assert_eq!(prefix_for_event("factory.work_order.completed"), None);
         assert_eq!(
-            prefix_for_event("factory.work_order.completed"),
+            prefix_for_event("shop.product.restocked"),
             Some("/api/shop/")
         );
         assert_eq!(prefix_for_event("shop.order.paid"), Some("/api/shop/"));
