@@ -1,19 +1,18 @@
 //! The one place where the main service talks to other services: their
 //! `/summary` endpoints, called in parallel with the caller's bearer
-//! token, each with a short timeout, behind a short cache keyed by
-//! service and role. Swapping this for the platform's breaker/discovery
-//! client later is a change to this module only.
+//! token through the platform's [`ServiceClient`] (discovery, round-robin,
+//! a breaker per instance, a per-call timeout), behind a short cache keyed
+//! by service and role.
 
-use std::{
-    collections::HashMap,
-    sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-    },
-    time::Duration,
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use marimo_platform::{
+    auth::Role,
+    client::{CallError, ServiceClient},
+    discovery::Discovery,
+    resilience::BreakerConfig,
+    service::ServiceName,
 };
-
-use marimo_platform::{auth::Role, config::Settings, http::request_id, service::ServiceName};
 use serde_json::Value;
 
 /// The services whose summaries the dashboard is composed of, in the
@@ -64,25 +63,8 @@ pub enum Answer {
     Unavailable(String),
 }
 
-/// The instances of one service, taken in turn.
-struct Instances {
-    urls: Vec<String>,
-    next: AtomicUsize,
-}
-
-impl Instances {
-    fn pick(&self) -> Option<&str> {
-        if self.urls.is_empty() {
-            return None;
-        }
-        let n = self.next.fetch_add(1, Ordering::Relaxed);
-        self.urls.get(n % self.urls.len()).map(String::as_str)
-    }
-}
-
 pub struct Fanout {
-    client: reqwest::Client,
-    instances: HashMap<Upstream, Instances>,
+    clients: HashMap<Upstream, ServiceClient>,
     /// Summaries depend on the caller only through their role, so they
     /// are shared per (service, role) for a few seconds; concurrent misses
     /// of one key wait for a single upstream call.
@@ -90,44 +72,25 @@ pub struct Fanout {
 }
 
 impl Fanout {
-    /// A client for the services' base URLs in `settings`; `timeout`
-    /// bounds each call, `ttl` how long an answer is reused.
+    /// Clients for the services found through `discovery`; `timeout`
+    /// bounds each call, `breaker` judges each instance, `ttl` is how long
+    /// an answer is reused.
     pub fn new(
-        settings: &Settings,
+        discovery: Arc<dyn Discovery>,
         timeout: Duration,
+        breaker: BreakerConfig,
         ttl: Duration,
     ) -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
-        let instances = Upstream::ALL
-            .into_iter()
-            .map(|u| {
-                let urls = settings
-                    .urls_of(u.service())
-                    .into_iter()
-                    .map(|s| s.trim_end_matches('/').to_owned())
-                    .collect();
-                (
-                    u,
-                    Instances {
-                        urls,
-                        next: AtomicUsize::new(0),
-                    },
-                )
-            })
-            .collect();
+        let mut clients = HashMap::new();
+        for u in Upstream::ALL {
+            let client = ServiceClient::new(u.service(), discovery.clone(), timeout, breaker)?;
+            clients.insert(u, client);
+        }
         let cache = moka::future::Cache::builder()
             .max_capacity(64)
             .time_to_live(ttl)
             .build();
-        Ok(Self {
-            client,
-            instances,
-            cache,
-        })
+        Ok(Self { clients, cache })
     }
 
     /// Every upstream's answer, fetched in parallel.
@@ -155,26 +118,13 @@ impl Fanout {
     }
 
     async fn call(&self, upstream: Upstream, token: &str) -> Call {
-        let Some(base) = self.instances.get(&upstream).and_then(Instances::pick) else {
-            return Call::Answer(Answer::Unavailable("no instances configured".into()));
+        let Some(client) = self.clients.get(&upstream) else {
+            return Call::Answer(Answer::Unavailable("no client".into()));
         };
-        let mut req = self
-            .client
-            .get(format!("{base}{}", upstream.path()))
-            .bearer_auth(token);
-        if let Some(id) = request_id::current() {
-            req = req.header(request_id::HEADER.as_str(), id);
-        }
-        let res = match req.send().await {
+        let res = match client.get(upstream.path(), Some(token)).await {
             Ok(res) => res,
-            Err(e) => {
-                let why = if e.is_timeout() {
-                    "timed out"
-                } else {
-                    "unreachable"
-                };
-                tracing::warn!(upstream = upstream.as_str(), error = %e, "summary {why}");
-                return Call::Answer(Answer::Unavailable(why.into()));
+            Err(CallError::Unavailable { reason, .. }) => {
+                return Call::Answer(Answer::Unavailable(reason));
             }
         };
         let status = res.status();

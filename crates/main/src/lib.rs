@@ -2,8 +2,8 @@
 //! from the other services' `/summary` endpoints. It has no database.
 //!
 //! - [`fanout`]: the only client of other services (parallel calls with the
-//!   caller's token, per-call timeout, round-robin over instances, a short
-//!   cache per service and role).
+//!   caller's token through discovery, with a breaker per instance and a
+//!   per-call timeout, and a short cache per service and role).
 //! - [`domain`]: modules per role and the composition of figures.
 //! - `api`: `GET /api/main/dashboard`, `GET /api/main/stats`.
 
@@ -11,7 +11,9 @@ use std::{sync::Arc, time::Duration};
 
 use axum::Router;
 use marimo_platform::{
+    discovery,
     http::ServiceApp,
+    resilience::BreakerConfig,
     service::{ServiceContext, StartError},
 };
 
@@ -45,7 +47,13 @@ pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
 
 /// Builds the service's router (main has no migrations or seeds).
 pub async fn router_with(ctx: ServiceContext, tuning: MainTuning) -> Result<Router, StartError> {
-    let fanout = fanout::Fanout::new(&ctx.settings, tuning.call_timeout, tuning.cache_ttl)?;
+    let breaker = match ctx.settings.breaker.as_deref() {
+        Some(spec) => BreakerConfig::parse(spec).map_err(|e| format!("MARIMO_BREAKER: {e}"))?,
+        None => BreakerConfig::default(),
+    };
+    let services = fanout::Upstream::ALL.map(fanout::Upstream::service);
+    let discovery = discovery::from_settings(&ctx.settings, &services, ctx.shutdown.clone())?;
+    let fanout = fanout::Fanout::new(discovery, tuning.call_timeout, breaker, tuning.cache_ttl)?;
     let api = api::routes(api::AppState {
         fanout: Arc::new(fanout),
     });

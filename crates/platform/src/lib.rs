@@ -11,10 +11,13 @@
 //! - [`db`]: one SQL text for SQLite and PostgreSQL through sqlx `Any`.
 //! - [`telemetry`]: logs and per-service Prometheus metrics.
 //! - [`service`]: the context a service is started with.
+//! - [`client`]: calls to another service through discovery, with a
+//!   breaker per instance and a timeout.
 
 pub mod auth;
 pub mod bus;
 pub mod cache;
+pub mod client;
 pub mod clock;
 pub mod config;
 pub mod db;
