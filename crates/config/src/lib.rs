@@ -9,20 +9,22 @@
 //!   publishes its event in one transaction.
 //! - `api`: the HTTP handlers under `/api/config/...`.
 //! - [`events`]: `config.setting.changed`, `config.reference.changed`.
-//!
-//! Not done here: a Consul KV mirror of the settings (the platform has no
-//! discovery/KV client yet).
+//! - [`consul_mirror`]: with `CONSUL_ADDR`, the settings mirrored into
+//!   Consul KV under `marimo/config/` (the database stays the source of
+//!   truth).
 
 use axum::{Router, http::StatusCode};
 use marimo_platform::{
     ApiError,
     db::DbError,
+    discovery::consul::ConsulClient,
     http::ServiceApp,
     service::{ServiceContext, StartError},
 };
 use serde_json::json;
 
 mod api;
+pub mod consul_mirror;
 pub mod domain;
 pub mod events;
 mod ops;
@@ -81,11 +83,16 @@ impl From<ConfigError> for ApiError {
 }
 
 /// Runs migrations (and the history triggers), seeds the default settings
-/// and reference data, and returns the service's router.
+/// and reference data, starts the Consul KV mirror when `CONSUL_ADDR` is
+/// set, and returns the service's router.
 pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
     let db = ctx.db.clone().ok_or(ConfigError::NoDatabase)?;
     store::prepare(&db).await?;
     ops::seed(&db, &ctx.outbox).await?;
+    if let Some(addr) = &ctx.settings.consul_addr {
+        let client = ConsulClient::new(addr).map_err(|e| format!("CONSUL_ADDR: {e}"))?;
+        consul_mirror::start(db.clone(), &ctx, client).await?;
+    }
     let api = api::routes(api::AppState {
         db,
         outbox: ctx.outbox.clone(),

@@ -8,6 +8,9 @@
 //! - [`context`] / [`spawn`]: a service context and a real server on an
 //!   ephemeral port (no fixed ports, no sleeps).
 //! - [`Http`]: a small client that returns status, headers and JSON.
+//! - [`consul`]: a Consul-compatible server of the documented endpoints.
+
+pub mod consul;
 
 use std::{collections::HashMap, sync::Arc};
 

@@ -2,6 +2,7 @@
 //! against every backend of `marimo_testkit::backends()` (SQLite always,
 //! PostgreSQL when `MARIMO_TEST_DATABASE_URL` is set), driven over HTTP.
 
+mod consul_mirror;
 mod reference;
 mod settings;
 mod support;

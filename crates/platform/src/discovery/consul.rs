@@ -333,6 +333,16 @@ impl ConsulClient {
         self.kv_write(key, value, Some(modify_index)).await
     }
 
+    /// Deletes one key; `true` when Consul accepted it (also when the
+    /// key was already absent).
+    pub async fn kv_delete(&self, key: &str) -> Result<bool, ConsulError> {
+        let req = self
+            .http
+            .delete(self.url(&format!("/v1/kv/{}", encode_key(key))));
+        let res = Self::check(req.send().await?).await?;
+        Ok(res.text().await?.trim() == "true")
+    }
+
     async fn kv_write(
         &self,
         key: &str,
