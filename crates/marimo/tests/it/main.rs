@@ -3,6 +3,7 @@
 
 mod auth_walk;
 mod cli;
+mod config_reach;
 mod edge;
 mod erp_flow;
 mod support;

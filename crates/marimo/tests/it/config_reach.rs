@@ -1,0 +1,94 @@
+//! A setting changed in the config service reaches the services that use
+//! it without a restart: the shop's next order is taxed at the new rate,
+//! and the gateway's cached config answer is not served stale.
+
+use marimo_testkit::backends;
+use serde_json::json;
+
+use crate::support::{eventually, login, register_and_login, start};
+
+const ADMIN: (&str, &str) = ("boss@marimo.test", "Boss-Passw0rd");
+
+#[tokio::test]
+async fn a_tax_rate_change_reaches_the_shop_without_a_restart() {
+    for backend in backends() {
+        let sys = start(
+            &backend,
+            &[
+                ("MARIMO_RATE_LIMITS", "off"),
+                ("MARIMO_ADMIN_EMAIL", ADMIN.0),
+                ("MARIMO_ADMIN_PASSWORD", ADMIN.1),
+            ],
+        )
+        .await;
+        let gw = &sys.gw;
+        let admin = login(gw, ADMIN.0, ADMIN.1).await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let customer = register_and_login(gw, "tax@example.com").await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+
+        // Read (and so cache) the setting through the gateway first.
+        let before = gw
+            .get("/api/config/tax_rate")
+            .bearer(&admin)
+            .send()
+            .await
+            .expect(200);
+        assert_eq!(before.json["value"], "0", "{}", before.text);
+
+        let catalog = gw
+            .get("/api/shop/products?q=premium")
+            .send()
+            .await
+            .expect(200)
+            .json;
+        let product = catalog["products"][0]["id"].as_str().unwrap().to_owned();
+
+        gw.put("/api/config/tax_rate")
+            .bearer(&admin)
+            .json(json!({"value": "8.25"}))
+            .send()
+            .await
+            .expect(200);
+        let after = gw
+            .get("/api/config/tax_rate")
+            .bearer(&admin)
+            .send()
+            .await
+            .expect(200);
+        assert_eq!(after.json["value"], "8.25", "no stale cached answer");
+
+        // The event reaches the shop; until it has, orders carry the old
+        // rate and are cancelled again so stock is not tied up.
+        let order = eventually("an order taxed at the new rate", || async {
+            let order = gw
+                .post("/api/shop/orders")
+                .bearer(&customer)
+                .json(json!({"items": [{"product_id": product, "quantity": 1}]}))
+                .send()
+                .await
+                .expect(201)
+                .json;
+            if order["order"]["tax_rate"] == "8.25" {
+                return Some(order);
+            }
+            let id = order["order"]["id"].as_str().unwrap();
+            gw.post(&format!("/api/shop/orders/{id}/cancel"))
+                .bearer(&customer)
+                .send()
+                .await
+                .expect(200);
+            None
+        })
+        .await;
+        // 29.99 × 8.25 % = 2.474175 → 2.47; total 32.46, exactly.
+        assert_eq!(order["order"]["subtotal"], "29.99", "{}", order);
+        assert_eq!(order["order"]["tax"], "2.47");
+        assert_eq!(order["order"]["total"], "32.46");
+        sys.stop().await;
+    }
+}
