@@ -85,7 +85,7 @@ fn spawn_housekeeping(ctx: &ServiceContext, ledger: &Arc<Ledger>) {
     ctx.tasks.spawn(async move {
         loop {
             let cutoff = clock::format(clock::now() - IDEMPOTENCY_TTL);
-            if let Err(e) = store::idempotency::purge(db.pool(), &cutoff).await {
+            if let Err(e) = marimo_platform::idempotency::purge(db.pool(), &cutoff).await {
                 tracing::warn!(error = %e, "idempotency key purge failed");
             }
             tokio::select! {

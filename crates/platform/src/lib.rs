@@ -11,6 +11,7 @@
 //! - [`db`]: one SQL text for SQLite and PostgreSQL through sqlx `Any`.
 //! - [`telemetry`]: logs and per-service Prometheus metrics.
 //! - [`service`]: the context a service is started with.
+//! - [`idempotency`]: the `Idempotency-Key` header and its records.
 //! - [`client`]: calls to another service through discovery, with a
 //!   breaker per instance and a timeout.
 
@@ -24,6 +25,7 @@ pub mod db;
 pub mod discovery;
 pub mod error;
 pub mod http;
+pub mod idempotency;
 pub mod ids;
 pub mod money;
 pub mod resilience;

@@ -98,7 +98,9 @@ fn spawn_jobs(ctx: &ServiceContext, shop: &Arc<Shop>) {
     ctx.tasks.spawn(async move {
         loop {
             let cutoff = clock::format(clock::now() - IDEMPOTENCY_TTL);
-            if let Err(e) = store::idempotency::purge(housekeeper.db.pool(), &cutoff).await {
+            if let Err(e) =
+                marimo_platform::idempotency::purge(housekeeper.db.pool(), &cutoff).await
+            {
                 tracing::warn!(error = %e, "idempotency key purge failed");
             }
             tokio::select! {

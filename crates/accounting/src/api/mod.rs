@@ -26,6 +26,7 @@ use marimo_platform::{
     ApiError, ApiResult, ErrorCode,
     auth::{Caller, Role},
     clock,
+    idempotency::{self, Claim},
 };
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -37,7 +38,6 @@ use crate::{
         calendar::{Period, parse_date},
     },
     ledger::{Ledger, Tx},
-    store::idempotency::{self, Claim},
 };
 
 #[derive(Clone)]
@@ -250,23 +250,9 @@ pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response {
 
 // ------------------------------------------------------ idempotency
 
-const IDEMPOTENCY_KEY: &str = "idempotency-key";
-const MAX_KEY_LEN: usize = 255;
-
-/// The `Idempotency-Key` header: 1–255 visible ASCII characters.
+/// The `Idempotency-Key` header (see `platform::idempotency`).
 pub(crate) fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
-    let Some(v) = headers.get(IDEMPOTENCY_KEY) else {
-        return Ok(None);
-    };
-    let bad = || {
-        ApiError::validation("Idempotency-Key is 1-255 visible ASCII characters")
-            .with_details(serde_json::json!({"field": "Idempotency-Key"}))
-    };
-    let s = v.to_str().map_err(|_| bad())?.trim();
-    if s.is_empty() || s.len() > MAX_KEY_LEN || !s.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(bad());
-    }
-    Ok(Some(s.to_owned()))
+    idempotency::key_from(headers)
 }
 
 /// What identifies "the same request": method, path and the JSON body in

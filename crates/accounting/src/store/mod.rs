@@ -9,7 +9,6 @@
 
 pub mod accounts;
 pub mod compat;
-pub mod idempotency;
 pub mod journal;
 pub mod periods;
 pub mod reports;

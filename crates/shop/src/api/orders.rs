@@ -12,6 +12,7 @@ use marimo_platform::{
     ApiError, ApiResult, ErrorCode,
     auth::Caller,
     http::{Json, Query, extract::Page},
+    idempotency,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -22,23 +23,7 @@ use crate::{
     store::orders::{self, Filter},
 };
 
-const MAX_KEY_CHARS: usize = 255;
 const MAX_REASON_CHARS: usize = 500;
-
-/// `Idempotency-Key`: 1..=255 visible ASCII characters, or absent.
-fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
-    let Some(value) = headers.get("idempotency-key") else {
-        return Ok(None);
-    };
-    let key = value.to_str().unwrap_or("").trim();
-    if key.is_empty() || key.len() > MAX_KEY_CHARS || !key.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(ApiError::validation(format!(
-            "Idempotency-Key must be 1 to {MAX_KEY_CHARS} visible ASCII characters"
-        ))
-        .with_details(json!({"field": "Idempotency-Key"})));
-    }
-    Ok(Some(key.to_owned()))
-}
 
 /// `POST /orders`: 201 `{success, message, order}`. With an
 /// `Idempotency-Key`, a retry of the same request by the same user gets the
@@ -49,7 +34,7 @@ pub(super) async fn place(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> ApiResult<Response> {
-    let key = idempotency_key(&headers)?;
+    let key = idempotency::key_from(&headers)?;
     let placed = st.place_order(&caller, &body, key.as_deref()).await?;
     let status = StatusCode::from_u16(placed.status).unwrap_or(StatusCode::CREATED);
     let mut res = (

@@ -10,7 +10,12 @@
 
 use std::collections::HashMap;
 
-use marimo_platform::{auth::Caller, clock, ids};
+use marimo_platform::{
+    auth::Caller,
+    clock,
+    idempotency::{self, Claim},
+    ids,
+};
 use serde_json::{Value, json};
 use sqlx::{Any, Transaction};
 
@@ -26,7 +31,6 @@ use crate::{
     events,
     store::{
         self,
-        idempotency::{self, Claim},
         orders::{HistoryEntry, PaymentKind},
         products,
     },

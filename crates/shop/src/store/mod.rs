@@ -5,7 +5,6 @@
 //! Functions that run inside a write transaction take `&mut AnyConnection`
 //! (`&mut *tx`) or any executor; read-only listings take the pool.
 
-pub mod idempotency;
 pub mod orders;
 pub mod products;
 pub mod settings;

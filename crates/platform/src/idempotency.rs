@@ -1,0 +1,156 @@
+//! `Idempotency-Key` for POSTs that must not happen twice (an order, a
+//! journal posting, a stock receipt): the header, and the records a
+//! service keeps of the keys it has seen, written in the transaction of
+//! the request's own effect.
+//!
+//! The first request with a key claims it (a row with status 0) at the
+//! start of its transaction and stores its response before committing. A
+//! concurrent request with the same key waits on that row (PostgreSQL) or
+//! on the write lock (SQLite), then finds the stored response. If the first
+//! request fails, its transaction rolls back and the key is free again:
+//! only requests that took effect are remembered.
+//!
+//! Every service that uses this has the same table in its own schema:
+//!
+//! ```sql
+//! CREATE TABLE idempotency_keys (
+//!     caller       TEXT NOT NULL,   -- keys are scoped to the caller
+//!     idem_key     TEXT NOT NULL,
+//!     request_hash TEXT NOT NULL,   -- what makes it "the same request"
+//!     status       BIGINT NOT NULL, -- 0 while the claim is in flight
+//!     body         TEXT NOT NULL,
+//!     created_at   TEXT NOT NULL,
+//!     PRIMARY KEY (caller, idem_key)
+//! );
+//! ```
+
+use axum::http::HeaderMap;
+use serde_json::json;
+use sqlx::{AnyConnection, AnyPool, Row};
+
+use crate::ApiError;
+
+/// The request header.
+pub const HEADER: &str = "idempotency-key";
+/// The response header set on a replayed answer.
+pub const REPLAYED: &str = "idempotent-replayed";
+const MAX_KEY_LEN: usize = 255;
+
+/// The `Idempotency-Key` header: absent, or 1–255 visible ASCII characters.
+pub fn key_from(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(v) = headers.get(HEADER) else {
+        return Ok(None);
+    };
+    let key = v.to_str().unwrap_or("").trim();
+    if key.is_empty() || key.len() > MAX_KEY_LEN || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ApiError::validation(format!(
+            "Idempotency-Key must be 1 to {MAX_KEY_LEN} visible ASCII characters"
+        ))
+        .with_details(json!({"field": "Idempotency-Key"})));
+    }
+    Ok(Some(key.to_owned()))
+}
+
+/// What a key's record says about a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// The key is new: go ahead.
+    Fresh,
+    /// Seen with the same request: answer this again.
+    Replay { status: u16, body: String },
+    /// Seen with a different request.
+    Mismatch,
+}
+
+/// Claims `key` for `caller` inside the request's transaction.
+pub async fn claim(
+    conn: &mut AnyConnection,
+    caller: &str,
+    key: &str,
+    request_hash: &str,
+    now: &str,
+) -> Result<Claim, sqlx::Error> {
+    let inserted = sqlx::query(
+        "INSERT INTO idempotency_keys (caller, idem_key, request_hash, status, body, created_at)
+         VALUES ($1, $2, $3, 0, '', $4)
+         ON CONFLICT (caller, idem_key) DO NOTHING",
+    )
+    .bind(caller)
+    .bind(key)
+    .bind(request_hash)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if inserted == 1 {
+        return Ok(Claim::Fresh);
+    }
+    let row = sqlx::query(
+        "SELECT request_hash, status, body FROM idempotency_keys WHERE caller = $1 AND idem_key = $2",
+    )
+    .bind(caller)
+    .bind(key)
+    .fetch_one(conn)
+    .await?;
+    let hash: String = row.try_get("request_hash")?;
+    if hash != request_hash {
+        return Ok(Claim::Mismatch);
+    }
+    let status: i64 = row.try_get("status")?;
+    Ok(Claim::Replay {
+        status: u16::try_from(status).unwrap_or(500),
+        body: row.try_get("body")?,
+    })
+}
+
+/// Stores the response of the claiming request (same transaction).
+pub async fn complete(
+    conn: &mut AnyConnection,
+    caller: &str,
+    key: &str,
+    status: u16,
+    body: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE idempotency_keys SET status = $3, body = $4 WHERE caller = $1 AND idem_key = $2",
+    )
+    .bind(caller)
+    .bind(key)
+    .bind(i64::from(status))
+    .bind(body)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Forgets completed keys older than `cutoff` (RFC 3339 text).
+pub async fn purge(pool: &AnyPool, cutoff: &str) -> Result<u64, sqlx::Error> {
+    Ok(
+        sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1 AND status <> 0")
+            .bind(cutoff)
+            .execute(pool)
+            .await?
+            .rows_affected(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(HEADER, v.parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn keys_are_visible_ascii_up_to_255() {
+        assert_eq!(key_from(&HeaderMap::new()).unwrap(), None);
+        assert_eq!(key_from(&headers(" k-1 ")).unwrap().as_deref(), Some("k-1"));
+        assert!(key_from(&headers("")).is_err());
+        assert!(key_from(&headers("a b")).is_err());
+        assert!(key_from(&headers(&"k".repeat(256))).is_err());
+        assert!(key_from(&headers(&"k".repeat(255))).is_ok());
+    }
+}
