@@ -25,7 +25,6 @@ use std::{sync::Arc, time::Duration};
 
 use axum::Router;
 use marimo_platform::{
-    clock,
     http::ServiceApp,
     service::{ServiceContext, StartError},
 };
@@ -52,7 +51,7 @@ const IDEMPOTENCY_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
     let ledger = Arc::new(start(&ctx).await?);
     events::subscribe(&ctx, ledger.clone()).await?;
-    spawn_housekeeping(&ctx, &ledger);
+    marimo_platform::idempotency::spawn_purge(&ctx, ledger.db.clone(), IDEMPOTENCY_TTL);
     let api = api::routes(api::AppState { ledger });
     Ok(ServiceApp::new(&ctx).router(api))
 }
@@ -76,24 +75,6 @@ pub async fn start(ctx: &ServiceContext) -> Result<Ledger, StartError> {
     let currency = domain::money::Currency::new(&code)
         .ok_or_else(|| format!("accounting: unknown base currency '{code}'"))?;
     Ok(Ledger::new(db, ctx.outbox.clone(), currency))
-}
-
-/// Forgets old Idempotency-Keys, hourly, until shutdown.
-fn spawn_housekeeping(ctx: &ServiceContext, ledger: &Arc<Ledger>) {
-    let shutdown = ctx.shutdown.clone();
-    let db = ledger.db.clone();
-    ctx.tasks.spawn(async move {
-        loop {
-            let cutoff = clock::format(clock::now() - IDEMPOTENCY_TTL);
-            if let Err(e) = marimo_platform::idempotency::purge(db.pool(), &cutoff).await {
-                tracing::warn!(error = %e, "idempotency key purge failed");
-            }
-            tokio::select! {
-                () = shutdown.cancelled() => return,
-                () = tokio::time::sleep(Duration::from_secs(3600)) => {}
-            }
-        }
-    });
 }
 
 /// Bulk loading for the benchmark: posts `drafts` through the posting

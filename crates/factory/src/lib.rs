@@ -107,6 +107,9 @@ pub enum FactoryError {
     BomCycle(Vec<String>),
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
+    /// A rule the code relies on did not hold (logged, 500).
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl FactoryError {
@@ -196,6 +199,10 @@ impl From<FactoryError> for ApiError {
             )
             .with_details(json!({"cycle": format_path(&path), "path": path})),
             FactoryError::Db(e) => e.into(),
+            FactoryError::Internal(why) => {
+                tracing::error!(%why, "factory invariant broken");
+                ApiError::internal("internal error")
+            }
         }
     }
 }
@@ -220,11 +227,15 @@ impl Factory {
     }
 }
 
+/// How long a stock POST's `Idempotency-Key` is remembered.
+const IDEMPOTENCY_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
 /// Runs migrations, installs the append-only guards, seeds the reference
 /// data and returns the service's router wrapped in the platform's
 /// [`ServiceApp`].
 pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
     let factory = start(&ctx).await?;
+    marimo_platform::idempotency::spawn_purge(&ctx, factory.db.clone(), IDEMPOTENCY_TTL);
     let api = api::routes(std::sync::Arc::new(factory));
     Ok(ServiceApp::new(&ctx).router(api))
 }

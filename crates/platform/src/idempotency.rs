@@ -25,7 +25,9 @@
 //! ```
 
 use axum::http::HeaderMap;
+use serde::Serialize;
 use serde_json::json;
+use sha2::{Digest, Sha256};
 use sqlx::{AnyConnection, AnyPool, Row};
 
 use crate::ApiError;
@@ -49,6 +51,19 @@ pub fn key_from(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
         .with_details(json!({"field": "Idempotency-Key"})));
     }
     Ok(Some(key.to_owned()))
+}
+
+/// What identifies "the same request": method, path and the body as
+/// JSON (a `Value`'s object keys sorted, a struct's fields in their fixed
+/// order; no insignificant whitespace), hashed.
+pub fn fingerprint(method: &str, path: &str, body: &impl Serialize) -> String {
+    let mut h = Sha256::new();
+    h.update(method.as_bytes());
+    h.update(b" ");
+    h.update(path.as_bytes());
+    h.update(b"\n");
+    h.update(serde_json::to_vec(body).unwrap_or_default());
+    hex::encode(h.finalize())
 }
 
 /// What a key's record says about a request.
@@ -123,6 +138,28 @@ pub async fn complete(
     Ok(())
 }
 
+/// Forgets keys older than `retention` from `db`, hourly, until the
+/// service shuts down.
+pub fn spawn_purge(
+    ctx: &crate::service::ServiceContext,
+    db: crate::db::Db,
+    retention: std::time::Duration,
+) {
+    let shutdown = ctx.shutdown.clone();
+    ctx.tasks.spawn(async move {
+        loop {
+            let cutoff = crate::clock::format(crate::clock::now() - retention);
+            if let Err(e) = purge(db.pool(), &cutoff).await {
+                tracing::warn!(error = %e, "idempotency key purge failed");
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
+            }
+        }
+    });
+}
+
 /// Forgets completed keys older than `cutoff` (RFC 3339 text).
 pub async fn purge(pool: &AnyPool, cutoff: &str) -> Result<u64, sqlx::Error> {
     Ok(
@@ -142,6 +179,17 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(HEADER, v.parse().unwrap());
         h
+    }
+
+    #[test]
+    fn fingerprints_ignore_layout_but_not_content() {
+        let a: serde_json::Value = serde_json::from_str(r#"{"b": 1, "a": [1, 2]}"#).unwrap();
+        let b = json!({"a": [1, 2], "b": 1});
+        let c = json!({"a": [2, 1], "b": 1});
+        let fp = |v| fingerprint("POST", "/x", v);
+        assert_eq!(fp(&a), fp(&b));
+        assert_ne!(fp(&a), fp(&c));
+        assert_ne!(fp(&a), fingerprint("POST", "/y", &a));
     }
 
     #[test]

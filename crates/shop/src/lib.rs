@@ -26,7 +26,6 @@ use std::{sync::Arc, time::Duration};
 use axum::Router;
 use marimo_platform::{
     auth::{Caller, Role},
-    clock,
     http::ServiceApp,
     service::{ServiceContext, StartError},
 };
@@ -94,19 +93,5 @@ fn spawn_jobs(ctx: &ServiceContext, shop: &Arc<Shop>) {
             }
         }
     });
-    let (housekeeper, shutdown) = (shop.clone(), ctx.shutdown.clone());
-    ctx.tasks.spawn(async move {
-        loop {
-            let cutoff = clock::format(clock::now() - IDEMPOTENCY_TTL);
-            if let Err(e) =
-                marimo_platform::idempotency::purge(housekeeper.db.pool(), &cutoff).await
-            {
-                tracing::warn!(error = %e, "idempotency key purge failed");
-            }
-            tokio::select! {
-                () = shutdown.cancelled() => return,
-                () = tokio::time::sleep(Duration::from_secs(3600)) => {}
-            }
-        }
-    });
+    marimo_platform::idempotency::spawn_purge(ctx, shop.db.clone(), IDEMPOTENCY_TTL);
 }

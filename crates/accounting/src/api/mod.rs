@@ -30,7 +30,6 @@ use marimo_platform::{
 };
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use crate::{
     domain::{
@@ -255,16 +254,9 @@ pub(crate) fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> 
     idempotency::key_from(headers)
 }
 
-/// What identifies "the same request": method, path and the JSON body in
-/// canonical form (object keys sorted, no insignificant whitespace).
+/// What identifies "the same request" (see `platform::idempotency`).
 pub(crate) fn request_hash(method: &str, path: &str, body: &Value) -> String {
-    let mut h = Sha256::new();
-    h.update(method.as_bytes());
-    h.update(b" ");
-    h.update(path.as_bytes());
-    h.update(b"\n");
-    h.update(body.to_string().as_bytes());
-    hex::encode(h.finalize())
+    idempotency::fingerprint(method, path, body)
 }
 
 /// A posting transaction, with the idempotency key it claimed.

@@ -3,15 +3,17 @@
 use axum::{
     Router,
     extract::State,
-    http::StatusCode,
+    http::{HeaderMap, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
     routing::{get, post},
 };
 use marimo_platform::{
     ApiResult, clock,
     http::{Json, Query, extract::Page},
+    idempotency,
     money::Decimal,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use time::{Date, Duration, macros::format_description};
 
@@ -20,6 +22,7 @@ use super::{
 };
 use crate::{
     domain::{Invalid, items, qty},
+    engine::posting::{Idem, Posted},
     store::stock::{self as store, MoveFilter},
 };
 
@@ -41,14 +44,39 @@ fn text(field: &'static str, raw: Option<&str>) -> ApiResult<Option<String>> {
     items::parse_text(field, raw).map_err(invalid)
 }
 
-fn created(f: &AppState, m: &crate::MoveRecord) -> (StatusCode, Json<Value>) {
-    (
-        StatusCode::CREATED,
-        Json(json!({"success": true, "move": views::stock_move(m, &f.currency)})),
-    )
+/// The `Idempotency-Key` of a stock POST, with the fingerprint of its
+/// request: the path and the parsed body (fields in a fixed order).
+fn idem_of(headers: &HeaderMap, path: &str, body: &impl Serialize) -> ApiResult<Option<Idem>> {
+    let Some(key) = idempotency::key_from(headers)? else {
+        return Ok(None);
+    };
+    Ok(Some(Idem {
+        key,
+        request_hash: idempotency::fingerprint("POST", path, body),
+    }))
 }
 
-#[derive(Deserialize)]
+/// 201 with the move (or, for a transfer, the moves); a replay of an
+/// `Idempotency-Key` answers the same, marked `Idempotent-Replayed`.
+fn created(f: &AppState, posted: &Posted, one: bool) -> Response {
+    let list: Vec<Value> = posted
+        .moves
+        .iter()
+        .map(|m| views::stock_move(m, &f.currency))
+        .collect();
+    let body = match (one, list.first()) {
+        (true, Some(m)) => json!({"success": true, "move": m}),
+        _ => json!({"success": true, "moves": list}),
+    };
+    let mut res = (StatusCode::CREATED, Json(body)).into_response();
+    if posted.replayed {
+        res.headers_mut()
+            .insert(idempotency::REPLAYED, HeaderValue::from_static("true"));
+    }
+    res
+}
+
+#[derive(Deserialize, Serialize)]
 pub(super) struct ReceiptBody {
     sku: Option<String>,
     warehouse: Option<String>,
@@ -60,8 +88,10 @@ pub(super) struct ReceiptBody {
 async fn receipt(
     State(f): State<AppState>,
     Manager(caller): Manager,
+    headers: HeaderMap,
     Json(b): Json<ReceiptBody>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<Response> {
+    let idem = idem_of(&headers, "/api/factory/stock/receipts", &b)?;
     let sku = sku_of(b.sku)?;
     let warehouse = warehouse_or_default("warehouse", b.warehouse.as_deref())?;
     let qty = positive_qty("qty", b.qty)?;
@@ -70,13 +100,21 @@ async fn receipt(
         .cost("unit_cost", &required("unit_cost", b.unit_cost)?)
         .map_err(invalid)?;
     let reference = text("reference", b.reference.as_deref())?;
-    let m = f
-        .receive(&caller.user_id, &sku, &warehouse, qty, unit_cost, reference)
+    let posted = f
+        .receive(
+            &caller.user_id,
+            idem.as_ref(),
+            &sku,
+            &warehouse,
+            qty,
+            unit_cost,
+            reference,
+        )
         .await?;
-    Ok(created(&f, &m))
+    Ok(created(&f, &posted, true))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 pub(super) struct IssueBody {
     sku: Option<String>,
     warehouse: Option<String>,
@@ -87,19 +125,28 @@ pub(super) struct IssueBody {
 async fn issue(
     State(f): State<AppState>,
     Manager(caller): Manager,
+    headers: HeaderMap,
     Json(b): Json<IssueBody>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<Response> {
+    let idem = idem_of(&headers, "/api/factory/stock/issues", &b)?;
     let sku = sku_of(b.sku)?;
     let warehouse = warehouse_or_default("warehouse", b.warehouse.as_deref())?;
     let qty = positive_qty("qty", b.qty)?;
     let reference = text("reference", b.reference.as_deref())?;
-    let m = f
-        .issue(&caller.user_id, &sku, &warehouse, qty, reference)
+    let posted = f
+        .issue(
+            &caller.user_id,
+            idem.as_ref(),
+            &sku,
+            &warehouse,
+            qty,
+            reference,
+        )
         .await?;
-    Ok(created(&f, &m))
+    Ok(created(&f, &posted, true))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 pub(super) struct AdjustmentBody {
     sku: Option<String>,
     warehouse: Option<String>,
@@ -111,8 +158,10 @@ pub(super) struct AdjustmentBody {
 async fn adjustment(
     State(f): State<AppState>,
     Manager(caller): Manager,
+    headers: HeaderMap,
     Json(b): Json<AdjustmentBody>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<Response> {
+    let idem = idem_of(&headers, "/api/factory/stock/adjustments", &b)?;
     let sku = sku_of(b.sku)?;
     let warehouse = warehouse_or_default("warehouse", b.warehouse.as_deref())?;
     let qty = qty::parse("qty", &required("qty", b.qty)?).map_err(invalid)?;
@@ -122,13 +171,13 @@ async fn adjustment(
     // Corrections must say why: the ledger is the audit trail.
     let note = text("reason_note", b.reason_note.as_deref())?
         .ok_or_else(|| invalid(Invalid::new("reason_note", "reason_note is required")))?;
-    let m = f
-        .adjust(&caller.user_id, &sku, &warehouse, qty, note)
+    let posted = f
+        .adjust(&caller.user_id, idem.as_ref(), &sku, &warehouse, qty, note)
         .await?;
-    Ok(created(&f, &m))
+    Ok(created(&f, &posted, true))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 pub(super) struct TransferBody {
     sku: Option<String>,
     from: Option<String>,
@@ -140,24 +189,27 @@ pub(super) struct TransferBody {
 async fn transfer(
     State(f): State<AppState>,
     Manager(caller): Manager,
+    headers: HeaderMap,
     Json(b): Json<TransferBody>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<Response> {
+    let idem = idem_of(&headers, "/api/factory/stock/transfers", &b)?;
     let sku = sku_of(b.sku)?;
     let from = items::parse_warehouse("from", &required("from", b.from)?).map_err(invalid)?;
     let to = items::parse_warehouse("to", &required("to", b.to)?).map_err(invalid)?;
     let qty = positive_qty("qty", b.qty)?;
     let reference = text("reference", b.reference.as_deref())?;
-    let moves = f
-        .transfer(&caller.user_id, &sku, &from, &to, qty, reference)
+    let posted = f
+        .transfer(
+            &caller.user_id,
+            idem.as_ref(),
+            &sku,
+            &from,
+            &to,
+            qty,
+            reference,
+        )
         .await?;
-    let list: Vec<Value> = moves
-        .iter()
-        .map(|m| views::stock_move(m, &f.currency))
-        .collect();
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"success": true, "moves": list})),
-    ))
+    Ok(created(&f, &posted, false))
 }
 
 #[derive(Deserialize)]

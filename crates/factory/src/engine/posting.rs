@@ -2,7 +2,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use marimo_platform::{bus::Envelope, clock, ids};
+use marimo_platform::{
+    bus::Envelope,
+    clock,
+    idempotency::{self, Claim},
+    ids,
+};
 use sqlx::{Any, Transaction};
 
 use crate::{
@@ -48,6 +53,29 @@ pub(crate) struct Posting<'f> {
     pub moves: Vec<MoveRecord>,
     events: Vec<Envelope>,
     statuses: Vec<Status>,
+    /// The `Idempotency-Key` this posting claimed; its moves are
+    /// remembered under it at commit.
+    idem_key: Option<String>,
+}
+
+/// An `Idempotency-Key` and the fingerprint of the request it came with.
+#[derive(Debug, Clone)]
+pub struct Idem {
+    pub key: String,
+    pub request_hash: String,
+}
+
+/// The moves a stock request wrote, or wrote the first time it was sent
+/// (`replayed`) when it came again with the same `Idempotency-Key`.
+#[derive(Debug)]
+pub struct Posted {
+    pub moves: Vec<MoveRecord>,
+    pub replayed: bool,
+}
+
+pub(crate) enum Begun<'f> {
+    Fresh(Posting<'f>),
+    Replayed(Posted),
 }
 
 fn short(sku: &str, warehouse: &str, required: i64, available: i64) -> FactoryError {
@@ -82,7 +110,50 @@ impl<'f> Posting<'f> {
             moves: Vec::new(),
             events: Vec::new(),
             statuses: Vec::new(),
+            idem_key: None,
         })
+    }
+
+    /// Begins a posting that claims `idem` first: a key seen before with
+    /// the same request gives back the moves written then (moves are
+    /// immutable, so they answer exactly as the first time); with another
+    /// request, 422.
+    pub async fn begin_keyed(
+        f: &'f Factory,
+        actor: &str,
+        idem: Option<&Idem>,
+    ) -> Result<Begun<'f>, FactoryError> {
+        let mut p = Self::begin(f, actor).await?;
+        let Some(idem) = idem else {
+            return Ok(Begun::Fresh(p));
+        };
+        match idempotency::claim(&mut p.tx, actor, &idem.key, &idem.request_hash, &p.now).await? {
+            Claim::Fresh => {
+                p.idem_key = Some(idem.key.clone());
+                Ok(Begun::Fresh(p))
+            }
+            Claim::Replay { body, .. } => {
+                let mut moves = Vec::new();
+                for id in body.split(',').filter(|s| !s.is_empty()) {
+                    let m = stock_store::find_move(&mut *p.tx, id)
+                        .await?
+                        .ok_or_else(|| {
+                            FactoryError::Internal(format!(
+                                "idempotency record names a missing move {id}"
+                            ))
+                        })?;
+                    moves.push(m);
+                }
+                Ok(Begun::Replayed(Posted {
+                    moves,
+                    replayed: true,
+                }))
+            }
+            Claim::Mismatch => Err(FactoryError::unprocessable(
+                "IDEMPOTENCY_KEY_REUSED",
+                "this Idempotency-Key was already used with a different request",
+            )),
+        }
     }
 
     /// The item with `sku` (cached for the transaction); 404 when unknown.
@@ -259,6 +330,10 @@ impl<'f> Posting<'f> {
     /// Publishes the queued events into the outbox, commits, wakes the
     /// relay and records metrics. Returns the moves written.
     pub async fn commit(mut self) -> Result<Vec<MoveRecord>, FactoryError> {
+        if let Some(key) = &self.idem_key {
+            let ids: Vec<&str> = self.moves.iter().map(|m| m.id.as_str()).collect();
+            idempotency::complete(&mut self.tx, &self.actor, key, 201, &ids.join(",")).await?;
+        }
         for env in &self.events {
             self.f.outbox.publish(&mut self.tx, env).await?;
         }

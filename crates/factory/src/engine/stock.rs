@@ -1,12 +1,11 @@
 //! Receipts, issues, adjustments and transfers: each one transaction of
 //! moves, balances and events.
 
-use super::posting::{Key, MoveSpec, Posting};
+use super::posting::{Begun, Idem, Key, MoveSpec, Posted, Posting};
 use crate::{
     Factory, FactoryError,
     domain::{Invalid, items::Reason, valuation},
     events,
-    store::stock::MoveRecord,
 };
 
 fn key(sku: &str, warehouse: &str) -> Key {
@@ -23,13 +22,17 @@ impl Factory {
     pub async fn receive(
         &self,
         actor: &str,
+        idem: Option<&Idem>,
         sku: &str,
         warehouse: &str,
         qty: i64,
         unit_cost: i64,
         reference: Option<String>,
-    ) -> Result<MoveRecord, FactoryError> {
-        let mut p = Posting::begin(self, actor).await?;
+    ) -> Result<Posted, FactoryError> {
+        let mut p = match Posting::begin_keyed(self, actor, idem).await? {
+            Begun::Fresh(p) => p,
+            Begun::Replayed(posted) => return Ok(posted),
+        };
         let item = p.item(sku).await?;
         if !item.active {
             return Err(inactive(sku));
@@ -55,26 +58,36 @@ impl Factory {
             &self.currency,
         ));
         p.commit().await?;
-        Ok(m)
+        Ok(Posted {
+            moves: vec![m],
+            replayed: false,
+        })
     }
 
     /// Issues `qty` (> 0) of the available stock at the moving average.
     pub async fn issue(
         &self,
         actor: &str,
+        idem: Option<&Idem>,
         sku: &str,
         warehouse: &str,
         qty: i64,
         reference: Option<String>,
-    ) -> Result<MoveRecord, FactoryError> {
-        let mut p = Posting::begin(self, actor).await?;
+    ) -> Result<Posted, FactoryError> {
+        let mut p = match Posting::begin_keyed(self, actor, idem).await? {
+            Begun::Fresh(p) => p,
+            Begun::Replayed(posted) => return Ok(posted),
+        };
         p.item(sku).await?;
         p.warehouse(warehouse).await?;
         let mut spec = MoveSpec::new(Reason::Issue);
         spec.reference = reference;
         let m = p.take(&key(sku, warehouse), qty, false, spec).await?;
         p.commit().await?;
-        Ok(m)
+        Ok(Posted {
+            moves: vec![m],
+            replayed: false,
+        })
     }
 
     /// Corrects a balance by `qty` (signed, ≠ 0). Stock found comes in at
@@ -83,15 +96,19 @@ impl Factory {
     pub async fn adjust(
         &self,
         actor: &str,
+        idem: Option<&Idem>,
         sku: &str,
         warehouse: &str,
         qty: i64,
         note: String,
-    ) -> Result<MoveRecord, FactoryError> {
+    ) -> Result<Posted, FactoryError> {
         if qty == 0 {
             return Err(Invalid::new("qty", "qty must not be zero").into());
         }
-        let mut p = Posting::begin(self, actor).await?;
+        let mut p = match Posting::begin_keyed(self, actor, idem).await? {
+            Begun::Fresh(p) => p,
+            Begun::Replayed(posted) => return Ok(posted),
+        };
         let item = p.item(sku).await?;
         p.warehouse(warehouse).await?;
         let k = key(sku, warehouse);
@@ -116,7 +133,10 @@ impl Factory {
             p.take(&k, -qty, false, spec).await?
         };
         p.commit().await?;
-        Ok(m)
+        Ok(Posted {
+            moves: vec![m],
+            replayed: false,
+        })
     }
 
     /// Moves `qty` (> 0) from one warehouse to another: two moves in one
@@ -124,16 +144,20 @@ impl Factory {
     pub async fn transfer(
         &self,
         actor: &str,
+        idem: Option<&Idem>,
         sku: &str,
         from: &str,
         to: &str,
         qty: i64,
         reference: Option<String>,
-    ) -> Result<Vec<MoveRecord>, FactoryError> {
+    ) -> Result<Posted, FactoryError> {
         if from == to {
             return Err(Invalid::new("to", "from and to must be different warehouses").into());
         }
-        let mut p = Posting::begin(self, actor).await?;
+        let mut p = match Posting::begin_keyed(self, actor, idem).await? {
+            Begun::Fresh(p) => p,
+            Begun::Replayed(posted) => return Ok(posted),
+        };
         p.item(sku).await?;
         p.warehouse(from).await?;
         p.warehouse(to).await?;
@@ -144,6 +168,9 @@ impl Factory {
         spec.reference = reference;
         let out = p.take(&src, qty, false, spec.clone()).await?;
         p.put(&dst, qty, -out.value, out.unit_cost, spec).await?;
-        p.commit().await
+        Ok(Posted {
+            moves: p.commit().await?,
+            replayed: false,
+        })
     }
 }

@@ -338,6 +338,22 @@ where
     Ok((moves, total))
 }
 
+/// One move by id.
+pub async fn find_move<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    id: &str,
+) -> Result<Option<MoveRecord>, sqlx::Error> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {MOVE_COLUMNS} FROM stock_moves WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(ex)
+    .await?
+    .as_ref()
+    .map(move_from)
+    .transpose()
+}
+
 /// The moves of a work order, oldest first.
 pub async fn moves_of_work_order<'e>(
     ex: impl Executor<'e, Database = Any>,

@@ -352,3 +352,112 @@ async fn the_ledger_is_listed_filtered_and_paginated() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn stock_posts_with_an_idempotency_key_happen_once() {
+    each_backend(|app| async move {
+        app.item("BOLT", "raw_material", "pcs", "0").await;
+        app.post(
+            "/api/factory/warehouses",
+            json!({"code": "EAST", "name": "East"}),
+        )
+        .await
+        .expect(201);
+        let manager = crate::support::manager();
+        let send = |path: &'static str, key: &'static str, body: serde_json::Value| {
+            let (http, manager) = (app.http.clone(), manager.clone());
+            async move {
+                http.post(path)
+                    .bearer(&manager)
+                    .header("Idempotency-Key", key)
+                    .json(body)
+                    .send()
+                    .await
+            }
+        };
+        let receipt = json!({"sku": "BOLT", "qty": "100", "unit_cost": "0.10"});
+        let first = send("/api/factory/stock/receipts", "rcpt-1", receipt.clone())
+            .await
+            .expect(201);
+        assert_eq!(first.header("idempotent-replayed"), None);
+        // The same request again (keys in another order): the same move,
+        // marked as a replay, and the stock is received once.
+        let again = send(
+            "/api/factory/stock/receipts",
+            "rcpt-1",
+            json!({"unit_cost": "0.10", "qty": "100", "sku": "BOLT"}),
+        )
+        .await
+        .expect(201);
+        assert_eq!(again.header("idempotent-replayed"), Some("true"));
+        assert_eq!(again.json["move"], first.json["move"]);
+        assert_eq!(app.level("BOLT").await.0, "100.000");
+
+        // The key with another request: 422, nothing booked.
+        let other = send(
+            "/api/factory/stock/receipts",
+            "rcpt-1",
+            json!({"sku": "BOLT", "qty": "5", "unit_cost": "0.10"}),
+        )
+        .await
+        .expect(422);
+        assert_eq!(other.code(), "IDEMPOTENCY_KEY_REUSED");
+        assert_eq!(app.level("BOLT").await.0, "100.000");
+
+        // A transfer replays both of its moves; adjustments likewise.
+        let transfer = json!({"sku": "BOLT", "from": "MAIN", "to": "EAST", "qty": "30"});
+        let t1 = send("/api/factory/stock/transfers", "move-1", transfer.clone())
+            .await
+            .expect(201);
+        let t2 = send("/api/factory/stock/transfers", "move-1", transfer)
+            .await
+            .expect(201);
+        assert_eq!(t1.json["moves"].as_array().unwrap().len(), 2);
+        assert_eq!(t1.json["moves"], t2.json["moves"]);
+        let adj = json!({"sku": "BOLT", "qty": "-1", "reason_note": "dropped"});
+        send("/api/factory/stock/adjustments", "adj-1", adj.clone())
+            .await
+            .expect(201);
+        send("/api/factory/stock/adjustments", "adj-1", adj)
+            .await
+            .expect(201);
+        assert_eq!(app.level("BOLT").await.0, "69.000", "MAIN: 100 - 30 - 1");
+        let moves = app
+            .get("/api/factory/stock/moves?sku=BOLT")
+            .await
+            .expect(200);
+        assert_eq!(
+            moves.json["total"], 4,
+            "receipt, two transfer legs, adjustment"
+        );
+
+        // Keys are per caller: another manager's same key is a new request.
+        let other_manager =
+            marimo_platform::auth::jwt::JwtKeys::new(marimo_testkit::TEST_JWT_SECRET.as_bytes())
+                .issue(&marimo_platform::auth::jwt::Identity {
+                    user_id: "second-manager".into(),
+                    email: "m2@example.com".into(),
+                    role: marimo_platform::auth::Role::Manager,
+                })
+                .0;
+        app.http
+            .post("/api/factory/stock/receipts")
+            .bearer(&other_manager)
+            .header("Idempotency-Key", "rcpt-1")
+            .json(receipt)
+            .send()
+            .await
+            .expect(201);
+        assert_eq!(app.level("BOLT").await.0, "169.000");
+
+        // A malformed key is refused before anything happens.
+        send(
+            "/api/factory/stock/receipts",
+            "bad key",
+            json!({"sku": "BOLT", "qty": "1", "unit_cost": "1"}),
+        )
+        .await
+        .expect(400);
+    })
+    .await;
+}
