@@ -76,11 +76,11 @@ async fn moves(f: &Arc<Factory>, backend: &str, n: usize, conc: usize) {
     let t = Instant::now();
     for i in 0..n {
         if i % 2 == 0 {
-            f.receive(actor, "SEQ", "MAIN", 2000, 150, None)
+            f.receive(actor.into(), "SEQ", "MAIN", 2000, 150, None)
                 .await
                 .expect("receipt");
         } else {
-            f.issue(actor, "SEQ", "MAIN", 1000, None)
+            f.issue(actor.into(), "SEQ", "MAIN", 1000, None)
                 .await
                 .expect("issue");
         }
@@ -117,11 +117,15 @@ async fn moves(f: &Arc<Factory>, backend: &str, n: usize, conc: usize) {
                     };
                     for i in 0..per {
                         if i % 2 == 0 {
-                            f.receive("bench", &sku, "MAIN", 2000, 150, None)
+                            f.receive("bench".into(), &sku, "MAIN", 2000, 150, None)
                                 .await
                                 .expect("receipt");
                             made.fetch_add(1, Ordering::Relaxed);
-                        } else if f.issue("bench", &sku, "MAIN", 1000, None).await.is_ok() {
+                        } else if f
+                            .issue("bench".into(), &sku, "MAIN", 1000, None)
+                            .await
+                            .is_ok()
+                        {
                             // Under contention another client may have taken
                             // the stock: a refusal is not a move.
                             made.fetch_add(1, Ordering::Relaxed);

@@ -53,6 +53,7 @@ mod store;
 pub use engine::{
     boms::NewBom,
     items::{ItemChanges, NewItem},
+    posting::{Idem, Posted, Requester},
     work_orders::Completion,
 };
 pub use store::{

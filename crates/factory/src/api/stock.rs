@@ -22,7 +22,7 @@ use super::{
 };
 use crate::{
     domain::{Invalid, items, qty},
-    engine::posting::{Idem, Posted},
+    engine::posting::{Idem, Posted, Requester},
     store::stock::{self as store, MoveFilter},
 };
 
@@ -54,6 +54,13 @@ fn idem_of(headers: &HeaderMap, path: &str, body: &impl Serialize) -> ApiResult<
         key,
         request_hash: idempotency::fingerprint("POST", path, body),
     }))
+}
+
+fn by<'a>(caller: &'a marimo_platform::auth::Caller, idem: &'a Option<Idem>) -> Requester<'a> {
+    Requester {
+        actor: &caller.user_id,
+        idem: idem.as_ref(),
+    }
 }
 
 /// 201 with the move (or, for a transfer, the moves); a replay of an
@@ -102,8 +109,7 @@ async fn receipt(
     let reference = text("reference", b.reference.as_deref())?;
     let posted = f
         .receive(
-            &caller.user_id,
-            idem.as_ref(),
+            by(&caller, &idem),
             &sku,
             &warehouse,
             qty,
@@ -134,14 +140,7 @@ async fn issue(
     let qty = positive_qty("qty", b.qty)?;
     let reference = text("reference", b.reference.as_deref())?;
     let posted = f
-        .issue(
-            &caller.user_id,
-            idem.as_ref(),
-            &sku,
-            &warehouse,
-            qty,
-            reference,
-        )
+        .issue(by(&caller, &idem), &sku, &warehouse, qty, reference)
         .await?;
     Ok(created(&f, &posted, true))
 }
@@ -172,7 +171,7 @@ async fn adjustment(
     let note = text("reason_note", b.reason_note.as_deref())?
         .ok_or_else(|| invalid(Invalid::new("reason_note", "reason_note is required")))?;
     let posted = f
-        .adjust(&caller.user_id, idem.as_ref(), &sku, &warehouse, qty, note)
+        .adjust(by(&caller, &idem), &sku, &warehouse, qty, note)
         .await?;
     Ok(created(&f, &posted, true))
 }
@@ -199,15 +198,7 @@ async fn transfer(
     let qty = positive_qty("qty", b.qty)?;
     let reference = text("reference", b.reference.as_deref())?;
     let posted = f
-        .transfer(
-            &caller.user_id,
-            idem.as_ref(),
-            &sku,
-            &from,
-            &to,
-            qty,
-            reference,
-        )
+        .transfer(by(&caller, &idem), &sku, &from, &to, qty, reference)
         .await?;
     Ok(created(&f, &posted, false))
 }

@@ -58,6 +58,20 @@ pub(crate) struct Posting<'f> {
     idem_key: Option<String>,
 }
 
+/// Who asks for a stock change, with the `Idempotency-Key` they sent.
+#[derive(Debug, Clone, Copy)]
+pub struct Requester<'a> {
+    pub actor: &'a str,
+    pub idem: Option<&'a Idem>,
+}
+
+impl<'a> From<&'a str> for Requester<'a> {
+    /// A request without an `Idempotency-Key`.
+    fn from(actor: &'a str) -> Self {
+        Self { actor, idem: None }
+    }
+}
+
 /// An `Idempotency-Key` and the fingerprint of the request it came with.
 #[derive(Debug, Clone)]
 pub struct Idem {
@@ -74,7 +88,7 @@ pub struct Posted {
 }
 
 pub(crate) enum Begun<'f> {
-    Fresh(Posting<'f>),
+    Fresh(Box<Posting<'f>>),
     Replayed(Posted),
 }
 
@@ -118,16 +132,13 @@ impl<'f> Posting<'f> {
     /// the same request gives back the moves written then (moves are
     /// immutable, so they answer exactly as the first time); with another
     /// request, 422.
-    pub async fn begin_keyed(
-        f: &'f Factory,
-        actor: &str,
-        idem: Option<&Idem>,
-    ) -> Result<Begun<'f>, FactoryError> {
-        let mut p = Self::begin(f, actor).await?;
-        let Some(idem) = idem else {
+    pub async fn begin_keyed(f: &'f Factory, by: Requester<'_>) -> Result<Begun<'f>, FactoryError> {
+        let mut p = Box::new(Self::begin(f, by.actor).await?);
+        let Some(idem) = by.idem else {
             return Ok(Begun::Fresh(p));
         };
-        match idempotency::claim(&mut p.tx, actor, &idem.key, &idem.request_hash, &p.now).await? {
+        match idempotency::claim(&mut p.tx, by.actor, &idem.key, &idem.request_hash, &p.now).await?
+        {
             Claim::Fresh => {
                 p.idem_key = Some(idem.key.clone());
                 Ok(Begun::Fresh(p))

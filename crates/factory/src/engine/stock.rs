@@ -1,7 +1,7 @@
 //! Receipts, issues, adjustments and transfers: each one transaction of
 //! moves, balances and events.
 
-use super::posting::{Begun, Idem, Key, MoveSpec, Posted, Posting};
+use super::posting::{Begun, Key, MoveSpec, Posted, Posting, Requester};
 use crate::{
     Factory, FactoryError,
     domain::{Invalid, items::Reason, valuation},
@@ -21,15 +21,14 @@ impl Factory {
     /// and publishes `factory.stock.received`.
     pub async fn receive(
         &self,
-        actor: &str,
-        idem: Option<&Idem>,
+        by: Requester<'_>,
         sku: &str,
         warehouse: &str,
         qty: i64,
         unit_cost: i64,
         reference: Option<String>,
     ) -> Result<Posted, FactoryError> {
-        let mut p = match Posting::begin_keyed(self, actor, idem).await? {
+        let mut p = match Posting::begin_keyed(self, by).await? {
             Begun::Fresh(p) => p,
             Begun::Replayed(posted) => return Ok(posted),
         };
@@ -67,14 +66,13 @@ impl Factory {
     /// Issues `qty` (> 0) of the available stock at the moving average.
     pub async fn issue(
         &self,
-        actor: &str,
-        idem: Option<&Idem>,
+        by: Requester<'_>,
         sku: &str,
         warehouse: &str,
         qty: i64,
         reference: Option<String>,
     ) -> Result<Posted, FactoryError> {
-        let mut p = match Posting::begin_keyed(self, actor, idem).await? {
+        let mut p = match Posting::begin_keyed(self, by).await? {
             Begun::Fresh(p) => p,
             Begun::Replayed(posted) => return Ok(posted),
         };
@@ -95,8 +93,7 @@ impl Factory {
     /// lost leaves at the average, like an issue.
     pub async fn adjust(
         &self,
-        actor: &str,
-        idem: Option<&Idem>,
+        by: Requester<'_>,
         sku: &str,
         warehouse: &str,
         qty: i64,
@@ -105,7 +102,7 @@ impl Factory {
         if qty == 0 {
             return Err(Invalid::new("qty", "qty must not be zero").into());
         }
-        let mut p = match Posting::begin_keyed(self, actor, idem).await? {
+        let mut p = match Posting::begin_keyed(self, by).await? {
             Begun::Fresh(p) => p,
             Begun::Replayed(posted) => return Ok(posted),
         };
@@ -143,8 +140,7 @@ impl Factory {
     /// transaction; the value travels at the source's moving average.
     pub async fn transfer(
         &self,
-        actor: &str,
-        idem: Option<&Idem>,
+        by: Requester<'_>,
         sku: &str,
         from: &str,
         to: &str,
@@ -154,7 +150,7 @@ impl Factory {
         if from == to {
             return Err(Invalid::new("to", "from and to must be different warehouses").into());
         }
-        let mut p = match Posting::begin_keyed(self, actor, idem).await? {
+        let mut p = match Posting::begin_keyed(self, by).await? {
             Begun::Fresh(p) => p,
             Begun::Replayed(posted) => return Ok(posted),
         };
