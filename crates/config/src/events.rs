@@ -4,12 +4,15 @@
 //! | type | payload (v1) |
 //! |---|---|
 //! | `config.setting.changed` | `key, version, value_type, value` (null on delete), `type`, `action` |
-//! | `config.reference.changed` | `kind` (`currencies`, `units`, `tax-rates`), `code` |
+//! | `config.reference.changed` | `kind` (`currencies`, `units`, `tax-rates`), `code`, `item` (the row as `GET /reference/{kind}` answers it) |
 
 use marimo_platform::bus::Envelope;
 use serde_json::json;
 
-use crate::{domain::RefKind, store::Change};
+use crate::{
+    domain::RefKind,
+    store::{Change, RefItem},
+};
 
 pub const SOURCE: &str = "config";
 pub const SETTING_CHANGED: &str = "config.setting.changed";
@@ -37,11 +40,19 @@ pub fn setting_changed(change: &Change, scope: &str, actor: Option<&str>) -> Env
     }
 }
 
-pub fn reference_changed(kind: RefKind, code: &str, actor: Option<&str>) -> Envelope {
+/// A reference row was created or replaced; `item` carries the row so
+/// that consumers (the factory's units) can keep their copy without
+/// calling back.
+pub fn reference_changed(
+    kind: RefKind,
+    code: &str,
+    item: &RefItem,
+    actor: Option<&str>,
+) -> Envelope {
     let env = Envelope::new(
         SOURCE,
         REFERENCE_CHANGED,
-        json!({"kind": kind.as_str(), "code": code}),
+        json!({"kind": kind.as_str(), "code": code, "item": item}),
     );
     match actor {
         Some(a) => env.actor(a),

@@ -217,7 +217,10 @@ pub async fn upsert_reference(
     let written = store::upsert_reference(&mut tx, item, only_new).await?;
     if written {
         outbox
-            .publish(&mut tx, &events::reference_changed(kind, &code, actor))
+            .publish(
+                &mut tx,
+                &events::reference_changed(kind, &code, item, actor),
+            )
             .await?;
     }
     tx.commit().await?;

@@ -1,8 +1,11 @@
 //! Events the factory publishes (docs/EVENTS.md), always through the
-//! outbox in the transaction of the change they report. It consumes none
-//! yet. Quantities and amounts are decimal strings, as in the API.
+//! outbox in the transaction of the change they report, and the one it
+//! consumes: `config.reference.changed` for units of measure, which keeps
+//! the factory's copy of the config service's units (items are validated
+//! against it, by a foreign key). Quantities and amounts are decimal
+//! strings, as in the API.
 
-use marimo_platform::bus::Envelope;
+use marimo_platform::bus::{Envelope, HandlerError, inbox};
 use serde_json::json;
 
 use crate::domain::{money::Currency, qty};
@@ -115,6 +118,61 @@ pub fn work_order_completed(c: &Completed<'_>, currency: &Currency) -> Envelope 
             "consumed": consumed,
         }),
     )
+}
+
+// ------------------------------------------------------------ consumed
+
+/// The factory's queue.
+pub const QUEUE: &str = "factory";
+pub const REFERENCE_CHANGED: &str = "config.reference.changed";
+
+/// Subscribes the factory's queue.
+pub async fn subscribe(
+    ctx: &marimo_platform::service::ServiceContext,
+    db: marimo_platform::db::Db,
+) -> Result<(), marimo_platform::bus::BusError> {
+    let bus_db = db.clone();
+    ctx.bus
+        .subscribe(
+            &bus_db,
+            QUEUE,
+            &[REFERENCE_CHANGED],
+            move |env: Envelope| {
+                let db = db.clone();
+                async move { handle(&db, env).await }
+            },
+        )
+        .await
+}
+
+/// Applies one event exactly once.
+pub async fn handle(db: &marimo_platform::db::Db, env: Envelope) -> Result<(), HandlerError> {
+    if env.event_type != REFERENCE_CHANGED || env.version != 1 {
+        return Err(HandlerError::Permanent(format!(
+            "{} v{} is not an event the factory consumes",
+            env.event_type, env.version
+        )));
+    }
+    if env.payload["kind"] != "units" {
+        return Ok(());
+    }
+    let unit = |field: &str| {
+        env.payload["item"][field]
+            .as_str()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| HandlerError::Permanent(format!("a unit without `{field}`")))
+    };
+    let code = crate::domain::items::parse_unit(unit("code")?)
+        .map_err(|e| HandlerError::Permanent(e.message.clone()))?;
+    let name = unit("name")?;
+    let Some(mut tx) = inbox::begin(db, QUEUE, &env.id).await? else {
+        return Ok(());
+    };
+    crate::store::items::upsert_unit(&mut *tx, &code, name).await?;
+    tx.commit().await?;
+    tracing::info!(%code, "unit of measure from the config service");
+    Ok(())
 }
 
 #[cfg(test)]

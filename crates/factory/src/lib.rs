@@ -237,6 +237,7 @@ const IDEMPOTENCY_TTL: std::time::Duration = std::time::Duration::from_secs(24 *
 pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
     let factory = start(&ctx).await?;
     marimo_platform::idempotency::spawn_purge(&ctx, factory.db.clone(), IDEMPOTENCY_TTL);
+    events::subscribe(&ctx, factory.db.clone()).await?;
     let api = api::routes(std::sync::Arc::new(factory));
     Ok(ServiceApp::new(&ctx).router(api))
 }

@@ -230,6 +230,23 @@ pub async fn unit_exists<'e>(
     Ok(n > 0)
 }
 
+/// Inserts or renames a unit (from the config service's reference data).
+pub async fn upsert_unit<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    code: &str,
+    name: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO units (code, name) VALUES ($1, $2)
+         ON CONFLICT (code) DO UPDATE SET name = excluded.name",
+    )
+    .bind(code)
+    .bind(name)
+    .execute(ex)
+    .await?;
+    Ok(())
+}
+
 pub async fn list_units<'e>(
     ex: impl Executor<'e, Database = Any>,
 ) -> Result<Vec<(String, String)>, sqlx::Error> {

@@ -1,6 +1,7 @@
 //! A setting changed in the config service reaches the services that use
 //! it without a restart: the shop's next order is taxed at the new rate,
-//! and the gateway's cached config answer is not served stale.
+//! and the gateway's cached config answer is not served stale; a unit of
+//! measure added there becomes usable in the factory.
 
 use marimo_testkit::backends;
 use serde_json::json;
@@ -89,6 +90,60 @@ async fn a_tax_rate_change_reaches_the_shop_without_a_restart() {
         assert_eq!(order["order"]["subtotal"], "29.99", "{}", order);
         assert_eq!(order["order"]["tax"], "2.47");
         assert_eq!(order["order"]["total"], "32.46");
+        sys.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_unit_added_in_the_config_service_can_be_used_by_the_factory() {
+    for backend in backends() {
+        let sys = start(
+            &backend,
+            &[
+                ("MARIMO_RATE_LIMITS", "off"),
+                ("MARIMO_ADMIN_EMAIL", ADMIN.0),
+                ("MARIMO_ADMIN_PASSWORD", ADMIN.1),
+            ],
+        )
+        .await;
+        let gw = &sys.gw;
+        let admin = login(gw, ADMIN.0, ADMIN.1).await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let item = json!({"sku": "FABRIC", "name": "Fabric", "kind": "raw_material", "uom": "m2"});
+        let refused = gw
+            .post("/api/factory/items")
+            .bearer(&admin)
+            .json(item.clone())
+            .send()
+            .await
+            .expect(422);
+        assert!(refused.text.contains("m2"), "{}", refused.text);
+
+        gw.post("/api/config/reference/units")
+            .bearer(&admin)
+            .json(json!({"code": "m2", "name": "Square metre"}))
+            .send()
+            .await
+            .expect(200);
+        eventually("the factory accepting the new unit", || async {
+            let res = gw
+                .post("/api/factory/items")
+                .bearer(&admin)
+                .json(item.clone())
+                .send()
+                .await;
+            (res.status == 201).then_some(())
+        })
+        .await;
+        let units = gw
+            .get("/api/factory/units")
+            .bearer(&admin)
+            .send()
+            .await
+            .expect(200);
+        assert!(units.text.contains("Square metre"), "{}", units.text);
         sys.stop().await;
     }
 }
