@@ -2,7 +2,10 @@
 //! PostgreSQL), plus the backend-specific DDL that makes `config_history`
 //! append-only in the database itself.
 
-use marimo_platform::db::{Db, DbKind};
+use marimo_platform::{
+    append_only::{self, Guarded},
+    db::Db,
+};
 use serde::Serialize;
 use sqlx::{Any, AnyConnection, Row, any::AnyRow};
 
@@ -10,53 +13,12 @@ use crate::domain;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 
-const SQLITE_TRIGGERS: &[&str] = &[
-    "CREATE TRIGGER IF NOT EXISTS config_history_no_update BEFORE UPDATE ON config_history
-     BEGIN SELECT RAISE(ABORT, 'config_history is append-only'); END",
-    "CREATE TRIGGER IF NOT EXISTS config_history_no_delete BEFORE DELETE ON config_history
-     BEGIN SELECT RAISE(ABORT, 'config_history is append-only'); END",
-];
-
-/// Replicas starting together serialise the DDL below on this (arbitrary,
-/// constant) key: concurrent `CREATE OR REPLACE FUNCTION` can fail with
-/// "tuple concurrently updated".
-const PG_LOCK: &str = "SELECT pg_advisory_xact_lock(727465870082)";
-
-const PG_TRIGGERS: &[&str] = &[
-    "CREATE OR REPLACE FUNCTION config_history_append_only() RETURNS trigger
-     LANGUAGE plpgsql AS $$
-     BEGIN
-         RAISE EXCEPTION 'config_history is append-only';
-     END;
-     $$",
-    "DROP TRIGGER IF EXISTS config_history_no_change ON config_history",
-    "CREATE TRIGGER config_history_no_change BEFORE UPDATE OR DELETE ON config_history
-     FOR EACH ROW EXECUTE FUNCTION config_history_append_only()",
-    "DROP TRIGGER IF EXISTS config_history_no_truncate ON config_history",
-    "CREATE TRIGGER config_history_no_truncate BEFORE TRUNCATE ON config_history
-     FOR EACH STATEMENT EXECUTE FUNCTION config_history_append_only()",
-];
+const APPEND_ONLY: &[Guarded<'static>] = &[("config_history", "every change is kept")];
 
 /// Runs the migrations, then (idempotently) the append-only triggers.
 pub async fn prepare(db: &Db) -> Result<(), crate::ConfigError> {
     db.migrate(&MIGRATOR).await?;
-    match db.kind() {
-        DbKind::Sqlite => {
-            for stmt in SQLITE_TRIGGERS {
-                sqlx::query(*stmt).execute(db.pool()).await?;
-            }
-        }
-        DbKind::Postgres => {
-            // One transaction: writers never see the trigger missing
-            // between DROP and CREATE.
-            let mut tx = db.begin().await?;
-            sqlx::query(PG_LOCK).execute(&mut *tx).await?;
-            for stmt in PG_TRIGGERS {
-                sqlx::query(*stmt).execute(&mut *tx).await?;
-            }
-            tx.commit().await?;
-        }
-    }
+    append_only::install(db, APPEND_ONLY, "").await?;
     Ok(())
 }
 

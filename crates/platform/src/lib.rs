@@ -8,13 +8,15 @@
 //! - [`http`]: the service app (health, readiness, metrics, middleware),
 //!   extractors, graceful serving.
 //! - [`auth`]: JWT access tokens, passwords, roles, the signed-in caller.
-//! - [`db`]: one SQL text for SQLite and PostgreSQL through sqlx `Any`.
+//! - [`db`]: one SQL text for SQLite and PostgreSQL through sqlx `Any`;
+//!   [`append_only`]: tables of facts the database refuses to rewrite.
 //! - [`telemetry`]: logs and per-service Prometheus metrics.
 //! - [`service`]: the context a service is started with.
 //! - [`idempotency`]: the `Idempotency-Key` header and its records.
 //! - [`client`]: calls to another service through discovery, with a
 //!   breaker per instance and a timeout.
 
+pub mod append_only;
 pub mod auth;
 pub mod bus;
 pub mod cache;

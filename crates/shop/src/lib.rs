@@ -48,6 +48,13 @@ const SWEEP_EVERY: Duration = Duration::from_secs(2);
 const SWEEP_BATCH: i64 = 100;
 /// How long an `Idempotency-Key` is remembered: a client retrying a
 /// placement does so within minutes, not days.
+/// An order's history and its payments are facts: corrections are new
+/// rows (a refund is a payment of its own), never edits.
+const APPEND_ONLY: &[marimo_platform::append_only::Guarded<'static>] = &[
+    ("order_events", "an order's history is never rewritten"),
+    ("payments", "record a refund as a new payment instead"),
+];
+
 const IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 3600);
 
 /// Runs migrations (which seed the original catalog), subscribes the event
@@ -70,6 +77,7 @@ pub async fn start(ctx: &ServiceContext) -> Result<Shop, StartError> {
         .clone()
         .ok_or("the shop service was started without a database")?;
     db.migrate(&MIGRATOR).await?;
+    marimo_platform::append_only::install(&db, APPEND_ONLY, "").await?;
     Ok(Shop::new(db, ctx.outbox.clone(), ctx.metrics.clone()))
 }
 

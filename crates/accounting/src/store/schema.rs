@@ -4,6 +4,7 @@
 //! currency). Everything here is idempotent: it runs at every start.
 
 use marimo_platform::{
+    append_only::{self, Guarded},
     clock,
     db::{Db, DbKind},
 };
@@ -11,94 +12,50 @@ use marimo_platform::{
 use crate::domain::{accounts::DEFAULT_CHART, compat::DEFAULT_CATEGORIES};
 
 /// Tables whose rows are facts: no UPDATE, no DELETE, ever.
-const APPEND_ONLY: &[&str] = &[
-    "journal_entries",
-    "journal_lines",
-    "reversals",
-    "compat_transactions",
-    "period_events",
+const REFUSAL: &str = "posted ledger records are immutable; post a reversing entry instead";
+
+const APPEND_ONLY: &[Guarded<'static>] = &[
+    ("journal_entries", REFUSAL),
+    ("journal_lines", REFUSAL),
+    ("reversals", REFUSAL),
+    ("compat_transactions", REFUSAL),
+    ("period_events", REFUSAL),
 ];
 
-const REFUSAL: &str = "posted ledger records are immutable; post a reversing entry instead";
+/// `account_balances` rows may only grow: posting maintains them.
+const SQLITE_BALANCES_ONLY_GROW: &str =
+    "CREATE TRIGGER IF NOT EXISTS account_balances_only_grow BEFORE UPDATE ON account_balances
+     WHEN NEW.debit < OLD.debit OR NEW.credit < OLD.credit
+       OR NEW.account_code <> OLD.account_code OR NEW.period <> OLD.period
+     BEGIN SELECT RAISE(ABORT, 'account_balances only grow: they are maintained by posting'); END;
+     CREATE TRIGGER IF NOT EXISTS account_balances_no_delete BEFORE DELETE ON account_balances
+     BEGIN SELECT RAISE(ABORT, 'account_balances only grow: they are maintained by posting'); END;\n";
+
+const PG_BALANCES_ONLY_GROW: &str = "CREATE OR REPLACE FUNCTION accounting_balances_only_grow() RETURNS trigger
+     LANGUAGE plpgsql AS $$
+     BEGIN
+       IF TG_OP = 'DELETE' OR NEW.debit < OLD.debit OR NEW.credit < OLD.credit
+          OR NEW.account_code <> OLD.account_code OR NEW.period <> OLD.period THEN
+         RAISE EXCEPTION 'account_balances only grow: they are maintained by posting'
+           USING ERRCODE = 'P0001';
+       END IF;
+       RETURN NEW;
+     END $$;
+     DROP TRIGGER IF EXISTS account_balances_only_grow ON account_balances;
+     CREATE TRIGGER account_balances_only_grow BEFORE UPDATE OR DELETE ON account_balances
+       FOR EACH ROW EXECUTE FUNCTION accounting_balances_only_grow();
+     DROP TRIGGER IF EXISTS account_balances_no_truncate ON account_balances;
+     CREATE TRIGGER account_balances_no_truncate BEFORE TRUNCATE ON account_balances
+       FOR EACH STATEMENT EXECUTE FUNCTION marimo_refuse_change('they are maintained by posting');\n";
 
 /// Installs the guards: append-only tables refuse UPDATE and DELETE (and
 /// TRUNCATE on PostgreSQL), and `account_balances` rows may only grow.
 pub async fn install_guards(db: &Db) -> Result<(), sqlx::Error> {
-    match db.kind() {
-        DbKind::Sqlite => sqlite_guards(db).await,
-        DbKind::Postgres => postgres_guards(db).await,
-    }
-}
-
-async fn sqlite_guards(db: &Db) -> Result<(), sqlx::Error> {
-    let mut ddl = String::new();
-    for table in APPEND_ONLY {
-        for op in ["UPDATE", "DELETE"] {
-            let lower = op.to_ascii_lowercase();
-            ddl.push_str(&format!(
-                "CREATE TRIGGER IF NOT EXISTS {table}_no_{lower} BEFORE {op} ON {table}
-                 BEGIN SELECT RAISE(ABORT, '{table}: {REFUSAL}'); END;\n"
-            ));
-        }
-    }
-    ddl.push_str(
-        "CREATE TRIGGER IF NOT EXISTS account_balances_only_grow BEFORE UPDATE ON account_balances
-         WHEN NEW.debit < OLD.debit OR NEW.credit < OLD.credit
-           OR NEW.account_code <> OLD.account_code OR NEW.period <> OLD.period
-         BEGIN SELECT RAISE(ABORT, 'account_balances only grow: they are maintained by posting'); END;
-         CREATE TRIGGER IF NOT EXISTS account_balances_no_delete BEFORE DELETE ON account_balances
-         BEGIN SELECT RAISE(ABORT, 'account_balances only grow: they are maintained by posting'); END;\n",
-    );
-    sqlx::raw_sql(sqlx::AssertSqlSafe(ddl))
-        .execute(db.pool())
-        .await?;
-    Ok(())
-}
-
-async fn postgres_guards(db: &Db) -> Result<(), sqlx::Error> {
-    // One transaction: replicas starting together serialise on the table
-    // locks DROP/CREATE TRIGGER take, and nobody sees a table unguarded.
-    let mut ddl = String::from(
-        "CREATE OR REPLACE FUNCTION accounting_refuse_change() RETURNS trigger
-         LANGUAGE plpgsql AS $$
-         BEGIN
-           RAISE EXCEPTION '%: posted ledger records are immutable; post a reversing entry instead', TG_TABLE_NAME
-             USING ERRCODE = 'P0001';
-         END $$;
-         CREATE OR REPLACE FUNCTION accounting_balances_only_grow() RETURNS trigger
-         LANGUAGE plpgsql AS $$
-         BEGIN
-           IF TG_OP = 'DELETE' OR NEW.debit < OLD.debit OR NEW.credit < OLD.credit
-              OR NEW.account_code <> OLD.account_code OR NEW.period <> OLD.period THEN
-             RAISE EXCEPTION 'account_balances only grow: they are maintained by posting'
-               USING ERRCODE = 'P0001';
-           END IF;
-           RETURN NEW;
-         END $$;\n",
-    );
-    for table in APPEND_ONLY {
-        ddl.push_str(&format!(
-            "DROP TRIGGER IF EXISTS {table}_immutable ON {table};
-             CREATE TRIGGER {table}_immutable BEFORE UPDATE OR DELETE ON {table}
-               FOR EACH ROW EXECUTE FUNCTION accounting_refuse_change();
-             DROP TRIGGER IF EXISTS {table}_no_truncate ON {table};
-             CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table}
-               FOR EACH STATEMENT EXECUTE FUNCTION accounting_refuse_change();\n"
-        ));
-    }
-    ddl.push_str(
-        "DROP TRIGGER IF EXISTS account_balances_only_grow ON account_balances;
-         CREATE TRIGGER account_balances_only_grow BEFORE UPDATE OR DELETE ON account_balances
-           FOR EACH ROW EXECUTE FUNCTION accounting_balances_only_grow();
-         DROP TRIGGER IF EXISTS account_balances_no_truncate ON account_balances;
-         CREATE TRIGGER account_balances_no_truncate BEFORE TRUNCATE ON account_balances
-           FOR EACH STATEMENT EXECUTE FUNCTION accounting_refuse_change();\n",
-    );
-    let mut tx = db.begin().await?;
-    sqlx::raw_sql(sqlx::AssertSqlSafe(ddl))
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await
+    let balances = match db.kind() {
+        DbKind::Sqlite => SQLITE_BALANCES_ONLY_GROW,
+        DbKind::Postgres => PG_BALANCES_ONLY_GROW,
+    };
+    append_only::install(db, APPEND_ONLY, balances).await
 }
 
 /// The base currency setting's name in `ledger_settings`.

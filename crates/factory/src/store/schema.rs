@@ -5,12 +5,13 @@
 //! start.
 
 use marimo_platform::{
+    append_only::{self, Guarded},
     clock,
-    db::{Db, DbKind},
+    db::Db,
 };
 
 /// Tables whose rows are facts: no UPDATE, no DELETE, ever.
-const APPEND_ONLY: &[(&str, &str)] = &[
+const APPEND_ONLY: &[Guarded<'static>] = &[
     (
         "stock_moves",
         "stock moves are immutable; correct with a new move",
@@ -37,55 +38,7 @@ pub const UNITS: &[(&str, &str)] = &[
 ];
 
 pub async fn install_guards(db: &Db) -> Result<(), sqlx::Error> {
-    match db.kind() {
-        DbKind::Sqlite => sqlite_guards(db).await,
-        DbKind::Postgres => postgres_guards(db).await,
-    }
-}
-
-async fn sqlite_guards(db: &Db) -> Result<(), sqlx::Error> {
-    let mut ddl = String::new();
-    for (table, refusal) in APPEND_ONLY {
-        for op in ["UPDATE", "DELETE"] {
-            let lower = op.to_ascii_lowercase();
-            ddl.push_str(&format!(
-                "CREATE TRIGGER IF NOT EXISTS {table}_no_{lower} BEFORE {op} ON {table}
-                 BEGIN SELECT RAISE(ABORT, '{table}: {refusal}'); END;\n"
-            ));
-        }
-    }
-    sqlx::raw_sql(sqlx::AssertSqlSafe(ddl))
-        .execute(db.pool())
-        .await?;
-    Ok(())
-}
-
-async fn postgres_guards(db: &Db) -> Result<(), sqlx::Error> {
-    // One transaction: replicas starting together serialise on the table
-    // locks DROP/CREATE TRIGGER take, and nobody sees a table unguarded.
-    let mut ddl = String::from(
-        "CREATE OR REPLACE FUNCTION factory_refuse_change() RETURNS trigger
-         LANGUAGE plpgsql AS $$
-         BEGIN
-           RAISE EXCEPTION '%: rows are immutable (%); append a new one instead', TG_TABLE_NAME, TG_OP
-             USING ERRCODE = 'P0001';
-         END $$;\n",
-    );
-    for (table, _) in APPEND_ONLY {
-        ddl.push_str(&format!(
-            "DROP TRIGGER IF EXISTS {table}_immutable ON {table};
-             CREATE TRIGGER {table}_immutable BEFORE UPDATE OR DELETE ON {table}
-               FOR EACH ROW EXECUTE FUNCTION factory_refuse_change();
-             DROP TRIGGER IF EXISTS {table}_no_truncate ON {table};
-             CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table}
-               FOR EACH STATEMENT EXECUTE FUNCTION factory_refuse_change();\n"
-        ));
-    }
-    let mut tx = db.begin().await?;
-    sqlx::raw_sql(sqlx::AssertSqlSafe(ddl))
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await
+    append_only::install(db, APPEND_ONLY, "").await
 }
 
 /// The base currency setting's name in `factory_settings`.

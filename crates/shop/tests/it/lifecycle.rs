@@ -287,3 +287,35 @@ async fn unpaid_orders_expire_and_release_their_stock() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn order_history_and_payments_cannot_be_rewritten() {
+    each_backend(|app| async move {
+        let customer = app.user(Role::User);
+        let order = app.order(&customer, json!([line(WIDGET, 1)])).await;
+        let id = order["id"].as_str().unwrap().to_owned();
+        app.act(&customer, &id, "pay").await.expect(200);
+        assert_eq!(payments(&app, &id).await.len(), 1);
+
+        for sql in [
+            "UPDATE payments SET amount = 1",
+            "DELETE FROM payments",
+            "UPDATE order_events SET to_status = 'delivered'",
+            "DELETE FROM order_events",
+        ] {
+            let err = sqlx::query(sql)
+                .execute(app.pool())
+                .await
+                .expect_err(sql)
+                .to_string();
+            assert!(err.contains("append-only"), "{sql}: {err}");
+        }
+        assert_eq!(payments(&app, &id).await.len(), 1, "nothing changed");
+        // The lifecycle itself only appends: a refund is a new payment row.
+        let manager = app.user(Role::ShopManager);
+        app.act(&manager, &id, "cancel").await.expect(200);
+        let kinds: Vec<String> = payments(&app, &id).await.into_iter().map(|p| p.0).collect();
+        assert_eq!(kinds, ["capture", "refund"]);
+    })
+    .await;
+}
