@@ -4,6 +4,7 @@
 mod auth_walk;
 mod cli;
 mod config_reach;
+mod crash;
 mod edge;
 mod erp_flow;
 mod support;
