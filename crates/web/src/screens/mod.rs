@@ -1,0 +1,6 @@
+//! One module per screen. Handlers are thin: check the role, call the API,
+//! turn its JSON into a view, render the template.
+
+pub mod auth;
+pub mod dashboard;
+pub mod errors;
