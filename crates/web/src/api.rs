@@ -131,6 +131,21 @@ impl Api {
         body: Option<Value>,
     ) -> Result<Value, ApiFail> {
         let raw = self.raw(method, path, body).await?;
+        Self::parse(raw)
+    }
+
+    /// A POST with an `Idempotency-Key`: a repeated submit is one action.
+    pub async fn post_with_key(
+        &self,
+        path: &str,
+        body: Value,
+        key: &str,
+    ) -> Result<Value, ApiFail> {
+        let raw = self.send(Method::POST, path, Some(body), Some(key)).await?;
+        Self::parse(raw)
+    }
+
+    fn parse(raw: Raw) -> Result<Value, ApiFail> {
         if !raw.status.is_success() {
             return Err(ApiFail::from_answer(raw.status, &raw.body));
         }
@@ -144,7 +159,22 @@ impl Api {
         path: &str,
         body: Option<Value>,
     ) -> Result<Raw, ApiFail> {
+        self.send(method, path, body, None).await
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        idempotency_key: Option<&str>,
+    ) -> Result<Raw, ApiFail> {
         let mut req = Request::builder().method(method).uri(path);
+        if let Some(k) = idempotency_key
+            && let Ok(v) = HeaderValue::from_str(k)
+        {
+            req = req.header("idempotency-key", v);
+        }
         if let Some(t) = &self.token
             && let Ok(v) = HeaderValue::from_str(&format!("Bearer {t}"))
         {

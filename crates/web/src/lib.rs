@@ -100,6 +100,38 @@ pub fn router(cfg: WebConfig) -> Router {
         .route("/register", get(auth::register_form).post(auth::register))
         .route("/logout", post(auth::logout))
         .route("/lang/{code}", get(auth::switch_language))
+        .route("/shop", get(shop::catalog))
+        .route("/shop/cart", get(shop::cart))
+        .route("/shop/cart/add", post(shop::add_to_cart))
+        .route("/shop/cart/update", post(shop::update_cart))
+        .route("/shop/checkout", post(shop::checkout))
+        .route("/shop/manage", get(shop::manage))
+        .route("/shop/manage/products", post(shop::create_product))
+        .route("/shop/manage/products/{id}/restock", post(shop::restock))
+        .route("/orders", get(orders::mine))
+        .route("/orders/manage", get(orders::manage))
+        .route("/orders/{id}", get(orders::show))
+        .route("/orders/{id}/{action}", post(orders::act))
+        .route("/users", get(users::list))
+        .route("/users/role", post(users::assign_role))
+        .route("/users/{id}/{action}", post(users::set_active))
+        .route("/accounting", get(accounting::journal))
+        .route("/accounting/entries", post(accounting::post_entry))
+        .route(
+            "/accounting/entries/{id}/reverse",
+            post(accounting::reverse),
+        )
+        .route(
+            "/accounting/accounts",
+            get(accounting::accounts).post(accounting::create_account),
+        )
+        .route("/accounting/reports/{kind}", get(accounting::report))
+        .route(
+            "/accounting/reports/{kind}/csv",
+            get(accounting::report_csv),
+        )
+        .route("/accounting/periods", get(accounting::periods))
+        .route("/accounting/periods/close", post(accounting::close_period))
         .route("/{*rest}", any(errors::not_found))
         .layer(middleware::from_fn_with_state(web.clone(), session::layer))
         .with_state(web);
