@@ -208,8 +208,68 @@ mod tests {
     }
 
     #[test]
+    fn both_languages_have_the_same_keys() {
+        let en: std::collections::BTreeSet<_> = Lang::En.tr().keys().cloned().collect();
+        let ru: std::collections::BTreeSet<_> = Lang::Ru.tr().keys().cloned().collect();
+        assert!(en.len() > 100, "the English file loaded");
+        let only_en: Vec<_> = en.difference(&ru).collect();
+        let only_ru: Vec<_> = ru.difference(&en).collect();
+        assert!(only_en.is_empty(), "missing in ru.toml: {only_en:?}");
+        assert!(only_ru.is_empty(), "missing in en.toml: {only_ru:?}");
+        for key in &en {
+            assert!(!Lang::Ru.tr().t(key).is_empty(), "{key} is empty in ru");
+        }
+    }
+
+    /// Every literal key the templates and handlers use exists.
+    #[test]
+    fn every_used_key_exists() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut files = Vec::new();
+        let mut dirs = vec![root.join("src"), root.join("templates")];
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(&d).unwrap().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    dirs.push(p);
+                } else {
+                    files.push(p);
+                }
+            }
+        }
+        let tr = Lang::En.tr();
+        let mut checked = 0;
+        for f in files {
+            let text = std::fs::read_to_string(&f).unwrap();
+            for call in [
+                "p.t(\"",
+                "tr.t(\"",
+                "tr.f(\"",
+                "chrome(\"",
+                "chrome_with(\"",
+            ] {
+                for (i, _) in text.match_indices(call) {
+                    let rest = &text[i + call.len()..];
+                    let key = &rest[..rest.find('"').unwrap()];
+                    if key == "no.such.key" {
+                        continue;
+                    }
+                    assert!(tr.has(key), "{}: unknown key {key}", f.display());
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 100);
+    }
+
+    #[test]
     fn placeholders() {
         let tr = Lang::En.tr();
         assert_eq!(tr.t("no.such.key"), "no.such.key");
+        assert_eq!(
+            tr.f("dashboard.welcome", &[("email", "a@b.c")]),
+            "Welcome, a@b.c"
+        );
+        assert_eq!(Lang::Ru.tr().t("nav.shop"), "Магазин");
     }
 }

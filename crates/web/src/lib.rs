@@ -132,6 +132,18 @@ pub fn router(cfg: WebConfig) -> Router {
         )
         .route("/accounting/periods", get(accounting::periods))
         .route("/accounting/periods/close", post(accounting::close_period))
+        .route("/factory", get(factory::index))
+        .route("/factory/{tab}", get(factory::tab).post(factory::create))
+        .route("/factory/stock/receipts", post(factory::create_receipt))
+        .route(
+            "/factory/work-orders/{id}/{action}",
+            post(factory::work_order_action),
+        )
+        .route("/config", get(config::show).post(config::save))
+        .route("/audit", get(audit::show))
+        .route("/notifications", get(notifications::show))
+        .route("/notifications/read-all", post(notifications::read_all))
+        .route("/notifications/{id}/read", post(notifications::read_one))
         .route("/{*rest}", any(errors::not_found))
         .layer(middleware::from_fn_with_state(web.clone(), session::layer))
         .with_state(web);

@@ -164,6 +164,10 @@ impl Chrome {
     pub fn datetime(&self, d: &str) -> String {
         format::datetime(d, self.tr.lang)
     }
+    /// An item kind (`raw_material`, ...) in this language.
+    pub fn kind(&self, k: &str) -> String {
+        self.tr.t(&format!("factory.kind.{k}")).to_owned()
+    }
     /// A status word (`pending`, `shipped`, ...) in this language.
     pub fn status(&self, s: &str) -> String {
         let key = format!("status.{s}");

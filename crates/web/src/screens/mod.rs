@@ -2,9 +2,13 @@
 //! turn its JSON into a view, render the template.
 
 pub mod accounting;
+pub mod audit;
 pub mod auth;
+pub mod config;
 pub mod dashboard;
 pub mod errors;
+pub mod factory;
+pub mod notifications;
 pub mod orders;
 pub mod shop;
 pub mod users;
