@@ -6,3 +6,6 @@ mod cli;
 mod edge;
 mod erp_flow;
 mod support;
+mod web_pages;
+mod web_ui;
+mod webdriver;

@@ -89,8 +89,11 @@ async fn a_business_day_in_the_browser_in_english_and_russian() {
     b.goto(&format!("{base}/shop?q=walk")).await;
     b.find("li.product[data-product=\"Walk Lamp\"]").await;
     b.screenshot("shop-catalog").await;
-    b.type_into("li.product[data-product=\"Walk Lamp\"] input[name=quantity]", "2")
-        .await;
+    b.type_into(
+        "li.product[data-product=\"Walk Lamp\"] input[name=quantity]",
+        "2",
+    )
+    .await;
     b.click("li.product[data-product=\"Walk Lamp\"] button.add-to-cart")
         .await;
     b.find("#cart").await;
@@ -106,7 +109,10 @@ async fn a_business_day_in_the_browser_in_english_and_russian() {
     b.find("#orders span[data-status=\"paid\"]").await;
     // A customer sees no staff screens, and is refused them.
     let nav = b.text("header nav").await;
-    assert!(!nav.contains("Accounting") && !nav.contains("Users"), "{nav}");
+    assert!(
+        !nav.contains("Accounting") && !nav.contains("Users"),
+        "{nav}"
+    );
     b.goto(&format!("{base}/accounting")).await;
     assert_eq!(b.text("#error-title").await, "Not allowed");
     sign_out(&b).await;
@@ -117,7 +123,8 @@ async fn a_business_day_in_the_browser_in_english_and_russian() {
     sign_in(&b, &base, ADMIN.0, ADMIN.1).await;
     b.goto(&format!("{base}/users?q=bea")).await;
     let row = "tr[data-email=\"bea@walk.test\"]";
-    b.select(&format!("{row} select.role-select"), "accountant").await;
+    b.select(&format!("{row} select.role-select"), "accountant")
+        .await;
     b.click(&format!("{row} button.assign-role")).await;
     b.find("p.ok").await;
     b.screenshot("users").await;
@@ -141,8 +148,11 @@ async fn a_business_day_in_the_browser_in_english_and_russian() {
     b.screenshot("journal").await;
 
     // ... and on the dashboard's chart: today's bar is the 25.00.
-    b.goto_until(&format!("{base}/"), "#chart-revenue rect[data-value=\"2500\"]")
-        .await;
+    b.goto_until(
+        &format!("{base}/"),
+        "#chart-revenue rect[data-value=\"2500\"]",
+    )
+    .await;
     b.screenshot("dashboard").await;
     sign_out(&b).await;
     b.quit().await;

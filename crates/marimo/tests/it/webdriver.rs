@@ -8,13 +8,14 @@ use base64::Engine;
 use serde_json::{Value, json};
 use tokio::process::{Child, Command};
 
-const ELEMENT: &str = "element-6066-11e4-a23c-4b53bde8c4b8";
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
 /// Whether the browser can run here. Under `CI=true` its absence fails.
 pub fn available() -> bool {
-    let there = std::path::Path::new(CHROMIUM).exists() && std::path::Path::new(CHROMEDRIVER).exists();
+    let there =
+        std::path::Path::new(CHROMIUM).exists() && std::path::Path::new(CHROMEDRIVER).exists();
     if !there {
         assert!(
             !marimo_testkit::is_ci(),
@@ -50,7 +51,12 @@ impl Driver {
             http: reqwest::Client::new(),
         };
         crate::support::eventually("chromedriver to be ready", || async {
-            let res = driver.http.get(format!("{}/status", driver.base)).send().await.ok()?;
+            let res = driver
+                .http
+                .get(format!("{}/status", driver.base))
+                .send()
+                .await
+                .ok()?;
             let v: Value = res.json().await.ok()?;
             v["value"]["ready"].as_bool()?.then_some(())
         })
@@ -117,10 +123,6 @@ impl Browser {
         self.post("/url", json!({ "url": url })).await;
     }
 
-    pub async fn current_url(&self) -> String {
-        self.get("/url").await["value"].as_str().unwrap_or_default().to_owned()
-    }
-
     /// The first element matching `css`, if any.
     pub async fn try_find(&self, css: &str) -> Option<String> {
         let v = self
@@ -156,11 +158,8 @@ impl Browser {
 
     /// Selects the `<option>` with `value` in the `<select>` at `css`.
     pub async fn select(&self, css: &str, value: &str) {
-        self.click(&format!("{css} option[value=\"{value}\"]")).await;
-    }
-
-    pub async fn source(&self) -> String {
-        self.get("/source").await["value"].as_str().unwrap_or_default().to_owned()
+        self.click(&format!("{css} option[value=\"{value}\"]"))
+            .await;
     }
 
     /// Reloads `url` until `css` is on the page (bounded): for figures
