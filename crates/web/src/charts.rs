@@ -69,7 +69,9 @@ pub fn columns(id: &str, title: &str, bars: &[Bar], label_every: usize) -> Strin
             esc(&b.label),
             esc(&b.text)
         );
-        if label_every > 0 && (i % label_every == 0 || i + 1 == bars.len()) {
+        // Every n-th label, and the last one unless it would overlap.
+        let last_fits = i + 1 == bars.len() && i % label_every.max(1) > label_every / 2;
+        if label_every > 0 && (i % label_every == 0 || last_fits) {
             let cx = x + bar_w / 2;
             let _ = write!(
                 svg,

@@ -143,9 +143,22 @@ async fn a_business_day_in_the_browser_in_english_and_russian() {
     })
     .await;
     b.screenshot("income-statement").await;
+    // The line editor shows the running difference as one types, then posts.
     b.goto(&format!("{base}/accounting")).await;
-    b.find("#entry-form").await;
+    b.type_into("#entry-description", "Owner's contribution")
+        .await;
+    let line =
+        |n: usize, field: &str| format!("#entry-form tbody tr:nth-child({n}) input[name={field}]");
+    b.type_into(&line(1, "account"), "1000").await;
+    b.type_into(&line(1, "debit"), "100.50").await;
+    assert_eq!(b.text("#entry-difference").await, "100.50");
+    b.type_into(&line(2, "account"), "3000").await;
+    b.type_into(&line(2, "credit"), "100.50").await;
+    assert_eq!(b.text("#entry-difference").await, "0.00");
     b.screenshot("journal").await;
+    b.click("#post-entry").await;
+    b.find("p.ok").await;
+    assert!(b.text("#journal").await.contains("Owner's contribution"));
 
     // ... and on the dashboard's chart: today's bar is the 25.00.
     b.goto_until(

@@ -154,10 +154,11 @@ pub async fn show(s: Session, Query(q): Query<DoneQuery>) -> PageResult {
         .as_ref()
         .and_then(|v| v["orders_by_status"].as_object())
         .map(|m| {
-            let bars: Vec<Bar> = m
+            // In the order of the lifecycle, not of the alphabet.
+            let bars: Vec<Bar> = super::orders::STATUSES
                 .iter()
-                .map(|(status, n)| {
-                    let n = n.as_i64().unwrap_or(0);
+                .map(|status| {
+                    let n = m.get(*status).and_then(Value::as_i64).unwrap_or(0);
                     Bar {
                         label: status_label(&tr, status),
                         value: n,

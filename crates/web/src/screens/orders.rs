@@ -64,7 +64,7 @@ pub struct ListQuery {
     done: Option<String>,
 }
 
-const STATUSES: [&str; 6] = [
+pub const STATUSES: [&str; 6] = [
     "pending",
     "paid",
     "shipped",
