@@ -197,7 +197,7 @@ impl Api {
             .body(body)
             .map_err(|_| ApiFail::internal("a page built a bad API request"))?;
         if let Some(peer) = &self.origin.peer {
-            req.extensions_mut().insert(peer.clone());
+            req.extensions_mut().insert(*peer);
         }
         let res = self
             .router

@@ -150,6 +150,8 @@ pub fn router(cfg: WebConfig) -> Router {
     Router::new()
         .route("/assets/{file}", get(assets::serve))
         .route("/favicon.ico", get(assets::favicon))
+        .route("/api", any(errors::api_not_found))
+        .route("/api/", any(errors::api_not_found))
         .route("/api/{*rest}", any(errors::api_not_found))
         .merge(pages)
 }

@@ -24,12 +24,15 @@ pub struct Params {
     qty: Option<String>,
 }
 
+/// A row: its cells and its action buttons `(path, label)`.
+pub type Row = (Vec<String>, Vec<(String, String)>);
+
 /// One table of a factory tab: headers and rows of text cells, plus
 /// per-row action buttons `(path, label)`.
 pub struct Table {
     pub id: &'static str,
     pub head: Vec<String>,
-    pub rows: Vec<(Vec<String>, Vec<(String, String)>)>,
+    pub rows: Vec<Row>,
 }
 
 /// A form of a tab: fields `(name, label, kind)`.
