@@ -184,6 +184,14 @@ async fn a_business_day_in_the_browser_in_english_and_russian() {
     ru.goto(&format!("{base}/orders")).await;
     assert!(ru.text("#orders").await.contains("отправлен"));
     ru.screenshot("ru-orders").await;
+    // On a phone's width the same page still works.
+    ru.resize(390, 844).await;
+    ru.goto(&format!("{base}/shop?q=walk")).await;
+    ru.find("li.product[data-product=\"Walk Lamp\"] button.add-to-cart")
+        .await;
+    ru.screenshot("ru-shop-phone").await;
+    ru.resize(1280, 1100).await;
+    ru.goto(&format!("{base}/orders")).await;
     // Switching the language back by the link.
     ru.click("header a.lang").await;
     ru.find("#orders").await;

@@ -172,6 +172,12 @@ impl Browser {
         .await;
     }
 
+    /// Resizes the window (e.g. to a phone's width).
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.post("/window/rect", json!({"width": width, "height": height}))
+            .await;
+    }
+
     /// Saves a PNG of the viewport under `target/ui-screenshots/`.
     pub async fn screenshot(&self, name: &str) {
         let v = self.get("/screenshot").await;

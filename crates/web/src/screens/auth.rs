@@ -39,10 +39,9 @@ pub struct NextQuery {
 }
 
 pub async fn login_form(s: Session, Query(q): Query<NextQuery>) -> PageResult {
+    // Shown even to a signed-in browser: a session the API refuses (e.g.
+    // a deactivated account) is sent here, and a redirect back would loop.
     let next = safe_next(q.next.as_deref());
-    if s.user.is_some() {
-        return Ok(Redirect::to(&next).into_response());
-    }
     Ok(render(&LoginPage {
         p: s.chrome("auth.login").await,
         next,
