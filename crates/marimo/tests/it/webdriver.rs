@@ -43,6 +43,8 @@ impl Driver {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .kill_on_drop(true)
+            // Its own process group, so the browsers it starts go with it.
+            .process_group(0)
             .spawn()
             .expect("chromedriver starts");
         let driver = Driver {
@@ -92,6 +94,18 @@ impl Driver {
         Browser {
             http: self.http.clone(),
             session: format!("{}/session/{id}", self.base),
+        }
+    }
+}
+
+impl Drop for Driver {
+    /// Ends chromedriver and every browser it started, also when a test
+    /// fails half-way (a browser left running would outlive the test).
+    fn drop(&mut self) {
+        if let Some(pid) = self._process.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pid}")])
+                .status();
         }
     }
 }
