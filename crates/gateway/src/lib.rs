@@ -23,6 +23,10 @@
 //! - [`health`]: aggregated health.
 //! - [`headers`]: security headers and CORS.
 //!
+//! Every path outside `/api` and the platform's `/health`, `/ready`,
+//! `/metrics` is the web UI (`marimo-web`), whose pages call the APIs
+//! in process through the same `/api` router, so the same phases apply.
+//!
 //! Configuration (all optional, read through [`marimo_platform::config::Settings`]):
 //! `<SERVICE>_URLS` (instances per service, default its local port),
 //! `MARIMO_RATE_LIMITS` (see [`rate_limit`]), `TRUSTED_PROXIES` (IPs/CIDRs
@@ -188,11 +192,19 @@ pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
             );
         }
     }
+    let trusted_for_web = gw.clone();
     let api = api.with_state(gw);
+    // The web UI at `/`: its pages call the APIs through this same router.
+    let web = marimo_web::router(marimo_web::WebConfig {
+        api: api.clone(),
+        jwt: ctx.jwt.clone(),
+        secret: settings.jwt_secret.clone(),
+        trusted_proxy: Arc::new(move |ip| trusted_for_web.trusted.contains(ip)),
+    });
 
     let mut app = ServiceApp::new(&ctx)
         .health_handler(get(health::handler).with_state(health))
-        .router(api);
+        .router(api.merge(web));
     if let Some(cors) = cors {
         app = app.layer(cors);
     }

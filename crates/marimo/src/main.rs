@@ -58,7 +58,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run every service in this process, each on its own port (gateway on 8080).
+    /// Run every service in this process, each on its own port (gateway and web UI on 8080).
     Up,
     /// Run one service; start several processes for replicas.
     Serve {

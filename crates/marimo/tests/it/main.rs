@@ -8,3 +8,6 @@ mod crash;
 mod edge;
 mod erp_flow;
 mod support;
+mod web_pages;
+mod web_ui;
+mod webdriver;

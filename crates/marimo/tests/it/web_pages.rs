@@ -1,0 +1,415 @@
+//! The web UI's rules over plain HTTP, against the whole system: CSRF
+//! rejection, cookie flags (HttpOnly, SameSite=Strict, Secure under TLS),
+//! transparent refresh, logout revoking the session, role-based hiding
+//! *and* refusal, and the language by `Accept-Language`.
+
+use marimo_platform::service::ServiceName;
+use marimo_testkit::backends;
+use serde_json::json;
+
+use crate::support::{Running, login, register_and_login, start};
+
+const ADMIN: (&str, &str) = ("admin@pages.test", "Admin-Passw0rd");
+
+/// A browser-like client that never follows redirects and keeps cookies
+/// by hand, so each answer can be inspected.
+struct Page {
+    http: reqwest::Client,
+    base: String,
+    cookies: Vec<(String, String)>,
+}
+
+struct Answer {
+    status: u16,
+    set_cookies: Vec<String>,
+    location: String,
+    body: String,
+}
+
+impl Page {
+    fn new(sys: &Running) -> Self {
+        Self {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: sys.system.as_ref().unwrap().url(ServiceName::Gateway),
+            cookies: Vec::new(),
+        }
+    }
+
+    fn cookie(&self, name: &str) -> Option<String> {
+        self.cookies
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    }
+
+    fn set(&mut self, name: &str, value: &str) {
+        self.cookies.retain(|(k, _)| k != name);
+        if !value.is_empty() {
+            self.cookies.push((name.to_owned(), value.to_owned()));
+        }
+    }
+
+    async fn send(&mut self, req: reqwest::RequestBuilder) -> Answer {
+        let header = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let req = if header.is_empty() {
+            req
+        } else {
+            req.header("cookie", header)
+        };
+        let res = req.send().await.expect("gateway answers");
+        let status = res.status().as_u16();
+        let set_cookies: Vec<String> = res
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect();
+        for c in &set_cookies {
+            let pair = c.split(';').next().unwrap();
+            let (k, v) = pair.split_once('=').unwrap();
+            self.set(k, v);
+        }
+        let location = res
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        Answer {
+            status,
+            set_cookies,
+            location,
+            body: res.text().await.unwrap_or_default(),
+        }
+    }
+
+    fn form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::RequestBuilder {
+        self.http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(serde_urlencoded::to_string(fields).unwrap())
+    }
+
+    async fn get(&mut self, path: &str) -> Answer {
+        let req = self.http.get(format!("{}{path}", self.base));
+        self.send(req).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Answer {
+        let req = self.form(path, form);
+        self.send(req).await
+    }
+
+    /// Posts a form with the session's CSRF token.
+    async fn submit(&mut self, path: &str, form: &[(&str, &str)]) -> Answer {
+        if self.cookie("marimo_csrf").is_none() {
+            self.get("/login").await;
+        }
+        let token = self.cookie("marimo_csrf").expect("a CSRF cookie");
+        let mut all = vec![("_csrf", token.as_str())];
+        all.extend_from_slice(form);
+        let req = self.form(path, &all);
+        self.send(req).await
+    }
+
+    async fn sign_in(&mut self, email: &str, password: &str) {
+        let a = self
+            .submit(
+                "/login",
+                &[("email", email), ("password", password), ("next", "/")],
+            )
+            .await;
+        assert_eq!(a.status, 303, "{}", a.body);
+        assert!(self.cookie("marimo_at").is_some());
+    }
+}
+
+fn flags(set_cookies: &[String], name: &str) -> String {
+    set_cookies
+        .iter()
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .unwrap_or_else(|| panic!("no {name} cookie in {set_cookies:?}"))
+        .clone()
+}
+
+#[tokio::test]
+async fn sessions_csrf_and_roles_in_the_web_ui() {
+    for backend in backends() {
+        let sys = start(
+            &backend,
+            &[
+                ("MARIMO_RATE_LIMITS", "off"),
+                ("MARIMO_ADMIN_EMAIL", ADMIN.0),
+                ("MARIMO_ADMIN_PASSWORD", ADMIN.1),
+                ("TRUSTED_PROXIES", "127.0.0.1,::1"),
+            ],
+        )
+        .await;
+
+        // A guest is sent to sign in, and back afterwards.
+        let mut guest = Page::new(&sys);
+        let a = guest.get("/accounting").await;
+        assert_eq!(a.status, 303);
+        assert_eq!(a.location, "/login?next=/accounting");
+        let login_page = guest.get("/login").await;
+        assert_eq!(login_page.status, 200);
+        assert!(login_page.body.contains("name=\"_csrf\""));
+
+        // CSRF: a form without the token, with a wrong one, or with a token
+        // that is not ours is refused with the 403 page, and nothing happens.
+        let a = guest
+            .post("/login", &[("email", ADMIN.0), ("password", ADMIN.1)])
+            .await;
+        assert_eq!(a.status, 403);
+        assert!(a.body.contains("The form has expired"), "{}", a.body);
+        assert!(guest.cookie("marimo_at").is_none());
+        let a = guest
+            .post(
+                "/login",
+                &[
+                    ("_csrf", "forged.token"),
+                    ("email", ADMIN.0),
+                    ("password", ADMIN.1),
+                ],
+            )
+            .await;
+        assert_eq!(a.status, 403);
+        let real = guest.cookie("marimo_csrf").unwrap();
+        guest.set("marimo_csrf", "planted.cookie");
+        let a = guest
+            .post(
+                "/login",
+                &[
+                    ("_csrf", "planted.cookie"),
+                    ("email", ADMIN.0),
+                    ("password", ADMIN.1),
+                ],
+            )
+            .await;
+        assert_eq!(a.status, 403, "an unsigned cookie is not a token");
+        guest.set("marimo_csrf", &real);
+        let a = guest
+            .post("/shop/cart/add", &[("product_id", "0190")])
+            .await;
+        assert_eq!(a.status, 403);
+
+        // Signing in: cookies are HttpOnly and SameSite=Strict, not Secure
+        // over plain HTTP; the CSRF token is replaced.
+        let a = guest
+            .submit(
+                "/login",
+                &[
+                    ("email", ADMIN.0),
+                    ("password", ADMIN.1),
+                    ("next", "/users"),
+                ],
+            )
+            .await;
+        assert_eq!(a.status, 303, "{}", a.body);
+        assert_eq!(a.location, "/users");
+        for name in ["marimo_at", "marimo_rt"] {
+            let c = flags(&a.set_cookies, name);
+            assert!(
+                c.contains("HttpOnly") && c.contains("SameSite=Strict"),
+                "{c}"
+            );
+            assert!(!c.contains("Secure"), "{c}");
+        }
+        assert!(flags(&a.set_cookies, "marimo_csrf").contains("Max-Age=0"));
+        let mut admin = guest;
+        let users = admin.get("/users").await;
+        assert_eq!(users.status, 200);
+        assert!(users.body.contains("href=\"/accounting\""));
+        assert!(users.body.contains(ADMIN.0));
+        let csp = admin
+            .http
+            .get(format!("{}/", admin.base))
+            .send()
+            .await
+            .unwrap()
+            .headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(csp.contains("default-src 'self'") && csp.contains("script-src 'self'"));
+
+        // Secure under TLS: a trusted proxy says the client came over https.
+        let mut tls = Page::new(&sys);
+        let req = tls
+            .http
+            .get(format!("{}/login", tls.base))
+            .header("x-forwarded-proto", "https");
+        let a = tls.send(req).await;
+        let c = flags(&a.set_cookies, "marimo_csrf");
+        assert!(c.contains("; Secure") && c.contains("HttpOnly"), "{c}");
+
+        // Transparent refresh: an expired (here: unusable) access token and
+        // a valid refresh token give a page and a new pair of cookies.
+        let old_refresh = admin.cookie("marimo_rt").unwrap();
+        admin.set("marimo_at", "expired");
+        let a = admin.get("/users").await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        assert!(flags(&a.set_cookies, "marimo_at").contains("HttpOnly"));
+        let new_refresh = admin.cookie("marimo_rt").unwrap();
+        assert_ne!(old_refresh, new_refresh, "rotated");
+
+        // A customer: staff screens are hidden and refused; so are actions.
+        let customer = register_and_login(&sys.gw, "cy@pages.test").await;
+        let mut cy = Page::new(&sys);
+        cy.sign_in("cy@pages.test", crate::support::PASSWORD).await;
+        let home = cy.get("/").await;
+        assert_eq!(home.status, 200);
+        for hidden in ["/accounting", "/users", "/factory", "/config", "/audit"] {
+            assert!(
+                !home.body.contains(&format!("href=\"{hidden}\"")),
+                "{hidden} shown to a customer"
+            );
+            let a = cy.get(hidden).await;
+            assert_eq!(a.status, 403, "{hidden}");
+            assert!(a.body.contains("Not allowed"));
+        }
+        assert_eq!(cy.get("/shop/manage").await.status, 403);
+        assert_eq!(cy.get("/orders/manage").await.status, 403);
+        let catalog = cy.get("/shop").await;
+        assert!(!catalog.body.contains("/shop/manage"));
+        let a = cy
+            .submit("/shop/manage/products", &[("name", "X"), ("price", "1.00")])
+            .await;
+        assert_eq!(a.status, 403);
+
+        // The customer's own order: pay offered, ship neither shown nor allowed.
+        let product = sys
+            .gw
+            .get("/api/shop/products?q=premium")
+            .send()
+            .await
+            .expect(200)
+            .json["products"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let order = sys
+            .gw
+            .post("/api/shop/orders")
+            .bearer(customer["access_token"].as_str().unwrap())
+            .json(json!({"items": [{"product_id": product, "quantity": 1}]}))
+            .send()
+            .await
+            .expect(201)
+            .json["order"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let page = cy.get(&format!("/orders/{order}")).await;
+        assert_eq!(page.status, 200);
+        assert!(page.body.contains("id=\"order-pay\""));
+        assert!(!page.body.contains("id=\"order-ship\""));
+        let a = cy.submit(&format!("/orders/{order}/ship"), &[]).await;
+        assert_eq!(a.status, 403);
+        // The admin, in the same state (pending), may not ship either: the
+        // lifecycle (the shop's rule) refuses, and the page says so.
+        let a = admin.submit(&format!("/orders/{order}/ship"), &[]).await;
+        assert_eq!(a.status, 409, "{}", a.body);
+
+        // An accountant sees accounting but not users.
+        let acc = register_and_login(&sys.gw, "acc@pages.test").await;
+        let admin_token = login(&sys.gw, ADMIN.0, ADMIN.1).await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        sys.gw
+            .post("/api/users/admin/assign-role")
+            .bearer(&admin_token)
+            .json(json!({"user_id": acc["user"]["id"], "role": "accountant"}))
+            .send()
+            .await
+            .expect(200);
+        let mut accountant = Page::new(&sys);
+        accountant
+            .sign_in("acc@pages.test", crate::support::PASSWORD)
+            .await;
+        let home = accountant.get("/").await;
+        assert!(home.body.contains("href=\"/accounting\""));
+        assert!(!home.body.contains("href=\"/users\""));
+        assert_eq!(accountant.get("/accounting").await.status, 200);
+        assert_eq!(
+            accountant
+                .get("/accounting/reports/income-statement")
+                .await
+                .status,
+            200
+        );
+        let csv = accountant
+            .get("/accounting/reports/trial-balance/csv")
+            .await;
+        assert_eq!(csv.status, 200);
+        assert!(
+            csv.body.lines().next().unwrap_or("").contains("code"),
+            "{}",
+            csv.body
+        );
+        assert_eq!(accountant.get("/users").await.status, 403);
+
+        // Logout revokes the refresh token at the users service.
+        let rt = cy.cookie("marimo_rt").unwrap();
+        let a = cy.submit("/logout", &[]).await;
+        assert_eq!(a.status, 303);
+        assert!(flags(&a.set_cookies, "marimo_rt").contains("Max-Age=0"));
+        sys.gw
+            .post("/api/users/refresh")
+            .json(json!({"refresh_token": rt}))
+            .send()
+            .await
+            .expect(401);
+        assert_eq!(cy.get("/orders").await.status, 303);
+
+        // Language: Accept-Language, the switch link, Russian formatting.
+        let mut ru = Page::new(&sys);
+        let req = ru
+            .http
+            .get(format!("{}/shop", ru.base))
+            .header("accept-language", "ru-RU,ru;q=0.9,en;q=0.5");
+        let a = ru.send(req).await;
+        assert!(a.body.contains("<html lang=\"ru\">"));
+        assert!(a.body.contains("Магазин"));
+        assert!(a.body.contains("29,99\u{a0}$"), "ru money format");
+        let a = ru.get("/lang/en?next=/shop").await;
+        assert_eq!(a.status, 303);
+        assert_eq!(a.location, "/shop");
+        let a = ru.get("/shop").await;
+        assert!(a.body.contains("<html lang=\"en\">") && a.body.contains("$29.99"));
+
+        // Unknown pages get the 404 page; unknown API paths keep JSON.
+        assert_eq!(ru.get("/no/such/page").await.status, 404);
+        let a = ru.get("/api/nope").await;
+        assert_eq!(a.status, 404);
+        assert!(a.body.starts_with('{'));
+        // The assets are cacheable for a year under a hashed name.
+        let css = home
+            .body
+            .split("href=\"/assets/")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .unwrap()
+            .to_owned();
+        let res = reqwest::get(format!("{}/assets/{css}", ru.base))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        assert!(
+            res.headers()["cache-control"]
+                .to_str()
+                .unwrap()
+                .contains("immutable")
+        );
+
+        sys.stop().await;
+    }
+}

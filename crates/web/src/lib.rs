@@ -1,0 +1,157 @@
+//! The web UI of Marimo ERP, served by the gateway at `/`.
+//!
+//! Server-rendered HTML (askama templates in `templates/`, checked at
+//! compile time), one small stylesheet and one small script embedded in
+//! the binary, English and Russian (`i18n/`). No build step besides cargo.
+//!
+//! Every page reads and writes through the public API, in process, through
+//! the gateway's own `/api` router ([`api`]): the roles, limits and
+//! validation are the API's. The UI additionally hides what a role cannot
+//! use and refuses those pages ([`access`]).
+//!
+//! Modules:
+//! - [`session`]: the layer around every page (tokens in cookies,
+//!   transparent refresh, CSRF, language, error pages, CSP).
+//! - [`page`]: what handlers work with (session, chrome, errors, forms).
+//! - [`screens`]: one module per screen, thin: call the API, fill a template.
+//! - [`i18n`], [`format`]: strings and per-locale numbers, money, dates.
+//! - [`charts`]: the dashboard's SVG charts, drawn on the server.
+//! - [`api`], [`cookies`], [`csrf`], [`assets`].
+
+pub mod access;
+pub mod api;
+pub mod assets;
+pub mod charts;
+pub mod cookies;
+pub mod csrf;
+pub mod format;
+pub mod i18n;
+pub mod page;
+pub mod screens;
+pub mod session;
+
+use std::{net::IpAddr, sync::Arc};
+
+use axum::{
+    Router, middleware,
+    routing::{any, get, post},
+};
+use marimo_platform::auth::JwtKeys;
+
+use crate::csrf::CsrfKey;
+
+/// Says whether a peer address is a trusted proxy (`TRUSTED_PROXIES`).
+pub type TrustedProxy = Arc<dyn Fn(IpAddr) -> bool + Send + Sync>;
+
+/// What the UI is built with.
+pub struct WebConfig {
+    /// The gateway's `/api` router (state applied): pages call the APIs
+    /// through it.
+    pub api: Router,
+    pub jwt: Arc<JwtKeys>,
+    /// `JWT_SECRET`; the CSRF key is derived from it.
+    pub secret: Vec<u8>,
+    pub trusted_proxy: TrustedProxy,
+}
+
+/// The UI's shared state.
+#[derive(Clone)]
+pub struct Web(Arc<Inner>);
+
+struct Inner {
+    api: Router,
+    jwt: Arc<JwtKeys>,
+    csrf: CsrfKey,
+    trusted_proxy: TrustedProxy,
+}
+
+impl Web {
+    pub fn new(cfg: WebConfig) -> Self {
+        Self(Arc::new(Inner {
+            api: cfg.api,
+            jwt: cfg.jwt,
+            csrf: CsrfKey::derive(&cfg.secret),
+            trusted_proxy: cfg.trusted_proxy,
+        }))
+    }
+    pub fn api(&self) -> Router {
+        self.0.api.clone()
+    }
+    pub fn jwt(&self) -> &JwtKeys {
+        &self.0.jwt
+    }
+    pub fn csrf(&self) -> &CsrfKey {
+        &self.0.csrf
+    }
+    pub fn is_secure(&self, req: &axum::extract::Request) -> bool {
+        session::came_over_tls(req, &*self.0.trusted_proxy)
+    }
+}
+
+/// The UI's routes: pages (inside the session layer) and the assets.
+/// Unknown paths get the 404 page, except under `/api/`, which keeps the
+/// API's JSON 404.
+pub fn router(cfg: WebConfig) -> Router {
+    use screens::*;
+    let web = Web::new(cfg);
+    let pages = Router::new()
+        .route("/", get(dashboard::show))
+        .route("/login", get(auth::login_form).post(auth::login))
+        .route("/register", get(auth::register_form).post(auth::register))
+        .route("/logout", post(auth::logout))
+        .route("/lang/{code}", get(auth::switch_language))
+        .route("/shop", get(shop::catalog))
+        .route("/shop/cart", get(shop::cart))
+        .route("/shop/cart/add", post(shop::add_to_cart))
+        .route("/shop/cart/update", post(shop::update_cart))
+        .route("/shop/checkout", post(shop::checkout))
+        .route("/shop/manage", get(shop::manage))
+        .route("/shop/manage/products", post(shop::create_product))
+        .route("/shop/manage/products/{id}/restock", post(shop::restock))
+        .route("/orders", get(orders::mine))
+        .route("/orders/manage", get(orders::manage))
+        .route("/orders/{id}", get(orders::show))
+        .route("/orders/{id}/{action}", post(orders::act))
+        .route("/users", get(users::list))
+        .route("/users/role", post(users::assign_role))
+        .route("/users/{id}/{action}", post(users::set_active))
+        .route("/accounting", get(accounting::journal))
+        .route("/accounting/entries", post(accounting::post_entry))
+        .route(
+            "/accounting/entries/{id}/reverse",
+            post(accounting::reverse),
+        )
+        .route(
+            "/accounting/accounts",
+            get(accounting::accounts).post(accounting::create_account),
+        )
+        .route("/accounting/reports/{kind}", get(accounting::report))
+        .route(
+            "/accounting/reports/{kind}/csv",
+            get(accounting::report_csv),
+        )
+        .route("/accounting/periods", get(accounting::periods))
+        .route("/accounting/periods/close", post(accounting::close_period))
+        .route("/factory", get(factory::index))
+        .route("/factory/{tab}", get(factory::tab).post(factory::create))
+        .route("/factory/stock/receipts", post(factory::create_receipt))
+        .route(
+            "/factory/work-orders/{id}/{action}",
+            post(factory::work_order_action),
+        )
+        .route("/config", get(config::show).post(config::save))
+        .route("/audit", get(audit::show))
+        .route("/notifications", get(notifications::show))
+        .route("/notifications/read-all", post(notifications::read_all))
+        .route("/notifications/{id}/read", post(notifications::read_one))
+        .route("/{*rest}", any(errors::not_found))
+        .layer(middleware::from_fn_with_state(web.clone(), session::layer))
+        .with_state(web);
+    Router::new()
+        .route("/assets/{file}", get(assets::serve))
+        .route("/favicon.ico", get(assets::favicon))
+        .route("/api", any(errors::api_not_found))
+        .route("/api/", any(errors::api_not_found))
+        .route("/api/{*rest}", any(errors::api_not_found))
+        .merge(pages)
+}

@@ -1,0 +1,190 @@
+//! Sign in, register, sign out, switch language.
+
+use askama::Template;
+use axum::{
+    extract::{Path, Query},
+    response::{IntoResponse, Redirect, Response},
+};
+use http::header;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::{
+    cookies,
+    i18n::Lang,
+    page::{Chrome, FieldErrors, FormData, PageResult, Session, render, safe_next},
+};
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    p: Chrome,
+    next: String,
+    email: String,
+    error: String,
+}
+
+#[derive(Template)]
+#[template(path = "register.html")]
+struct RegisterPage {
+    p: Chrome,
+    name: String,
+    email: String,
+    errors: FieldErrors,
+}
+
+#[derive(Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+pub async fn login_form(s: Session, Query(q): Query<NextQuery>) -> PageResult {
+    // Shown even to a signed-in browser: a session the API refuses (e.g.
+    // a deactivated account) is sent here, and a redirect back would loop.
+    let next = safe_next(q.next.as_deref());
+    Ok(render(&LoginPage {
+        p: s.chrome("auth.login").await,
+        next,
+        email: String::new(),
+        error: String::new(),
+    }))
+}
+
+/// Sets the session cookies from a login answer and goes to `next`. The
+/// CSRF token is replaced: one seen before sign-in is worth nothing after.
+fn signed_in(s: &Session, body: &Value, next: &str) -> Response {
+    let at = body["access_token"].as_str().unwrap_or_default();
+    let rt = body["refresh_token"].as_str().unwrap_or_default();
+    let ttl = body["expires_in"].as_u64().unwrap_or(900);
+    let mut res = Redirect::to(next).into_response();
+    let h = res.headers_mut();
+    h.append(
+        header::SET_COOKIE,
+        cookies::set(cookies::ACCESS, at, ttl, s.secure),
+    );
+    h.append(
+        header::SET_COOKIE,
+        cookies::set(cookies::REFRESH, rt, cookies::REFRESH_MAX_AGE, s.secure),
+    );
+    h.append(header::SET_COOKIE, cookies::clear(cookies::CSRF, s.secure));
+    res
+}
+
+pub async fn login(s: Session, form: FormData) -> PageResult {
+    let next = safe_next(Some(form.get("next")));
+    let email = form.get("email").to_owned();
+    let answer = s
+        .api
+        .post(
+            "/api/users/login",
+            json!({"email": email, "password": form.get("password")}),
+        )
+        .await;
+    match answer {
+        Ok(body) => Ok(signed_in(&s, &body, &next)),
+        Err(f) => {
+            let tr = s.tr();
+            let error = match f.status.as_u16() {
+                401 => tr.t("auth.bad_credentials").to_owned(),
+                429 => tr.t("auth.too_many").to_owned(),
+                503 => tr.t("error.unavailable.text").to_owned(),
+                _ => f.message,
+            };
+            let mut res = render(&LoginPage {
+                p: s.chrome("auth.login").await,
+                next,
+                email,
+                error,
+            });
+            *res.status_mut() = f.status;
+            Ok(res)
+        }
+    }
+}
+
+pub async fn register_form(s: Session) -> PageResult {
+    Ok(render(&RegisterPage {
+        p: s.chrome("auth.register").await,
+        name: String::new(),
+        email: String::new(),
+        errors: FieldErrors::default(),
+    }))
+}
+
+pub async fn register(s: Session, form: FormData) -> PageResult {
+    let (name, email, password) = (form.get("name"), form.get("email"), form.get("password"));
+    let created = s
+        .api
+        .post(
+            "/api/users/register",
+            json!({"name": name, "email": email, "password": password}),
+        )
+        .await;
+    let fail = match created {
+        Ok(_) => match s
+            .api
+            .post(
+                "/api/users/login",
+                json!({"email": email, "password": password}),
+            )
+            .await
+        {
+            Ok(body) => return Ok(signed_in(&s, &body, "/shop")),
+            Err(f) => f,
+        },
+        Err(f) => f,
+    };
+    let mut errors = FieldErrors::from_fail(&fail);
+    if fail.status.as_u16() == 409 {
+        errors.field = Some("email".into());
+        errors.message = Some(s.tr().t("auth.email_taken").to_owned());
+    }
+    let mut res = render(&RegisterPage {
+        p: s.chrome("auth.register").await,
+        name: name.to_owned(),
+        email: email.to_owned(),
+        errors,
+    });
+    *res.status_mut() = fail.status;
+    Ok(res)
+}
+
+/// Revokes the refresh token (the API's logout) and clears the cookies.
+pub async fn logout(s: Session, headers: http::HeaderMap) -> PageResult {
+    let rt = cookies::get(&headers, cookies::REFRESH).unwrap_or_default();
+    // Whatever the API says, the browser forgets the session.
+    if let Err(f) = s
+        .api
+        .post("/api/users/logout", json!({"refresh_token": rt}))
+        .await
+    {
+        tracing::warn!(
+            status = f.status.as_u16(),
+            "logout was not confirmed by the users service"
+        );
+    }
+    let mut res = Redirect::to("/login").into_response();
+    for name in [
+        cookies::ACCESS,
+        cookies::REFRESH,
+        cookies::CSRF,
+        cookies::CART,
+    ] {
+        res.headers_mut()
+            .append(header::SET_COOKIE, cookies::clear(name, s.secure));
+    }
+    Ok(res)
+}
+
+/// `GET /lang/{code}?next=...`: remembers the language, back to the page.
+pub async fn switch_language(
+    s: Session,
+    Path(code): Path<String>,
+    Query(q): Query<NextQuery>,
+) -> PageResult {
+    let lang = Lang::parse(&code).unwrap_or(s.lang);
+    let mut res = Redirect::to(&safe_next(q.next.as_deref())).into_response();
+    res.headers_mut()
+        .append(header::SET_COOKIE, cookies::lang(lang.code(), s.secure));
+    Ok(res)
+}

@@ -1,0 +1,157 @@
+//! `/config` (admin): settings with their types and history, and the
+//! reference data (currencies, units, tax rates).
+
+use askama::Template;
+use axum::extract::Query;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::{
+    access::Area,
+    format,
+    page::{
+        Chrome, FieldErrors, FormData, PageResult, Session, WebError, done, flash, render, text,
+        urlencode,
+    },
+    screens::shop::is_input_error,
+};
+
+pub struct SettingRow {
+    pub key: String,
+    pub value: String,
+    pub value_type: String,
+    pub description: String,
+    pub version: String,
+    pub updated: String,
+    pub history_href: String,
+}
+
+pub struct RefTable {
+    pub kind: &'static str,
+    pub title: String,
+    pub rows: Vec<(String, String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "config.html")]
+struct ConfigPage {
+    p: Chrome,
+    settings: Vec<SettingRow>,
+    history_key: String,
+    history: Vec<(String, String, String, String)>,
+    references: Vec<RefTable>,
+    value_types: [&'static str; 4],
+    form: FormData,
+    errors: FieldErrors,
+    flash: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct Params {
+    key: Option<String>,
+    done: Option<String>,
+}
+
+const KINDS: [&str; 3] = ["currencies", "units", "tax-rates"];
+
+async fn page(s: &Session, q: &Params, form: FormData, errors: FieldErrors) -> PageResult {
+    let lang = s.lang;
+    let tr = s.tr();
+    let list = s.api.get("/api/config").await.map_err(WebError::from)?;
+    let settings = list["configs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| SettingRow {
+            key: text(c, "key"),
+            value: text(c, "value"),
+            value_type: text(c, "value_type"),
+            description: text(c, "description"),
+            version: text(c, "version"),
+            updated: format::datetime(&text(c, "updated_at"), lang),
+            history_href: format!("/config?key={}", urlencode(&text(c, "key"))),
+        })
+        .collect();
+    let history_key = q.key.clone().unwrap_or_default();
+    let mut history = Vec::new();
+    if !history_key.is_empty() {
+        let h = s
+            .api
+            .get(&format!("/api/config/{}/history", urlencode(&history_key)))
+            .await
+            .map_err(WebError::from)?;
+        history = h["history"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| {
+                (
+                    format::datetime(&text(c, "changed_at"), lang),
+                    text(c, "action"),
+                    text(c, "old_value"),
+                    text(c, "new_value"),
+                )
+            })
+            .collect();
+    }
+    let mut references = Vec::new();
+    for kind in KINDS {
+        let field = kind.replace('-', "_");
+        let Ok(v) = s.api.get(&format!("/api/config/reference/{kind}")).await else {
+            continue;
+        };
+        references.push(RefTable {
+            kind,
+            title: tr.t(&format!("config.ref.{field}")).to_owned(),
+            rows: v[field.as_str()]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|r| {
+                    let extra = if r["rate"].is_null() {
+                        text(r, "minor_units")
+                    } else {
+                        format!("{} %", format::number(&text(r, "rate"), lang))
+                    };
+                    (text(r, "code"), text(r, "name"), extra)
+                })
+                .collect(),
+        });
+    }
+    Ok(render(&ConfigPage {
+        p: s.chrome("nav.config").await,
+        settings,
+        history_key,
+        history,
+        references,
+        value_types: ["string", "integer", "decimal", "boolean"],
+        form,
+        errors,
+        flash: flash(&tr, q.done.as_deref()),
+    }))
+}
+
+pub async fn show(s: Session, Query(q): Query<Params>) -> PageResult {
+    s.require(Area::Config)?;
+    page(&s, &q, FormData(Vec::new()), FieldErrors::default()).await
+}
+
+/// Creates or changes a setting (the service checks the value's type).
+pub async fn save(s: Session, form: FormData) -> PageResult {
+    s.require(Area::Config)?;
+    let body = json!({
+        "key": form.get("key"),
+        "value": form.get("value"),
+        "value_type": form.opt("value_type"),
+        "description": form.opt("description"),
+    });
+    match s.api.post("/api/config", body).await {
+        Ok(_) => Ok(done("/config", "saved")),
+        Err(f) if is_input_error(&f) => {
+            let mut res = page(&s, &Params::default(), form, FieldErrors::from_fail(&f)).await?;
+            *res.status_mut() = f.status;
+            Ok(res)
+        }
+        Err(f) => Err(f.into()),
+    }
+}

@@ -1,0 +1,205 @@
+//! The session layer around every page:
+//!
+//! 1. **who**: the access token from its cookie; when it has expired and a
+//!    refresh token is there, the users service rotates the pair
+//!    (`POST /api/users/refresh`) and the new cookies go out with this
+//!    very response, so sessions renew without the user noticing.
+//! 2. **language**: cookie, else `Accept-Language`.
+//! 3. **CSRF**: a signed token cookie is issued when missing; every POST
+//!    must echo it in `_csrf` or gets the 403 page ([`crate::csrf`]).
+//! 4. **errors**: a handler's [`WebError`] becomes a full page in the
+//!    user's language (403, 404, 503, ...), never a stack trace.
+//! 5. **headers**: the page Content-Security-Policy (self only).
+
+use axum::{
+    body::Body,
+    extract::{ConnectInfo, Request, State},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use http::{HeaderValue, Method, header};
+use serde_json::json;
+use std::net::SocketAddr;
+
+use crate::{
+    Web,
+    api::{Api, Origin},
+    cookies, csrf, i18n,
+    page::{ErrorPage, Session, WebError, render},
+    screens::errors::ErrorTemplate,
+};
+
+/// Pages allow nothing but this origin: no inline script or style, no
+/// frames, forms post only here.
+pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// Forms are small; anything bigger is refused before parsing.
+const MAX_FORM_BYTES: usize = 256 * 1024;
+
+pub async fn layer(State(web): State<Web>, req: Request, next: Next) -> Response {
+    let secure = web.is_secure(&req);
+    let headers = req.headers().clone();
+    let lang = i18n::negotiate(cookies::get(&headers, cookies::LANG), &headers);
+    let api = Api::new(web.api(), None, Origin::of(req.extensions(), &headers));
+    let here = req
+        .uri()
+        .path_and_query()
+        .map_or("/".to_owned(), |p| p.as_str().to_owned());
+    let mut set: Vec<(&'static str, HeaderValue)> = Vec::new();
+
+    // 1. who
+    let mut user = None;
+    let mut token = None;
+    if let Some(t) = cookies::get(&headers, cookies::ACCESS)
+        && let Ok(id) = web.jwt().verify_identity(t)
+    {
+        user = Some(id);
+        token = Some(t.to_owned());
+    }
+    if user.is_none()
+        && let Some(rt) = cookies::get(&headers, cookies::REFRESH)
+    {
+        match api
+            .post("/api/users/refresh", json!({ "refresh_token": rt }))
+            .await
+        {
+            Ok(body) => {
+                let at = body["access_token"].as_str().unwrap_or_default();
+                let new_rt = body["refresh_token"].as_str().unwrap_or_default();
+                if let Ok(id) = web.jwt().verify_identity(at) {
+                    let ttl = body["expires_in"].as_u64().unwrap_or(900);
+                    set.push((
+                        cookies::ACCESS,
+                        cookies::set(cookies::ACCESS, at, ttl, secure),
+                    ));
+                    set.push((
+                        cookies::REFRESH,
+                        cookies::set(cookies::REFRESH, new_rt, cookies::REFRESH_MAX_AGE, secure),
+                    ));
+                    user = Some(id);
+                    token = Some(at.to_owned());
+                }
+            }
+            Err(f) if f.status.is_client_error() && f.status.as_u16() != 429 => {
+                // Expired, revoked or reused: the session is over.
+                set.push((cookies::ACCESS, cookies::clear(cookies::ACCESS, secure)));
+                set.push((cookies::REFRESH, cookies::clear(cookies::REFRESH, secure)));
+            }
+            // The users service is away: a guest for now, cookies kept.
+            Err(_) => {}
+        }
+    }
+
+    // 3. CSRF
+    let sent_csrf = cookies::get(&headers, cookies::CSRF)
+        .filter(|t| web.csrf().is_signed(t))
+        .map(str::to_owned);
+    let csrf = match &sent_csrf {
+        Some(t) => t.clone(),
+        None => {
+            let t = web.csrf().issue();
+            set.push((
+                cookies::CSRF,
+                cookies::set(cookies::CSRF, &t, cookies::REFRESH_MAX_AGE, secure),
+            ));
+            t
+        }
+    };
+    let session = Session {
+        user,
+        lang,
+        csrf,
+        secure,
+        api: api.with_token(token),
+        here,
+    };
+
+    let mut req = req;
+    let mut res = if req.method() == Method::POST {
+        let (parts, body) = req.into_parts();
+        match axum::body::to_bytes(body, MAX_FORM_BYTES).await {
+            Ok(bytes) => {
+                let submitted = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
+                    .ok()
+                    .and_then(|pairs| {
+                        pairs
+                            .into_iter()
+                            .find(|(k, _)| k == csrf::FIELD)
+                            .map(|(_, v)| v)
+                    });
+                if web
+                    .csrf()
+                    .verify(sent_csrf.as_deref(), submitted.as_deref())
+                {
+                    req = Request::from_parts(parts, Body::from(bytes));
+                    req.extensions_mut().insert(session.clone());
+                    next.run(req).await
+                } else {
+                    tracing::info!("form refused: missing or wrong CSRF token");
+                    WebError::Csrf.into_response()
+                }
+            }
+            Err(_) => WebError::Refused("the form is too large".into()).into_response(),
+        }
+    } else {
+        req.extensions_mut().insert(session.clone());
+        next.run(req).await
+    };
+
+    // 4. errors as pages
+    if let Some(ErrorPage(err)) = res.extensions_mut().remove::<ErrorPage>() {
+        let status = res.status();
+        let cookies_out: Vec<HeaderValue> = res
+            .headers()
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .cloned()
+            .collect();
+        res = render(&ErrorTemplate::new(&session, &err));
+        *res.status_mut() = status;
+        if let WebError::Unavailable(_) = err {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        for c in cookies_out {
+            res.headers_mut().append(header::SET_COOKIE, c);
+        }
+    }
+
+    // 5. headers
+    for (name, value) in set {
+        if !cookies::is_set(res.headers(), name) {
+            res.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    res.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    res.headers_mut()
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    res.headers_mut().insert(
+        header::VARY,
+        HeaderValue::from_static("Cookie, Accept-Language"),
+    );
+    res
+}
+
+/// Whether `req` reached us over TLS: an `https` URI (TLS served here), or
+/// `X-Forwarded-Proto: https` from a trusted proxy (`TRUSTED_PROXIES`).
+pub fn came_over_tls(req: &Request, trusted: &dyn Fn(std::net::IpAddr) -> bool) -> bool {
+    if req.uri().scheme_str() == Some("https") {
+        return true;
+    }
+    let Some(ConnectInfo(peer)) = req.extensions().get::<ConnectInfo<SocketAddr>>() else {
+        return false;
+    };
+    trusted(peer.ip())
+        && req
+            .headers()
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"))
+}
