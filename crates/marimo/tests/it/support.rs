@@ -87,3 +87,51 @@ pub fn mails(data_dir: &std::path::Path) -> Vec<String> {
         .filter_map(|e| std::fs::read_to_string(e.path()).ok())
         .collect()
 }
+
+/// A RabbitMQ virtual host of a test's own (made with `rabbitmqctl`,
+/// deleted on drop), for whole-system runs whose queue names are fixed.
+pub struct RabbitVhost {
+    pub url: String,
+    name: String,
+}
+
+impl RabbitVhost {
+    /// `None` when no RabbitMQ is configured for tests (a failure under
+    /// `CI=true`, where it must be).
+    pub fn create() -> Option<Self> {
+        let base = marimo_testkit::rabbitmq_url()?;
+        let name = format!("marimo-test-{}", marimo_platform::ids::new_id());
+        let ctl = |args: &[&str]| {
+            let out = std::process::Command::new("rabbitmqctl")
+                .arg("-q")
+                .args(args)
+                .output()
+                .expect("rabbitmqctl runs (the RabbitMQ server's CLI)");
+            assert!(
+                out.status.success(),
+                "rabbitmqctl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        ctl(&["add_vhost", &name]);
+        ctl(&["set_permissions", "-p", &name, "guest", ".*", ".*", ".*"]);
+        // amqp://user:pass@host:port/<vhost>
+        let after_scheme = base.find("://").map_or(0, |i| i + 3);
+        let root = match base[after_scheme..].find('/') {
+            Some(slash) => &base[..after_scheme + slash],
+            None => base.as_str(),
+        };
+        Some(Self {
+            url: format!("{root}/{name}"),
+            name,
+        })
+    }
+}
+
+impl Drop for RabbitVhost {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("rabbitmqctl")
+            .args(["-q", "delete_vhost", &self.name])
+            .output();
+    }
+}

@@ -88,6 +88,19 @@ pub struct Subscription {
     /// broker are kept there. `None` for stateless consumers (a cache
     /// invalidation), whose failures are only logged.
     pub db: Option<Db>,
+    pub kind: QueueKind,
+}
+
+/// Who gets an event of a queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueKind {
+    /// One durable queue shared by every replica of the consuming service:
+    /// each event is handled once, by one of them.
+    Shared,
+    /// A queue of this process alone (non-durable; RabbitMQ deletes it a
+    /// minute after its consumer is gone): every replica sees every event.
+    /// For state each replica holds in memory, e.g. a response cache.
+    PerInstance,
 }
 
 /// How far a batch got: the first `confirmed` events are safely with the
@@ -158,6 +171,32 @@ impl Bus {
         self.subscribe_with(None, queue, bindings, handler).await
     }
 
+    /// Like [`Self::subscribe_stateless`], but every process gets every
+    /// event: the queue is `<queue>.<a new id>` and lives with the process
+    /// ([`QueueKind::PerInstance`]). Nothing is replayed to a replica that
+    /// was down, so use it only for state that is rebuilt on start.
+    pub async fn subscribe_each_instance<F, Fut>(
+        &self,
+        queue: &str,
+        bindings: &[&str],
+        handler: F,
+    ) -> Result<(), BusError>
+    where
+        F: Fn(Envelope) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
+    {
+        let handler: Handler = Arc::new(move |env| Box::pin(handler(env)));
+        self.0
+            .subscribe(Subscription {
+                queue: format!("{queue}.{}", crate::ids::new_id()),
+                bindings: bindings.iter().map(|b| (*b).to_owned()).collect(),
+                handler,
+                db: None,
+                kind: QueueKind::PerInstance,
+            })
+            .await
+    }
+
     async fn subscribe_with<F, Fut>(
         &self,
         db: Option<Db>,
@@ -176,6 +215,7 @@ impl Bus {
                 bindings: bindings.iter().map(|b| (*b).to_owned()).collect(),
                 handler,
                 db,
+                kind: QueueKind::Shared,
             })
             .await
     }

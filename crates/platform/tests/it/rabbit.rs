@@ -593,3 +593,46 @@ fn authority(url: &str) -> &str {
     let rest = rest.split('/').next().unwrap_or(rest);
     rest.rsplit_once('@').map_or(rest, |(_, a)| a)
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_instance_queues_give_every_process_every_event() {
+    let Some(url) = rabbitmq_url() else { return };
+    let token = new_id().replace('-', "");
+    let event_type = format!("shop.t{token}.restocked");
+    // Two processes (two connections), each with a per-instance queue.
+    let mut seen = Vec::new();
+    let mut brokers = Vec::new();
+    for _ in 0..2 {
+        let broker = RabbitBroker::start(&url, CancellationToken::new())
+            .await
+            .unwrap();
+        let bus = Bus::new(broker.clone());
+        let count = Arc::new(AtomicUsize::new(0));
+        let c = count.clone();
+        bus.subscribe_each_instance("gateway-test", &[event_type.as_str()], move |_env| {
+            let c = c.clone();
+            async move {
+                c.fetch_add(1, Ordering::SeqCst);
+                Ok(())
+            }
+        })
+        .await
+        .unwrap();
+        seen.push(count);
+        brokers.push((broker, bus));
+    }
+    let settings = Backend::Sqlite.settings(&[("RABBITMQ_URL", &url)]).await;
+    let publisher = context_on(ServiceName::Shop, settings, brokers[0].1.clone()).await;
+    let mut tx = publisher.db().begin().await.unwrap();
+    let env = Envelope::new("shop", &event_type, json!({"sku": "A"}));
+    publisher.outbox.publish(&mut tx, &env).await.unwrap();
+    tx.commit().await.unwrap();
+    publisher.outbox.wake();
+    until("both instances saw the event", async || {
+        seen.iter().all(|c| c.load(Ordering::SeqCst) == 1)
+    })
+    .await;
+    for (broker, _) in brokers {
+        broker.shutdown().await;
+    }
+}

@@ -96,7 +96,7 @@ async fn run(
 ) -> Result<(), lapin::Error> {
     let conn = &live.conn;
     let channel = guard(conn, conn.create_channel()).await?;
-    super::declare_on(conn, &channel, &sub.queue, &sub.bindings).await?;
+    super::declare_on(conn, &channel, &sub.queue, &sub.bindings, sub.kind).await?;
     guard(
         conn,
         channel.basic_qos(PREFETCH, BasicQosOptions::default()),

@@ -50,7 +50,7 @@ use lapin::{
 use tokio::sync::{Mutex, Notify, watch};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use super::{BoxFuture, Broker, BusError, Envelope, PublishOutcome, Subscription};
+use super::{BoxFuture, Broker, BusError, Envelope, PublishOutcome, QueueKind, Subscription};
 
 /// The topic exchange every event is published to.
 pub const EXCHANGE: &str = "marimo.events";
@@ -284,7 +284,7 @@ impl Inner {
         .await?;
         let _ = guard(&conn, setup.close(200, "OK".into())).await;
         for queue in SEED_QUEUES {
-            if let Err(e) = declare_queue(&conn, queue, &[]).await {
+            if let Err(e) = declare_queue(&conn, queue, &[], QueueKind::Shared).await {
                 if !conn.status().connected() {
                     return Err(e);
                 }
@@ -295,7 +295,9 @@ impl Inner {
         // is declared here or, arriving later, sees the connection.
         let subs = self.subs.lock().await;
         for entry in subs.iter() {
-            if let Err(e) = declare_queue(&conn, &entry.sub.queue, &entry.sub.bindings).await {
+            if let Err(e) =
+                declare_queue(&conn, &entry.sub.queue, &entry.sub.bindings, entry.sub.kind).await
+            {
                 if !conn.status().connected() {
                     return Err(e);
                 }
@@ -368,7 +370,7 @@ impl Inner {
         {
             let mut subs = self.subs.lock().await;
             if let Some(live) = self.current()
-                && let Err(e) = declare_queue(&live.conn, &sub.queue, &sub.bindings).await
+                && let Err(e) = declare_queue(&live.conn, &sub.queue, &sub.bindings, sub.kind).await
             {
                 // With the connection still up it is the declaration
                 // itself that failed (e.g. a queue of another type already
@@ -489,9 +491,10 @@ async fn declare_queue(
     conn: &Connection,
     queue: &str,
     bindings: &[String],
+    kind: QueueKind,
 ) -> Result<(), lapin::Error> {
     let channel = guard(conn, conn.create_channel()).await?;
-    let result = declare_on(conn, &channel, queue, bindings).await;
+    let result = declare_on(conn, &channel, queue, bindings, kind).await;
     if channel.status().connected() {
         let _ = guard(conn, channel.close(200, "OK".into())).await;
     }
@@ -503,6 +506,38 @@ async fn declare_on(
     channel: &Channel,
     queue: &str,
     bindings: &[String],
+    kind: QueueKind,
+) -> Result<(), lapin::Error> {
+    match kind {
+        QueueKind::Shared => declare_shared(conn, channel, queue).await?,
+        QueueKind::PerInstance => declare_per_instance(conn, channel, queue).await?,
+    }
+    bind(conn, channel, queue, bindings).await
+}
+
+/// A classic, non-durable queue that RabbitMQ deletes a minute after its
+/// consumer went away (`x-expires`); no dead-letter queue: its events are
+/// only of use to this process, now.
+async fn declare_per_instance(
+    conn: &Connection,
+    channel: &Channel,
+    queue: &str,
+) -> Result<(), lapin::Error> {
+    let mut args = FieldTable::default();
+    args.insert("x-expires".into(), AMQPValue::LongInt(60_000));
+    guard(
+        conn,
+        channel.queue_declare(queue.into(), QueueDeclareOptions::default(), args),
+    )
+    .await?;
+    Ok(())
+}
+
+/// A quorum queue dead-lettering to `queue.dlq` after the delivery limit.
+async fn declare_shared(
+    conn: &Connection,
+    channel: &Channel,
+    queue: &str,
 ) -> Result<(), lapin::Error> {
     let durable = QueueDeclareOptions {
         durable: true,
@@ -539,6 +574,15 @@ async fn declare_on(
         AMQPValue::LongInt(DELIVERY_LIMIT),
     );
     guard(conn, channel.queue_declare(queue.into(), durable, args)).await?;
+    Ok(())
+}
+
+async fn bind(
+    conn: &Connection,
+    channel: &Channel,
+    queue: &str,
+    bindings: &[String],
+) -> Result<(), lapin::Error> {
     for pattern in bindings {
         let key = ShortString::try_new(pattern.as_str()).map_err(|e| {
             lapin::Error::from(std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
