@@ -11,6 +11,9 @@
 //! - [`db`]: one SQL text for SQLite and PostgreSQL through sqlx `Any`.
 //! - [`telemetry`]: logs and per-service Prometheus metrics.
 //! - [`service`]: the context a service is started with.
+//! - [`redis`]: the shared Redis connection (cache store, rate limits,
+//!   locks) that fails fast when Redis is away.
+//! - [`lock`]: leases so scheduled jobs run on one replica at a time.
 
 pub mod auth;
 pub mod bus;
@@ -22,7 +25,9 @@ pub mod discovery;
 pub mod error;
 pub mod http;
 pub mod ids;
+pub mod lock;
 pub mod money;
+pub mod redis;
 pub mod resilience;
 pub mod service;
 pub mod telemetry;
