@@ -64,6 +64,11 @@ impl LuaScript {
         let hash = ::redis::Script::new(source).get_hash().to_owned();
         Self { source, hash }
     }
+
+    /// The SHA-1 the server knows the script by.
+    pub fn hash(&self) -> &str {
+        &self.hash
+    }
 }
 
 /// A handle on one Redis; cheap to clone.
@@ -363,9 +368,11 @@ fn connection_info(addr: &str, password: Option<&str>) -> Result<::redis::Connec
                 let port = p.parse::<u16>().map_err(|_| bad("has a bad port"))?;
                 (h.trim_start_matches('[').trim_end_matches(']'), port)
             }
-            _ if !addr.is_empty() && !addr.contains(['/', ' ']) => (addr, 6379),
-            _ => return Err(bad("is not an address")),
+            _ => (addr, 6379),
         };
+        if host.is_empty() || host.contains(|c: char| c == '/' || c.is_whitespace()) {
+            return Err(bad("is not an address"));
+        }
         (host.to_owned(), port)
             .into_connection_info()
             .map_err(|e| bad(&e.to_string()))?

@@ -15,7 +15,7 @@ use bytes::Bytes;
 use marimo_platform::{
     cache::{CacheStore, RedisStore},
     lock::{self, Lease, LocalLocks, Locks, Turn, run_exclusive},
-    redis::Redis,
+    redis::{LuaScript, Redis},
 };
 use marimo_testkit::{TcpProxy, TestRedis, redis_url};
 
@@ -163,6 +163,31 @@ async fn store_passes_through_while_redis_is_cut_and_catches_up_after() {
         "the invalidation missed during the outage was applied"
     );
     assert_eq!(store.get("/api/config/c").await, None, "dropped put");
+}
+
+#[tokio::test]
+async fn scripts_are_called_by_hash_and_sent_whole_when_the_server_lacks_them() {
+    let Some((_t, r)) = redis() else { return };
+    // A script no server has seen: the first call meets NOSCRIPT.
+    let source = format!(
+        "-- {}\nreturn tonumber(ARGV[1]) + 1",
+        marimo_platform::ids::new_id()
+    );
+    let script = LuaScript::new(Box::leak(source.into_boxed_str()));
+    let exists = async || -> Vec<i64> {
+        r.query(
+            "test_exists",
+            ::redis::cmd("SCRIPT").arg("EXISTS").arg(script.hash()),
+        )
+        .await
+        .unwrap()
+    };
+    assert_eq!(exists().await, [0]);
+    let n: i64 = r.eval("test_eval", &script, &[], &[&41]).await.unwrap();
+    assert_eq!(n, 42);
+    assert_eq!(exists().await, [1], "EVAL cached it");
+    let n: i64 = r.eval("test_eval", &script, &[], &[&1]).await.unwrap();
+    assert_eq!(n, 2);
 }
 
 // ------------------------------------------------------------------ locks
