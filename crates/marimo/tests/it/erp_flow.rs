@@ -1,7 +1,7 @@
 //! The ERP end to end through the gateway, on every backend: events carry
 //! each step to the services that care, through the outbox and the bus.
 
-use marimo_testkit::{Http, backends};
+use marimo_testkit::{Backend, Http, TestRedis, backends};
 use serde_json::{Value, json};
 
 use crate::support::{eventually, login, mails, register_and_login, start};
@@ -15,16 +15,19 @@ async fn get(gw: &Http, path: &str, token: &str) -> Value {
 #[tokio::test]
 async fn registration_order_payment_and_production_flow_through_every_service() {
     marimo_platform::telemetry::init_logging("warn", marimo_platform::config::LogFormat::Pretty);
+    // On PostgreSQL, Redis too when available (cache, locks).
+    let redis = marimo_testkit::redis_url().map(|url| TestRedis::new(&url));
     for backend in backends() {
-        let sys = start(
-            &backend,
-            &[
-                ("MARIMO_RATE_LIMITS", "off"),
-                ("MARIMO_ADMIN_EMAIL", ADMIN.0),
-                ("MARIMO_ADMIN_PASSWORD", ADMIN.1),
-            ],
-        )
-        .await;
+        let mut vars = vec![
+            ("MARIMO_RATE_LIMITS", "off"),
+            ("MARIMO_ADMIN_EMAIL", ADMIN.0),
+            ("MARIMO_ADMIN_PASSWORD", ADMIN.1),
+        ];
+        if let (Backend::Postgres { .. }, Some(redis)) = (&backend, &redis) {
+            vars.extend(redis.vars());
+        }
+        eprintln!("--- {} (redis: {})", backend.name(), vars.len() > 3);
+        let sys = start(&backend, &vars).await;
         let gw = &sys.gw;
         let admin = login(gw, ADMIN.0, ADMIN.1).await["access_token"]
             .as_str()
