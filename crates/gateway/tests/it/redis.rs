@@ -257,6 +257,11 @@ async fn redis_stopped_under_traffic_fails_no_request() {
         c.await.unwrap();
     }
     let failures = std::mem::take(&mut *failures.lock().unwrap());
+    eprintln!(
+        "{} requests through a Redis outage, {} failed",
+        sent.load(Ordering::SeqCst),
+        failures.len()
+    );
     assert!(
         failures.is_empty(),
         "{} of {} requests failed, e.g. {:?}",

@@ -251,7 +251,7 @@ async fn redis_lock_never_has_two_holders() {
 
 async fn renewal_keeps_a_long_jobs_lease(a: Arc<dyn Locks>, b: Arc<dyn Locks>) {
     let name = format!("long-{}", marimo_platform::ids::new_id());
-    let ttl = Duration::from_millis(300);
+    let ttl = Duration::from_secs(1);
     let rivals = Arc::new(AtomicUsize::new(0));
     let (started_tx, started_rx) = tokio::sync::oneshot::channel();
     let job = {
@@ -259,8 +259,8 @@ async fn renewal_keeps_a_long_jobs_lease(a: Arc<dyn Locks>, b: Arc<dyn Locks>) {
         tokio::spawn(async move {
             run_exclusive(&a, &name, ttl, |lost| async move {
                 let _ = started_tx.send(());
-                // Four TTLs of work: without renewal the lease would expire.
-                tokio::time::sleep(ttl * 4).await;
+                // Three TTLs of work: without renewal the lease would expire.
+                tokio::time::sleep(ttl * 3).await;
                 lost.is_cancelled()
             })
             .await
