@@ -17,7 +17,13 @@
 //! **Stored**: only 200 answers without `Cache-Control: no-store` or
 //! `private` and without `Set-Cookie`, up to [`MAX_ENTRY_BYTES`]; for the
 //! TTL (`MARIMO_CACHE=ttl_secs=300`, default 5 min; `MARIMO_CACHE=off`).
-//! Answers carry `X-Cache: HIT|MISS`.
+//! Answers carry `X-Cache: HIT|MISS`; both are counted in
+//! `cache_hits_total` / `cache_misses_total` with `store=memory|redis`.
+//!
+//! **Store**: in process (moka, [`STORE_BYTES`]) by default; in Redis when
+//! `REDIS_ADDR` is set, shared by every gateway replica, so one replica's
+//! invalidation is every replica's. Redis away: reads miss and go upstream,
+//! nothing is stored, and no request fails because of it.
 //!
 //! **Invalidation**: a successful POST/PUT/PATCH/DELETE under `/api/shop/`
 //! or `/api/config/` drops that prefix.
@@ -36,7 +42,9 @@ use axum::{body::Body, response::Response};
 use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::StreamExt;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
-use marimo_platform::{ApiError, ErrorCode, auth::jwt::Identity, cache::CacheStore};
+use marimo_platform::{
+    ApiError, ErrorCode, auth::jwt::Identity, cache::CacheStore, telemetry::Metrics,
+};
 
 /// Largest answer stored (bigger ones are passed through, not stored).
 pub const MAX_ENTRY_BYTES: usize = 4 * 1024 * 1024;
@@ -145,19 +153,31 @@ pub struct ResponseCache {
     store: Arc<dyn CacheStore>,
     ttl: Duration,
     inflight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    metrics: Metrics,
 }
 
 impl ResponseCache {
-    pub fn new(store: Arc<dyn CacheStore>, ttl: Duration) -> Self {
+    pub fn new(store: Arc<dyn CacheStore>, ttl: Duration, metrics: Metrics) -> Self {
         Self {
             store,
             ttl,
             inflight: Mutex::new(HashMap::new()),
+            metrics,
         }
     }
 
-    /// `MARIMO_CACHE`: `None` when `off`.
-    pub fn from_spec(spec: Option<&str>) -> Result<Option<Self>, String> {
+    /// Whether every gateway replica sees the same entries (Redis), or
+    /// each holds its own (in process).
+    pub fn is_shared(&self) -> bool {
+        self.store.kind() != "memory"
+    }
+
+    /// `MARIMO_CACHE`: `None` when `off`; `store` is called only when on.
+    pub fn from_spec(
+        spec: Option<&str>,
+        store: impl FnOnce() -> Arc<dyn CacheStore>,
+        metrics: Metrics,
+    ) -> Result<Option<Self>, String> {
         let mut ttl = Duration::from_secs(300);
         for part in spec
             .unwrap_or("")
@@ -175,8 +195,18 @@ impl ResponseCache {
                 .ok_or_else(|| format!("MARIMO_CACHE: bad entry '{part}' (off | ttl_secs=N)"))?;
             ttl = Duration::from_secs(secs);
         }
-        let store = marimo_platform::cache::MokaStore::new(STORE_BYTES);
-        Ok(Some(Self::new(Arc::new(store), ttl)))
+        Ok(Some(Self::new(store(), ttl, metrics)))
+    }
+
+    fn count(&self, hit: bool) {
+        let store = self.store.kind();
+        self.metrics.record(|| {
+            if hit {
+                metrics::counter!("cache_hits_total", "store" => store).increment(1);
+            } else {
+                metrics::counter!("cache_misses_total", "store" => store).increment(1);
+            }
+        });
     }
 
     pub async fn invalidate(&self, prefix: &str) {
@@ -196,12 +226,15 @@ impl ResponseCache {
         Fut: Future<Output = Result<Response, ApiError>>,
     {
         if let Some(hit) = self.lookup(&key).await {
+            self.count(true);
             return Ok(hit);
         }
         let gate = self.lock().entry(key.clone()).or_default().clone();
         let outcome = {
             let _turn = gate.lock().await;
-            match self.lookup(&key).await {
+            let found = self.lookup(&key).await;
+            self.count(found.is_some());
+            match found {
                 Some(hit) => Ok(hit),
                 None => self.miss(&key, fetch).await,
             }

@@ -34,7 +34,8 @@
 //! none means no CORS headers), `MAX_BODY_BYTES` (request body limit),
 //! `MARIMO_BREAKER` (circuit breakers, see
 //! [`marimo_platform::resilience::BreakerConfig::parse`]), `MARIMO_UPSTREAM`
-//! (timeouts, in-flight limit: [`resilience`]), `MARIMO_CACHE` ([`cache`]).
+//! (timeouts, in-flight limit: [`resilience`]), `MARIMO_CACHE` ([`cache`]),
+//! `REDIS_ADDR` (cache store and rate-limit state shared by replicas).
 //! A bad value stops start-up with a message naming the variable.
 
 pub mod cache;
@@ -60,6 +61,7 @@ use axum::{
 };
 use marimo_platform::{
     auth::JwtKeys,
+    cache::{CacheStore, MokaStore, RedisStore},
     http::ServiceApp,
     resilience::{Backoff, BreakerConfig, RetryBudget},
     service::{ServiceContext, ServiceName, StartError},
@@ -120,7 +122,14 @@ pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
             }
         });
     }
-    let response_cache = cache::ResponseCache::from_spec(settings.cache.as_deref())?;
+    let response_cache = cache::ResponseCache::from_spec(
+        settings.cache.as_deref(),
+        || match &ctx.redis {
+            Some(redis) => Arc::new(RedisStore::new(redis.clone())) as Arc<dyn CacheStore>,
+            None => Arc::new(MokaStore::new(cache::STORE_BYTES)),
+        },
+        ctx.metrics.clone(),
+    )?;
     let mut clients = HashMap::new();
     let mut budgets = HashMap::new();
     for name in ServiceName::UPSTREAMS {
@@ -131,7 +140,10 @@ pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
         budgets.insert(name, RetryBudget::default());
     }
     let spec = rate_limit::parse_spec(settings.rate_limits.as_deref())?;
-    let limits = RateLimits::new(&spec);
+    let mut limits = RateLimits::new(&spec);
+    if let Some(redis) = &ctx.redis {
+        limits = limits.shared(redis.clone(), ctx.metrics.clone());
+    }
     let trusted = TrustedProxies::parse(&settings.trusted_proxies)?;
     let cors = headers::cors(&settings.cors_origins)?;
     let client = proxy::client().map_err(|e| format!("cannot build the upstream client: {e}"))?;
@@ -139,6 +151,7 @@ pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
     limits.spawn_sweeper(&ctx);
     tracing::info!(
         limits = ?spec,
+        redis = ?ctx.redis,
         trusted_proxies = settings.trusted_proxies.len(),
         cors_origins = settings.cors_origins.len(),
         breaker = ?breaker,
@@ -162,23 +175,31 @@ pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
     let health = Arc::new(health::Health::new(upstreams, client));
 
     // Changes that do not pass through this gateway reach it as events.
-    // With RabbitMQ, gateway replicas share the queue, so only one of them
-    // sees each event; the others' entries age out with the TTL.
-    if gw.cache.is_some() {
+    // With the cache in Redis, replicas share one queue: one invalidation
+    // is every replica's. With in-process caches each replica has a queue
+    // of its own, so every replica drops its own copies.
+    if let Some(cache) = &gw.cache {
         let events_gw = gw.clone();
-        ctx.bus
-            .subscribe_stateless("gateway", cache::INVALIDATING_EVENTS, move |env| {
-                let gw = events_gw.clone();
-                async move {
-                    if let (Some(cache), Some(prefix)) =
-                        (&gw.cache, cache::prefix_for_event(&env.event_type))
-                    {
-                        cache.invalidate(prefix).await;
-                    }
-                    Ok(())
+        let invalidate = move |env: marimo_platform::bus::Envelope| {
+            let gw = events_gw.clone();
+            async move {
+                if let (Some(cache), Some(prefix)) =
+                    (&gw.cache, cache::prefix_for_event(&env.event_type))
+                {
+                    cache.invalidate(prefix).await;
                 }
-            })
-            .await?;
+                Ok(())
+            }
+        };
+        if cache.is_shared() {
+            ctx.bus
+                .subscribe_stateless("gateway", cache::INVALIDATING_EVENTS, invalidate)
+                .await?;
+        } else {
+            ctx.bus
+                .subscribe_each_instance("gateway", cache::INVALIDATING_EVENTS, invalidate)
+                .await?;
+        }
     }
 
     let mut api = Router::new();

@@ -101,6 +101,7 @@ async fn run(gw: &Gateway, service: ServiceName, req: Request) -> Result<Respons
     if let Some(kind) = policy::anonymous_limit(&parts.method, &path) {
         gw.limits
             .check_ip(kind, limit_key(client))
+            .await
             .because("rate_limited")?;
     }
 
@@ -110,7 +111,10 @@ async fn run(gw: &Gateway, service: ServiceName, req: Request) -> Result<Respons
 
     // 4. user limit
     if let Some(who) = &identity {
-        gw.limits.check_user(&who.user_id).because("rate_limited")?;
+        gw.limits
+            .check_user(&who.user_id)
+            .await
+            .because("rate_limited")?;
     }
 
     // 5. body checks

@@ -41,7 +41,9 @@ Environment (unset means the embedded default):
   MARIMO_CACHE            gateway response cache: ttl_secs=300 (default) or off
   LOG_LEVEL               tracing filter, e.g. info or marimo_users=debug [info]
   LOG_FORMAT              pretty or json [pretty]
-  REDIS_ADDR REDIS_PASSWORD  Redis for cache, shared rate limits, locks [in-process]
+  REDIS_ADDR REDIS_PASSWORD  Redis (host:port) shared by replicas: gateway cache, rate limits,
+                          job leases; if it goes away requests still succeed [in-process]
+  MARIMO_REDIS_NAMESPACE  prefix of every Redis key [marimo]
   RABBITMQ_URL            amqp://user:pass@host:5672/%2f for the event bus [in-process]
   CONSUL_ADDR             Consul agent for discovery and KV [static addresses]
   SMTP_URL                smtp://... for outgoing mail [.eml files in the data directory]

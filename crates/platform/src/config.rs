@@ -117,8 +117,13 @@ pub struct Settings {
     pub trusted_proxies: Vec<String>,
     /// Request body limit in bytes (`MAX_BODY_BYTES`, default 1 MiB).
     pub max_body_bytes: usize,
+    /// `REDIS_ADDR`: `host:port` (or a `redis://` URL); unset means the
+    /// in-process cache, local rate limits and in-process locks.
     pub redis_addr: Option<String>,
     pub redis_password: Option<String>,
+    /// `MARIMO_REDIS_NAMESPACE`: the first part of every Redis key
+    /// (default `marimo`), so deployments or test runs can share a Redis.
+    pub redis_namespace: String,
     pub rabbitmq_url: Option<String>,
     pub consul_addr: Option<String>,
     /// `MARIMO_BREAKER`: circuit breaker thresholds, parsed by
@@ -237,6 +242,8 @@ impl Settings {
             max_body_bytes,
             redis_addr: get("REDIS_ADDR"),
             redis_password: get("REDIS_PASSWORD"),
+            redis_namespace: get("MARIMO_REDIS_NAMESPACE")
+                .unwrap_or_else(|| crate::redis::DEFAULT_NAMESPACE.into()),
             rabbitmq_url: get("RABBITMQ_URL"),
             consul_addr: get("CONSUL_ADDR"),
             breaker: get("MARIMO_BREAKER"),

@@ -15,6 +15,9 @@
 //! - [`idempotency`]: the `Idempotency-Key` header and its records.
 //! - [`client`]: calls to another service through discovery, with a
 //!   breaker per instance and a timeout.
+//! - [`redis`]: the shared Redis connection (cache store, rate limits,
+//!   locks) that fails fast when Redis is away.
+//! - [`lock`]: leases so scheduled jobs run on one replica at a time.
 
 pub mod append_only;
 pub mod auth;
@@ -29,7 +32,9 @@ pub mod error;
 pub mod http;
 pub mod idempotency;
 pub mod ids;
+pub mod lock;
 pub mod money;
+pub mod redis;
 pub mod resilience;
 pub mod service;
 pub mod telemetry;

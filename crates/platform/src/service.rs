@@ -9,6 +9,8 @@ use crate::{
     bus::{Bus, Outbox, relay::Relay},
     config::Settings,
     db::Db,
+    lock::Locks,
+    redis::Redis,
     telemetry::Metrics,
 };
 
@@ -123,6 +125,11 @@ pub struct ServiceContext {
     pub bus: Bus,
     /// This service's outbox (publishers write here, in their transaction).
     pub outbox: Outbox,
+    /// Redis when `REDIS_ADDR` is set (connected lazily; see
+    /// [`crate::redis`]).
+    pub redis: Option<Redis>,
+    /// Leases for scheduled jobs: in Redis when configured, else in process.
+    pub locks: Arc<dyn Locks>,
     /// Cancelled when the process shuts down; background jobs stop on it.
     pub shutdown: CancellationToken,
     /// Background jobs spawned here are awaited at shutdown.
@@ -132,6 +139,8 @@ pub struct ServiceContext {
 impl ServiceContext {
     /// A context for `name`. A service that keeps tables gets its database
     /// connected, the bus tables prepared and its outbox relay running.
+    /// Redis, when configured, is not contacted yet (a service starts while
+    /// Redis is away).
     pub async fn new(
         name: ServiceName,
         settings: Arc<Settings>,
@@ -141,6 +150,8 @@ impl ServiceContext {
     ) -> Result<Self, StartError> {
         let metrics = Metrics::new(name.as_str());
         let outbox = Outbox::default();
+        let redis = Redis::from_settings(&settings, metrics.clone())?;
+        let locks = crate::lock::from_redis(redis.clone());
         let db = if name.has_database() {
             let db = Db::connect(name.as_str(), &settings.database).await?;
             crate::bus::schema::prepare(&db).await?;
@@ -165,6 +176,8 @@ impl ServiceContext {
             db,
             bus,
             outbox,
+            redis,
+            locks,
             shutdown,
             tasks,
         })

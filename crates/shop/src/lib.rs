@@ -27,6 +27,7 @@ use axum::Router;
 use marimo_platform::{
     auth::{Caller, Role},
     http::ServiceApp,
+    lock,
     service::{ServiceContext, StartError},
 };
 
@@ -44,6 +45,11 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 
 /// How often pending orders past their deadline are looked for.
 const SWEEP_EVERY: Duration = Duration::from_secs(2);
+/// The sweep's lease (renewed while it runs): a replica that dies mid-sweep
+/// holds the others back this long at most.
+const SWEEP_LEASE: Duration = Duration::from_secs(30);
+/// The sweep's job name: its lease is `shop.order-expiry`.
+pub const SWEEP_JOB: &str = "order-expiry";
 /// Orders expired per sweep query.
 const SWEEP_BATCH: i64 = 100;
 /// How long an `Idempotency-Key` is remembered: a client retrying a
@@ -58,7 +64,8 @@ const APPEND_ONLY: &[marimo_platform::append_only::Guarded<'static>] = &[
 const IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 3600);
 
 /// Runs migrations (which seed the original catalog), subscribes the event
-/// consumers, starts the expiry sweep and housekeeping on `ctx.tasks`
+/// consumers, starts the expiry sweep (one replica at a time, see
+/// [`marimo_platform::lock`]) and housekeeping on `ctx.tasks`
 /// (stopping on `ctx.shutdown`) and returns the router wrapped in the
 /// platform's [`ServiceApp`].
 pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
@@ -87,13 +94,13 @@ pub(crate) fn is_staff(caller: &Caller) -> bool {
 }
 
 fn spawn_jobs(ctx: &ServiceContext, shop: &Arc<Shop>) {
-    let (sweeper, shutdown) = (shop.clone(), ctx.shutdown.clone());
-    ctx.tasks.spawn(async move {
-        loop {
-            tokio::select! {
-                () = shutdown.cancelled() => return,
-                () = tokio::time::sleep(SWEEP_EVERY) => {}
-            }
+    // On one replica at a time (a lease in Redis when configured): the
+    // sweep is safe to race (each order expires once, by a conditional
+    // update), but replicas racing only burn database time.
+    let sweeper = shop.clone();
+    lock::spawn_periodic(ctx, SWEEP_JOB, SWEEP_EVERY, SWEEP_LEASE, move || {
+        let sweeper = sweeper.clone();
+        async move {
             match sweeper.expire_due(SWEEP_BATCH).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(expired = n, "unpaid orders expired, stock released"),

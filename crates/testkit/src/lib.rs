@@ -3,7 +3,10 @@
 //! - [`backends`]: the database backends a suite must run on: SQLite always,
 //!   PostgreSQL when `MARIMO_TEST_DATABASE_URL` is set. Under `CI=true` a
 //!   missing PostgreSQL is a failure, not a skip.
-//! - [`rabbitmq_url`]: the RabbitMQ to test against, likewise.
+//! - [`rabbitmq_url`] / [`redis_url`]: the RabbitMQ and Redis to test
+//!   against, likewise; [`TestRedis`] puts a test on its own Redis key
+//!   namespace.
+//! - [`TcpProxy`]: cut a backend away under traffic and bring it back.
 //! - [`Backend::settings`]: settings on a fresh, empty database.
 //! - [`context`] / [`spawn`]: a service context and a real server on an
 //!   ephemeral port (no fixed ports, no sleeps).
@@ -11,6 +14,8 @@
 //! - [`consul`]: a Consul-compatible server of the documented endpoints.
 
 pub mod consul;
+
+mod proxy;
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -23,6 +28,8 @@ use marimo_platform::{
 };
 use serde_json::Value;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
+
+pub use self::proxy::TcpProxy;
 
 /// A fixed signing key for tests (≥ 32 bytes).
 pub const TEST_JWT_SECRET: &str = "marimo-test-secret-marimo-test-secret-0123456789";
@@ -65,6 +72,69 @@ pub fn rabbitmq_url() -> Option<String> {
             );
             None
         }
+    }
+}
+
+/// The Redis a suite runs against (`MARIMO_TEST_REDIS_URL`, e.g.
+/// `redis://127.0.0.1:6379`), or `None` to skip it; under `CI=true` a
+/// missing URL is a failure.
+pub fn redis_url() -> Option<String> {
+    match std::env::var("MARIMO_TEST_REDIS_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if is_ci() => {
+            panic!("CI=true but MARIMO_TEST_REDIS_URL is not set: Redis tests must run in CI")
+        }
+        _ => {
+            eprintln!("note: MARIMO_TEST_REDIS_URL unset; Redis tests skipped (they run in CI)");
+            None
+        }
+    }
+}
+
+/// A Redis address with a key namespace of its own, so tests sharing one
+/// Redis never see each other's keys.
+#[derive(Debug, Clone)]
+pub struct TestRedis {
+    /// A `redis://` URL or host:port.
+    pub addr: String,
+    pub namespace: String,
+}
+
+impl TestRedis {
+    /// `addr` under a fresh namespace.
+    pub fn new(addr: &str) -> Self {
+        Self {
+            addr: addr.to_owned(),
+            namespace: format!("marimo-test-{}", new_id()),
+        }
+    }
+
+    /// The same namespace through another address (e.g. a [`TcpProxy`]).
+    pub fn via(&self, addr: &str) -> Self {
+        Self {
+            addr: addr.to_owned(),
+            namespace: self.namespace.clone(),
+        }
+    }
+
+    /// Overrides for [`Backend::settings`]: `REDIS_ADDR` and
+    /// `MARIMO_REDIS_NAMESPACE`.
+    pub fn vars(&self) -> [(&str, &str); 2] {
+        [
+            ("REDIS_ADDR", self.addr.as_str()),
+            ("MARIMO_REDIS_NAMESPACE", self.namespace.as_str()),
+        ]
+    }
+
+    /// A client of this Redis in this namespace (metrics of `service`).
+    pub fn client(&self, service: &'static str) -> marimo_platform::redis::Redis {
+        marimo_platform::redis::Redis::new(
+            &self.addr,
+            None,
+            &self.namespace,
+            marimo_platform::telemetry::Metrics::new(service),
+        )
+        .expect("a valid Redis address")
     }
 }
 

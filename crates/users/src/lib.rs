@@ -8,8 +8,12 @@
 //! Sessions: a sign-in starts a refresh-token *family*; every refresh
 //! rotates the token (at most one of concurrent refreshes of a token wins);
 //! presenting a used token revokes its whole family. Refresh tokens are
-//! stored only as SHA-256 hashes. Brute-force state lives in the database,
+//! stored only as SHA-256 hashes. Tokens expired or revoked for longer than
+//! [`SESSION_RETENTION`] are purged every [`SESSION_PURGE_EVERY`], on one
+//! replica at a time ([`marimo_platform::lock`]). Brute-force state lives in the database,
 //! so every replica sees it.
+
+use std::time::Duration;
 
 use axum::{Router, http::StatusCode};
 use marimo_platform::{
@@ -20,7 +24,7 @@ use marimo_platform::{
     config::BootstrapAdmin,
     db::{Db, DbError},
     http::ServiceApp,
-    ids,
+    ids, lock,
     service::{ServiceContext, StartError},
 };
 use serde_json::json;
@@ -33,6 +37,15 @@ mod store;
 pub use domain::User;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
+
+/// How long expired and revoked refresh tokens are kept before the purge.
+pub const SESSION_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How often the purge runs.
+pub const SESSION_PURGE_EVERY: Duration = Duration::from_secs(15 * 60);
+/// The purge's lease, renewed while it runs.
+const SESSION_PURGE_LEASE: Duration = Duration::from_secs(120);
+/// The purge's job name: its lease is `users.session-purge`.
+pub const SESSION_PURGE_JOB: &str = "session-purge";
 
 /// Everything the users service can fail with, mapped to HTTP in one place
 /// (`From<UsersError> for ApiError`) and printable for the CLI.
@@ -82,20 +95,48 @@ fn db_of(ctx: &ServiceContext) -> Result<Db, UsersError> {
 
 /// Runs migrations, creates the bootstrap admin (`MARIMO_ADMIN_EMAIL` /
 /// `MARIMO_ADMIN_PASSWORD`: created once if that email does not exist,
-/// never overwritten) and returns the service's router wrapped in the
-/// platform's [`ServiceApp`].
+/// never overwritten), starts the session purge and returns the service's
+/// router wrapped in the platform's [`ServiceApp`].
 pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
     let db = db_of(&ctx)?;
     db.migrate(&MIGRATOR).await?;
     if let Some(admin) = &ctx.settings.bootstrap_admin {
         bootstrap_admin(&db, &ctx.outbox, admin).await?;
     }
+    let purge_db = db.clone();
+    lock::spawn_periodic(
+        &ctx,
+        SESSION_PURGE_JOB,
+        SESSION_PURGE_EVERY,
+        SESSION_PURGE_LEASE,
+        move || {
+            let db = purge_db.clone();
+            async move {
+                let cutoff = clock::now() - SESSION_RETENTION;
+                match purge_dead_sessions(&db, cutoff).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(tokens = n, "dead refresh tokens purged"),
+                    Err(e) => tracing::warn!(error = %e, "session purge failed; retrying"),
+                }
+            }
+        },
+    );
     let api = api::routes(api::AppState {
         db,
         jwt: ctx.jwt.clone(),
         outbox: ctx.outbox.clone(),
     });
     Ok(ServiceApp::new(&ctx).router(api))
+}
+
+/// Deletes refresh tokens that expired, or whose family was revoked,
+/// before `cutoff`, and the families left empty; returns the tokens
+/// deleted. Live sessions and used tokens of live families are kept.
+pub async fn purge_dead_sessions(db: &Db, cutoff: time::OffsetDateTime) -> Result<u64, UsersError> {
+    let mut tx = db.begin().await?;
+    let n = store::purge_dead_sessions(&mut tx, &clock::format(cutoff)).await?;
+    tx.commit().await?;
+    Ok(n)
 }
 
 /// For `marimo admin create-user`: runs migrations, then creates an account

@@ -405,6 +405,36 @@ pub async fn prune_sessions(
     Ok(())
 }
 
+/// Forgets, for every user, the refresh tokens that expired before
+/// `cutoff` or belong to a family revoked before it, then the families
+/// created before it that have no token left. A used token of a live family
+/// is kept until it expires: presenting it again must still revoke the
+/// family. Returns the tokens deleted.
+pub async fn purge_dead_sessions(
+    tx: &mut sqlx::AnyConnection,
+    cutoff: &str,
+) -> Result<u64, sqlx::Error> {
+    let tokens = sqlx::query(
+        "DELETE FROM refresh_tokens
+          WHERE expires_at < $1
+             OR family_id IN (SELECT id FROM token_families
+                               WHERE revoked_at IS NOT NULL AND revoked_at < $1)",
+    )
+    .bind(cutoff)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    sqlx::query(
+        "DELETE FROM token_families
+          WHERE created_at < $1
+            AND NOT EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.family_id = token_families.id)",
+    )
+    .bind(cutoff)
+    .execute(&mut *tx)
+    .await?;
+    Ok(tokens)
+}
+
 // --------------------------------------------------------- brute force
 
 async fn throttle_state(pool: &AnyPool, email: &str) -> Result<Option<ThrottleState>, sqlx::Error> {

@@ -205,3 +205,75 @@ async fn the_cache_can_be_turned_off() {
     }
     assert_eq!(shop.script.hits(), 2);
 }
+
+/// Two gateway replicas with in-process caches on one RabbitMQ: an event
+/// that invalidates the catalog reaches both (each has a queue of its own),
+/// so neither keeps serving the stale answer until its TTL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_replica_drops_its_in_process_copies_on_an_event() {
+    use marimo_platform::{
+        bus::{Bus, Envelope, rabbit::RabbitBroker},
+        service::ServiceName,
+    };
+    use marimo_testkit::{Backend, context_on, rabbitmq_url};
+    use tokio_util::sync::CancellationToken;
+
+    let Some(url) = rabbitmq_url() else { return };
+    let shop = Fake::start("shop").await;
+    let mut replicas = Vec::new();
+    let mut buses = Vec::new();
+    for _ in 0..2 {
+        let broker = RabbitBroker::start(&url, CancellationToken::new())
+            .await
+            .unwrap();
+        let bus = Bus::new(broker.clone());
+        let settings = Backend::Sqlite
+            .settings(&[("SHOP_URLS", &shop.url()), ("RABBITMQ_URL", url.as_str())])
+            .await;
+        let ctx = context_on(ServiceName::Gateway, settings, bus.clone()).await;
+        replicas.push(spawn(marimo_gateway::router(ctx).await.unwrap()).await);
+        buses.push((broker, bus));
+    }
+    let path = format!(
+        "/api/shop/products?probe={}",
+        marimo_platform::ids::new_id()
+    );
+    for gw in &replicas {
+        gw.http.get(&path).send().await.expect(200);
+        let res = gw.http.get(&path).send().await.expect(200);
+        assert_eq!(res.header("x-cache"), Some("HIT"));
+    }
+
+    // The shop announces a restock (through its outbox, as it does).
+    let settings = Backend::Sqlite
+        .settings(&[("RABBITMQ_URL", url.as_str())])
+        .await;
+    let publisher = context_on(ServiceName::Shop, settings, buses[0].1.clone()).await;
+    let mut tx = publisher.db().begin().await.unwrap();
+    let env = Envelope::new(
+        "shop",
+        "shop.product.restocked",
+        serde_json::json!({"sku": "X", "qty": 1}),
+    );
+    publisher.outbox.publish(&mut tx, &env).await.unwrap();
+    tx.commit().await.unwrap();
+    publisher.outbox.wake();
+
+    for (i, gw) in replicas.iter().enumerate() {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let res = gw.http.get(&path).send().await.expect(200);
+            if res.header("x-cache") == Some("MISS") {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "replica {i} kept its copy"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+    for (broker, _) in buses {
+        broker.shutdown().await;
+    }
+}

@@ -9,5 +9,6 @@ mod fakes;
 mod forwarding;
 mod health;
 mod limits;
+mod redis;
 mod resilience;
 mod support;

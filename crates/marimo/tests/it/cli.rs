@@ -45,6 +45,7 @@ fn help_lists_every_command_and_variable() {
         "MARIMO_DATA_DIR",
         "MARIMO_ENV",
         "REDIS_ADDR",
+        "MARIMO_REDIS_NAMESPACE",
         "RABBITMQ_URL",
         "CONSUL_ADDR",
         "SMTP_URL",

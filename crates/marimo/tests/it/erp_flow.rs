@@ -1,7 +1,7 @@
 //! The ERP end to end through the gateway, on every backend: events carry
 //! each step to the services that care, through the outbox and the bus.
 
-use marimo_testkit::{Backend, Http, backends};
+use marimo_testkit::{Backend, Http, TestRedis, backends};
 use serde_json::{Value, json};
 
 use crate::support::{eventually, login, mails, register_and_login, start};
@@ -21,16 +21,21 @@ async fn registration_order_payment_and_production_flow_through_every_service() 
 }
 
 /// The same flow with every backend real: PostgreSQL, RabbitMQ (in a
-/// virtual host of its own, so no other run's messages can reach it).
+/// virtual host of its own, so no other run's messages can reach it) and
+/// Redis (the gateway's cache and limits, the jobs' locks; a namespace of
+/// its own).
 #[tokio::test]
-async fn the_flow_on_postgresql_and_rabbitmq() {
-    let (Some(rabbit), Some(pg)) = (
+async fn the_flow_on_postgresql_rabbitmq_and_redis() {
+    let (Some(rabbit), Some(redis), Some(pg)) = (
         crate::support::RabbitVhost::create(),
+        marimo_testkit::redis_url().map(|url| TestRedis::new(&url)),
         backends().into_iter().find(|b| b.name() == "postgres"),
     ) else {
         return;
     };
-    walk(&pg, &[("RABBITMQ_URL", rabbit.url.as_str())]).await;
+    let mut vars = vec![("RABBITMQ_URL", rabbit.url.as_str())];
+    vars.extend(redis.vars());
+    walk(&pg, &vars).await;
 }
 
 async fn walk(backend: &Backend, extra: &[(&str, &str)]) {

@@ -1,18 +1,25 @@
 //! A key-value cache behind one interface, [`CacheStore`]: the in-process
-//! [`MokaStore`] now; a Redis store (shared by replicas) later behind the
-//! same trait. Values are opaque bytes with a time to live; keys are
+//! [`MokaStore`] (the embedded default) or [`RedisStore`] (shared by every
+//! replica, when `REDIS_ADDR` is set). Values are opaque bytes with a time to live; keys are
 //! strings, and [`CacheStore::invalidate_prefix`] drops every key that
 //! starts with a prefix (callers put the invalidation unit first in
 //! their keys).
+
+mod redis;
 
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use moka::Expiry;
 
+pub use self::redis::RedisStore;
 use crate::bus::BoxFuture;
 
+/// Never fails: a store that cannot answer misses, and one that cannot
+/// store forgets.
 pub trait CacheStore: Send + Sync {
+    /// `memory` or `redis`: the `store` label of the cache metrics.
+    fn kind(&self) -> &'static str;
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Option<Bytes>>;
     fn put(&self, key: String, value: Bytes, ttl: Duration) -> BoxFuture<'_, ()>;
     fn invalidate_prefix(&self, prefix: String) -> BoxFuture<'_, ()>;
@@ -53,6 +60,10 @@ impl MokaStore {
 }
 
 impl CacheStore for MokaStore {
+    fn kind(&self) -> &'static str {
+        "memory"
+    }
+
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Option<Bytes>> {
         Box::pin(async move { self.cache.get(key).await.map(|e| e.value) })
     }

@@ -6,6 +6,7 @@ mod admin;
 mod catalog;
 mod concurrency;
 mod events;
+mod jobs;
 mod lifecycle;
 mod orders;
 mod support;

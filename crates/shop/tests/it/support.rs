@@ -49,7 +49,12 @@ where
 
 impl App {
     pub async fn start(backend: &Backend) -> App {
-        let settings = backend.settings(&[]).await;
+        Self::start_with(backend, &[]).await
+    }
+
+    /// A shop with these settings overrides (e.g. Redis).
+    pub async fn start_with(backend: &Backend, overrides: &[(&str, &str)]) -> App {
+        let settings = backend.settings(overrides).await;
         let bus = Bus::embedded();
         let ctx = testkit::context_on(ServiceName::Shop, settings.clone(), bus.clone()).await;
         let router = marimo_shop::router(ctx.clone())

@@ -5,4 +5,5 @@
 mod admin;
 mod auth;
 mod outage;
+mod sessions;
 mod support;

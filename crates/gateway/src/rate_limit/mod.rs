@@ -1,4 +1,10 @@
-//! Rate limits at the edge: GCRA (governor) keyed limiters.
+//! Rate limits at the edge: GCRA keyed limiters.
+//!
+//! Without Redis each gateway counts on its own (governor). With
+//! `REDIS_ADDR` set the state lives in Redis ([`shared`]), so every
+//! replica enforces one limit; when Redis cannot answer, the local limiter
+//! decides for that request. Either way a rejection is the same 429 with
+//! `Retry-After`.
 //!
 //! - Anonymous, abuse-prone routes are limited per client address:
 //!   `login`, `register`, `refresh` (see [`crate::policy::anonymous_limit`]).
@@ -12,12 +18,17 @@
 //!
 //! Keyed limiters forget idle keys: [`RateLimits::spawn_sweeper`] runs
 //! governor's `retain_recent` on an interval, so their memory follows the
-//! number of recently active clients, not every client ever seen.
+//! number of recently active clients, not every client ever seen. Redis
+//! keys expire when their state is back to fresh.
+
+pub mod shared;
 
 use std::{hash::Hash, net::IpAddr, num::NonZeroU32, sync::Arc, time::Duration};
 
 use governor::{DefaultKeyedRateLimiter, Quota, clock::Clock};
-use marimo_platform::{ApiError, service::ServiceContext};
+use marimo_platform::{ApiError, redis::Redis, service::ServiceContext, telemetry::Metrics};
+
+use self::shared::SharedLimits;
 
 /// What a limit is counted against and which limiter applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -215,39 +226,66 @@ fn limiter<K: Clone + Hash + Eq>(rate: Option<Rate>) -> Option<Limiter<K>> {
 /// The gateway's limiters.
 #[derive(Clone)]
 pub struct RateLimits {
+    spec: LimitSpec,
     login: Option<Limiter<IpAddr>>,
     register: Option<Limiter<IpAddr>>,
     refresh: Option<Limiter<IpAddr>>,
     user: Option<Limiter<String>>,
+    shared: Option<Arc<SharedLimits>>,
 }
 
 /// How often idle keys are forgotten.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
 
 impl RateLimits {
+    /// Limits counted in this process only.
     pub fn new(spec: &LimitSpec) -> Self {
         Self {
+            spec: spec.clone(),
             login: limiter(spec.login),
             register: limiter(spec.register),
             refresh: limiter(spec.refresh),
             user: limiter(spec.user),
+            shared: None,
         }
     }
 
+    /// Limits counted in Redis, shared with every replica; the local
+    /// limiters stay as the fallback.
+    pub fn shared(mut self, redis: Redis, metrics: Metrics) -> Self {
+        self.shared = Some(Arc::new(SharedLimits::new(redis, metrics)));
+        self
+    }
+
     /// Counts one request of a client address against an anonymous limit.
-    pub fn check_ip(&self, kind: LimitKind, ip: IpAddr) -> Result<(), ApiError> {
+    pub async fn check_ip(&self, kind: LimitKind, ip: IpAddr) -> Result<(), ApiError> {
         let limiter = match kind {
             LimitKind::Login => &self.login,
             LimitKind::Register => &self.register,
             LimitKind::Refresh => &self.refresh,
             LimitKind::User => return Ok(()),
         };
+        if let Some(decided) = self.check_shared(kind, &ip.to_string()).await {
+            return decided;
+        }
         check(kind, limiter.as_deref(), &ip)
     }
 
     /// Counts one request of a signed-in user.
-    pub fn check_user(&self, user_id: &str) -> Result<(), ApiError> {
+    pub async fn check_user(&self, user_id: &str) -> Result<(), ApiError> {
+        if let Some(decided) = self.check_shared(LimitKind::User, user_id).await {
+            return decided;
+        }
         check(LimitKind::User, self.user.as_deref(), &user_id.to_owned())
+    }
+
+    /// Redis's decision, `None` without Redis or when it cannot answer.
+    async fn check_shared(&self, kind: LimitKind, id: &str) -> Option<Result<(), ApiError>> {
+        let (shared, rate) = (self.shared.as_ref()?, self.spec.get(kind)?);
+        match shared.check(kind, id, rate).await? {
+            Ok(()) => Some(Ok(())),
+            Err(wait) => Some(Err(limited(kind, wait))),
+        }
     }
 
     /// Forgets keys whose state is back to fresh.
@@ -299,16 +337,21 @@ fn check<K: Clone + Hash + Eq>(
     };
     match limiter.check_key(key) {
         Ok(()) => Ok(()),
-        Err(not_until) => {
-            let wait = not_until.wait_time_from(limiter.clock().now());
-            tracing::info!(
-                limit = kind.as_str(),
-                wait_ms = wait.as_millis() as u64,
-                "rate limited"
-            );
-            Err(ApiError::rate_limited(retry_after_secs(wait)))
-        }
+        Err(not_until) => Err(limited(
+            kind,
+            not_until.wait_time_from(limiter.clock().now()),
+        )),
     }
+}
+
+/// The 429 for a request that may be retried after `wait`.
+fn limited(kind: LimitKind, wait: Duration) -> ApiError {
+    tracing::info!(
+        limit = kind.as_str(),
+        wait_ms = wait.as_millis() as u64,
+        "rate limited"
+    );
+    ApiError::rate_limited(retry_after_secs(wait))
 }
 
 /// Whole seconds to wait, rounded up, at least 1.
@@ -385,43 +428,45 @@ mod tests {
         assert!(err.contains("unknown limit 'logins'"), "{err}");
     }
 
-    #[test]
-    fn burst_then_rejection_with_retry_after() {
+    #[tokio::test]
+    async fn burst_then_rejection_with_retry_after() {
         let limits = RateLimits::new(&parse_spec(Some("login=10/m:3")).unwrap());
         let ip = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
         for _ in 0..3 {
-            limits.check_ip(LimitKind::Login, ip).unwrap();
+            limits.check_ip(LimitKind::Login, ip).await.unwrap();
         }
-        let err = limits.check_ip(LimitKind::Login, ip).unwrap_err();
+        let err = limits.check_ip(LimitKind::Login, ip).await.unwrap_err();
         assert_eq!(err.status.as_u16(), 429);
         let secs = err.retry_after.unwrap();
         assert!((1..=6).contains(&secs), "{secs}");
         // Another address has its own budget.
         limits
             .check_ip(LimitKind::Login, IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)))
+            .await
             .unwrap();
         // Register is a separate limiter.
-        limits.check_ip(LimitKind::Register, ip).unwrap();
+        limits.check_ip(LimitKind::Register, ip).await.unwrap();
     }
 
-    #[test]
-    fn disabled_limits_never_reject() {
+    #[tokio::test]
+    async fn disabled_limits_never_reject() {
         let limits = RateLimits::new(&parse_spec(Some("off")).unwrap());
         for _ in 0..100 {
-            limits.check_user("u1").unwrap();
+            limits.check_user("u1").await.unwrap();
             limits
                 .check_ip(LimitKind::Login, IpAddr::V4(Ipv4Addr::LOCALHOST))
+                .await
                 .unwrap();
         }
         assert_eq!(limits.keys_held(), 0);
     }
 
-    #[test]
-    fn sweep_forgets_fresh_keys() {
+    #[tokio::test]
+    async fn sweep_forgets_fresh_keys() {
         // 1000/s: a key is back to fresh a few milliseconds after its use.
         let limits = RateLimits::new(&parse_spec(Some("user=1000/s:1")).unwrap());
         for i in 0..50 {
-            limits.check_user(&format!("u{i}")).unwrap();
+            limits.check_user(&format!("u{i}")).await.unwrap();
         }
         assert_eq!(limits.keys_held(), 50);
         std::thread::sleep(Duration::from_millis(20));
