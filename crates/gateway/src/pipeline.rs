@@ -110,6 +110,7 @@ async fn run(gw: &Gateway, service: ServiceName, req: Request) -> Result<Respons
 
     // 4. user limit
     if let Some(who) = &identity {
+        marimo_platform::telemetry::trace::set_user(&who.user_id);
         gw.limits.check_user(&who.user_id).because("rate_limited")?;
     }
 

@@ -13,7 +13,13 @@ use std::{
     time::Duration,
 };
 
-use marimo_platform::{auth::Role, config::Settings, http::request_id, service::ServiceName};
+use marimo_platform::{
+    auth::Role,
+    config::Settings,
+    http::request_id,
+    service::ServiceName,
+    telemetry::http::{ClientSpan, TRACEPARENT},
+};
 use serde_json::Value;
 
 /// The services whose summaries the dashboard is composed of, in the
@@ -158,16 +164,22 @@ impl Fanout {
         let Some(base) = self.instances.get(&upstream).and_then(Instances::pick) else {
             return Call::Answer(Answer::Unavailable("no instances configured".into()));
         };
-        let mut req = self
-            .client
-            .get(format!("{base}{}", upstream.path()))
-            .bearer_auth(token);
+        let url = format!("{base}{}", upstream.path());
+        let span = ClientSpan::start("GET", &url);
+        let mut req = self.client.get(&url).bearer_auth(token);
         if let Some(id) = request_id::current() {
             req = req.header(request_id::HEADER.as_str(), id);
         }
+        if let Some(traceparent) = span.traceparent() {
+            req = req.header(TRACEPARENT.as_str(), traceparent);
+        }
         let res = match req.send().await {
-            Ok(res) => res,
+            Ok(res) => {
+                span.end(Ok(res.status().as_u16()));
+                res
+            }
             Err(e) => {
+                span.end(Err(&e.to_string()));
                 let why = if e.is_timeout() {
                     "timed out"
                 } else {

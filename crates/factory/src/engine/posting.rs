@@ -2,8 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use marimo_platform::{bus::Envelope, clock, ids};
-use sqlx::{Any, Transaction};
+use marimo_platform::{bus::Envelope, clock, db::Tx, ids};
 
 use crate::{
     Factory, FactoryError, Shortage,
@@ -40,7 +39,7 @@ impl MoveSpec {
 
 pub(crate) struct Posting<'f> {
     pub f: &'f Factory,
-    pub tx: Transaction<'static, Any>,
+    pub tx: Tx,
     pub actor: String,
     pub now: String,
     levels: BTreeMap<Key, Level>,
