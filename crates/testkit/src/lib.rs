@@ -8,6 +8,12 @@
 //! - [`context`] / [`spawn`]: a service context and a real server on an
 //!   ephemeral port (no fixed ports, no sleeps).
 //! - [`Http`]: a small client that returns status, headers and JSON.
+//! - [`scrape::sample`]: one value of a `/metrics` exposition.
+//! - [`otlp::OtlpReceiver`]: an OTLP/HTTP trace receiver (what Jaeger or a
+//!   collector would be).
+
+pub mod otlp;
+pub mod scrape;
 
 use std::{collections::HashMap, sync::Arc};
 

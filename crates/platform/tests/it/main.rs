@@ -4,3 +4,4 @@ mod bus;
 mod consul;
 mod dlq;
 mod rabbit;
+mod telemetry;
