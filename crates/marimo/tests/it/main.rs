@@ -5,4 +5,5 @@ mod auth_walk;
 mod cli;
 mod edge;
 mod erp_flow;
+mod observability;
 mod support;
