@@ -280,7 +280,8 @@ pub(crate) struct Observation {
 impl Observation {
     fn start(probe: Arc<Probe>, sql: &str) -> Self {
         let operation = Operation::of(sql);
-        let span = trace::current().map(|parent| {
+        let parent = trace::current().filter(|_| probe.tracer.is_exporting());
+        let span = parent.map(|parent| {
             let mut span = probe
                 .tracer
                 .span(summary(sql), SpanKind::Client, Some(parent));

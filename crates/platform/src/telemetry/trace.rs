@@ -216,6 +216,12 @@ impl Tracer {
         self.0.service
     }
 
+    /// Whether ended spans go anywhere (leaf spans that propagate nothing
+    /// are not worth building otherwise).
+    pub fn is_exporting(&self) -> bool {
+        self.0.exporter.is_some()
+    }
+
     /// Starts a span; `parent` is a remote or local parent context, `None`
     /// for the root of a new trace.
     pub fn span(
