@@ -155,9 +155,9 @@ pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
         max_body: settings.max_body_bytes,
         metrics: ctx.metrics.clone(),
     });
-    let (metrics, known) = (ctx.metrics.clone(), upstreams.clone());
-    ctx.metrics.add_collector(move || {
-        let (metrics, known) = (metrics.clone(), known.clone());
+    let known = upstreams.clone();
+    ctx.metrics.add_collector(move |metrics| {
+        let known = known.clone();
         async move {
             for service in ServiceName::UPSTREAMS {
                 for member in known.members(service).iter() {

@@ -60,10 +60,11 @@ pub(crate) fn count_token(m: &Metrics, kind: TokenType) {
 
 /// Sets `active_users_total` at every scrape.
 pub(crate) fn collect_active_users(m: &Metrics, db: &Db) {
-    let (m2, db) = (m.clone(), db.clone());
-    m.add_collector(move || {
-        let (m, db) = (m2.clone(), db.clone());
+    let db = db.downgrade();
+    m.add_collector(move |m| {
+        let db = db.upgrade();
         async move {
+            let Some(db) = db else { return };
             match store::active_users(db.pool(), &clock::now_text()).await {
                 Ok(n) => m.record(|| {
                     metrics::gauge!("active_users_total", "service" => m.service()).set(n as f64)

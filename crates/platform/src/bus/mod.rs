@@ -220,7 +220,7 @@ impl Bus {
             })
             .await?;
         if let (Some(observer), Some(db)) = (observer, db) {
-            observer.collect_dlq_depth(self.0.clone(), db);
+            observer.collect_dlq_depth(&self.0, &db);
         }
         Ok(())
     }
@@ -279,18 +279,25 @@ impl Observer {
         result
     }
 
-    /// `dlq_depth{queue}`, read from the broker at every scrape.
-    fn collect_dlq_depth(self: Arc<Self>, broker: Arc<dyn Broker>, db: Db) {
-        self.metrics.clone().add_collector(move || {
-            let (this, broker, db) = (self.clone(), broker.clone(), db.clone());
+    /// `dlq_depth{queue}`, read from the broker at every scrape. The
+    /// collector holds the broker and the database weakly: both own (via
+    /// the subscription) the metrics it lives in.
+    fn collect_dlq_depth(&self, broker: &Arc<dyn Broker>, db: &Db) {
+        let (broker, db) = (Arc::downgrade(broker), db.downgrade());
+        let queue = self.queue.clone();
+        self.metrics.add_collector(move |m| {
+            let (broker, db, queue) = (broker.upgrade(), db.upgrade(), queue.clone());
             async move {
-                match broker.dead_letter_count(&this.queue, Some(&db)).await {
-                    Ok(Some(n)) => this.metrics.record(|| {
-                        metrics::gauge!("dlq_depth", "service" => this.metrics.service(), "queue" => this.queue.clone())
+                let (Some(broker), Some(db)) = (broker, db) else {
+                    return;
+                };
+                match broker.dead_letter_count(&queue, Some(&db)).await {
+                    Ok(Some(n)) => m.record(|| {
+                        metrics::gauge!("dlq_depth", "service" => m.service(), "queue" => queue.clone())
                             .set(n as f64)
                     }),
                     Ok(None) => {}
-                    Err(e) => tracing::debug!(queue = %this.queue, error = %e, "dead-letter count unavailable"),
+                    Err(e) => tracing::debug!(%queue, error = %e, "dead-letter count unavailable"),
                 }
             }
         });

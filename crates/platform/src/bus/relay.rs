@@ -21,10 +21,14 @@ const KEEP_SENT_SECS: i64 = 7 * 24 * 3600;
 /// sets it when it runs, but a relay that stalls (or another replica's
 /// lease) must not leave a stale number behind.
 pub fn collect_backlog(db: &Db, metrics: &Metrics) {
-    let (db, m) = (db.clone(), metrics.clone());
-    metrics.add_collector(move || {
-        let (db, m) = (db.clone(), m.clone());
-        async move { record_backlog(&db, &m).await }
+    let db = db.downgrade();
+    metrics.add_collector(move |m| {
+        let db = db.upgrade();
+        async move {
+            if let Some(db) = db {
+                record_backlog(&db, &m).await;
+            }
+        }
     });
 }
 

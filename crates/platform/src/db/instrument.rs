@@ -22,7 +22,7 @@ use std::{
     fmt,
     ops::{Deref, DerefMut},
     pin::Pin,
-    sync::Arc,
+    sync::{Arc, Weak},
     task::{Context, Poll},
     time::Instant,
 };
@@ -56,53 +56,85 @@ pub(crate) struct Probe {
 /// A service's pool as an instrumented executor. Derefs to the `AnyPool`.
 #[derive(Clone)]
 pub struct DbPool {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
     pool: AnyPool,
     probe: Option<Arc<Probe>>,
 }
 
+/// A [`DbPool`] that does not keep the pool alive (for scrape-time
+/// collectors, which live in the metrics the pool reports to).
+#[derive(Clone)]
+pub(crate) struct WeakPool(Weak<Shared>);
+
+impl WeakPool {
+    pub(crate) fn upgrade(&self) -> Option<DbPool> {
+        self.0.upgrade().map(|shared| DbPool { shared })
+    }
+}
+
 impl fmt::Debug for DbPool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.pool, f)
+        fmt::Debug::fmt(&self.shared.pool, f)
     }
 }
 
 impl Deref for DbPool {
     type Target = AnyPool;
     fn deref(&self) -> &AnyPool {
-        &self.pool
+        &self.shared.pool
     }
 }
 
 impl DbPool {
     pub(crate) fn new(pool: AnyPool) -> Self {
-        Self { pool, probe: None }
+        Self {
+            shared: Arc::new(Shared { pool, probe: None }),
+        }
     }
 
-    pub(crate) fn set_probe(&mut self, probe: Probe) {
-        self.probe = Some(Arc::new(probe));
+    /// The same pool, measured through `probe`.
+    pub(crate) fn with_probe(&self, probe: Probe) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                pool: self.shared.pool.clone(),
+                probe: Some(Arc::new(probe)),
+            }),
+        }
+    }
+
+    pub(crate) fn downgrade(&self) -> WeakPool {
+        WeakPool(Arc::downgrade(&self.shared))
     }
 
     /// The metrics and tracer queries are recorded in, once instrumented.
     pub(crate) fn telemetry(&self) -> Option<(Metrics, Tracer)> {
-        self.probe
+        self.shared
+            .probe
             .as_ref()
             .map(|p| (p.metrics.clone(), p.tracer.clone()))
     }
 
     /// The plain pool (not measured): migrations, health pings.
     pub fn raw(&self) -> &AnyPool {
-        &self.pool
+        &self.shared.pool
+    }
+
+    fn probe(&self) -> &Option<Arc<Probe>> {
+        &self.shared.probe
     }
 
     pub(crate) fn observe(&self, sql: &str) -> Option<Observation> {
-        self.probe.clone().map(|p| Observation::start(p, sql))
+        self.probe().clone().map(|p| Observation::start(p, sql))
     }
 
     pub(crate) fn wrap(&self, tx: Transaction<'static, Any>) -> Tx {
         Tx {
             conn: TxConn {
                 tx,
-                probe: self.probe.clone(),
+                probe: self.probe().clone(),
             },
         }
     }
@@ -432,7 +464,7 @@ impl<'c> Executor<'c> for &'c DbPool {
         'c: 'e,
         E: 'q + Execute<'q, Any>,
     {
-        observed_many(prepare(query, &self.probe), |q| self.pool.fetch_many(q))
+        observed_many(prepare(query, self.probe()), |q| self.raw().fetch_many(q))
     }
 
     fn fetch_optional<'e, 'q: 'e, E>(
@@ -443,7 +475,9 @@ impl<'c> Executor<'c> for &'c DbPool {
         'c: 'e,
         E: 'q + Execute<'q, Any>,
     {
-        observed_optional(prepare(query, &self.probe), |q| self.pool.fetch_optional(q))
+        observed_optional(prepare(query, self.probe()), |q| {
+            self.raw().fetch_optional(q)
+        })
     }
 
     fn prepare_with<'e>(
@@ -454,14 +488,14 @@ impl<'c> Executor<'c> for &'c DbPool {
     where
         'c: 'e,
     {
-        self.pool.prepare_with(sql, parameters)
+        self.raw().prepare_with(sql, parameters)
     }
 
     fn describe<'e>(self, sql: SqlStr) -> BoxFuture<'e, Result<Describe<Any>, sqlx::Error>>
     where
         'c: 'e,
     {
-        self.pool.describe(sql)
+        self.raw().describe(sql)
     }
 }
 

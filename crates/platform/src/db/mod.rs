@@ -61,6 +61,25 @@ pub struct Db {
     service: String,
 }
 
+/// See [`Db::downgrade`].
+#[derive(Clone)]
+pub struct WeakDb {
+    pool: instrument::WeakPool,
+    kind: DbKind,
+    service: String,
+}
+
+impl WeakDb {
+    /// The database, while it is still in use.
+    pub fn upgrade(&self) -> Option<Db> {
+        Some(Db {
+            pool: self.pool.upgrade()?,
+            kind: self.kind,
+            service: self.service.clone(),
+        })
+    }
+}
+
 /// How long a request waits for a pooled connection before the service
 /// answers 503: an outage must surface quickly, never as a hang.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -136,7 +155,7 @@ impl Db {
     /// Measures and traces this database's queries as `service`'s (the
     /// metrics and tracer of its context).
     pub fn instrumented(mut self, metrics: Metrics, tracer: Tracer) -> Self {
-        self.pool.set_probe(instrument::Probe {
+        self.pool = self.pool.with_probe(instrument::Probe {
             metrics,
             tracer,
             system: match self.kind {
@@ -146,6 +165,17 @@ impl Db {
             namespace: self.service.clone(),
         });
         self
+    }
+
+    /// A handle that does not keep the pool open: what a scrape-time
+    /// collector holds (the collector lives in the metrics this database
+    /// reports to, so a strong handle would keep both alive for ever).
+    pub fn downgrade(&self) -> WeakDb {
+        WeakDb {
+            pool: self.pool.downgrade(),
+            kind: self.kind,
+            service: self.service.clone(),
+        }
     }
 
     /// The service metrics and tracer this database reports to.

@@ -24,7 +24,7 @@ use metrics_exporter_prometheus::{
 };
 
 type CollectFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
-type Collector = Arc<dyn Fn() -> CollectFuture + Send + Sync>;
+type Collector = Arc<dyn Fn(Metrics) -> CollectFuture + Send + Sync>;
 
 /// How long a scrape waits for its collectors; a slow one keeps its last value.
 const COLLECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -74,11 +74,7 @@ impl Metrics {
             handle,
             collectors: Arc::default(),
         };
-        let m = metrics.clone();
-        metrics.add_collector(move || {
-            let m = m.clone();
-            async move { super::process::record_memory(&m) }
-        });
+        metrics.add_collector(|m| async move { super::process::record_memory(&m) });
         metrics
     }
 
@@ -92,14 +88,16 @@ impl Metrics {
         metrics::with_local_recorder(self.recorder.as_ref(), f)
     }
 
-    /// Adds a collector: run at every scrape, it sets gauges through
-    /// [`Metrics::record`].
+    /// Adds a collector: run at every scrape with these metrics, it sets
+    /// gauges through [`Metrics::record`]. A collector lives as long as the
+    /// metrics, so it must not own what owns them (hold a
+    /// [`crate::db::WeakDb`], not a `Db`).
     pub fn add_collector<F, Fut>(&self, collect: F)
     where
-        F: Fn() -> Fut + Send + Sync + 'static,
+        F: Fn(Metrics) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let collector: Collector = Arc::new(move || Box::pin(collect()));
+        let collector: Collector = Arc::new(move |m| Box::pin(collect(m)));
         self.collectors
             .lock()
             .expect("collector list is never poisoned")
@@ -121,7 +119,7 @@ impl Metrics {
         futures_util::future::join_all(
             collectors
                 .iter()
-                .map(|c| tokio::time::timeout(COLLECT_TIMEOUT, c())),
+                .map(|c| tokio::time::timeout(COLLECT_TIMEOUT, c(self.clone()))),
         )
         .await;
         self.handle.render()

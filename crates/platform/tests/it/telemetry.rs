@@ -175,6 +175,48 @@ async fn consumer_outcomes_and_dead_letters_show_in_the_consumers_metrics() {
     }
 }
 
+#[tokio::test]
+async fn a_stopped_service_leaves_its_pool_unreferenced() {
+    // Collectors live in the metrics, which the database and the bus's
+    // subscriptions hold: a collector that held them strongly would keep
+    // every pool (and its connections) alive for ever.
+    for backend in backends() {
+        let settings = std::sync::Arc::new(backend.settings(&[]).await);
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let tasks = tokio_util::task::TaskTracker::new();
+        let bus = Bus::embedded();
+        let ctx = ServiceContext::new(
+            ServiceName::Accounting,
+            settings,
+            bus.clone(),
+            shutdown.clone(),
+            tasks.clone(),
+        )
+        .await
+        .unwrap();
+        let db = ctx.db().clone();
+        bus.subscribe(
+            &db,
+            "accounting",
+            &["shop.order.*"],
+            |_env: Envelope| async { Ok::<(), HandlerError>(()) },
+        )
+        .await
+        .unwrap();
+        let text = ctx.metrics.scrape().await;
+        assert!(
+            sample(&text, "dlq_depth", &[("queue", "accounting")]).is_some(),
+            "{text}"
+        );
+        let weak = db.downgrade();
+        drop((db, ctx, bus));
+        shutdown.cancel();
+        tasks.close();
+        tasks.wait().await;
+        assert!(weak.upgrade().is_none(), "{}", backend.name());
+    }
+}
+
 /// Log lines written to memory.
 #[derive(Clone, Default)]
 struct Capture(Arc<Mutex<Vec<u8>>>);
