@@ -155,15 +155,16 @@ impl Db {
     /// Measures and traces this database's queries as `service`'s (the
     /// metrics and tracer of its context).
     pub fn instrumented(mut self, metrics: Metrics, tracer: Tracer) -> Self {
-        self.pool = self.pool.with_probe(instrument::Probe {
+        let system = match self.kind {
+            DbKind::Sqlite => "sqlite",
+            DbKind::Postgres => "postgresql",
+        };
+        self.pool = self.pool.with_probe(instrument::Probe::new(
             metrics,
             tracer,
-            system: match self.kind {
-                DbKind::Sqlite => "sqlite",
-                DbKind::Postgres => "postgresql",
-            },
-            namespace: self.service.clone(),
-        });
+            system,
+            self.service.clone(),
+        ));
         self
     }
 
