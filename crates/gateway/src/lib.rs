@@ -172,6 +172,17 @@ pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
         max_body: settings.max_body_bytes,
         metrics: ctx.metrics.clone(),
     });
+    let known = upstreams.clone();
+    ctx.metrics.add_collector(move |metrics| {
+        let known = known.clone();
+        async move {
+            for service in ServiceName::UPSTREAMS {
+                for member in known.members(service).iter() {
+                    pipeline::breaker_gauge(&metrics, service, member);
+                }
+            }
+        }
+    });
     let health = Arc::new(health::Health::new(upstreams, client));
 
     // Changes that do not pass through this gateway reach it as events.

@@ -30,7 +30,9 @@ use axum::{
 };
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, header, request::Parts};
-use marimo_platform::{ApiError, ErrorCode, http::request_id, service::ServiceName};
+use marimo_platform::{
+    ApiError, ErrorCode, http::request_id, service::ServiceName, telemetry::Metrics,
+};
 use serde_json::json;
 
 use crate::{
@@ -111,6 +113,7 @@ async fn run(gw: &Gateway, service: ServiceName, req: Request) -> Result<Respons
 
     // 4. user limit
     if let Some(who) = &identity {
+        marimo_platform::telemetry::trace::set_user(&who.user_id);
         gw.limits
             .check_user(&who.user_id)
             .await
@@ -274,8 +277,14 @@ async fn buffer(body: Body, limit: usize) -> Result<Bytes, ApiError> {
 }
 
 fn report_breaker(gw: &Gateway, service: ServiceName, member: &Member) {
+    breaker_gauge(&gw.metrics, service, member);
+}
+
+/// `circuit_breaker_state{service, instance}`: 0 closed, 1 open, 2 half-open.
+/// Set after every attempt and, for every known instance, at every scrape.
+pub fn breaker_gauge(m: &Metrics, service: ServiceName, member: &Member) {
     let state = member.breaker.state();
-    gw.metrics.record(|| {
+    m.record(|| {
         metrics::gauge!(
             "circuit_breaker_state",
             "service" => service.as_str(),

@@ -24,7 +24,7 @@ use std::{
 use axum::{body::Body, response::Response};
 use futures_util::{StreamExt, TryStreamExt};
 use http::{HeaderMap, HeaderName, HeaderValue, header, request::Parts};
-use marimo_platform::{ApiError, ErrorCode, service::ServiceName};
+use marimo_platform::{ApiError, ErrorCode, service::ServiceName, telemetry::http::ClientSpan};
 use serde_json::json;
 
 use crate::upstreams::Instance;
@@ -193,10 +193,13 @@ pub struct Forward {
     pub max_body: usize,
 }
 
-/// Sends the request to the instance and streams its answer back.
-pub async fn forward(client: &reqwest::Client, f: Forward) -> Result<Response, ApiError> {
+/// Sends the request to the instance and streams its answer back. Each
+/// attempt is a client span; the instance gets its `traceparent`.
+pub async fn forward(client: &reqwest::Client, mut f: Forward) -> Result<Response, ApiError> {
     let path_and_query = f.parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
     let url = f.instance.url(path_and_query);
+    let span = ClientSpan::start(f.parts.method.as_str(), &url);
+    span.inject(&mut f.headers);
     let body_state = Arc::new(AtomicU8::new(BODY_OK));
     let mut req = client
         .request(f.parts.method.clone(), &url)
@@ -205,8 +208,12 @@ pub async fn forward(client: &reqwest::Client, f: Forward) -> Result<Response, A
         req = req.body(limited_body(body, f.max_body, body_state.clone()));
     }
     let upstream = match req.send().await {
-        Ok(res) => res,
+        Ok(res) => {
+            span.end(Ok(res.status().as_u16()));
+            res
+        }
         Err(err) => {
+            span.end(Err(&err.to_string()));
             return Err(match body_state.load(Ordering::Relaxed) {
                 BODY_TOO_LARGE => payload_too_large(f.max_body),
                 BODY_BROKEN => ApiError::validation("the request body could not be read"),

@@ -40,14 +40,15 @@ Environment (unset means the embedded default):
   MARIMO_UPSTREAM         upstream timeouts and limits, e.g. connect_ms=2000,timeout_ms=30000,max_inflight=256,shop.timeout_ms=5000
   MARIMO_CACHE            gateway response cache: ttl_secs=300 (default) or off
   LOG_LEVEL               tracing filter, e.g. info or marimo_users=debug [info]
-  LOG_FORMAT              pretty or json [pretty]
+  LOG_FORMAT              pretty or json (lines with service, request_id, trace_id, span_id, user_id) [pretty]
   REDIS_ADDR REDIS_PASSWORD  Redis (host:port) shared by replicas: gateway cache, rate limits,
                           job leases; if it goes away requests still succeed [in-process]
   MARIMO_REDIS_NAMESPACE  prefix of every Redis key [marimo]
   RABBITMQ_URL            amqp://user:pass@host:5672/%2f for the event bus [in-process]
   CONSUL_ADDR             Consul agent for discovery and KV [static addresses]
   SMTP_URL                smtp://... for outgoing mail [.eml files in the data directory]
-  OTEL_EXPORTER_OTLP_ENDPOINT  OTLP endpoint for traces [off]";
+  OTEL_EXPORTER_OTLP_ENDPOINT  OTLP/HTTP base URL for traces, e.g. http://jaeger:4318
+                          (JSON to <url>/v1/traces) [off]";
 
 /// Marimo ERP: users, configuration, ledger, production, shop and dashboard
 /// behind one API gateway.

@@ -2,7 +2,7 @@
 //! gateway has its own, richer pipeline). It finds instances through
 //! [`Discovery`], takes them in turn, skips instances whose circuit
 //! breaker is open, bounds every call with a timeout, and forwards the
-//! request id. An outage of the callee turns into a fast
+//! request id and the trace context (a client span per call). An outage of the callee turns into a fast
 //! [`CallError::Unavailable`] instead of a pile of waiting requests.
 
 use std::{
@@ -19,6 +19,7 @@ use crate::{
     http::request_id,
     resilience::{Breaker, BreakerConfig},
     service::ServiceName,
+    telemetry::http::{ClientSpan, TRACEPARENT},
 };
 
 /// Why a call produced no response worth reading.
@@ -81,14 +82,24 @@ impl ServiceClient {
         bearer: Option<&str>,
     ) -> Result<reqwest::Response, CallError> {
         let (instance, breaker) = self.pick()?;
-        let mut req = self.http.get(format!("{}{path}", instance.base_url));
+        let url = format!("{}{path}", instance.base_url);
+        let span = ClientSpan::start("GET", &url);
+        let mut req = self.http.get(&url);
         if let Some(token) = bearer {
             req = req.bearer_auth(token);
         }
         if let Some(id) = request_id::current() {
             req = req.header(request_id::HEADER.as_str(), id);
         }
-        match req.send().await {
+        if let Some(traceparent) = span.traceparent() {
+            req = req.header(TRACEPARENT.as_str(), traceparent);
+        }
+        let sent = req.send().await;
+        match &sent {
+            Ok(res) => span.end(Ok(res.status().as_u16())),
+            Err(e) => span.end(Err(&e.to_string())),
+        }
+        match sent {
             Ok(res) if res.status().is_server_error() => {
                 breaker.record_failure();
                 Err(self.unavailable(format!("answered {}", res.status())))

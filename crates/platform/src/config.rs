@@ -250,7 +250,7 @@ impl Settings {
             cache: get("MARIMO_CACHE"),
             upstream: get("MARIMO_UPSTREAM"),
             smtp_url: get("SMTP_URL"),
-            otel_endpoint: get("OTEL_EXPORTER_OTLP_ENDPOINT"),
+            otel_endpoint: otel_endpoint(get("OTEL_EXPORTER_OTLP_ENDPOINT"))?,
         })
     }
 
@@ -366,6 +366,27 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     opts.open(path)?.write_all(bytes)
 }
 
+/// `OTEL_EXPORTER_OTLP_ENDPOINT`: an `http://` base URL (OTLP/HTTP; this
+/// build has no TLS client, so a collector is reached on its plain port).
+fn otel_endpoint(value: Option<String>) -> Result<Option<String>, ConfigError> {
+    const VAR: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+    let Some(url) = value else { return Ok(None) };
+    let url = url.trim().to_owned();
+    if url.starts_with("https://") {
+        return Err(invalid(
+            VAR,
+            "https:// is not supported by this build; send to the collector's plain OTLP/HTTP port (http://host:4318)",
+        ));
+    }
+    match reqwest::Url::parse(&url) {
+        Ok(u) if u.scheme() == "http" && u.host().is_some() => Ok(Some(url)),
+        _ => Err(invalid(
+            VAR,
+            format!("'{url}' is not an http:// URL such as http://jaeger:4318"),
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -381,6 +402,25 @@ mod tests {
     fn tmp() -> String {
         let dir = std::env::temp_dir().join(format!("marimo-cfg-{}", crate::ids::new_id()));
         dir.to_string_lossy().into_owned()
+    }
+
+    #[test]
+    fn the_otlp_endpoint_is_an_http_url() {
+        let dir = tmp();
+        let with = |v: &str| {
+            settings(&[
+                ("MARIMO_DATA_DIR", &dir),
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", v),
+            ])
+        };
+        assert_eq!(
+            with("http://jaeger:4318").unwrap().otel_endpoint.as_deref(),
+            Some("http://jaeger:4318")
+        );
+        for bad in ["https://collector:4318", "jaeger:4318", "http://"] {
+            let err = with(bad).unwrap_err().to_string();
+            assert!(err.contains("OTEL_EXPORTER_OTLP_ENDPOINT"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::{
     db::Db,
     lock::Locks,
     redis::Redis,
-    telemetry::Metrics,
+    telemetry::{self, Metrics, Tracer},
 };
 
 /// What a service crate's start-up can fail with (migrations, seeds, bad
@@ -121,6 +121,8 @@ pub struct ServiceContext {
     pub db: Option<Db>,
     pub jwt: Arc<JwtKeys>,
     pub metrics: Metrics,
+    /// This service's spans (exported when `OTEL_EXPORTER_OTLP_ENDPOINT` is set).
+    pub tracer: Tracer,
     /// The process's event bus (consumers subscribe here).
     pub bus: Bus,
     /// This service's outbox (publishers write here, in their transaction).
@@ -149,12 +151,22 @@ impl ServiceContext {
         tasks: TaskTracker,
     ) -> Result<Self, StartError> {
         let metrics = Metrics::new(name.as_str());
+        let tracer = telemetry::tracer(
+            name.as_str(),
+            settings.otel_endpoint.as_deref(),
+            &metrics,
+            shutdown.clone(),
+            &tasks,
+        );
         let outbox = Outbox::default();
         let redis = Redis::from_settings(&settings, metrics.clone())?;
         let locks = crate::lock::from_redis(redis.clone());
         let db = if name.has_database() {
-            let db = Db::connect(name.as_str(), &settings.database).await?;
+            let db = Db::connect(name.as_str(), &settings.database)
+                .await?
+                .instrumented(metrics.clone(), tracer.clone());
             crate::bus::schema::prepare(&db).await?;
+            crate::bus::relay::collect_backlog(&db, &metrics);
             let relay = Relay {
                 service: name.as_str(),
                 db: db.clone(),
@@ -172,6 +184,7 @@ impl ServiceContext {
             name,
             jwt: Arc::new(JwtKeys::new(&settings.jwt_secret)),
             metrics,
+            tracer,
             settings,
             db,
             bus,

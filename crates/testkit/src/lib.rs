@@ -12,8 +12,13 @@
 //!   ephemeral port (no fixed ports, no sleeps).
 //! - [`Http`]: a small client that returns status, headers and JSON.
 //! - [`consul`]: a Consul-compatible server of the documented endpoints.
+//! - [`scrape::sample`]: one value of a `/metrics` exposition.
+//! - [`otlp::OtlpReceiver`]: an OTLP/HTTP trace receiver (what Jaeger or a
+//!   collector would be).
 
 pub mod consul;
+pub mod otlp;
+pub mod scrape;
 
 mod proxy;
 

@@ -32,6 +32,7 @@ use serde_json::json;
 mod api;
 pub mod domain;
 pub mod events;
+mod observe;
 mod store;
 
 pub use domain::User;
@@ -121,10 +122,12 @@ pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
             }
         },
     );
+    observe::collect_active_users(&ctx.metrics, &db);
     let api = api::routes(api::AppState {
         db,
         jwt: ctx.jwt.clone(),
         outbox: ctx.outbox.clone(),
+        metrics: ctx.metrics.clone(),
     });
     Ok(ServiceApp::new(&ctx).router(api))
 }

@@ -375,6 +375,22 @@ pub async fn revoke_user_families<'e>(
     Ok(res.rows_affected())
 }
 
+/// Users with a live session: an unused, unexpired refresh token in a
+/// family that is not revoked (`active_users_total`).
+pub async fn active_users<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    now: &str,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT COUNT(DISTINCT f.user_id) FROM token_families f
+         JOIN refresh_tokens t ON t.family_id = f.id
+         WHERE f.revoked_at IS NULL AND t.used_at IS NULL AND t.expires_at > $1",
+    )
+    .bind(now)
+    .fetch_one(ex)
+    .await
+}
+
 /// Forgets a user's refresh tokens that can no longer be used (expired, or
 /// of a revoked family: both answer 401 whether the row exists or not), and
 /// then the families left without tokens.

@@ -77,25 +77,17 @@ pub async fn subscribe(ctx: &ServiceContext, shared: &Shared) -> Result<(), BusE
 }
 
 impl Shared {
-    /// Counts the outcome of one handler call and passes it on.
+    /// Logs a failed handler call and passes the outcome on (the bus
+    /// counts `events_consumed_total` / `events_failed_total` itself).
     fn counted(
         &self,
         queue: &'static str,
         env: &Envelope,
         result: Result<(), HandlerError>,
     ) -> Result<(), HandlerError> {
-        self.metrics.record(|| match &result {
-            Ok(()) => metrics::counter!(
-                "events_consumed_total",
-                "queue" => queue,
-                "type" => env.event_type.clone()
-            )
-            .increment(1),
-            Err(e) => {
-                tracing::warn!(queue, event = %env.id, r#type = %env.event_type, error = %e, "event not applied");
-                metrics::counter!("events_failed_total", "queue" => queue).increment(1);
-            }
-        });
+        if let Err(e) = &result {
+            tracing::warn!(queue, event = %env.id, r#type = %env.event_type, error = %e, "event not applied");
+        }
         result
     }
 }

@@ -24,7 +24,6 @@ use marimo_platform::{
     ids,
 };
 use serde_json::json;
-use sqlx::{Any, Transaction};
 use time::Date;
 
 use crate::{
@@ -76,7 +75,7 @@ impl From<LedgerError> for ApiError {
 pub type LedgerResult<T> = Result<T, LedgerError>;
 
 /// A write transaction (`Db::begin` or `inbox::begin`).
-pub type Tx = Transaction<'static, Any>;
+pub use marimo_platform::db::Tx;
 
 /// Who posts and through which path.
 #[derive(Debug, Clone, Copy)]

@@ -5,10 +5,10 @@ use std::collections::{BTreeMap, HashMap};
 use marimo_platform::{
     bus::Envelope,
     clock,
+    db::Tx,
     idempotency::{self, Claim},
     ids,
 };
-use sqlx::{Any, Transaction};
 
 use crate::{
     Factory, FactoryError, Shortage,
@@ -45,7 +45,7 @@ impl MoveSpec {
 
 pub(crate) struct Posting<'f> {
     pub f: &'f Factory,
-    pub tx: Transaction<'static, Any>,
+    pub tx: Tx,
     pub actor: String,
     pub now: String,
     levels: BTreeMap<Key, Level>,

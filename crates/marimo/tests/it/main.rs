@@ -7,6 +7,7 @@ mod config_reach;
 mod crash;
 mod edge;
 mod erp_flow;
+mod observability;
 mod support;
 mod web_pages;
 mod web_ui;

@@ -73,7 +73,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
         let token = bearer(parts)
             .ok_or_else(|| ApiError::unauthorized("sign in first: missing bearer token"))?;
         match keys(parts)?.verify_identity(token) {
-            Ok(identity) => Ok(identity.into()),
+            Ok(identity) => {
+                crate::telemetry::trace::set_user(&identity.user_id);
+                Ok(identity.into())
+            }
             Err(TokenError::Expired) => Err(ApiError::unauthorized(
                 "the access token has expired; refresh it",
             )),
@@ -94,8 +97,10 @@ impl<S: Send + Sync> FromRequestParts<S> for MaybeCaller {
         let Some(token) = bearer(parts) else {
             return Ok(Self(None));
         };
-        Ok(Self(
-            keys(parts)?.verify_identity(token).ok().map(Caller::from),
-        ))
+        let caller = keys(parts)?.verify_identity(token).ok().map(Caller::from);
+        if let Some(c) = &caller {
+            crate::telemetry::trace::set_user(&c.user_id);
+        }
+        Ok(Self(caller))
     }
 }

@@ -92,6 +92,21 @@ impl Broker for EmbeddedBroker {
         })
     }
 
+    fn dead_letter_count<'a>(
+        &'a self,
+        queue: &'a str,
+        db: Option<&'a crate::db::Db>,
+    ) -> BoxFuture<'a, Result<Option<u64>, BusError>> {
+        Box::pin(async move {
+            let Some(db) = db else { return Ok(None) };
+            let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM dead_letters WHERE queue = $1")
+                .bind(queue)
+                .fetch_one(db.pool())
+                .await?;
+            Ok(Some(u64::try_from(n).unwrap_or(0)))
+        })
+    }
+
     fn subscribe(&self, sub: Subscription) -> BoxFuture<'_, Result<(), BusError>> {
         Box::pin(async move {
             let mut subs = self.subs.write().await;

@@ -1,19 +1,13 @@
 //! Consuming exactly once: the processed-event record is written in the
 //! same transaction as the consumer's effect.
 
-use sqlx::{Any, Transaction};
-
-use crate::db::Db;
+use crate::db::{Db, Tx};
 
 /// Begins the transaction that applies `event_id` for `consumer`, or
 /// returns `None` when that consumer already applied it. The caller does
 /// its effect in the transaction and commits; a crash before the commit
 /// leaves neither the effect nor the record, so a redelivery applies it.
-pub async fn begin(
-    db: &Db,
-    consumer: &str,
-    event_id: &str,
-) -> Result<Option<Transaction<'static, Any>>, sqlx::Error> {
+pub async fn begin(db: &Db, consumer: &str, event_id: &str) -> Result<Option<Tx>, sqlx::Error> {
     let mut tx = db.begin().await?;
     let inserted = sqlx::query(
         "INSERT INTO processed_events (consumer, event_id, processed_at) VALUES ($1, $2, $3)

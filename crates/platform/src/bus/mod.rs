@@ -31,7 +31,15 @@ pub use outbox::Outbox;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::{config::Settings, db::Db};
+use crate::{
+    config::Settings,
+    db::Db,
+    http::request_id,
+    telemetry::{
+        Metrics, Tracer,
+        trace::{self, SpanContext, SpanKind},
+    },
+};
 
 /// The broker the settings ask for: RabbitMQ when `RABBITMQ_URL` is set,
 /// the embedded one otherwise. A RabbitMQ broker runs (and reconnects)
@@ -118,6 +126,16 @@ pub trait Broker: Send + Sync {
     fn publish<'a>(&'a self, events: &'a [Envelope]) -> BoxFuture<'a, PublishOutcome>;
     /// Starts consuming `sub.queue` (until the broker stops).
     fn subscribe(&self, sub: Subscription) -> BoxFuture<'_, Result<(), BusError>>;
+    /// How many dead letters `queue` holds (`db`: its consumer's database),
+    /// or `None` when this broker cannot tell.
+    fn dead_letter_count<'a>(
+        &'a self,
+        queue: &'a str,
+        db: Option<&'a Db>,
+    ) -> BoxFuture<'a, Result<Option<u64>, BusError>> {
+        let _ = (queue, db);
+        Box::pin(async { Ok(None) })
+    }
 }
 
 /// The process's broker handle, shared by every service in it.
@@ -140,6 +158,12 @@ impl Bus {
 
     /// Subscribes `queue` to `bindings`; `handler` is called once per event
     /// (retried on transient errors, dead-lettered after the limit).
+    ///
+    /// Each handler call is a consumer span continuing the envelope's
+    /// `traceparent`, runs with the envelope's request id, and counts in
+    /// `events_consumed_total` or `events_failed_total` of the service
+    /// owning `db`; that service's `/metrics` also shows the queue's
+    /// `dlq_depth`.
     pub async fn subscribe<F, Fut>(
         &self,
         db: &Db,
@@ -208,16 +232,115 @@ impl Bus {
         F: Fn(Envelope) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
     {
-        let handler: Handler = Arc::new(move |env| Box::pin(handler(env)));
+        let observer = db
+            .as_ref()
+            .and_then(Db::telemetry)
+            .map(|(metrics, tracer)| {
+                Arc::new(Observer {
+                    metrics,
+                    tracer,
+                    queue: queue.to_owned(),
+                    broker: self.0.name(),
+                })
+            });
+        let handler = Arc::new(handler);
+        let wrapped: Handler = match observer.clone() {
+            Some(observer) => {
+                Arc::new(move |env| Box::pin(observer.clone().consume(env, handler.clone())))
+            }
+            None => Arc::new(move |env| Box::pin(handler(env))),
+        };
         self.0
             .subscribe(Subscription {
                 queue: queue.to_owned(),
                 bindings: bindings.iter().map(|b| (*b).to_owned()).collect(),
-                handler,
-                db,
+                handler: wrapped,
+                db: db.clone(),
                 kind: QueueKind::Shared,
             })
-            .await
+            .await?;
+        if let (Some(observer), Some(db)) = (observer, db) {
+            observer.collect_dlq_depth(&self.0, &db);
+        }
+        Ok(())
+    }
+}
+
+/// Traces and counts a subscription's handler calls.
+struct Observer {
+    metrics: Metrics,
+    tracer: Tracer,
+    queue: String,
+    broker: &'static str,
+}
+
+impl Observer {
+    async fn consume<F, Fut>(
+        self: Arc<Self>,
+        env: Envelope,
+        handler: Arc<F>,
+    ) -> Result<(), HandlerError>
+    where
+        F: Fn(Envelope) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
+    {
+        let parent = env.traceparent.as_deref().and_then(SpanContext::parse);
+        let mut span = self.tracer.span(
+            format!("{} process", env.event_type),
+            SpanKind::Consumer,
+            parent,
+        );
+        span.set_attribute("messaging.system", self.broker);
+        span.set_attribute("messaging.operation.type", "process");
+        span.set_attribute("messaging.destination.name", env.event_type.clone());
+        span.set_attribute("messaging.consumer.group.name", self.queue.clone());
+        span.set_attribute("messaging.message.id", env.id.clone());
+        let event_type = env.event_type.clone();
+        let request = env.request_id.clone();
+        let handled = trace::in_scope(&span, handler(env));
+        let result = match request {
+            Some(id) => request_id::scope(id, handled).await,
+            None => handled.await,
+        };
+        let m = &self.metrics;
+        let labels = [
+            ("service", m.service().to_owned()),
+            ("queue", self.queue.clone()),
+            ("type", event_type),
+        ];
+        match &result {
+            Ok(()) => m.record(|| metrics::counter!("events_consumed_total", &labels).increment(1)),
+            Err(e) => {
+                span.set_error(e.to_string());
+                m.record(|| metrics::counter!("events_failed_total", &labels).increment(1));
+            }
+        }
+        span.end();
+        result
+    }
+
+    /// `dlq_depth{queue}`, read from the broker at every scrape. The
+    /// collector holds the broker and the database weakly: both own (via
+    /// the subscription) the metrics it lives in.
+    fn collect_dlq_depth(&self, broker: &Arc<dyn Broker>, db: &Db) {
+        let (broker, db) = (Arc::downgrade(broker), db.downgrade());
+        let queue = self.queue.clone();
+        self.metrics.add_collector(move |m| {
+            let (broker, db, queue) = (broker.upgrade(), db.upgrade(), queue.clone());
+            async move {
+                let (Some(broker), Some(db)) = (broker, db) else {
+                    return;
+                };
+                match broker.dead_letter_count(&queue, Some(&db)).await {
+                    Ok(Some(n)) => m.record(|| {
+                        metrics::gauge!("dlq_depth", "service" => m.service(), "queue" => queue.clone())
+                            .set(n as f64)
+                    }),
+                    Ok(None) => {}
+                    Err(e) => tracing::debug!(%queue, error = %e, "dead-letter count unavailable"),
+                }
+            }
+        });
     }
 }
 

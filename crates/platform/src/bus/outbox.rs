@@ -2,10 +2,13 @@
 
 use std::sync::Arc;
 
-use sqlx::{Any, Transaction};
 use tokio::sync::Notify;
 
 use super::Envelope;
+use crate::{
+    db::Tx,
+    telemetry::trace::{self, SpanKind},
+};
 
 /// A service's outbox. Cheap to clone.
 #[derive(Clone, Debug, Default)]
@@ -16,11 +19,27 @@ pub struct Outbox {
 impl Outbox {
     /// Writes `event` into the outbox within `tx`: it is relayed if and
     /// only if `tx` commits.
-    pub async fn publish(
-        &self,
-        tx: &mut Transaction<'_, Any>,
-        event: &Envelope,
-    ) -> Result<(), sqlx::Error> {
+    ///
+    /// Inside a traced request or event this is a producer span
+    /// (`<type> publish`), and the envelope's `traceparent` is set to it
+    /// (unless the caller set one), so the consumers continue the trace.
+    pub async fn publish(&self, tx: &mut Tx, event: &Envelope) -> Result<(), sqlx::Error> {
+        let mut span = trace::current_tracer()
+            .and_then(|t| t.child(format!("{} publish", event.event_type), SpanKind::Producer));
+        let stamped;
+        let mut event = event;
+        if let Some(span) = &mut span {
+            span.set_attribute("messaging.system", "marimo");
+            span.set_attribute("messaging.operation.type", "publish");
+            span.set_attribute("messaging.destination.name", event.event_type.clone());
+            span.set_attribute("messaging.message.id", event.id.clone());
+            if event.traceparent.is_none() {
+                let mut copy = event.clone();
+                copy.traceparent = Some(span.context().traceparent());
+                stamped = copy;
+                event = &stamped;
+            }
+        }
         let json = serde_json::to_string(event).expect("an envelope always serialises");
         sqlx::query("INSERT INTO outbox (id, event_type, envelope, created_at, attempts) VALUES ($1, $2, $3, $4, 0)")
             .bind(&event.id)
@@ -28,7 +47,12 @@ impl Outbox {
             .bind(json)
             .bind(&event.occurred_at)
             .execute(&mut **tx)
-            .await?;
+            .await
+            .inspect_err(|e| {
+                if let Some(span) = &mut span {
+                    span.set_error(e.to_string());
+                }
+            })?;
         Ok(())
     }
 

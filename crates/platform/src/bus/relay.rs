@@ -17,6 +17,30 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// Sent rows are kept this long for inspection, then deleted.
 const KEEP_SENT_SECS: i64 = 7 * 24 * 3600;
 
+/// Keeps `outbox_backlog{service}` fresh at every scrape too: the relay
+/// sets it when it runs, but a relay that stalls (or another replica's
+/// lease) must not leave a stale number behind.
+pub fn collect_backlog(db: &Db, metrics: &Metrics) {
+    let db = db.downgrade();
+    metrics.add_collector(move |m| {
+        let db = db.upgrade();
+        async move {
+            if let Some(db) = db {
+                record_backlog(&db, &m).await;
+            }
+        }
+    });
+}
+
+async fn record_backlog(db: &Db, m: &Metrics) {
+    if let Ok(n) = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL")
+        .fetch_one(db.pool())
+        .await
+    {
+        m.record(|| metrics::gauge!("outbox_backlog", "service" => m.service()).set(n as f64));
+    }
+}
+
 pub struct Relay {
     pub service: &'static str,
     pub db: Db,
@@ -144,15 +168,7 @@ impl Relay {
     }
 
     async fn record_backlog(&self) {
-        if let Ok(n) =
-            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL")
-                .fetch_one(self.db.pool())
-                .await
-        {
-            self.metrics.record(|| {
-                metrics::gauge!("outbox_backlog", "service" => self.service).set(n as f64)
-            });
-        }
+        record_backlog(&self.db, &self.metrics).await;
     }
 
     /// Takes or renews the relay lease; false while another process has it.

@@ -1,6 +1,7 @@
 //! The service app: every service's router gets `/health`, `/ready`,
-//! `/metrics`, JSON 404/405 answers, request ids, access logs, HTTP metrics,
-//! a body limit, panic containment and the token keys its extractors need.
+//! `/metrics`, JSON 404/405 answers, request ids, a server span (trace
+//! context), access logs, HTTP metrics, a body limit, panic containment and
+//! the token keys its extractors need.
 
 use std::{collections::BTreeMap, future::Future, pin::Pin, sync::Arc, time::Instant};
 
@@ -110,6 +111,10 @@ impl ServiceApp {
                 self.ctx.name.as_str(),
                 access_log,
             ))
+            .layer(middleware::from_fn_with_state(
+                self.ctx.tracer.clone(),
+                telemetry::http::server_span,
+            ))
             .layer(middleware::from_fn(super::request_id::middleware))
     }
 }
@@ -175,7 +180,7 @@ async fn render_metrics(State(m): State<telemetry::Metrics>) -> Response {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        m.render(),
+        m.scrape().await,
     )
         .into_response()
 }

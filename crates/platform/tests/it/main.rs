@@ -6,3 +6,4 @@ mod consul;
 mod dlq;
 mod rabbit;
 mod redis;
+mod telemetry;

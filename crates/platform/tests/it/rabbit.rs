@@ -32,7 +32,7 @@ use marimo_platform::{
     ids::new_id,
     service::{ServiceContext, ServiceName},
 };
-use marimo_testkit::{Backend, backends, context_on, rabbitmq_url};
+use marimo_testkit::{Backend, backends, context_on, rabbitmq_url, scrape::sample};
 use serde_json::json;
 use tokio::{
     net::{TcpListener, TcpStream},
@@ -316,12 +316,42 @@ async fn a_poison_event_is_retried_dead_lettered_and_replayed() {
         );
         // Listing is a peek: the letter is still there.
         assert_eq!(dlq::list(&r.settings, &r.queue).await.unwrap(), letters);
+        // The consumer's /metrics shows the failed attempts and the depth
+        // of its dead-letter queue.
+        let metrics = r.consumer.metrics.clone();
+        let shows = |name: &'static str, labels: Vec<(&'static str, String)>, want: f64| {
+            let metrics = metrics.clone();
+            async move {
+                let labels: Vec<(&str, &str)> =
+                    labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                until(&format!("{name} = {want}"), async || {
+                    sample(&metrics.scrape().await, name, &labels) == Some(want)
+                })
+                .await;
+            }
+        };
+        let queue_labels = vec![
+            ("service", "accounting".to_owned()),
+            ("queue", r.queue.clone()),
+        ];
+        let mut labels = queue_labels.clone();
+        labels.push(("type", r.event_type.clone()));
+        shows("dlq_depth", queue_labels.clone(), 1.0).await;
+        shows(
+            "events_failed_total",
+            labels.clone(),
+            f64::from(rabbit::MAX_ATTEMPTS),
+        )
+        .await;
+        shows("events_consumed_total", labels.clone(), 6.0).await;
 
         r.accept_poison.store(true, Ordering::SeqCst);
         assert_eq!(dlq::replay(&r.settings, &r.queue).await.unwrap(), 1);
         eventually(&r.consumer, EFFECTS, 7).await;
         assert!(dlq::list(&r.settings, &r.queue).await.unwrap().is_empty());
         assert_eq!(dlq::replay(&r.settings, &r.queue).await.unwrap(), 0);
+        shows("dlq_depth", queue_labels, 0.0).await;
+        shows("events_consumed_total", labels, 7.0).await;
         assert_eq!(
             scalar(&r.consumer, PROCESSED).await,
             7,

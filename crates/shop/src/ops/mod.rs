@@ -32,10 +32,14 @@ impl Shop {
         }
     }
 
-    /// `orders_total{status}`: one per order reaching `status`.
+    /// `orders_total{status}`: one per order reaching `status`; a new
+    /// order (`pending`) also counts in `orders_placed_total`.
     fn count_order(&self, status: Status) {
         self.metrics.record(|| {
             metrics::counter!("orders_total", "status" => status.as_str()).increment(1);
+            if status == Status::Pending {
+                metrics::counter!("orders_placed_total").increment(1);
+            }
         });
     }
 

@@ -13,11 +13,11 @@ use std::collections::HashMap;
 use marimo_platform::{
     auth::Caller,
     clock,
+    db::Tx,
     idempotency::{self, Claim},
     ids,
 };
 use serde_json::{Value, json};
-use sqlx::{Any, Transaction};
 
 use super::Shop;
 use crate::{
@@ -221,11 +221,7 @@ impl Shop {
     }
 
     /// Why the conditional update did not reserve `line`.
-    async fn not_reserved(
-        &self,
-        tx: &mut Transaction<'static, Any>,
-        line: &OrderItem,
-    ) -> Result<ShopError, ShopError> {
+    async fn not_reserved(&self, tx: &mut Tx, line: &OrderItem) -> Result<ShopError, ShopError> {
         let found = products::find(&mut **tx, &line.product_id).await?;
         Ok(match found {
             // Deleted or deactivated since the first read.
@@ -364,7 +360,7 @@ impl Shop {
     /// replica or request got there first (the conditional update missed).
     async fn expire_in(
         &self,
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut Tx,
         order: &mut Order,
         now: &str,
     ) -> Result<bool, ShopError> {
@@ -428,7 +424,7 @@ impl Shop {
 }
 
 /// Puts the order's units back, in product id order (see the lock order).
-async fn release_stock(tx: &mut Transaction<'static, Any>, order: &Order) -> Result<(), ShopError> {
+async fn release_stock(tx: &mut Tx, order: &Order) -> Result<(), ShopError> {
     let mut items: Vec<&OrderItem> = order.items.iter().collect();
     items.sort_by(|a, b| a.product_id.cmp(&b.product_id));
     for item in items {

@@ -25,6 +25,7 @@ use marimo_platform::{
     db::Db,
     http::Json,
     ids,
+    telemetry::Metrics,
 };
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -33,6 +34,7 @@ use crate::{
     UsersError,
     domain::{self, User},
     events,
+    observe::{self, TokenType},
     store::{self, UserRecord},
 };
 
@@ -44,6 +46,7 @@ pub(crate) struct AppState {
     pub db: Db,
     pub jwt: Arc<JwtKeys>,
     pub outbox: Outbox,
+    pub metrics: Metrics,
 }
 
 pub(crate) fn routes(state: AppState) -> Router {
@@ -168,6 +171,7 @@ fn with_ip(event: Envelope, ip: &ClientIp) -> Envelope {
 
 impl AppState {
     fn access_token(&self, user: &User) -> (String, u64) {
+        observe::count_token(&self.metrics, TokenType::Access);
         self.jwt.issue(&Identity {
             user_id: user.id.clone(),
             email: user.email.clone(),
@@ -222,6 +226,7 @@ impl AppState {
         }
         tx.commit().await?;
         self.outbox.wake();
+        observe::count_token(&self.metrics, TokenType::Refresh);
         Ok(token)
     }
 

@@ -19,6 +19,7 @@ use crate::{
     NewAccount, UsersError,
     domain::{self, Admission},
     events::{self, FailReason},
+    observe::{self, Attempt, TokenType},
     store,
 };
 
@@ -96,7 +97,10 @@ pub(super) async fn login(
     }
     let pool = st.db.pool();
     let failures = match store::throttle_admit(pool, &email, clock::now()).await? {
-        Admission::Blocked { retry_after_secs } => return Err(too_many_attempts(retry_after_secs)),
+        Admission::Blocked { retry_after_secs } => {
+            observe::count_attempt(&st.metrics, Attempt::Locked);
+            return Err(too_many_attempts(retry_after_secs));
+        }
         Admission::Admit { failures, .. } => failures,
     };
 
@@ -113,6 +117,7 @@ pub(super) async fn login(
         None => FailReason::UnknownEmail,
     };
     let Some(record) = record.filter(|_| verdict.ok) else {
+        observe::count_attempt(&st.metrics, Attempt::Failure);
         st.login_failed(&email, failures, reason, &ip).await?;
         return Err(bad_credentials());
     };
@@ -120,6 +125,7 @@ pub(super) async fn login(
 
     // Only the account's owner (right password) learns it is deactivated.
     if !record.user.active {
+        observe::count_attempt(&st.metrics, Attempt::Inactive);
         let event = with_ip(events::login_failed(&email, FailReason::Deactivated), &ip);
         let mut tx = st.db.begin().await?;
         st.outbox.publish(&mut tx, &event).await?;
@@ -132,6 +138,7 @@ pub(super) async fn login(
     }
     let event = with_ip(events::logged_in(&record.user), &ip);
     let refresh_token = st.start_session(&record.user, Some(event)).await?;
+    observe::count_attempt(&st.metrics, Attempt::Success);
     let mut body = token_body(
         "login successful",
         st.access_token(&record.user),
@@ -191,6 +198,7 @@ pub(super) async fn refresh(
     )
     .await?;
     tx.commit().await?;
+    observe::count_token(&st.metrics, TokenType::Refresh);
     Ok(Json(token_body(
         "token refreshed",
         st.access_token(&token.user),
@@ -202,7 +210,7 @@ pub(super) async fn refresh(
 /// itself): the whole family is revoked, so the thief's copy and the
 /// owner's newer token both stop working.
 async fn reuse_detected(
-    mut tx: sqlx::Transaction<'static, sqlx::Any>,
+    mut tx: marimo_platform::db::Tx,
     token: &store::TokenRecord,
     now: &str,
 ) -> ApiError {

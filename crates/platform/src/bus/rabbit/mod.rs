@@ -414,6 +414,44 @@ impl Broker for RabbitBroker {
     fn subscribe(&self, sub: Subscription) -> BoxFuture<'_, Result<(), BusError>> {
         Box::pin(self.inner.subscribe(sub))
     }
+
+    /// Messages ready in `Q.dlq`, by a passive declare on a short-lived
+    /// channel of the current connection.
+    fn dead_letter_count<'a>(
+        &'a self,
+        queue: &'a str,
+        _db: Option<&'a crate::db::Db>,
+    ) -> BoxFuture<'a, Result<Option<u64>, BusError>> {
+        Box::pin(async move {
+            let Some(live) = self.inner.current() else {
+                return Err(BusError::Unavailable("not connected to RabbitMQ".into()));
+            };
+            let unavailable = |e: lapin::Error| BusError::Unavailable(e.to_string());
+            let conn = &live.conn;
+            let channel = guard(conn, conn.create_channel())
+                .await
+                .map_err(unavailable)?;
+            let passive = QueueDeclareOptions {
+                passive: true,
+                ..QueueDeclareOptions::default()
+            };
+            let declared = guard(
+                conn,
+                channel.queue_declare(
+                    dlq_name(queue).as_str().into(),
+                    passive,
+                    FieldTable::default(),
+                ),
+            )
+            .await;
+            if channel.status().connected() {
+                let _ = guard(conn, channel.close(200, "OK".into())).await;
+            }
+            Ok(Some(u64::from(
+                declared.map_err(unavailable)?.message_count(),
+            )))
+        })
+    }
 }
 
 /// Sends one event (without awaiting its confirm).

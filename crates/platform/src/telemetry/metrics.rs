@@ -1,14 +1,18 @@
-//! Logs and metrics.
-//!
-//! Logs: `tracing` with `LOG_LEVEL` as the filter and `LOG_FORMAT=json` for
-//! JSON lines; every request runs in a span carrying service, request_id,
-//! method and route, so JSON lines carry them too.
-//!
 //! Metrics: each service has its own Prometheus recorder rather than one
 //! global one, so that when `marimo up` runs every service in one process,
 //! each `/metrics` still shows only its own service.
+//!
+//! Counters and histograms are recorded where things happen. Gauges that
+//! describe a state (outbox backlog, dead letters, active users, memory)
+//! are read by *collectors* when `/metrics` is scraped, so they are fresh
+//! at every scrape and cost nothing when nobody looks.
 
-use std::{sync::Arc, time::Instant};
+use std::{
+    future::Future,
+    pin::Pin,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
 
 use axum::{
     extract::{MatchedPath, Request, State},
@@ -19,25 +23,11 @@ use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
 };
 
-use crate::config::LogFormat;
+type CollectFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+type Collector = Arc<dyn Fn(Metrics) -> CollectFuture + Send + Sync>;
 
-/// Installs the global log subscriber once; later calls are no-ops.
-pub fn init_logging(level: &str, format: LogFormat) {
-    use tracing_subscriber::{EnvFilter, fmt};
-    let filter = EnvFilter::try_new(level)
-        .or_else(|_| EnvFilter::try_new("info"))
-        .expect("'info' is a valid filter");
-    let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
-            .try_init(),
-        LogFormat::Pretty => builder.compact().try_init(),
-    };
-}
+/// How long a scrape waits for its collectors; a slow one keeps its last value.
+const COLLECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Latency buckets from 1 ms to 10 s.
 const DURATION_BUCKETS: &[f64] = &[
@@ -59,6 +49,7 @@ pub struct Metrics {
     service: &'static str,
     recorder: Arc<PrometheusRecorder>,
     handle: PrometheusHandle,
+    collectors: Arc<Mutex<Vec<Collector>>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -77,11 +68,14 @@ impl Metrics {
             .expect("bucket lists are non-empty")
             .build_recorder();
         let handle = recorder.handle();
-        Self {
+        let metrics = Self {
             service,
             recorder: Arc::new(recorder),
             handle,
-        }
+            collectors: Arc::default(),
+        };
+        metrics.add_collector(|m| async move { super::process::record_memory(&m) });
+        metrics
     }
 
     pub fn service(&self) -> &'static str {
@@ -94,8 +88,40 @@ impl Metrics {
         metrics::with_local_recorder(self.recorder.as_ref(), f)
     }
 
-    /// The Prometheus text exposition.
+    /// Adds a collector: run at every scrape with these metrics, it sets
+    /// gauges through [`Metrics::record`]. A collector lives as long as the
+    /// metrics, so it must not own what owns them (hold a
+    /// [`crate::db::WeakDb`], not a `Db`).
+    pub fn add_collector<F, Fut>(&self, collect: F)
+    where
+        F: Fn(Metrics) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let collector: Collector = Arc::new(move |m| Box::pin(collect(m)));
+        self.collectors
+            .lock()
+            .expect("collector list is never poisoned")
+            .push(collector);
+    }
+
+    /// The Prometheus text exposition as it stands (collectors not run).
     pub fn render(&self) -> String {
+        self.handle.render()
+    }
+
+    /// Runs the collectors (each bounded by a timeout), then renders.
+    pub async fn scrape(&self) -> String {
+        let collectors: Vec<Collector> = self
+            .collectors
+            .lock()
+            .expect("collector list is never poisoned")
+            .clone();
+        futures_util::future::join_all(
+            collectors
+                .iter()
+                .map(|c| tokio::time::timeout(COLLECT_TIMEOUT, c(self.clone()))),
+        )
+        .await;
         self.handle.render()
     }
 }

@@ -5,16 +5,25 @@
 //! on every pooled connection). Queries use `$n` placeholders and portable
 //! types only: integers, text, booleans, bytes; ids are text, money is i64
 //! minor units, times are text in the format of [`crate::clock`].
+//!
+//! Queries through [`Db::pool`] and [`Db::begin`] are measured and traced
+//! ([`instrument`]).
+
+mod instrument;
+
+pub use instrument::{DbPool, Tx, TxConn};
 
 use std::{sync::Once, time::Duration};
 
 use sqlx::{
-    Any, AnyPool, Transaction,
     any::AnyPoolOptions,
     migrate::{MigrateError, Migrator},
 };
 
-use crate::config::DatabaseConfig;
+use crate::{
+    config::DatabaseConfig,
+    telemetry::{Metrics, Tracer},
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DbKind {
@@ -47,9 +56,28 @@ pub enum DbError {
 /// A service's connection pool.
 #[derive(Clone, Debug)]
 pub struct Db {
-    pool: AnyPool,
+    pool: DbPool,
     kind: DbKind,
     service: String,
+}
+
+/// See [`Db::downgrade`].
+#[derive(Clone)]
+pub struct WeakDb {
+    pool: instrument::WeakPool,
+    kind: DbKind,
+    service: String,
+}
+
+impl WeakDb {
+    /// The database, while it is still in use.
+    pub fn upgrade(&self) -> Option<Db> {
+        Some(Db {
+            pool: self.pool.upgrade()?,
+            kind: self.kind,
+            service: self.service.clone(),
+        })
+    }
 }
 
 /// How long a request waits for a pooled connection before the service
@@ -118,17 +146,49 @@ impl Db {
             });
         let pool = options.connect(&url).await.map_err(connect_err)?;
         Ok(Self {
-            pool,
+            pool: DbPool::new(pool),
             kind,
             service: service.into(),
         })
+    }
+
+    /// Measures and traces this database's queries as `service`'s (the
+    /// metrics and tracer of its context).
+    pub fn instrumented(mut self, metrics: Metrics, tracer: Tracer) -> Self {
+        let system = match self.kind {
+            DbKind::Sqlite => "sqlite",
+            DbKind::Postgres => "postgresql",
+        };
+        self.pool = self.pool.with_probe(instrument::Probe::new(
+            metrics,
+            tracer,
+            system,
+            self.service.clone(),
+        ));
+        self
+    }
+
+    /// A handle that does not keep the pool open: what a scrape-time
+    /// collector holds (the collector lives in the metrics this database
+    /// reports to, so a strong handle would keep both alive for ever).
+    pub fn downgrade(&self) -> WeakDb {
+        WeakDb {
+            pool: self.pool.downgrade(),
+            kind: self.kind,
+            service: self.service.clone(),
+        }
+    }
+
+    /// The service metrics and tracer this database reports to.
+    pub fn telemetry(&self) -> Option<(Metrics, Tracer)> {
+        self.pool.telemetry()
     }
 
     /// Runs the service's migrations (idempotent; PostgreSQL replicas
     /// serialise on sqlx's advisory lock).
     pub async fn migrate(&self, migrator: &Migrator) -> Result<(), DbError> {
         migrator
-            .run(&self.pool)
+            .run(self.pool.raw())
             .await
             .map_err(|source| DbError::Migrate {
                 service: self.service.clone(),
@@ -136,7 +196,9 @@ impl Db {
             })
     }
 
-    pub fn pool(&self) -> &AnyPool {
+    /// The pool as an executor (`.fetch_all(db.pool())`); derefs to the
+    /// `AnyPool`.
+    pub fn pool(&self) -> &DbPool {
         &self.pool
     }
 
@@ -148,16 +210,23 @@ impl Db {
     /// lock up front (`BEGIN IMMEDIATE`): a deferred transaction that reads
     /// then writes can fail with SQLITE_BUSY when another writer got there
     /// first, which busy_timeout cannot cure.
-    pub async fn begin(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
-        match self.kind {
-            DbKind::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            DbKind::Postgres => self.pool.begin().await,
-        }
+    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        let obs = self.pool.observe("BEGIN");
+        let result = match self.kind {
+            DbKind::Sqlite => self.pool.raw().begin_with("BEGIN IMMEDIATE").await,
+            DbKind::Postgres => self.pool.raw().begin().await,
+        };
+        instrument::finish(obs, result.as_ref().err());
+        Ok(self.pool.wrap(result?))
     }
 
     /// True when a trivial query succeeds (readiness).
     pub async fn ping(&self) -> bool {
-        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+        // Not measured: probes would drown the service's own queries.
+        sqlx::query("SELECT 1")
+            .execute(self.pool.raw())
+            .await
+            .is_ok()
     }
 
     pub async fn close(&self) {
