@@ -6,4 +6,5 @@ mod cli;
 mod config_reach;
 mod edge;
 mod erp_flow;
+mod prometheus;
 mod support;
