@@ -4,6 +4,7 @@
 mod auth_walk;
 mod cli;
 mod config_reach;
+mod dashboards;
 mod edge;
 mod erp_flow;
 mod prometheus;
