@@ -135,3 +135,107 @@ impl Drop for RabbitVhost {
             .output();
     }
 }
+
+/// The administrator [`system_with_traffic`] creates.
+const OPS_ADMIN: (&str, &str) = ("ops@marimo.test", "Ops-Passw0rd");
+
+/// Enough traffic for every kind of metric to exist: sign-ins that succeed
+/// and fail, a refresh, cached catalog reads, a paid order and a completed
+/// work order.
+async fn drive_traffic(gw: &Http) {
+    let admin = login(gw, OPS_ADMIN.0, OPS_ADMIN.1).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    gw.post("/api/users/login")
+        .json(json!({"email": OPS_ADMIN.0, "password": "not-the-password"}))
+        .send()
+        .await
+        .expect(401);
+    let customer = register_and_login(gw, "metrics@example.com").await;
+    let token = customer["access_token"].as_str().unwrap().to_owned();
+    gw.post("/api/users/refresh")
+        .json(json!({"refresh_token": customer["refresh_token"]}))
+        .send()
+        .await
+        .expect(200);
+
+    let mut widget_id = String::new();
+    for _ in 0..2 {
+        let catalog = gw
+            .get("/api/shop/products?q=premium")
+            .send()
+            .await
+            .expect(200);
+        widget_id = catalog.json["products"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    }
+    let order = gw
+        .post("/api/shop/orders")
+        .bearer(&token)
+        .json(json!({"items": [{"product_id": widget_id, "quantity": 1}]}))
+        .send()
+        .await
+        .expect(201);
+    let order_id = order.json["order"]["id"].as_str().unwrap();
+    gw.post(&format!("/api/shop/orders/{order_id}/pay"))
+        .bearer(&token)
+        .send()
+        .await
+        .expect(200);
+
+    let post = |path: String, body: Value| {
+        let (gw, admin) = (gw.clone(), admin.clone());
+        async move { gw.post(&path).bearer(&admin).json(body).send().await }
+    };
+    post("/api/factory/items".into(), json!({"sku": "RM-COPPER", "name": "Copper", "kind": "raw_material", "unit": "kg", "standard_cost": "2.00", "reorder_point": "0"}))
+        .await
+        .expect(201);
+    post("/api/factory/items".into(), json!({"sku": "COIL", "name": "Coil", "kind": "finished_good", "unit": "pcs", "standard_cost": "5.00", "reorder_point": "0"}))
+        .await
+        .expect(201);
+    post(
+        "/api/factory/stock/receipts".into(),
+        json!({"sku": "RM-COPPER", "qty": "10", "unit_cost": "2.00"}),
+    )
+    .await
+    .expect(201);
+    post("/api/factory/boms".into(), json!({"product_sku": "COIL", "output_qty": "1", "components": [{"sku": "RM-COPPER", "qty": "2"}]}))
+        .await
+        .expect(201);
+    let wo = post(
+        "/api/factory/work-orders".into(),
+        json!({"product_sku": "COIL", "qty": "2"}),
+    )
+    .await
+    .expect(201);
+    let wo_id = wo.json["work_order"]["id"].as_str().unwrap().to_owned();
+    for step in ["release", "start", "complete"] {
+        post(
+            format!("/api/factory/work-orders/{wo_id}/{step}"),
+            json!({}),
+        )
+        .await
+        .expect(200);
+    }
+}
+
+/// Every service on SQLite (the metrics do not depend on the database),
+/// after [`drive_traffic`]; with each service's base URL.
+pub async fn system_with_traffic() -> (Running, Vec<(ServiceName, String)>) {
+    let sys = start(
+        &Backend::Sqlite,
+        &[
+            ("MARIMO_RATE_LIMITS", "off"),
+            ("MARIMO_ADMIN_EMAIL", OPS_ADMIN.0),
+            ("MARIMO_ADMIN_PASSWORD", OPS_ADMIN.1),
+        ],
+    )
+    .await;
+    drive_traffic(&sys.gw).await;
+    let system = sys.system.as_ref().expect("running");
+    let urls = ServiceName::ALL.map(|n| (n, system.url(n))).to_vec();
+    (sys, urls)
+}
