@@ -274,6 +274,13 @@ pub const SEED_SETTINGS: &[(&str, &str, Scope, ValueType, &str)] = &[
         ValueType::Int,
         "Lifetime of access tokens, in minutes",
     ),
+    (
+        "refresh_token_ttl_days",
+        "7",
+        Scope::System,
+        ValueType::Int,
+        "Lifetime of refresh tokens (a session without activity), in days",
+    ),
 ];
 
 /// Creates the seeded settings that never existed (a key an admin deleted

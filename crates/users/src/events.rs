@@ -1,5 +1,6 @@
 //! Events the users service publishes (docs/EVENTS.md), always through the
-//! outbox in the transaction of the change they report. It consumes none.
+//! outbox in the transaction of the change they report. What it consumes
+//! (token lifetimes from the config service) is in `lifetimes`.
 
 use marimo_platform::{auth::Role, bus::Envelope};
 use serde_json::json;

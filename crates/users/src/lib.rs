@@ -32,6 +32,7 @@ use serde_json::json;
 mod api;
 pub mod domain;
 pub mod events;
+pub mod lifetimes;
 mod observe;
 mod store;
 
@@ -123,6 +124,7 @@ pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
         },
     );
     observe::collect_active_users(&ctx.metrics, &db);
+    lifetimes::subscribe(&ctx, db.clone()).await?;
     let api = api::routes(api::AppState {
         db,
         jwt: ctx.jwt.clone(),

@@ -1,7 +1,8 @@
 //! A setting changed in the config service reaches the services that use
 //! it without a restart: the shop's next order is taxed at the new rate,
 //! and the gateway's cached config answer is not served stale; a unit of
-//! measure added there becomes usable in the factory.
+//! measure added there becomes usable in the factory; token lifetimes set
+//! there apply to the next sign-in.
 
 use marimo_testkit::backends;
 use serde_json::json;
@@ -144,6 +145,50 @@ async fn a_unit_added_in_the_config_service_can_be_used_by_the_factory() {
             .await
             .expect(200);
         assert!(units.text.contains("Square metre"), "{}", units.text);
+        sys.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn token_lifetimes_set_in_the_config_service_apply_to_the_next_sign_in() {
+    for backend in backends() {
+        let sys = start(
+            &backend,
+            &[
+                ("MARIMO_RATE_LIMITS", "off"),
+                ("MARIMO_ADMIN_EMAIL", ADMIN.0),
+                ("MARIMO_ADMIN_PASSWORD", ADMIN.1),
+            ],
+        )
+        .await;
+        let gw = &sys.gw;
+        let first = login(gw, ADMIN.0, ADMIN.1).await;
+        assert_eq!(first["expires_in"], 900, "the default: 15 minutes");
+        let admin = first["access_token"].as_str().unwrap().to_owned();
+
+        gw.put("/api/config/access_token_ttl_minutes")
+            .bearer(&admin)
+            .json(json!({"value": "5"}))
+            .send()
+            .await
+            .expect(200);
+        eventually("a sign-in with the new lifetime", || async {
+            let body = login(gw, ADMIN.0, ADMIN.1).await;
+            (body["expires_in"] == 300).then_some(())
+        })
+        .await;
+
+        // Deleting the setting restores the default.
+        gw.delete("/api/config/access_token_ttl_minutes")
+            .bearer(&admin)
+            .send()
+            .await
+            .expect(200);
+        eventually("the default lifetime again", || async {
+            let body = login(gw, ADMIN.0, ADMIN.1).await;
+            (body["expires_in"] == 900).then_some(())
+        })
+        .await;
         sys.stop().await;
     }
 }

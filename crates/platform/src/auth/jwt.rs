@@ -81,6 +81,11 @@ impl JwtKeys {
 
     /// Signs an access token for `who`; returns it with its lifetime in seconds.
     pub fn issue(&self, who: &Identity) -> (String, u64) {
+        self.issue_for(who, self.ttl)
+    }
+
+    /// Like [`Self::issue`], valid for `ttl` (a lifetime set at run time).
+    pub fn issue_for(&self, who: &Identity, ttl: Duration) -> (String, u64) {
         let now = crate::clock::unix_now();
         let claims = Claims {
             sub: who.user_id.clone(),
@@ -89,12 +94,12 @@ impl JwtKeys {
             role: who.role,
             iss: ISSUER.into(),
             iat: now,
-            exp: now + self.ttl.as_secs() as i64,
+            exp: now + ttl.as_secs() as i64,
             jti: crate::ids::new_id(),
         };
         let token = encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .expect("HS256 signing of serialisable claims cannot fail");
-        (token, self.ttl.as_secs())
+        (token, ttl.as_secs())
     }
 
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {

@@ -33,7 +33,7 @@ use serde_json::{Value, json};
 use crate::{
     UsersError,
     domain::{self, User},
-    events,
+    events, lifetimes,
     observe::{self, TokenType},
     store::{self, UserRecord},
 };
@@ -170,13 +170,18 @@ fn with_ip(event: Envelope, ip: &ClientIp) -> Envelope {
 }
 
 impl AppState {
-    fn access_token(&self, user: &User) -> (String, u64) {
+    /// An access token for `user`, valid for the configured lifetime.
+    async fn access_token(&self, user: &User) -> ApiResult<(String, u64)> {
+        let ttl = lifetimes::current(&self.db).await?.access;
         observe::count_token(&self.metrics, TokenType::Access);
-        self.jwt.issue(&Identity {
-            user_id: user.id.clone(),
-            email: user.email.clone(),
-            role: user.role,
-        })
+        Ok(self.jwt.issue_for(
+            &Identity {
+                user_id: user.id.clone(),
+                email: user.email.clone(),
+                role: user.role,
+            },
+            ttl,
+        ))
     }
 
     /// The caller's current account, which must still exist, be active and
@@ -206,6 +211,7 @@ impl AppState {
     /// refresh token, publishing `event` in the same transaction. Sessions
     /// of the user that can no longer be used are pruned first.
     async fn start_session(&self, user: &User, event: Option<Envelope>) -> ApiResult<String> {
+        let refresh_ttl = lifetimes::current(&self.db).await?.refresh;
         let now = clock::now();
         let now_text = clock::format(now);
         let token = domain::new_refresh_token();
@@ -218,7 +224,7 @@ impl AppState {
             &domain::hash_refresh_token(&token),
             &family,
             &now_text,
-            &clock::format(now + domain::REFRESH_TOKEN_TTL),
+            &clock::format(now + refresh_ttl),
         )
         .await?;
         if let Some(event) = &event {

@@ -19,6 +19,7 @@ use crate::{
     NewAccount, UsersError,
     domain::{self, Admission},
     events::{self, FailReason},
+    lifetimes,
     observe::{self, Attempt, TokenType},
     store,
 };
@@ -141,7 +142,7 @@ pub(super) async fn login(
     observe::count_attempt(&st.metrics, Attempt::Success);
     let mut body = token_body(
         "login successful",
-        st.access_token(&record.user),
+        st.access_token(&record.user).await?,
         refresh_token,
     );
     body["user"] = json!(record.user);
@@ -161,6 +162,9 @@ pub(super) async fn refresh(
         return Err(invalid_refresh_token());
     }
     let hash = domain::hash_refresh_token(&body.refresh_token);
+    // Read before the transaction: it must not wait for a second
+    // connection while holding the write lock.
+    let refresh_ttl = lifetimes::current(&st.db).await?.refresh;
     let now = clock::now();
     let now_text = clock::format(now);
 
@@ -194,14 +198,14 @@ pub(super) async fn refresh(
         &domain::hash_refresh_token(&next),
         &token.family_id,
         &now_text,
-        &clock::format(now + domain::REFRESH_TOKEN_TTL),
+        &clock::format(now + refresh_ttl),
     )
     .await?;
     tx.commit().await?;
     observe::count_token(&st.metrics, TokenType::Refresh);
     Ok(Json(token_body(
         "token refreshed",
-        st.access_token(&token.user),
+        st.access_token(&token.user).await?,
         next,
     )))
 }
@@ -367,7 +371,7 @@ pub(super) async fn change_password(
     let refresh_token = st.start_session(&record.user, None).await?;
     Ok(Json(token_body(
         "password changed; other sessions have been signed out",
-        st.access_token(&record.user),
+        st.access_token(&record.user).await?,
         refresh_token,
     )))
 }
