@@ -15,6 +15,8 @@
 //! - [`client_ip`]: trusted proxies and the client address.
 //! - [`edge_auth`]: token verification and identity headers.
 //! - [`rate_limit`]: `MARIMO_RATE_LIMITS` and the GCRA limiters.
+//! - [`limits_config`]: the config service's `rate_limits` setting, which
+//!   replaces the limits of every replica while it runs.
 //! - [`upstreams`]: each service's instances with their circuit breakers
 //!   and in-flight limits; round-robin over those that can take a request.
 //! - [`resilience`]: upstream timeouts and limits, the retry policy.
@@ -43,10 +45,11 @@ pub mod client_ip;
 pub mod edge_auth;
 pub mod headers;
 pub mod health;
+pub mod limits_config;
 pub mod pipeline;
 pub mod policy;
 pub mod proxy;
-pub mod rate_limit;
+mod rate_limit;
 pub mod resilience;
 pub mod routes;
 pub mod upstreams;
@@ -149,6 +152,7 @@ pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
     let client = proxy::client().map_err(|e| format!("cannot build the upstream client: {e}"))?;
 
     limits.spawn_sweeper(&ctx);
+    limits_config::follow(&ctx, limits.clone(), settings.rate_limits.clone()).await?;
     tracing::info!(
         limits = ?spec,
         redis = ?ctx.redis,

@@ -223,14 +223,33 @@ fn limiter<K: Clone + Hash + Eq>(rate: Option<Rate>) -> Option<Limiter<K>> {
         .map(|q| Arc::new(DefaultKeyedRateLimiter::keyed(q)))
 }
 
-/// The gateway's limiters.
-#[derive(Clone)]
-pub struct RateLimits {
+/// The local limiters of one spec.
+struct Local {
     spec: LimitSpec,
     login: Option<Limiter<IpAddr>>,
     register: Option<Limiter<IpAddr>>,
     refresh: Option<Limiter<IpAddr>>,
     user: Option<Limiter<String>>,
+}
+
+impl Local {
+    fn new(spec: &LimitSpec) -> Self {
+        Self {
+            spec: spec.clone(),
+            login: limiter(spec.login),
+            register: limiter(spec.register),
+            refresh: limiter(spec.refresh),
+            user: limiter(spec.user),
+        }
+    }
+}
+
+/// The gateway's limiters. The spec can be replaced while running (the
+/// config service's `rate_limits` setting): requests in flight finish
+/// under the limiters they started with.
+#[derive(Clone)]
+pub struct RateLimits {
+    local: Arc<std::sync::RwLock<Arc<Local>>>,
     shared: Option<Arc<SharedLimits>>,
 }
 
@@ -241,13 +260,25 @@ impl RateLimits {
     /// Limits counted in this process only.
     pub fn new(spec: &LimitSpec) -> Self {
         Self {
-            spec: spec.clone(),
-            login: limiter(spec.login),
-            register: limiter(spec.register),
-            refresh: limiter(spec.refresh),
-            user: limiter(spec.user),
+            local: Arc::new(std::sync::RwLock::new(Arc::new(Local::new(spec)))),
             shared: None,
         }
+    }
+
+    /// Replaces the limits (counts start afresh locally; Redis state is
+    /// keyed by limit and carries over).
+    pub fn replace(&self, spec: &LimitSpec) {
+        let fresh = Arc::new(Local::new(spec));
+        *self.local.write().unwrap_or_else(|p| p.into_inner()) = fresh;
+    }
+
+    /// The limits in force.
+    pub fn spec(&self) -> LimitSpec {
+        self.current().spec.clone()
+    }
+
+    fn current(&self) -> Arc<Local> {
+        self.local.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Limits counted in Redis, shared with every replica; the local
@@ -259,13 +290,14 @@ impl RateLimits {
 
     /// Counts one request of a client address against an anonymous limit.
     pub async fn check_ip(&self, kind: LimitKind, ip: IpAddr) -> Result<(), ApiError> {
+        let local = self.current();
         let limiter = match kind {
-            LimitKind::Login => &self.login,
-            LimitKind::Register => &self.register,
-            LimitKind::Refresh => &self.refresh,
+            LimitKind::Login => &local.login,
+            LimitKind::Register => &local.register,
+            LimitKind::Refresh => &local.refresh,
             LimitKind::User => return Ok(()),
         };
-        if let Some(decided) = self.check_shared(kind, &ip.to_string()).await {
+        if let Some(decided) = self.check_shared(&local.spec, kind, &ip.to_string()).await {
             return decided;
         }
         check(kind, limiter.as_deref(), &ip)
@@ -273,15 +305,24 @@ impl RateLimits {
 
     /// Counts one request of a signed-in user.
     pub async fn check_user(&self, user_id: &str) -> Result<(), ApiError> {
-        if let Some(decided) = self.check_shared(LimitKind::User, user_id).await {
+        let local = self.current();
+        if let Some(decided) = self
+            .check_shared(&local.spec, LimitKind::User, user_id)
+            .await
+        {
             return decided;
         }
-        check(LimitKind::User, self.user.as_deref(), &user_id.to_owned())
+        check(LimitKind::User, local.user.as_deref(), &user_id.to_owned())
     }
 
     /// Redis's decision, `None` without Redis or when it cannot answer.
-    async fn check_shared(&self, kind: LimitKind, id: &str) -> Option<Result<(), ApiError>> {
-        let (shared, rate) = (self.shared.as_ref()?, self.spec.get(kind)?);
+    async fn check_shared(
+        &self,
+        spec: &LimitSpec,
+        kind: LimitKind,
+        id: &str,
+    ) -> Option<Result<(), ApiError>> {
+        let (shared, rate) = (self.shared.as_ref()?, spec.get(kind)?);
         match shared.check(kind, id, rate).await? {
             Ok(()) => Some(Ok(())),
             Err(wait) => Some(Err(limited(kind, wait))),
@@ -296,10 +337,11 @@ impl RateLimits {
                 l.shrink_to_fit();
             }
         }
-        sweep_one(&self.login);
-        sweep_one(&self.register);
-        sweep_one(&self.refresh);
-        sweep_one(&self.user);
+        let local = self.current();
+        sweep_one(&local.login);
+        sweep_one(&local.register);
+        sweep_one(&local.refresh);
+        sweep_one(&local.user);
     }
 
     /// Number of keys held (all limiters).
@@ -307,7 +349,8 @@ impl RateLimits {
         fn len<K: Clone + Hash + Eq>(l: &Option<Limiter<K>>) -> usize {
             l.as_ref().map_or(0, |l| l.len())
         }
-        len(&self.login) + len(&self.register) + len(&self.refresh) + len(&self.user)
+        let l = self.current();
+        len(&l.login) + len(&l.register) + len(&l.refresh) + len(&l.user)
     }
 
     /// Sweeps on an interval until the service shuts down.

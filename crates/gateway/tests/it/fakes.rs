@@ -85,7 +85,17 @@ impl Fake {
     }
 }
 
+/// The gateway reads the config service's `rate_limits` setting itself
+/// at start; the fakes answer it as "not set" and do not count it, so
+/// hit counts are the clients' requests only.
+pub fn is_gateway_own_read(req: &Request) -> bool {
+    req.uri().path() == "/api/config/rate_limits"
+}
+
 async fn answer(State((name, script)): State<(&'static str, Script)>, req: Request) -> Response {
+    if is_gateway_own_read(&req) {
+        return StatusCode::NOT_FOUND.into_response();
+    }
     let n = script.hits.fetch_add(1, Ordering::SeqCst) + 1;
     let scripted = script.statuses.lock().unwrap().pop_front();
     let query = req.uri().query().unwrap_or("").to_owned();

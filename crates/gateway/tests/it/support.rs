@@ -63,6 +63,9 @@ async fn echo(
     State((service, hits)): State<(&'static str, Arc<AtomicUsize>)>,
     req: Request,
 ) -> Response {
+    if crate::fakes::is_gateway_own_read(&req) {
+        return axum::http::StatusCode::NOT_FOUND.into_response();
+    }
     hits.fetch_add(1, Ordering::SeqCst);
     let (parts, body) = req.into_parts();
     let query = parts.uri.query().unwrap_or("").to_owned();

@@ -192,3 +192,60 @@ async fn token_lifetimes_set_in_the_config_service_apply_to_the_next_sign_in() {
         sys.stop().await;
     }
 }
+
+#[tokio::test]
+async fn rate_limits_set_in_the_config_service_reach_the_gateway() {
+    for backend in backends() {
+        // The environment turns limits off; the setting turns them on.
+        let sys = start(
+            &backend,
+            &[
+                ("MARIMO_RATE_LIMITS", "off"),
+                ("MARIMO_ADMIN_EMAIL", ADMIN.0),
+                ("MARIMO_ADMIN_PASSWORD", ADMIN.1),
+            ],
+        )
+        .await;
+        let gw = &sys.gw;
+        let admin = login(gw, ADMIN.0, ADMIN.1).await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        gw.put("/api/config/rate_limits")
+            .bearer(&admin)
+            .json(json!({"value": "login=2/m", "value_type": "string", "type": "system"}))
+            .send()
+            .await
+            .expect(200);
+        let attempt = || async {
+            gw.post("/api/users/login")
+                .json(json!({"email": ADMIN.0, "password": ADMIN.1}))
+                .send()
+                .await
+        };
+        eventually("the login limit enforced", || async {
+            let res = attempt().await;
+            (res.status == 429).then_some(())
+        })
+        .await;
+        let limited = attempt().await.expect(429);
+        assert!(limited.header("retry-after").is_some());
+
+        // Deleted: back to the environment's (off).
+        gw.delete("/api/config/rate_limits")
+            .bearer(&admin)
+            .send()
+            .await
+            .expect(200);
+        eventually("limits off again", || async {
+            for _ in 0..5 {
+                if attempt().await.status != 200 {
+                    return None;
+                }
+            }
+            Some(())
+        })
+        .await;
+        sys.stop().await;
+    }
+}

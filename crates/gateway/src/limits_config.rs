@@ -1,0 +1,145 @@
+//! Rate limits set centrally: the config service's `rate_limits` setting
+//! (same syntax as `MARIMO_RATE_LIMITS`) replaces the limits of every
+//! gateway replica while it runs. Each replica follows the setting on a
+//! queue of its own (`config.setting.changed`), and reads its current
+//! value once at start, so a replica started after a change enforces it
+//! too. Deleting the setting goes back to `MARIMO_RATE_LIMITS`. A value
+//! that does not parse is logged and ignored: the limits in force stay.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicI64, Ordering},
+    },
+    time::Duration,
+};
+
+use marimo_platform::{
+    auth::{Role, jwt::Identity},
+    bus::{BusError, Envelope},
+    client::ServiceClient,
+    discovery,
+    resilience::BreakerConfig,
+    service::{ServiceContext, ServiceName},
+};
+
+use crate::rate_limit::{RateLimits, parse_spec};
+
+/// The setting's key in the config service.
+pub const KEY: &str = "rate_limits";
+
+/// The limits of a replica and the version of the setting they follow.
+#[derive(Clone)]
+struct Follower {
+    limits: RateLimits,
+    /// `MARIMO_RATE_LIMITS`: what a deleted setting falls back to.
+    env_spec: Option<String>,
+    /// The config version applied (0: none yet, the environment's).
+    applied: Arc<AtomicI64>,
+}
+
+impl Follower {
+    /// Applies `value` (None: deleted) at `version` unless a newer version
+    /// was applied already.
+    fn apply(&self, version: i64, value: Option<&str>) {
+        if version <= self.applied.load(Ordering::SeqCst) {
+            return;
+        }
+        let spec = match value {
+            Some(v) => parse_spec(Some(v)),
+            None => parse_spec(self.env_spec.as_deref()),
+        };
+        match spec {
+            Ok(spec) => {
+                self.limits.replace(&spec);
+                self.applied.store(version, Ordering::SeqCst);
+                tracing::info!(version, limits = ?spec, "rate limits changed");
+            }
+            Err(e) => tracing::warn!(version, error = %e, "rate_limits setting ignored"),
+        }
+    }
+}
+
+/// Follows the setting: the subscription now, the initial read in the
+/// background (the config service may start after the gateway).
+pub async fn follow(
+    ctx: &ServiceContext,
+    limits: RateLimits,
+    env_spec: Option<String>,
+) -> Result<(), BusError> {
+    let follower = Follower {
+        limits,
+        env_spec,
+        applied: Arc::new(AtomicI64::new(0)),
+    };
+    let on_event = follower.clone();
+    ctx.bus
+        .subscribe_each_instance(
+            "gateway.limits",
+            &["config.setting.changed"],
+            move |env: Envelope| {
+                let follower = on_event.clone();
+                async move {
+                    let p = &env.payload;
+                    if p["key"] == KEY
+                        && let Some(version) = p["version"].as_i64()
+                    {
+                        follower.apply(version, p["value"].as_str());
+                    }
+                    Ok(())
+                }
+            },
+        )
+        .await?;
+    let Ok(discovery) =
+        discovery::from_settings(&ctx.settings, &[ServiceName::Config], ctx.shutdown.clone())
+    else {
+        return Ok(());
+    };
+    let client = ServiceClient::new(
+        ServiceName::Config,
+        discovery,
+        Duration::from_secs(2),
+        BreakerConfig::default(),
+    );
+    let Ok(client) = client else { return Ok(()) };
+    // The gateway signs tokens' keys anyway; it reads settings as a
+    // signed-in service, with the least role.
+    let (token, _) = ctx.jwt.issue(&Identity {
+        user_id: "service:gateway".into(),
+        email: "gateway@marimo.internal".into(),
+        role: Role::User,
+    });
+    let shutdown = ctx.shutdown.clone();
+    ctx.tasks.spawn(async move {
+        let mut delay = Duration::from_millis(100);
+        for _ in 0..12 {
+            match client
+                .get(&format!("/api/config/{KEY}"), Some(&token))
+                .await
+            {
+                Ok(res) if res.status().is_success() => {
+                    if let Ok(body) = res.json::<serde_json::Value>().await
+                        && let Some(version) = body["version"].as_i64()
+                    {
+                        follower.apply(version, body["value"].as_str());
+                    }
+                    return;
+                }
+                // Not set: the environment's limits stay.
+                Ok(res) if res.status() == reqwest::StatusCode::NOT_FOUND => return,
+                Ok(res) => tracing::debug!(status = %res.status(), "rate_limits not readable yet"),
+                Err(e) => tracing::debug!(error = %e, "config service not reachable yet"),
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(delay) => {}
+            }
+            delay = (delay * 2).min(Duration::from_secs(10));
+        }
+        tracing::warn!(
+            "could not read the rate_limits setting; MARIMO_RATE_LIMITS applies until it changes"
+        );
+    });
+    Ok(())
+}
