@@ -7,27 +7,33 @@
 use marimo_testkit::backends;
 use serde_json::json;
 
-use crate::support::{eventually, login, register_and_login, start};
+use crate::support::{Running, eventually, login, register_and_login, start};
 
 const ADMIN: (&str, &str) = ("boss@marimo.test", "Boss-Passw0rd");
+
+/// The system on `backend` (limits off) and the bootstrap admin's token.
+async fn start_as_admin(backend: &marimo_testkit::Backend) -> (Running, String) {
+    let sys = start(
+        backend,
+        &[
+            ("MARIMO_RATE_LIMITS", "off"),
+            ("MARIMO_ADMIN_EMAIL", ADMIN.0),
+            ("MARIMO_ADMIN_PASSWORD", ADMIN.1),
+        ],
+    )
+    .await;
+    let admin = login(&sys.gw, ADMIN.0, ADMIN.1).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (sys, admin)
+}
 
 #[tokio::test]
 async fn a_tax_rate_change_reaches_the_shop_without_a_restart() {
     for backend in backends() {
-        let sys = start(
-            &backend,
-            &[
-                ("MARIMO_RATE_LIMITS", "off"),
-                ("MARIMO_ADMIN_EMAIL", ADMIN.0),
-                ("MARIMO_ADMIN_PASSWORD", ADMIN.1),
-            ],
-        )
-        .await;
+        let (sys, admin) = start_as_admin(&backend).await;
         let gw = &sys.gw;
-        let admin = login(gw, ADMIN.0, ADMIN.1).await["access_token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
         let customer = register_and_login(gw, "tax@example.com").await["access_token"]
             .as_str()
             .unwrap()
@@ -98,20 +104,8 @@ async fn a_tax_rate_change_reaches_the_shop_without_a_restart() {
 #[tokio::test]
 async fn a_unit_added_in_the_config_service_can_be_used_by_the_factory() {
     for backend in backends() {
-        let sys = start(
-            &backend,
-            &[
-                ("MARIMO_RATE_LIMITS", "off"),
-                ("MARIMO_ADMIN_EMAIL", ADMIN.0),
-                ("MARIMO_ADMIN_PASSWORD", ADMIN.1),
-            ],
-        )
-        .await;
+        let (sys, admin) = start_as_admin(&backend).await;
         let gw = &sys.gw;
-        let admin = login(gw, ADMIN.0, ADMIN.1).await["access_token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
         let item = json!({"sku": "FABRIC", "name": "Fabric", "kind": "raw_material", "uom": "m2"});
         let refused = gw
             .post("/api/factory/items")
@@ -197,20 +191,8 @@ async fn token_lifetimes_set_in_the_config_service_apply_to_the_next_sign_in() {
 async fn rate_limits_set_in_the_config_service_reach_the_gateway() {
     for backend in backends() {
         // The environment turns limits off; the setting turns them on.
-        let sys = start(
-            &backend,
-            &[
-                ("MARIMO_RATE_LIMITS", "off"),
-                ("MARIMO_ADMIN_EMAIL", ADMIN.0),
-                ("MARIMO_ADMIN_PASSWORD", ADMIN.1),
-            ],
-        )
-        .await;
+        let (sys, admin) = start_as_admin(&backend).await;
         let gw = &sys.gw;
-        let admin = login(gw, ADMIN.0, ADMIN.1).await["access_token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
         gw.put("/api/config/rate_limits")
             .bearer(&admin)
             .json(json!({"value": "login=2/m", "value_type": "string", "type": "system"}))

@@ -175,8 +175,14 @@ impl Bus {
         F: Fn(Envelope) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
     {
-        self.subscribe_with(Some(db.clone()), queue, bindings, handler)
-            .await
+        self.subscribe_with(
+            Some(db.clone()),
+            queue,
+            QueueKind::Shared,
+            bindings,
+            handler,
+        )
+        .await
     }
 
     /// Subscribes a consumer without a database of its own, whose effect is
@@ -192,7 +198,8 @@ impl Bus {
         F: Fn(Envelope) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
     {
-        self.subscribe_with(None, queue, bindings, handler).await
+        self.subscribe_with(None, queue, QueueKind::Shared, bindings, handler)
+            .await
     }
 
     /// Like [`Self::subscribe_stateless`], but every process gets every
@@ -209,15 +216,8 @@ impl Bus {
         F: Fn(Envelope) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
     {
-        let handler: Handler = Arc::new(move |env| Box::pin(handler(env)));
-        self.0
-            .subscribe(Subscription {
-                queue: format!("{queue}.{}", crate::ids::new_id()),
-                bindings: bindings.iter().map(|b| (*b).to_owned()).collect(),
-                handler,
-                db: None,
-                kind: QueueKind::PerInstance,
-            })
+        let queue = format!("{queue}.{}", crate::ids::new_id());
+        self.subscribe_with(None, &queue, QueueKind::PerInstance, bindings, handler)
             .await
     }
 
@@ -225,6 +225,7 @@ impl Bus {
         &self,
         db: Option<Db>,
         queue: &str,
+        kind: QueueKind,
         bindings: &[&str],
         handler: F,
     ) -> Result<(), BusError>
@@ -256,7 +257,7 @@ impl Bus {
                 bindings: bindings.iter().map(|b| (*b).to_owned()).collect(),
                 handler: wrapped,
                 db: db.clone(),
-                kind: QueueKind::Shared,
+                kind,
             })
             .await?;
         if let (Some(observer), Some(db)) = (observer, db) {
