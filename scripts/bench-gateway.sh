@@ -13,13 +13,13 @@ secs=${2:-15}
 conns=${3:-32}
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 1; }
 
-run_system() { # cache-spec
+run_system() { # MARIMO_CACHE: off or ttl_secs=N
   local dir
   dir=$(mktemp -d)
   MARIMO_DATA_DIR=$dir MARIMO_RATE_LIMITS=off MARIMO_CACHE=$1 LOG_LEVEL=error \
     JWT_SECRET=bench-secret-bench-secret-bench-secret-0123 "$bin" up >/dev/null 2>&1 &
   pid=$!
-  for _ in $(seq 1 100); do
+  for _ in $(seq 1 300); do
     curl -fs http://127.0.0.1:8080/ready >/dev/null 2>&1 && return 0
     sleep 0.1
   done
@@ -35,7 +35,7 @@ stop_system() {
 
 measure() { # label url
   echo "== $1"
-  wrk -t2 -c"$conns" -d"${secs}s" --latency "$2" |
+  wrk -t"$(( conns < 2 ? 1 : 2 ))" -c"$conns" -d"${secs}s" --latency "$2" |
     grep -E 'Requests/sec|^ +(50|90|99)%|Non-2xx|Socket errors'
 }
 
@@ -46,7 +46,7 @@ measure "direct: shop catalog" "http://127.0.0.1:8085$catalog"
 measure "gateway, cache off" "http://127.0.0.1:8080$catalog"
 stop_system
 
-run_system on
+run_system ttl_secs=300
 curl -fs "http://127.0.0.1:8080$catalog" >/dev/null # warm the entry
 measure "gateway, cache on (HIT)" "http://127.0.0.1:8080$catalog"
 stop_system
