@@ -63,6 +63,12 @@ struct Inner {
     jwt: Arc<JwtKeys>,
     csrf: CsrfKey,
     trusted_proxy: TrustedProxy,
+    /// Recent rotations by the refresh token they used (its SHA-256):
+    /// two page loads of one browser (two tabs) that both find the access
+    /// token expired share one rotation instead of the second presenting
+    /// a just-used token, which the users service treats as theft and
+    /// answers by ending the session.
+    refreshes: moka::future::Cache<String, serde_json::Value>,
 }
 
 impl Web {
@@ -72,7 +78,32 @@ impl Web {
             jwt: cfg.jwt,
             csrf: CsrfKey::derive(&cfg.secret),
             trusted_proxy: cfg.trusted_proxy,
+            refreshes: moka::future::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(std::time::Duration::from_secs(10))
+                .build(),
         }))
+    }
+
+    /// Rotates the session of refresh token `rt` once, however many page
+    /// loads of the same browser ask at the same moment (see `refreshes`).
+    pub async fn refresh(
+        &self,
+        api: &api::Api,
+        rt: &str,
+    ) -> Result<serde_json::Value, Arc<api::ApiFail>> {
+        use sha2::{Digest, Sha256};
+        let key = hex::encode(Sha256::digest(rt.as_bytes()));
+        self.0
+            .refreshes
+            .try_get_with(key, async {
+                api.post(
+                    "/api/users/refresh",
+                    serde_json::json!({ "refresh_token": rt }),
+                )
+                .await
+            })
+            .await
     }
     pub fn api(&self) -> Router {
         self.0.api.clone()

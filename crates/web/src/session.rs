@@ -18,7 +18,6 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use http::{HeaderValue, Method, header};
-use serde_json::json;
 use std::net::SocketAddr;
 
 use crate::{
@@ -59,10 +58,7 @@ pub async fn layer(State(web): State<Web>, req: Request, next: Next) -> Response
     if user.is_none()
         && let Some(rt) = cookies::get(&headers, cookies::REFRESH)
     {
-        match api
-            .post("/api/users/refresh", json!({ "refresh_token": rt }))
-            .await
-        {
+        match web.refresh(&api, rt).await {
             Ok(body) => {
                 let at = body["access_token"].as_str().unwrap_or_default();
                 let new_rt = body["refresh_token"].as_str().unwrap_or_default();

@@ -260,6 +260,23 @@ async fn sessions_csrf_and_roles_in_the_web_ui() {
         let new_refresh = admin.cookie("marimo_rt").unwrap();
         assert_ne!(old_refresh, new_refresh, "rotated");
 
+        // Two tabs whose access token expired load at the same moment with
+        // the same refresh cookie: one rotation serves both, and the
+        // session survives (no reuse alarm at the users service).
+        admin.set("marimo_at", "expired");
+        let mut tab2 = Page::new(&sys);
+        tab2.cookies = admin.cookies.clone();
+        let (a, b) = tokio::join!(admin.get("/users"), tab2.get("/users"));
+        assert_eq!((a.status, b.status), (200, 200), "{} / {}", a.body, b.body);
+        assert_eq!(
+            admin.cookie("marimo_rt"),
+            tab2.cookie("marimo_rt"),
+            "one rotation"
+        );
+        let again = admin.get("/users").await;
+        assert_eq!(again.status, 200);
+        assert!(again.body.contains(ADMIN.0), "still signed in");
+
         // A customer: staff screens are hidden and refused; so are actions.
         let customer = register_and_login(&sys.gw, "cy@pages.test").await;
         let mut cy = Page::new(&sys);
