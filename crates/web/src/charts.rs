@@ -72,10 +72,16 @@ pub fn columns(id: &str, title: &str, bars: &[Bar], label_every: usize) -> Strin
         // Every n-th label, and the last one unless it would overlap.
         let last_fits = i + 1 == bars.len() && i % label_every.max(1) > label_every / 2;
         if label_every > 0 && (i % label_every == 0 || last_fits) {
-            let cx = x + bar_w / 2;
+            // The first label starts at its bar and the last ends at it,
+            // so neither is cut at the chart's edges.
+            let (cx, anchor) = match i {
+                0 => (x, "start"),
+                _ if i + 1 == bars.len() => (x + bar_w, "end"),
+                _ => (x + bar_w / 2, "middle"),
+            };
             let _ = write!(
                 svg,
-                r#"<text x="{}.{:02}" y="{}" class="tick" text-anchor="middle">{}</text>"#,
+                r#"<text x="{}.{:02}" y="{}" class="tick" text-anchor="{anchor}">{}</text>"#,
                 cx / 100,
                 cx % 100,
                 h - bottom + 16,
