@@ -46,7 +46,9 @@ use crate::{
 };
 
 pub const QUEUE: &str = "accounting";
+pub const SETTING_CHANGED: &str = "config.setting.changed";
 pub const BINDINGS: &[&str] = &[
+    SETTING_CHANGED,
     "shop.order.paid",
     "shop.order.cancelled",
     "factory.stock.received",
@@ -225,6 +227,10 @@ pub fn plan(env: &Envelope, currency: &Currency) -> Result<Action, HandlerError>
 
 fn ledger_failure(e: LedgerError) -> HandlerError {
     match e {
+        // This replica learnt of a new base currency just now: retry.
+        LedgerError::Rejected(r) if r.code == crate::ledger::CURRENCY_CHANGED => {
+            HandlerError::Transient(r.message)
+        }
         LedgerError::Rejected(r) => permanent(format!("{}: {}", r.code, r.message)),
         LedgerError::Db(e) => HandlerError::Transient(e.to_string()),
     }
@@ -232,7 +238,10 @@ fn ledger_failure(e: LedgerError) -> HandlerError {
 
 /// Applies one event exactly once.
 pub async fn handle(ledger: &Ledger, env: Envelope) -> Result<(), HandlerError> {
-    let action = plan(&env, &ledger.currency)?;
+    if env.event_type == SETTING_CHANGED {
+        return base_currency(ledger, &env).await;
+    }
+    let action = plan(&env, &ledger.currency())?;
     let Some(mut tx) = inbox::begin(&ledger.db, QUEUE, &env.id).await? else {
         return Ok(());
     };
@@ -291,6 +300,59 @@ pub async fn handle(ledger: &Ledger, env: Envelope) -> Result<(), HandlerError> 
     }
     tx.commit().await?;
     ledger.committed();
+    Ok(())
+}
+
+/// The config service's `currency` becomes the ledger's base currency
+/// while nothing is posted yet; once anything is, the books stay in their
+/// currency (converting posted history is not a setting change) and the
+/// refusal is logged. A deleted setting changes nothing.
+async fn base_currency(ledger: &Ledger, env: &Envelope) -> Result<(), HandlerError> {
+    if env.payload["key"] != crate::store::schema::CURRENCY_SETTING {
+        return Ok(());
+    }
+    let Some(code) = env.payload["value"].as_str() else {
+        return Ok(());
+    };
+    let Some(currency) = Currency::new(&code.trim().to_ascii_uppercase()) else {
+        tracing::warn!(
+            code,
+            "unknown currency in the config service; base currency unchanged"
+        );
+        return Ok(());
+    };
+    let Some(mut tx) = inbox::begin(&ledger.db, QUEUE, &env.id).await? else {
+        return Ok(());
+    };
+    if ledger.db.kind() == marimo_platform::db::DbKind::Postgres {
+        // Waits for postings that took a number, and holds off new ones
+        // until this commits (SQLite's write lock, taken at BEGIN, already
+        // serialises them); postings check the currency after numbering.
+        sqlx::query("LOCK TABLE entry_counters IN SHARE MODE")
+            .execute(&mut *tx)
+            .await?;
+    }
+    let entries = journal::count(&mut *tx).await?;
+    let current = ledger.currency();
+    if entries == 0 {
+        crate::store::schema::set_currency_in(&mut tx, currency.code()).await?;
+    } else if currency != current {
+        tracing::warn!(
+            entries,
+            base = current.code(),
+            requested = currency.code(),
+            "the ledger has postings; its base currency stays"
+        );
+    }
+    tx.commit().await?;
+    if entries == 0 && currency != current {
+        tracing::info!(
+            from = current.code(),
+            to = currency.code(),
+            "base currency changed"
+        );
+        ledger.set_currency(currency);
+    }
     Ok(())
 }
 

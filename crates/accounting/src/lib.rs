@@ -52,6 +52,7 @@ pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
     let ledger = Arc::new(start(&ctx).await?);
     events::subscribe(&ctx, ledger.clone()).await?;
     marimo_platform::idempotency::spawn_purge(&ctx, ledger.db.clone(), IDEMPOTENCY_TTL);
+    spawn_currency_refresh(&ctx, ledger.clone());
     let api = api::routes(api::AppState { ledger });
     Ok(ServiceApp::new(&ctx).router(api))
 }
@@ -66,15 +67,37 @@ pub async fn start(ctx: &ServiceContext) -> Result<Ledger, StartError> {
     db.migrate(&MIGRATOR).await?;
     store::schema::install_guards(&db).await?;
     store::schema::seed(&db, DEFAULT_CURRENCY).await?;
-    // The base currency is the service's own setting (seeded USD): the
-    // config service will feed it later. It is read once at start; the
-    // ledger keeps one currency for its whole life.
+    // The base currency is the service's own setting (seeded USD); it
+    // follows the config service's `currency` while the ledger is empty
+    // (`events::base_currency`).
     let code = store::schema::setting(&db, store::schema::CURRENCY_SETTING)
         .await?
         .unwrap_or_else(|| DEFAULT_CURRENCY.to_owned());
     let currency = domain::money::Currency::new(&code)
         .ok_or_else(|| format!("accounting: unknown base currency '{code}'"))?;
     Ok(Ledger::new(db, ctx.outbox.clone(), currency))
+}
+
+/// Keeps a replica's idea of the base currency current for reads (another
+/// replica may have applied a change while the ledger was empty; postings
+/// check it in their own transaction anyway).
+fn spawn_currency_refresh(ctx: &ServiceContext, ledger: Arc<Ledger>) {
+    let shutdown = ctx.shutdown.clone();
+    ctx.tasks.spawn(async move {
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(Duration::from_secs(5)) => {}
+            }
+            if let Ok(Some(code)) =
+                store::schema::setting(&ledger.db, store::schema::CURRENCY_SETTING).await
+                && code != ledger.currency().code()
+                && let Some(c) = domain::money::Currency::new(&code)
+            {
+                ledger.set_currency(c);
+            }
+        }
+    });
 }
 
 /// Bulk loading for the benchmark: posts `drafts` through the posting

@@ -67,7 +67,7 @@ async fn list(
 ) -> ApiResult<Json<Value>> {
     let (page_no, limit, offset) = page(q.page, q.limit, 500, 1000)?;
     let (rows, total) = store::list(s.ledger.db.pool(), offset, i64::from(limit)).await?;
-    let c = &s.ledger.currency;
+    let c = &s.ledger.currency();
     Ok(Json(json!({
         "success": true,
         "transactions": rows.iter().map(|r| transaction_json(r, c)).collect::<Vec<_>>(),
@@ -86,7 +86,7 @@ async fn create(
     let key = idempotency_key(&headers)?;
     let hash = request_hash("POST", "/api/accounting/transactions", &body);
     let req: TransactionRequest = parse_body(body)?;
-    let c = &s.ledger.currency;
+    let c = &s.ledger.currency();
     let tx = compat::validate(&req, c)?;
     let mut posting = match begin_posting(&s.ledger, &caller, key, &hash).await? {
         Begun::Replay(res) => return Ok(res),
@@ -134,7 +134,7 @@ async fn show(
     let r = store::get(s.ledger.db.pool(), &id)
         .await?
         .ok_or_else(|| ApiError::not_found("no such transaction"))?;
-    let mut body = transaction_json(&r, &s.ledger.currency);
+    let mut body = transaction_json(&r, &s.ledger.currency());
     body["success"] = json!(true);
     Ok(Json(body))
 }
@@ -150,7 +150,7 @@ async fn balance(_: Bookkeeper, State(s): State<AppState>) -> ApiResult<Json<Val
     let totals = reports::totals(&mut tx, None, to).await?;
     tx.commit().await?;
     let (income, expense, balance) = compat::balance(&totals);
-    let c = &s.ledger.currency;
+    let c = &s.ledger.currency();
     Ok(Json(json!({
         "success": true,
         "balance": c.format(balance),

@@ -89,7 +89,7 @@ async fn list(
     };
     let (entries, total) =
         journal::list(s.ledger.db.pool(), &filter, offset, i64::from(limit)).await?;
-    let c = &s.ledger.currency;
+    let c = &s.ledger.currency();
     Ok(Json(json!({
         "success": true,
         "entries": entries.iter().map(|e| e.to_json(c)).collect::<Vec<_>>(),
@@ -110,7 +110,7 @@ async fn create(
     let req: EntryRequest = parse_body(body)?;
     // Validation needs no database: a malformed or unbalanced entry is
     // refused before any transaction (and before the key is claimed).
-    let draft = entry::validate(&req, &s.ledger.currency)?;
+    let draft = entry::validate(&req, &s.ledger.currency())?;
     let mut posting = match begin_posting(&s.ledger, &caller, key, &hash).await? {
         Begun::Replay(res) => return Ok(res),
         Begun::Post(p) => p,
@@ -123,7 +123,7 @@ async fn create(
     let body = json!({
         "success": true,
         "message": format!("journal entry {} posted", posted.number),
-        "entry": posted.to_json(&s.ledger.currency),
+        "entry": posted.to_json(&s.ledger.currency()),
     });
     posting.finish(&s.ledger, StatusCode::CREATED, body).await
 }
@@ -135,7 +135,7 @@ async fn show(
 ) -> ApiResult<Json<Value>> {
     let e = s.ledger.get(&id).await?;
     Ok(Json(
-        json!({"success": true, "entry": e.to_json(&s.ledger.currency)}),
+        json!({"success": true, "entry": e.to_json(&s.ledger.currency())}),
     ))
 }
 
@@ -193,7 +193,7 @@ async fn reverse(
         "success": true,
         "message": format!("journal entry reversed by {}", reversal.number),
         "reverses": id,
-        "entry": reversal.to_json(&s.ledger.currency),
+        "entry": reversal.to_json(&s.ledger.currency()),
     });
     posting.finish(&s.ledger, StatusCode::CREATED, body).await
 }

@@ -70,7 +70,7 @@ async fn trial_balance(
     let totals = store::totals(&mut tx, None, as_of).await?;
     tx.commit().await?;
     let tb = reports::trial_balance(&totals);
-    let c = &s.ledger.currency;
+    let c = &s.ledger.currency();
     Ok(match fmt {
         Format::Csv => csv_response(
             &format!("trial-balance-{}.csv", format_date(as_of)),
@@ -118,7 +118,7 @@ async fn income_statement(
     let totals = store::totals(&mut tx, Some(from), to).await?;
     tx.commit().await?;
     let is = reports::income_statement(&totals);
-    let c = &s.ledger.currency;
+    let c = &s.ledger.currency();
     Ok(match fmt {
         Format::Csv => csv_response(
             &format!("income-statement-{}-{}.csv", format_date(from), format_date(to)),
@@ -143,7 +143,7 @@ async fn balance_sheet(
     let totals = store::totals(&mut tx, None, as_of).await?;
     tx.commit().await?;
     let bs = reports::balance_sheet(&totals);
-    let c = &s.ledger.currency;
+    let c = &s.ledger.currency();
     Ok(match fmt {
         Format::Csv => csv_response(
             &format!("balance-sheet-{}.csv", format_date(as_of)),
@@ -205,7 +205,7 @@ async fn ledger(
     tx.commit().await?;
     let page_opening = opening + t.balance(bd, bc);
     let lines = running_balance(t, page_opening, lines);
-    let c = &s.ledger.currency;
+    let c = &s.ledger.currency();
     if fmt == Format::Csv {
         return Ok(csv_response(
             &format!(
@@ -257,7 +257,7 @@ async fn summary(_: DashboardReader, State(s): State<AppState>) -> ApiResult<Jso
     let month_totals = store::totals(&mut tx, Some(month.first_day()), month.last_day()).await?;
     tx.commit().await?;
     let entries_posted = journal::count(s.ledger.db.pool()).await?;
-    let c = &s.ledger.currency;
+    let c = &s.ledger.currency();
     let revenue_month: i64 = reports::income_statement(&month_totals).total_revenue;
     let mut days = Vec::with_capacity(30);
     let mut day = first;

@@ -89,13 +89,20 @@ pub struct Origin<'a> {
 /// Event types this service publishes.
 pub const ENTRY_POSTED: &str = "accounting.entry.posted";
 pub const ENTRY_REVERSED: &str = "accounting.entry.reversed";
+/// A posting refused because the base currency changed under it.
+pub const CURRENCY_CHANGED: &str = "CURRENCY_CHANGED";
 
 /// The ledger of one service instance.
 #[derive(Debug, Clone)]
 pub struct Ledger {
     pub db: Db,
     pub outbox: Outbox,
-    pub currency: Currency,
+    /// The base currency, as `ledger_settings` says: it follows the config
+    /// service's `currency` only while the ledger is empty (see
+    /// `events::base_currency`), and every posting checks it in its
+    /// transaction, so a replica that has not heard of a change yet
+    /// refuses to post rather than post in the old currency.
+    currency: std::sync::Arc<std::sync::RwLock<Currency>>,
 }
 
 fn not_found() -> Rejection {
@@ -111,8 +118,20 @@ impl Ledger {
         Self {
             db,
             outbox,
-            currency,
+            currency: std::sync::Arc::new(std::sync::RwLock::new(currency)),
         }
+    }
+
+    /// The base currency.
+    pub fn currency(&self) -> Currency {
+        self.currency
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub fn set_currency(&self, currency: Currency) {
+        *self.currency.write().unwrap_or_else(|p| p.into_inner()) = currency;
     }
 
     /// Posts `draft` in the caller's transaction.
@@ -148,6 +167,7 @@ impl Ledger {
         if reverses.is_some() && drafts.len() != 1 {
             return Err(sqlx::Error::Protocol("a reversal posts exactly one entry".into()).into());
         }
+        let currency = self.currency();
         // Drafts are built by `entry::validate`/`entry::build`, but their
         // fields are public: re-check the rules every entry obeys, so no
         // caller can post an unbalanced entry.
@@ -157,7 +177,7 @@ impl Ledger {
                 &d.description,
                 d.reference.as_deref(),
                 d.lines.clone(),
-                &self.currency,
+                &currency,
             )?;
         }
         let names = self.check_accounts(tx, drafts).await?;
@@ -182,6 +202,22 @@ impl Ledger {
             };
             next.insert(*year, first);
         }
+        // Checked after taking numbers: a base-currency change (only ever
+        // made while no number was taken, see `events::base_currency`)
+        // either waited for this posting or is seen here.
+        if let Some(code) = crate::store::schema::currency_in(tx).await?
+            && code != currency.code()
+        {
+            if let Some(c) = Currency::new(&code) {
+                self.set_currency(c);
+            }
+            return Err(Rejection::new(
+                RejectionKind::Conflict,
+                CURRENCY_CHANGED,
+                format!("the base currency is now {code}; send the entry again"),
+            )
+            .into());
+        }
         let mut posted = Vec::with_capacity(drafts.len());
         let mut seqs = Vec::with_capacity(drafts.len());
         for d in drafts {
@@ -199,7 +235,7 @@ impl Ledger {
                 description: d.description.clone(),
                 reference: d.reference.clone(),
                 source: origin.source.to_owned(),
-                currency: self.currency.code().to_owned(),
+                currency: currency.code().to_owned(),
                 total: d.total(),
                 reverses: reverses.map(|r| r.id.clone()),
                 reversed_by: None,
@@ -287,8 +323,8 @@ impl Ledger {
             "number": e.number,
             "date": e.date,
             "reference": e.reference,
-            "total": self.currency.format(e.total),
-            "currency": self.currency.code(),
+            "total": self.currency().format(e.total),
+            "currency": self.currency().code(),
             "source": e.source,
         });
         if let Some(r) = reversal {
@@ -406,7 +442,7 @@ impl Ledger {
             original.reference.as_deref(),
             &original.draft_lines(),
             date,
-            &self.currency,
+            &self.currency(),
         )?;
         let mut posted = self
             .post_batch_in(

@@ -103,6 +103,28 @@ pub async fn seed(db: &Db, default_currency: &str) -> Result<(), sqlx::Error> {
     tx.commit().await
 }
 
+/// The base currency, read in a posting's transaction.
+pub async fn currency_in(conn: &mut sqlx::AnyConnection) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT value FROM ledger_settings WHERE name = $1")
+        .bind(CURRENCY_SETTING)
+        .fetch_optional(conn)
+        .await
+}
+
+/// Sets the base currency in a transaction (only while the ledger is empty).
+pub async fn set_currency_in(
+    conn: &mut sqlx::AnyConnection,
+    code: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE ledger_settings SET value = $2, updated_at = $3 WHERE name = $1")
+        .bind(CURRENCY_SETTING)
+        .bind(code)
+        .bind(clock::now_text())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// A setting of the service, if set.
 pub async fn setting(db: &Db, name: &str) -> Result<Option<String>, sqlx::Error> {
     sqlx::query_scalar("SELECT value FROM ledger_settings WHERE name = $1")

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod compat;
+mod currency;
 mod events;
 mod immutability;
 mod journal;

@@ -2,7 +2,8 @@
 //! it without a restart: the shop's next order is taxed at the new rate,
 //! and the gateway's cached config answer is not served stale; a unit of
 //! measure added there becomes usable in the factory; token lifetimes set
-//! there apply to the next sign-in.
+//! there apply to the next sign-in; so do rate limits, and a business
+//! currency set before anything is posted becomes the ledger's.
 
 use marimo_testkit::backends;
 use serde_json::json;
@@ -230,4 +231,28 @@ async fn rate_limits_set_in_the_config_service_reach_the_gateway() {
         .await;
         sys.stop().await;
     }
+}
+
+#[tokio::test]
+async fn a_new_business_currency_reaches_the_empty_ledger() {
+    let backend = marimo_testkit::Backend::Sqlite;
+    let (sys, admin) = start_as_admin(&backend).await;
+    let gw = &sys.gw;
+    gw.put("/api/config/currency")
+        .bearer(&admin)
+        .json(json!({"value": "EUR"}))
+        .send()
+        .await
+        .expect(200);
+    eventually("the ledger in euros", || async {
+        let tb = gw
+            .get("/api/accounting/reports/trial-balance")
+            .bearer(&admin)
+            .send()
+            .await
+            .expect(200);
+        (tb.json["currency"] == "EUR").then_some(())
+    })
+    .await;
+    sys.stop().await;
 }
