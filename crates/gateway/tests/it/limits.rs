@@ -161,3 +161,37 @@ async fn forwarded_for_from_a_trusted_proxy_names_the_client() {
     // ...while another client behind the same proxy still has its own.
     login(&sys, Some("198.51.100.8")).await.expect(200);
 }
+
+/// A gateway that starts after `rate_limits` was set in the config service
+/// reads it at start: the environment says off, the setting says 1 a minute.
+#[tokio::test]
+async fn a_replica_reads_the_rate_limits_setting_at_start() {
+    use axum::{Json, Router, routing::get};
+    let config = Router::new().route(
+        "/api/config/rate_limits",
+        get(|| async {
+            Json(
+                json!({"success": true, "key": "rate_limits", "value": "login=1/m",
+                        "value_type": "string", "type": "system", "version": 4}),
+            )
+        }),
+    );
+    let config = marimo_testkit::spawn(config).await;
+    let sys = System::start(&[
+        ("CONFIG_URLS", config.url.as_str()),
+        ("MARIMO_RATE_LIMITS", "off"),
+    ])
+    .await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        if login(&sys, None).await.status == 429 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the setting never applied"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_error(&login(&sys, None).await, 429, "RATE_LIMITED");
+}
