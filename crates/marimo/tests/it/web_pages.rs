@@ -430,3 +430,42 @@ async fn sessions_csrf_and_roles_in_the_web_ui() {
         sys.stop().await;
     }
 }
+
+/// With the factory unreachable, the dashboard still renders every other
+/// figure and says which service is missing.
+#[tokio::test]
+async fn the_dashboard_marks_a_service_that_is_down() {
+    // A port nobody listens on: bound, noted, released.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dead_url = format!("http://127.0.0.1:{dead}");
+    let sys = start(
+        &marimo_testkit::Backend::Sqlite,
+        &[
+            ("MARIMO_RATE_LIMITS", "off"),
+            ("MARIMO_ADMIN_EMAIL", ADMIN.0),
+            ("MARIMO_ADMIN_PASSWORD", ADMIN.1),
+            ("FACTORY_URLS", dead_url.as_str()),
+        ],
+    )
+    .await;
+    let mut admin = Page::new(&sys);
+    admin.sign_in(ADMIN.0, ADMIN.1).await;
+    let home = admin.get("/").await;
+    assert_eq!(home.status, 200);
+    assert!(home.body.contains("id=\"degraded\""), "{}", home.body);
+    assert!(home.body.contains("<span class=\"mark\">factory</span>"));
+    // The figures of the services that answer are there; the factory's
+    // are not made up.
+    assert!(
+        home.body.contains("id=\"kpi-users_total\""),
+        "{}",
+        home.body
+    );
+    assert!(home.body.contains("id=\"kpi-open_orders\""));
+    assert!(!home.body.contains("id=\"kpi-work_orders_in_progress\""));
+    sys.stop().await;
+}
