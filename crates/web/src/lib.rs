@@ -165,7 +165,7 @@ pub fn router(cfg: WebConfig) -> Router {
         .route("/accounting/periods/close", post(accounting::close_period))
         .route("/factory", get(factory::index))
         .route("/factory/{tab}", get(factory::tab).post(factory::create))
-        .route("/factory/stock/receipts", post(factory::create_receipt))
+        .route("/factory/stock/{kind}", post(factory::stock_move))
         .route(
             "/factory/work-orders/{id}/{action}",
             post(factory::work_order_action),

@@ -469,3 +469,102 @@ async fn the_dashboard_marks_a_service_that_is_down() {
     assert!(!home.body.contains("id=\"kpi-work_orders_in_progress\""));
     sys.stop().await;
 }
+
+/// Stock receipts, adjustments and transfers from the factory's stock
+/// screen reach the stock ledger; a refused one shows the API's reason.
+#[tokio::test]
+async fn stock_moves_from_the_factory_screen() {
+    let sys = start(
+        &marimo_testkit::Backend::Sqlite,
+        &[
+            ("MARIMO_RATE_LIMITS", "off"),
+            ("MARIMO_ADMIN_EMAIL", ADMIN.0),
+            ("MARIMO_ADMIN_PASSWORD", ADMIN.1),
+        ],
+    )
+    .await;
+    let mut admin = Page::new(&sys);
+    admin.sign_in(ADMIN.0, ADMIN.1).await;
+    let a = admin
+        .submit(
+            "/factory/items",
+            &[
+                ("sku", "NUT"),
+                ("name", "Nut"),
+                ("kind", "raw_material"),
+                ("uom", "pcs"),
+            ],
+        )
+        .await;
+    assert_eq!(a.status, 303, "{}", a.body);
+    let token = login(&sys.gw, ADMIN.0, ADMIN.1).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    sys.gw
+        .post("/api/factory/warehouses")
+        .bearer(&token)
+        .json(json!({"code": "EAST", "name": "East"}))
+        .send()
+        .await
+        .expect(201);
+    for (path, form) in [
+        (
+            "/factory/stock/receipts",
+            vec![("sku", "NUT"), ("qty", "100"), ("unit_cost", "0,10")],
+        ),
+        (
+            "/factory/stock/adjustments",
+            vec![("sku", "NUT"), ("qty", "-2"), ("reason_note", "lost")],
+        ),
+        (
+            "/factory/stock/transfers",
+            vec![
+                ("sku", "NUT"),
+                ("qty", "30"),
+                ("from", "MAIN"),
+                ("to", "EAST"),
+            ],
+        ),
+    ] {
+        let a = admin.submit(path, &form).await;
+        assert_eq!(a.status, 303, "{path}: {}", a.body);
+    }
+    let stock = sys
+        .gw
+        .get("/api/factory/stock?sku=NUT")
+        .bearer(&token)
+        .send()
+        .await
+        .expect(200);
+    let on_hand = |wh: &str| {
+        stock.json["stock"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["warehouse"] == wh)
+            .map(|l| l["on_hand"].as_str().unwrap().to_owned())
+    };
+    assert_eq!(on_hand("MAIN").as_deref(), Some("68.000"), "{}", stock.text);
+    assert_eq!(on_hand("EAST").as_deref(), Some("30.000"));
+
+    // An adjustment without a reason: the API refuses it, nothing moves,
+    // and the page says why next to the field.
+    let a = admin
+        .submit(
+            "/factory/stock/adjustments",
+            &[("sku", "NUT"), ("qty", "5")],
+        )
+        .await;
+    assert_eq!(a.status, 400, "{}", a.body);
+    assert_eq!(
+        a.body
+            .matches("<p class=\"field-error\">reason_note is required</p>")
+            .count(),
+        1,
+        "next to the field, in the form that was sent only: {}",
+        a.body
+    );
+    assert!(!a.body.contains("id=\"form-error\""), "{}", a.body);
+    sys.stop().await;
+}

@@ -52,6 +52,9 @@ struct FactoryPage {
     forms: Vec<FormSpec>,
     form: FormData,
     errors: FieldErrors,
+    /// The action of the form that was posted and refused: only that form
+    /// shows the values and errors.
+    submitted: &'static str,
     flash: Option<String>,
     explosion: Option<Table>,
 }
@@ -80,6 +83,7 @@ async fn page(
     q: &Params,
     form: FormData,
     errors: FieldErrors,
+    submitted: &'static str,
 ) -> PageResult {
     let tr = s.tr();
     let lang = s.lang;
@@ -174,6 +178,29 @@ async fn page(
                     field("reference", "text"),
                 ],
                 submit: tr.t("factory.receive").to_owned(),
+            });
+            forms.push(FormSpec {
+                action: "/factory/stock/adjustments",
+                title: tr.t("factory.adjustment").to_owned(),
+                fields: vec![
+                    field("sku", "text"),
+                    field("qty", "decimal"),
+                    field("warehouse", "text"),
+                    field("reason_note", "text"),
+                ],
+                submit: tr.t("factory.adjust").to_owned(),
+            });
+            forms.push(FormSpec {
+                action: "/factory/stock/transfers",
+                title: tr.t("factory.transfer").to_owned(),
+                fields: vec![
+                    field("sku", "text"),
+                    field("qty", "decimal"),
+                    field("from", "text"),
+                    field("to", "text"),
+                    field("reference", "text"),
+                ],
+                submit: tr.t("factory.move_stock").to_owned(),
             });
         }
         "boms" => {
@@ -276,6 +303,7 @@ async fn page(
         forms,
         form,
         errors,
+        submitted,
         flash: flash(&tr, q.done.as_deref()),
         explosion,
     }))
@@ -307,6 +335,7 @@ pub async fn index(s: Session, Query(q): Query<Params>) -> PageResult {
         &q,
         FormData(Vec::new()),
         FieldErrors::default(),
+        "",
     )
     .await
 }
@@ -314,7 +343,15 @@ pub async fn index(s: Session, Query(q): Query<Params>) -> PageResult {
 pub async fn tab(s: Session, Path(tab): Path<String>, Query(q): Query<Params>) -> PageResult {
     s.require(Area::Factory)?;
     let tab = tab_of(&tab).ok_or(WebError::NotFound)?;
-    page(&s, tab, &q, FormData(Vec::new()), FieldErrors::default()).await
+    page(
+        &s,
+        tab,
+        &q,
+        FormData(Vec::new()),
+        FieldErrors::default(),
+        "",
+    )
+    .await
 }
 
 fn decimal(form: &FormData, name: &str) -> Value {
@@ -324,13 +361,15 @@ fn decimal(form: &FormData, name: &str) -> Value {
     }
 }
 
-/// `POST /factory/{tab}`: creates an item, BOM or work order, or books a receipt.
+/// `POST /factory/{tab}`: creates an item, BOM or work order, or books a
+/// receipt, an adjustment or a transfer.
 pub async fn create(s: Session, Path(what): Path<String>, form: FormData) -> PageResult {
     s.require(Area::Factory)?;
-    let (api, tab, body) = match what.as_str() {
+    let (api, tab, action, body) = match what.as_str() {
         "items" => (
             "/api/factory/items",
             "items",
+            "/factory/items",
             json!({
                 "sku": form.get("sku"), "name": form.get("name"), "kind": form.get("kind"),
                 "uom": form.get("uom"), "standard_cost": decimal(&form, "standard_cost"),
@@ -352,20 +391,42 @@ pub async fn create(s: Session, Path(what): Path<String>, form: FormData) -> Pag
             (
                 "/api/factory/boms",
                 "boms",
+                "/factory/boms",
                 json!({"product_sku": form.get("product_sku"), "output_qty": decimal(&form, "output_qty"), "components": components}),
             )
         }
         "work-orders" => (
             "/api/factory/work-orders",
             "work-orders",
+            "/factory/work-orders",
             json!({"product_sku": form.get("product_sku"), "qty": decimal(&form, "qty"), "warehouse": form.opt("warehouse")}),
         ),
         "receipts" => (
             "/api/factory/stock/receipts",
             "stock",
+            "/factory/stock/receipts",
             json!({
                 "sku": form.get("sku"), "qty": decimal(&form, "qty"),
                 "unit_cost": decimal(&form, "unit_cost"), "warehouse": form.opt("warehouse"),
+                "reference": form.opt("reference"),
+            }),
+        ),
+        "adjustments" => (
+            "/api/factory/stock/adjustments",
+            "stock",
+            "/factory/stock/adjustments",
+            json!({
+                "sku": form.get("sku"), "qty": decimal(&form, "qty"),
+                "warehouse": form.opt("warehouse"), "reason_note": form.opt("reason_note"),
+            }),
+        ),
+        "transfers" => (
+            "/api/factory/stock/transfers",
+            "stock",
+            "/factory/stock/transfers",
+            json!({
+                "sku": form.get("sku"), "qty": decimal(&form, "qty"),
+                "from": form.get("from"), "to": form.get("to"),
                 "reference": form.opt("reference"),
             }),
         ),
@@ -381,6 +442,7 @@ pub async fn create(s: Session, Path(what): Path<String>, form: FormData) -> Pag
                 &Params::default(),
                 form,
                 FieldErrors::from_fail(&f),
+                action,
             )
             .await?;
             *res.status_mut() = f.status;
@@ -390,9 +452,9 @@ pub async fn create(s: Session, Path(what): Path<String>, form: FormData) -> Pag
     }
 }
 
-/// `POST /factory/stock/receipts`: books a receipt.
-pub async fn create_receipt(s: Session, form: FormData) -> PageResult {
-    create(s, Path("receipts".to_owned()), form).await
+/// `POST /factory/stock/{receipts|adjustments|transfers}`: a stock move.
+pub async fn stock_move(s: Session, Path(kind): Path<String>, form: FormData) -> PageResult {
+    create(s, Path(kind), form).await
 }
 
 /// `POST /factory/work-orders/{id}/{action}`: release, start, complete, cancel.
