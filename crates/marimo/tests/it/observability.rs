@@ -87,12 +87,21 @@ async fn a_paid_order_is_one_trace_from_the_gateway_to_the_ledger() {
             .await
             .expect(200);
 
-        let trace = eventually("the ledger's consumer span in the trace", || async {
+        // Each service exports its own batches on its own timer: wait until
+        // every service's part of the trace has arrived.
+        let trace = eventually("every service's spans of the trace", || async {
             let trace = receiver.trace(&trace_id);
-            trace
-                .iter()
-                .any(|s| is(s, "accounting", CONSUMER, "shop.order.paid process"))
-                .then_some(trace)
+            let has = |service: &str, kind: i64, name: &str| {
+                trace.iter().any(|s| is(s, service, kind, name))
+            };
+            (has("gateway", SERVER, "POST /api/shop/{*rest}")
+                && trace
+                    .iter()
+                    .any(|s| s.service == "gateway" && s.kind == CLIENT)
+                && has("shop", SERVER, "POST /api/shop/orders/{id}/pay")
+                && has("shop", PRODUCER, "shop.order.paid publish")
+                && has("accounting", CONSUMER, "shop.order.paid process"))
+            .then_some(trace)
         })
         .await;
 
