@@ -139,6 +139,11 @@ pub fn router(cfg: WebConfig) -> Router {
         .route("/shop/manage", get(shop::manage))
         .route("/shop/manage/products", post(shop::create_product))
         .route("/shop/manage/products/{id}/restock", post(shop::restock))
+        .route("/shop/manage/products/{id}/price", post(shop::change_price))
+        .route(
+            "/shop/manage/products/{id}/{action}",
+            post(shop::set_active),
+        )
         .route("/orders", get(orders::mine))
         .route("/orders/manage", get(orders::manage))
         .route("/orders/{id}", get(orders::show))

@@ -568,3 +568,78 @@ async fn stock_moves_from_the_factory_screen() {
     assert!(!a.body.contains("id=\"form-error\""), "{}", a.body);
     sys.stop().await;
 }
+
+/// The shop manager changes a price and takes a product off the catalog
+/// from the management screen; a bad price is refused with the reason.
+#[tokio::test]
+async fn prices_and_the_catalog_from_the_management_screen() {
+    let sys = start(
+        &marimo_testkit::Backend::Sqlite,
+        &[
+            ("MARIMO_RATE_LIMITS", "off"),
+            ("MARIMO_ADMIN_EMAIL", ADMIN.0),
+            ("MARIMO_ADMIN_PASSWORD", ADMIN.1),
+        ],
+    )
+    .await;
+    let mut admin = Page::new(&sys);
+    admin.sign_in(ADMIN.0, ADMIN.1).await;
+    let a = admin
+        .submit(
+            "/shop/manage/products",
+            &[("name", "Desk Fan"), ("price", "19.99"), ("stock", "4")],
+        )
+        .await;
+    assert_eq!(a.status, 303, "{}", a.body);
+    let find = || async {
+        let list = sys
+            .gw
+            .get("/api/shop/products?q=desk")
+            .send()
+            .await
+            .expect(200);
+        list.json["products"].as_array().unwrap().first().cloned()
+    };
+    let fan = find().await.expect("the new product is in the catalog");
+    let id = fan["id"].as_str().unwrap().to_owned();
+
+    let a = admin
+        .submit(
+            &format!("/shop/manage/products/{id}/price"),
+            &[("price", "17,50")],
+        )
+        .await;
+    assert_eq!(a.status, 303, "{}", a.body);
+    assert_eq!(find().await.unwrap()["price"], "17.50");
+    let a = admin
+        .submit(
+            &format!("/shop/manage/products/{id}/price"),
+            &[("price", "-1")],
+        )
+        .await;
+    assert_eq!(a.status, 400, "{}", a.body);
+    assert!(
+        a.body.contains("role=\"alert\"") || a.body.contains("field-error"),
+        "{}",
+        a.body
+    );
+    assert_eq!(find().await.unwrap()["price"], "17.50", "nothing changed");
+
+    let a = admin
+        .submit(&format!("/shop/manage/products/{id}/deactivate"), &[])
+        .await;
+    assert_eq!(a.status, 303, "{}", a.body);
+    assert!(find().await.is_none(), "off the public catalog");
+    let manage = admin.get("/shop/manage").await;
+    assert!(
+        manage
+            .body
+            .contains(&format!("/shop/manage/products/{id}/activate"))
+    );
+    let a = admin
+        .submit(&format!("/shop/manage/products/{id}/activate"), &[])
+        .await;
+    assert_eq!(a.status, 303, "{}", a.body);
+    assert!(find().await.is_some(), "back in the catalog");
+    sys.stop().await;
+}

@@ -413,6 +413,52 @@ pub async fn restock(s: Session, Path(id): Path<String>, form: FormData) -> Page
     Ok(done("/shop/manage", "restocked"))
 }
 
+/// `POST /shop/manage/products/{id}/price`: a new catalog price (orders
+/// already placed keep the price they were charged).
+pub async fn change_price(s: Session, Path(id): Path<String>, form: FormData) -> PageResult {
+    s.require(Area::ShopManage)?;
+    let price = form.get("price").replace(',', ".");
+    match s
+        .api
+        .put(
+            &format!("/api/shop/admin/products/{}", urlencode(&id)),
+            json!({ "price": price }),
+        )
+        .await
+    {
+        Ok(_) => Ok(done("/shop/manage", "price_changed")),
+        Err(f) if is_input_error(&f) => {
+            let mut res =
+                manage_page(&s, FormData(Vec::new()), FieldErrors::from_fail(&f), None).await?;
+            *res.status_mut() = f.status;
+            Ok(res)
+        }
+        Err(f) => Err(f.into()),
+    }
+}
+
+/// `POST /shop/manage/products/{id}/{deactivate|activate}`: takes a product
+/// off the catalog (it stays in past orders) or puts it back.
+pub async fn set_active(s: Session, Path((id, action)): Path<(String, String)>) -> PageResult {
+    s.require(Area::ShopManage)?;
+    let active = match action.as_str() {
+        "activate" => true,
+        "deactivate" => false,
+        _ => return Err(WebError::NotFound),
+    };
+    s.api
+        .put(
+            &format!("/api/shop/admin/products/{}", urlencode(&id)),
+            json!({ "active": active }),
+        )
+        .await
+        .map_err(WebError::from)?;
+    Ok(done(
+        "/shop/manage",
+        if active { "activated" } else { "deactivated" },
+    ))
+}
+
 /// Bad input the user can correct (shown next to the form).
 pub fn is_input_error(f: &ApiFail) -> bool {
     matches!(f.status.as_u16(), 400 | 409 | 422)
