@@ -364,3 +364,51 @@ impl FieldErrors {
         }
     }
 }
+
+/// Previous/next links over a paginated API list (`page`, `limit`,
+/// `total` in its answer), keeping the page's other query parameters.
+pub struct Pager {
+    pub page: u64,
+    pub pages: u64,
+    pub prev: Option<String>,
+    pub next: Option<String>,
+}
+
+impl Pager {
+    /// `base` is the page's path with its other parameters already in the
+    /// query (e.g. `/orders?status=paid&`), ending in `?` or `&`.
+    pub fn new(base: &str, page: u64, limit: u64, total: u64) -> Self {
+        let pages = total.div_ceil(limit.max(1)).max(1);
+        let page = page.clamp(1, pages);
+        let link = |n: u64| format!("{base}page={n}");
+        Self {
+            page,
+            pages,
+            prev: (page > 1).then(|| link(page - 1)),
+            next: (page < pages).then(|| link(page + 1)),
+        }
+    }
+
+    /// Whether there is more than one page to move between.
+    pub fn shown(&self) -> bool {
+        self.pages > 1
+    }
+}
+
+#[cfg(test)]
+mod pager_tests {
+    use super::Pager;
+
+    #[test]
+    fn links_stay_within_the_pages() {
+        let p = Pager::new("/orders?status=paid&", 1, 50, 120);
+        assert_eq!((p.page, p.pages), (1, 3));
+        assert_eq!(p.prev, None);
+        assert_eq!(p.next.as_deref(), Some("/orders?status=paid&page=2"));
+        let p = Pager::new("/orders?", 9, 50, 120);
+        assert_eq!(p.page, 3);
+        assert_eq!(p.prev.as_deref(), Some("/orders?page=2"));
+        assert_eq!(p.next, None);
+        assert!(!Pager::new("/orders?", 1, 50, 0).shown());
+    }
+}

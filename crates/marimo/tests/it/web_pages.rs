@@ -643,3 +643,60 @@ async fn prices_and_the_catalog_from_the_management_screen() {
     assert!(find().await.is_some(), "back in the catalog");
     sys.stop().await;
 }
+
+/// More orders than fit a page: the list pages through them all.
+#[tokio::test]
+async fn the_orders_list_pages_through_many_orders() {
+    let sys = start(
+        &marimo_testkit::Backend::Sqlite,
+        &[
+            ("MARIMO_RATE_LIMITS", "off"),
+            ("MARIMO_ADMIN_EMAIL", ADMIN.0),
+            ("MARIMO_ADMIN_PASSWORD", ADMIN.1),
+        ],
+    )
+    .await;
+    let customer = register_and_login(&sys.gw, "many@pages.test").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let admin = login(&sys.gw, ADMIN.0, ADMIN.1).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let created = sys
+        .gw
+        .post("/api/shop/admin/products")
+        .bearer(&admin)
+        .json(json!({"name": "Pager Pen", "price": "1.00", "stock": 100}))
+        .send()
+        .await
+        .expect(201);
+    let product = created.json["product"]["id"].as_str().unwrap().to_owned();
+    for _ in 0..55 {
+        sys.gw
+            .post("/api/shop/orders")
+            .bearer(&customer)
+            .json(json!({"items": [{"product_id": product, "quantity": 1}]}))
+            .send()
+            .await
+            .expect(201);
+    }
+    let mut page = Page::new(&sys);
+    page.sign_in("many@pages.test", crate::support::PASSWORD)
+        .await;
+    let first = page.get("/orders").await;
+    assert_eq!(first.status, 200);
+    assert_eq!(first.body.matches("data-order=").count(), 50);
+    assert!(
+        first.body.contains("href=\"/orders?page=2\""),
+        "{}",
+        first.body
+    );
+    assert!(!first.body.contains("id=\"prev-page\""));
+    let second = page.get("/orders?page=2").await;
+    assert_eq!(second.body.matches("data-order=").count(), 5);
+    assert!(second.body.contains("href=\"/orders?page=1\""));
+    assert!(!second.body.contains("id=\"next-page\""));
+    sys.stop().await;
+}

@@ -10,7 +10,10 @@ use serde_json::{Value, json};
 use crate::{
     access::Area,
     format,
-    page::{Chrome, FormData, PageResult, Session, WebError, done, flash, render, text, urlencode},
+    page::{
+        Chrome, FormData, PageResult, Pager, Session, WebError, done, flash, render, text,
+        urlencode,
+    },
 };
 
 pub struct OrderRow {
@@ -56,13 +59,18 @@ struct ListPage {
     status: String,
     statuses: Vec<(&'static str, String)>,
     flash: Option<String>,
+    pager: Pager,
 }
 
 #[derive(Deserialize)]
 pub struct ListQuery {
     status: Option<String>,
     done: Option<String>,
+    page: Option<u64>,
 }
+
+/// Orders per page.
+const PAGE_SIZE: u64 = 50;
 
 pub const STATUSES: [&str; 6] = [
     "pending",
@@ -80,11 +88,21 @@ async fn list_page(s: &Session, manage: bool, q: ListQuery) -> PageResult {
     } else {
         "/api/shop/orders"
     };
-    let mut path = format!("{base}?limit=100");
+    let page = q.page.unwrap_or(1).max(1);
+    let mut path = format!("{base}?limit={PAGE_SIZE}&page={page}");
+    let mut here = if manage {
+        "/orders/manage?"
+    } else {
+        "/orders?"
+    }
+    .to_owned();
     if STATUSES.contains(&status.as_str()) {
         path.push_str(&format!("&status={}", urlencode(&status)));
+        here.push_str(&format!("status={}&", urlencode(&status)));
     }
     let list = s.api.get(&path).await.map_err(WebError::from)?;
+    let total = list["total"].as_u64().unwrap_or(0);
+    let pager = Pager::new(&here, page, PAGE_SIZE, total);
     let orders = list["orders"]
         .as_array()
         .into_iter()
@@ -108,6 +126,7 @@ async fn list_page(s: &Session, manage: bool, q: ListQuery) -> PageResult {
             .collect(),
         status,
         flash: flash(&tr, q.done.as_deref()),
+        pager,
     }))
 }
 
