@@ -7,7 +7,7 @@ use serde::Deserialize;
 use crate::{
     access::Area,
     format,
-    page::{Chrome, PageResult, Session, WebError, render, text, urlencode},
+    page::{Chrome, PageResult, Pager, Session, WebError, render, text, urlencode},
 };
 
 pub struct AuditRow {
@@ -26,27 +26,34 @@ struct AuditPage {
     actor: String,
     rows: Vec<AuditRow>,
     total: i64,
+    pager: Pager,
 }
+
+/// Entries per page.
+const PAGE_SIZE: u64 = 100;
 
 #[derive(Deserialize)]
 pub struct Params {
     action: Option<String>,
     actor: Option<String>,
+    page: Option<u64>,
 }
 
 pub async fn show(s: Session, Query(q): Query<Params>) -> PageResult {
     s.require(Area::Audit)?;
     let action = q.action.unwrap_or_default().trim().to_owned();
     let actor = q.actor.unwrap_or_default().trim().to_owned();
+    let page = q.page.unwrap_or(1).max(1);
+    let filters = format!("action={}&actor={}", urlencode(&action), urlencode(&actor));
     let v = s
         .api
         .get(&format!(
-            "/api/audit?limit=100&action={}&actor={}",
-            urlencode(&action),
-            urlencode(&actor)
+            "/api/audit?limit={PAGE_SIZE}&page={page}&{filters}"
         ))
         .await
         .map_err(WebError::from)?;
+    let total = v["total"].as_u64().unwrap_or(0);
+    let pager = Pager::new(&format!("/audit?{filters}&"), page, PAGE_SIZE, total);
     let rows = v["entries"]
         .as_array()
         .into_iter()
@@ -61,7 +68,8 @@ pub async fn show(s: Session, Query(q): Query<Params>) -> PageResult {
         .collect();
     Ok(render(&AuditPage {
         p: s.chrome("nav.audit").await,
-        total: v["total"].as_i64().unwrap_or(0),
+        total: i64::try_from(total).unwrap_or(i64::MAX),
+        pager,
         action,
         actor,
         rows,
