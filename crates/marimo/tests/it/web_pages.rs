@@ -131,6 +131,26 @@ impl Page {
     }
 }
 
+/// The system on SQLite with limits off and the bootstrap admin, plus
+/// `extra` settings.
+async fn start_on_sqlite(extra: &[(&str, &str)]) -> Running {
+    let mut vars = vec![
+        ("MARIMO_RATE_LIMITS", "off"),
+        ("MARIMO_ADMIN_EMAIL", ADMIN.0),
+        ("MARIMO_ADMIN_PASSWORD", ADMIN.1),
+    ];
+    vars.extend_from_slice(extra);
+    start(&marimo_testkit::Backend::Sqlite, &vars).await
+}
+
+/// [`start_on_sqlite`] and a browser session of the admin.
+async fn start_signed_in(extra: &[(&str, &str)]) -> (Running, Page) {
+    let sys = start_on_sqlite(extra).await;
+    let mut admin = Page::new(&sys);
+    admin.sign_in(ADMIN.0, ADMIN.1).await;
+    (sys, admin)
+}
+
 fn flags(set_cookies: &[String], name: &str) -> String {
     set_cookies
         .iter()
@@ -442,18 +462,7 @@ async fn the_dashboard_marks_a_service_that_is_down() {
         .unwrap()
         .port();
     let dead_url = format!("http://127.0.0.1:{dead}");
-    let sys = start(
-        &marimo_testkit::Backend::Sqlite,
-        &[
-            ("MARIMO_RATE_LIMITS", "off"),
-            ("MARIMO_ADMIN_EMAIL", ADMIN.0),
-            ("MARIMO_ADMIN_PASSWORD", ADMIN.1),
-            ("FACTORY_URLS", dead_url.as_str()),
-        ],
-    )
-    .await;
-    let mut admin = Page::new(&sys);
-    admin.sign_in(ADMIN.0, ADMIN.1).await;
+    let (sys, mut admin) = start_signed_in(&[("FACTORY_URLS", dead_url.as_str())]).await;
     let home = admin.get("/").await;
     assert_eq!(home.status, 200);
     assert!(home.body.contains("id=\"degraded\""), "{}", home.body);
@@ -474,17 +483,7 @@ async fn the_dashboard_marks_a_service_that_is_down() {
 /// screen reach the stock ledger; a refused one shows the API's reason.
 #[tokio::test]
 async fn stock_moves_from_the_factory_screen() {
-    let sys = start(
-        &marimo_testkit::Backend::Sqlite,
-        &[
-            ("MARIMO_RATE_LIMITS", "off"),
-            ("MARIMO_ADMIN_EMAIL", ADMIN.0),
-            ("MARIMO_ADMIN_PASSWORD", ADMIN.1),
-        ],
-    )
-    .await;
-    let mut admin = Page::new(&sys);
-    admin.sign_in(ADMIN.0, ADMIN.1).await;
+    let (sys, mut admin) = start_signed_in(&[]).await;
     let a = admin
         .submit(
             "/factory/items",
@@ -573,17 +572,7 @@ async fn stock_moves_from_the_factory_screen() {
 /// from the management screen; a bad price is refused with the reason.
 #[tokio::test]
 async fn prices_and_the_catalog_from_the_management_screen() {
-    let sys = start(
-        &marimo_testkit::Backend::Sqlite,
-        &[
-            ("MARIMO_RATE_LIMITS", "off"),
-            ("MARIMO_ADMIN_EMAIL", ADMIN.0),
-            ("MARIMO_ADMIN_PASSWORD", ADMIN.1),
-        ],
-    )
-    .await;
-    let mut admin = Page::new(&sys);
-    admin.sign_in(ADMIN.0, ADMIN.1).await;
+    let (sys, mut admin) = start_signed_in(&[]).await;
     let a = admin
         .submit(
             "/shop/manage/products",
@@ -647,15 +636,7 @@ async fn prices_and_the_catalog_from_the_management_screen() {
 /// More orders than fit a page: the list pages through them all.
 #[tokio::test]
 async fn the_orders_list_pages_through_many_orders() {
-    let sys = start(
-        &marimo_testkit::Backend::Sqlite,
-        &[
-            ("MARIMO_RATE_LIMITS", "off"),
-            ("MARIMO_ADMIN_EMAIL", ADMIN.0),
-            ("MARIMO_ADMIN_PASSWORD", ADMIN.1),
-        ],
-    )
-    .await;
+    let sys = start_on_sqlite(&[]).await;
     let customer = register_and_login(&sys.gw, "many@pages.test").await["access_token"]
         .as_str()
         .unwrap()
