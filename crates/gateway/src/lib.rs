@@ -109,6 +109,7 @@ pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
         ctx.shutdown.clone(),
     )?;
     let upstreams = Upstreams::from_discovery(&*discovery, breaker, upstream.max_inflight)?;
+    let config_discovery = discovery.clone();
     if let Some(mut changes) = discovery.changes() {
         let (upstreams, shutdown) = (upstreams.clone(), ctx.shutdown.clone());
         ctx.tasks.spawn(async move {
@@ -152,7 +153,13 @@ pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
     let client = proxy::client().map_err(|e| format!("cannot build the upstream client: {e}"))?;
 
     limits.spawn_sweeper(&ctx);
-    limits_config::follow(&ctx, limits.clone(), settings.rate_limits.clone()).await?;
+    limits_config::follow(
+        &ctx,
+        config_discovery,
+        limits.clone(),
+        settings.rate_limits.clone(),
+    )
+    .await?;
     tracing::info!(
         limits = ?spec,
         redis = ?ctx.redis,

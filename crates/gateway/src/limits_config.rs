@@ -18,7 +18,7 @@ use marimo_platform::{
     auth::{Role, jwt::Identity},
     bus::{BusError, Envelope},
     client::ServiceClient,
-    discovery,
+    discovery::Discovery,
     resilience::BreakerConfig,
     service::{ServiceContext, ServiceName},
 };
@@ -62,8 +62,10 @@ impl Follower {
 
 /// Follows the setting: the subscription now, the initial read in the
 /// background (the config service may start after the gateway).
+/// `discovery` is the gateway's own (it resolves the config service too).
 pub async fn follow(
     ctx: &ServiceContext,
+    discovery: Arc<dyn Discovery>,
     limits: RateLimits,
     env_spec: Option<String>,
 ) -> Result<(), BusError> {
@@ -91,11 +93,6 @@ pub async fn follow(
             },
         )
         .await?;
-    let Ok(discovery) =
-        discovery::from_settings(&ctx.settings, &[ServiceName::Config], ctx.shutdown.clone())
-    else {
-        return Ok(());
-    };
     let client = ServiceClient::new(
         ServiceName::Config,
         discovery,
