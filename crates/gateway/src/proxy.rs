@@ -48,7 +48,8 @@ pub fn client_with(connect: Duration, total: Duration) -> reqwest::Result<reqwes
     reqwest::Client::builder()
         .connect_timeout(connect)
         .timeout(total)
-        .pool_idle_timeout(Duration::from_secs(60))
+        // Dropped before the instance's server closes an idle connection.
+        .pool_idle_timeout(marimo_platform::http::serve::CLIENT_POOL_IDLE)
         .pool_max_idle_per_host(64)
         .tcp_keepalive(Duration::from_secs(30))
         // A proxy passes redirects to the client and never goes through
