@@ -23,8 +23,10 @@ Environment (unset means the embedded default):
   DATABASE_URL            postgres://user:pass@host:5432/db, or sqlite:<dir> [SQLite]
   DB_HOST DB_PORT DB_USER DB_PASSWORD DB_NAME
                           the seed's PostgreSQL settings, used when DATABASE_URL is unset
-  JWT_SECRET              HS256 key, >= 32 bytes; required in production,
-                          otherwise generated once into the data directory
+  JWT_SECRET              HS256 key, >= 32 bytes; required in production, where a
+                          template, repetitive or low-entropy value is refused
+                          (use `openssl rand -hex 32`); otherwise generated once
+                          into the data directory
   MARIMO_ADMIN_EMAIL MARIMO_ADMIN_PASSWORD
                           the first admin, created at start if absent (never overwritten);
                           MARIMO_ADMIN_PASSWORD is also read by `admin create-user`
