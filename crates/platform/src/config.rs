@@ -94,6 +94,22 @@ impl std::fmt::Debug for BootstrapAdmin {
     }
 }
 
+/// A credential from the environment: `Debug` shows `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub environment: Environment,
@@ -126,6 +142,9 @@ pub struct Settings {
     pub redis_namespace: String,
     pub rabbitmq_url: Option<String>,
     pub consul_addr: Option<String>,
+    /// `CONSUL_HTTP_TOKEN` (Consul's own name for it): the ACL token sent
+    /// as `X-Consul-Token` on every Consul call.
+    pub consul_token: Option<Secret>,
     /// `MARIMO_BREAKER`: circuit breaker thresholds, parsed by
     /// [`crate::resilience::BreakerConfig::parse`].
     pub breaker: Option<String>,
@@ -259,6 +278,7 @@ impl Settings {
                 .unwrap_or_else(|| crate::redis::DEFAULT_NAMESPACE.into()),
             rabbitmq_url: get("RABBITMQ_URL"),
             consul_addr: get("CONSUL_ADDR"),
+            consul_token: get("CONSUL_HTTP_TOKEN").map(Secret),
             breaker: get("MARIMO_BREAKER"),
             cache: get("MARIMO_CACHE"),
             upstream: get("MARIMO_UPSTREAM"),
