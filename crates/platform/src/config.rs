@@ -179,6 +179,16 @@ impl Settings {
                 ));
             }
         };
+        if environment == Environment::Production {
+            for var in PRODUCTION_CREDENTIALS {
+                if get(var).is_some_and(|v| is_placeholder(&v)) {
+                    return Err(invalid(
+                        var,
+                        "still holds the template's placeholder; generate a value with `openssl rand -hex 32`",
+                    ));
+                }
+            }
+        }
         let data_dir = PathBuf::from(get("MARIMO_DATA_DIR").unwrap_or_else(|| "./data".into()));
         let database = database_from(&get, &data_dir)?;
 
@@ -369,13 +379,29 @@ fn encode_userinfo(s: &str) -> String {
 /// Words that mark a template value (deploy/.env.example and its
 /// predecessors), never part of a generated key.
 const PLACEHOLDER_MARKS: [&str; 6] = [
+    "replace-me",
+    "replace_me",
     "change-me",
     "changeme",
     "change_me",
-    "replace",
     "placeholder",
-    "example",
 ];
+
+/// Credentials that, in production, must not hold a template value: a
+/// placeholder password would be a password everyone knows.
+const PRODUCTION_CREDENTIALS: [&str; 6] = [
+    "DB_PASSWORD",
+    "DATABASE_URL",
+    "REDIS_PASSWORD",
+    "RABBITMQ_URL",
+    "CONSUL_HTTP_TOKEN",
+    "MARIMO_ADMIN_PASSWORD",
+];
+
+fn is_placeholder(value: &str) -> bool {
+    let lower = value.to_ascii_lowercase();
+    PLACEHOLDER_MARKS.iter().any(|m| lower.contains(m))
+}
 
 /// Least information a production key must show, in bits, estimated from
 /// its own character frequencies (`openssl rand -hex 32` shows about 240).
@@ -384,8 +410,7 @@ pub const MIN_JWT_SECRET_BITS: f64 = 128.0;
 /// Why `secret` is refused as a production key: a template value, one
 /// character (or a few) repeated, or too little variety to be random.
 pub fn weak_secret(secret: &str) -> Option<&'static str> {
-    let lower = secret.to_ascii_lowercase();
-    if PLACEHOLDER_MARKS.iter().any(|m| lower.contains(m)) {
+    if is_placeholder(secret) {
         return Some("is the template's placeholder, not a key");
     }
     let bytes = secret.as_bytes();
@@ -627,6 +652,66 @@ mod tests {
             // Development still takes it: `marimo up` on a laptop.
             assert!(settings(&[("JWT_SECRET", secret)]).is_ok(), "{secret}");
         }
+    }
+
+    #[test]
+    fn production_refuses_the_env_templates_placeholders() {
+        let template = include_str!("../../../deploy/.env.example");
+        let value = |name: &str| {
+            template
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("{name}=")))
+                .unwrap_or_else(|| panic!("{name} in deploy/.env.example"))
+                .to_owned()
+        };
+        let strong = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+        let err = settings(&[
+            ("MARIMO_ENV", "production"),
+            ("JWT_SECRET", &value("JWT_SECRET")),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("openssl rand -hex 32"), "{err}");
+        for (var, from) in [
+            ("DB_PASSWORD", "POSTGRES_PASSWORD"),
+            ("REDIS_PASSWORD", "REDIS_PASSWORD"),
+            ("CONSUL_HTTP_TOKEN", "CONSUL_HTTP_TOKEN"),
+            ("MARIMO_ADMIN_PASSWORD", "MARIMO_ADMIN_PASSWORD"),
+        ] {
+            let placeholder = value(from);
+            let vars = [
+                ("MARIMO_ENV", "production"),
+                ("JWT_SECRET", strong),
+                ("DB_HOST", "db"),
+                (var, placeholder.as_str()),
+            ];
+            let err = settings(&vars).unwrap_err().to_string();
+            assert!(err.contains(var) && err.contains("openssl rand"), "{err}");
+        }
+        let url = format!(
+            "amqp://marimo:{}@rabbitmq:5672/%2f",
+            value("RABBITMQ_PASSWORD")
+        );
+        let err = settings(&[
+            ("MARIMO_ENV", "production"),
+            ("JWT_SECRET", strong),
+            ("RABBITMQ_URL", &url),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("RABBITMQ_URL"), "{err}");
+        // A real host name with "example" in it is not a placeholder.
+        assert!(
+            settings(&[
+                ("MARIMO_ENV", "production"),
+                ("JWT_SECRET", strong),
+                (
+                    "DATABASE_URL",
+                    "postgres://u:9f86d0818@db.example.com/marimo"
+                ),
+            ])
+            .is_ok()
+        );
     }
 
     #[cfg(unix)]
