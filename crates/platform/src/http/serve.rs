@@ -13,18 +13,27 @@
 //! [`CLIENT_POOL_IDLE`], less than that, so they drop a connection before a
 //! server does and never send on one that is being closed.
 
-use std::{convert::Infallible, future::Future, time::Duration};
+use std::{
+    convert::Infallible,
+    future::Future,
+    pin::Pin,
+    task::{Context, Poll},
+    time::Duration,
+};
 
-use axum::{Router, extract::ConnectInfo};
-use hyper::{Request, body::Incoming};
+use axum::{BoxError, Router, body::Bytes, extract::ConnectInfo};
+use hyper::{
+    Request,
+    body::{Body, Frame, Incoming, SizeHint},
+};
 use hyper_util::{
     rt::{TokioExecutor, TokioIo, TokioTimer},
     server::{conn::auto, graceful::GracefulShutdown},
     service::TowerToHyperService,
 };
 use tokio::net::TcpListener;
+use tokio::time::Sleep;
 use tower::ServiceExt as _;
-use tower_http::timeout::TimeoutBody;
 
 /// Time a client has to send the whole request head, counted from the
 /// moment the server waits for one (after connecting, or after the previous
@@ -68,7 +77,7 @@ pub async fn serve(
         let svc = router
             .clone()
             .map_request(move |req: Request<Incoming>| {
-                let mut req = req.map(|body| TimeoutBody::new(BODY_READ_TIMEOUT, body));
+                let mut req = req.map(|body| StallLimit::new(body, BODY_READ_TIMEOUT));
                 req.extensions_mut().insert(ConnectInfo(peer));
                 req
             })
@@ -86,6 +95,66 @@ pub async fn serve(
     drop(listener);
     graceful.shutdown().await;
     Ok(())
+}
+
+/// A request body that fails once no piece of it has arrived for
+/// `timeout` while it is being read. Unlike tower-http's `TimeoutBody` it
+/// passes `is_end_stream` and `size_hint` through, which the gateway reads
+/// to tell a request without a body from one with.
+struct StallLimit {
+    body: Incoming,
+    timeout: Duration,
+    stalled: Option<Pin<Box<Sleep>>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the request body stalled for more than {0:?}")]
+struct Stalled(Duration);
+
+impl StallLimit {
+    fn new(body: Incoming, timeout: Duration) -> Self {
+        Self {
+            body,
+            timeout,
+            stalled: None,
+        }
+    }
+}
+
+impl Body for StallLimit {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.body).poll_frame(cx) {
+            Poll::Ready(frame) => {
+                this.stalled = None;
+                Poll::Ready(frame.map(|r| r.map_err(BoxError::from)))
+            }
+            Poll::Pending => {
+                let timeout = this.timeout;
+                let stalled = this
+                    .stalled
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+                if stalled.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Some(Err(Box::new(Stalled(timeout)))));
+                }
+                Poll::Pending
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM.
@@ -122,7 +191,15 @@ mod tests {
     async fn server() -> std::net::SocketAddr {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let router = Router::new().route("/echo", post(|body: Bytes| async move { body }));
+        let router = Router::new()
+            .route("/echo", post(|body: Bytes| async move { body }))
+            // The gateway tells bodiless requests apart by `is_end_stream`.
+            .route(
+                "/empty",
+                axum::routing::get(|req: axum::extract::Request| async move {
+                    req.body().is_end_stream().to_string()
+                }),
+            );
         tokio::spawn(serve(listener, router, std::future::pending()));
         addr
     }
@@ -174,6 +251,17 @@ mod tests {
             "{took:?}"
         );
         assert!(!answer.starts_with("HTTP/1.1 200"), "{answer}");
+    }
+
+    #[tokio::test]
+    async fn a_request_without_a_body_still_says_so() {
+        let addr = server().await;
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(b"GET /empty HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let (answer, _) = until_closed(&mut s).await;
+        assert!(answer.ends_with("true"), "{answer}");
     }
 
     #[tokio::test]
