@@ -48,6 +48,7 @@ Environment (unset means the embedded default):
   MARIMO_REDIS_NAMESPACE  prefix of every Redis key [marimo]
   RABBITMQ_URL            amqp://user:pass@host:5672/%2f for the event bus [in-process]
   CONSUL_ADDR             Consul agent for discovery and KV [static addresses]
+  CONSUL_HTTP_TOKEN       Consul ACL token, sent as X-Consul-Token [none]
   SMTP_URL                smtp://... for outgoing mail [.eml files in the data directory]
   OTEL_EXPORTER_OTLP_ENDPOINT  OTLP/HTTP base URL for traces, e.g. http://jaeger:4318
                           (JSON to <url>/v1/traces) [off]";
