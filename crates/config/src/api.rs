@@ -6,6 +6,7 @@
 use axum::{
     Router,
     extract::{FromRequestParts, Path, State},
+    handler::Handler,
     http::{HeaderMap, HeaderValue, header, request::Parts},
     response::{IntoResponse, Response},
     routing::get,
@@ -15,6 +16,7 @@ use marimo_platform::{
     auth::{Caller, Role},
     bus::Outbox,
     db::Db,
+    http::cache_control,
     http::{Json, Query, extract::Page},
     money::Decimal,
 };
@@ -34,16 +36,25 @@ pub(crate) struct AppState {
     pub outbox: Outbox,
 }
 
+fn shared() -> cache_control::Policy {
+    cache_control::policy(cache_control::SHARED_NO_CACHE)
+}
+
 pub(crate) fn routes(state: AppState) -> Router {
     Router::new()
-        .route("/api/config", get(list).post(create))
-        .route("/api/config/", get(list).post(create))
+        // Reads answer every caller allowed to see them alike: the gateway
+        // may share them per role (see platform http::cache_control).
+        .route("/api/config", get(list.layer(shared())).post(create))
+        .route("/api/config/", get(list.layer(shared())).post(create))
         .route(
             "/api/config/reference/{kind}",
-            get(list_reference).post(upsert_reference),
+            get(list_reference.layer(shared())).post(upsert_reference),
         )
-        .route("/api/config/{key}", get(show).put(replace).delete(remove))
-        .route("/api/config/{key}/history", get(history))
+        .route(
+            "/api/config/{key}",
+            get(show.layer(shared())).put(replace).delete(remove),
+        )
+        .route("/api/config/{key}/history", get(history.layer(shared())))
         .with_state(state)
 }
 

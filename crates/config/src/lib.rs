@@ -89,8 +89,8 @@ pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
     let db = ctx.db.clone().ok_or(ConfigError::NoDatabase)?;
     store::prepare(&db).await?;
     ops::seed(&db, &ctx.outbox).await?;
-    if let Some(addr) = &ctx.settings.consul_addr {
-        let client = ConsulClient::new(addr).map_err(|e| format!("CONSUL_ADDR: {e}"))?;
+    if let Some(client) = ConsulClient::from_settings(&ctx.settings) {
+        let client = client.map_err(|e| format!("CONSUL_ADDR: {e}"))?;
         consul_mirror::start(db.clone(), &ctx, client).await?;
     }
     let api = api::routes(api::AppState {

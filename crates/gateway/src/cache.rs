@@ -14,6 +14,15 @@
 //! served across roles. [`Scope::User`] keys on the user id for routes that
 //! answer per user.
 //!
+//! Paths are canonical before they get here (the platform's path step), so
+//! `/api/shop/products/../orders` is `/api/shop/orders` and not in the
+//! table. Services send `Cache-Control: private, no-store` on every answer
+//! to a signed-in request unless the route declares a shared policy
+//! (`marimo_platform::http::cache_control`), so per-user answers are never
+//! stored even on a cacheable route. A request carrying credentials that
+//! did not verify (a bad token on a public route, a cookie) skips the cache
+//! both ways.
+//!
 //! **Stored**: only 200 answers without `Cache-Control: no-store` or
 //! `private` and without `Set-Cookie`, up to [`MAX_ENTRY_BYTES`]; for the
 //! TTL (`MARIMO_CACHE=ttl_secs=300`, default 5 min; `MARIMO_CACHE=off`).

@@ -1,9 +1,11 @@
 //! The API gateway: the one entry point of Marimo ERP on :8080.
 //!
-//! A request to `/api/<service>/...` passes the phases of [`pipeline`] —
+//! A request's path is made canonical (or refused with 400) before routing
+//! by the platform's service app (`marimo_platform::http::path`). A request
+//! to `/api/<service>/...` then passes the phases of [`pipeline`] —
 //! client address, anonymous rate limit, edge authentication, per-user rate
-//! limit, body checks — and is then forwarded to one instance of its
-//! service by [`proxy`]. The gateway's own `/health` ([`health`]) reports
+//! limit, body checks — and is forwarded, with that same path, to one
+//! instance of its service by [`proxy`]. The gateway's own `/health` ([`health`]) reports
 //! every service; `/ready` and `/metrics` come from the platform's
 //! [`ServiceApp`], as do request ids, access logs and panic containment.
 //! Every response gets the security headers and, for allowed origins, CORS

@@ -1,5 +1,9 @@
 //! The phases of a proxied request, in order (each may answer early):
 //!
+//! 0. **path** (before routing, in the platform's service app): the path
+//!    is made canonical or refused with 400
+//!    ([`marimo_platform::http::path`]); every phase below and the
+//!    forwarded request use that one path.
 //! 1. **client**: the client address (socket peer, or `X-Forwarded-For`
 //!    from a trusted proxy).
 //! 2. **anonymous limit**: login, register and refresh per client address.
@@ -97,6 +101,7 @@ async fn run(gw: &Gateway, service: ServiceName, req: Request) -> Result<Respons
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
     let (mut parts, body) = req.into_parts();
     let client = gw.trusted.client_ip(peer, &parts.headers);
+    // Already canonical: the platform's path step ran before routing.
     let path = parts.uri.path().to_owned();
 
     // 2. anonymous limit
@@ -137,6 +142,12 @@ async fn run(gw: &Gateway, service: ServiceName, req: Request) -> Result<Respons
     }
 
     // 6. upstream
+    // Credentials that did not verify (a bad token on a public route, a
+    // cookie) might still mean something upstream: such a request neither
+    // reads nor fills a shared entry.
+    let unverified_credentials = identity.is_none()
+        && (parts.headers.contains_key(header::AUTHORIZATION)
+            || parts.headers.contains_key(header::COOKIE));
     let mut headers = proxy::upstream_headers(
         &parts.headers,
         Origin {
@@ -158,6 +169,7 @@ async fn run(gw: &Gateway, service: ServiceName, req: Request) -> Result<Respons
     let method = parts.method.clone();
     let body = has_body.then_some(body);
     if method == http::Method::GET
+        && !unverified_credentials
         && let (Some(cache), Some(scope)) = (gw.cache.as_ref(), cache::rule(&path))
     {
         let key = cache::key(&path, parts.uri.query(), scope, identity.as_ref());

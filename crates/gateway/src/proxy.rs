@@ -1,7 +1,9 @@
 //! Forwarding a request to one upstream instance and streaming the answer
 //! back.
 //!
-//! Method, path and query are forwarded unchanged, headers minus hop-by-hop
+//! Method, path and query are forwarded unchanged (the path is the
+//! canonical one every phase judged, and [`exact_url`] refuses to send it
+//! if the URL parser would change it), headers minus hop-by-hop
 //! ones plus `X-Forwarded-*`; both bodies are streamed, never buffered. The
 //! request body is counted on the way through, so a chunked body over the
 //! limit is cut off and answered with 413 even without `Content-Length`.
@@ -46,7 +48,8 @@ pub fn client_with(connect: Duration, total: Duration) -> reqwest::Result<reqwes
     reqwest::Client::builder()
         .connect_timeout(connect)
         .timeout(total)
-        .pool_idle_timeout(Duration::from_secs(60))
+        // Dropped before the instance's server closes an idle connection.
+        .pool_idle_timeout(marimo_platform::http::serve::CLIENT_POOL_IDLE)
         .pool_max_idle_per_host(64)
         .tcp_keepalive(Duration::from_secs(30))
         // A proxy passes redirects to the client and never goes through
@@ -197,12 +200,12 @@ pub struct Forward {
 /// attempt is a client span; the instance gets its `traceparent`.
 pub async fn forward(client: &reqwest::Client, mut f: Forward) -> Result<Response, ApiError> {
     let path_and_query = f.parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
-    let url = f.instance.url(path_and_query);
-    let span = ClientSpan::start(f.parts.method.as_str(), &url);
+    let url = exact_url(&f.instance, f.parts.uri.path(), path_and_query)?;
+    let span = ClientSpan::start(f.parts.method.as_str(), url.as_str());
     span.inject(&mut f.headers);
     let body_state = Arc::new(AtomicU8::new(BODY_OK));
     let mut req = client
-        .request(f.parts.method.clone(), &url)
+        .request(f.parts.method.clone(), url)
         .headers(f.headers);
     if let Some(body) = f.body {
         req = req.body(limited_body(body, f.max_body, body_state.clone()));
@@ -235,6 +238,32 @@ pub async fn forward(client: &reqwest::Client, mut f: Forward) -> Result<Respons
     });
     *res.body_mut() = Body::from_stream(stream);
     Ok(res)
+}
+
+/// The instance's URL for this path, refused (400) when the URL parser
+/// would send a different path than the one the phases judged (it resolves
+/// dot segments and re-encodes on its own). The platform's canonical path
+/// ([`marimo_platform::http::path`]) never differs; this is the check that
+/// it stays so.
+pub fn exact_url(
+    instance: &Instance,
+    path: &str,
+    path_and_query: &str,
+) -> Result<reqwest::Url, ApiError> {
+    let refused = || ApiError::validation("the request path cannot be forwarded unchanged");
+    let url = reqwest::Url::parse(&instance.url(path_and_query)).map_err(|_| refused())?;
+    let prefix = reqwest::Url::parse(&instance.base)
+        .map(|b| b.path().trim_end_matches('/').to_owned())
+        .unwrap_or_default();
+    if url.path().strip_prefix(prefix.as_str()) != Some(path) {
+        tracing::warn!(
+            path,
+            sent = url.path(),
+            "request path would change on the way out"
+        );
+        return Err(refused());
+    }
+    Ok(url)
 }
 
 /// The answer for a failed upstream exchange.
@@ -361,6 +390,22 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.status.as_u16(), 502, "{err}");
         assert_eq!(err.code, "BAD_GATEWAY");
+    }
+
+    #[test]
+    fn a_path_the_url_parser_would_change_is_not_forwarded() {
+        let inst = crate::upstreams::parse_base("http://127.0.0.1:9/prefix").unwrap();
+        let ok = exact_url(&inst, "/api/shop/orders", "/api/shop/orders?a=1").unwrap();
+        assert_eq!(ok.as_str(), "http://127.0.0.1:9/prefix/api/shop/orders?a=1");
+        for raw in [
+            "/api/shop/products/../orders",
+            "/api/shop/products/%2e%2e/orders",
+            "/api/shop/products/..\\orders",
+            "/api/shop/products/./p1",
+        ] {
+            let err = exact_url(&inst, raw, raw).unwrap_err();
+            assert_eq!(err.status.as_u16(), 400, "{raw}");
+        }
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The route table: which `/api/<segment>/...` goes to which service.
 //!
-//! Paths are forwarded unchanged; the segment only picks the service. A
-//! segment not listed here answers the platform's JSON 404.
+//! Paths are forwarded unchanged (they are already canonical: the
+//! platform's path step runs before routing); the segment only picks the
+//! service. A segment not listed here answers the platform's JSON 404.
 
 use marimo_platform::service::ServiceName;
 

@@ -23,8 +23,10 @@ Environment (unset means the embedded default):
   DATABASE_URL            postgres://user:pass@host:5432/db, or sqlite:<dir> [SQLite]
   DB_HOST DB_PORT DB_USER DB_PASSWORD DB_NAME
                           the seed's PostgreSQL settings, used when DATABASE_URL is unset
-  JWT_SECRET              HS256 key, >= 32 bytes; required in production,
-                          otherwise generated once into the data directory
+  JWT_SECRET              HS256 key, >= 32 bytes; required in production, where a
+                          template, repetitive or low-entropy value is refused
+                          (use `openssl rand -hex 32`); otherwise generated once
+                          into the data directory
   MARIMO_ADMIN_EMAIL MARIMO_ADMIN_PASSWORD
                           the first admin, created at start if absent (never overwritten);
                           MARIMO_ADMIN_PASSWORD is also read by `admin create-user`
@@ -46,6 +48,7 @@ Environment (unset means the embedded default):
   MARIMO_REDIS_NAMESPACE  prefix of every Redis key [marimo]
   RABBITMQ_URL            amqp://user:pass@host:5672/%2f for the event bus [in-process]
   CONSUL_ADDR             Consul agent for discovery and KV [static addresses]
+  CONSUL_HTTP_TOKEN       Consul ACL token, sent as X-Consul-Token [none]
   SMTP_URL                smtp://... for outgoing mail [.eml files in the data directory]
   OTEL_EXPORTER_OTLP_ENDPOINT  OTLP/HTTP base URL for traces, e.g. http://jaeger:4318
                           (JSON to <url>/v1/traces) [off]";

@@ -168,8 +168,9 @@ pub async fn start(
     }
     // With Consul, each service registers its real address (and
     // deregisters at shutdown).
-    if let Some(consul) = &settings.consul_addr {
-        let client = marimo_platform::discovery::consul::ConsulClient::new(consul)?;
+    if let Some(client) = marimo_platform::discovery::consul::ConsulClient::from_settings(&settings)
+    {
+        let client = client?;
         for ctx in &contexts {
             if let Some(addr) = addrs.get(&ctx.name) {
                 marimo_platform::discovery::consul::register(ctx, client.clone(), *addr);

@@ -55,6 +55,7 @@ impl ServiceClient {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)
+            .pool_idle_timeout(crate::http::serve::CLIENT_POOL_IDLE)
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
         Ok(Self {

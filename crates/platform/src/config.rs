@@ -94,6 +94,22 @@ impl std::fmt::Debug for BootstrapAdmin {
     }
 }
 
+/// A credential from the environment: `Debug` shows `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub environment: Environment,
@@ -126,6 +142,9 @@ pub struct Settings {
     pub redis_namespace: String,
     pub rabbitmq_url: Option<String>,
     pub consul_addr: Option<String>,
+    /// `CONSUL_HTTP_TOKEN` (Consul's own name for it): the ACL token sent
+    /// as `X-Consul-Token` on every Consul call.
+    pub consul_token: Option<Secret>,
     /// `MARIMO_BREAKER`: circuit breaker thresholds, parsed by
     /// [`crate::resilience::BreakerConfig::parse`].
     pub breaker: Option<String>,
@@ -160,21 +179,44 @@ impl Settings {
                 ));
             }
         };
+        if environment == Environment::Production {
+            for var in PRODUCTION_CREDENTIALS {
+                if get(var).is_some_and(|v| is_placeholder(&v)) {
+                    return Err(invalid(
+                        var,
+                        "still holds the template's placeholder; generate a value with `openssl rand -hex 32`",
+                    ));
+                }
+            }
+        }
         let data_dir = PathBuf::from(get("MARIMO_DATA_DIR").unwrap_or_else(|| "./data".into()));
         let database = database_from(&get, &data_dir)?;
 
         let (jwt_secret, jwt_secret_generated) = match get("JWT_SECRET") {
+            Some(s)
+                if s.len() >= MIN_JWT_SECRET_BYTES && environment == Environment::Production =>
+            {
+                if let Some(why) = weak_secret(&s) {
+                    return Err(invalid(
+                        "JWT_SECRET",
+                        format!("{why}; generate one with `openssl rand -hex 32`"),
+                    ));
+                }
+                (s.into_bytes(), false)
+            }
             Some(s) if s.len() >= MIN_JWT_SECRET_BYTES => (s.into_bytes(), false),
             Some(_) => {
                 return Err(invalid(
                     "JWT_SECRET",
-                    format!("must be at least {MIN_JWT_SECRET_BYTES} bytes"),
+                    format!(
+                        "must be at least {MIN_JWT_SECRET_BYTES} bytes; generate one with `openssl rand -hex 32`"
+                    ),
                 ));
             }
             None if environment == Environment::Production => {
                 return Err(invalid(
                     "JWT_SECRET",
-                    "is required when MARIMO_ENV=production",
+                    "is required when MARIMO_ENV=production; generate one with `openssl rand -hex 32`",
                 ));
             }
             None => (load_or_create_secret(&data_dir)?, true),
@@ -246,6 +288,7 @@ impl Settings {
                 .unwrap_or_else(|| crate::redis::DEFAULT_NAMESPACE.into()),
             rabbitmq_url: get("RABBITMQ_URL"),
             consul_addr: get("CONSUL_ADDR"),
+            consul_token: get("CONSUL_HTTP_TOKEN").map(Secret),
             breaker: get("MARIMO_BREAKER"),
             cache: get("MARIMO_CACHE"),
             upstream: get("MARIMO_UPSTREAM"),
@@ -333,6 +376,69 @@ fn encode_userinfo(s: &str) -> String {
         .collect()
 }
 
+/// Words that mark a template value (deploy/.env.example and its
+/// predecessors), never part of a generated key.
+const PLACEHOLDER_MARKS: [&str; 6] = [
+    "replace-me",
+    "replace_me",
+    "change-me",
+    "changeme",
+    "change_me",
+    "placeholder",
+];
+
+/// Credentials that, in production, must not hold a template value: a
+/// placeholder password would be a password everyone knows.
+const PRODUCTION_CREDENTIALS: [&str; 6] = [
+    "DB_PASSWORD",
+    "DATABASE_URL",
+    "REDIS_PASSWORD",
+    "RABBITMQ_URL",
+    "CONSUL_HTTP_TOKEN",
+    "MARIMO_ADMIN_PASSWORD",
+];
+
+fn is_placeholder(value: &str) -> bool {
+    let lower = value.to_ascii_lowercase();
+    PLACEHOLDER_MARKS.iter().any(|m| lower.contains(m))
+}
+
+/// Least information a production key must show, in bits, estimated from
+/// its own character frequencies (`openssl rand -hex 32` shows about 240).
+pub const MIN_JWT_SECRET_BITS: f64 = 128.0;
+
+/// Why `secret` is refused as a production key: a template value, one
+/// character (or a few) repeated, or too little variety to be random.
+pub fn weak_secret(secret: &str) -> Option<&'static str> {
+    if is_placeholder(secret) {
+        return Some("is the template's placeholder, not a key");
+    }
+    let bytes = secret.as_bytes();
+    let mut counts = [0usize; 256];
+    for &b in bytes {
+        counts[usize::from(b)] += 1;
+    }
+    let distinct = counts.iter().filter(|&&c| c > 0).count();
+    if distinct < 8 {
+        return Some("repeats too few characters to be a random key");
+    }
+    // Shannon entropy of the key's own character distribution, times its
+    // length: an upper bound on what it can hold, so low means weak.
+    let len = bytes.len() as f64;
+    let per_char: f64 = counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = c as f64 / len;
+            -p * p.log2()
+        })
+        .sum();
+    if per_char * len < MIN_JWT_SECRET_BITS {
+        return Some("has too little entropy to be a random key");
+    }
+    None
+}
+
 const SECRET_FILE: &str = "jwt_secret";
 
 /// Development convenience: a random key kept in the data directory, so
@@ -342,8 +448,9 @@ fn load_or_create_secret(data_dir: &Path) -> Result<Vec<u8>, ConfigError> {
         path: data_dir.to_path_buf(),
         source,
     };
-    std::fs::create_dir_all(data_dir).map_err(dir_err)?;
+    create_private_dir(data_dir).map_err(dir_err)?;
     let path = data_dir.join(SECRET_FILE);
+    tighten(&path).map_err(dir_err)?;
     match std::fs::read_to_string(&path) {
         Ok(s) if s.trim().len() >= MIN_JWT_SECRET_BYTES => return Ok(s.trim().as_bytes().to_vec()),
         Ok(_) | Err(_) => {}
@@ -354,7 +461,69 @@ fn load_or_create_secret(data_dir: &Path) -> Result<Vec<u8>, ConfigError> {
     Ok(secret.into_bytes())
 }
 
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Creates `dir` (and its parents) readable by the owner only (0700 on
+/// Unix); an existing directory open to others is tightened. The data
+/// directory holds the signing key, the SQLite files and the mail outbox.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+    }
+    #[cfg(not(unix))]
+    std::fs::create_dir_all(dir)?;
+    tighten(dir)
+}
+
+/// Makes an existing file or directory owner-only (0600 / 0700) when
+/// group or others have any access, with a warning: a key another local
+/// user could read must not stay so. A missing path is fine.
+pub fn tighten(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = match std::fs::metadata(path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            let owner_only = if meta.is_dir() { 0o700 } else { 0o600 };
+            tracing::warn!(
+                path = %path.display(),
+                mode = format!("{mode:o}"),
+                "data file was open to other users; made owner-only"
+            );
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(owner_only))?;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
+/// Creates `path` empty and owner-only (0600) if it is missing; an existing
+/// one keeps its content and is tightened. SQLite then opens it and creates
+/// its `-wal` / `-shm` files with the same mode.
+pub fn touch_private(path: &Path) -> std::io::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.append(true).create(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path)?;
+    tighten(path)
+}
+
+/// Writes a file readable by the owner only (0600 on Unix), tightening one
+/// that already exists with a wider mode.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);
@@ -363,6 +532,8 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
+    // `mode` applies to new files only.
+    tighten(path)?;
     opts.open(path)?.write_all(bytes)
 }
 
@@ -448,10 +619,119 @@ mod tests {
         assert!(settings(&[("JWT_SECRET", "short"), ("MARIMO_DATA_DIR", &dir)]).is_err());
         let ok = settings(&[
             ("MARIMO_ENV", "production"),
-            ("JWT_SECRET", &"k".repeat(32)),
+            (
+                "JWT_SECRET",
+                "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+            ),
         ])
         .unwrap();
         assert!(!ok.jwt_secret_generated);
+    }
+
+    #[test]
+    fn production_refuses_template_and_weak_secrets() {
+        for (secret, why) in [
+            (
+                "change-me-to-64-random-characters-change-me-to-64-random-chars",
+                "placeholder",
+            ),
+            (
+                "REPLACE-ME-with-the-output-of-openssl-rand-hex-32",
+                "placeholder",
+            ),
+            (&"k".repeat(64), "repeats"),
+            (&"ab".repeat(32), "repeats"),
+            ("aaaaaaaabbbbbbbbccccccccddddddddeeeeffgghh", "entropy"),
+        ] {
+            let err = settings(&[("MARIMO_ENV", "production"), ("JWT_SECRET", secret)])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("JWT_SECRET"), "{err}");
+            assert!(err.contains(why), "{secret}: {err}");
+            assert!(err.contains("openssl rand -hex 32"), "{err}");
+            // Development still takes it: `marimo up` on a laptop.
+            assert!(settings(&[("JWT_SECRET", secret)]).is_ok(), "{secret}");
+        }
+    }
+
+    #[test]
+    fn production_refuses_the_env_templates_placeholders() {
+        let template = include_str!("../../../deploy/.env.example");
+        let value = |name: &str| {
+            template
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("{name}=")))
+                .unwrap_or_else(|| panic!("{name} in deploy/.env.example"))
+                .to_owned()
+        };
+        let strong = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+        let err = settings(&[
+            ("MARIMO_ENV", "production"),
+            ("JWT_SECRET", &value("JWT_SECRET")),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("openssl rand -hex 32"), "{err}");
+        for (var, from) in [
+            ("DB_PASSWORD", "POSTGRES_PASSWORD"),
+            ("REDIS_PASSWORD", "REDIS_PASSWORD"),
+            ("CONSUL_HTTP_TOKEN", "CONSUL_HTTP_TOKEN"),
+            ("MARIMO_ADMIN_PASSWORD", "MARIMO_ADMIN_PASSWORD"),
+        ] {
+            let placeholder = value(from);
+            let vars = [
+                ("MARIMO_ENV", "production"),
+                ("JWT_SECRET", strong),
+                ("DB_HOST", "db"),
+                (var, placeholder.as_str()),
+            ];
+            let err = settings(&vars).unwrap_err().to_string();
+            assert!(err.contains(var) && err.contains("openssl rand"), "{err}");
+        }
+        let url = format!(
+            "amqp://marimo:{}@rabbitmq:5672/%2f",
+            value("RABBITMQ_PASSWORD")
+        );
+        let err = settings(&[
+            ("MARIMO_ENV", "production"),
+            ("JWT_SECRET", strong),
+            ("RABBITMQ_URL", &url),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("RABBITMQ_URL"), "{err}");
+        // A real host name with "example" in it is not a placeholder.
+        assert!(
+            settings(&[
+                ("MARIMO_ENV", "production"),
+                ("JWT_SECRET", strong),
+                (
+                    "DATABASE_URL",
+                    "postgres://u:9f86d0818@db.example.com/marimo"
+                ),
+            ])
+            .is_ok()
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_data_dir_and_key_are_owner_only_and_a_wide_key_is_tightened() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let dir = std::path::PathBuf::from(tmp()).join("nested");
+        let s = settings(&[("MARIMO_DATA_DIR", dir.to_str().unwrap())]).unwrap();
+        assert!(s.jwt_secret_generated);
+        assert_eq!(mode(&dir), 0o700);
+        let key = dir.join(SECRET_FILE);
+        assert_eq!(mode(&key), 0o600);
+        // An existing key left readable by everyone is kept but tightened.
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let again = settings(&[("MARIMO_DATA_DIR", dir.to_str().unwrap())]).unwrap();
+        assert_eq!(again.jwt_secret, s.jwt_secret);
+        assert_eq!(mode(&key), 0o600);
+        assert_eq!(mode(&dir), 0o700);
     }
 
     #[test]

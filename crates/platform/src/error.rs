@@ -175,8 +175,10 @@ impl IntoResponse for ApiError {
 }
 
 /// Database failures: an unreachable database is a 503 the client may retry;
-/// constraint violations that a handler did not map itself are conflicts;
-/// anything else is a logged 500 without internals in the body.
+/// constraint violations that a handler did not map itself are a 409
+/// (unique) or 422 (foreign key, check, not null) with one fixed message
+/// per rule, never the driver's text; anything else is a logged 500
+/// without internals in the body.
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
         use sqlx::Error as E;
@@ -197,11 +199,25 @@ impl From<sqlx::Error> for ApiError {
                     .retry_after(1)
             }
             E::RowNotFound => ApiError::not_found("not found"),
+            // The driver's text names tables, columns and constraints: it
+            // is logged, and the client gets one fixed message per rule.
             E::Database(db) if db.is_unique_violation() => {
+                tracing::info!(error = %err, "unique violation");
                 ApiError::conflict("a record with the same unique value already exists")
             }
-            E::Database(db) if db.is_check_violation() || db.is_foreign_key_violation() => {
-                ApiError::unprocessable(format!("rejected by a database rule: {}", db.message()))
+            E::Database(db) if db.is_foreign_key_violation() => {
+                tracing::info!(error = %err, "foreign key violation");
+                ApiError::unprocessable(
+                    "the record refers to something that does not exist, or is still referred to",
+                )
+            }
+            E::Database(db) if db.is_check_violation() => {
+                tracing::info!(error = %err, "check violation");
+                ApiError::unprocessable("a value breaks a rule of the data")
+            }
+            E::Database(db) if matches!(db.kind(), sqlx::error::ErrorKind::NotNullViolation) => {
+                tracing::info!(error = %err, "not-null violation");
+                ApiError::unprocessable("a required value is missing")
             }
             _ => {
                 tracing::error!(error = %err, "database error");
@@ -233,6 +249,68 @@ mod tests {
             assert!(!is_unreachable(Some(code)), "{code}");
         }
         assert!(!is_unreachable(None));
+    }
+
+    /// A driver error as PostgreSQL or SQLite would word it.
+    #[derive(Debug)]
+    struct Violation(sqlx::error::ErrorKind);
+
+    impl std::fmt::Display for Violation {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(sqlx::error::DatabaseError::message(self))
+        }
+    }
+
+    impl std::error::Error for Violation {}
+
+    impl sqlx::error::DatabaseError for Violation {
+        fn message(&self) -> &str {
+            "new row for relation \"secret_payroll\" violates constraint \"salary_ck\""
+        }
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> sqlx::error::ErrorKind {
+            match &self.0 {
+                sqlx::error::ErrorKind::UniqueViolation => sqlx::error::ErrorKind::UniqueViolation,
+                sqlx::error::ErrorKind::ForeignKeyViolation => {
+                    sqlx::error::ErrorKind::ForeignKeyViolation
+                }
+                sqlx::error::ErrorKind::NotNullViolation => {
+                    sqlx::error::ErrorKind::NotNullViolation
+                }
+                sqlx::error::ErrorKind::CheckViolation => sqlx::error::ErrorKind::CheckViolation,
+                _ => sqlx::error::ErrorKind::Other,
+            }
+        }
+    }
+
+    #[test]
+    fn constraint_text_never_reaches_the_client() {
+        use sqlx::error::ErrorKind as K;
+        let mut messages = std::collections::HashSet::new();
+        for (kind, status) in [
+            (K::UniqueViolation, 409),
+            (K::ForeignKeyViolation, 422),
+            (K::CheckViolation, 422),
+            (K::NotNullViolation, 422),
+            (K::Other, 500),
+        ] {
+            let err = ApiError::from(sqlx::Error::Database(Box::new(Violation(kind))));
+            assert_eq!(err.status.as_u16(), status);
+            let body = err.body().to_string();
+            for leak in ["secret_payroll", "salary_ck", "relation"] {
+                assert!(!body.contains(leak), "{body}");
+            }
+            messages.insert(err.message);
+        }
+        assert_eq!(messages.len(), 5, "one message per rule: {messages:?}");
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! `/v1/health/service/:name` and `/v1/kv/...` (GET with `?recurse`, PUT
 //! with `?cas=`, DELETE), with `X-Consul-Index` and `?index=&wait=`
 //! blocking queries, in Consul's documented JSON shapes. `down` makes every
-//! endpoint answer 500 like a cluster without a leader.
+//! endpoint answer 500 like a cluster without a leader; [`FakeConsul::with_acl`]
+//! makes it deny (403) every request without its `X-Consul-Token`, like a
+//! cluster with ACLs in default-deny mode.
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -36,6 +38,10 @@ pub struct Data {
     pub kv: BTreeMap<String, (Vec<u8>, u64, u64)>, // value, create, modify
     pub down: bool,
     pub errors: u64,
+    /// With ACLs on (default deny): the one token accepted; requests
+    /// without it answer 403 like Consul. Counted in `denied`.
+    pub acl_token: Option<String>,
+    pub denied: u64,
 }
 
 #[derive(Clone)]
@@ -60,6 +66,13 @@ impl FakeConsul {
             data: Arc::new(Mutex::new(data)),
             tx: Arc::new(watch::channel(1).0),
         }
+    }
+
+    /// A server with ACLs in default-deny mode that accepts only `token`.
+    pub fn with_acl(token: &str) -> Self {
+        let consul = Self::new();
+        consul.data.lock().unwrap().acl_token = Some(token.to_owned());
+        consul
     }
 
     pub fn change(&self, f: impl FnOnce(&mut Data)) {
@@ -293,6 +306,37 @@ pub struct Running {
     pub handle: tokio::task::JoinHandle<()>,
 }
 
+/// ACLs in default-deny mode: without the configured token, 403 with
+/// Consul's text, before any handler runs.
+async fn acl(
+    State(c): State<FakeConsul>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let allowed = {
+        let mut d = c.data.lock().unwrap();
+        let ok = match &d.acl_token {
+            None => true,
+            Some(token) => req
+                .headers()
+                .get("x-consul-token")
+                .is_some_and(|v| v.as_bytes() == token.as_bytes()),
+        };
+        if !ok {
+            d.denied += 1;
+        }
+        ok
+    };
+    if !allowed {
+        return (
+            StatusCode::FORBIDDEN,
+            "Permission denied: token lacks permission",
+        )
+            .into_response();
+    }
+    next.run(req).await
+}
+
 /// Serves `consul` on an ephemeral loopback port.
 pub async fn serve(consul: FakeConsul) -> Running {
     let router = Router::new()
@@ -300,6 +344,7 @@ pub async fn serve(consul: FakeConsul) -> Running {
         .route("/v1/agent/service/deregister/{id}", put(agent_deregister))
         .route("/v1/health/service/{name}", get(health_service))
         .route("/v1/kv/{*key}", get(kv_get).put(kv_put).delete(kv_delete))
+        .layer(axum::middleware::from_fn_with_state(consul.clone(), acl))
         .with_state(consul);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -276,6 +276,7 @@ impl Http {
             base: base.trim_end_matches('/').to_owned(),
             client: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
+                .pool_idle_timeout(marimo_platform::http::serve::CLIENT_POOL_IDLE)
                 .build()
                 .expect("client"),
         }

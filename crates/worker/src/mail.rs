@@ -78,11 +78,24 @@ impl Transport {
 }
 
 /// Writes `<id>.eml` atomically (temporary file, then rename), so a reader
-/// never sees half a mail and writing it again replaces it whole.
+/// never sees half a mail and writing it again replaces it whole. Mails
+/// carry reset links and personal data: the folder is 0700, files 0600.
 async fn write_eml(dir: &std::path::Path, id: &str, bytes: &[u8]) -> std::io::Result<()> {
-    tokio::fs::create_dir_all(dir).await?;
+    let owned = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || marimo_platform::config::create_private_dir(&owned))
+        .await
+        .map_err(std::io::Error::other)??;
     let tmp = dir.join(format!("{id}.eml.tmp"));
-    tokio::fs::write(&tmp, bytes).await?;
+    let mut opts = tokio::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    opts.mode(0o600);
+    {
+        use tokio::io::AsyncWriteExt;
+        let mut file = opts.open(&tmp).await?;
+        file.write_all(bytes).await?;
+        file.flush().await?;
+    }
     tokio::fs::rename(&tmp, dir.join(format!("{id}.eml"))).await
 }
 
@@ -188,5 +201,27 @@ impl MailSender {
         self.metrics
             .record(|| metrics::counter!("emails_sent_total", "status" => status).increment(1));
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn mail_files_are_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let dir = std::env::temp_dir()
+            .join(format!("marimo-mail-{}", marimo_platform::ids::new_id()))
+            .join("outbox");
+        super::write_eml(&dir, "m1", b"Subject: reset\r\n\r\nlink")
+            .await
+            .unwrap();
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&dir.join("m1.eml")), 0o600);
+        assert_eq!(
+            std::fs::read(dir.join("m1.eml")).unwrap(),
+            b"Subject: reset\r\n\r\nlink"
+        );
     }
 }

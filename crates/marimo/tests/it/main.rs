@@ -10,6 +10,7 @@ mod edge;
 mod erp_flow;
 mod observability;
 mod prometheus;
+mod security;
 mod support;
 mod web_pages;
 mod web_ui;

@@ -96,10 +96,20 @@ impl Db {
 
         let (url, kind) = match cfg {
             DatabaseConfig::Sqlite { dir } => {
-                std::fs::create_dir_all(dir).map_err(|source| DbError::Prepare {
+                // Owner-only directory and database file (its WAL files
+                // inherit the file's mode): other local users read nothing.
+                let prepare = |source| DbError::Prepare {
                     service: service.into(),
                     source,
-                })?;
+                };
+                crate::config::create_private_dir(dir).map_err(prepare)?;
+                let file = dir.join(format!("{service}.db"));
+                crate::config::touch_private(&file).map_err(prepare)?;
+                for side in ["-wal", "-shm"] {
+                    let mut name = file.clone().into_os_string();
+                    name.push(side);
+                    crate::config::tighten(std::path::Path::new(&name)).map_err(prepare)?;
+                }
                 (
                     format!("sqlite://{}/{service}.db?mode=rwc", dir.display()),
                     DbKind::Sqlite,

@@ -11,6 +11,9 @@
 //!   backoff. Until Consul first answered, the static lists are used.
 //! - [`ConsulClient`] `kv_*`: get, put, check-and-set (`?cas=`), recurse,
 //!   and watch by blocking query.
+//!
+//! With `CONSUL_HTTP_TOKEN` set, every call carries it as `X-Consul-Token`,
+//! so the services work against a cluster whose ACLs deny by default.
 
 use std::{
     collections::HashMap,
@@ -40,7 +43,12 @@ pub enum ConsulError {
     Address(String),
     #[error("bad consul answer: {0}")]
     Decode(String),
+    #[error("CONSUL_HTTP_TOKEN is not a valid header value")]
+    Token,
 }
+
+/// The header that carries the ACL token.
+pub const TOKEN_HEADER: &str = "x-consul-token";
 
 /// A service registration (Consul's agent API shape).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -172,6 +180,22 @@ pub struct ConsulClient {
 impl ConsulClient {
     /// `addr` is `host:port` (the seed's `CONSUL_ADDR`) or a full URL.
     pub fn new(addr: &str) -> Result<Self, ConsulError> {
+        Self::with_token(addr, None)
+    }
+
+    /// The client of the settings: `CONSUL_ADDR`, and `CONSUL_HTTP_TOKEN`
+    /// when set. `None` without `CONSUL_ADDR`.
+    pub fn from_settings(settings: &crate::config::Settings) -> Option<Result<Self, ConsulError>> {
+        let addr = settings.consul_addr.as_deref()?;
+        Some(Self::with_token(
+            addr,
+            settings.consul_token.as_ref().map(|t| t.expose()),
+        ))
+    }
+
+    /// Like [`ConsulClient::new`], sending `token` as `X-Consul-Token` on
+    /// every call (a cluster with ACLs in default-deny answers 403 without).
+    pub fn with_token(addr: &str, token: Option<&str>) -> Result<Self, ConsulError> {
         let addr = addr.trim().trim_end_matches('/');
         let base = if addr.starts_with("http://") || addr.starts_with("https://") {
             addr.to_owned()
@@ -181,7 +205,15 @@ impl ConsulClient {
         if reqwest::Url::parse(&base).is_err() || addr.is_empty() {
             return Err(ConsulError::Address(addr.to_owned()));
         }
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(token) = token.map(str::trim).filter(|t| !t.is_empty()) {
+            let mut value =
+                reqwest::header::HeaderValue::from_str(token).map_err(|_| ConsulError::Token)?;
+            value.set_sensitive(true);
+            headers.insert(TOKEN_HEADER, value);
+        }
         let http = reqwest::Client::builder()
+            .default_headers(headers)
             .connect_timeout(Duration::from_secs(2))
             // Longer than a blocking query's wait (Consul adds up to wait/16).
             .timeout(WAIT + Duration::from_secs(10))

@@ -72,9 +72,9 @@ pub fn from_settings(
     shutdown: tokio_util::sync::CancellationToken,
 ) -> Result<Arc<dyn Discovery>, consul::ConsulError> {
     let fixed = StaticDiscovery::from_settings(settings);
-    match &settings.consul_addr {
-        Some(addr) => {
-            let client = consul::ConsulClient::new(addr)?;
+    match consul::ConsulClient::from_settings(settings) {
+        Some(client) => {
+            let client = client?;
             Ok(Arc::new(consul::ConsulDiscovery::start(
                 client,
                 services,

@@ -1,5 +1,7 @@
 //! The service app: every service's router gets `/health`, `/ready`,
-//! `/metrics`, JSON 404/405 answers, request ids, a server span (trace
+//! `/metrics`, JSON 404/405 answers, request ids, a canonical request path
+//! ([`super::path`]), `Cache-Control: private, no-store` on answers to
+//! signed-in requests ([`super::cache_control`]), a server span (trace
 //! context), access logs, HTTP metrics, a body limit, panic containment and
 //! the token keys its extractors need.
 
@@ -96,10 +98,13 @@ impl ServiceApp {
             .route("/health", health_route)
             .route("/ready", get(ready).with_state(state))
             .route("/metrics", get(render_metrics).with_state(metrics.clone()));
-        platform
+        let routed = platform
             .merge(api)
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)
+            .layer(middleware::from_fn(
+                super::cache_control::private_when_authorized,
+            ))
             .layer(middleware::from_fn_with_state(
                 metrics,
                 telemetry::http_metrics,
@@ -114,7 +119,13 @@ impl ServiceApp {
             .layer(middleware::from_fn_with_state(
                 self.ctx.tracer.clone(),
                 telemetry::http::server_span,
-            ))
+            ));
+        // Layers on a router run after its routing, so the canonical path
+        // is settled in an outer router whose only route is the inner one:
+        // routing, policies and handlers all see the path that was judged.
+        Router::new()
+            .fallback_service(routed)
+            .layer(middleware::from_fn(super::path::middleware))
             .layer(middleware::from_fn(super::request_id::middleware))
     }
 }

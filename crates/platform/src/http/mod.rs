@@ -1,10 +1,14 @@
 //! HTTP plumbing shared by every service: the service app with health,
 //! readiness and metrics ([`app`]), request ids ([`request_id`]), JSON and
-//! query extractors that answer in the one error shape ([`extract`]), and
-//! graceful serving ([`serve`]).
+//! query extractors that answer in the one error shape ([`extract`]), the
+//! canonical request path ([`path`]), cache policy of answers
+//! ([`cache_control`]), and serving with graceful shutdown and read
+//! timeouts ([`serve`]).
 
 pub mod app;
+pub mod cache_control;
 pub mod extract;
+pub mod path;
 pub mod request_id;
 pub mod serve;
 

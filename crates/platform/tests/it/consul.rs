@@ -246,3 +246,42 @@ fn the_fake_parses_waits() {
     assert_eq!(parse_wait("1m"), Duration::from_secs(60));
     assert_eq!(parse_wait("200ms"), Duration::from_millis(200));
 }
+
+#[tokio::test]
+async fn with_acls_on_only_the_configured_token_gets_through() {
+    let consul = FakeConsul::with_acl("s3cr3t-acl-token");
+    let running = serve(consul.clone()).await;
+    let addr = running.addr.to_string();
+
+    // No token: Consul's 403, surfaced as an error, never as success.
+    let bare = ConsulClient::new(&addr).unwrap();
+    let err = bare.kv_put("marimo/x", b"1").await.unwrap_err();
+    assert!(err.to_string().contains("403"), "{err}");
+    let wrong = ConsulClient::with_token(&addr, Some("guess")).unwrap();
+    assert!(wrong.kv_get("marimo/x").await.is_err());
+    assert_eq!(consul.with(|d| d.denied), 2);
+    assert!(consul.with(|d| d.kv.is_empty()));
+
+    // CONSUL_HTTP_TOKEN from the settings is sent on every call.
+    let settings = Backend::Sqlite
+        .settings(&[
+            ("CONSUL_ADDR", &addr),
+            ("CONSUL_HTTP_TOKEN", "s3cr3t-acl-token"),
+        ])
+        .await;
+    assert_eq!(format!("{:?}", settings.consul_token), "Some(***)");
+    let client = ConsulClient::from_settings(&settings).unwrap().unwrap();
+    assert!(client.kv_put("marimo/x", b"1").await.unwrap());
+    assert_eq!(
+        client.kv_get("marimo/x").await.unwrap().unwrap().value,
+        Some(b"1".to_vec())
+    );
+    let ctx = context(ServiceName::Main, settings).await;
+    let at: SocketAddr = "127.0.0.1:18096".parse().unwrap();
+    register(&ctx, client, at);
+    eventually("registration with the token", || {
+        consul.with(|d| d.registered.len() == 1)
+    })
+    .await;
+    assert_eq!(consul.with(|d| d.denied), 2);
+}

@@ -13,10 +13,11 @@ use std::sync::Arc;
 use axum::{
     Router,
     extract::{FromRequestParts, Path},
+    handler::Handler,
     http::request::Parts,
     routing::{get, post, put},
 };
-use marimo_platform::{ApiError, auth::Role};
+use marimo_platform::{ApiError, auth::Role, http::cache_control};
 
 use crate::ops::Shop;
 
@@ -29,11 +30,19 @@ pub(crate) type AppState = Arc<Shop>;
 /// Who runs the shop: catalog changes, every order, ship and deliver.
 const STAFF: &[Role] = &[Role::ShopManager, Role::Admin];
 
+fn public() -> cache_control::Policy {
+    cache_control::policy(cache_control::PUBLIC)
+}
+
 pub(crate) fn routes(state: AppState) -> Router {
     Router::new()
-        .route("/api/shop/products", get(catalog::list))
-        .route("/api/shop/products/{id}", get(catalog::get))
-        .route("/api/shop/categories", get(catalog::categories))
+        // The catalogue answers everyone alike, signed in or not.
+        .route("/api/shop/products", get(catalog::list.layer(public())))
+        .route("/api/shop/products/{id}", get(catalog::get.layer(public())))
+        .route(
+            "/api/shop/categories",
+            get(catalog::categories.layer(public())),
+        )
         .route("/api/shop/orders", post(orders::place).get(orders::mine))
         .route("/api/shop/orders/{id}", get(orders::get))
         .route("/api/shop/orders/{id}/pay", post(orders::pay))

@@ -23,7 +23,7 @@ use marimo_platform::{
     bus::{Envelope, Outbox},
     clock,
     db::Db,
-    http::Json,
+    http::{Json, cache_control},
     ids,
     telemetry::Metrics,
 };
@@ -51,9 +51,19 @@ pub(crate) struct AppState {
 
 pub(crate) fn routes(state: AppState) -> Router {
     Router::new()
-        .route("/api/users/register", post(session::register))
-        .route("/api/users/login", post(session::login))
-        .route("/api/users/refresh", post(session::refresh))
+        // Token answers are never kept by any cache.
+        .route(
+            "/api/users/register",
+            post(session::register).layer(cache_control::no_store()),
+        )
+        .route(
+            "/api/users/login",
+            post(session::login).layer(cache_control::no_store()),
+        )
+        .route(
+            "/api/users/refresh",
+            post(session::refresh).layer(cache_control::no_store()),
+        )
         .route("/api/users/logout", post(session::logout))
         .route("/api/users/change-password", post(session::change_password))
         .route("/api/users/profile", get(accounts::profile))
