@@ -1,13 +1,16 @@
-//! CSRF tokens: signed double-submit.
+//! CSRF tokens: signed double-submit, bound to the session.
 //!
-//! A token is `<nonce>.<mac>`: 32 random bytes and their HMAC-SHA256 under a
-//! key derived from `JWT_SECRET` (so every gateway replica accepts it). It
-//! lives in the `marimo_csrf` cookie and every form echoes it in the
-//! `_csrf` field; a POST whose field does not equal a validly signed
-//! cookie is refused with 403. A cross-site page can neither read the
-//! cookie nor, thanks to the signature, plant one of its own making. The
-//! token is replaced at sign-in and sign-out, so a token seen before a
-//! session started is worthless in it.
+//! A token is `<nonce>.<mac>`: 32 random bytes and the HMAC-SHA256, under a
+//! key derived from `JWT_SECRET` (so every gateway replica accepts it), of
+//! the session's *binding* (the signed-in user's id, empty for a guest)
+//! and the nonce. It lives in the `marimo_csrf` cookie and every form
+//! echoes it in the `_csrf` field; a POST whose field does not equal a
+//! cookie signed for the session making the request is refused with 403.
+//! A cross-site page can neither read the cookie nor, thanks to the
+//! signature, make one; and a token obtained in another session (the
+//! attacker's own, or a guest's), planted as a cookie through a sibling
+//! host, does not verify in the victim's. The token is replaced at
+//! sign-in and sign-out as well.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use hmac::{Hmac, KeyInit, Mac};
@@ -31,24 +34,28 @@ impl CsrfKey {
         Self(mac.finalize().into_bytes().into())
     }
 
-    fn mac(&self, nonce: &[u8]) -> [u8; 32] {
+    fn mac(&self, binding: &str, nonce: &[u8]) -> [u8; 32] {
         let mut mac = HmacSha256::new_from_slice(&self.0).expect("HMAC takes any key length");
+        // Length-prefixed, so no binding/nonce split can collide with another.
+        mac.update(&(binding.len() as u64).to_be_bytes());
+        mac.update(binding.as_bytes());
         mac.update(nonce);
         mac.finalize().into_bytes().into()
     }
 
-    pub fn issue(&self) -> String {
+    /// A new token for the session `binding` (user id, or empty for a guest).
+    pub fn issue(&self, binding: &str) -> String {
         let mut nonce = [0u8; 32];
         rand::fill(&mut nonce);
         format!(
             "{}.{}",
             URL_SAFE_NO_PAD.encode(nonce),
-            URL_SAFE_NO_PAD.encode(self.mac(&nonce))
+            URL_SAFE_NO_PAD.encode(self.mac(binding, &nonce))
         )
     }
 
-    /// Whether `token` is one this key signed.
-    pub fn is_signed(&self, token: &str) -> bool {
+    /// Whether `token` is one this key signed for the session `binding`.
+    pub fn is_signed(&self, token: &str, binding: &str) -> bool {
         let Some((nonce, mac)) = token.split_once('.') else {
             return false;
         };
@@ -56,13 +63,16 @@ impl CsrfKey {
         else {
             return false;
         };
-        nonce.len() == 32 && bool::from(self.mac(&nonce).ct_eq(&mac[..]))
+        nonce.len() == 32 && bool::from(self.mac(binding, &nonce).ct_eq(&mac[..]))
     }
 
-    /// A form's token against the cookie's: equal, and signed by us.
-    pub fn verify(&self, cookie: Option<&str>, submitted: Option<&str>) -> bool {
+    /// A form's token against the cookie's: equal, and signed by us for
+    /// the session `binding`.
+    pub fn verify(&self, cookie: Option<&str>, submitted: Option<&str>, binding: &str) -> bool {
         match (cookie, submitted) {
-            (Some(c), Some(s)) => bool::from(c.as_bytes().ct_eq(s.as_bytes())) && self.is_signed(c),
+            (Some(c), Some(s)) => {
+                bool::from(c.as_bytes().ct_eq(s.as_bytes())) && self.is_signed(c, binding)
+            }
             _ => false,
         }
     }
@@ -75,16 +85,26 @@ mod tests {
     #[test]
     fn signed_double_submit() {
         let key = CsrfKey::derive(b"0123456789abcdef0123456789abcdef");
-        let t = key.issue();
-        assert!(key.is_signed(&t));
-        assert!(key.verify(Some(&t), Some(&t)));
-        assert!(!key.verify(Some(&t), None));
-        assert!(!key.verify(None, Some(&t)));
-        assert!(!key.verify(Some(&t), Some(&key.issue())));
+        let t = key.issue("u1");
+        assert!(key.is_signed(&t, "u1"));
+        assert!(key.verify(Some(&t), Some(&t), "u1"));
+        assert!(!key.verify(Some(&t), None, "u1"));
+        assert!(!key.verify(None, Some(&t), "u1"));
+        assert!(!key.verify(Some(&t), Some(&key.issue("u1")), "u1"));
         let other = CsrfKey::derive(b"another secret, another key.....");
-        let forged = other.issue();
-        assert!(!key.verify(Some(&forged), Some(&forged)));
-        assert!(!key.is_signed("abc.def"));
-        assert!(!key.is_signed("nodot"));
+        let forged = other.issue("u1");
+        assert!(!key.verify(Some(&forged), Some(&forged), "u1"));
+        assert!(!key.is_signed("abc.def", ""));
+        assert!(!key.is_signed("nodot", ""));
+    }
+
+    #[test]
+    fn a_token_of_another_session_does_not_verify() {
+        let key = CsrfKey::derive(b"0123456789abcdef0123456789abcdef");
+        let attackers = key.issue("attacker");
+        assert!(!key.verify(Some(&attackers), Some(&attackers), "victim"));
+        let guests = key.issue("");
+        assert!(!key.verify(Some(&guests), Some(&guests), "victim"));
+        assert!(key.verify(Some(&guests), Some(&guests), ""));
     }
 }

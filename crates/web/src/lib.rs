@@ -63,11 +63,14 @@ struct Inner {
     jwt: Arc<JwtKeys>,
     csrf: CsrfKey,
     trusted_proxy: TrustedProxy,
-    /// Recent rotations by the refresh token they used (its SHA-256):
-    /// two page loads of one browser (two tabs) that both find the access
-    /// token expired share one rotation instead of the second presenting
-    /// a just-used token, which the users service treats as theft and
-    /// answers by ending the session.
+    /// Recent rotations by the refresh token they used and the client that
+    /// presented it (SHA-256 of both): two page loads of one browser (two
+    /// tabs) that both find the access token expired share one rotation
+    /// instead of the second presenting a just-used token, which the users
+    /// service treats as theft and answers by ending the session. Another
+    /// client replaying the same old token misses this cache, so its
+    /// request reaches the users service, which sees the reuse and
+    /// revokes the family, instead of receiving the owner's new tokens.
     refreshes: moka::future::Cache<String, serde_json::Value>,
 }
 
@@ -86,14 +89,20 @@ impl Web {
     }
 
     /// Rotates the session of refresh token `rt` once, however many page
-    /// loads of the same browser ask at the same moment (see `refreshes`).
+    /// loads of the same browser (`client`) ask at the same moment (see
+    /// `refreshes`).
     pub async fn refresh(
         &self,
         api: &api::Api,
         rt: &str,
+        client: &session::Client,
     ) -> Result<serde_json::Value, Arc<api::ApiFail>> {
         use sha2::{Digest, Sha256};
-        let key = hex::encode(Sha256::digest(rt.as_bytes()));
+        let mut h = Sha256::new();
+        h.update((rt.len() as u64).to_be_bytes());
+        h.update(rt.as_bytes());
+        h.update(client.key().as_bytes());
+        let key = hex::encode(h.finalize());
         self.0
             .refreshes
             .try_get_with(key, async {

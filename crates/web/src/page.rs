@@ -197,7 +197,22 @@ pub fn render(t: &impl Template) -> Response {
 /// Back to `to` after a form (post/redirect/get), with a message key.
 pub fn done(to: &str, flash: &str) -> Response {
     let sep = if to.contains('?') { '&' } else { '?' };
-    Redirect::to(&format!("{to}{sep}done={flash}")).into_response()
+    see_other(&format!("{to}{sep}done={flash}"))
+}
+
+/// A 303 to a local `location`. Bytes a header cannot carry (controls,
+/// spaces, non-ASCII, e.g. from an id in the path) are percent-encoded
+/// rather than left to `Redirect::to`, which panics on them.
+pub fn see_other(location: &str) -> Response {
+    let mut safe = String::with_capacity(location.len());
+    for b in location.bytes() {
+        if b.is_ascii_graphic() {
+            safe.push(b as char);
+        } else {
+            safe.push_str(&format!("%{b:02X}"));
+        }
+    }
+    Redirect::to(&safe).into_response()
 }
 
 /// A flash message from `?done=<key>`, if it names a known one.
@@ -222,6 +237,8 @@ pub enum WebError {
     Internal,
     /// An API refusal to show as it is (e.g. 409 on an action button).
     Refused(String),
+    /// A request no page of ours makes (e.g. a `next` that leaves the site).
+    BadRequest,
 }
 
 impl From<ApiFail> for WebError {
@@ -250,6 +267,7 @@ impl WebError {
             WebError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             WebError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             WebError::Refused(_) => StatusCode::CONFLICT,
+            WebError::BadRequest => StatusCode::BAD_REQUEST,
         }
     }
 }
@@ -257,7 +275,7 @@ impl WebError {
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
         if let WebError::SignIn(next) = &self {
-            return Redirect::to(&format!("/login?next={}", urlencode(next))).into_response();
+            return see_other(&format!("/login?next={}", urlencode(next)));
         }
         let mut res = self.status().into_response();
         res.extensions_mut().insert(ErrorPage(self));
@@ -281,11 +299,26 @@ pub fn urlencode(s: &str) -> String {
     out
 }
 
-/// A local path to go back to after sign-in: only same-site paths.
-pub fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
-        _ => "/".to_owned(),
+/// A local path to go back to after sign-in or a language switch; none
+/// given is the start page. Anything but a path on this site is a 400:
+/// a scheme or `//host` (another site), a backslash (which browsers read
+/// as `/`, so `/\host` is `//host`), and any control character, which
+/// browsers drop (`/<TAB>/host` is `//host`) or which would split the
+/// `Location` header (`%0a`). Only printable ASCII gets through, so the
+/// path is a valid header value as it is.
+pub fn safe_next(next: Option<&str>) -> Result<String, WebError> {
+    let n = match next {
+        None | Some("") => return Ok("/".to_owned()),
+        Some(n) => n,
+    };
+    let local = n.starts_with('/')
+        && !n.starts_with("//")
+        && n.bytes().all(|b| b.is_ascii_graphic() && b != b'\\');
+    if local {
+        Ok(n.to_owned())
+    } else {
+        tracing::info!("refused a next= that is not a local path");
+        Err(WebError::BadRequest)
     }
 }
 

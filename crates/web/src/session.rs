@@ -5,8 +5,11 @@
 //!    (`POST /api/users/refresh`) and the new cookies go out with this
 //!    very response, so sessions renew without the user noticing.
 //! 2. **language**: cookie, else `Accept-Language`.
-//! 3. **CSRF**: a signed token cookie is issued when missing; every POST
-//!    must echo it in `_csrf` or gets the 403 page ([`crate::csrf`]).
+//! 3. **CSRF**: a token cookie signed for this session (the user, or a
+//!    guest) is issued when missing; every POST must echo it in `_csrf`
+//!    and, when the browser says where it comes from (`Origin`, else
+//!    `Referer`), come from this very host, or it gets the 403 page
+//!    ([`crate::csrf`], [`same_origin`]).
 //! 4. **errors**: a handler's [`WebError`] becomes a full page in the
 //!    user's language (403, 404, 503, ...), never a stack trace.
 //! 5. **headers**: the page Content-Security-Policy (self only).
@@ -38,7 +41,7 @@ const MAX_FORM_BYTES: usize = 256 * 1024;
 pub async fn layer(State(web): State<Web>, req: Request, next: Next) -> Response {
     let secure = web.is_secure(&req);
     let headers = req.headers().clone();
-    let lang = i18n::negotiate(cookies::get(&headers, cookies::LANG), &headers);
+    let lang = i18n::negotiate(cookies::get(&headers, cookies::LANG, secure), &headers);
     let api = Api::new(web.api(), None, Origin::of(req.extensions(), &headers));
     let here = req
         .uri()
@@ -49,16 +52,17 @@ pub async fn layer(State(web): State<Web>, req: Request, next: Next) -> Response
     // 1. who
     let mut user = None;
     let mut token = None;
-    if let Some(t) = cookies::get(&headers, cookies::ACCESS)
+    if let Some(t) = cookies::get(&headers, cookies::ACCESS, secure)
         && let Ok(id) = web.jwt().verify_identity(t)
     {
         user = Some(id);
         token = Some(t.to_owned());
     }
     if user.is_none()
-        && let Some(rt) = cookies::get(&headers, cookies::REFRESH)
+        && let Some(rt) = cookies::get(&headers, cookies::REFRESH, secure)
     {
-        match web.refresh(&api, rt).await {
+        let client = Client::of(&req, cookies::get(&headers, cookies::CSRF, secure));
+        match web.refresh(&api, rt, &client).await {
             Ok(body) => {
                 let at = body["access_token"].as_str().unwrap_or_default();
                 let new_rt = body["refresh_token"].as_str().unwrap_or_default();
@@ -87,13 +91,14 @@ pub async fn layer(State(web): State<Web>, req: Request, next: Next) -> Response
     }
 
     // 3. CSRF
-    let sent_csrf = cookies::get(&headers, cookies::CSRF)
-        .filter(|t| web.csrf().is_signed(t))
+    let binding = user.as_ref().map(|u| u.user_id.clone()).unwrap_or_default();
+    let sent_csrf = cookies::get(&headers, cookies::CSRF, secure)
+        .filter(|t| web.csrf().is_signed(t, &binding))
         .map(str::to_owned);
     let csrf = match &sent_csrf {
         Some(t) => t.clone(),
         None => {
-            let t = web.csrf().issue();
+            let t = web.csrf().issue(&binding);
             set.push((
                 cookies::CSRF,
                 cookies::set(cookies::CSRF, &t, cookies::REFRESH_MAX_AGE, secure),
@@ -111,7 +116,10 @@ pub async fn layer(State(web): State<Web>, req: Request, next: Next) -> Response
     };
 
     let mut req = req;
-    let mut res = if req.method() == Method::POST {
+    let mut res = if req.method() == Method::POST && !same_origin(&headers) {
+        tracing::info!("form refused: posted from another origin");
+        WebError::Csrf.into_response()
+    } else if req.method() == Method::POST {
         let (parts, body) = req.into_parts();
         match axum::body::to_bytes(body, MAX_FORM_BYTES).await {
             Ok(bytes) => {
@@ -125,7 +133,7 @@ pub async fn layer(State(web): State<Web>, req: Request, next: Next) -> Response
                     });
                 if web
                     .csrf()
-                    .verify(sent_csrf.as_deref(), submitted.as_deref())
+                    .verify(sent_csrf.as_deref(), submitted.as_deref(), &binding)
                 {
                     req = Request::from_parts(parts, Body::from(bytes));
                     req.extensions_mut().insert(session.clone());
@@ -164,7 +172,7 @@ pub async fn layer(State(web): State<Web>, req: Request, next: Next) -> Response
 
     // 5. headers
     for (name, value) in set {
-        if !cookies::is_set(res.headers(), name) {
+        if !cookies::is_set(res.headers(), name, secure) {
             res.headers_mut().append(header::SET_COOKIE, value);
         }
     }
@@ -180,6 +188,79 @@ pub async fn layer(State(web): State<Web>, req: Request, next: Next) -> Response
         HeaderValue::from_static("Cookie, Accept-Language"),
     );
     res
+}
+
+/// Whether a POST may come from where the browser says it comes from:
+/// the host of its `Origin` (else of its `Referer`) must be the `Host` it
+/// was sent to. `Origin: null` (sandboxed frames, some redirects) is
+/// refused. A request with neither header (not a browser, or a browser
+/// that strips both) is left to the CSRF token alone.
+pub fn same_origin(headers: &http::HeaderMap) -> bool {
+    let Some(host) = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+    else {
+        // Without a Host there is nothing to compare with; HTTP/1.1
+        // requires one, so only odd clients get here, and the token holds.
+        return true;
+    };
+    let source = headers
+        .get(header::ORIGIN)
+        .or_else(|| headers.get(header::REFERER));
+    let Some(source) = source else {
+        return true;
+    };
+    let Ok(source) = source.to_str() else {
+        return false;
+    };
+    authority_of(source).is_some_and(|a| a.eq_ignore_ascii_case(host))
+}
+
+/// `host[:port]` of an absolute `http(s)` URL; `None` for anything else
+/// (`null`, a relative reference, another scheme).
+fn authority_of(url: &str) -> Option<&str> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))?;
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..end];
+    // Credentials in the URL would let `evil@ourhost` pass a naive match.
+    (!authority.is_empty() && !authority.contains('@')).then_some(authority)
+}
+
+/// Who is asking for a refresh, beyond the refresh token itself: the
+/// socket peer, the user agent and the browser's CSRF cookie. Two tabs of
+/// one browser share all three; a thief replaying a copied refresh token
+/// from another client does not, so it is never handed the rotation that
+/// the owner's request just made (see [`Web::refresh`]).
+pub struct Client(String);
+
+impl Client {
+    pub fn of(req: &Request, csrf_cookie: Option<&str>) -> Self {
+        let peer = req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(p)| p.ip().to_string())
+            .unwrap_or_default();
+        let agent = req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let csrf = csrf_cookie.unwrap_or_default();
+        // Length-prefixed parts: no two different triples give one key.
+        Self(format!(
+            "{}:{peer}|{}:{agent}|{}:{csrf}",
+            peer.len(),
+            agent.len(),
+            csrf.len()
+        ))
+    }
+
+    pub fn key(&self) -> &str {
+        &self.0
+    }
 }
 
 /// Whether `req` reached us over TLS: an `https` URI (TLS served here), or

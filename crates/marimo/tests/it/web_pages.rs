@@ -13,21 +13,21 @@ const ADMIN: (&str, &str) = ("admin@pages.test", "Admin-Passw0rd");
 
 /// A browser-like client that never follows redirects and keeps cookies
 /// by hand, so each answer can be inspected.
-struct Page {
-    http: reqwest::Client,
-    base: String,
-    cookies: Vec<(String, String)>,
+pub(crate) struct Page {
+    pub(crate) http: reqwest::Client,
+    pub(crate) base: String,
+    pub(crate) cookies: Vec<(String, String)>,
 }
 
-struct Answer {
-    status: u16,
-    set_cookies: Vec<String>,
-    location: String,
-    body: String,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) set_cookies: Vec<String>,
+    pub(crate) location: String,
+    pub(crate) body: String,
 }
 
 impl Page {
-    fn new(sys: &Running) -> Self {
+    pub(crate) fn new(sys: &Running) -> Self {
         Self {
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -38,21 +38,21 @@ impl Page {
         }
     }
 
-    fn cookie(&self, name: &str) -> Option<String> {
+    pub(crate) fn cookie(&self, name: &str) -> Option<String> {
         self.cookies
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.clone())
     }
 
-    fn set(&mut self, name: &str, value: &str) {
+    pub(crate) fn set(&mut self, name: &str, value: &str) {
         self.cookies.retain(|(k, _)| k != name);
         if !value.is_empty() {
             self.cookies.push((name.to_owned(), value.to_owned()));
         }
     }
 
-    async fn send(&mut self, req: reqwest::RequestBuilder) -> Answer {
+    pub(crate) async fn send(&mut self, req: reqwest::RequestBuilder) -> Answer {
         let header = self
             .cookies
             .iter()
@@ -90,25 +90,25 @@ impl Page {
         }
     }
 
-    fn form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::RequestBuilder {
+    pub(crate) fn form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::RequestBuilder {
         self.http
             .post(format!("{}{path}", self.base))
             .header("content-type", "application/x-www-form-urlencoded")
             .body(serde_urlencoded::to_string(fields).unwrap())
     }
 
-    async fn get(&mut self, path: &str) -> Answer {
+    pub(crate) async fn get(&mut self, path: &str) -> Answer {
         let req = self.http.get(format!("{}{path}", self.base));
         self.send(req).await
     }
 
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Answer {
+    pub(crate) async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Answer {
         let req = self.form(path, form);
         self.send(req).await
     }
 
     /// Posts a form with the session's CSRF token.
-    async fn submit(&mut self, path: &str, form: &[(&str, &str)]) -> Answer {
+    pub(crate) async fn submit(&mut self, path: &str, form: &[(&str, &str)]) -> Answer {
         if self.cookie("marimo_csrf").is_none() {
             self.get("/login").await;
         }
@@ -119,7 +119,7 @@ impl Page {
         self.send(req).await
     }
 
-    async fn sign_in(&mut self, email: &str, password: &str) {
+    pub(crate) async fn sign_in(&mut self, email: &str, password: &str) {
         let a = self
             .submit(
                 "/login",
@@ -151,7 +151,7 @@ async fn start_signed_in(extra: &[(&str, &str)]) -> (Running, Page) {
     (sys, admin)
 }
 
-fn flags(set_cookies: &[String], name: &str) -> String {
+pub(crate) fn flags(set_cookies: &[String], name: &str) -> String {
     set_cookies
         .iter()
         .find(|c| c.starts_with(&format!("{name}=")))
@@ -260,14 +260,15 @@ async fn sessions_csrf_and_roles_in_the_web_ui() {
             .to_owned();
         assert!(csp.contains("default-src 'self'") && csp.contains("script-src 'self'"));
 
-        // Secure under TLS: a trusted proxy says the client came over https.
+        // Secure and `__Host-` named under TLS: a trusted proxy says the
+        // client came over https.
         let mut tls = Page::new(&sys);
         let req = tls
             .http
             .get(format!("{}/login", tls.base))
             .header("x-forwarded-proto", "https");
         let a = tls.send(req).await;
-        let c = flags(&a.set_cookies, "marimo_csrf");
+        let c = flags(&a.set_cookies, "__Host-marimo_csrf");
         assert!(c.contains("; Secure") && c.contains("HttpOnly"), "{c}");
 
         // Transparent refresh: an expired (here: unusable) access token and

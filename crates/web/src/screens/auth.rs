@@ -3,7 +3,7 @@
 use askama::Template;
 use axum::{
     extract::{Path, Query},
-    response::{IntoResponse, Redirect, Response},
+    response::Response,
 };
 use http::header;
 use serde::Deserialize;
@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::{
     cookies,
     i18n::Lang,
-    page::{Chrome, FieldErrors, FormData, PageResult, Session, render, safe_next},
+    page::{Chrome, FieldErrors, FormData, PageResult, Session, render, safe_next, see_other},
 };
 
 #[derive(Template)]
@@ -41,7 +41,7 @@ pub struct NextQuery {
 pub async fn login_form(s: Session, Query(q): Query<NextQuery>) -> PageResult {
     // Shown even to a signed-in browser: a session the API refuses (e.g.
     // a deactivated account) is sent here, and a redirect back would loop.
-    let next = safe_next(q.next.as_deref());
+    let next = safe_next(q.next.as_deref())?;
     Ok(render(&LoginPage {
         p: s.chrome("auth.login").await,
         next,
@@ -56,7 +56,7 @@ fn signed_in(s: &Session, body: &Value, next: &str) -> Response {
     let at = body["access_token"].as_str().unwrap_or_default();
     let rt = body["refresh_token"].as_str().unwrap_or_default();
     let ttl = body["expires_in"].as_u64().unwrap_or(900);
-    let mut res = Redirect::to(next).into_response();
+    let mut res = see_other(next);
     let h = res.headers_mut();
     h.append(
         header::SET_COOKIE,
@@ -71,7 +71,7 @@ fn signed_in(s: &Session, body: &Value, next: &str) -> Response {
 }
 
 pub async fn login(s: Session, form: FormData) -> PageResult {
-    let next = safe_next(Some(form.get("next")));
+    let next = safe_next(Some(form.get("next")))?;
     let email = form.get("email").to_owned();
     let answer = s
         .api
@@ -151,7 +151,7 @@ pub async fn register(s: Session, form: FormData) -> PageResult {
 
 /// Revokes the refresh token (the API's logout) and clears the cookies.
 pub async fn logout(s: Session, headers: http::HeaderMap) -> PageResult {
-    let rt = cookies::get(&headers, cookies::REFRESH).unwrap_or_default();
+    let rt = cookies::get(&headers, cookies::REFRESH, s.secure).unwrap_or_default();
     // Whatever the API says, the browser forgets the session.
     if let Err(f) = s
         .api
@@ -163,7 +163,7 @@ pub async fn logout(s: Session, headers: http::HeaderMap) -> PageResult {
             "logout was not confirmed by the users service"
         );
     }
-    let mut res = Redirect::to("/login").into_response();
+    let mut res = see_other("/login");
     for name in [
         cookies::ACCESS,
         cookies::REFRESH,
@@ -183,7 +183,7 @@ pub async fn switch_language(
     Query(q): Query<NextQuery>,
 ) -> PageResult {
     let lang = Lang::parse(&code).unwrap_or(s.lang);
-    let mut res = Redirect::to(&safe_next(q.next.as_deref())).into_response();
+    let mut res = see_other(&safe_next(q.next.as_deref())?);
     res.headers_mut()
         .append(header::SET_COOKIE, cookies::lang(lang.code(), s.secure));
     Ok(res)

@@ -25,6 +25,7 @@ impl ErrorTemplate {
             WebError::Unavailable(m) => ("unavailable", m.clone()),
             WebError::Csrf => ("csrf", String::new()),
             WebError::Refused(m) => ("refused", m.clone()),
+            WebError::BadRequest => ("bad_request", String::new()),
             WebError::Internal | WebError::SignIn(_) => ("internal", String::new()),
         };
         Self {

@@ -115,7 +115,7 @@ pub async fn catalog(s: Session, headers: HeaderMap, Query(q): Query<CatalogQuer
         products,
         flash: flash(&tr, q.done.as_deref()),
         can_manage: s.may(Area::ShopManage),
-        cart_count: Cart::from_headers(&headers).count(),
+        cart_count: Cart::from_headers(&headers, s.secure).count(),
     }))
 }
 
@@ -147,8 +147,8 @@ impl Cart {
         Self(lines)
     }
 
-    pub fn from_headers(h: &HeaderMap) -> Self {
-        cookies::get(h, cookies::CART)
+    pub fn from_headers(h: &HeaderMap, secure: bool) -> Self {
+        cookies::get(h, cookies::CART, secure)
             .map(Self::parse)
             .unwrap_or_default()
     }
@@ -195,7 +195,7 @@ fn with_cart(mut res: Response, cart: &Cart, secure: bool) -> Response {
 }
 
 pub async fn add_to_cart(s: Session, headers: HeaderMap, form: FormData) -> PageResult {
-    let mut cart = Cart::from_headers(&headers);
+    let mut cart = Cart::from_headers(&headers, s.secure);
     let qty = form
         .get("quantity")
         .parse()
@@ -206,7 +206,7 @@ pub async fn add_to_cart(s: Session, headers: HeaderMap, form: FormData) -> Page
 }
 
 pub async fn update_cart(s: Session, headers: HeaderMap, form: FormData) -> PageResult {
-    let mut cart = Cart::from_headers(&headers);
+    let mut cart = Cart::from_headers(&headers, s.secure);
     let qty = form.get("quantity").parse().unwrap_or(0u32);
     cart.put(form.get("product_id"), qty, false);
     Ok(with_cart(
@@ -285,14 +285,14 @@ async fn cart_page(s: &Session, cart: &Cart, error: String, done: Option<&str>) 
 }
 
 pub async fn cart(s: Session, headers: HeaderMap, Query(q): Query<DoneQuery>) -> PageResult {
-    let cart = Cart::from_headers(&headers);
+    let cart = Cart::from_headers(&headers, s.secure);
     Ok(cart_page(&s, &cart, String::new(), q.done.as_deref()).await)
 }
 
 /// Places the order from the cart; the shop prices it and reserves stock.
 pub async fn checkout(s: Session, headers: HeaderMap, form: FormData) -> PageResult {
     s.require(Area::Customer)?;
-    let cart = Cart::from_headers(&headers);
+    let cart = Cart::from_headers(&headers, s.secure);
     if cart.0.is_empty() {
         return Ok(Redirect::to("/shop/cart").into_response());
     }
