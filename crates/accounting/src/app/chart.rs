@@ -4,12 +4,13 @@
 
 use serde_json::json;
 
-use super::{Ledger, LedgerResult};
+use super::Ledger;
 use crate::{
     domain::{
         Rejection, RejectionKind,
         accounts::{Account, AccountType, check_parent},
     },
+    error::LedgerResult,
     store::accounts::{self, AccountRecord},
 };
 

@@ -1,6 +1,8 @@
-//! The ledger service: the one posting path that the API, the original
-//! API's transactions and the event consumers all go through, plus the
-//! chart and period operations. Each function runs in the caller's
+//! The accounting service's use cases, on [`Ledger`]: the one posting path
+//! that the API, the original API's transactions and the event consumers
+//! all go through (here), posting on a client's request with its
+//! Idempotency-Key (`entries`), the chart (`chart`), periods (`periods`)
+//! and the reports (`reports`). Each function runs in the caller's
 //! transaction (`*_in`) or opens its own.
 //!
 //! Posting, in one transaction: check the accounts (exist, active), hold
@@ -11,13 +13,13 @@
 //! index makes that once only), and write the events to the outbox.
 
 pub mod chart;
+pub mod entries;
 pub mod periods;
+pub mod reports;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use axum::http::StatusCode;
 use marimo_platform::{
-    ApiError,
     bus::{Envelope, Outbox},
     clock,
     db::Db,
@@ -34,45 +36,9 @@ use crate::{
         money::Currency,
         period,
     },
+    error::LedgerResult,
     store::journal::{self, NewEntry},
 };
-
-/// What posting can fail with: a rule (mapped to 400/404/409/422, or a
-/// permanent event failure) or the database.
-#[derive(Debug, thiserror::Error)]
-pub enum LedgerError {
-    #[error(transparent)]
-    Rejected(#[from] Rejection),
-    #[error("database: {0}")]
-    Db(#[from] sqlx::Error),
-}
-
-impl From<Rejection> for ApiError {
-    fn from(r: Rejection) -> Self {
-        let status = match r.kind {
-            RejectionKind::Invalid => StatusCode::BAD_REQUEST,
-            RejectionKind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
-            RejectionKind::Conflict => StatusCode::CONFLICT,
-            RejectionKind::NotFound => StatusCode::NOT_FOUND,
-        };
-        let err = ApiError::new(status, r.code, r.message);
-        match r.details {
-            Some(d) => err.with_details(d),
-            None => err,
-        }
-    }
-}
-
-impl From<LedgerError> for ApiError {
-    fn from(e: LedgerError) -> Self {
-        match e {
-            LedgerError::Rejected(r) => r.into(),
-            LedgerError::Db(e) => e.into(),
-        }
-    }
-}
-
-pub type LedgerResult<T> = Result<T, LedgerError>;
 
 /// A write transaction (`Db::begin` or `inbox::begin`).
 pub use marimo_platform::db::Tx;

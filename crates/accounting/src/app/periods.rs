@@ -5,10 +5,11 @@ use crate::{
         calendar::Period,
         period::{self, PeriodAction, PeriodStatus},
     },
+    error::LedgerResult,
     store::periods as store,
 };
 
-use super::{Ledger, LedgerResult};
+use super::Ledger;
 
 /// A period's status before and after an action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
