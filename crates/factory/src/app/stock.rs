@@ -88,7 +88,8 @@ impl Factory {
         })
     }
 
-    /// Corrects a balance by `qty` (signed, ≠ 0). Stock found comes in at
+    /// Corrects a balance by `qty` (signed, ≠ 0), saying why in `note`
+    /// (required: the ledger is the audit trail). Stock found comes in at
     /// the current average (the standard cost when none is on hand); stock
     /// lost leaves at the average, like an issue.
     pub async fn adjust(
@@ -97,11 +98,12 @@ impl Factory {
         sku: &str,
         warehouse: &str,
         qty: i64,
-        note: String,
+        note: Option<String>,
     ) -> Result<Posted, FactoryError> {
         if qty == 0 {
             return Err(Invalid::new("qty", "qty must not be zero").into());
         }
+        let note = note.ok_or_else(|| Invalid::new("reason_note", "reason_note is required"))?;
         let mut p = match Posting::begin_keyed(self, by).await? {
             Begun::Fresh(p) => p,
             Begun::Replayed(posted) => return Ok(posted),
