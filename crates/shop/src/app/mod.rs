@@ -5,6 +5,7 @@
 //! - [`orders`]: placing orders (reservation, idempotency), transitions,
 //!   expiry.
 //! - [`catalog`]: creating, changing, deleting and restocking products.
+//! - [`summary`]: the dashboard's figures.
 //!
 //! The event consumers (factory stock, settings) are in `crate::events`.
 
@@ -14,6 +15,7 @@ use crate::domain::order::Status;
 
 pub mod catalog;
 pub mod orders;
+pub mod summary;
 
 /// What every use case works with. Cheap to share (`Arc<Shop>`).
 #[derive(Clone)]

@@ -17,7 +17,7 @@ use marimo_platform::{
     idempotency::{self, Claim},
     ids,
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::Shop;
 use crate::{
@@ -69,12 +69,15 @@ impl Shop {
     /// Places an order for `caller`: validates the request, reserves the
     /// stock of every line atomically (all or nothing), prices it from the
     /// catalog, writes the order, its history and `shop.order.placed`, in
-    /// one transaction.
+    /// one transaction. `respond` shapes the 201 body from the order (it
+    /// is stored under the `Idempotency-Key` before the commit, so a
+    /// replay answers exactly the first response).
     pub async fn place_order(
         &self,
         caller: &Caller,
         body: &Value,
         idempotency_key: Option<&str>,
+        respond: impl FnOnce(&Order) -> Value,
     ) -> Result<Placement, ShopError> {
         let lines = request::order_lines(body)?;
         // Only UUIDs can be catalog ids: anything else is unknown, without
@@ -201,12 +204,7 @@ impl Shop {
                 None => return Err(self.not_reserved(&mut tx, item).await?),
             }
         }
-        let body = json!({
-            "success": true,
-            "message": "order placed",
-            "order": order.to_json(),
-        })
-        .to_string();
+        let body = respond(&order).to_string();
         if let Some(key) = idempotency_key {
             idempotency::complete(&mut tx, &caller.user_id, key, 201, &body).await?;
         }
