@@ -23,8 +23,8 @@ use serde_json::{Value, json};
 
 use crate::{
     ConfigError,
+    app::{self, Outcome, SettingWrite},
     domain::{self, RefKind},
-    ops::{self, Outcome, SettingWrite},
     store::{self, RefItem, Setting},
 };
 
@@ -199,7 +199,7 @@ async fn create(
         .into());
     };
     let write = setting_write(&key, body, &headers)?;
-    let (setting, outcome) = ops::upsert(&st.db, &st.outbox, &write, Some(&caller.user_id)).await?;
+    let (setting, outcome) = app::upsert(&st.db, &st.outbox, &write, Some(&caller.user_id)).await?;
     Ok(written(setting, outcome))
 }
 
@@ -218,7 +218,7 @@ async fn replace(
         .into());
     }
     let write = setting_write(&key, body, &headers)?;
-    let (setting, outcome) = ops::upsert(&st.db, &st.outbox, &write, Some(&caller.user_id)).await?;
+    let (setting, outcome) = app::upsert(&st.db, &st.outbox, &write, Some(&caller.user_id)).await?;
     Ok(written(setting, outcome))
 }
 
@@ -232,7 +232,7 @@ async fn remove(
         return Err(ConfigError::NotFound(key).into());
     }
     let expected = if_match(&headers)?;
-    ops::delete(&st.db, &st.outbox, &key, expected, Some(&caller.user_id)).await?;
+    app::delete(&st.db, &st.outbox, &key, expected, Some(&caller.user_id)).await?;
     Ok(Json(
         json!({"success": true, "message": "configuration deleted"}),
     ))
@@ -345,7 +345,7 @@ async fn upsert_reference(
             }
         }
     };
-    ops::upsert_reference(
+    app::upsert_reference(
         &st.db,
         &st.outbox,
         kind,

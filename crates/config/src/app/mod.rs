@@ -1,7 +1,12 @@
-//! Writes: each one a transaction that changes the row, appends history
-//! and publishes the event together (nothing is published by a write that
-//! rolls back). Optimistic concurrency is a conditional UPDATE/DELETE on
-//! the version that was read; its row count says whether we won.
+//! The config service's use cases. Writes: each one a transaction that
+//! changes the row, appends history and publishes the event together
+//! (nothing is published by a write that rolls back). Optimistic
+//! concurrency is a conditional UPDATE/DELETE on the version that was
+//! read; its row count says whether we won.
+//!
+//! - [`consul_mirror`]: the loop that mirrors settings into Consul KV.
+
+pub mod consul_mirror;
 
 use marimo_platform::{bus::Outbox, clock, db::Db};
 
