@@ -1,5 +1,5 @@
 //! HTTP handlers under `/api/config/...`: parse, authorize, call the
-//! domain rules and the store, respond. Reads are for any signed-in user,
+//! domain rules, the use cases (`app`) or the store, respond (`views`). Reads are for any signed-in user,
 //! writes for admins. Every error is an [`ApiError`] in the one JSON
 //! shape; no handler panics on any input.
 
@@ -27,6 +27,8 @@ use crate::{
     domain::{self, RefKind},
     store::{self, RefItem, Setting},
 };
+
+mod views;
 
 #[derive(Clone)]
 pub(crate) struct AppState {
@@ -153,14 +155,18 @@ fn written(setting: Setting, outcome: Outcome) -> Response {
     };
     with_etag(
         setting.version,
-        json!({"success": true, "message": message, "config": setting}),
+        json!({"success": true, "message": message, "config": views::setting(&setting)}),
     )
 }
 
 // ------------------------------------------------------------ settings
 
 async fn list(State(st): State<AppState>, _: Caller) -> ApiResult<Json<Value>> {
-    let configs = store::list_settings(st.db.pool()).await?;
+    let configs: Vec<Value> = store::list_settings(st.db.pool())
+        .await?
+        .iter()
+        .map(views::setting)
+        .collect();
     Ok(Json(
         json!({"success": true, "configs": configs, "total": configs.len()}),
     ))
@@ -180,7 +186,7 @@ async fn show(
         return Err(ConfigError::NotFound(key).into());
     };
     let version = setting.version;
-    let mut body = json!(setting);
+    let mut body = views::setting(&setting);
     body["success"] = Value::Bool(true);
     Ok(with_etag(version, body))
 }
@@ -252,7 +258,11 @@ async fn history(
     if total == 0 {
         return Err(ConfigError::NotFound(key).into());
     }
-    let history = store::history(st.db.pool(), &key, limit, offset).await?;
+    let history: Vec<Value> = store::history(st.db.pool(), &key, limit, offset)
+        .await?
+        .iter()
+        .map(views::change)
+        .collect();
     Ok(Json(json!({
         "success": true,
         "key": key,

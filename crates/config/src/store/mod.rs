@@ -24,12 +24,13 @@ pub async fn prepare(db: &Db) -> Result<(), crate::ConfigError> {
 
 // ------------------------------------------------------------ settings
 
-/// A setting as stored and as answered (the original's field names).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A setting as stored (`api::views::setting` answers it with the
+/// original's field names).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Setting {
     pub key: String,
     pub value: String,
-    #[serde(rename = "type")]
+    /// The `type` column: the setting's scope.
     pub scope: String,
     pub value_type: String,
     pub description: String,
@@ -171,7 +172,7 @@ impl Action {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
     pub key: String,
     pub version: i64,
