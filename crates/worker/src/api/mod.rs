@@ -24,7 +24,7 @@ use marimo_platform::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::{domain::audit::action_prefix_pattern, store};
+use crate::{WorkerError, domain::audit::action_prefix_pattern, store};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -154,7 +154,7 @@ async fn read_one(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let not_found = || ApiError::not_found("no such notification");
+    let not_found = || ApiError::from(WorkerError::NotFound("no such notification"));
     if !ids::is_uuid(&id) {
         return Err(not_found());
     }

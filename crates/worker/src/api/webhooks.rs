@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::AppState;
-use crate::{domain::webhook, store};
+use crate::{WorkerError, domain::webhook, store};
 
 #[derive(Debug, Deserialize)]
 pub struct CreateWebhook {
@@ -34,8 +34,8 @@ pub async fn create(
     Json(body): Json<CreateWebhook>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     caller.require(&[Role::Admin])?;
-    let new = webhook::validate(&body.url, &body.event_types, &body.secret)
-        .map_err(|e| ApiError::validation(e.message).with_details(json!({"field": e.field})))?;
+    let new =
+        webhook::validate(&body.url, &body.event_types, &body.secret).map_err(WorkerError::from)?;
     let hook = store::webhooks::insert(
         st.db.pool(),
         &ids::new_id(),
@@ -59,7 +59,7 @@ pub async fn list(State(st): State<AppState>, caller: Caller) -> ApiResult<Json<
 }
 
 fn no_such_webhook() -> ApiError {
-    ApiError::not_found("no such webhook")
+    WorkerError::NotFound("no such webhook").into()
 }
 
 pub async fn remove(

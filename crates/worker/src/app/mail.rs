@@ -146,7 +146,7 @@ impl MailSender {
 
     async fn attempt(&self, m: DueMail) -> Result<(), sqlx::Error> {
         let pool = self.db.pool();
-        let lease_until = crate::time_after(self.tuning.mail_lease);
+        let lease_until = super::time_after(self.tuning.mail_lease);
         if !store::mail::claim(pool, &m.row.id, &m.next_attempt_at, &lease_until).await? {
             return Ok(()); // another replica has it
         }
@@ -172,7 +172,7 @@ impl MailSender {
                 };
                 match retry {
                     Retry::After(delay) => {
-                        let next = crate::time_after(delay);
+                        let next = super::time_after(delay);
                         store::mail::mark_retry(pool, &m.row.id, &next, &e.message).await?;
                         tracing::warn!(mail = %m.row.id, attempts, error = %e.message, retry_at = %next, "mail not sent, will retry");
                         "retry"

@@ -28,8 +28,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     WorkerTuning,
+    app::mail::error_chain,
     domain::{Retry, webhook},
-    mail::error_chain,
     store::{
         self,
         webhooks::{AttemptRecord, DueDelivery, Outcome},
@@ -194,7 +194,7 @@ impl WebhookSender {
         if d.webhook_deleted {
             return store::webhooks::cancel(self.db.pool(), &d.id).await;
         }
-        let lease_until = crate::time_after(self.tuning.webhook_lease);
+        let lease_until = super::time_after(self.tuning.webhook_lease);
         if !store::webhooks::claim(self.db.pool(), &d.id, &d.next_attempt_at, &lease_until).await? {
             return Ok(()); // another replica has it
         }
@@ -212,7 +212,7 @@ impl WebhookSender {
                 .after_failure(u32::try_from(attempt).unwrap_or(u32::MAX))
             {
                 Retry::After(delay) => {
-                    next = crate::time_after(delay);
+                    next = super::time_after(delay);
                     (
                         Outcome::Retry {
                             next_attempt_at: &next,
