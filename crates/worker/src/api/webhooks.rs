@@ -15,7 +15,7 @@ use marimo_platform::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::AppState;
+use super::{AppState, views};
 use crate::{WorkerError, domain::webhook, store};
 
 #[derive(Debug, Deserialize)]
@@ -48,14 +48,17 @@ pub async fn create(
     tracing::info!(webhook = %hook.id, by = %caller.user_id, "webhook registered");
     Ok((
         StatusCode::CREATED,
-        Json(json!({"success": true, "webhook": hook})),
+        Json(json!({"success": true, "webhook": views::webhook(&hook)})),
     ))
 }
 
 pub async fn list(State(st): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
     caller.require(&[Role::Admin])?;
     let hooks = store::webhooks::list(st.db.pool()).await?;
-    Ok(Json(json!({"success": true, "webhooks": hooks})))
+    Ok(Json(json!({
+        "success": true,
+        "webhooks": hooks.iter().map(views::webhook).collect::<Vec<_>>(),
+    })))
 }
 
 fn no_such_webhook() -> ApiError {
@@ -93,7 +96,7 @@ pub async fn deliveries(
         store::webhooks::deliveries(st.db.pool(), &id, i64::from(limit), offset).await?;
     Ok(Json(json!({
         "success": true,
-        "deliveries": deliveries,
+        "deliveries": deliveries.iter().map(views::delivery).collect::<Vec<_>>(),
         "total": total,
         "page": page,
         "limit": limit,
