@@ -1,6 +1,6 @@
 //! HTTP handlers under `/api/main/...` (signed-in): the dashboard and the
 //! statistics, composed from the other services' summaries through
-//! [`crate::fanout`]. Main never reads another service's tables. A
+//! `app::fanout`. Main never reads another service's tables. A
 //! service that is down or slow makes the answer degraded, never failed.
 
 use std::sync::Arc;
@@ -18,7 +18,9 @@ use marimo_platform::{
 };
 use serde_json::{Value, json};
 
-use crate::{domain, fanout::Fanout};
+use crate::{MainError, app::fanout::Fanout, domain};
+
+mod views;
 
 #[derive(Clone)]
 pub(crate) struct AppState {
@@ -44,30 +46,26 @@ impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let caller = Caller::from_request_parts(parts, state).await?;
-        let token = bearer(parts)
-            .ok_or_else(|| ApiError::unauthorized("sign in first: missing bearer token"))?
-            .to_owned();
+        let token = bearer(parts).ok_or(MainError::MissingBearer)?.to_owned();
         Ok(Self { caller, token })
     }
 }
 
 async fn dashboard(State(st): State<AppState>, who: SignedIn) -> ApiResult<Json<Value>> {
-    let answers = st.fanout.summaries(who.caller.role, &who.token).await;
-    let known = domain::Known::from_answers(&answers);
+    let known = st.fanout.figures(who.caller.role, &who.token).await;
     let c = &who.caller;
     Ok(Json(json!({
         "success": true,
         "welcome": format!("Welcome, {}", c.email),
         "user": {"id": c.user_id, "email": c.email, "role": c.role},
-        "modules": domain::modules_for(c.role),
+        "modules": views::modules(domain::modules_for(c.role)),
         "kpis": known.kpis(),
         "degraded": known.degraded,
     })))
 }
 
 async fn stats(State(st): State<AppState>, who: SignedIn) -> ApiResult<Json<Value>> {
-    let answers = st.fanout.summaries(who.caller.role, &who.token).await;
-    let known = domain::Known::from_answers(&answers);
+    let known = st.fanout.figures(who.caller.role, &who.token).await;
     Ok(Json(json!({
         "success": true,
         "stats": known.stats(),

@@ -11,56 +11,19 @@ use marimo_platform::{
     client::{CallError, ServiceClient},
     discovery::Discovery,
     resilience::BreakerConfig,
-    service::ServiceName,
 };
 use serde_json::Value;
 
-/// The services whose summaries the dashboard is composed of, in the
-/// order `degraded` lists them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Upstream {
-    Users,
-    Accounting,
-    Shop,
-    Factory,
-}
+use crate::domain::{Answer, Known, Upstream};
 
-impl Upstream {
-    pub const ALL: [Upstream; 4] = [Self::Users, Self::Accounting, Self::Shop, Self::Factory];
-
-    pub fn service(self) -> ServiceName {
-        match self {
-            Self::Users => ServiceName::Users,
-            Self::Accounting => ServiceName::Accounting,
-            Self::Shop => ServiceName::Shop,
-            Self::Factory => ServiceName::Factory,
-        }
+/// Where a service answers its summary.
+fn summary_path(u: Upstream) -> &'static str {
+    match u {
+        Upstream::Users => "/api/users/summary",
+        Upstream::Accounting => "/api/accounting/summary",
+        Upstream::Shop => "/api/shop/summary",
+        Upstream::Factory => "/api/factory/summary",
     }
-
-    pub fn as_str(self) -> &'static str {
-        self.service().as_str()
-    }
-
-    fn path(self) -> &'static str {
-        match self {
-            Self::Users => "/api/users/summary",
-            Self::Accounting => "/api/accounting/summary",
-            Self::Shop => "/api/shop/summary",
-            Self::Factory => "/api/factory/summary",
-        }
-    }
-}
-
-/// What one service said.
-#[derive(Debug, Clone)]
-pub enum Answer {
-    /// Its summary (a 2xx JSON body).
-    Figures(Arc<Value>),
-    /// 401/403: the caller may not read it. Not an outage: the figures
-    /// are simply not shown.
-    Denied,
-    /// Down, slow, 5xx or an unreadable answer: the dashboard is degraded.
-    Unavailable(String),
 }
 
 pub struct Fanout {
@@ -93,6 +56,12 @@ impl Fanout {
         Ok(Self { clients, cache })
     }
 
+    /// What the services' summaries say for a caller of `role`: every
+    /// upstream asked in parallel with the caller's `token`.
+    pub async fn figures(&self, role: Role, token: &str) -> Known {
+        Known::from_answers(&self.summaries(role, token).await)
+    }
+
     /// Every upstream's answer, fetched in parallel.
     pub async fn summaries(&self, role: Role, token: &str) -> HashMap<Upstream, Answer> {
         let calls = Upstream::ALL.map(|u| async move { (u, self.summary(u, role, token).await) });
@@ -121,7 +90,7 @@ impl Fanout {
         let Some(client) = self.clients.get(&upstream) else {
             return Call::Answer(Answer::Unavailable("no client".into()));
         };
-        let res = match client.get(upstream.path(), Some(token)).await {
+        let res = match client.get(summary_path(upstream), Some(token)).await {
             Ok(res) => res,
             Err(CallError::Unavailable { reason, .. }) => {
                 return Call::Answer(Answer::Unavailable(reason));

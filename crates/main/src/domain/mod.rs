@@ -2,16 +2,52 @@
 //! the dashboard's and statistics' figures are composed from the
 //! services' summaries. No I/O; unit-tested below.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
-use marimo_platform::auth::Role;
-use serde::Serialize;
+use marimo_platform::{auth::Role, service::ServiceName};
 use serde_json::{Value, json};
 
-use crate::fanout::{Answer, Upstream};
+/// The services whose summaries the dashboard is composed of, in the
+/// order `degraded` lists them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Upstream {
+    Users,
+    Accounting,
+    Shop,
+    Factory,
+}
+
+impl Upstream {
+    pub const ALL: [Upstream; 4] = [Self::Users, Self::Accounting, Self::Shop, Self::Factory];
+
+    pub fn service(self) -> ServiceName {
+        match self {
+            Self::Users => ServiceName::Users,
+            Self::Accounting => ServiceName::Accounting,
+            Self::Shop => ServiceName::Shop,
+            Self::Factory => ServiceName::Factory,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.service().as_str()
+    }
+}
+
+/// What one service said.
+#[derive(Debug, Clone)]
+pub enum Answer {
+    /// Its summary (a 2xx JSON body).
+    Figures(Arc<Value>),
+    /// 401/403: the caller may not read it. Not an outage: the figures
+    /// are simply not shown.
+    Denied,
+    /// Down, slow, 5xx or an unreadable answer: the dashboard is degraded.
+    Unavailable(String),
+}
 
 /// A module of the web UI.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Module {
     pub key: &'static str,
     pub name: &'static str,
@@ -44,7 +80,7 @@ pub fn modules_for(role: Role) -> &'static [Module] {
 /// The services' answers, sorted into what is known and what is degraded.
 #[derive(Debug, Default)]
 pub struct Known {
-    figures: HashMap<Upstream, std::sync::Arc<Value>>,
+    figures: HashMap<Upstream, Arc<Value>>,
     /// Services that were down, slow or failing, in [`Upstream::ALL`] order.
     pub degraded: Vec<&'static str>,
 }
@@ -131,8 +167,6 @@ impl Known {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
 
     fn answers(list: Vec<(Upstream, Answer)>) -> HashMap<Upstream, Answer> {
