@@ -1,6 +1,7 @@
 //! Response views: the JSON of entries and reports, with amounts as
 //! decimal strings in the base currency. The shapes are the API's
-//! contract (README, API-COMPAT.md); domain types carry no JSON.
+//! contract (README; the original API's for `/transactions`); domain
+//! types carry no JSON.
 
 use serde_json::{Value, json};
 

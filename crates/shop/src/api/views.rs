@@ -1,6 +1,6 @@
 //! Response views: the JSON of products and orders. Prices and totals
 //! are decimal strings in their currency, quantities integers (as clients
-//! send them); the shapes are the original API's (API-COMPAT.md) plus
+//! send them); the shapes are the original API's plus
 //! sku, currency, active and times. Domain types carry no JSON.
 
 use serde_json::{Value, json};

@@ -165,7 +165,8 @@ impl Users {
     }
 
     /// Gives account `user_id` the role `role`; publishes
-    /// `users.user.role_changed` when it changes. Returns the account.
+    /// `users.user.role_changed` when it changes. Returns the account as
+    /// read before the change.
     pub async fn assign_role(
         &self,
         admin: &User,
