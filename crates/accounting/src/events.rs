@@ -1,5 +1,5 @@
 //! Events: what the ledger consumes from other services, and the events it
-//! publishes (see `ledger::ENTRY_POSTED` / `ENTRY_REVERSED`, written to the
+//! publishes (see `app::ENTRY_POSTED` / `ENTRY_REVERSED`, written to the
 //! outbox in the posting transaction).
 //!
 //! Consumed (queue `accounting`, payloads in docs/EVENTS.md), each applied
@@ -35,13 +35,14 @@ use serde::Deserialize;
 use time::Date;
 
 use crate::{
+    app::{Ledger, Origin},
     domain::{
         accounts::codes,
         calendar::{parse_date, today},
         entry::{self, Draft, DraftLine},
         money::Currency,
     },
-    ledger::{Ledger, LedgerError, Origin},
+    error::LedgerError,
     store::journal,
 };
 
@@ -228,7 +229,7 @@ pub fn plan(env: &Envelope, currency: &Currency) -> Result<Action, HandlerError>
 fn ledger_failure(e: LedgerError) -> HandlerError {
     match e {
         // This replica learnt of a new base currency just now: retry.
-        LedgerError::Rejected(r) if r.code == crate::ledger::CURRENCY_CHANGED => {
+        LedgerError::Rejected(r) if r.code == crate::app::CURRENCY_CHANGED => {
             HandlerError::Transient(r.message)
         }
         LedgerError::Rejected(r) => permanent(format!("{}: {}", r.code, r.message)),

@@ -27,13 +27,13 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::{
+    app::Shop,
     domain::{
         catalog::MAX_STOCK,
         order::{Order, Status},
         pricing::format_money,
         settings,
     },
-    ops::Shop,
     store,
 };
 

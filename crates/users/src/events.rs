@@ -1,13 +1,34 @@
 //! Events the users service publishes (docs/EVENTS.md), always through the
-//! outbox in the transaction of the change they report. What it consumes
-//! (token lifetimes from the config service) is in `lifetimes`.
+//! outbox in the transaction of the change they report, and the one it
+//! consumes: `config.setting.changed` (token lifetimes, applied by
+//! `app::lifetimes`).
 
-use marimo_platform::{auth::Role, bus::Envelope};
+use marimo_platform::{
+    auth::Role,
+    bus::{BusError, Envelope},
+    db::Db,
+    service::ServiceContext,
+};
 use serde_json::json;
 
-use crate::domain::User;
+use crate::{app::lifetimes, domain::User};
 
 pub const SOURCE: &str = "users";
+/// The users service's queue on the bus.
+pub const QUEUE: &str = "users";
+/// Consumed: token lifetimes are settings of the config service.
+pub const SETTING_CHANGED: &str = "config.setting.changed";
+
+/// Subscribes the users service's queue to setting changes.
+pub async fn subscribe(ctx: &ServiceContext, db: Db) -> Result<(), BusError> {
+    let bus_db = db.clone();
+    ctx.bus
+        .subscribe(&bus_db, QUEUE, &[SETTING_CHANGED], move |env| {
+            let db = db.clone();
+            async move { lifetimes::apply(&db, &env).await }
+        })
+        .await
+}
 
 pub const REGISTERED: &str = "users.user.registered";
 pub const LOGGED_IN: &str = "users.user.logged_in";
