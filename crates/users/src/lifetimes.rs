@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use marimo_contracts::config::SETTING_CHANGED;
 use marimo_platform::{
     bus::{BusError, Envelope, HandlerError, inbox},
     clock,
@@ -17,7 +18,6 @@ use sqlx::Row;
 
 pub const ACCESS_KEY: &str = "access_token_ttl_minutes";
 pub const REFRESH_KEY: &str = "refresh_token_ttl_days";
-const SETTING_CHANGED: &str = "config.setting.changed";
 const QUEUE: &str = "users";
 
 /// How long the tokens a sign-in issues are valid.
@@ -79,7 +79,7 @@ pub async fn current(db: &Db) -> Result<Lifetimes, sqlx::Error> {
 pub async fn subscribe(ctx: &ServiceContext, db: Db) -> Result<(), BusError> {
     let bus_db = db.clone();
     ctx.bus
-        .subscribe(&bus_db, QUEUE, &[SETTING_CHANGED], move |env| {
+        .subscribe(&bus_db, QUEUE, &[SETTING_CHANGED.name()], move |env| {
             let db = db.clone();
             async move { apply(&db, &env).await }
         })
@@ -89,21 +89,15 @@ pub async fn subscribe(ctx: &ServiceContext, db: Db) -> Result<(), BusError> {
 /// Applies one setting change exactly once; an older version arriving
 /// late never overwrites a newer one.
 pub async fn apply(db: &Db, env: &Envelope) -> Result<(), HandlerError> {
-    let p = &env.payload;
-    let key = p["key"]
-        .as_str()
-        .ok_or_else(|| HandlerError::Permanent("a setting change without a key".into()))?;
+    let change = env.decode(SETTING_CHANGED)?;
+    let key = change.key.as_str();
     if key != ACCESS_KEY && key != REFRESH_KEY {
         return Ok(());
     }
-    let version = p["version"]
-        .as_i64()
+    let version = change
+        .version
         .ok_or_else(|| HandlerError::Permanent("a setting change without a version".into()))?;
-    let value = match &p["value"] {
-        serde_json::Value::Null => None,
-        serde_json::Value::String(s) => Some(s.clone()),
-        other => Some(other.to_string()),
-    };
+    let value = change.value;
     if let Some(v) = &value
         && let Err(why) = parse(key, v)
     {

@@ -2,6 +2,7 @@
 //! actions (assign a role, deactivate, reactivate).
 
 use axum::extract::State;
+use marimo_contracts::{Success, users as contract};
 use marimo_platform::{
     ApiError, ApiResult,
     auth::{Caller, Role},
@@ -63,7 +64,10 @@ pub(super) async fn list(
 }
 
 /// Counts for the dashboard; every role appears in `by_role`, zero or not.
-pub(super) async fn summary(State(st): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+pub(super) async fn summary(
+    State(st): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Success<contract::Summary>>> {
     st.signed_in(
         &caller,
         &[
@@ -75,26 +79,27 @@ pub(super) async fn summary(State(st): State<AppState>, caller: Caller) -> ApiRe
     )
     .await?;
     let counts = store::role_counts(st.db.pool()).await?;
-    let mut by_role = serde_json::Map::new();
-    for role in Role::ALL {
-        let n: i64 = counts
-            .iter()
-            .filter(|(r, _, _)| *r == role)
-            .map(|(_, _, n)| n)
-            .sum();
-        by_role.insert(role.as_str().to_owned(), n.into());
-    }
-    let total: i64 = counts.iter().map(|(_, _, n)| n).sum();
-    let active: i64 = counts
+    let by_role = Role::ALL
+        .iter()
+        .map(|role| {
+            let n: i64 = counts
+                .iter()
+                .filter(|(r, _, _)| r == role)
+                .map(|(_, _, n)| n)
+                .sum();
+            (role.as_str().to_owned(), n)
+        })
+        .collect();
+    let total_users: i64 = counts.iter().map(|(_, _, n)| n).sum();
+    let active_users: i64 = counts
         .iter()
         .filter(|(_, a, _)| *a)
         .map(|(_, _, n)| n)
         .sum();
-    Ok(Json(json!({
-        "success": true,
-        "total_users": total,
-        "active_users": active,
-        "by_role": by_role,
+    Ok(Json(Success::new(contract::Summary {
+        total_users,
+        active_users,
+        by_role,
     })))
 }
 
