@@ -9,6 +9,10 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
+use marimo_contracts::{
+    Success, accounting as contract,
+    values::{self, Money},
+};
 use marimo_platform::{
     ApiError, ApiResult,
     http::{Json, Query},
@@ -248,7 +252,10 @@ async fn ledger(
 
 /// The dashboard's figures: revenue today, this calendar month and per
 /// day over the last 30 days (UTC), and how many entries were posted.
-async fn summary(_: DashboardReader, State(s): State<AppState>) -> ApiResult<Json<Value>> {
+async fn summary(
+    _: DashboardReader,
+    State(s): State<AppState>,
+) -> ApiResult<Json<Success<contract::Summary>>> {
     let today = today();
     let first = today - time::Duration::days(29);
     let month = Period::of(today);
@@ -258,22 +265,25 @@ async fn summary(_: DashboardReader, State(s): State<AppState>) -> ApiResult<Jso
     tx.commit().await?;
     let entries_posted = journal::count(s.ledger.db.pool()).await?;
     let c = &s.ledger.currency();
+    let money = |units| Money::from_minor(units, c.scale());
     let revenue_month: i64 = reports::income_statement(&month_totals).total_revenue;
     let mut days = Vec::with_capacity(30);
     let mut day = first;
     while day <= today {
         let key = format_date(day);
         let amount = by_day.get(&key).copied().unwrap_or(0);
-        days.push(json!({"date": key, "amount": c.format(amount)}));
+        days.push(contract::RevenueDay {
+            date: key,
+            amount: money(amount),
+        });
         day = day.next_day().unwrap_or(today + time::Duration::days(1));
     }
     let revenue_today = by_day.get(&format_date(today)).copied().unwrap_or(0);
-    Ok(Json(json!({
-        "success": true,
-        "currency": c.code(),
-        "revenue_today": c.format(revenue_today),
-        "revenue_month": c.format(revenue_month),
-        "revenue_by_day": days,
-        "entries_posted": entries_posted,
+    Ok(Json(Success::new(contract::Summary {
+        currency: values::Currency::new(c.code()),
+        revenue_today: money(revenue_today),
+        revenue_month: money(revenue_month),
+        revenue_by_day: days,
+        entries_posted,
     })))
 }
