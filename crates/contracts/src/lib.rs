@@ -96,6 +96,14 @@ impl<P> Clone for Topic<P> {
 
 impl<P> Copy for Topic<P> {}
 
+impl<P> PartialEq for Topic<P> {
+    fn eq(&self, other: &Self) -> bool {
+        (self.name, self.version) == (other.name, other.version)
+    }
+}
+
+impl<P> Eq for Topic<P> {}
+
 impl<P> fmt::Debug for Topic<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} v{}", self.name, self.version)
