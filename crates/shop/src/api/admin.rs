@@ -3,6 +3,7 @@
 //! managers and accountants).
 
 use axum::{extract::State, http::StatusCode};
+use marimo_contracts::{Success, shop as contract, values::Currency};
 use marimo_platform::{
     ApiError, ApiResult,
     auth::{Caller, Role},
@@ -19,7 +20,7 @@ use crate::{
     domain::{
         catalog::{ProductFields, parse_units},
         order::{Order, Status},
-        pricing::format_money,
+        pricing::wire_money,
     },
     store::{
         self,
@@ -230,7 +231,10 @@ pub(super) async fn settings(State(st): State<AppState>, caller: Caller) -> ApiR
 }
 
 /// `GET /summary`: figures for the dashboard.
-pub(super) async fn summary(State(st): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+pub(super) async fn summary(
+    State(st): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Success<contract::Summary>>> {
     caller.require(&[
         Role::Admin,
         Role::Manager,
@@ -246,24 +250,31 @@ pub(super) async fn summary(State(st): State<AppState>, caller: Caller) -> ApiRe
             .map(|(_, n)| n)
             .sum::<i64>()
     };
-    let mut by_status = serde_json::Map::new();
-    for s in Status::ALL {
-        by_status.insert(s.as_str().to_owned(), count(s).into());
-    }
-    let mut revenue = serde_json::Map::new();
-    for (currency, amount) in orders::revenue(pool).await? {
-        revenue.insert(currency.clone(), format_money(amount, &currency).into());
-    }
+    let orders_by_status = Status::ALL
+        .iter()
+        .map(|s| (s.as_str().to_owned(), count(*s)))
+        .collect();
+    let revenue = orders::revenue(pool)
+        .await?
+        .into_iter()
+        .map(|(currency, amount)| {
+            let money = wire_money(amount, &currency);
+            (Currency::new(currency), money)
+        })
+        .collect();
     let (active, low) = products::stock_counts(pool, LOW_STOCK_THRESHOLD).await?;
-    Ok(Json(json!({
-        "success": true,
-        "total_orders": counts.iter().map(|(_, n)| n).sum::<i64>(),
-        "open_orders": Status::ALL.iter().filter(|s| s.is_open()).map(|s| count(*s)).sum::<i64>(),
-        "pending_orders": count(Status::Pending),
-        "orders_by_status": by_status,
-        "revenue": revenue,
-        "active_products": active,
-        "low_stock_products": low,
-        "low_stock_threshold": LOW_STOCK_THRESHOLD,
+    Ok(Json(Success::new(contract::Summary {
+        total_orders: counts.iter().map(|(_, n)| n).sum::<i64>(),
+        open_orders: Status::ALL
+            .iter()
+            .filter(|s| s.is_open())
+            .map(|s| count(*s))
+            .sum::<i64>(),
+        pending_orders: count(Status::Pending),
+        orders_by_status,
+        revenue,
+        active_products: active,
+        low_stock_products: low,
+        low_stock_threshold: LOW_STOCK_THRESHOLD,
     })))
 }
