@@ -11,12 +11,16 @@ use axum::{
     http::request::Parts,
     routing::get,
 };
+use marimo_contracts::{
+    Success,
+    dashboard::{Dashboard, DashboardUser, StatsAnswer},
+    ids::UserId,
+};
 use marimo_platform::{
     ApiError, ApiResult,
     auth::{Caller, caller::bearer},
     http::Json,
 };
-use serde_json::{Value, json};
 
 use crate::{domain, fanout::Fanout};
 
@@ -51,26 +55,35 @@ impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
     }
 }
 
-async fn dashboard(State(st): State<AppState>, who: SignedIn) -> ApiResult<Json<Value>> {
+async fn dashboard(
+    State(st): State<AppState>,
+    who: SignedIn,
+) -> ApiResult<Json<Success<Dashboard>>> {
     let answers = st.fanout.summaries(who.caller.role, &who.token).await;
     let known = domain::Known::from_answers(&answers);
     let c = &who.caller;
-    Ok(Json(json!({
-        "success": true,
-        "welcome": format!("Welcome, {}", c.email),
-        "user": {"id": c.user_id, "email": c.email, "role": c.role},
-        "modules": domain::modules_for(c.role),
-        "kpis": known.kpis(),
-        "degraded": known.degraded,
+    Ok(Json(Success::new(Dashboard {
+        welcome: format!("Welcome, {}", c.email),
+        user: DashboardUser {
+            id: UserId::new(&c.user_id),
+            email: c.email.clone(),
+            role: c.role.as_str().to_owned(),
+        },
+        modules: domain::modules_for(c.role).iter().map(Into::into).collect(),
+        kpis: known.kpis(),
+        degraded: degraded(&known),
     })))
 }
 
-async fn stats(State(st): State<AppState>, who: SignedIn) -> ApiResult<Json<Value>> {
+async fn stats(State(st): State<AppState>, who: SignedIn) -> ApiResult<Json<Success<StatsAnswer>>> {
     let answers = st.fanout.summaries(who.caller.role, &who.token).await;
     let known = domain::Known::from_answers(&answers);
-    Ok(Json(json!({
-        "success": true,
-        "stats": known.stats(),
-        "degraded": known.degraded,
+    Ok(Json(Success::new(StatsAnswer {
+        stats: known.stats(),
+        degraded: degraded(&known),
     })))
+}
+
+fn degraded(known: &domain::Known) -> Vec<String> {
+    known.degraded.iter().map(|s| (*s).to_owned()).collect()
 }
