@@ -5,6 +5,24 @@
 //! not insist: they are opaque to every reader, and the original API's
 //! clients and the tests use other texts (`"o-1"`). An id absent from a
 //! payload reads as the empty id ([`UserId::is_empty`] and friends).
+//!
+//! ```
+//! use marimo_contracts::ids::{OrderId, UserId};
+//! fn cancel(order: &OrderId, by: &UserId) -> String {
+//!     format!("{order} by {by}")
+//! }
+//! let (order, user) = (OrderId::new("o-1"), UserId::new("u-1"));
+//! assert_eq!(cancel(&order, &user), "o-1 by u-1");
+//! ```
+//!
+//! Swapped, the same call does not compile:
+//!
+//! ```compile_fail
+//! use marimo_contracts::ids::{OrderId, UserId};
+//! fn cancel(order: &OrderId, by: &UserId) {}
+//! let (order, user) = (OrderId::new("o-1"), UserId::new("u-1"));
+//! cancel(&user, &order);
+//! ```
 
 use std::fmt;
 

@@ -7,7 +7,41 @@
 //! original API sent some), converted from its text, exactly.
 //!
 //! [`Money`], [`UnitCost`] and [`Qty`] are distinct types over the same
-//! decimal, so that a cost cannot be passed where a quantity is expected.
+//! decimal, so that a cost cannot be passed where a quantity is expected:
+//!
+//! ```
+//! use marimo_contracts::values::{Money, Qty, UnitCost};
+//! fn line(qty: &Qty, unit_cost: &UnitCost) -> String {
+//!     format!("{qty} @ {unit_cost}")
+//! }
+//! let (qty, cost) = (Qty::from_thousandths(1500), UnitCost::from_minor(250, 2));
+//! assert_eq!(line(&qty, &cost), "1.500 @ 2.50");
+//! ```
+//!
+//! ```compile_fail
+//! use marimo_contracts::values::{Qty, UnitCost};
+//! fn line(qty: &Qty, unit_cost: &UnitCost) {}
+//! let (qty, cost) = (Qty::from_thousandths(1500), UnitCost::from_minor(250, 2));
+//! line(&cost, &qty);
+//! ```
+//!
+//! A topic takes only its own payload type:
+//!
+//! ```
+//! use marimo_contracts::{factory::{WORK_ORDER_RELEASED, WorkOrder}, Topic};
+//! fn publish<P>(topic: Topic<P>, payload: &P) -> &'static str {
+//!     topic.name()
+//! }
+//! let step: WorkOrder = serde_json::from_str(r#"{"work_order_id": "w1"}"#).unwrap();
+//! assert_eq!(publish(WORK_ORDER_RELEASED, &step), "factory.work_order.released");
+//! ```
+//!
+//! ```compile_fail
+//! use marimo_contracts::{factory::{STOCK_LOW, WorkOrder}, Topic};
+//! fn publish<P>(topic: Topic<P>, payload: &P) {}
+//! let step: WorkOrder = unimplemented!();
+//! publish(STOCK_LOW, &step);
+//! ```
 
 use std::fmt;
 
