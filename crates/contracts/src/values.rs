@@ -114,18 +114,15 @@ impl Decimal {
     /// `from_scaled(2999, 2)` is `"29.99"`, `(-5, 2)` is `"-0.05"`.
     pub fn from_scaled(units: i64, scale: u32) -> Self {
         let sign = if units < 0 { "-" } else { "" };
-        let abs = units.unsigned_abs();
+        let digits = units.unsigned_abs().to_string();
+        let scale = scale as usize;
         if scale == 0 {
-            return Self(format!("{sign}{abs}"));
+            return Self(format!("{sign}{digits}"));
         }
-        let p = 10u128.pow(scale);
-        let abs = u128::from(abs);
-        Self(format!(
-            "{sign}{}.{:0width$}",
-            abs / p,
-            abs % p,
-            width = scale as usize
-        ))
+        // At least one digit before the point: 5 at scale 2 is "0.05".
+        let digits = format!("{digits:0>width$}", width = scale + 1);
+        let (int, frac) = digits.split_at(digits.len() - scale);
+        Self(format!("{sign}{int}.{frac}"))
     }
 
     /// Zero, written `"0"`.
@@ -431,5 +428,16 @@ mod tests {
             serde_json::to_value(Money::from_minor(750, 2)).unwrap(),
             json!("7.50")
         );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn scaled_units_round_trip(units in proptest::prelude::any::<i64>(), scale in 0u32..6) {
+            let d = Decimal::from_scaled(units, scale);
+            proptest::prop_assert_eq!(d.to_scaled(scale), Ok(units));
+            // And through the wire.
+            let back: Decimal = serde_json::from_value(serde_json::to_value(&d).unwrap()).unwrap();
+            proptest::prop_assert_eq!(back, d);
+        }
     }
 }
