@@ -119,6 +119,21 @@ impl Decimal {
     }
 }
 
+/// A wire decimal of a contract payload, read exactly (the contract's
+/// grammar is this one's, so nothing can fail).
+impl From<&marimo_contracts::values::Decimal> for Decimal {
+    fn from(d: &marimo_contracts::values::Decimal) -> Self {
+        let (negative, int, frac) = d.parts();
+        let int = int.trim_start_matches('0');
+        let frac = frac.trim_end_matches('0');
+        Self {
+            negative: negative && !(int.is_empty() && frac.is_empty()),
+            int: int.to_owned(),
+            frac: frac.to_owned(),
+        }
+    }
+}
+
 impl fmt::Display for Decimal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.negative {
@@ -314,6 +329,15 @@ mod tests {
         assert!(from("true").is_err());
         assert!(from("null").is_err());
         assert!(from("\"1e2\"").is_err());
+    }
+
+    #[test]
+    fn wire_decimals_convert_exactly() {
+        let wire = |s: &str| Decimal::from(&marimo_contracts::values::Decimal::parse(s).unwrap());
+        assert_eq!(wire("3.000"), d("3"));
+        assert_eq!(wire("-0.050").to_scaled(2), Ok(-5));
+        assert_eq!(wire("-0.00"), d("0"));
+        assert_eq!(wire("007.50").to_string(), "7.5");
     }
 
     #[test]

@@ -8,6 +8,10 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
+use marimo_contracts::{
+    Success, accounting as contract,
+    values::{self, Money},
+};
 use marimo_platform::{
     ApiError, ApiResult,
     http::{Json, Query},
@@ -216,20 +220,26 @@ async fn ledger(
 
 /// The dashboard's figures: revenue today, this calendar month and per
 /// day over the last 30 days (UTC), and how many entries were posted.
-async fn summary(_: DashboardReader, State(s): State<AppState>) -> ApiResult<Json<Value>> {
+async fn summary(
+    _: DashboardReader,
+    State(s): State<AppState>,
+) -> ApiResult<Json<Success<contract::Summary>>> {
     let sum = s.ledger.summary(today()).await?;
     let c = &s.ledger.currency();
-    let days: Vec<Value> = sum
+    let money = |units| Money::from_minor(units, c.scale());
+    let days = sum
         .revenue_by_day
-        .iter()
-        .map(|(date, amount)| json!({"date": date, "amount": c.format(*amount)}))
+        .into_iter()
+        .map(|(date, amount)| contract::RevenueDay {
+            date,
+            amount: money(amount),
+        })
         .collect();
-    Ok(Json(json!({
-        "success": true,
-        "currency": c.code(),
-        "revenue_today": c.format(sum.revenue_today),
-        "revenue_month": c.format(sum.revenue_month),
-        "revenue_by_day": days,
-        "entries_posted": sum.entries_posted,
+    Ok(Json(Success::new(contract::Summary {
+        currency: values::Currency::new(c.code()),
+        revenue_today: money(sum.revenue_today),
+        revenue_month: money(sum.revenue_month),
+        revenue_by_day: days,
+        entries_posted: sum.entries_posted,
     })))
 }

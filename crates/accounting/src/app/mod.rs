@@ -19,6 +19,11 @@ pub mod reports;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use marimo_contracts::{
+    accounting::{self as contract, EntryPosted, EntryReversed},
+    ids::EntryId,
+    values::{self, Money},
+};
 use marimo_platform::{
     bus::{Envelope, Outbox},
     clock,
@@ -53,8 +58,8 @@ pub struct Origin<'a> {
 }
 
 /// Event types this service publishes.
-pub const ENTRY_POSTED: &str = "accounting.entry.posted";
-pub const ENTRY_REVERSED: &str = "accounting.entry.reversed";
+pub const ENTRY_POSTED: &str = contract::ENTRY_POSTED.name();
+pub const ENTRY_REVERSED: &str = contract::ENTRY_REVERSED.name();
 /// A posting refused because the base currency changed under it.
 pub const CURRENCY_CHANGED: &str = "CURRENCY_CHANGED";
 
@@ -270,38 +275,47 @@ impl Ledger {
         }
         if publish {
             for p in &posted {
-                self.outbox
-                    .publish(tx, &self.event(ENTRY_POSTED, p, None))
-                    .await?;
+                self.outbox.publish(tx, &self.posted_event(p)).await?;
             }
             if let (Some(original), Some(reversal)) = (reverses, posted.first()) {
                 self.outbox
-                    .publish(tx, &self.event(ENTRY_REVERSED, original, Some(reversal)))
+                    .publish(tx, &self.reversed_event(original, reversal))
                     .await?;
             }
         }
         Ok(posted)
     }
 
-    fn event(&self, kind: &str, e: &PostedEntry, reversal: Option<&PostedEntry>) -> Envelope {
-        let mut payload = json!({
-            "entry_id": e.id,
-            "number": e.number,
-            "date": e.date,
-            "reference": e.reference,
-            "total": self.currency().format(e.total),
-            "currency": self.currency().code(),
-            "source": e.source,
-        });
-        if let Some(r) = reversal {
-            // The original is named by entry_id/number; the reversing entry
-            // by these (and by its own accounting.entry.posted).
-            payload["date"] = json!(r.date);
-            payload["reversal_entry_id"] = json!(r.id);
-            payload["reversal_number"] = json!(r.number);
-        }
-        let created_by = reversal.map_or(&e.created_by, |r| &r.created_by);
-        Envelope::new("accounting", kind, payload).actor(created_by.clone())
+    fn posted_event(&self, e: &PostedEntry) -> Envelope {
+        let c = self.currency();
+        let payload = EntryPosted {
+            entry_id: EntryId::new(&e.id),
+            number: e.number.clone(),
+            date: e.date.clone(),
+            reference: e.reference.clone(),
+            total: Money::from_minor(e.total, c.scale()),
+            currency: values::Currency::new(c.code()),
+            source: e.source.clone(),
+        };
+        Envelope::of(contract::ENTRY_POSTED, &payload).actor(e.created_by.clone())
+    }
+
+    /// The original is named by entry_id/number; the reversing entry by
+    /// the reversal fields (and by its own accounting.entry.posted).
+    fn reversed_event(&self, original: &PostedEntry, reversal: &PostedEntry) -> Envelope {
+        let c = self.currency();
+        let payload = EntryReversed {
+            entry_id: EntryId::new(&original.id),
+            number: original.number.clone(),
+            date: reversal.date.clone(),
+            reference: original.reference.clone(),
+            total: Money::from_minor(original.total, c.scale()),
+            currency: values::Currency::new(c.code()),
+            source: original.source.clone(),
+            reversal_entry_id: EntryId::new(&reversal.id),
+            reversal_number: reversal.number.clone(),
+        };
+        Envelope::of(contract::ENTRY_REVERSED, &payload).actor(reversal.created_by.clone())
     }
 
     /// Every account of the drafts exists and is active; returns names.

@@ -11,6 +11,10 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
+use marimo_contracts::{
+    Success,
+    config::{ReferenceList, SettingList},
+};
 use marimo_platform::{
     ApiError, ApiResult,
     auth::{Caller, Role},
@@ -20,13 +24,14 @@ use marimo_platform::{
     http::{Json, Query, extract::Page},
     money::Decimal,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::{
     ConfigError,
     app::{self, Outcome, SettingWrite},
     domain::{self, RefKind},
+    events,
     store::{self, RefItem, Setting},
 };
 
@@ -150,7 +155,7 @@ fn setting_write(key: &str, body: SettingBody, headers: &HeaderMap) -> ApiResult
 }
 
 /// `ETag: "<version>"`, so a client can send it back as `If-Match`.
-fn with_etag(version: i64, body: Value) -> Response {
+fn with_etag(version: i64, body: impl Serialize) -> Response {
     let mut res = Json(body).into_response();
     if let Ok(v) = HeaderValue::from_str(&format!("\"{version}\"")) {
         res.headers_mut().insert(header::ETAG, v);
@@ -166,21 +171,18 @@ fn written(setting: Setting, outcome: Outcome) -> Response {
     };
     with_etag(
         setting.version,
-        json!({"success": true, "message": message, "config": views::setting(&setting)}),
+        json!({"success": true, "message": message, "config": setting}),
     )
 }
 
 // ------------------------------------------------------------ settings
 
-async fn list(State(st): State<AppState>, _: Caller) -> ApiResult<Json<Value>> {
-    let configs: Vec<Value> = store::list_settings(st.db.pool())
-        .await?
-        .iter()
-        .map(views::setting)
-        .collect();
-    Ok(Json(
-        json!({"success": true, "configs": configs, "total": configs.len()}),
-    ))
+async fn list(State(st): State<AppState>, _: Caller) -> ApiResult<Json<Success<SettingList>>> {
+    let configs = store::list_settings(st.db.pool()).await?;
+    Ok(Json(Success::new(SettingList {
+        total: configs.len(),
+        configs,
+    })))
 }
 
 async fn show(
@@ -196,10 +198,7 @@ async fn show(
     let Some(setting) = setting else {
         return Err(ConfigError::NotFound(key).into());
     };
-    let version = setting.version;
-    let mut body = views::setting(&setting);
-    body["success"] = Value::Bool(true);
-    Ok(with_etag(version, body))
+    Ok(with_etag(setting.version, Success::new(setting)))
 }
 
 async fn create(
@@ -296,12 +295,14 @@ async fn list_reference(
     State(st): State<AppState>,
     _: Caller,
     Path(kind): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Success<ReferenceList>>> {
     let kind = ref_kind(&kind)?;
     let items = store::list_reference(st.db.pool(), kind).await?;
-    let mut body = json!({"success": true, "kind": kind.as_str(), "total": items.len()});
-    body[kind.list_field()] = json!(items);
-    Ok(Json(body))
+    let rows = items.iter().map(events::reference_item).collect();
+    Ok(Json(Success::new(ReferenceList::new(
+        events::contract_kind(kind),
+        rows,
+    ))))
 }
 
 #[derive(Debug, Deserialize)]

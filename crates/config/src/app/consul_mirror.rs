@@ -12,6 +12,7 @@
 
 use std::time::Duration;
 
+use marimo_contracts::config::SETTING_CHANGED;
 use marimo_platform::{
     bus::{BusError, HandlerError},
     db::Db,
@@ -19,7 +20,7 @@ use marimo_platform::{
     service::ServiceContext,
 };
 
-use crate::{events, store};
+use crate::store;
 
 /// Where the settings live in Consul KV.
 pub const PREFIX: &str = "marimo/config/";
@@ -55,13 +56,11 @@ pub async fn start(db: Db, ctx: &ServiceContext, client: ConsulClient) -> Result
         });
     }
     ctx.bus
-        .subscribe_stateless(QUEUE, &[events::SETTING_CHANGED], move |env| {
+        .subscribe_stateless(QUEUE, &[SETTING_CHANGED.name()], move |env| {
             let (db, client) = (db.clone(), client.clone());
             async move {
-                let key = env.payload["key"]
-                    .as_str()
-                    .ok_or_else(|| HandlerError::Permanent("event without a key".into()))?;
-                mirror_one(&db, &client, key).await
+                let change = env.decode(SETTING_CHANGED)?;
+                mirror_one(&db, &client, &change.key).await
             }
         })
         .await

@@ -277,15 +277,6 @@ impl RefKind {
             Self::TaxRates => "tax-rates",
         }
     }
-
-    /// The list's field name in responses.
-    pub fn list_field(self) -> &'static str {
-        match self {
-            Self::Currencies => "currencies",
-            Self::Units => "units",
-            Self::TaxRates => "tax_rates",
-        }
-    }
 }
 
 /// ISO 4217 alphabetic code: three upper-case letters (sent in any case).

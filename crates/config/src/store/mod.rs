@@ -24,20 +24,9 @@ pub async fn prepare(db: &Db) -> Result<(), crate::ConfigError> {
 
 // ------------------------------------------------------------ settings
 
-/// A setting as stored (`api::views::setting` answers it with the
-/// original's field names).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Setting {
-    pub key: String,
-    pub value: String,
-    /// The `type` column: the setting's scope.
-    pub scope: String,
-    pub value_type: String,
-    pub description: String,
-    pub version: i64,
-    pub updated_by: Option<String>,
-    pub updated_at: String,
-}
+/// A setting as stored and as answered (the original's field names): the
+/// contract type other services read.
+pub use marimo_contracts::config::Setting;
 
 const SETTING_COLS: &str =
     "key, value, type, value_type, description, version, updated_by, updated_at";

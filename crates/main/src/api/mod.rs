@@ -11,12 +11,16 @@ use axum::{
     http::request::Parts,
     routing::get,
 };
+use marimo_contracts::{
+    Success,
+    dashboard::{Dashboard, DashboardUser, StatsAnswer},
+    ids::UserId,
+};
 use marimo_platform::{
     ApiError, ApiResult,
     auth::{Caller, caller::bearer},
     http::Json,
 };
-use serde_json::{Value, json};
 
 use crate::{MainError, app::fanout::Fanout, domain};
 
@@ -51,24 +55,33 @@ impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
     }
 }
 
-async fn dashboard(State(st): State<AppState>, who: SignedIn) -> ApiResult<Json<Value>> {
+async fn dashboard(
+    State(st): State<AppState>,
+    who: SignedIn,
+) -> ApiResult<Json<Success<Dashboard>>> {
     let known = st.fanout.figures(who.caller.role, &who.token).await;
     let c = &who.caller;
-    Ok(Json(json!({
-        "success": true,
-        "welcome": format!("Welcome, {}", c.email),
-        "user": {"id": c.user_id, "email": c.email, "role": c.role},
-        "modules": views::modules(domain::modules_for(c.role)),
-        "kpis": known.kpis(),
-        "degraded": known.degraded,
+    Ok(Json(Success::new(Dashboard {
+        welcome: format!("Welcome, {}", c.email),
+        user: DashboardUser {
+            id: UserId::new(&c.user_id),
+            email: c.email.clone(),
+            role: c.role.as_str().to_owned(),
+        },
+        modules: views::modules(domain::modules_for(c.role)),
+        kpis: known.kpis(),
+        degraded: degraded(&known),
     })))
 }
 
-async fn stats(State(st): State<AppState>, who: SignedIn) -> ApiResult<Json<Value>> {
+async fn stats(State(st): State<AppState>, who: SignedIn) -> ApiResult<Json<Success<StatsAnswer>>> {
     let known = st.fanout.figures(who.caller.role, &who.token).await;
-    Ok(Json(json!({
-        "success": true,
-        "stats": known.stats(),
-        "degraded": known.degraded,
+    Ok(Json(Success::new(StatsAnswer {
+        stats: known.stats(),
+        degraded: degraded(&known),
     })))
+}
+
+fn degraded(known: &domain::Known) -> Vec<String> {
+    known.degraded.iter().map(|s| (*s).to_owned()).collect()
 }

@@ -1,11 +1,19 @@
 //! Pure rules of the main service: which modules a role may open, and how
 //! the dashboard's and statistics' figures are composed from the
-//! services' summaries. No I/O; unit-tested below.
+//! services' summaries (their contract types, `marimo_contracts`). No
+//! I/O; unit-tested below.
 
 use std::{collections::HashMap, sync::Arc};
 
+use marimo_contracts::{
+    accounting,
+    dashboard::{Kpis, Stats},
+    factory, shop, users,
+    values::{Currency, Money},
+};
 use marimo_platform::{auth::Role, service::ServiceName};
-use serde_json::{Value, json};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 /// The services whose summaries the dashboard is composed of, in the
 /// order `degraded` lists them.
@@ -80,97 +88,117 @@ pub fn modules_for(role: Role) -> &'static [Module] {
 /// The services' answers, sorted into what is known and what is degraded.
 #[derive(Debug, Default)]
 pub struct Known {
-    figures: HashMap<Upstream, Arc<Value>>,
+    users: Option<users::Summary>,
+    accounting: Option<accounting::Summary>,
+    shop: Option<shop::Summary>,
+    factory: Option<factory::Summary>,
     /// Services that were down, slow or failing, in [`Upstream::ALL`] order.
     pub degraded: Vec<&'static str>,
+}
+
+/// A summary as its contract type; an answer that does not read as one
+/// is as good as none.
+fn read<T: DeserializeOwned>(u: Upstream, v: &Value) -> Option<T> {
+    serde_json::from_value(v.clone())
+        .inspect_err(|e| tracing::warn!(upstream = u.as_str(), error = %e, "summary unreadable"))
+        .ok()
 }
 
 impl Known {
     pub fn from_answers(answers: &HashMap<Upstream, Answer>) -> Self {
         let mut known = Known::default();
         for u in Upstream::ALL {
-            match answers.get(&u) {
-                Some(Answer::Figures(v)) => {
-                    known.figures.insert(u, v.clone());
-                }
-                Some(Answer::Denied) => {}
-                Some(Answer::Unavailable(_)) | None => known.degraded.push(u.as_str()),
+            let read = match answers.get(&u) {
+                Some(Answer::Figures(v)) => match u {
+                    Upstream::Users => read(u, v).map(|s| known.users = Some(s)),
+                    Upstream::Accounting => read(u, v).map(|s| known.accounting = Some(s)),
+                    Upstream::Shop => read(u, v).map(|s| known.shop = Some(s)),
+                    Upstream::Factory => read(u, v).map(|s| known.factory = Some(s)),
+                },
+                Some(Answer::Denied) => Some(()),
+                Some(Answer::Unavailable(_)) | None => None,
+            };
+            if read.is_none() {
+                known.degraded.push(u.as_str());
             }
         }
         known
     }
 
-    /// A field of a service's summary, null when unknown.
-    fn field(&self, u: Upstream, name: &str) -> Value {
-        self.figures
-            .get(&u)
-            .and_then(|v| v.get(name))
-            .cloned()
-            .unwrap_or(Value::Null)
+    /// The ledger's currency, when accounting named one.
+    fn ledger_currency(&self) -> Option<Currency> {
+        self.accounting
+            .as_ref()
+            .map(|a| a.currency.clone())
+            .filter(|c| !c.is_empty())
     }
 
     /// The dashboard's key figures.
-    pub fn kpis(&self) -> Value {
-        let low_stock = match self.field(Upstream::Factory, "low_stock") {
-            Value::Array(items) => json!(items.len()),
-            _ => Value::Null,
-        };
-        json!({
-            "revenue_today": self.field(Upstream::Accounting, "revenue_today"),
-            "revenue_month": self.field(Upstream::Accounting, "revenue_month"),
-            "currency": self.field(Upstream::Accounting, "currency"),
-            "open_orders": self.field(Upstream::Shop, "open_orders"),
-            "pending_orders": self.field(Upstream::Shop, "pending_orders"),
-            "work_orders_in_progress": self.field(Upstream::Factory, "in_progress"),
-            "low_stock_items": low_stock,
-            "users_total": self.field(Upstream::Users, "total_users"),
-        })
+    pub fn kpis(&self) -> Kpis {
+        let acc = self.accounting.as_ref();
+        let shop = self.shop.as_ref();
+        let factory = self.factory.as_ref();
+        Kpis {
+            revenue_today: acc.map(|a| a.revenue_today.clone()),
+            revenue_month: acc.map(|a| a.revenue_month.clone()),
+            currency: self.ledger_currency(),
+            open_orders: shop.map(|s| s.open_orders),
+            pending_orders: shop.map(|s| s.pending_orders),
+            work_orders_in_progress: factory.map(|f| f.in_progress),
+            low_stock_items: factory.map(|f| i64::try_from(f.low_stock.len()).unwrap_or(i64::MAX)),
+            users_total: self.users.as_ref().map(|u| u.total_users),
+        }
     }
 
     /// The original `stats` figures. `total_revenue` is the shop's paid
     /// revenue in the ledger's currency when accounting told us which,
     /// else in the shop's only (or alphabetically first) currency.
-    pub fn stats(&self) -> Value {
-        let (currency, total_revenue) = match self.field(Upstream::Shop, "revenue") {
-            Value::Object(by_currency) => {
-                let ledger = self.field(Upstream::Accounting, "currency");
+    pub fn stats(&self) -> Stats {
+        let shop = self.shop.as_ref();
+        let (currency, total_revenue) = match shop {
+            Some(s) => {
+                let ledger = self.ledger_currency();
                 let chosen = ledger
-                    .as_str()
-                    .filter(|c| by_currency.contains_key(*c))
-                    .map(str::to_owned)
-                    .or_else(|| {
-                        let mut keys: Vec<&String> = by_currency.keys().collect();
-                        keys.sort();
-                        keys.first().map(|k| (*k).clone())
-                    });
+                    .clone()
+                    .filter(|c| s.revenue.contains_key(c))
+                    // Keys are ordered: the first is the alphabetical first.
+                    .or_else(|| s.revenue.keys().next().cloned());
                 match chosen {
                     Some(c) => {
-                        let amount = by_currency.get(&c).cloned().unwrap_or(Value::Null);
-                        (json!(c), amount)
+                        let amount = s.revenue.get(&c).cloned();
+                        (Some(c), amount)
                     }
                     // Nothing sold yet.
-                    None => (ledger, json!("0.00")),
+                    None => (ledger, Some(Money::from_minor(0, 2))),
                 }
             }
-            _ => (Value::Null, Value::Null),
+            None => (None, None),
         };
-        json!({
-            "total_users": self.field(Upstream::Users, "total_users"),
-            "total_orders": self.field(Upstream::Shop, "total_orders"),
-            "total_revenue": total_revenue,
-            "currency": currency,
-            "revenue_by_currency": self.field(Upstream::Shop, "revenue"),
-            "active_products": self.field(Upstream::Shop, "active_products"),
-        })
+        Stats {
+            total_users: self.users.as_ref().map(|u| u.total_users),
+            total_orders: shop.map(|s| s.total_orders),
+            total_revenue,
+            currency,
+            revenue_by_currency: shop.map(|s| s.revenue.clone()),
+            active_products: shop.map(|s| s.active_products),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use serde::Serialize;
+    use serde_json::json;
+
     use super::*;
 
     fn answers(list: Vec<(Upstream, Answer)>) -> HashMap<Upstream, Answer> {
         list.into_iter().collect()
+    }
+
+    /// The figures as main answers them.
+    fn wire(figures: impl Serialize) -> Value {
+        serde_json::to_value(figures).unwrap()
     }
 
     #[test]
@@ -196,11 +224,26 @@ mod tests {
             ),
         ]));
         assert_eq!(k.degraded, ["accounting", "shop"]);
-        let kpis = k.kpis();
+        let kpis = wire(k.kpis());
         assert_eq!(kpis["work_orders_in_progress"], 2);
         assert_eq!(kpis["low_stock_items"], 3);
         assert!(kpis["users_total"].is_null());
-        assert!(k.stats()["total_revenue"].is_null());
+        assert!(wire(k.stats())["total_revenue"].is_null());
+    }
+
+    #[test]
+    fn a_summary_that_breaks_its_contract_is_degraded() {
+        let k = Known::from_answers(&answers(vec![
+            (
+                Upstream::Users,
+                Answer::Figures(Arc::new(json!({"total_users": "many"}))),
+            ),
+            (Upstream::Accounting, Answer::Denied),
+            (Upstream::Shop, Answer::Denied),
+            (Upstream::Factory, Answer::Denied),
+        ]));
+        assert_eq!(k.degraded, ["users"]);
+        assert!(wire(k.kpis())["users_total"].is_null());
     }
 
     #[test]
@@ -215,14 +258,14 @@ mod tests {
                 Answer::Figures(Arc::new(json!({"revenue": {"USD": "1.00", "EUR": "2.50"}}))),
             ),
         ]));
-        assert_eq!(k.stats()["total_revenue"], "2.50");
-        assert_eq!(k.stats()["currency"], "EUR");
+        assert_eq!(wire(k.stats())["total_revenue"], "2.50");
+        assert_eq!(wire(k.stats())["currency"], "EUR");
         let k = Known::from_answers(&answers(vec![(
             Upstream::Shop,
             Answer::Figures(Arc::new(json!({"revenue": {"USD": "1.00", "EUR": "2.50"}}))),
         )]));
         assert_eq!(
-            k.stats()["total_revenue"],
+            wire(k.stats())["total_revenue"],
             "2.50",
             "alphabetically first: EUR"
         );
@@ -230,6 +273,6 @@ mod tests {
             Upstream::Shop,
             Answer::Figures(Arc::new(json!({"revenue": {}}))),
         )]));
-        assert_eq!(k.stats()["total_revenue"], "0.00");
+        assert_eq!(wire(k.stats())["total_revenue"], "0.00");
     }
 }

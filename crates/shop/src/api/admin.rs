@@ -3,6 +3,7 @@
 //! managers and accountants).
 
 use axum::{extract::State, http::StatusCode};
+use marimo_contracts::{Success, shop as contract, values::Currency};
 use marimo_platform::{
     ApiError, ApiResult,
     auth::{Caller, Role},
@@ -18,7 +19,7 @@ use super::{AppState, IdParam, STAFF, catalog, orders::parse_status, views};
 use crate::{
     domain::{
         catalog::{ProductFields, parse_units},
-        pricing::format_money,
+        pricing::wire_money,
     },
     store::{
         self,
@@ -225,7 +226,10 @@ pub(super) async fn settings(State(st): State<AppState>, caller: Caller) -> ApiR
 }
 
 /// `GET /summary`: figures for the dashboard.
-pub(super) async fn summary(State(st): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+pub(super) async fn summary(
+    State(st): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Success<contract::Summary>>> {
     caller.require(&[
         Role::Admin,
         Role::Manager,
@@ -233,25 +237,27 @@ pub(super) async fn summary(State(st): State<AppState>, caller: Caller) -> ApiRe
         Role::ShopManager,
     ])?;
     let sum = st.summary().await?;
-    let by_status: serde_json::Map<String, Value> = sum
+    let orders_by_status = sum
         .by_status
         .iter()
-        .map(|(s, n)| (s.as_str().to_owned(), (*n).into()))
+        .map(|(s, n)| (s.as_str().to_owned(), *n))
         .collect();
-    let revenue: serde_json::Map<String, Value> = sum
+    let revenue = sum
         .revenue
-        .iter()
-        .map(|(currency, amount)| (currency.clone(), format_money(*amount, currency).into()))
+        .into_iter()
+        .map(|(currency, amount)| {
+            let money = wire_money(amount, &currency);
+            (Currency::new(currency), money)
+        })
         .collect();
-    Ok(Json(json!({
-        "success": true,
-        "total_orders": sum.total_orders,
-        "open_orders": sum.open_orders,
-        "pending_orders": sum.pending_orders,
-        "orders_by_status": by_status,
-        "revenue": revenue,
-        "active_products": sum.active_products,
-        "low_stock_products": sum.low_stock_products,
-        "low_stock_threshold": sum.low_stock_threshold,
+    Ok(Json(Success::new(contract::Summary {
+        total_orders: sum.total_orders,
+        open_orders: sum.open_orders,
+        pending_orders: sum.pending_orders,
+        orders_by_status,
+        revenue,
+        active_products: sum.active_products,
+        low_stock_products: sum.low_stock_products,
+        low_stock_threshold: sum.low_stock_threshold,
     })))
 }

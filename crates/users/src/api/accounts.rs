@@ -2,6 +2,7 @@
 //! actions (assign a role, deactivate, reactivate).
 
 use axum::extract::State;
+use marimo_contracts::{Success, users as contract};
 use marimo_platform::{
     ApiError, ApiResult,
     auth::{Caller, Role},
@@ -59,7 +60,10 @@ pub(super) async fn list(
 }
 
 /// Counts for the dashboard; every role appears in `by_role`, zero or not.
-pub(super) async fn summary(State(st): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+pub(super) async fn summary(
+    State(st): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Success<contract::Summary>>> {
     signed_in(
         &st,
         &caller,
@@ -72,16 +76,15 @@ pub(super) async fn summary(State(st): State<AppState>, caller: Caller) -> ApiRe
     )
     .await?;
     let sum = st.summary().await?;
-    let by_role: serde_json::Map<String, Value> = sum
+    let by_role = sum
         .by_role
         .iter()
-        .map(|(role, n)| (role.as_str().to_owned(), (*n).into()))
+        .map(|(role, n)| (role.as_str().to_owned(), *n))
         .collect();
-    Ok(Json(json!({
-        "success": true,
-        "total_users": sum.total_users,
-        "active_users": sum.active_users,
-        "by_role": by_role,
+    Ok(Json(Success::new(contract::Summary {
+        total_users: sum.total_users,
+        active_users: sum.active_users,
+        by_role,
     })))
 }
 

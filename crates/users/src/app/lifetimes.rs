@@ -3,6 +3,7 @@
 //! service's own `users_settings` table, shared by every replica, so a
 //! change applies to the next sign-in without a restart.
 
+use marimo_contracts::config::SETTING_CHANGED;
 use marimo_platform::{
     bus::{Envelope, HandlerError, inbox},
     clock,
@@ -25,21 +26,15 @@ pub async fn current(db: &Db) -> Result<Lifetimes, sqlx::Error> {
 /// Applies one setting change exactly once; an older version arriving
 /// late never overwrites a newer one.
 pub async fn apply(db: &Db, env: &Envelope) -> Result<(), HandlerError> {
-    let p = &env.payload;
-    let key = p["key"]
-        .as_str()
-        .ok_or_else(|| HandlerError::Permanent("a setting change without a key".into()))?;
+    let change = env.decode(SETTING_CHANGED)?;
+    let key = change.key.as_str();
     if key != ACCESS_KEY && key != REFRESH_KEY {
         return Ok(());
     }
-    let version = p["version"]
-        .as_i64()
+    let version = change
+        .version
         .ok_or_else(|| HandlerError::Permanent("a setting change without a version".into()))?;
-    let value = match &p["value"] {
-        serde_json::Value::Null => None,
-        serde_json::Value::String(s) => Some(s.clone()),
-        other => Some(other.to_string()),
-    };
+    let value = change.value;
     if let Some(v) = &value
         && let Err(why) = lifetimes::parse(key, v)
     {
