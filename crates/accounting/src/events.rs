@@ -1,6 +1,8 @@
 //! Events: what the ledger consumes from other services, and the events it
-//! publishes (see `ledger::ENTRY_POSTED` / `ENTRY_REVERSED`, written to the
-//! outbox in the posting transaction).
+//! publishes (see `app::ENTRY_POSTED` / `ENTRY_REVERSED`, written to the
+//! outbox in the posting transaction). Payloads are the types of
+//! `marimo_contracts`, read tolerantly: a payload without `currency` is in
+//! the ledger's, one without `tax` has none.
 //!
 //! Consumed (queue `accounting`, payloads in docs/EVENTS.md), each applied
 //! exactly once: `inbox::begin` records the event id in the same
@@ -25,68 +27,41 @@
 
 use std::sync::Arc;
 
+use marimo_contracts::{
+    config::SETTING_CHANGED,
+    factory::{STOCK_RECEIVED, WORK_ORDER_COMPLETED},
+    ids::Sku,
+    shop::{ORDER_CANCELLED, ORDER_PAID},
+    values::{self, Money},
+};
 use marimo_platform::{
     bus::{BusError, Envelope, HandlerError, inbox},
     clock,
     money::Decimal,
     service::ServiceContext,
 };
-use serde::Deserialize;
 use time::Date;
 
 use crate::{
+    app::{Ledger, Origin},
     domain::{
         accounts::codes,
         calendar::{parse_date, today},
         entry::{self, Draft, DraftLine},
         money::Currency,
     },
-    ledger::{Ledger, LedgerError, Origin},
+    error::LedgerError,
     store::journal,
 };
 
 pub const QUEUE: &str = "accounting";
-pub const SETTING_CHANGED: &str = "config.setting.changed";
 pub const BINDINGS: &[&str] = &[
-    SETTING_CHANGED,
-    "shop.order.paid",
-    "shop.order.cancelled",
-    "factory.stock.received",
-    "factory.work_order.completed",
+    SETTING_CHANGED.name(),
+    ORDER_PAID.name(),
+    ORDER_CANCELLED.name(),
+    STOCK_RECEIVED.name(),
+    WORK_ORDER_COMPLETED.name(),
 ];
-
-#[derive(Debug, Deserialize)]
-struct OrderPayload {
-    order_id: String,
-    #[serde(default)]
-    currency: Option<String>,
-    subtotal: Decimal,
-    #[serde(default)]
-    tax: Option<Decimal>,
-    total: Decimal,
-    #[serde(default)]
-    was_paid: Option<bool>,
-}
-
-#[derive(Debug, Deserialize)]
-struct StockReceivedPayload {
-    move_id: String,
-    #[serde(default)]
-    sku: Option<String>,
-    total_cost: Decimal,
-    #[serde(default)]
-    currency: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct WorkOrderCompletedPayload {
-    work_order_id: String,
-    #[serde(default)]
-    sku: Option<String>,
-    total_cost: Decimal,
-    #[serde(default)]
-    currency: Option<String>,
-}
 
 /// What an event asks of the ledger.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,22 +78,34 @@ fn permanent(msg: impl Into<String>) -> HandlerError {
     HandlerError::Permanent(msg.into())
 }
 
-fn check_currency(c: &Currency, got: Option<&str>) -> Result<(), HandlerError> {
-    match got {
-        Some(code) if !code.eq_ignore_ascii_case(c.code()) => Err(permanent(format!(
-            "the ledger keeps {}; an amount in {code} cannot be posted",
-            c.code()
-        ))),
-        _ => Ok(()),
+/// An absent currency is the ledger's (read as empty).
+fn check_currency(c: &Currency, got: &values::Currency) -> Result<(), HandlerError> {
+    let code = got.as_str();
+    if code.is_empty() || code.eq_ignore_ascii_case(c.code()) {
+        return Ok(());
     }
+    Err(permanent(format!(
+        "the ledger keeps {}; an amount in {code} cannot be posted",
+        c.code()
+    )))
 }
 
-fn units(c: &Currency, field: &str, d: &Decimal) -> Result<i64, HandlerError> {
-    let v = c.units(field, d).map_err(|r| permanent(r.message))?;
+fn units(c: &Currency, field: &str, amount: &Money) -> Result<i64, HandlerError> {
+    let d = Decimal::from(amount.decimal());
+    let v = c.units(field, &d).map_err(|r| permanent(r.message))?;
     if v < 0 {
         return Err(permanent(format!("{field} is negative: {d}")));
     }
     Ok(v)
+}
+
+/// ` (SKU)` for descriptions; nothing when the payload had none.
+fn sku_suffix(sku: &Sku) -> String {
+    if sku.is_empty() {
+        String::new()
+    } else {
+        format!(" ({sku})")
+    }
 }
 
 /// The day an event happened (UTC); today if its time is unreadable.
@@ -140,95 +127,88 @@ pub fn plan(env: &Envelope, currency: &Currency) -> Result<Action, HandlerError>
             .map(Action::Post)
             .map_err(|r| permanent(format!("{}: {}", r.code, r.message)))
     };
-    match env.event_type.as_str() {
-        "shop.order.paid" => {
-            let p: OrderPayload = env.payload_as()?;
-            check_currency(currency, p.currency.as_deref())?;
-            let subtotal = units(currency, "subtotal", &p.subtotal)?;
-            let tax = p
-                .tax
-                .as_ref()
-                .map_or(Ok(0), |t| units(currency, "tax", t))?;
-            let total = units(currency, "total", &p.total)?;
-            if subtotal + tax != total {
-                return Err(permanent(format!(
-                    "order {}: subtotal {} + tax {} ≠ total {}",
-                    p.order_id,
-                    p.subtotal,
-                    p.tax.map_or_else(|| "0".into(), |t| t.to_string()),
-                    p.total
-                )));
-            }
-            if total == 0 {
-                return Ok(Action::Nothing);
-            }
-            let mut lines = vec![DraftLine::debit(codes::CASH, total)];
-            if subtotal > 0 {
-                lines.push(DraftLine::credit(codes::SALES_REVENUE, subtotal));
-            }
-            if tax > 0 {
-                lines.push(DraftLine::credit(codes::TAX_PAYABLE, tax));
-            }
-            draft(
-                format!("Shop order {} paid", p.order_id),
-                format!("shop:order:{}", p.order_id),
-                lines,
-            )
+    if env.is(ORDER_PAID) {
+        let p = env.decode(ORDER_PAID)?;
+        check_currency(currency, &p.currency)?;
+        let subtotal = units(currency, "subtotal", &p.subtotal)?;
+        let tax = units(currency, "tax", &p.tax)?;
+        let total = units(currency, "total", &p.total)?;
+        if subtotal + tax != total {
+            return Err(permanent(format!(
+                "order {}: subtotal {} + tax {} ≠ total {}",
+                p.order_id, p.subtotal, p.tax, p.total
+            )));
         }
-        "shop.order.cancelled" => {
-            let p: OrderPayload = env.payload_as()?;
-            Ok(if p.was_paid == Some(true) {
-                Action::Reverse {
-                    reference: format!("shop:order:{}", p.order_id),
-                }
-            } else {
-                Action::Nothing
-            })
+        if total == 0 {
+            return Ok(Action::Nothing);
         }
-        "factory.stock.received" => {
-            let p: StockReceivedPayload = env.payload_as()?;
-            check_currency(currency, p.currency.as_deref())?;
-            let cost = units(currency, "total_cost", &p.total_cost)?;
-            if cost == 0 {
-                return Ok(Action::Nothing);
+        let mut lines = vec![DraftLine::debit(codes::CASH, total)];
+        if subtotal > 0 {
+            lines.push(DraftLine::credit(codes::SALES_REVENUE, subtotal));
+        }
+        if tax > 0 {
+            lines.push(DraftLine::credit(codes::TAX_PAYABLE, tax));
+        }
+        draft(
+            format!("Shop order {} paid", p.order_id),
+            format!("shop:order:{}", p.order_id),
+            lines,
+        )
+    } else if env.is(ORDER_CANCELLED) {
+        let p = env.decode(ORDER_CANCELLED)?;
+        Ok(if p.was_paid == Some(true) {
+            Action::Reverse {
+                reference: format!("shop:order:{}", p.order_id),
             }
-            let sku = p.sku.map(|s| format!(" ({s})")).unwrap_or_default();
-            draft(
-                format!("Stock receipt {}{sku}", p.move_id),
-                format!("factory:receipt:{}", p.move_id),
-                vec![
-                    DraftLine::debit(codes::RAW_MATERIALS, cost),
-                    DraftLine::credit(codes::ACCOUNTS_PAYABLE, cost),
-                ],
-            )
+        } else {
+            Action::Nothing
+        })
+    } else if env.is(STOCK_RECEIVED) {
+        let p = env.decode(STOCK_RECEIVED)?;
+        check_currency(currency, &p.currency)?;
+        let cost = units(currency, "total_cost", &p.total_cost)?;
+        if cost == 0 {
+            return Ok(Action::Nothing);
         }
-        "factory.work_order.completed" => {
-            let p: WorkOrderCompletedPayload = env.payload_as()?;
-            check_currency(currency, p.currency.as_deref())?;
-            let cost = units(currency, "total_cost", &p.total_cost)?;
-            if cost == 0 {
-                return Ok(Action::Nothing);
-            }
-            let sku = p.sku.map(|s| format!(" ({s})")).unwrap_or_default();
-            draft(
-                format!("Work order {} completed{sku}", p.work_order_id),
-                format!("factory:work_order:{}", p.work_order_id),
-                vec![
-                    DraftLine::debit(codes::FINISHED_GOODS, cost),
-                    DraftLine::credit(codes::RAW_MATERIALS, cost),
-                ],
-            )
+        draft(
+            format!("Stock receipt {}{}", p.move_id, sku_suffix(&p.sku)),
+            format!("factory:receipt:{}", p.move_id),
+            vec![
+                DraftLine::debit(codes::RAW_MATERIALS, cost),
+                DraftLine::credit(codes::ACCOUNTS_PAYABLE, cost),
+            ],
+        )
+    } else if env.is(WORK_ORDER_COMPLETED) {
+        let p = env.decode(WORK_ORDER_COMPLETED)?;
+        check_currency(currency, &p.currency)?;
+        let cost = units(currency, "total_cost", &p.total_cost)?;
+        if cost == 0 {
+            return Ok(Action::Nothing);
         }
-        other => Err(permanent(format!(
-            "{other} is not an event the ledger consumes"
-        ))),
+        draft(
+            format!(
+                "Work order {} completed{}",
+                p.work_order_id,
+                sku_suffix(&p.sku)
+            ),
+            format!("factory:work_order:{}", p.work_order_id),
+            vec![
+                DraftLine::debit(codes::FINISHED_GOODS, cost),
+                DraftLine::credit(codes::RAW_MATERIALS, cost),
+            ],
+        )
+    } else {
+        Err(permanent(format!(
+            "{} is not an event the ledger consumes",
+            env.event_type
+        )))
     }
 }
 
 fn ledger_failure(e: LedgerError) -> HandlerError {
     match e {
         // This replica learnt of a new base currency just now: retry.
-        LedgerError::Rejected(r) if r.code == crate::ledger::CURRENCY_CHANGED => {
+        LedgerError::Rejected(r) if r.code == crate::app::CURRENCY_CHANGED => {
             HandlerError::Transient(r.message)
         }
         LedgerError::Rejected(r) => permanent(format!("{}: {}", r.code, r.message)),
@@ -238,7 +218,7 @@ fn ledger_failure(e: LedgerError) -> HandlerError {
 
 /// Applies one event exactly once.
 pub async fn handle(ledger: &Ledger, env: Envelope) -> Result<(), HandlerError> {
-    if env.event_type == SETTING_CHANGED {
+    if env.event_type == SETTING_CHANGED.name() {
         return base_currency(ledger, &env).await;
     }
     let action = plan(&env, &ledger.currency())?;
@@ -308,10 +288,11 @@ pub async fn handle(ledger: &Ledger, env: Envelope) -> Result<(), HandlerError> 
 /// currency (converting posted history is not a setting change) and the
 /// refusal is logged. A deleted setting changes nothing.
 async fn base_currency(ledger: &Ledger, env: &Envelope) -> Result<(), HandlerError> {
-    if env.payload["key"] != crate::store::schema::CURRENCY_SETTING {
+    let change = env.decode(SETTING_CHANGED)?;
+    if change.key != crate::store::schema::CURRENCY_SETTING {
         return Ok(());
     }
-    let Some(code) = env.payload["value"].as_str() else {
+    let Some(code) = change.value.as_deref() else {
         return Ok(());
     };
     let Some(currency) = Currency::new(&code.trim().to_ascii_uppercase()) else {

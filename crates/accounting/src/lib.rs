@@ -5,11 +5,15 @@
 //!   API's transactions. Unit- and property-tested.
 //! - `store`: the SQL for this service's tables (`migrations/`), plus the
 //!   immutability triggers and the seeds.
-//! - [`ledger`]: the one posting path (API, original API, events), chart and
-//!   period operations.
-//! - `api`: the HTTP handlers under `/api/accounting/...`.
+//! - [`app`]: the use cases on [`Ledger`] — the one posting path (API,
+//!   original API, events), postings on request with their
+//!   Idempotency-Key, chart and period operations, reports.
+//! - `api`: the HTTP handlers under `/api/accounting/...` and their
+//!   response views.
 //! - [`events`]: consumers of shop and factory events; the published
 //!   `accounting.entry.posted` / `accounting.entry.reversed`.
+//! - [`error`]: [`LedgerError`], the crate's one error type, and its
+//!   mapping to the platform's error shape.
 //!
 //! Invariants, each also held by the database: every entry balances and
 //! has ≥ 2 one-sided positive lines (checks + posting rules); posted
@@ -30,12 +34,14 @@ use marimo_platform::{
 };
 
 mod api;
+pub mod app;
 pub mod domain;
+pub mod error;
 pub mod events;
-pub mod ledger;
 mod store;
 
-pub use ledger::Ledger;
+pub use app::Ledger;
+pub use error::LedgerError;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 
@@ -107,9 +113,9 @@ fn spawn_currency_refresh(ctx: &ServiceContext, ledger: Arc<Ledger>) {
 pub async fn bulk_post(
     ledger: &Ledger,
     drafts: &[domain::entry::Draft],
-) -> Result<usize, ledger::LedgerError> {
+) -> Result<usize, LedgerError> {
     let mut tx = ledger.db.begin().await?;
-    let origin = ledger::Origin {
+    let origin = app::Origin {
         source: "api",
         created_by: "benchmark",
     };

@@ -2,22 +2,30 @@
 //! outbox in the transaction of the change they report, and the one it
 //! consumes: `config.reference.changed` for units of measure, which keeps
 //! the factory's copy of the config service's units (items are validated
-//! against it, by a foreign key). Quantities and amounts are decimal
-//! strings, as in the API.
+//! against it, by a foreign key). Payloads are the types of
+//! `marimo_contracts`; quantities and amounts are decimal strings, as in
+//! the API.
 
+use marimo_contracts::{
+    Topic,
+    config::{REFERENCE_CHANGED as REFERENCE, RefKind},
+    factory::{self as contract, StockLow, StockReceived, WorkOrder, WorkOrderCompleted},
+    ids::{MoveId, Sku, WarehouseCode, WorkOrderId},
+    values::{self, Money, Qty, UnitCost},
+};
 use marimo_platform::bus::{Envelope, HandlerError, inbox};
-use serde_json::json;
 
-use crate::domain::{money::Currency, qty};
+use crate::domain::money::Currency;
 
 pub const SOURCE: &str = "factory";
 
-pub const STOCK_RECEIVED: &str = "factory.stock.received";
-pub const STOCK_LOW: &str = "factory.stock.low";
-pub const WORK_ORDER_RELEASED: &str = "factory.work_order.released";
-pub const WORK_ORDER_STARTED: &str = "factory.work_order.started";
-pub const WORK_ORDER_COMPLETED: &str = "factory.work_order.completed";
-pub const WORK_ORDER_CANCELLED: &str = "factory.work_order.cancelled";
+pub const STOCK_RECEIVED: &str = contract::STOCK_RECEIVED.name();
+pub const STOCK_LOW: &str = contract::STOCK_LOW.name();
+/// The three steps of a work order before completion share a payload.
+pub const WORK_ORDER_RELEASED: Topic<WorkOrder> = contract::WORK_ORDER_RELEASED;
+pub const WORK_ORDER_STARTED: Topic<WorkOrder> = contract::WORK_ORDER_STARTED;
+pub const WORK_ORDER_CANCELLED: Topic<WorkOrder> = contract::WORK_ORDER_CANCELLED;
+pub const WORK_ORDER_COMPLETED: &str = contract::WORK_ORDER_COMPLETED.name();
 
 /// A receipt (purchase) of stock: accounting books inventory against
 /// payables at `total_cost`.
@@ -31,44 +39,43 @@ pub struct Received<'a> {
     pub reference: Option<&'a str>,
 }
 
+fn money(currency: &Currency, units: i64) -> Money {
+    Money::from_minor(units, currency.scale())
+}
+
 pub fn stock_received(r: &Received<'_>, currency: &Currency) -> Envelope {
-    Envelope::new(
-        SOURCE,
-        STOCK_RECEIVED,
-        json!({
-            "move_id": r.move_id,
-            "sku": r.sku,
-            "warehouse": r.warehouse,
-            "qty": qty::format(r.qty),
-            "unit_cost": currency.format(r.unit_cost),
-            "total_cost": currency.format(r.total_cost),
-            "currency": currency.code(),
-            "reference": r.reference,
-        }),
-    )
+    let payload = StockReceived {
+        move_id: MoveId::new(r.move_id),
+        sku: Sku::new(r.sku),
+        warehouse: WarehouseCode::new(r.warehouse),
+        qty: Qty::from_thousandths(r.qty),
+        unit_cost: UnitCost::from_minor(r.unit_cost, currency.scale()),
+        total_cost: money(currency, r.total_cost),
+        currency: values::Currency::new(currency.code()),
+        reference: r.reference.map(str::to_owned),
+    };
+    Envelope::of(contract::STOCK_RECEIVED, &payload)
 }
 
 /// A warehouse's on hand of an item fell below its reorder point.
 pub fn stock_low(sku: &str, warehouse: &str, on_hand: i64, reorder_point: i64) -> Envelope {
-    Envelope::new(
-        SOURCE,
-        STOCK_LOW,
-        json!({
-            "sku": sku,
-            "warehouse": warehouse,
-            "on_hand": qty::format(on_hand),
-            "reorder_point": qty::format(reorder_point),
-        }),
-    )
+    let payload = StockLow {
+        sku: Sku::new(sku),
+        warehouse: WarehouseCode::new(warehouse),
+        on_hand: Qty::from_thousandths(on_hand),
+        reorder_point: Qty::from_thousandths(reorder_point),
+    };
+    Envelope::of(contract::STOCK_LOW, &payload)
 }
 
 /// `factory.work_order.released|started|cancelled`.
-pub fn work_order(event_type: &'static str, id: &str, sku: &str, qty: i64) -> Envelope {
-    Envelope::new(
-        SOURCE,
-        event_type,
-        json!({"work_order_id": id, "sku": sku, "qty": qty::format(qty)}),
-    )
+pub fn work_order(step: Topic<WorkOrder>, id: &str, sku: &str, qty: i64) -> Envelope {
+    let payload = WorkOrder {
+        work_order_id: WorkOrderId::new(id),
+        sku: Sku::new(sku),
+        qty: Qty::from_thousandths(qty),
+    };
+    Envelope::of(step, &payload)
 }
 
 /// One consumed component of a completion.
@@ -92,39 +99,34 @@ pub struct Completed<'a> {
 /// Accounting moves `total_cost` from raw materials to finished goods;
 /// the shop adds `qty` to the linked product's stock.
 pub fn work_order_completed(c: &Completed<'_>, currency: &Currency) -> Envelope {
-    let consumed: Vec<_> = c
+    let consumed = c
         .consumed
         .iter()
-        .map(|x| {
-            json!({
-                "sku": x.sku,
-                "qty": qty::format(x.qty),
-                "total_cost": currency.format(x.total_cost),
-            })
+        .map(|x| contract::Consumed {
+            sku: Sku::new(&x.sku),
+            qty: Qty::from_thousandths(x.qty),
+            total_cost: money(currency, x.total_cost),
         })
         .collect();
-    Envelope::new(
-        SOURCE,
-        WORK_ORDER_COMPLETED,
-        json!({
-            "work_order_id": c.work_order_id,
-            "sku": c.sku,
-            "qty": qty::format(c.produced),
-            "scrap_qty": qty::format(c.scrap),
-            "warehouse": c.warehouse,
-            "unit_cost": currency.format(c.unit_cost),
-            "total_cost": currency.format(c.total_cost),
-            "currency": currency.code(),
-            "consumed": consumed,
-        }),
-    )
+    let payload = WorkOrderCompleted {
+        work_order_id: WorkOrderId::new(c.work_order_id),
+        sku: Sku::new(c.sku),
+        qty: Qty::from_thousandths(c.produced),
+        scrap_qty: Qty::from_thousandths(c.scrap),
+        warehouse: WarehouseCode::new(c.warehouse),
+        unit_cost: UnitCost::from_minor(c.unit_cost, currency.scale()),
+        total_cost: money(currency, c.total_cost),
+        currency: values::Currency::new(currency.code()),
+        consumed,
+    };
+    Envelope::of(contract::WORK_ORDER_COMPLETED, &payload)
 }
 
 // ------------------------------------------------------------ consumed
 
 /// The factory's queue.
 pub const QUEUE: &str = "factory";
-pub const REFERENCE_CHANGED: &str = "config.reference.changed";
+pub const REFERENCE_CHANGED: &str = REFERENCE.name();
 
 /// Subscribes the factory's queue.
 pub async fn subscribe(
@@ -147,25 +149,24 @@ pub async fn subscribe(
 
 /// Applies one event exactly once.
 pub async fn handle(db: &marimo_platform::db::Db, env: Envelope) -> Result<(), HandlerError> {
-    if env.event_type != REFERENCE_CHANGED || env.version != 1 {
+    if !env.is(REFERENCE) {
         return Err(HandlerError::Permanent(format!(
             "{} v{} is not an event the factory consumes",
             env.event_type, env.version
         )));
     }
-    if env.payload["kind"] != "units" {
+    let change = env.decode(REFERENCE)?;
+    if change.kind != RefKind::Units {
         return Ok(());
     }
-    let unit = |field: &str| {
-        env.payload["item"][field]
-            .as_str()
-            .map(str::trim)
+    fn unit<'a>(field: &str, value: &'a str) -> Result<&'a str, HandlerError> {
+        Some(value.trim())
             .filter(|s| !s.is_empty())
             .ok_or_else(|| HandlerError::Permanent(format!("a unit without `{field}`")))
-    };
-    let code = crate::domain::items::parse_unit(unit("code")?)
+    }
+    let code = crate::domain::items::parse_unit(unit("code", change.item.code())?)
         .map_err(|e| HandlerError::Permanent(e.message.clone()))?;
-    let name = unit("name")?;
+    let name = unit("name", change.item.name())?;
     let Some(mut tx) = inbox::begin(db, QUEUE, &env.id).await? else {
         return Ok(());
     };
@@ -177,6 +178,8 @@ pub async fn handle(db: &marimo_platform::db::Db, env: Envelope) -> Result<(), H
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]
@@ -242,10 +245,10 @@ mod tests {
         for t in [
             STOCK_RECEIVED,
             STOCK_LOW,
-            WORK_ORDER_RELEASED,
-            WORK_ORDER_STARTED,
+            WORK_ORDER_RELEASED.name(),
+            WORK_ORDER_STARTED.name(),
             WORK_ORDER_COMPLETED,
-            WORK_ORDER_CANCELLED,
+            WORK_ORDER_CANCELLED.name(),
         ] {
             assert_eq!(t.split('.').count(), 3);
         }

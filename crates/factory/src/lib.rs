@@ -6,11 +6,13 @@
 //!   machine. Unit- and property-tested.
 //! - `store`: the SQL for this service's tables (`migrations/`), the
 //!   append-only guards (triggers) and the seeds.
-//! - `engine`: every change, each in one transaction with its stock moves,
-//!   balances and outbox events ([`Factory`]).
+//! - `app`: the use cases — every change, each in one transaction with its
+//!   stock moves, balances and outbox events ([`Factory`]).
 //! - `api`: the HTTP handlers under `/api/factory/...`, including the
 //!   original API's `/products` and `/orders`.
 //! - [`events`]: what the factory publishes (docs/EVENTS.md).
+//! - [`error`]: [`FactoryError`], the crate's one error type, mapped to the
+//!   platform's error shape once.
 //!
 //! Invariants, each also held by the database: stock moves are never
 //! updated or deleted (triggers); a balance (`stock_levels`) equals the sum
@@ -33,24 +35,23 @@
 //!   seen exactly once even under concurrency; a total over warehouses
 //!   would have to lock every warehouse's row of the item on every move.
 
-use axum::{Router, http::StatusCode};
+use axum::Router;
 use marimo_platform::{
-    ApiError,
     bus::Outbox,
     db::Db,
     http::ServiceApp,
     service::{ServiceContext, StartError},
     telemetry::Metrics,
 };
-use serde_json::{Value, json};
 
 mod api;
+mod app;
 pub mod domain;
-mod engine;
+pub mod error;
 pub mod events;
 mod store;
 
-pub use engine::{
+pub use app::{
     boms::NewBom,
     items::{ItemChanges, NewItem},
     posting::{Idem, Posted, Requester},
@@ -60,7 +61,9 @@ pub use store::{
     boms::BomRecord, items::ItemRecord, stock::MoveRecord, work_orders::WorkOrderRecord,
 };
 
-use domain::{Invalid, bom::format_path, money::Currency, work_order::InvalidTransition};
+pub use error::{FactoryError, Shortage};
+
+use domain::money::Currency;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 
@@ -69,147 +72,9 @@ pub const DEFAULT_CURRENCY: &str = "USD";
 /// The warehouse seeded at start and used when a request names none.
 pub const DEFAULT_WAREHOUSE: &str = "MAIN";
 
-/// One component the stock cannot cover.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Shortage {
-    pub sku: String,
-    pub warehouse: String,
-    /// Thousandths.
-    pub required: i64,
-    pub available: i64,
-}
-
-/// Everything the factory can fail with, mapped to HTTP in one place.
-#[derive(Debug, thiserror::Error)]
-pub enum FactoryError {
-    #[error("{0}")]
-    Invalid(#[from] Invalid),
-    #[error("{0}")]
-    NotFound(String),
-    /// 409 with a domain code (duplicates, stock changes that conflict).
-    #[error("{message}")]
-    Conflict {
-        code: &'static str,
-        message: String,
-        details: Option<Value>,
-    },
-    /// 422 with a domain code (references and rules: unknown unit, no BOM).
-    #[error("{message}")]
-    Unprocessable {
-        code: &'static str,
-        message: String,
-        details: Option<Value>,
-    },
-    #[error("insufficient stock for {} item(s)", .0.len())]
-    InsufficientStock(Vec<Shortage>),
-    #[error("{0}")]
-    Transition(#[from] InvalidTransition),
-    #[error("the bill of materials would form a cycle: {}", format_path(.0))]
-    BomCycle(Vec<String>),
-    #[error("database error: {0}")]
-    Db(#[from] sqlx::Error),
-    /// A rule the code relies on did not hold (logged, 500).
-    #[error("internal error: {0}")]
-    Internal(String),
-}
-
-impl FactoryError {
-    pub(crate) fn not_found(what: impl Into<String>) -> Self {
-        Self::NotFound(what.into())
-    }
-
-    pub(crate) fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
-        Self::Unprocessable {
-            code,
-            message: message.into(),
-            details: None,
-        }
-    }
-
-    pub(crate) fn conflict(code: &'static str, message: impl Into<String>) -> Self {
-        Self::Conflict {
-            code,
-            message: message.into(),
-            details: None,
-        }
-    }
-
-    pub(crate) fn too_large(what: &str) -> Self {
-        Self::unprocessable(
-            "TOO_LARGE",
-            format!("{what} exceeds what the factory can hold"),
-        )
-    }
-}
-
-impl From<FactoryError> for ApiError {
-    fn from(err: FactoryError) -> Self {
-        let with = |e: ApiError, d: Option<Value>| match d {
-            Some(d) => e.with_details(d),
-            None => e,
-        };
-        match err {
-            FactoryError::Invalid(i) => {
-                ApiError::validation(i.message).with_details(json!({"field": i.field}))
-            }
-            FactoryError::NotFound(m) => ApiError::not_found(m),
-            FactoryError::Conflict {
-                code,
-                message,
-                details,
-            } => with(ApiError::new(StatusCode::CONFLICT, code, message), details),
-            FactoryError::Unprocessable {
-                code,
-                message,
-                details,
-            } => with(
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message),
-                details,
-            ),
-            FactoryError::InsufficientStock(list) => {
-                let shortages: Vec<Value> = list
-                    .iter()
-                    .map(|s| {
-                        json!({
-                            "sku": s.sku,
-                            "warehouse": s.warehouse,
-                            "required": domain::qty::format(s.required),
-                            "available": domain::qty::format(s.available),
-                        })
-                    })
-                    .collect();
-                let skus: Vec<&str> = list.iter().map(|s| s.sku.as_str()).collect();
-                ApiError::new(
-                    StatusCode::CONFLICT,
-                    "INSUFFICIENT_STOCK",
-                    format!("not enough stock available of {}", skus.join(", ")),
-                )
-                .with_details(json!({ "shortages": shortages }))
-            }
-            FactoryError::Transition(t) => {
-                ApiError::new(StatusCode::CONFLICT, "INVALID_TRANSITION", t.to_string())
-                    .with_details(json!({"status": t.from.as_str(), "action": t.action.as_str()}))
-            }
-            FactoryError::BomCycle(path) => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "BOM_CYCLE",
-                format!(
-                    "this bill of materials would make a product need itself: {}",
-                    format_path(&path)
-                ),
-            )
-            .with_details(json!({"cycle": format_path(&path), "path": path})),
-            FactoryError::Db(e) => e.into(),
-            FactoryError::Internal(why) => {
-                tracing::error!(%why, "factory invariant broken");
-                ApiError::internal("internal error")
-            }
-        }
-    }
-}
-
 /// The factory: its database, outbox, metrics and base currency. Every
-/// change goes through its methods (the `engine`), one transaction each.
+/// change goes through its methods (the use cases in `app`), one
+/// transaction each.
 #[derive(Debug, Clone)]
 pub struct Factory {
     pub(crate) db: Db,

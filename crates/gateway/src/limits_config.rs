@@ -14,6 +14,10 @@ use std::{
     time::Duration,
 };
 
+use marimo_contracts::{
+    Success,
+    config::{SETTING_CHANGED, Setting},
+};
 use marimo_platform::{
     auth::{Role, jwt::Identity},
     bus::{BusError, Envelope},
@@ -78,15 +82,17 @@ pub async fn follow(
     ctx.bus
         .subscribe_each_instance(
             "gateway.limits",
-            &["config.setting.changed"],
+            &[SETTING_CHANGED.name()],
             move |env: Envelope| {
                 let follower = on_event.clone();
                 async move {
-                    let p = &env.payload;
-                    if p["key"] == KEY
-                        && let Some(version) = p["version"].as_i64()
+                    // A change this replica cannot read leaves its limits
+                    // as they are, like a value that does not parse.
+                    if let Ok(change) = env.decode(SETTING_CHANGED)
+                        && change.key == KEY
+                        && let Some(version) = change.version
                     {
-                        follower.apply(version, p["value"].as_str());
+                        follower.apply(version, change.value.as_deref());
                     }
                     Ok(())
                 }
@@ -116,10 +122,9 @@ pub async fn follow(
                 .await
             {
                 Ok(res) if res.status().is_success() => {
-                    if let Ok(body) = res.json::<serde_json::Value>().await
-                        && let Some(version) = body["version"].as_i64()
+                    if let Ok(Success { body: setting, .. }) = res.json::<Success<Setting>>().await
                     {
-                        follower.apply(version, body["value"].as_str());
+                        follower.apply(setting.version, Some(&setting.value));
                     }
                     return;
                 }

@@ -1,11 +1,16 @@
 //! The main service: the dashboard and statistics of Marimo ERP, composed
-//! from the other services' `/summary` endpoints. It has no database.
+//! from the other services' `/summary` endpoints. It has no database: no
+//! `store/`, no `migrations/` (the one exception to the service skeleton).
 //!
-//! - [`fanout`]: the only client of other services (parallel calls with the
-//!   caller's token through discovery, with a breaker per instance and a
-//!   per-call timeout, and a short cache per service and role).
-//! - [`domain`]: modules per role and the composition of figures.
-//! - `api`: `GET /api/main/dashboard`, `GET /api/main/stats`.
+//! - `app` ([`fanout`]): the only client of other services (parallel calls
+//!   with the caller's token through discovery, with a breaker per
+//!   instance and a per-call timeout, and a short cache per service and
+//!   role).
+//! - [`domain`]: modules per role, the upstream services and the
+//!   composition of figures.
+//! - `api`: `GET /api/main/dashboard`, `GET /api/main/stats` and their
+//!   response views.
+//! - [`error`]: [`MainError`], the crate's one error type.
 
 use std::{sync::Arc, time::Duration};
 
@@ -18,8 +23,12 @@ use marimo_platform::{
 };
 
 mod api;
+mod app;
 pub mod domain;
-pub mod fanout;
+pub mod error;
+
+pub use app::fanout;
+pub use error::MainError;
 
 /// Knobs of the fan-out (tests shorten or lengthen them).
 #[derive(Debug, Clone)]
@@ -51,9 +60,10 @@ pub async fn router_with(ctx: ServiceContext, tuning: MainTuning) -> Result<Rout
         Some(spec) => BreakerConfig::parse(spec).map_err(|e| format!("MARIMO_BREAKER: {e}"))?,
         None => BreakerConfig::default(),
     };
-    let services = fanout::Upstream::ALL.map(fanout::Upstream::service);
+    let services = domain::Upstream::ALL.map(domain::Upstream::service);
     let discovery = discovery::from_settings(&ctx.settings, &services, ctx.shutdown.clone())?;
-    let fanout = fanout::Fanout::new(discovery, tuning.call_timeout, breaker, tuning.cache_ttl)?;
+    let fanout = fanout::Fanout::new(discovery, tuning.call_timeout, breaker, tuning.cache_ttl)
+        .map_err(MainError::from)?;
     let api = api::routes(api::AppState {
         fanout: Arc::new(fanout),
     });

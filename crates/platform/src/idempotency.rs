@@ -10,6 +10,12 @@
 //! request fails, its transaction rolls back and the key is free again:
 //! only requests that took effect are remembered.
 //!
+//! The flow is the same in every service: [`Keyed::from_request`] reads the
+//! header in the handler; the use case opens its transaction and calls
+//! [`claim`]: a [`Claim::Replay`] is answered with [`replay`], a
+//! [`Claim::Mismatch`] with [`key_reused`]; a fresh claim does the work and
+//! stores the response it will answer with [`complete`] before commit.
+//!
 //! Every service that uses this has the same table in its own schema:
 //!
 //! ```sql
@@ -24,7 +30,10 @@
 //! );
 //! ```
 
-use axum::http::HeaderMap;
+use axum::{
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
 use serde::Serialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -51,6 +60,60 @@ pub fn key_from(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
         .with_details(json!({"field": "Idempotency-Key"})));
     }
     Ok(Some(key.to_owned()))
+}
+
+/// An `Idempotency-Key` a caller sent, scoped to the caller, with the
+/// fingerprint of the request it came with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keyed {
+    /// Keys are per caller: two users may pick the same key.
+    pub caller: String,
+    pub key: String,
+    pub request_hash: String,
+}
+
+impl Keyed {
+    /// The key of a request, if it sent one (400 for a malformed key).
+    pub fn from_request(
+        headers: &HeaderMap,
+        caller: &str,
+        method: &str,
+        path: &str,
+        body: &impl Serialize,
+    ) -> Result<Option<Self>, ApiError> {
+        Ok(key_from(headers)?.map(|key| Self {
+            caller: caller.to_owned(),
+            key,
+            request_hash: fingerprint(method, path, body),
+        }))
+    }
+}
+
+/// The one answer to a key used again with another request (422).
+pub fn key_reused() -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "IDEMPOTENCY_KEY_REUSED",
+        "this Idempotency-Key was already used with a different request",
+    )
+}
+
+/// The stored answer of a request seen before, sent again as it was the
+/// first time, marked `Idempotent-Replayed: true`.
+pub fn replay(status: u16, body: String) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    let mut res = (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response();
+    res.headers_mut()
+        .insert(REPLAYED, HeaderValue::from_static("true"));
+    res
 }
 
 /// What identifies "the same request": method, path and the body as
@@ -190,6 +253,28 @@ mod tests {
         assert_eq!(fp(&a), fp(&b));
         assert_ne!(fp(&a), fp(&c));
         assert_ne!(fp(&a), fingerprint("POST", "/y", &a));
+    }
+
+    #[test]
+    fn replays_are_marked_and_reuse_is_422() {
+        let res = replay(201, r#"{"success":true}"#.into());
+        assert_eq!(res.status(), StatusCode::CREATED);
+        assert_eq!(res.headers()[REPLAYED], "true");
+        assert_eq!(res.headers()[header::CONTENT_TYPE], "application/json");
+        let e = key_reused();
+        assert_eq!(
+            (e.status, e.code),
+            (StatusCode::UNPROCESSABLE_ENTITY, "IDEMPOTENCY_KEY_REUSED")
+        );
+        let keyed = Keyed::from_request(&headers("k"), "u1", "POST", "/x", &json!({}))
+            .unwrap()
+            .unwrap();
+        assert_eq!((keyed.caller.as_str(), keyed.key.as_str()), ("u1", "k"));
+        assert_eq!(keyed.request_hash, fingerprint("POST", "/x", &json!({})));
+        assert_eq!(
+            Keyed::from_request(&HeaderMap::new(), "u1", "POST", "/x", &json!({})).unwrap(),
+            None
+        );
     }
 
     #[test]

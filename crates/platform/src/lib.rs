@@ -13,6 +13,9 @@
 //! - [`telemetry`]: logs and per-service Prometheus metrics.
 //! - [`service`]: the context a service is started with.
 //! - [`idempotency`]: the `Idempotency-Key` header and its records.
+//! - [`invalid`]: a field a client got wrong ([`Invalid`], answered 400).
+//! - [`time_range`]: the one `from`/`to` rule for lists ([`TimeRange`]).
+//! - [`money`]: exact decimals and currencies ([`money::Currency`]).
 //! - [`client`]: calls to another service through discovery, with a
 //!   breaker per instance and a timeout.
 //! - [`redis`]: the shared Redis connection (cache store, rate limits,
@@ -32,11 +35,15 @@ pub mod error;
 pub mod http;
 pub mod idempotency;
 pub mod ids;
+pub mod invalid;
 pub mod lock;
 pub mod money;
 pub mod redis;
 pub mod resilience;
 pub mod service;
 pub mod telemetry;
+pub mod time_range;
 
 pub use error::{ApiError, ApiResult, ErrorCode};
+pub use invalid::Invalid;
+pub use time_range::TimeRange;

@@ -119,6 +119,21 @@ impl Decimal {
     }
 }
 
+/// A wire decimal of a contract payload, read exactly (the contract's
+/// grammar is this one's, so nothing can fail).
+impl From<&marimo_contracts::values::Decimal> for Decimal {
+    fn from(d: &marimo_contracts::values::Decimal) -> Self {
+        let (negative, int, frac) = d.parts();
+        let int = int.trim_start_matches('0');
+        let frac = frac.trim_end_matches('0');
+        Self {
+            negative: negative && !(int.is_empty() && frac.is_empty()),
+            int: int.to_owned(),
+            frac: frac.to_owned(),
+        }
+    }
+}
+
 impl fmt::Display for Decimal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.negative {
@@ -186,6 +201,78 @@ pub fn mul_div_round(amount: i64, numerator: i64, denominator: i64) -> Option<i6
     i64::try_from(rounded).ok()
 }
 
+/// An ISO 4217 currency the platform knows, with its minor units. Amounts
+/// of it are `i64` minor units (cents for USD); they arrive as decimals
+/// and leave as decimal strings with exactly [`Currency::scale`] places.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Currency {
+    code: String,
+    scale: u32,
+}
+
+impl Currency {
+    /// `None` for codes the platform does not know (case and surrounding
+    /// blanks do not matter).
+    pub fn new(code: &str) -> Option<Self> {
+        let code = code.trim().to_ascii_uppercase();
+        minor_units(&code).map(|scale| Self { code, scale })
+    }
+
+    /// US dollars, the default base currency.
+    pub fn usd() -> Self {
+        Self {
+            code: "USD".into(),
+            scale: 2,
+        }
+    }
+
+    /// The upper-case ISO code.
+    pub fn code(&self) -> &str {
+        &self.code
+    }
+
+    /// Decimal places of the currency (2 for USD, 0 for JPY).
+    pub fn scale(&self) -> u32 {
+        self.scale
+    }
+
+    /// Minor units as a decimal string with exactly `scale` places:
+    /// 750 → `"7.50"` for USD.
+    pub fn format(&self, units: i64) -> String {
+        format_scaled(units, self.scale)
+    }
+
+    /// A decimal as minor units of this currency, at most `max` in size.
+    /// More decimal places than the currency has is refused, never
+    /// rounded; `field` names the input in the error.
+    pub fn units(&self, field: &str, d: &Decimal, max: i64) -> Result<i64, crate::Invalid> {
+        let field = field.to_owned();
+        let units = d.to_scaled(self.scale).map_err(|e| match e {
+            DecimalError::TooPrecise { .. } => {
+                let message = format!(
+                    "{field}: {d} has more decimal places than {} allows ({})",
+                    self.code, self.scale
+                );
+                crate::Invalid::new(field.clone(), message)
+            }
+            other => crate::Invalid::new(field.clone(), format!("{field}: {other}")),
+        })?;
+        if units.unsigned_abs() > max.unsigned_abs() {
+            return Err(crate::Invalid::new(
+                field.clone(),
+                format!("{field}: {d} is too large"),
+            ));
+        }
+        Ok(units)
+    }
+}
+
+impl fmt::Display for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.code)
+    }
+}
+
 /// Minor units of an ISO 4217 currency this system knows; `None` otherwise.
 pub fn minor_units(code: &str) -> Option<u32> {
     Some(match code {
@@ -245,6 +332,15 @@ mod tests {
     }
 
     #[test]
+    fn wire_decimals_convert_exactly() {
+        let wire = |s: &str| Decimal::from(&marimo_contracts::values::Decimal::parse(s).unwrap());
+        assert_eq!(wire("3.000"), d("3"));
+        assert_eq!(wire("-0.050").to_scaled(2), Ok(-5));
+        assert_eq!(wire("-0.00"), d("0"));
+        assert_eq!(wire("007.50").to_string(), "7.5");
+    }
+
+    #[test]
     fn formats_with_fixed_places() {
         assert_eq!(format_scaled(2999, 2), "29.99");
         assert_eq!(format_scaled(-5, 2), "-0.05");
@@ -259,6 +355,27 @@ mod tests {
         assert_eq!(mul_div_round(-1000, 825, 10_000), Some(-83));
         assert_eq!(mul_div_round(1000, 824, 10_000), Some(82));
         assert_eq!(mul_div_round(1, 1, 0), None);
+    }
+
+    #[test]
+    fn currencies_keep_their_places() {
+        let usd = Currency::new(" usd ").unwrap();
+        assert_eq!(usd, Currency::usd());
+        assert_eq!(usd.units("amount", &d("12.3"), 10_000), Ok(1230));
+        let e = usd.units("amount", &d("12.345"), 10_000).unwrap_err();
+        assert_eq!(e.field, "amount");
+        assert!(
+            e.message
+                .contains("more decimal places than USD allows (2)"),
+            "{e}"
+        );
+        assert!(usd.units("amount", &d("100.01"), 10_000).is_err());
+        assert_eq!(usd.units("amount", &d("-100.00"), 10_000), Ok(-10_000));
+        let jpy = Currency::new("JPY").unwrap();
+        assert_eq!(jpy.format(500), "500");
+        assert!(jpy.units("amount", &d("1.5"), 10_000).is_err());
+        assert_eq!(usd.format(-5), "-0.05");
+        assert!(Currency::new("XXX").is_none());
     }
 
     proptest! {

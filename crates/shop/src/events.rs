@@ -17,41 +17,46 @@
 
 use std::sync::Arc;
 
+use marimo_contracts::{
+    Topic,
+    config::SETTING_CHANGED as SETTING,
+    factory::WORK_ORDER_COMPLETED as COMPLETED,
+    ids::{EventId, OrderId, ProductId, Sku, UserId},
+    shop::{self as contract, Order as OrderPayload, OrderItem, ProductRestocked},
+    values::{Currency, Qty},
+};
 use marimo_platform::{
     bus::{BusError, Envelope, HandlerError, inbox},
     clock,
-    money::Decimal,
     service::ServiceContext,
 };
-use serde::Deserialize;
-use serde_json::{Value, json};
 
 use crate::{
+    app::Shop,
     domain::{
         catalog::MAX_STOCK,
         order::{Order, Status},
-        pricing::format_money,
+        pricing::wire_money,
         settings,
     },
-    ops::Shop,
     store,
 };
 
 pub const SOURCE: &str = "shop";
 pub const QUEUE: &str = "shop";
 
-pub const PLACED: &str = "shop.order.placed";
-pub const PAID: &str = "shop.order.paid";
-pub const SHIPPED: &str = "shop.order.shipped";
-pub const DELIVERED: &str = "shop.order.delivered";
-pub const CANCELLED: &str = "shop.order.cancelled";
+pub const PLACED: Topic<OrderPayload> = contract::ORDER_PLACED;
+pub const PAID: Topic<OrderPayload> = contract::ORDER_PAID;
+pub const SHIPPED: Topic<OrderPayload> = contract::ORDER_SHIPPED;
+pub const DELIVERED: Topic<OrderPayload> = contract::ORDER_DELIVERED;
+pub const CANCELLED: Topic<OrderPayload> = contract::ORDER_CANCELLED;
 
-pub const WORK_ORDER_COMPLETED: &str = "factory.work_order.completed";
-pub const SETTING_CHANGED: &str = "config.setting.changed";
+pub const WORK_ORDER_COMPLETED: &str = COMPLETED.name();
+pub const SETTING_CHANGED: &str = SETTING.name();
 pub const BINDINGS: &[&str] = &[WORK_ORDER_COMPLETED, SETTING_CHANGED];
 
 /// The event announcing that an order reached `status`.
-pub fn type_of(status: Status) -> &'static str {
+pub fn type_of(status: Status) -> Topic<OrderPayload> {
     match status {
         Status::Pending => PLACED,
         Status::Paid => PAID,
@@ -62,51 +67,43 @@ pub fn type_of(status: Status) -> &'static str {
 }
 
 /// The v1 order payload: amounts and quantities as decimal strings.
-pub fn order_payload(order: &Order, was_paid: Option<bool>, reason: Option<&str>) -> Value {
-    let money = |units| format_money(units, &order.currency);
-    let items: Vec<Value> = order
-        .items
-        .iter()
-        .map(|i| {
-            json!({
-                "product_id": i.product_id,
-                "sku": i.sku,
-                "name": i.name,
-                "quantity": i.quantity.to_string(),
-                "unit_price": money(i.unit_price),
-                "line_total": money(i.line_total),
+pub fn order_payload(order: &Order, was_paid: Option<bool>, reason: Option<&str>) -> OrderPayload {
+    let money = |units| wire_money(units, &order.currency);
+    OrderPayload {
+        order_id: OrderId::new(&order.id),
+        user_id: UserId::new(&order.user_id),
+        email: order.email.clone(),
+        status: order.status.as_str().to_owned(),
+        currency: Currency::new(&order.currency),
+        subtotal: money(order.subtotal),
+        tax: money(order.tax),
+        total: money(order.total),
+        items: order
+            .items
+            .iter()
+            .map(|i| OrderItem {
+                product_id: ProductId::new(&i.product_id),
+                sku: i.sku.as_deref().map(Sku::new),
+                name: i.name.clone(),
+                quantity: Qty::whole(i.quantity),
+                unit_price: money(i.unit_price),
+                line_total: money(i.line_total),
             })
-        })
-        .collect();
-    let mut payload = json!({
-        "order_id": order.id,
-        "user_id": order.user_id,
-        "email": order.email,
-        "status": order.status,
-        "currency": order.currency,
-        "subtotal": money(order.subtotal),
-        "tax": money(order.tax),
-        "total": money(order.total),
-        "items": items,
-    });
-    if let Some(was_paid) = was_paid {
-        payload["was_paid"] = Value::Bool(was_paid);
+            .collect(),
+        was_paid,
+        reason: reason.map(str::to_owned),
     }
-    if let Some(reason) = reason {
-        payload["reason"] = Value::String(reason.to_owned());
-    }
-    payload
 }
 
 /// An order event; `actor` is the user who caused it (none for expiry).
 pub fn order_event(
-    event_type: &str,
+    topic: Topic<OrderPayload>,
     order: &Order,
     actor: Option<&str>,
     was_paid: Option<bool>,
     reason: Option<&str>,
 ) -> Envelope {
-    let env = Envelope::new(SOURCE, event_type, order_payload(order, was_paid, reason));
+    let env = Envelope::of(topic, &order_payload(order, was_paid, reason));
     match actor {
         Some(a) => env.actor(a),
         None => env,
@@ -117,17 +114,11 @@ fn permanent(msg: impl Into<String>) -> HandlerError {
     HandlerError::Permanent(msg.into())
 }
 
-#[derive(Debug, Deserialize)]
-struct WorkOrderCompleted {
-    sku: String,
-    qty: Decimal,
-}
-
 /// `factory.work_order.completed` → (sku, whole units). Finished goods are
 /// whole units: a fraction, a negative or an absurd quantity can never be
 /// applied (permanent).
 pub fn planned_restock(env: &Envelope) -> Result<(String, i64), HandlerError> {
-    let p: WorkOrderCompleted = env.payload_as()?;
+    let p = env.decode(COMPLETED)?;
     let qty = p.qty.to_scaled(0).map_err(|_| {
         permanent(format!(
             "work order qty {} of {} is not a whole number of units",
@@ -140,7 +131,7 @@ pub fn planned_restock(env: &Envelope) -> Result<(String, i64), HandlerError> {
             p.qty, p.sku
         )));
     }
-    Ok((p.sku, qty))
+    Ok((p.sku.into_string(), qty))
 }
 
 /// Subscribes the shop's queue.
@@ -162,12 +153,15 @@ pub async fn handle(shop: &Shop, env: Envelope) -> Result<(), HandlerError> {
             env.event_type, env.version
         )));
     }
-    match env.event_type.as_str() {
-        WORK_ORDER_COMPLETED => finished_goods(shop, &env).await,
-        SETTING_CHANGED => setting_changed(shop, &env).await,
-        other => Err(permanent(format!(
-            "{other} is not an event the shop consumes"
-        ))),
+    if env.event_type == WORK_ORDER_COMPLETED {
+        finished_goods(shop, &env).await
+    } else if env.event_type == SETTING_CHANGED {
+        setting_changed(shop, &env).await
+    } else {
+        Err(permanent(format!(
+            "{} is not an event the shop consumes",
+            env.event_type
+        )))
     }
 }
 
@@ -184,10 +178,13 @@ async fn finished_goods(shop: &Shop, env: &Envelope) -> Result<(), HandlerError>
     if changed > 0 {
         // Announced after the stock really changed, so caches of the
         // catalog (the gateway's) drop their copies only once it is stale.
-        let restocked = Envelope::new(
-            "shop",
-            "shop.product.restocked",
-            serde_json::json!({"sku": sku, "qty": qty, "source_event": env.id}),
+        let restocked = Envelope::of(
+            contract::PRODUCT_RESTOCKED,
+            &ProductRestocked {
+                sku: Sku::new(&sku),
+                qty,
+                source_event: EventId::new(&env.id),
+            },
         );
         shop.outbox.publish(&mut tx, &restocked).await?;
     }
@@ -204,7 +201,8 @@ async fn finished_goods(shop: &Shop, env: &Envelope) -> Result<(), HandlerError>
 }
 
 async fn setting_changed(shop: &Shop, env: &Envelope) -> Result<(), HandlerError> {
-    let Some(change) = settings::change_from_event(&env.payload).map_err(permanent)? else {
+    let payload = env.decode(SETTING)?;
+    let Some(change) = settings::change_from_event(&payload).map_err(permanent)? else {
         return Ok(());
     };
     let Some(mut tx) = inbox::begin(&shop.db, QUEUE, &env.id).await? else {
@@ -222,6 +220,8 @@ async fn setting_changed(shop: &Shop, env: &Envelope) -> Result<(), HandlerError
 
 #[cfg(test)]
 mod tests {
+    use serde_json::{Value, json};
+
     use super::*;
     use crate::domain::{order::OrderItem, pricing::TaxRate};
 
@@ -255,7 +255,7 @@ mod tests {
         let e = order_event(CANCELLED, &order(), Some("admin"), Some(true), None);
         assert_eq!(
             (e.event_type.as_str(), e.source.as_str(), e.version),
-            (CANCELLED, "shop", 1)
+            (CANCELLED.name(), "shop", 1)
         );
         assert_eq!(e.actor.as_deref(), Some("admin"));
         let p = &e.payload;
@@ -285,7 +285,8 @@ mod tests {
         Envelope::new(
             "factory",
             WORK_ORDER_COMPLETED,
-            json!({"work_order_id": "w1", "sku": "WIDGET-PREMIUM", "qty": qty, "unit_cost": "1.00"}),
+            json!({"work_order_id": "w1", "sku": "WIDGET-PREMIUM", "qty": qty, "unit_cost": "1.00",
+                   "total_cost": "1.00"}),
         )
     }
 

@@ -5,10 +5,10 @@
 //!   order, money, tax and totals, catalog fields, order requests, the
 //!   shop's settings. Unit- and property-tested.
 //! - `store`: the SQL for this service's tables (`migrations/`).
-//! - [`ops`]: the use cases, one transaction each (events through the
-//!   outbox in the same transaction).
+//! - [`app`]: the use cases, one transaction each (events through the
+//!   outbox in the same transaction), and the dashboard summary.
 //! - `api`: thin HTTP handlers under `/api/shop/...` (catalog, orders,
-//!   admin).
+//!   admin) and their response views.
 //! - [`events`]: the published order events and the consumers of
 //!   `factory.work_order.completed` and `config.setting.changed`.
 //!
@@ -32,14 +32,14 @@ use marimo_platform::{
 };
 
 mod api;
+pub mod app;
 pub mod domain;
 mod error;
 pub mod events;
-pub mod ops;
 mod store;
 
+pub use app::Shop;
 pub use error::ShopError;
-pub use ops::Shop;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 

@@ -1,21 +1,48 @@
-//! Events the users service publishes (docs/EVENTS.md), always through the
-//! outbox in the transaction of the change they report. What it consumes
-//! (token lifetimes from the config service) is in `lifetimes`.
+//! Events the users service publishes (docs/EVENTS.md; payloads are the
+//! types of `marimo_contracts::users`), always through the outbox in the
+//! transaction of the change they report, and the one it consumes:
+//! `config.setting.changed` (token lifetimes, applied by `app::lifetimes`).
 
-use marimo_platform::{auth::Role, bus::Envelope};
-use serde_json::json;
+use marimo_contracts::{
+    ids::UserId,
+    users::{self as contract, LoginFailed, PasswordChanged, Registered, RoleChanged, UserRef},
+};
+use marimo_platform::{
+    auth::Role,
+    bus::{BusError, Envelope},
+    db::Db,
+    service::ServiceContext,
+};
 
-use crate::domain::User;
+use crate::{app::lifetimes, domain::User};
 
 pub const SOURCE: &str = "users";
+/// The users service's queue on the bus.
+pub const QUEUE: &str = "users";
 
-pub const REGISTERED: &str = "users.user.registered";
-pub const LOGGED_IN: &str = "users.user.logged_in";
-pub const LOGIN_FAILED: &str = "users.user.login_failed";
-pub const ROLE_CHANGED: &str = "users.user.role_changed";
-pub const DEACTIVATED: &str = "users.user.deactivated";
-pub const REACTIVATED: &str = "users.user.reactivated";
-pub const PASSWORD_CHANGED: &str = "users.user.password_changed";
+/// Subscribes the users service's queue to setting changes.
+pub async fn subscribe(ctx: &ServiceContext, db: Db) -> Result<(), BusError> {
+    let bus_db = db.clone();
+    ctx.bus
+        .subscribe(
+            &bus_db,
+            QUEUE,
+            &[marimo_contracts::config::SETTING_CHANGED.name()],
+            move |env| {
+                let db = db.clone();
+                async move { lifetimes::apply(&db, &env).await }
+            },
+        )
+        .await
+}
+
+pub const REGISTERED: &str = contract::REGISTERED.name();
+pub const LOGGED_IN: &str = contract::LOGGED_IN.name();
+pub const LOGIN_FAILED: &str = contract::LOGIN_FAILED.name();
+pub const ROLE_CHANGED: &str = contract::ROLE_CHANGED.name();
+pub const DEACTIVATED: &str = contract::DEACTIVATED.name();
+pub const REACTIVATED: &str = contract::REACTIVATED.name();
+pub const PASSWORD_CHANGED: &str = contract::PASSWORD_CHANGED.name();
 
 /// Why a sign-in failed (audit only; clients always see the same 401).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,71 +65,67 @@ impl FailReason {
     }
 }
 
+fn user_ref(user: &User) -> UserRef {
+    UserRef {
+        user_id: UserId::new(&user.id),
+        email: user.email.clone(),
+    }
+}
+
 /// `actor` is who caused the change (an admin, or the user themself).
 pub fn registered(user: &User, actor: Option<&str>) -> Envelope {
-    let env = Envelope::new(
-        SOURCE,
-        REGISTERED,
-        json!({"user_id": user.id, "email": user.email, "name": user.name, "role": user.role}),
-    );
-    env.actor(actor.unwrap_or(&user.id))
+    let payload = Registered {
+        user_id: UserId::new(&user.id),
+        email: user.email.clone(),
+        name: user.name.clone(),
+        role: user.role.as_str().to_owned(),
+    };
+    Envelope::of(contract::REGISTERED, &payload).actor(actor.unwrap_or(&user.id))
 }
 
 pub fn logged_in(user: &User) -> Envelope {
-    Envelope::new(
-        SOURCE,
-        LOGGED_IN,
-        json!({"user_id": user.id, "email": user.email}),
-    )
-    .actor(&user.id)
+    Envelope::of(contract::LOGGED_IN, &user_ref(user)).actor(&user.id)
 }
 
 pub fn login_failed(email: &str, reason: FailReason) -> Envelope {
-    Envelope::new(
-        SOURCE,
-        LOGIN_FAILED,
-        json!({"email": email, "reason": reason.as_str()}),
-    )
+    let payload = LoginFailed {
+        email: email.to_owned(),
+        reason: reason.as_str().to_owned(),
+    };
+    Envelope::of(contract::LOGIN_FAILED, &payload)
 }
 
 pub fn role_changed(user: &User, old: Role, new: Role, actor: &str) -> Envelope {
-    Envelope::new(
-        SOURCE,
-        ROLE_CHANGED,
-        json!({"user_id": user.id, "email": user.email, "old_role": old, "new_role": new}),
-    )
-    .actor(actor)
+    let payload = RoleChanged {
+        user_id: UserId::new(&user.id),
+        email: user.email.clone(),
+        old_role: old.as_str().to_owned(),
+        new_role: new.as_str().to_owned(),
+    };
+    Envelope::of(contract::ROLE_CHANGED, &payload).actor(actor)
 }
 
 pub fn deactivated(user: &User, actor: &str) -> Envelope {
-    Envelope::new(
-        SOURCE,
-        DEACTIVATED,
-        json!({"user_id": user.id, "email": user.email}),
-    )
-    .actor(actor)
+    Envelope::of(contract::DEACTIVATED, &user_ref(user)).actor(actor)
 }
 
 pub fn reactivated(user: &User, actor: &str) -> Envelope {
-    Envelope::new(
-        SOURCE,
-        REACTIVATED,
-        json!({"user_id": user.id, "email": user.email}),
-    )
-    .actor(actor)
+    Envelope::of(contract::REACTIVATED, &user_ref(user)).actor(actor)
 }
 
 pub fn password_changed(user: &User) -> Envelope {
-    Envelope::new(
-        SOURCE,
-        PASSWORD_CHANGED,
-        json!({"user_id": user.id, "email": user.email, "name": user.name}),
-    )
-    .actor(&user.id)
+    let payload = PasswordChanged {
+        user_id: UserId::new(&user.id),
+        email: user.email.clone(),
+        name: user.name.clone(),
+    };
+    Envelope::of(contract::PASSWORD_CHANGED, &payload).actor(&user.id)
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     fn user() -> User {

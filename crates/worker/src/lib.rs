@@ -6,32 +6,34 @@
 //! event as processed:
 //!
 //! - `email_queue` → a row in `outgoing_mail`; the mail sender loop
-//!   ([`mail`]) sends it over SMTP (`SMTP_URL`) or writes an `.eml` file
+//!   ([`app::mail`]) sends it over SMTP (`SMTP_URL`) or writes an `.eml` file
 //!   under `<data dir>/mail/`, retrying with backoff.
 //! - `audit_queue` (`#`) → a row in `audit_log`, append-only in the
 //!   database too (triggers refuse UPDATE and DELETE).
 //! - `notification_queue` → in-app notifications for a user or a role.
 //! - `events_queue` (`#`) → a delivery per matching webhook; the delivery
-//!   loop ([`webhooks`]) POSTs it signed, retrying with backoff.
+//!   loop ([`app::webhooks`]) POSTs it signed, retrying with backoff.
 //!
-//! Layout: [`domain`] pure rules, `store` SQL, `api` HTTP handlers.
+//! Layout: [`domain`] pure rules, `store` SQL, [`app`] the sender loops,
+//! [`events`] the consumers, `api` HTTP handlers and their response views,
+//! [`error`] the crate's one error type.
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use axum::Router;
 use marimo_platform::{
-    clock,
     http::ServiceApp,
     service::{ServiceContext, StartError},
 };
-use tokio::sync::Notify;
 
 mod api;
+pub mod app;
 pub mod domain;
+pub mod error;
 pub mod events;
-pub mod mail;
 mod store;
-pub mod webhooks;
+
+pub use error::WorkerError;
 
 use domain::Backoff;
 
@@ -89,9 +91,9 @@ pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
     router_with(ctx, WorkerTuning::default()).await
 }
 
-/// Runs migrations (and the audit triggers), subscribes the consumers,
-/// starts the mail and webhook loops on `ctx.tasks` (they stop on
-/// `ctx.shutdown`) and returns the service's router.
+/// Runs migrations (and the audit triggers), starts the mail and webhook
+/// loops on `ctx.tasks` (they stop on `ctx.shutdown`), subscribes the
+/// consumers and returns the service's router.
 pub async fn router_with(ctx: ServiceContext, tuning: WorkerTuning) -> Result<Router, StartError> {
     let db = ctx
         .db
@@ -99,49 +101,9 @@ pub async fn router_with(ctx: ServiceContext, tuning: WorkerTuning) -> Result<Ro
         .ok_or("the worker service was started without a database")?;
     store::schema::prepare(&db).await?;
 
-    let from: lettre::message::Mailbox = tuning
-        .mail_from
-        .parse()
-        .map_err(|e| format!("mail sender address '{}': {e}", tuning.mail_from))?;
-    let transport = mail::Transport::from_settings(&ctx.settings, tuning.smtp_timeout)?;
-    let sender = webhooks::Sender::new(tuning.webhook_timeout)?;
-
-    let shared = events::Shared {
-        db: db.clone(),
-        metrics: ctx.metrics.clone(),
-        mail_wake: Arc::new(Notify::new()),
-        hook_wake: Arc::new(Notify::new()),
-    };
-    ctx.tasks.spawn(
-        mail::MailSender {
-            db: db.clone(),
-            transport,
-            from,
-            tuning: tuning.clone(),
-            metrics: ctx.metrics.clone(),
-            wake: shared.mail_wake.clone(),
-        }
-        .run(ctx.shutdown.clone()),
-    );
-    ctx.tasks.spawn(
-        webhooks::WebhookSender {
-            db: db.clone(),
-            sender,
-            tuning,
-            metrics: ctx.metrics.clone(),
-            wake: shared.hook_wake.clone(),
-        }
-        .run(ctx.shutdown.clone()),
-    );
+    let shared = app::start_senders(&ctx, &db, tuning)?;
     events::subscribe(&ctx, &shared).await?;
 
     let api = api::routes(api::AppState { db });
     Ok(ServiceApp::new(&ctx).router(api))
-}
-
-/// The storage-format time `d` from now. Waits are clamped to a year so
-/// that no configured value can overflow the date arithmetic.
-pub(crate) fn time_after(d: Duration) -> String {
-    let d = d.min(Duration::from_secs(365 * 24 * 3600));
-    clock::format(clock::now() + d)
 }

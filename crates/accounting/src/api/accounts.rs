@@ -16,8 +16,8 @@ use serde_json::{Value, json};
 
 use super::{AccountCode, AppState, Bookkeeper, parse_body};
 use crate::{
+    app::chart::AccountChanges,
     domain::accounts::{Account, AccountType, parse_code, parse_name},
-    ledger::chart::AccountChanges,
     store::accounts::{self, AccountRecord},
 };
 

@@ -2,13 +2,7 @@
 //! `/transactions` (income and expense, each a balanced entry) and
 //! `/balance` (derived from the revenue and expense accounts).
 
-use axum::{
-    Router,
-    extract::State,
-    http::{HeaderMap, StatusCode},
-    response::Response,
-    routing::get,
-};
+use axum::{Router, extract::State, http::HeaderMap, response::Response, routing::get};
 use marimo_platform::{
     ApiError, ApiResult,
     http::{Json, Query},
@@ -16,18 +10,14 @@ use marimo_platform::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{
-    AppState, Begun, Bookkeeper, EntryId, begin_posting, idempotency_key, page, parse_body,
-    request_hash,
-};
+use super::{AppState, Bookkeeper, EntryId, answer, created, idempotency_key, page, parse_body};
 use crate::{
+    app::Origin,
     domain::{
-        calendar::today,
-        compat::{self, TransactionRequest, category_key},
+        compat::{self, TransactionRequest},
         money::Currency,
     },
-    ledger::Origin,
-    store::{compat as store, reports},
+    store::compat as store,
 };
 
 pub(super) fn routes() -> Router<AppState> {
@@ -83,46 +73,31 @@ async fn create(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> ApiResult<Response> {
-    let key = idempotency_key(&headers)?;
-    let hash = request_hash("POST", "/api/accounting/transactions", &body);
+    let key = idempotency_key(
+        &headers,
+        &caller,
+        "POST",
+        "/api/accounting/transactions",
+        &body,
+    )?;
     let req: TransactionRequest = parse_body(body)?;
     let c = &s.ledger.currency();
     let tx = compat::validate(&req, c)?;
-    let mut posting = match begin_posting(&s.ledger, &caller, key, &hash).await? {
-        Begun::Replay(res) => return Ok(res),
-        Begun::Post(p) => p,
-    };
-    let account = store::account_for(&mut posting.tx, tx.kind, &category_key(&tx.category))
-        .await?
-        .unwrap_or_else(|| tx.kind.default_account().to_owned());
-    let draft = compat::draft(&tx, &account, today(), c)?;
     let origin = Origin {
         source: "compat",
         created_by: &caller.user_id,
     };
-    let posted = s.ledger.post_in(&mut posting.tx, &draft, origin).await?;
-    store::insert(
-        &mut posting.tx,
-        &posted.id,
-        &tx,
-        &caller.user_id,
-        &posted.created_at,
-    )
-    .await?;
-    let record = store::TransactionRecord {
-        id: posted.id.clone(),
-        tx,
-        created_by: caller.user_id.clone(),
-        created_at: posted.created_at.clone(),
-        number: posted.number.clone(),
-        reversed_by: None,
-    };
-    let body = json!({
-        "success": true,
-        "message": "transaction recorded",
-        "transaction": transaction_json(&record, c),
-    });
-    posting.finish(&s.ledger, StatusCode::CREATED, body).await
+    let done = s
+        .ledger
+        .record_transaction(tx, origin, key, |record| {
+            created(json!({
+                "success": true,
+                "message": "transaction recorded",
+                "transaction": transaction_json(record, c),
+            }))
+        })
+        .await?;
+    Ok(answer(done))
 }
 
 /// The transaction itself at the top level, as the original answered.
@@ -142,14 +117,7 @@ async fn show(
 /// Income, expense and their difference over the whole ledger (every
 /// posting, whatever its path), as decimal strings.
 async fn balance(_: Bookkeeper, State(s): State<AppState>) -> ApiResult<Json<Value>> {
-    let mut tx = reports::snapshot(&s.ledger.db).await?;
-    // Everything ever posted, future-dated entries included.
-    let to = crate::domain::calendar::Period::parse("9999-12")
-        .map(|p| p.last_day())
-        .unwrap_or_else(|_| today());
-    let totals = reports::totals(&mut tx, None, to).await?;
-    tx.commit().await?;
-    let (income, expense, balance) = compat::balance(&totals);
+    let (income, expense, balance) = s.ledger.compat_balance().await?;
     let c = &s.ledger.currency();
     Ok(Json(json!({
         "success": true,

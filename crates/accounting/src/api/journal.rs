@@ -6,7 +6,7 @@ use axum::{
     Router,
     body::Bytes,
     extract::State,
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    http::{HeaderMap, HeaderValue, header},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
@@ -18,16 +18,16 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{
-    AppState, Begun, Bookkeeper, EntryId, begin_posting, idempotency_key, opt_date, optional_json,
-    parse_body, request_hash,
+    AppState, Bookkeeper, EntryId, answer, created, idempotency_key, opt_date, optional_json,
+    parse_body, views,
 };
 use crate::{
+    app::Origin,
     domain::{
         accounts::parse_code,
         calendar::format_date,
         entry::{self, EntryRequest},
     },
-    ledger::Origin,
     store::journal::{self, Filter},
 };
 
@@ -92,7 +92,7 @@ async fn list(
     let c = &s.ledger.currency();
     Ok(Json(json!({
         "success": true,
-        "entries": entries.iter().map(|e| e.to_json(c)).collect::<Vec<_>>(),
+        "entries": entries.iter().map(|e| views::entry(e, c)).collect::<Vec<_>>(),
         "total": total,
         "page": page,
         "limit": limit,
@@ -105,27 +105,33 @@ async fn create(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> ApiResult<Response> {
-    let key = idempotency_key(&headers)?;
-    let hash = request_hash("POST", "/api/accounting/journal-entries", &body);
+    let key = idempotency_key(
+        &headers,
+        &caller,
+        "POST",
+        "/api/accounting/journal-entries",
+        &body,
+    )?;
     let req: EntryRequest = parse_body(body)?;
     // Validation needs no database: a malformed or unbalanced entry is
     // refused before any transaction (and before the key is claimed).
     let draft = entry::validate(&req, &s.ledger.currency())?;
-    let mut posting = match begin_posting(&s.ledger, &caller, key, &hash).await? {
-        Begun::Replay(res) => return Ok(res),
-        Begun::Post(p) => p,
-    };
     let origin = Origin {
         source: "api",
         created_by: &caller.user_id,
     };
-    let posted = s.ledger.post_in(&mut posting.tx, &draft, origin).await?;
-    let body = json!({
-        "success": true,
-        "message": format!("journal entry {} posted", posted.number),
-        "entry": posted.to_json(&s.ledger.currency()),
-    });
-    posting.finish(&s.ledger, StatusCode::CREATED, body).await
+    let c = s.ledger.currency();
+    let done = s
+        .ledger
+        .create_entry(&draft, origin, key, |posted| {
+            created(json!({
+                "success": true,
+                "message": format!("journal entry {} posted", posted.number),
+                "entry": views::entry(posted, &c),
+            }))
+        })
+        .await?;
+    Ok(answer(done))
 }
 
 async fn show(
@@ -135,7 +141,7 @@ async fn show(
 ) -> ApiResult<Json<Value>> {
     let e = s.ledger.get(&id).await?;
     Ok(Json(
-        json!({"success": true, "entry": e.to_json(&s.ledger.currency())}),
+        json!({"success": true, "entry": views::entry(&e, &s.ledger.currency())}),
     ))
 }
 
@@ -164,36 +170,35 @@ async fn reverse(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let key = idempotency_key(&headers)?;
     let body = optional_json(&body)?;
-    let hash = request_hash(
+    let key = idempotency_key(
+        &headers,
+        &caller,
         "POST",
         &format!("/api/accounting/journal-entries/{id}/reverse"),
         &body,
-    );
+    )?;
     let req: ReverseRequest = if body.is_null() {
         ReverseRequest::default()
     } else {
         parse_body(body)?
     };
     let date = opt_date("date", req.date.as_deref())?;
-    let mut posting = match begin_posting(&s.ledger, &caller, key, &hash).await? {
-        Begun::Replay(res) => return Ok(res),
-        Begun::Post(p) => p,
-    };
     let origin = Origin {
         source: "api",
         created_by: &caller.user_id,
     };
-    let reversal = s
+    let c = s.ledger.currency();
+    let done = s
         .ledger
-        .reverse_in(&mut posting.tx, &id, date, origin)
+        .reverse_entry(&id, date, origin, key, |reversal| {
+            created(json!({
+                "success": true,
+                "message": format!("journal entry reversed by {}", reversal.number),
+                "reverses": id,
+                "entry": views::entry(reversal, &c),
+            }))
+        })
         .await?;
-    let body = json!({
-        "success": true,
-        "message": format!("journal entry reversed by {}", reversal.number),
-        "reverses": id,
-        "entry": reversal.to_json(&s.ledger.currency()),
-    });
-    posting.finish(&s.ledger, StatusCode::CREATED, body).await
+    Ok(answer(done))
 }

@@ -1,5 +1,5 @@
 //! HTTP handlers under `/api/accounting/...`: parse, authorize, call the
-//! ledger, respond. Every error is an `ApiError` (the one JSON shape); no
+//! use case (`app`), respond (`views`). Every error is an `ApiError` (the one JSON shape); no
 //! handler panics on any input: garbage ids and codes are 404, bad dates
 //! and periods 400.
 //!
@@ -12,6 +12,7 @@ mod compat;
 mod journal;
 mod periods;
 mod reports;
+mod views;
 
 use std::sync::Arc;
 
@@ -25,18 +26,20 @@ use axum::{
 use marimo_platform::{
     ApiError, ApiResult, ErrorCode,
     auth::{Caller, Role},
-    clock,
-    idempotency::{self, Claim},
+    idempotency,
 };
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::{
+    app::{
+        Ledger,
+        entries::{Answer, IdempotencyKey, Reply},
+    },
     domain::{
         accounts::is_valid_code,
         calendar::{Period, parse_date},
     },
-    ledger::{Ledger, Tx},
 };
 
 #[derive(Clone)]
@@ -249,46 +252,32 @@ pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response {
 
 // ------------------------------------------------------ idempotency
 
-/// The `Idempotency-Key` header (see `platform::idempotency`).
-pub(crate) fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
-    idempotency::key_from(headers)
-}
-
-/// What identifies "the same request" (see `platform::idempotency`).
-pub(crate) fn request_hash(method: &str, path: &str, body: &Value) -> String {
-    idempotency::fingerprint(method, path, body)
-}
-
-/// A posting transaction, with the idempotency key it claimed.
-pub(crate) struct Posting {
-    pub tx: Tx,
-    key: Option<(String, String)>,
-}
-
-pub(crate) enum Begun {
-    Post(Posting),
-    /// The key was seen with this request: its first response.
-    Replay(Response),
-}
-
-/// Opens the posting transaction and claims the key (if any).
-pub(crate) async fn begin_posting(
-    ledger: &Ledger,
+/// The request's `Idempotency-Key` (see `platform::idempotency`), scoped
+/// to the caller, with what identifies "the same request": method, path
+/// and canonical JSON body.
+pub(crate) fn idempotency_key(
+    headers: &HeaderMap,
     caller: &Caller,
-    key: Option<String>,
-    hash: &str,
-) -> ApiResult<Begun> {
-    let mut tx = ledger.db.begin().await?;
-    let Some(key) = key else {
-        return Ok(Begun::Post(Posting { tx, key: None }));
-    };
-    match idempotency::claim(&mut tx, &caller.user_id, &key, hash, &clock::now_text()).await? {
-        Claim::Fresh => Ok(Begun::Post(Posting {
-            tx,
-            key: Some((caller.user_id.clone(), key)),
-        })),
-        Claim::Replay { status, body } => {
-            tx.rollback().await?;
+    method: &str,
+    path: &str,
+    body: &Value,
+) -> ApiResult<Option<IdempotencyKey>> {
+    Ok(idempotency::key_from(headers)?.map(|key| IdempotencyKey {
+        scope: caller.user_id.clone(),
+        key,
+        fingerprint: idempotency::fingerprint(method, path, body),
+    }))
+}
+
+/// The response of a posting: the new one, or the first response to the
+/// same key and request, marked `Idempotent-Replayed: true`.
+pub(crate) fn answer(a: Answer) -> Response {
+    match a {
+        Answer::Posted(Reply { status, body }) => json_response(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+            &body,
+        ),
+        Answer::Replay { status, body } => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
             let mut res = (
                 status,
@@ -301,39 +290,15 @@ pub(crate) async fn begin_posting(
                 .into_response();
             res.headers_mut()
                 .insert("idempotent-replayed", HeaderValue::from_static("true"));
-            Ok(Begun::Replay(res))
-        }
-        Claim::Mismatch => {
-            tx.rollback().await?;
-            Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "IDEMPOTENCY_KEY_REUSED",
-                "this Idempotency-Key was used with a different request",
-            ))
+            res
         }
     }
 }
 
-impl Posting {
-    /// Stores the response under the key and commits.
-    pub async fn finish(
-        mut self,
-        ledger: &Ledger,
-        status: StatusCode,
-        body: Value,
-    ) -> ApiResult<Response> {
-        if let Some((caller, key)) = &self.key {
-            idempotency::complete(
-                &mut self.tx,
-                caller,
-                key,
-                status.as_u16(),
-                &body.to_string(),
-            )
-            .await?;
-        }
-        self.tx.commit().await?;
-        ledger.committed();
-        Ok(json_response(status, &body))
+/// A reply of `201 Created`.
+pub(crate) fn created(body: Value) -> Reply {
+    Reply {
+        status: StatusCode::CREATED.as_u16(),
+        body,
     }
 }

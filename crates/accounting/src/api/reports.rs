@@ -1,13 +1,16 @@
 //! `/api/accounting/reports/...`, an account's ledger and the dashboard
-//! summary. Reports read the monthly balances (plus the lines of partial
-//! months) in one snapshot; amounts are decimal strings; `?format=csv`
-//! answers `text/csv`.
+//! summary (computed by `app::reports`). Amounts are decimal strings;
+//! `?format=csv` answers `text/csv`.
 
 use axum::{
     Router,
     extract::State,
     response::{IntoResponse, Response},
     routing::get,
+};
+use marimo_contracts::{
+    Success, accounting as contract,
+    values::{self, Money},
 };
 use marimo_platform::{
     ApiError, ApiResult,
@@ -19,15 +22,11 @@ use time::Date;
 
 use super::{
     AccountCode, AppState, Bookkeeper, DashboardReader, Format, csv_response, format, opt_date,
-    page,
+    page, views,
 };
-use crate::{
-    domain::{
-        calendar::{Period, format_date, today},
-        csv,
-        reports::{self, running_balance},
-    },
-    store::{accounts, journal, reports as store},
+use crate::domain::{
+    calendar::{Period, format_date, today},
+    csv,
 };
 
 pub(super) fn routes() -> Router<AppState> {
@@ -66,10 +65,7 @@ async fn trial_balance(
 ) -> ApiResult<Response> {
     let fmt = format(q.format.as_deref())?;
     let as_of = opt_date("as_of", q.as_of.as_deref())?.unwrap_or_else(today);
-    let mut tx = store::snapshot(&s.ledger.db).await?;
-    let totals = store::totals(&mut tx, None, as_of).await?;
-    tx.commit().await?;
-    let tb = reports::trial_balance(&totals);
+    let tb = s.ledger.trial_balance(as_of).await?;
     let c = &s.ledger.currency();
     Ok(match fmt {
         Format::Csv => csv_response(
@@ -78,7 +74,7 @@ async fn trial_balance(
         ),
         Format::Json => Json(with(
             json!({"success": true, "report": "trial_balance", "as_of": format_date(as_of), "currency": c.code()}),
-            tb.to_json(c),
+            views::trial_balance(&tb, c),
         ))
         .into_response(),
     })
@@ -114,10 +110,7 @@ async fn income_statement(
 ) -> ApiResult<Response> {
     let fmt = format(q.format.as_deref())?;
     let (from, to) = range(q.from.as_deref(), q.to.as_deref())?;
-    let mut tx = store::snapshot(&s.ledger.db).await?;
-    let totals = store::totals(&mut tx, Some(from), to).await?;
-    tx.commit().await?;
-    let is = reports::income_statement(&totals);
+    let is = s.ledger.income_statement(from, to).await?;
     let c = &s.ledger.currency();
     Ok(match fmt {
         Format::Csv => csv_response(
@@ -126,7 +119,7 @@ async fn income_statement(
         ),
         Format::Json => Json(with(
             json!({"success": true, "report": "income_statement", "from": format_date(from), "to": format_date(to), "currency": c.code()}),
-            is.to_json(c),
+            views::income_statement(&is, c),
         ))
         .into_response(),
     })
@@ -139,10 +132,7 @@ async fn balance_sheet(
 ) -> ApiResult<Response> {
     let fmt = format(q.format.as_deref())?;
     let as_of = opt_date("as_of", q.as_of.as_deref())?.unwrap_or_else(today);
-    let mut tx = store::snapshot(&s.ledger.db).await?;
-    let totals = store::totals(&mut tx, None, as_of).await?;
-    tx.commit().await?;
-    let bs = reports::balance_sheet(&totals);
+    let bs = s.ledger.balance_sheet(as_of).await?;
     let c = &s.ledger.currency();
     Ok(match fmt {
         Format::Csv => csv_response(
@@ -151,7 +141,7 @@ async fn balance_sheet(
         ),
         Format::Json => Json(with(
             json!({"success": true, "report": "balance_sheet", "as_of": format_date(as_of), "currency": c.code()}),
-            bs.to_json(c),
+            views::balance_sheet(&bs, c),
         ))
         .into_response(),
     })
@@ -182,29 +172,11 @@ async fn ledger(
         return Err(ApiError::validation("from is after to"));
     }
     let (page_no, limit, offset) = page(q.page, q.limit, 1000, 10_000)?;
-    let mut tx = store::snapshot(&s.ledger.db).await?;
-    let account = accounts::get(&mut *tx, &code)
-        .await?
-        .ok_or_else(|| ApiError::not_found("no such account"))?
-        .account;
-    let t = account.account_type;
-    let before_from = from
-        .previous_day()
-        .filter(|d| *d >= Period::MIN.first_day());
-    let opening = match before_from {
-        Some(day) => {
-            let sums = store::sums(&mut tx, None, day, Some(&code)).await?;
-            sums.get(&code).map_or(0, |(d, c)| t.balance(*d, *c))
-        }
-        None => 0,
-    };
-    let in_range = store::sums(&mut tx, Some(from), to, Some(&code)).await?;
-    let closing = opening + in_range.get(&code).map_or(0, |(d, c)| t.balance(*d, *c));
-    let (lines, total, (bd, bc)) =
-        store::ledger_page(&mut tx, &code, from, to, offset, i64::from(limit)).await?;
-    tx.commit().await?;
-    let page_opening = opening + t.balance(bd, bc);
-    let lines = running_balance(t, page_opening, lines);
+    let l = s
+        .ledger
+        .account_ledger(&code, from, to, offset, i64::from(limit))
+        .await?;
+    let t = l.account.account_type;
     let c = &s.ledger.currency();
     if fmt == Format::Csv {
         return Ok(csv_response(
@@ -213,33 +185,33 @@ async fn ledger(
                 format_date(from),
                 format_date(to)
             ),
-            csv::ledger(page_opening, &lines, c),
+            csv::ledger(l.page_opening, &l.lines, c),
         ));
     }
     Ok(Json(json!({
         "success": true,
         "account": {
-            "code": account.code,
-            "name": account.name,
+            "code": l.account.code,
+            "name": l.account.name,
             "type": t,
             "normal_balance": t.normal_side(),
         },
         "from": format_date(from),
         "to": format_date(to),
         "currency": c.code(),
-        "opening_balance": c.format(opening),
-        "closing_balance": c.format(closing),
-        "lines": lines.iter().map(|(l, balance)| json!({
-            "date": l.date,
-            "entry_id": l.entry_id,
-            "number": l.number,
-            "description": l.description,
-            "memo": l.memo,
-            "debit": c.format(l.debit),
-            "credit": c.format(l.credit),
+        "opening_balance": c.format(l.opening),
+        "closing_balance": c.format(l.closing),
+        "lines": l.lines.iter().map(|(line, balance)| json!({
+            "date": line.date,
+            "entry_id": line.entry_id,
+            "number": line.number,
+            "description": line.description,
+            "memo": line.memo,
+            "debit": c.format(line.debit),
+            "credit": c.format(line.credit),
             "balance": c.format(*balance),
         })).collect::<Vec<_>>(),
-        "total": total,
+        "total": l.total,
         "page": page_no,
         "limit": limit,
     }))
@@ -248,32 +220,26 @@ async fn ledger(
 
 /// The dashboard's figures: revenue today, this calendar month and per
 /// day over the last 30 days (UTC), and how many entries were posted.
-async fn summary(_: DashboardReader, State(s): State<AppState>) -> ApiResult<Json<Value>> {
-    let today = today();
-    let first = today - time::Duration::days(29);
-    let month = Period::of(today);
-    let mut tx = store::snapshot(&s.ledger.db).await?;
-    let by_day = store::revenue_by_day(&mut tx, first, today).await?;
-    let month_totals = store::totals(&mut tx, Some(month.first_day()), month.last_day()).await?;
-    tx.commit().await?;
-    let entries_posted = journal::count(s.ledger.db.pool()).await?;
+async fn summary(
+    _: DashboardReader,
+    State(s): State<AppState>,
+) -> ApiResult<Json<Success<contract::Summary>>> {
+    let sum = s.ledger.summary(today()).await?;
     let c = &s.ledger.currency();
-    let revenue_month: i64 = reports::income_statement(&month_totals).total_revenue;
-    let mut days = Vec::with_capacity(30);
-    let mut day = first;
-    while day <= today {
-        let key = format_date(day);
-        let amount = by_day.get(&key).copied().unwrap_or(0);
-        days.push(json!({"date": key, "amount": c.format(amount)}));
-        day = day.next_day().unwrap_or(today + time::Duration::days(1));
-    }
-    let revenue_today = by_day.get(&format_date(today)).copied().unwrap_or(0);
-    Ok(Json(json!({
-        "success": true,
-        "currency": c.code(),
-        "revenue_today": c.format(revenue_today),
-        "revenue_month": c.format(revenue_month),
-        "revenue_by_day": days,
-        "entries_posted": entries_posted,
+    let money = |units| Money::from_minor(units, c.scale());
+    let days = sum
+        .revenue_by_day
+        .into_iter()
+        .map(|(date, amount)| contract::RevenueDay {
+            date,
+            amount: money(amount),
+        })
+        .collect();
+    Ok(Json(Success::new(contract::Summary {
+        currency: values::Currency::new(c.code()),
+        revenue_today: money(sum.revenue_today),
+        revenue_month: money(sum.revenue_month),
+        revenue_by_day: days,
+        entries_posted: sum.entries_posted,
     })))
 }

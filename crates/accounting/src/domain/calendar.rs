@@ -75,6 +75,12 @@ impl Period {
         month: Month::January,
     };
 
+    /// The latest period a posting can have.
+    pub const MAX: Period = Period {
+        year: MAX_YEAR,
+        month: Month::December,
+    };
+
     pub fn of(d: Date) -> Self {
         Self {
             year: d.year(),

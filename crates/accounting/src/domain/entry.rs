@@ -326,33 +326,6 @@ impl PostedEntry {
             })
             .collect()
     }
-
-    pub fn to_json(&self, c: &Currency) -> serde_json::Value {
-        json!({
-            "id": self.id,
-            "number": self.number,
-            "date": self.date,
-            "period": self.period,
-            "description": self.description,
-            "reference": self.reference,
-            "status": if self.reversed_by.is_some() { "reversed" } else { "posted" },
-            "source": self.source,
-            "currency": self.currency,
-            "total": c.format(self.total),
-            "reverses": self.reverses,
-            "reversed_by": self.reversed_by,
-            "created_by": self.created_by,
-            "created_at": self.created_at,
-            "lines": self.lines.iter().map(|l| json!({
-                "line_no": l.line_no,
-                "account": l.account,
-                "account_name": l.account_name,
-                "debit": c.format(l.debit),
-                "credit": c.format(l.credit),
-                "memo": l.memo,
-            })).collect::<Vec<_>>(),
-        })
-    }
 }
 
 #[cfg(test)]

@@ -2,9 +2,7 @@
 //! monthly balances (and the lines of partial months) per account, and
 //! these functions turn those totals into reports. Amounts are minor units.
 
-use serde_json::{Value, json};
-
-use super::{accounts::AccountType, money::Currency};
+use super::accounts::AccountType;
 
 /// An account's debit and credit turnover over some range.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -192,63 +190,6 @@ pub fn running_balance(
         .collect()
 }
 
-// ------------------------------------------------------------- JSON
-
-fn rows_json(rows: &[StatementRow], c: &Currency) -> Value {
-    Value::Array(
-        rows.iter()
-            .map(|r| json!({"code": r.code, "name": r.name, "amount": c.format(r.amount)}))
-            .collect(),
-    )
-}
-
-impl TrialBalance {
-    pub fn to_json(&self, c: &Currency) -> Value {
-        json!({
-            "accounts": self.rows.iter().map(|r| json!({
-                "code": r.code,
-                "name": r.name,
-                "type": r.account_type,
-                "normal_balance": r.account_type.normal_side(),
-                "debit": c.format(r.debit),
-                "credit": c.format(r.credit),
-                "balance": c.format(r.balance),
-            })).collect::<Vec<_>>(),
-            "total_debit": c.format(self.total_debit),
-            "total_credit": c.format(self.total_credit),
-            "balanced": self.balanced(),
-        })
-    }
-}
-
-impl IncomeStatement {
-    pub fn to_json(&self, c: &Currency) -> Value {
-        json!({
-            "revenue": rows_json(&self.revenue, c),
-            "expenses": rows_json(&self.expenses, c),
-            "total_revenue": c.format(self.total_revenue),
-            "total_expenses": c.format(self.total_expenses),
-            "net_income": c.format(self.net_income),
-        })
-    }
-}
-
-impl BalanceSheet {
-    pub fn to_json(&self, c: &Currency) -> Value {
-        json!({
-            "assets": rows_json(&self.assets, c),
-            "liabilities": rows_json(&self.liabilities, c),
-            "equity": rows_json(&self.equity, c),
-            "total_assets": c.format(self.total_assets),
-            "total_liabilities": c.format(self.total_liabilities),
-            "total_equity": c.format(self.total_equity),
-            "current_earnings": c.format(self.current_earnings),
-            "total_liabilities_and_equity": c.format(self.total_liabilities_and_equity()),
-            "balanced": self.balanced(),
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,9 +229,6 @@ mod tests {
         assert_eq!(tb.rows[0].code, "1000");
         let rev = tb.rows.iter().find(|r| r.code == "4000").unwrap();
         assert_eq!((rev.debit, rev.credit, rev.balance), (0, 500, 500));
-        let json = tb.to_json(&Currency::usd());
-        assert_eq!(json["total_debit"], "18.50");
-        assert_eq!(json["accounts"][0]["balance"], "13.50");
     }
 
     #[test]
@@ -306,7 +244,6 @@ mod tests {
         assert_eq!(bs.total_equity, 1000);
         assert_eq!(bs.current_earnings, 300);
         assert!(bs.balanced());
-        assert_eq!(bs.to_json(&Currency::usd())["balanced"], true);
     }
 
     #[test]

@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 use super::{AppState, IdPath, Manager, invalid, positive_qty, required, views};
 use crate::{
     NewBom,
+    app::boms::duplicates,
     domain::{Invalid, bom::Component, items, qty},
-    engine::boms::duplicates,
     store::boms as store,
 };
 

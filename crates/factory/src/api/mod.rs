@@ -1,5 +1,5 @@
 //! HTTP handlers under `/api/factory/...`: parse, authorize, call the
-//! engine or the store, respond. Every error is an `ApiError` (the one JSON
+//! use case (`app`) or the store, respond (`views`). Every error is an `ApiError` (the one JSON
 //! shape); no handler panics on any input: malformed SKUs and ids in paths
 //! are 404, malformed bodies and queries 400.
 //!

@@ -21,8 +21,8 @@ use super::{
     AppState, Manager, Reader, invalid, positive_qty, required, views, warehouse_or_default,
 };
 use crate::{
+    app::posting::{Idem, Posted, Requester},
     domain::{Invalid, items, qty},
-    engine::posting::{Idem, Posted, Requester},
     store::stock::{self as store, MoveFilter},
 };
 
@@ -163,13 +163,9 @@ async fn adjustment(
     let idem = idem_of(&headers, "/api/factory/stock/adjustments", &b)?;
     let sku = sku_of(b.sku)?;
     let warehouse = warehouse_or_default("warehouse", b.warehouse.as_deref())?;
+    // Signed; zero and a missing note are refused by `Factory::adjust`.
     let qty = qty::parse("qty", &required("qty", b.qty)?).map_err(invalid)?;
-    if qty == 0 {
-        return Err(invalid(Invalid::new("qty", "qty must not be zero")));
-    }
-    // Corrections must say why: the ledger is the audit trail.
-    let note = text("reason_note", b.reason_note.as_deref())?
-        .ok_or_else(|| invalid(Invalid::new("reason_note", "reason_note is required")))?;
+    let note = text("reason_note", b.reason_note.as_deref())?;
     let posted = f
         .adjust(by(&caller, &idem), &sku, &warehouse, qty, note)
         .await?;

@@ -195,6 +195,8 @@ async fn stock_never_goes_negative_and_inputs_are_checked() {
                 json!({"sku": "NUT", "qty": 0, "reason_note": "x"}),
                 "qty",
             ),
+            // The quantity is judged before the missing note.
+            ("adjustments", json!({"sku": "NUT", "qty": 0}), "qty"),
             (
                 "transfers",
                 json!({"sku": "NUT", "from": "MAIN", "to": "MAIN", "qty": 1}),

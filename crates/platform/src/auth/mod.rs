@@ -1,12 +1,15 @@
 //! Authentication and authorization shared by every service: access tokens
 //! ([`jwt`]), password hashing ([`password`]), the five roles ([`roles`]) and
-//! the signed-in caller extracted from a request ([`caller`]).
+//! the signed-in caller extracted from a request ([`caller`]) and the named
+//! role policies handlers are guarded by ([`policy`]).
 
 pub mod caller;
 pub mod jwt;
 pub mod password;
+pub mod policy;
 pub mod roles;
 
 pub use caller::{Caller, MaybeCaller};
 pub use jwt::{Claims, JwtKeys};
+pub use policy::{Authorized, Policy};
 pub use roles::Role;

@@ -1,6 +1,7 @@
 //! The event envelope every message carries.
 
-use serde::{Deserialize, Serialize};
+use marimo_contracts::Topic;
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::Value;
 
 /// `{id, type, version, source, occurred_at, trace context, payload}`.
@@ -54,6 +55,37 @@ impl Envelope {
         }
     }
 
+    /// An event of `topic` carrying `payload` (the contract types of
+    /// `marimo_contracts`), from the topic's service, at its version.
+    pub fn of<P: Serialize>(topic: Topic<P>, payload: &P) -> Self {
+        // Contract payloads are plain structs of strings, numbers and
+        // lists: serialising them to a JSON value cannot fail.
+        let payload = serde_json::to_value(payload).expect("a contract payload always serialises");
+        let mut env = Self::new(topic.service(), topic.name(), payload);
+        env.version = topic.version();
+        env
+    }
+
+    /// Whether this is an event of `topic` at the topic's version.
+    pub fn is<P>(&self, topic: Topic<P>) -> bool {
+        self.event_type == topic.name() && self.version == topic.version()
+    }
+
+    /// The payload as `topic`'s type. Another type or version, or a
+    /// payload that does not match, is permanent.
+    pub fn decode<P: DeserializeOwned>(&self, topic: Topic<P>) -> Result<P, super::HandlerError> {
+        if !self.is(topic) {
+            return Err(super::HandlerError::Permanent(format!(
+                "{} v{} is not {} v{}",
+                self.event_type,
+                self.version,
+                topic.name(),
+                topic.version()
+            )));
+        }
+        self.payload_as()
+    }
+
     pub fn actor(mut self, user_id: impl Into<String>) -> Self {
         self.actor = Some(user_id.into());
         self
@@ -65,12 +97,68 @@ impl Envelope {
     }
 
     /// Deserialises the payload into `T`; a mismatch is permanent.
-    pub fn payload_as<T: serde::de::DeserializeOwned>(&self) -> Result<T, super::HandlerError> {
+    pub fn payload_as<T: DeserializeOwned>(&self) -> Result<T, super::HandlerError> {
         serde_json::from_value(self.payload.clone()).map_err(|e| {
             super::HandlerError::Permanent(format!(
                 "{} payload does not match v{}: {e}",
                 self.event_type, self.version
             ))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use marimo_contracts::factory::{STOCK_LOW, StockLow, WORK_ORDER_RELEASED};
+    use marimo_contracts::{ids::Sku, values::Qty};
+    use serde_json::json;
+
+    use super::*;
+    use crate::bus::HandlerError;
+
+    fn low() -> StockLow {
+        StockLow {
+            sku: Sku::new("STEEL"),
+            warehouse: marimo_contracts::ids::WarehouseCode::new("MAIN"),
+            on_hand: Qty::from_thousandths(4500),
+            reorder_point: Qty::from_thousandths(5000),
+        }
+    }
+
+    #[test]
+    fn typed_events_carry_their_topic() {
+        let env = Envelope::of(STOCK_LOW, &low());
+        assert_eq!(
+            (env.event_type.as_str(), env.source.as_str(), env.version),
+            ("factory.stock.low", "factory", 1)
+        );
+        assert_eq!(
+            env.payload,
+            json!({"sku": "STEEL", "warehouse": "MAIN", "on_hand": "4.500", "reorder_point": "5.000"})
+        );
+        assert!(env.is(STOCK_LOW));
+        assert_eq!(env.decode(STOCK_LOW).unwrap(), low());
+    }
+
+    #[test]
+    fn another_topic_or_version_is_permanent() {
+        let env = Envelope::of(STOCK_LOW, &low());
+        assert!(matches!(
+            env.decode(WORK_ORDER_RELEASED),
+            Err(HandlerError::Permanent(_))
+        ));
+        let mut v2 = env.clone();
+        v2.version = 2;
+        assert!(!v2.is(STOCK_LOW));
+        assert!(matches!(
+            v2.decode(STOCK_LOW),
+            Err(HandlerError::Permanent(_))
+        ));
+        let mut broken = env;
+        broken.payload = json!({"warehouse": "MAIN"});
+        assert!(matches!(
+            broken.decode(STOCK_LOW),
+            Err(HandlerError::Permanent(_))
+        ));
     }
 }

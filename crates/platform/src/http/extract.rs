@@ -1,8 +1,11 @@
 //! Extractors whose rejections answer in the one error shape: malformed
 //! JSON → 400, wrong field types → 400 naming the problem, missing JSON
-//! content type → 415, body over the limit → 413.
+//! content type → 415, body over the limit → 413. [`OptionalJson`] is the
+//! same for bodies that may be left out; [`Page`] is the one pagination
+//! rule.
 
 use axum::{
+    body::Bytes,
     extract::{
         FromRequest, FromRequestParts, Request, rejection::JsonRejection, rejection::QueryRejection,
     },
@@ -35,6 +38,39 @@ where
 impl<T: Serialize> IntoResponse for Json<T> {
     fn into_response(self) -> Response {
         axum::Json(self.0).into_response()
+    }
+}
+
+/// A JSON body that may be left out: an empty (or all-whitespace) body is
+/// `T::default()`; a non-empty one follows [`Json`]'s rules (415 without a
+/// JSON content type, 400 when malformed, 413 when too large).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OptionalJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for OptionalJson<T>
+where
+    T: DeserializeOwned + Default,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let (parts, body) = req.into_parts();
+        let bytes = Bytes::from_request(Request::from_parts(parts.clone(), body), state)
+            .await
+            .map_err(|r| {
+                if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::of(ErrorCode::PayloadTooLarge, "the request body is too large")
+                } else {
+                    ApiError::validation(r.body_text())
+                }
+            })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self(T::default()));
+        }
+        let Json(value) =
+            Json::<T>::from_request(Request::from_parts(parts, bytes.into()), state).await?;
+        Ok(Self(value))
     }
 }
 
@@ -77,8 +113,9 @@ where
     }
 }
 
-/// `?page=&limit=`: 1-based page, limit 1..=100, default 20.
-#[derive(Debug, Clone, Copy, serde::Deserialize)]
+/// `?page=&limit=`: 1-based page, limit 1..=100, default 20 (a list with
+/// larger pages states its own bounds with [`Page::resolve_within`]).
+#[derive(Debug, Clone, Copy, Default, serde::Deserialize)]
 pub struct Page {
     pub page: Option<u32>,
     pub limit: Option<u32>,
@@ -88,18 +125,23 @@ impl Page {
     pub const DEFAULT_LIMIT: u32 = 20;
     pub const MAX_LIMIT: u32 = 100;
 
-    /// (page, limit, offset) after validation.
+    /// (page, limit, offset) after validation, with the default bounds.
     pub fn resolve(self) -> Result<(u32, u32, i64), ApiError> {
+        self.resolve_within(Self::DEFAULT_LIMIT, Self::MAX_LIMIT)
+    }
+
+    /// (page, limit, offset) after validation: page from 1, limit
+    /// 1..=`max`, `default` when absent.
+    pub fn resolve_within(self, default: u32, max: u32) -> Result<(u32, u32, i64), ApiError> {
         let page = self.page.unwrap_or(1);
-        let limit = self.limit.unwrap_or(Self::DEFAULT_LIMIT);
+        let limit = self.limit.unwrap_or(default);
         if page == 0 {
-            return Err(ApiError::validation("page starts at 1"));
+            return Err(ApiError::validation("page starts at 1")
+                .with_details(serde_json::json!({"field": "page"})));
         }
-        if limit == 0 || limit > Self::MAX_LIMIT {
-            return Err(ApiError::validation(format!(
-                "limit must be 1..={}",
-                Self::MAX_LIMIT
-            )));
+        if limit == 0 || limit > max {
+            return Err(ApiError::validation(format!("limit must be 1..={max}"))
+                .with_details(serde_json::json!({"field": "limit"})));
         }
         Ok((page, limit, i64::from(page - 1) * i64::from(limit)))
     }

@@ -13,5 +13,5 @@ pub mod request_id;
 pub mod serve;
 
 pub use app::{HealthCheck, ServiceApp};
-pub use extract::{Json, Query};
+pub use extract::{Json, OptionalJson, Page, Query};
 pub use serve::serve;

@@ -3,6 +3,7 @@
 //! managers and accountants).
 
 use axum::{extract::State, http::StatusCode};
+use marimo_contracts::{Success, shop as contract, values::Currency};
 use marimo_platform::{
     ApiError, ApiResult,
     auth::{Caller, Role},
@@ -14,22 +15,17 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use time::{Date, OffsetDateTime, macros::format_description};
 
-use super::{AppState, IdParam, STAFF, catalog, orders::parse_status};
+use super::{AppState, IdParam, STAFF, catalog, orders::parse_status, views};
 use crate::{
     domain::{
         catalog::{ProductFields, parse_units},
-        order::{Order, Status},
-        pricing::format_money,
+        pricing::wire_money,
     },
     store::{
         self,
         orders::{self, Filter},
-        products,
     },
 };
-
-/// Active products with this many units or fewer count as low on stock.
-const LOW_STOCK_THRESHOLD: i64 = 5;
 
 /// `GET /admin/products`: the catalog listing with inactive products.
 pub(super) async fn products(
@@ -55,7 +51,7 @@ pub(super) async fn create_product(
         Json(json!({
             "success": true,
             "message": "product created",
-            "product": product.to_json(),
+            "product": views::product(&product),
         })),
     ))
 }
@@ -73,7 +69,7 @@ pub(super) async fn update_product(
     Ok(Json(json!({
         "success": true,
         "message": "product updated",
-        "product": product.to_json(),
+        "product": views::product(&product),
     })))
 }
 
@@ -122,7 +118,7 @@ pub(super) async fn restock(
     Ok(Json(json!({
         "success": true,
         "message": format!("{quantity} units added"),
-        "product": product.to_json(),
+        "product": views::product(&product),
     })))
 }
 
@@ -202,7 +198,7 @@ pub(super) async fn orders(
             .transpose()?,
     };
     let (list, total) = orders::list(st.db.pool(), &filter, limit, offset).await?;
-    let list: Vec<Value> = list.iter().map(Order::to_json).collect();
+    let list: Vec<Value> = list.iter().map(views::order).collect();
     Ok(Json(json!({
         "success": true,
         "orders": list,
@@ -230,40 +226,38 @@ pub(super) async fn settings(State(st): State<AppState>, caller: Caller) -> ApiR
 }
 
 /// `GET /summary`: figures for the dashboard.
-pub(super) async fn summary(State(st): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+pub(super) async fn summary(
+    State(st): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Success<contract::Summary>>> {
     caller.require(&[
         Role::Admin,
         Role::Manager,
         Role::Accountant,
         Role::ShopManager,
     ])?;
-    let pool = st.db.pool();
-    let counts = orders::count_by_status(pool).await?;
-    let count = |s: Status| {
-        counts
-            .iter()
-            .filter(|(c, _)| *c == s)
-            .map(|(_, n)| n)
-            .sum::<i64>()
-    };
-    let mut by_status = serde_json::Map::new();
-    for s in Status::ALL {
-        by_status.insert(s.as_str().to_owned(), count(s).into());
-    }
-    let mut revenue = serde_json::Map::new();
-    for (currency, amount) in orders::revenue(pool).await? {
-        revenue.insert(currency.clone(), format_money(amount, &currency).into());
-    }
-    let (active, low) = products::stock_counts(pool, LOW_STOCK_THRESHOLD).await?;
-    Ok(Json(json!({
-        "success": true,
-        "total_orders": counts.iter().map(|(_, n)| n).sum::<i64>(),
-        "open_orders": Status::ALL.iter().filter(|s| s.is_open()).map(|s| count(*s)).sum::<i64>(),
-        "pending_orders": count(Status::Pending),
-        "orders_by_status": by_status,
-        "revenue": revenue,
-        "active_products": active,
-        "low_stock_products": low,
-        "low_stock_threshold": LOW_STOCK_THRESHOLD,
+    let sum = st.summary().await?;
+    let orders_by_status = sum
+        .by_status
+        .iter()
+        .map(|(s, n)| (s.as_str().to_owned(), *n))
+        .collect();
+    let revenue = sum
+        .revenue
+        .into_iter()
+        .map(|(currency, amount)| {
+            let money = wire_money(amount, &currency);
+            (Currency::new(currency), money)
+        })
+        .collect();
+    Ok(Json(Success::new(contract::Summary {
+        total_orders: sum.total_orders,
+        open_orders: sum.open_orders,
+        pending_orders: sum.pending_orders,
+        orders_by_status,
+        revenue,
+        active_products: sum.active_products,
+        low_stock_products: sum.low_stock_products,
+        low_stock_threshold: sum.low_stock_threshold,
     })))
 }

@@ -11,11 +11,11 @@ use marimo_platform::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{AppState, IdParam};
+use super::{AppState, IdParam, views};
 use crate::{
     ShopError,
     domain::{
-        catalog::{self, MAX_QUERY_CHARS, Product, Sort},
+        catalog::{self, MAX_QUERY_CHARS, Sort},
         pricing::{self, DEFAULT_CURRENCY},
     },
     store::products::{self, Filter},
@@ -106,7 +106,7 @@ pub(super) async fn listing(
 ) -> ApiResult<Json<Value>> {
     let (filter, page, limit, offset) = filter_of(q, include_inactive)?;
     let (list, total) = products::list(st.db.pool(), &filter, limit, offset).await?;
-    let list: Vec<Value> = list.iter().map(Product::to_json).collect();
+    let list: Vec<Value> = list.iter().map(views::product).collect();
     Ok(Json(json!({
         "success": true,
         "products": list,
@@ -139,7 +139,7 @@ pub(super) async fn get(
     let staff = caller.as_ref().is_some_and(crate::is_staff);
     match products::find(st.db.pool(), &id).await? {
         Some(p) if p.active || staff => {
-            let mut body = p.to_json();
+            let mut body = views::product(&p);
             body["success"] = Value::Bool(true);
             Ok(Json(body))
         }

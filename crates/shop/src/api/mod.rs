@@ -19,11 +19,12 @@ use axum::{
 };
 use marimo_platform::{ApiError, auth::Role, http::cache_control};
 
-use crate::ops::Shop;
+use crate::app::Shop;
 
 mod admin;
 mod catalog;
 mod orders;
+mod views;
 
 pub(crate) type AppState = Arc<Shop>;
 

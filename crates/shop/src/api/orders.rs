@@ -17,9 +17,9 @@ use marimo_platform::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{AppState, IdParam};
+use super::{AppState, IdParam, views};
 use crate::{
-    domain::order::{Action, Order, Status},
+    domain::order::{Action, Status},
     store::orders::{self, Filter},
 };
 
@@ -35,7 +35,15 @@ pub(super) async fn place(
     Json(body): Json<Value>,
 ) -> ApiResult<Response> {
     let key = idempotency::key_from(&headers)?;
-    let placed = st.place_order(&caller, &body, key.as_deref()).await?;
+    let placed = st
+        .place_order(&caller, &body, key.as_deref(), |order| {
+            json!({
+                "success": true,
+                "message": "order placed",
+                "order": views::order(order),
+            })
+        })
+        .await?;
     let status = StatusCode::from_u16(placed.status).unwrap_or(StatusCode::CREATED);
     let mut res = (
         status,
@@ -84,7 +92,7 @@ pub(super) async fn mine(
         ..Filter::default()
     };
     let (list, total) = orders::list(st.db.pool(), &filter, limit, offset).await?;
-    let list: Vec<Value> = list.iter().map(Order::to_json).collect();
+    let list: Vec<Value> = list.iter().map(views::order).collect();
     Ok(Json(json!({
         "success": true,
         "orders": list,
@@ -102,7 +110,7 @@ pub(super) async fn get(
     IdParam(id): IdParam,
 ) -> ApiResult<Json<Value>> {
     let order = st.visible_order(&caller, &id).await?;
-    let mut body = order.to_json();
+    let mut body = views::order(&order);
     body["success"] = Value::Bool(true);
     body["history"] = json!(orders::history(st.db.pool(), &order.id).await?);
     body["payments"] = json!(orders::payments(st.db.pool(), &order.id).await?);
@@ -120,7 +128,7 @@ async fn act(
     Ok(Json(json!({
         "success": true,
         "message": format!("order {}", order.status),
-        "order": order.to_json(),
+        "order": views::order(&order),
     })))
 }
 

@@ -3,11 +3,11 @@
 
 use marimo_platform::money::Decimal;
 use serde::{Deserialize, Deserializer};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{
     Invalid,
-    pricing::{DEFAULT_CURRENCY, format_money, parse_currency, parse_price, scale},
+    pricing::{DEFAULT_CURRENCY, parse_currency, parse_price, scale},
 };
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,27 +26,6 @@ pub struct Product {
     pub active: bool,
     pub created_at: String,
     pub updated_at: String,
-}
-
-impl Product {
-    /// The API shape (the original's fields plus sku, currency, active and
-    /// times); the price is a decimal string.
-    pub fn to_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "name": self.name,
-            "description": self.description,
-            "price": format_money(self.price, &self.currency),
-            "currency": self.currency,
-            "stock": self.stock,
-            "category": self.category,
-            "image_url": self.image_url,
-            "sku": self.sku,
-            "active": self.active,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-        })
-    }
 }
 
 /// The text search matches against: Unicode lower case (see the
@@ -336,6 +315,8 @@ impl Sort {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]

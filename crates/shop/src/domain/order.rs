@@ -1,5 +1,5 @@
-//! Orders: the lifecycle state machine, who may move an order, what a move
-//! does to stock and money, and the order's JSON shape.
+//! Orders: the lifecycle state machine, who may move an order and what a
+//! move does to stock and money.
 //!
 //! ```text
 //! pending ──pay──► paid ──ship──► shipped ──deliver──► delivered
@@ -12,9 +12,7 @@
 
 use std::{fmt, str::FromStr};
 
-use serde_json::{Value, json};
-
-use super::pricing::{TaxRate, format_money};
+use super::pricing::TaxRate;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Status {
@@ -255,46 +253,6 @@ pub struct Order {
     pub items: Vec<OrderItem>,
 }
 
-impl Order {
-    fn money(&self, units: i64) -> String {
-        format_money(units, &self.currency)
-    }
-
-    /// The API shape: prices and totals as decimal strings, quantities as
-    /// integers (as clients send them).
-    pub fn to_json(&self) -> Value {
-        let items: Vec<Value> = self
-            .items
-            .iter()
-            .map(|i| {
-                json!({
-                    "product_id": i.product_id,
-                    "sku": i.sku,
-                    "name": i.name,
-                    "quantity": i.quantity,
-                    "price": self.money(i.unit_price),
-                    "line_total": self.money(i.line_total),
-                })
-            })
-            .collect();
-        json!({
-            "id": self.id,
-            "user_id": self.user_id,
-            "email": self.email,
-            "items": items,
-            "subtotal": self.money(self.subtotal),
-            "tax": self.money(self.tax),
-            "tax_rate": self.tax_rate.percent(),
-            "total": self.money(self.total),
-            "currency": self.currency,
-            "status": self.status,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-            "expires_at": self.expires_at,
-        })
-    }
-}
-
 impl serde::Serialize for Status {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.as_str())
@@ -440,41 +398,6 @@ mod tests {
         );
         assert!(effects(S::Pending, A::Expire).release_stock);
         assert_eq!(effects(S::Paid, A::Ship), Effects::default());
-    }
-
-    #[test]
-    fn json_has_the_api_shape() {
-        let order = Order {
-            id: "o1".into(),
-            user_id: "u1".into(),
-            email: "a@b.c".into(),
-            status: Status::Pending,
-            currency: "USD".into(),
-            subtotal: 5998,
-            tax: 495,
-            total: 6493,
-            tax_rate: TaxRate::parse_percent("8.25").unwrap(),
-            created_at: "t0".into(),
-            updated_at: "t0".into(),
-            expires_at: "t1".into(),
-            items: vec![OrderItem {
-                product_id: "p1".into(),
-                sku: Some("WIDGET-PREMIUM".into()),
-                name: "Premium Widget".into(),
-                quantity: 2,
-                unit_price: 2999,
-                line_total: 5998,
-            }],
-        };
-        let j = order.to_json();
-        assert_eq!(j["status"], "pending");
-        assert_eq!(j["subtotal"], "59.98");
-        assert_eq!(j["tax"], "4.95");
-        assert_eq!(j["total"], "64.93");
-        assert_eq!(j["tax_rate"], "8.25");
-        assert_eq!(j["items"][0]["price"], "29.99");
-        assert_eq!(j["items"][0]["quantity"], 2);
-        assert_eq!(j["items"][0]["line_total"], "59.98");
     }
 
     fn action() -> impl Strategy<Value = Action> {

@@ -2,6 +2,7 @@
 //! ISO 4217 currency, tax is rounded once, on the subtotal, half away from
 //! zero.
 
+use marimo_contracts::values::Money;
 use marimo_platform::money::{Decimal, format_scaled, minor_units, mul_div_round};
 
 use super::Invalid;
@@ -23,6 +24,11 @@ pub fn scale(code: &str) -> Option<u32> {
 /// in; an unknown one (which cannot be stored) would print with 2 places.
 pub fn format_money(units: i64, currency: &str) -> String {
     format_scaled(units, scale(currency).unwrap_or(2))
+}
+
+/// The same amount as the contracts' wire type (events, `/summary`).
+pub fn wire_money(units: i64, currency: &str) -> Money {
+    Money::from_minor(units, scale(currency).unwrap_or(2))
 }
 
 /// A known currency code, upper-cased (`usd` → `USD`).
@@ -187,6 +193,8 @@ mod tests {
         assert_eq!(format_money(2999, "USD"), "29.99");
         assert_eq!(format_money(1500, "JPY"), "1500");
         assert_eq!(format_money(5, "USD"), "0.05");
+        assert_eq!(wire_money(1500, "JPY").as_str(), "1500");
+        assert_eq!(wire_money(2999, "USD").as_str(), "29.99");
     }
 
     #[test]

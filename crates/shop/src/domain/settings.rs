@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
+use marimo_contracts::config::SettingChanged;
 use marimo_platform::money::Decimal;
-use serde_json::Value;
 
 use super::pricing::TaxRate;
 
@@ -83,36 +83,24 @@ pub struct Change {
 /// What a `config.setting.changed` payload (`key, version, value_type,
 /// value`) means for the shop: `Ok(None)` for keys it does not use,
 /// `Err` for a value that can never be applied.
-pub fn change_from_event(payload: &Value) -> Result<Option<Change>, String> {
-    let Some(key) = payload.get("key").and_then(Value::as_str) else {
-        return Err("config.setting.changed without a key".into());
-    };
+pub fn change_from_event(payload: &SettingChanged) -> Result<Option<Change>, String> {
     // The config service may namespace the shop's keys.
-    let key = match key.strip_prefix("shop.").unwrap_or(key) {
+    let key = match payload.key.strip_prefix("shop.").unwrap_or(&payload.key) {
         TAX_RATE => TAX_RATE,
         ORDER_TTL_MINUTES => ORDER_TTL_MINUTES,
         _ => return Ok(None),
     };
-    let version = match payload.get("version") {
-        Some(Value::Number(n)) => n.as_i64(),
-        Some(Value::String(s)) => s.trim().parse().ok(),
-        _ => None,
-    };
-    let text = match payload.get("value") {
-        None | Some(Value::Null) => {
-            return Ok(Some(Change {
-                key,
-                value: None,
-                version,
-            }));
-        }
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Number(n)) => n.to_string(),
-        Some(other) => return Err(format!("{key}: '{other}' is not a number")),
+    let version = payload.version;
+    let Some(text) = &payload.value else {
+        return Ok(Some(Change {
+            key,
+            value: None,
+            version,
+        }));
     };
     let value = match key {
-        TAX_RATE => TaxRate::parse_percent(&text)?.percent(),
-        _ => parse_ttl_minutes(&text)?.0,
+        TAX_RATE => TaxRate::parse_percent(text)?.percent(),
+        _ => parse_ttl_minutes(text)?.0,
     };
     Ok(Some(Change {
         key,
@@ -156,6 +144,14 @@ mod tests {
         for bad in ["0", "-5", "0.0001", "43201", "x", ""] {
             assert!(parse_ttl_minutes(bad).is_err(), "{bad}");
         }
+    }
+
+    /// The payload as the shop's consumer reads it; a payload the
+    /// contract cannot read is the `Err` the consumer dead-letters.
+    fn change_from_event(payload: &serde_json::Value) -> Result<Option<Change>, String> {
+        let change: SettingChanged =
+            serde_json::from_value(payload.clone()).map_err(|e| e.to_string())?;
+        super::change_from_event(&change)
     }
 
     #[test]

@@ -1,14 +1,11 @@
-//! HTTP handlers under `/api/users/...`: parse, authorize, call the domain
-//! rules and the store, respond. Every error is an [`ApiError`] (the one
+//! HTTP handlers under `/api/users/...`: parse, authorize, call the use
+//! case (`app`), respond (`views`). Every error is an [`ApiError`] (the one
 //! JSON shape); no handler panics on any input.
 //!
 //! - [`session`]: register, login, refresh, logout, change-password.
 //! - [`accounts`]: profile, list, summary and the admin actions.
 
-use std::{
-    net::{IpAddr, SocketAddr},
-    sync::Arc,
-};
+use std::net::{IpAddr, SocketAddr};
 
 use axum::{
     Router,
@@ -19,35 +16,23 @@ use axum::{
 };
 use marimo_platform::{
     ApiError, ApiResult, ErrorCode,
-    auth::{Caller, JwtKeys, Role, jwt::Identity, password},
-    bus::{Envelope, Outbox},
-    clock,
-    db::Db,
+    auth::{Caller, Role},
     http::{Json, cache_control},
     ids,
-    telemetry::Metrics,
 };
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::{
-    UsersError,
-    domain::{self, User},
-    events, lifetimes,
-    observe::{self, TokenType},
-    store::{self, UserRecord},
+    app::{Users, sessions::Tokens},
+    store::UserRecord,
 };
 
 mod accounts;
 mod session;
+mod views;
 
-#[derive(Clone)]
-pub(crate) struct AppState {
-    pub db: Db,
-    pub jwt: Arc<JwtKeys>,
-    pub outbox: Outbox,
-    pub metrics: Metrics,
-}
+pub(crate) type AppState = Users;
 
 pub(crate) fn routes(state: AppState) -> Router {
     Router::new()
@@ -84,11 +69,7 @@ pub(crate) fn routes(state: AppState) -> Router {
 // ------------------------------------------------------------- errors
 
 fn no_such_user() -> ApiError {
-    ApiError::not_found("no such user")
-}
-
-fn hashing(e: password::PasswordError) -> ApiError {
-    UsersError::from(e).into()
+    crate::UsersError::NoSuchUser.into()
 }
 
 // --------------------------------------------------------- extractors
@@ -116,6 +97,12 @@ impl<S: Send + Sync> FromRequestParts<S> for UserId {
 /// peer is an internal hop (loopback or private, i.e. the gateway), the
 /// address that hop appended to `X-Forwarded-For`.
 struct ClientIp(Option<String>);
+
+impl ClientIp {
+    fn get(&self) -> Option<&str> {
+        self.0.as_deref()
+    }
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     type Rejection = ApiError;
@@ -171,132 +158,22 @@ async fn optional_json<T: DeserializeOwned + Default>(req: Request) -> ApiResult
 
 // ------------------------------------------------------------ helpers
 
-/// Stamps an event with the client's address.
-fn with_ip(event: Envelope, ip: &ClientIp) -> Envelope {
-    match &ip.0 {
-        Some(ip) => event.client_ip(ip.clone()),
-        None => event,
-    }
-}
-
-impl AppState {
-    /// An access token for `user`, valid for the configured lifetime.
-    async fn access_token(&self, user: &User) -> ApiResult<(String, u64)> {
-        let ttl = lifetimes::current(&self.db).await?.access;
-        observe::count_token(&self.metrics, TokenType::Access);
-        Ok(self.jwt.issue_for(
-            &Identity {
-                user_id: user.id.clone(),
-                email: user.email.clone(),
-                role: user.role,
-            },
-            ttl,
-        ))
-    }
-
-    /// The caller's current account, which must still exist, be active and
-    /// hold one of `roles` both in the token and in the database (so a
-    /// deactivated or demoted account loses access here at once, not when
-    /// its access token expires).
-    async fn signed_in(&self, caller: &Caller, roles: &[Role]) -> ApiResult<UserRecord> {
-        caller.require(roles)?;
-        let record = if ids::is_uuid(&caller.user_id) {
-            store::find_by_id(self.db.pool(), &caller.user_id).await?
-        } else {
-            None
-        };
-        let Some(record) = record else {
-            return Err(ApiError::unauthorized("this account no longer exists"));
-        };
-        if !record.user.active {
-            return Err(ApiError::unauthorized("this account is deactivated"));
-        }
-        if !roles.contains(&record.user.role) {
-            return Err(ApiError::forbidden("your role does not allow this action"));
-        }
-        Ok(record)
-    }
-
-    /// Starts a session (a new refresh-token family) and returns its first
-    /// refresh token, publishing `event` in the same transaction. Sessions
-    /// of the user that can no longer be used are pruned first.
-    async fn start_session(&self, user: &User, event: Option<Envelope>) -> ApiResult<String> {
-        let refresh_ttl = lifetimes::current(&self.db).await?.refresh;
-        let now = clock::now();
-        let now_text = clock::format(now);
-        let token = domain::new_refresh_token();
-        let family = ids::new_id();
-        let mut tx = self.db.begin().await?;
-        store::prune_sessions(&mut tx, &user.id, &now_text).await?;
-        store::create_family(&mut *tx, &family, &user.id, &now_text).await?;
-        store::insert_token(
-            &mut *tx,
-            &domain::hash_refresh_token(&token),
-            &family,
-            &now_text,
-            &clock::format(now + refresh_ttl),
-        )
-        .await?;
-        if let Some(event) = &event {
-            self.outbox.publish(&mut tx, event).await?;
-        }
-        tx.commit().await?;
-        self.outbox.wake();
-        observe::count_token(&self.metrics, TokenType::Refresh);
-        Ok(token)
-    }
-
-    /// Records a failed sign-in: restarts the delay from now and publishes
-    /// `users.user.login_failed`, in one transaction.
-    async fn login_failed(
-        &self,
-        email: &str,
-        failures: i64,
-        reason: events::FailReason,
-        ip: &ClientIp,
-    ) -> ApiResult<()> {
-        let mut tx = self.db.begin().await?;
-        store::throttle_failed(&mut *tx, email, failures, clock::now()).await?;
-        self.outbox
-            .publish(&mut tx, &with_ip(events::login_failed(email, reason), ip))
-            .await?;
-        tx.commit().await?;
-        self.outbox.wake();
-        Ok(())
-    }
-
-    /// Upgrades a legacy or weaker hash after a successful sign-in; a
-    /// failure only costs the upgrade, never the sign-in.
-    async fn rehash(&self, record: &UserRecord, password: &str) {
-        let result = async {
-            let new = password::hash(password).await.map_err(|e| e.to_string())?;
-            store::replace_password_hash(
-                self.db.pool(),
-                &record.user.id,
-                &record.password_hash,
-                &new,
-            )
-            .await
-            .map_err(|e| e.to_string())
-        }
-        .await;
-        match result {
-            Ok(_) => tracing::info!(user_id = %record.user.id, "password hash upgraded"),
-            Err(error) => {
-                tracing::warn!(user_id = %record.user.id, %error, "password rehash failed")
-            }
-        }
-    }
+/// The bearer's current account: the token must hold one of `roles`
+/// (checked first, without the database), and so must the account as
+/// stored now (see `Users::account_of`).
+async fn signed_in(st: &AppState, caller: &Caller, roles: &[Role]) -> ApiResult<UserRecord> {
+    caller.require(roles)?;
+    Ok(st.account_of(caller, roles).await?)
 }
 
 /// The body of every answer that hands out tokens.
-fn token_body(message: &str, access: (String, u64), refresh_token: String) -> Value {
+fn token_body(message: &str, tokens: Tokens) -> Value {
     json!({
         "success": true,
         "message": message,
-        "access_token": access.0,
-        "refresh_token": refresh_token,
-        "expires_in": access.1,
+        "access_token": tokens.access_token,
+        "refresh_token": tokens.refresh_token,
+        "expires_in": tokens.expires_in,
         "token_type": "Bearer",
     })
 }

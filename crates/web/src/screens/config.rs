@@ -3,6 +3,10 @@
 
 use askama::Template;
 use axum::extract::Query;
+use marimo_contracts::{
+    Success,
+    config::{ReferenceItem, ReferenceList, SettingList},
+};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -58,18 +62,20 @@ async fn page(s: &Session, q: &Params, form: FormData, errors: FieldErrors) -> P
     let lang = s.lang;
     let tr = s.tr();
     let list = s.api.get("/api/config").await.map_err(WebError::from)?;
-    let settings = list["configs"]
-        .as_array()
+    let list = serde_json::from_value::<Success<SettingList>>(list)
+        .map_err(|e| WebError::Unavailable(format!("unreadable settings: {e}")))?
+        .body;
+    let settings = list
+        .configs
         .into_iter()
-        .flatten()
         .map(|c| SettingRow {
-            key: text(c, "key"),
-            value: text(c, "value"),
-            value_type: text(c, "value_type"),
-            description: text(c, "description"),
-            version: text(c, "version"),
-            updated: format::datetime(&text(c, "updated_at"), lang),
-            history_href: format!("/config?key={}", urlencode(&text(c, "key"))),
+            history_href: format!("/config?key={}", urlencode(&c.key)),
+            updated: format::datetime(&c.updated_at, lang),
+            version: c.version.to_string(),
+            key: c.key,
+            value: c.value,
+            value_type: c.value_type,
+            description: c.description,
         })
         .collect();
     let history_key = q.key.clone().unwrap_or_default();
@@ -100,20 +106,25 @@ async fn page(s: &Session, q: &Params, form: FormData, errors: FieldErrors) -> P
         let Ok(v) = s.api.get(&format!("/api/config/reference/{kind}")).await else {
             continue;
         };
+        let Ok(Success { body: list, .. }) = serde_json::from_value::<Success<ReferenceList>>(v)
+        else {
+            continue;
+        };
         references.push(RefTable {
             kind,
             title: tr.t(&format!("config.ref.{field}")).to_owned(),
-            rows: v[field.as_str()]
-                .as_array()
-                .into_iter()
-                .flatten()
+            rows: list
+                .rows()
+                .iter()
                 .map(|r| {
-                    let extra = if r["rate"].is_null() {
-                        text(r, "minor_units")
-                    } else {
-                        format!("{} %", format::number(&text(r, "rate"), lang))
+                    let extra = match r {
+                        ReferenceItem::TaxRate(t) => {
+                            format!("{} %", format::number(&t.rate, lang))
+                        }
+                        ReferenceItem::Currency(c) => c.minor_units.to_string(),
+                        ReferenceItem::Unit(_) => String::new(),
                     };
-                    (text(r, "code"), text(r, "name"), extra)
+                    (r.code().to_owned(), r.name().to_owned(), extra)
                 })
                 .collect(),
         });

@@ -5,7 +5,8 @@
 
 use askama::Template;
 use axum::extract::Query;
-use serde::Deserialize;
+use marimo_contracts::{Success, accounting, dashboard::Dashboard, factory, shop};
+use serde::{Deserialize, de::DeserializeOwned};
 use serde_json::Value;
 
 use crate::{
@@ -13,7 +14,7 @@ use crate::{
     api::ApiFail,
     charts::{self, Bar},
     format,
-    page::{Chrome, PageResult, Session, WebError, flash, render, text},
+    page::{Chrome, PageResult, Session, WebError, flash, render},
 };
 
 pub struct Kpi {
@@ -42,22 +43,22 @@ pub struct DoneQuery {
     done: Option<String>,
 }
 
-/// A summary a role may not read is simply absent; one that fails is degraded.
-fn optional(
+/// A summary a role may not read is simply absent; one that fails, or
+/// does not read as its contract type, is degraded.
+fn optional<T: DeserializeOwned>(
     answer: Result<Value, ApiFail>,
     service: &str,
     degraded: &mut Vec<String>,
-) -> Option<Value> {
-    match answer {
-        Ok(v) => Some(v),
-        Err(f) if f.status.as_u16() == 403 => None,
-        Err(_) => {
-            if !degraded.iter().any(|d| d == service) {
-                degraded.push(service.to_owned());
-            }
-            None
-        }
+) -> Option<T> {
+    let read = match answer {
+        Ok(v) => serde_json::from_value(v).ok(),
+        Err(f) if f.status.as_u16() == 403 => return None,
+        Err(_) => None,
+    };
+    if read.is_none() && !degraded.iter().any(|d| d == service) {
+        degraded.push(service.to_owned());
     }
+    read
 }
 
 pub async fn show(s: Session, Query(q): Query<DoneQuery>) -> PageResult {
@@ -71,14 +72,9 @@ pub async fn show(s: Session, Query(q): Query<DoneQuery>) -> PageResult {
         Err(f) if f.status.as_u16() == 401 => return Err(WebError::SignIn(s.here.clone())),
         Err(f) => return Err(WebError::Unavailable(f.message)),
     };
-    let mut degraded: Vec<String> = main["degraded"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|d| d.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
+    let Success { body: main, .. } = serde_json::from_value::<Success<Dashboard>>(main)
+        .map_err(|e| WebError::Unavailable(format!("unreadable dashboard: {e}")))?;
+    let mut degraded = main.degraded;
     let (acc, shop, factory) = if staff {
         tokio::join!(
             s.api.get("/api/accounting/summary"),
@@ -89,12 +85,12 @@ pub async fn show(s: Session, Query(q): Query<DoneQuery>) -> PageResult {
         let none = || Err(ApiFail::forbidden());
         (none(), none(), none())
     };
-    let acc = optional(acc, "accounting", &mut degraded);
-    let shop = optional(shop, "shop", &mut degraded);
-    let factory = optional(factory, "factory", &mut degraded);
+    let acc: Option<accounting::Summary> = optional(acc, "accounting", &mut degraded);
+    let shop: Option<shop::Summary> = optional(shop, "shop", &mut degraded);
+    let factory: Option<factory::Summary> = optional(factory, "factory", &mut degraded);
 
-    let k = &main["kpis"];
-    let currency = k["currency"].as_str().unwrap_or("USD").to_owned();
+    let k = &main.kpis;
+    let currency = k.currency.as_ref().map_or("USD", |c| c.as_str()).to_owned();
     let mut kpis = Vec::new();
     let mut add = |key: &'static str, value: String| {
         kpis.push(Kpi {
@@ -103,92 +99,75 @@ pub async fn show(s: Session, Query(q): Query<DoneQuery>) -> PageResult {
             value,
         })
     };
-    let money = |v: &Value| v.as_str().map(|a| format::money(a, &currency, lang));
-    let count = |v: &Value| v.as_i64().map(|n| format::number(&n.to_string(), lang));
+    let money = |v: &Option<marimo_contracts::values::Money>| {
+        v.as_ref()
+            .map(|a| format::money(a.as_str(), &currency, lang))
+    };
+    let count = |v: Option<i64>| v.map(|n| format::number(&n.to_string(), lang));
     for (key, value) in [
-        ("revenue_today", money(&k["revenue_today"])),
-        ("revenue_month", money(&k["revenue_month"])),
-        ("open_orders", count(&k["open_orders"])),
-        ("pending_orders", count(&k["pending_orders"])),
-        (
-            "work_orders_in_progress",
-            count(&k["work_orders_in_progress"]),
-        ),
-        ("low_stock_items", count(&k["low_stock_items"])),
-        ("users_total", count(&k["users_total"])),
+        ("revenue_today", money(&k.revenue_today)),
+        ("revenue_month", money(&k.revenue_month)),
+        ("open_orders", count(k.open_orders)),
+        ("pending_orders", count(k.pending_orders)),
+        ("work_orders_in_progress", count(k.work_orders_in_progress)),
+        ("low_stock_items", count(k.low_stock_items)),
+        ("users_total", count(k.users_total)),
     ] {
         if let Some(v) = value {
             add(key, v);
         }
     }
 
-    let revenue_chart = acc
-        .as_ref()
-        .and_then(|a| a["revenue_by_day"].as_array())
-        .map(|days| {
-            let c = a_currency(acc.as_ref(), &currency);
-            let bars: Vec<Bar> = days
-                .iter()
-                .map(|d| {
-                    let amount = s_or(d, "amount", "0.00");
-                    Bar {
-                        label: format::day_label(&text(d, "date"), lang),
-                        value: format::hundredths(&amount),
-                        text: format::money(&amount, &c, lang),
-                    }
-                })
-                .collect();
-            charts::columns("chart-revenue", tr.t("dashboard.chart.revenue"), &bars, 7)
-        });
+    let acc_currency = a_currency(acc.as_ref(), &currency);
+    let revenue_chart = acc.as_ref().map(|a| {
+        let bars: Vec<Bar> = a
+            .revenue_by_day
+            .iter()
+            .map(|d| {
+                let amount = d.amount.as_str();
+                Bar {
+                    label: format::day_label(&d.date, lang),
+                    value: format::hundredths(amount),
+                    text: format::money(amount, &acc_currency, lang),
+                }
+            })
+            .collect();
+        charts::columns("chart-revenue", tr.t("dashboard.chart.revenue"), &bars, 7)
+    });
     let revenue_total = acc
         .as_ref()
-        .map(|a| {
-            format::money(
-                &s_or(a, "revenue_month", "0.00"),
-                &a_currency(acc.as_ref(), &currency),
-                lang,
-            )
-        })
+        .map(|a| format::money(a.revenue_month.as_str(), &acc_currency, lang))
         .unwrap_or_default();
-    let orders_chart = shop
-        .as_ref()
-        .and_then(|v| v["orders_by_status"].as_object())
-        .map(|m| {
-            // In the order of the lifecycle, not of the alphabet.
-            let bars: Vec<Bar> = super::orders::STATUSES
-                .iter()
-                .map(|status| {
-                    let n = m.get(*status).and_then(Value::as_i64).unwrap_or(0);
-                    Bar {
-                        label: status_label(&tr, status),
-                        value: n,
-                        text: format::number(&n.to_string(), lang),
-                    }
-                })
-                .collect();
-            charts::rows("chart-orders", tr.t("dashboard.chart.orders"), &bars)
-        });
-    let low: Vec<Value> = factory
-        .as_ref()
-        .and_then(|v| v["low_stock"].as_array().cloned())
-        .unwrap_or_default();
+    let orders_chart = shop.as_ref().map(|v| {
+        // In the order of the lifecycle, not of the alphabet.
+        let bars: Vec<Bar> = super::orders::STATUSES
+            .iter()
+            .map(|status| {
+                let n = v.orders_by_status.get(*status).copied().unwrap_or(0);
+                Bar {
+                    label: status_label(&tr, status),
+                    value: n,
+                    text: format::number(&n.to_string(), lang),
+                }
+            })
+            .collect();
+        charts::rows("chart-orders", tr.t("dashboard.chart.orders"), &bars)
+    });
+    let low: &[factory::LowStockItem] = factory.as_ref().map_or(&[], |f| &f.low_stock);
     let low_stock_none = factory.is_some() && low.is_empty();
     let stock_chart = (!low.is_empty()).then(|| {
         let bars: Vec<Bar> = low
             .iter()
             .map(|l| {
-                let on_hand = text(l, "on_hand");
+                let on_hand = l.on_hand.as_str();
                 Bar {
-                    label: format!("{} ({})", text(l, "name"), text(l, "sku")),
-                    value: format::hundredths(&on_hand),
+                    label: format!("{} ({})", l.name, l.sku),
+                    value: format::hundredths(on_hand),
                     text: tr.f(
                         "dashboard.chart.stock_of",
                         &[
-                            ("on_hand", &format::quantity(&on_hand, lang)),
-                            (
-                                "reorder",
-                                &format::quantity(&text(l, "reorder_point"), lang),
-                            ),
+                            ("on_hand", &format::quantity(on_hand, lang)),
+                            ("reorder", &format::quantity(l.reorder_point.as_str(), lang)),
                         ],
                     ),
                 }
@@ -211,13 +190,10 @@ pub async fn show(s: Session, Query(q): Query<DoneQuery>) -> PageResult {
     }))
 }
 
-fn s_or(v: &Value, key: &str, default: &str) -> String {
-    let t = text(v, key);
-    if t.is_empty() { default.to_owned() } else { t }
-}
-
-fn a_currency(acc: Option<&Value>, fallback: &str) -> String {
-    acc.and_then(|a| a["currency"].as_str())
+/// Accounting's currency, else the dashboard's.
+fn a_currency(acc: Option<&accounting::Summary>, fallback: &str) -> String {
+    acc.map(|a| a.currency.as_str())
+        .filter(|c| !c.is_empty())
         .unwrap_or(fallback)
         .to_owned()
 }

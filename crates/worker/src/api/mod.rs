@@ -1,4 +1,4 @@
-//! HTTP handlers: parse, authorize, call the store, respond.
+//! HTTP handlers: parse, authorize, call the store, respond (`views`).
 //!
 //! - `GET  /api/audit` (admin): the audit log, filtered and paged.
 //! - `GET  /api/notifications` (signed in): own and role notifications.
@@ -6,6 +6,7 @@
 //! - `/api/notifications/webhooks...` (admin): see [`webhooks`].
 //! - `GET  /api/worker/summary` (admin): backlog and failure counts.
 
+mod views;
 mod webhooks;
 
 use axum::{
@@ -24,7 +25,7 @@ use marimo_platform::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::{domain::audit::action_prefix_pattern, store};
+use crate::{WorkerError, domain::audit::action_prefix_pattern, store};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -110,7 +111,7 @@ async fn audit_log(
         store::audit::list(st.db.pool(), &filter, i64::from(limit), offset).await?;
     Ok(Json(json!({
         "success": true,
-        "entries": entries,
+        "entries": entries.iter().map(views::audit_entry).collect::<Vec<_>>(),
         "total": total,
         "page": page,
         "limit": limit,
@@ -141,7 +142,7 @@ async fn notifications(
     .await?;
     Ok(Json(json!({
         "success": true,
-        "notifications": listing.items,
+        "notifications": listing.items.iter().map(views::notification).collect::<Vec<_>>(),
         "unread_count": listing.unread,
         "total": listing.total,
         "page": page,
@@ -154,7 +155,7 @@ async fn read_one(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let not_found = || ApiError::not_found("no such notification");
+    let not_found = || ApiError::from(WorkerError::NotFound("no such notification"));
     if !ids::is_uuid(&id) {
         return Err(not_found());
     }
@@ -187,5 +188,7 @@ async fn read_all(State(st): State<AppState>, caller: Caller) -> ApiResult<Json<
 async fn summary(State(st): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
     caller.require(&[Role::Admin])?;
     let s = store::summary::summary(st.db.pool()).await?;
-    Ok(Json(json!({"success": true, "summary": s})))
+    Ok(Json(
+        json!({"success": true, "summary": views::summary(&s)}),
+    ))
 }

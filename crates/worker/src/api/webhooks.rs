@@ -15,8 +15,8 @@ use marimo_platform::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::AppState;
-use crate::{domain::webhook, store};
+use super::{AppState, views};
+use crate::{WorkerError, domain::webhook, store};
 
 #[derive(Debug, Deserialize)]
 pub struct CreateWebhook {
@@ -34,8 +34,8 @@ pub async fn create(
     Json(body): Json<CreateWebhook>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     caller.require(&[Role::Admin])?;
-    let new = webhook::validate(&body.url, &body.event_types, &body.secret)
-        .map_err(|e| ApiError::validation(e.message).with_details(json!({"field": e.field})))?;
+    let new =
+        webhook::validate(&body.url, &body.event_types, &body.secret).map_err(WorkerError::from)?;
     let hook = store::webhooks::insert(
         st.db.pool(),
         &ids::new_id(),
@@ -48,18 +48,21 @@ pub async fn create(
     tracing::info!(webhook = %hook.id, by = %caller.user_id, "webhook registered");
     Ok((
         StatusCode::CREATED,
-        Json(json!({"success": true, "webhook": hook})),
+        Json(json!({"success": true, "webhook": views::webhook(&hook)})),
     ))
 }
 
 pub async fn list(State(st): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
     caller.require(&[Role::Admin])?;
     let hooks = store::webhooks::list(st.db.pool()).await?;
-    Ok(Json(json!({"success": true, "webhooks": hooks})))
+    Ok(Json(json!({
+        "success": true,
+        "webhooks": hooks.iter().map(views::webhook).collect::<Vec<_>>(),
+    })))
 }
 
 fn no_such_webhook() -> ApiError {
-    ApiError::not_found("no such webhook")
+    WorkerError::NotFound("no such webhook").into()
 }
 
 pub async fn remove(
@@ -93,7 +96,7 @@ pub async fn deliveries(
         store::webhooks::deliveries(st.db.pool(), &id, i64::from(limit), offset).await?;
     Ok(Json(json!({
         "success": true,
-        "deliveries": deliveries,
+        "deliveries": deliveries.iter().map(views::delivery).collect::<Vec<_>>(),
         "total": total,
         "page": page,
         "limit": limit,

@@ -54,9 +54,9 @@ fn non_empty(s: Option<&str>) -> Option<String> {
 /// publisher did not set an actor (a sign-in has no signed-in caller yet).
 fn self_actor(event: &Event) -> Option<String> {
     match event {
-        Event::UserRegistered(p) => non_empty(Some(&p.user_id)),
-        Event::UserLoggedIn(p) => non_empty(Some(&p.user_id)),
-        Event::UserPasswordChanged(p) => non_empty(Some(&p.user_id)),
+        Event::UserRegistered(p) => non_empty(Some(p.user_id.as_str())),
+        Event::UserLoggedIn(p) => non_empty(Some(p.user_id.as_str())),
+        Event::UserPasswordChanged(p) => non_empty(Some(p.user_id.as_str())),
         _ => None,
     }
 }
@@ -74,7 +74,8 @@ pub fn target(event: &Event) -> Option<String> {
         Event::UserRoleChanged(p) => format!("user:{}", p.user_id),
         Event::UserPasswordChanged(p) => format!("user:{}", p.user_id),
         Event::SettingChanged(p) => format!("setting:{}", p.key),
-        Event::EntryPosted(p) | Event::EntryReversed(p) => format!("entry:{}", p.entry_id),
+        Event::EntryPosted(p) => format!("entry:{}", p.entry_id),
+        Event::EntryReversed(p) => format!("entry:{}", p.entry_id),
         Event::Order(_, p) => format!("order:{}", p.order_id),
         Event::WorkOrder(_, p) => format!("work_order:{}", p.work_order_id),
         Event::StockLow(p) => format!("sku:{}", p.sku),

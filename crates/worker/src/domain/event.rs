@@ -1,152 +1,21 @@
-//! The events the worker understands, as typed payloads (docs/EVENTS.md).
+//! The events the worker understands, as their contract types
+//! (`marimo_contracts`, docs/EVENTS.md).
 //!
-//! Payloads are read tolerantly: unknown fields are ignored, optional
-//! fields default, and amounts or quantities may arrive as decimal strings
-//! (the catalog's rule) or as JSON numbers. A payload that lacks what the
-//! worker needs is a [`HandlerError::Permanent`]: retrying cannot fix it.
+//! Payloads are read tolerantly, by the contracts' rules: unknown fields
+//! are ignored, fields other than the one naming the subject default when
+//! absent, and amounts or quantities may arrive as decimal strings (the
+//! catalog's rule) or as JSON numbers. A payload that lacks what the worker
+//! needs is a [`HandlerError::Permanent`]: retrying cannot fix it.
 
+use marimo_contracts::{
+    Topic,
+    accounting::{self, EntryPosted, EntryReversed},
+    config::{self, SettingChanged},
+    factory::{self, StockLow, WorkOrder},
+    shop::{self, Order},
+    users::{self, LoginFailed, PasswordChanged, Registered, RoleChanged, UserRef},
+};
 use marimo_platform::bus::{Envelope, HandlerError};
-use serde::{Deserialize, Deserializer};
-
-/// A value shown to people as text: a JSON string, number or bool as
-/// written by the publisher. Never used for arithmetic (money stays exact
-/// because it is never parsed into a float here).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Text(pub String);
-
-impl<'de> Deserialize<'de> for Text {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match serde_json::Value::deserialize(d)? {
-            serde_json::Value::String(s) => Ok(Text(s)),
-            serde_json::Value::Number(n) => Ok(Text(n.to_string())),
-            serde_json::Value::Bool(b) => Ok(Text(b.to_string())),
-            serde_json::Value::Null => Ok(Text(String::new())),
-            other => Err(serde::de::Error::custom(format!(
-                "expected a string or number, got {other}"
-            ))),
-        }
-    }
-}
-
-impl std::fmt::Display for Text {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct UserRegistered {
-    pub user_id: String,
-    pub email: String,
-    #[serde(default)]
-    pub name: String,
-}
-
-/// `users.user.logged_in`, `.deactivated`, `.reactivated`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct UserRef {
-    pub user_id: String,
-    #[serde(default)]
-    pub email: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct LoginFailed {
-    #[serde(default)]
-    pub email: String,
-    #[serde(default)]
-    pub reason: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct RoleChanged {
-    pub user_id: String,
-    #[serde(default)]
-    pub email: String,
-    #[serde(default)]
-    pub old_role: String,
-    pub new_role: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct PasswordChanged {
-    pub user_id: String,
-    pub email: String,
-    #[serde(default)]
-    pub name: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct SettingChanged {
-    pub key: String,
-    #[serde(default)]
-    pub version: Option<Text>,
-    #[serde(default)]
-    pub value_type: Option<String>,
-}
-
-/// `accounting.entry.posted`, `.reversed`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct JournalEntry {
-    pub entry_id: String,
-    #[serde(default)]
-    pub number: Option<Text>,
-    #[serde(default)]
-    pub reference: Option<String>,
-    #[serde(default)]
-    pub total: Option<Text>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct OrderItem {
-    #[serde(default)]
-    pub name: String,
-    #[serde(default)]
-    pub quantity: Text,
-    #[serde(default)]
-    pub unit_price: Text,
-    #[serde(default)]
-    pub line_total: Text,
-}
-
-/// `shop.order.placed|paid|cancelled|shipped|delivered`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Order {
-    pub order_id: String,
-    #[serde(default)]
-    pub user_id: Option<String>,
-    #[serde(default)]
-    pub email: Option<String>,
-    #[serde(default)]
-    pub total: Text,
-    #[serde(default)]
-    pub currency: String,
-    #[serde(default)]
-    pub items: Vec<OrderItem>,
-    #[serde(default)]
-    pub status: Option<String>,
-}
-
-/// `factory.work_order.released|started|completed|cancelled`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct WorkOrder {
-    pub work_order_id: String,
-    #[serde(default)]
-    pub sku: String,
-    #[serde(default)]
-    pub qty: Text,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct StockLow {
-    pub sku: String,
-    #[serde(default)]
-    pub warehouse: Text,
-    #[serde(default)]
-    pub on_hand: Text,
-    #[serde(default)]
-    pub reorder_point: Text,
-}
 
 /// What happened to an order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,7 +61,7 @@ impl WorkOrderStep {
 /// A catalog event with its typed payload.
 #[derive(Debug, Clone)]
 pub enum Event {
-    UserRegistered(UserRegistered),
+    UserRegistered(Registered),
     UserLoggedIn(UserRef),
     UserLoginFailed(LoginFailed),
     UserRoleChanged(RoleChanged),
@@ -200,9 +69,11 @@ pub enum Event {
     UserReactivated(UserRef),
     UserPasswordChanged(PasswordChanged),
     SettingChanged(SettingChanged),
-    EntryPosted(JournalEntry),
-    EntryReversed(JournalEntry),
+    EntryPosted(EntryPosted),
+    EntryReversed(EntryReversed),
     Order(OrderStep, Order),
+    /// Every step of a work order, read as its common part (a completion's
+    /// costs are accounting's business, not the worker's).
     WorkOrder(WorkOrderStep, WorkOrder),
     StockLow(StockLow),
     /// A type (or version) outside the catalog the worker knows: audit and
@@ -213,6 +84,20 @@ pub enum Event {
 /// The payload versions this worker understands.
 pub const SUPPORTED_VERSION: u32 = 1;
 
+const ORDER_STEPS: [(Topic<Order>, OrderStep); 5] = [
+    (shop::ORDER_PLACED, OrderStep::Placed),
+    (shop::ORDER_PAID, OrderStep::Paid),
+    (shop::ORDER_CANCELLED, OrderStep::Cancelled),
+    (shop::ORDER_SHIPPED, OrderStep::Shipped),
+    (shop::ORDER_DELIVERED, OrderStep::Delivered),
+];
+
+const WORK_ORDER_STEPS: [(Topic<WorkOrder>, WorkOrderStep); 3] = [
+    (factory::WORK_ORDER_RELEASED, WorkOrderStep::Released),
+    (factory::WORK_ORDER_STARTED, WorkOrderStep::Started),
+    (factory::WORK_ORDER_CANCELLED, WorkOrderStep::Cancelled),
+];
+
 impl Event {
     /// Reads the typed payload of `env`. A known type whose payload does not
     /// match is permanent; an unknown type or version is [`Event::Other`].
@@ -220,36 +105,39 @@ impl Event {
         if env.version != SUPPORTED_VERSION {
             return Ok(Event::Other);
         }
-        Ok(match env.event_type.as_str() {
-            "users.user.registered" => Event::UserRegistered(env.payload_as()?),
-            "users.user.logged_in" => Event::UserLoggedIn(env.payload_as()?),
-            "users.user.login_failed" => Event::UserLoginFailed(env.payload_as()?),
-            "users.user.role_changed" => Event::UserRoleChanged(env.payload_as()?),
-            "users.user.deactivated" => Event::UserDeactivated(env.payload_as()?),
-            "users.user.reactivated" => Event::UserReactivated(env.payload_as()?),
-            "users.user.password_changed" => Event::UserPasswordChanged(env.payload_as()?),
-            "config.setting.changed" => Event::SettingChanged(env.payload_as()?),
-            "accounting.entry.posted" => Event::EntryPosted(env.payload_as()?),
-            "accounting.entry.reversed" => Event::EntryReversed(env.payload_as()?),
-            "shop.order.placed" => Event::Order(OrderStep::Placed, env.payload_as()?),
-            "shop.order.paid" => Event::Order(OrderStep::Paid, env.payload_as()?),
-            "shop.order.cancelled" => Event::Order(OrderStep::Cancelled, env.payload_as()?),
-            "shop.order.shipped" => Event::Order(OrderStep::Shipped, env.payload_as()?),
-            "shop.order.delivered" => Event::Order(OrderStep::Delivered, env.payload_as()?),
-            "factory.work_order.released" => {
-                Event::WorkOrder(WorkOrderStep::Released, env.payload_as()?)
-            }
-            "factory.work_order.started" => {
-                Event::WorkOrder(WorkOrderStep::Started, env.payload_as()?)
-            }
-            "factory.work_order.completed" => {
-                Event::WorkOrder(WorkOrderStep::Completed, env.payload_as()?)
-            }
-            "factory.work_order.cancelled" => {
-                Event::WorkOrder(WorkOrderStep::Cancelled, env.payload_as()?)
-            }
-            "factory.stock.low" => Event::StockLow(env.payload_as()?),
-            _ => Event::Other,
+        if let Some((topic, step)) = ORDER_STEPS.iter().find(|(t, _)| env.is(*t)) {
+            return Ok(Event::Order(*step, env.decode(*topic)?));
+        }
+        if let Some((topic, step)) = WORK_ORDER_STEPS.iter().find(|(t, _)| env.is(*t)) {
+            return Ok(Event::WorkOrder(*step, env.decode(*topic)?));
+        }
+        Ok(if env.is(users::REGISTERED) {
+            Event::UserRegistered(env.decode(users::REGISTERED)?)
+        } else if env.is(users::LOGGED_IN) {
+            Event::UserLoggedIn(env.decode(users::LOGGED_IN)?)
+        } else if env.is(users::LOGIN_FAILED) {
+            Event::UserLoginFailed(env.decode(users::LOGIN_FAILED)?)
+        } else if env.is(users::ROLE_CHANGED) {
+            Event::UserRoleChanged(env.decode(users::ROLE_CHANGED)?)
+        } else if env.is(users::DEACTIVATED) {
+            Event::UserDeactivated(env.decode(users::DEACTIVATED)?)
+        } else if env.is(users::REACTIVATED) {
+            Event::UserReactivated(env.decode(users::REACTIVATED)?)
+        } else if env.is(users::PASSWORD_CHANGED) {
+            Event::UserPasswordChanged(env.decode(users::PASSWORD_CHANGED)?)
+        } else if env.is(config::SETTING_CHANGED) {
+            Event::SettingChanged(env.decode(config::SETTING_CHANGED)?)
+        } else if env.is(accounting::ENTRY_POSTED) {
+            Event::EntryPosted(env.decode(accounting::ENTRY_POSTED)?)
+        } else if env.is(accounting::ENTRY_REVERSED) {
+            Event::EntryReversed(env.decode(accounting::ENTRY_REVERSED)?)
+        } else if env.is(factory::WORK_ORDER_COMPLETED) {
+            // The common part of a work-order event (see `factory::WorkOrder`).
+            Event::WorkOrder(WorkOrderStep::Completed, env.payload_as()?)
+        } else if env.is(factory::STOCK_LOW) {
+            Event::StockLow(env.decode(factory::STOCK_LOW)?)
+        } else {
+            Event::Other
         })
     }
 }
@@ -276,9 +164,9 @@ mod tests {
         let Event::Order(OrderStep::Paid, o) = e else {
             panic!("not an order: {e:?}")
         };
-        assert_eq!(o.total.0, "12.50");
-        assert_eq!(o.items[0].quantity.0, "2");
-        assert_eq!(o.email, None);
+        assert_eq!(o.total.as_str(), "12.50");
+        assert_eq!(o.items[0].quantity.as_str(), "2");
+        assert!(o.email.is_empty());
     }
 
     #[test]

@@ -15,7 +15,9 @@ use lettre::{
 };
 use marimo_platform::clock;
 
-use super::event::{Event, Order, OrderStep};
+use marimo_contracts::shop::Order;
+
+use super::event::{Event, OrderStep};
 
 /// A mail to store in `outgoing_mail`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,7 +81,7 @@ pub fn draft(event: &Event) -> Result<Option<MailDraft>, String> {
         },
         Event::Order(OrderStep::Placed, o) => MailDraft {
             template: "order_confirmation",
-            to: address(o.email.as_deref().unwrap_or(""))?,
+            to: address(&o.email)?,
             subject: format!("Order confirmation {}", o.order_id),
             body: order_body(
                 o,
@@ -88,7 +90,7 @@ pub fn draft(event: &Event) -> Result<Option<MailDraft>, String> {
         },
         Event::Order(OrderStep::Paid, o) => MailDraft {
             template: "order_receipt",
-            to: address(o.email.as_deref().unwrap_or(""))?,
+            to: address(&o.email)?,
             subject: format!("Receipt for order {}", o.order_id),
             body: order_body(o, "We have received your payment. This is your receipt."),
         },

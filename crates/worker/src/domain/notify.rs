@@ -74,12 +74,7 @@ pub fn drafts(event: &Event) -> Vec<NotificationDraft> {
                     format!("Your order {} was delivered.", o.order_id),
                 ),
             };
-            if let Some(user) = o
-                .user_id
-                .as_deref()
-                .map(str::trim)
-                .filter(|u| !u.is_empty())
-            {
+            if let Some(user) = Some(o.user_id.as_str().trim()).filter(|u| !u.is_empty()) {
                 out.push(note(Recipient::User(user.to_owned()), &kind, title, body));
             }
             // The shop's staff hear about work to do: new and cancelled orders.
@@ -135,7 +130,7 @@ pub fn drafts(event: &Event) -> Vec<NotificationDraft> {
         }
         Event::UserRoleChanged(r) => {
             out.push(note(
-                Recipient::User(r.user_id.clone()),
+                Recipient::User(r.user_id.to_string()),
                 "user.role_changed",
                 "Your role has changed".to_owned(),
                 if r.old_role.is_empty() {

@@ -1,6 +1,5 @@
 //! `audit_log`: insert-only (the database refuses updates and deletes).
 
-use serde::Serialize;
 use sqlx::{Any, AnyPool, Executor, Row, any::AnyRow};
 
 use crate::domain::audit::AuditRecord;
@@ -59,7 +58,7 @@ macro_rules! filter_sql {
     };
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Entry {
     pub id: String,
     pub event_id: String,

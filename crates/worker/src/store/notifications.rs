@@ -5,7 +5,6 @@
 //! row is shared, so each reader's read time is a `notification_reads` row.
 
 use marimo_platform::db::Db;
-use serde::Serialize;
 use sqlx::{Any, AnyPool, Executor, Row, any::AnyRow};
 
 use crate::domain::notify::{NotificationDraft, Recipient};
@@ -41,7 +40,7 @@ pub async fn insert<'e>(
     Ok(res.rows_affected() == 1)
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Notification {
     pub id: String,
     pub kind: String,

@@ -1,9 +1,8 @@
 //! The counts behind `GET /api/worker/summary`.
 
-use serde::Serialize;
 use sqlx::{AnyPool, Row};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Summary {
     pub mail: MailCounts,
     pub webhook_deliveries: DeliveryCounts,
@@ -12,14 +11,14 @@ pub struct Summary {
     pub dead_letters: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct MailCounts {
     pub pending: i64,
     pub failed: i64,
     pub sent: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct DeliveryCounts {
     pub pending: i64,
     pub failed: i64,

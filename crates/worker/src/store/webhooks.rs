@@ -1,12 +1,11 @@
 //! `webhooks`, `webhook_deliveries`, `webhook_attempts`.
 
-use serde::Serialize;
 use sqlx::{Any, AnyPool, Executor, Row, any::AnyRow};
 
 use crate::domain::webhook::NewWebhook;
 
 /// A webhook as shown to admins: never with its secret.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Webhook {
     pub id: String,
     pub url: String,
@@ -290,7 +289,7 @@ pub async fn record_attempt(
     Ok(())
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Attempt {
     pub attempt: i64,
     pub at: String,
@@ -299,7 +298,7 @@ pub struct Attempt {
     pub duration_ms: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Delivery {
     pub id: String,
     pub event_id: String,

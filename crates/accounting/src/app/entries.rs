@@ -1,0 +1,189 @@
+//! Posting on a client's request: the lifecycle around the posting path
+//! that the API's journal entries, reversals and the original API's
+//! transactions share. In one transaction: claim the `Idempotency-Key`
+//! (a concurrent duplicate waits on it), post, store the response under
+//! the key, commit, then wake the outbox relay. A failure rolls back and
+//! leaves the key free.
+//!
+//! The response body is the caller's to shape (`respond`, from `api`): it
+//! is stored with the key, so a replay answers exactly the first response.
+
+use marimo_platform::{
+    clock,
+    idempotency::{self, Claim},
+};
+use serde_json::Value;
+use time::Date;
+
+use super::{Ledger, Origin, Tx};
+use crate::{
+    domain::{
+        Rejection, RejectionKind,
+        calendar::today,
+        compat::{self, Transaction as CompatTransaction},
+        entry::{Draft, PostedEntry},
+    },
+    error::LedgerResult,
+    store::compat::{self as store, TransactionRecord},
+};
+
+/// A request's `Idempotency-Key`, scoped to its caller, with the
+/// fingerprint of the request (see `platform::idempotency`).
+#[derive(Debug, Clone)]
+pub struct IdempotencyKey {
+    /// The caller's user id: keys of different callers never meet.
+    pub scope: String,
+    pub key: String,
+    pub fingerprint: String,
+}
+
+/// A response: HTTP status and JSON body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+}
+
+/// What a request got.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    /// Posted now.
+    Posted(Reply),
+    /// The key was seen with this same request: its first response, as
+    /// stored (status and JSON text).
+    Replay { status: u16, body: String },
+}
+
+/// The posting transaction, with the key it claimed.
+struct Posting {
+    tx: Tx,
+    key: Option<IdempotencyKey>,
+}
+
+impl Ledger {
+    /// Posts a validated entry (`entry::validate`).
+    pub async fn create_entry(
+        &self,
+        draft: &Draft,
+        origin: Origin<'_>,
+        key: Option<IdempotencyKey>,
+        respond: impl FnOnce(&PostedEntry) -> Reply,
+    ) -> LedgerResult<Answer> {
+        let mut posting = match self.begin_posting(key).await? {
+            Ok(p) => p,
+            Err(replay) => return Ok(replay),
+        };
+        let posted = self.post_in(&mut posting.tx, draft, origin).await?;
+        self.finish(posting, respond(&posted)).await
+    }
+
+    /// Reverses entry `id` (see [`Ledger::reverse_in`]); `respond` gets
+    /// the reversing entry.
+    pub async fn reverse_entry(
+        &self,
+        id: &str,
+        date: Option<Date>,
+        origin: Origin<'_>,
+        key: Option<IdempotencyKey>,
+        respond: impl FnOnce(&PostedEntry) -> Reply,
+    ) -> LedgerResult<Answer> {
+        let mut posting = match self.begin_posting(key).await? {
+            Ok(p) => p,
+            Err(replay) => return Ok(replay),
+        };
+        let reversal = self.reverse_in(&mut posting.tx, id, date, origin).await?;
+        self.finish(posting, respond(&reversal)).await
+    }
+
+    /// Records an original-API transaction (`compat::validate`): a balanced
+    /// entry dated today between Cash and the account its category maps
+    /// to (unmapped: the kind's default account), plus the transaction row.
+    pub async fn record_transaction(
+        &self,
+        t: CompatTransaction,
+        origin: Origin<'_>,
+        key: Option<IdempotencyKey>,
+        respond: impl FnOnce(&TransactionRecord) -> Reply,
+    ) -> LedgerResult<Answer> {
+        let mut posting = match self.begin_posting(key).await? {
+            Ok(p) => p,
+            Err(replay) => return Ok(replay),
+        };
+        let account =
+            store::account_for(&mut posting.tx, t.kind, &compat::category_key(&t.category))
+                .await?
+                .unwrap_or_else(|| t.kind.default_account().to_owned());
+        let draft = compat::draft(&t, &account, today(), &self.currency())?;
+        let posted = self.post_in(&mut posting.tx, &draft, origin).await?;
+        store::insert(
+            &mut posting.tx,
+            &posted.id,
+            &t,
+            origin.created_by,
+            &posted.created_at,
+        )
+        .await?;
+        let record = TransactionRecord {
+            id: posted.id,
+            tx: t,
+            created_by: origin.created_by.to_owned(),
+            created_at: posted.created_at,
+            number: posted.number,
+            reversed_by: None,
+        };
+        self.finish(posting, respond(&record)).await
+    }
+
+    /// Opens the posting transaction and claims the key, if any; a key
+    /// already answered gives its first response instead.
+    async fn begin_posting(
+        &self,
+        key: Option<IdempotencyKey>,
+    ) -> LedgerResult<Result<Posting, Answer>> {
+        let mut tx = self.db.begin().await?;
+        let Some(k) = key else {
+            return Ok(Ok(Posting { tx, key: None }));
+        };
+        match idempotency::claim(
+            &mut tx,
+            &k.scope,
+            &k.key,
+            &k.fingerprint,
+            &clock::now_text(),
+        )
+        .await?
+        {
+            Claim::Fresh => Ok(Ok(Posting { tx, key: Some(k) })),
+            Claim::Replay { status, body } => {
+                tx.rollback().await?;
+                Ok(Err(Answer::Replay { status, body }))
+            }
+            Claim::Mismatch => {
+                tx.rollback().await?;
+                Err(Rejection::new(
+                    RejectionKind::Unprocessable,
+                    "IDEMPOTENCY_KEY_REUSED",
+                    "this Idempotency-Key was used with a different request",
+                )
+                .into())
+            }
+        }
+    }
+
+    /// Stores the reply under the key, commits and wakes the relay.
+    async fn finish(&self, mut posting: Posting, reply: Reply) -> LedgerResult<Answer> {
+        if let Some(k) = &posting.key {
+            idempotency::complete(
+                &mut posting.tx,
+                &k.scope,
+                &k.key,
+                reply.status,
+                &reply.body.to_string(),
+            )
+            .await?;
+        }
+        posting.tx.commit().await?;
+        self.committed();
+        Ok(Answer::Posted(reply))
+    }
+}

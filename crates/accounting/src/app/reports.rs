@@ -1,0 +1,168 @@
+//! Reading the books: the financial reports, an account's ledger, the
+//! original API's balance and the dashboard figures. Each reads in one
+//! snapshot (`store::reports::snapshot`), so its several queries agree
+//! with each other while postings commit; the arithmetic is `domain`'s.
+//! Amounts are minor units of the base currency; `api` formats them.
+
+use std::collections::BTreeMap;
+
+use time::Date;
+
+use super::Ledger;
+use crate::{
+    domain::{
+        Rejection, RejectionKind,
+        accounts::Account,
+        calendar::{Period, format_date},
+        compat,
+        reports::{self, BalanceSheet, IncomeStatement, LedgerLine, TrialBalance},
+    },
+    error::LedgerResult,
+    store::{accounts, journal, reports as store},
+};
+
+/// A page of an account's ledger over `[from, to]`.
+#[derive(Debug, Clone)]
+pub struct AccountLedger {
+    pub account: Account,
+    /// The balance on the account's normal side before `from`.
+    pub opening: i64,
+    /// The balance after every line up to `to` (not only this page's).
+    pub closing: i64,
+    /// The balance before this page's first line: pages carry on the
+    /// running balance of the pages before them.
+    pub page_opening: i64,
+    /// Each line with the balance after it.
+    pub lines: Vec<(LedgerLine, i64)>,
+    /// How many lines the whole range has.
+    pub total: i64,
+}
+
+/// The dashboard's figures (UTC days).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    pub revenue_today: i64,
+    /// Revenue of the calendar month of `today`.
+    pub revenue_month: i64,
+    /// Revenue per day over the last 30 days, oldest first, every day
+    /// present (0 when nothing was posted): `(YYYY-MM-DD, amount)`.
+    pub revenue_by_day: Vec<(String, i64)>,
+    pub entries_posted: i64,
+}
+
+impl Ledger {
+    /// Every posting dated on or before `as_of` (whole months from the
+    /// monthly balances, the days of its own month from the lines).
+    pub async fn trial_balance(&self, as_of: Date) -> LedgerResult<TrialBalance> {
+        let mut tx = store::snapshot(&self.db).await?;
+        let totals = store::totals(&mut tx, None, as_of).await?;
+        tx.commit().await?;
+        Ok(reports::trial_balance(&totals))
+    }
+
+    /// Revenue and expenses over `[from, to]`, both inclusive.
+    pub async fn income_statement(&self, from: Date, to: Date) -> LedgerResult<IncomeStatement> {
+        let mut tx = store::snapshot(&self.db).await?;
+        let totals = store::totals(&mut tx, Some(from), to).await?;
+        tx.commit().await?;
+        Ok(reports::income_statement(&totals))
+    }
+
+    /// Assets, liabilities and equity (with current earnings) at `as_of`.
+    pub async fn balance_sheet(&self, as_of: Date) -> LedgerResult<BalanceSheet> {
+        let mut tx = store::snapshot(&self.db).await?;
+        let totals = store::totals(&mut tx, None, as_of).await?;
+        tx.commit().await?;
+        Ok(reports::balance_sheet(&totals))
+    }
+
+    /// The lines of account `code` in `[from, to]` from `offset`, at most
+    /// `limit`, with the running balance on its normal side from the
+    /// opening balance (everything before `from`).
+    pub async fn account_ledger(
+        &self,
+        code: &str,
+        from: Date,
+        to: Date,
+        offset: i64,
+        limit: i64,
+    ) -> LedgerResult<AccountLedger> {
+        let mut tx = store::snapshot(&self.db).await?;
+        let account = accounts::get(&mut *tx, code)
+            .await?
+            .ok_or_else(|| Rejection::new(RejectionKind::NotFound, "NOT_FOUND", "no such account"))?
+            .account;
+        let t = account.account_type;
+        let before_from = from
+            .previous_day()
+            .filter(|d| *d >= Period::MIN.first_day());
+        let opening = match before_from {
+            Some(day) => {
+                let sums = store::sums(&mut tx, None, day, Some(code)).await?;
+                sums.get(code).map_or(0, |(d, c)| t.balance(*d, *c))
+            }
+            None => 0,
+        };
+        let in_range = store::sums(&mut tx, Some(from), to, Some(code)).await?;
+        let closing = opening + in_range.get(code).map_or(0, |(d, c)| t.balance(*d, *c));
+        let (lines, total, (bd, bc)) =
+            store::ledger_page(&mut tx, code, from, to, offset, limit).await?;
+        tx.commit().await?;
+        let page_opening = opening + t.balance(bd, bc);
+        Ok(AccountLedger {
+            lines: reports::running_balance(t, page_opening, lines),
+            account,
+            opening,
+            closing,
+            page_opening,
+            total,
+        })
+    }
+
+    /// The original API's `/balance`: income, expense and their difference
+    /// over every posting, future-dated ones included, whatever path
+    /// posted them.
+    pub async fn compat_balance(&self) -> LedgerResult<(i64, i64, i64)> {
+        let mut tx = store::snapshot(&self.db).await?;
+        let to = Period::MAX.last_day();
+        let totals = store::totals(&mut tx, None, to).await?;
+        tx.commit().await?;
+        Ok(compat::balance(&totals))
+    }
+
+    /// Revenue on `today`, in its month and per day over the 30 days up
+    /// to it, and how many entries were posted.
+    pub async fn summary(&self, today: Date) -> LedgerResult<Summary> {
+        let first = today - time::Duration::days(29);
+        let month = Period::of(today);
+        let mut tx = store::snapshot(&self.db).await?;
+        let by_day = store::revenue_by_day(&mut tx, first, today).await?;
+        let month_totals =
+            store::totals(&mut tx, Some(month.first_day()), month.last_day()).await?;
+        tx.commit().await?;
+        let entries_posted = journal::count(self.db.pool()).await?;
+        Ok(Summary {
+            revenue_today: by_day.get(&format_date(today)).copied().unwrap_or(0),
+            revenue_month: reports::income_statement(&month_totals).total_revenue,
+            revenue_by_day: every_day(first, today, &by_day),
+            entries_posted,
+        })
+    }
+}
+
+/// `[first, last]` day by day with the amount of each (0 when absent).
+fn every_day(first: Date, last: Date, amounts: &BTreeMap<String, i64>) -> Vec<(String, i64)> {
+    let mut days = Vec::new();
+    let mut day = first;
+    while day <= last {
+        let key = format_date(day);
+        let amount = amounts.get(&key).copied().unwrap_or(0);
+        days.push((key, amount));
+        // The last representable day has no next: stop there.
+        match day.next_day() {
+            Some(next) => day = next,
+            None => break,
+        }
+    }
+    days
+}

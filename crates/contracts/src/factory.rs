@@ -1,0 +1,223 @@
+//! The factory: stock and work-order events, and its `/summary`.
+//!
+//! Quantities are in the item's unit of measure with three places
+//! (`"3.000"`); costs in the factory's currency (the `currency` field).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    Topic,
+    ids::{MoveId, Sku, WarehouseCode, WorkOrderId},
+    values::{Currency, Money, Qty, UnitCost},
+};
+
+pub const STOCK_RECEIVED: Topic<StockReceived> = Topic::new("factory.stock.received", 1);
+pub const STOCK_LOW: Topic<StockLow> = Topic::new("factory.stock.low", 1);
+pub const WORK_ORDER_RELEASED: Topic<WorkOrder> = Topic::new("factory.work_order.released", 1);
+pub const WORK_ORDER_STARTED: Topic<WorkOrder> = Topic::new("factory.work_order.started", 1);
+pub const WORK_ORDER_CANCELLED: Topic<WorkOrder> = Topic::new("factory.work_order.cancelled", 1);
+pub const WORK_ORDER_COMPLETED: Topic<WorkOrderCompleted> =
+    Topic::new("factory.work_order.completed", 1);
+
+/// `factory.stock.received`: stock was bought in (accounting books
+/// inventory against payables at `total_cost`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StockReceived {
+    /// The stock move that received it.
+    pub move_id: MoveId,
+    /// The item. Defaults when absent.
+    #[serde(default)]
+    pub sku: Sku,
+    /// Where it went. Defaults when absent.
+    #[serde(default)]
+    pub warehouse: WarehouseCode,
+    /// How much. Defaults when absent.
+    #[serde(default)]
+    pub qty: Qty,
+    /// What one unit cost. Defaults when absent.
+    #[serde(default)]
+    pub unit_cost: UnitCost,
+    /// What it all cost: `qty × unit_cost`, in minor units exactly.
+    pub total_cost: Money,
+    /// The factory's currency. Defaults when absent.
+    #[serde(default)]
+    pub currency: Currency,
+    /// The purchase document (`PO-1`), if given. Defaults when absent.
+    #[serde(default)]
+    pub reference: Option<String>,
+}
+
+/// `factory.stock.low`: a warehouse's on hand of an item fell below the
+/// item's reorder point.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StockLow {
+    /// The item.
+    pub sku: Sku,
+    /// The warehouse. Defaults when absent.
+    #[serde(default)]
+    pub warehouse: WarehouseCode,
+    /// What it holds now. Defaults when absent.
+    #[serde(default)]
+    pub on_hand: Qty,
+    /// The item's reorder point. Defaults when absent.
+    #[serde(default)]
+    pub reorder_point: Qty,
+}
+
+/// `factory.work_order.released`, `.started`, `.cancelled`: a work order
+/// changed state.
+///
+/// Its fields are also the common part of every work-order event,
+/// `.completed` included: a reader that needs only the work order, the
+/// item and the quantity (audit, notifications) may read any of the four
+/// as a `WorkOrder`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkOrder {
+    /// The work order.
+    pub work_order_id: WorkOrderId,
+    /// The item it makes. Defaults when absent.
+    #[serde(default)]
+    pub sku: Sku,
+    /// How much of it: planned (released, started, cancelled) or made
+    /// (completed). Defaults when absent.
+    #[serde(default)]
+    pub qty: Qty,
+}
+
+/// `factory.work_order.completed`: a work order made its item. Accounting
+/// moves `total_cost` from raw materials to finished goods; the shop adds
+/// `qty` to the stock of the product linked by `sku`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkOrderCompleted {
+    /// The work order.
+    pub work_order_id: WorkOrderId,
+    /// The item made.
+    pub sku: Sku,
+    /// How much was made (good output, scrap not included).
+    pub qty: Qty,
+    /// How much was scrapped. Defaults when absent.
+    #[serde(default)]
+    pub scrap_qty: Qty,
+    /// Where the output went. Defaults when absent.
+    #[serde(default)]
+    pub warehouse: WarehouseCode,
+    /// The cost of one good unit. Defaults when absent.
+    #[serde(default)]
+    pub unit_cost: UnitCost,
+    /// The cost of the output: the components consumed, at cost.
+    pub total_cost: Money,
+    /// The factory's currency. Defaults when absent.
+    #[serde(default)]
+    pub currency: Currency,
+    /// The components consumed. Defaults when absent.
+    #[serde(default)]
+    pub consumed: Vec<Consumed>,
+}
+
+/// One component a completion consumed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Consumed {
+    /// The component.
+    pub sku: Sku,
+    /// How much of it.
+    pub qty: Qty,
+    /// At what cost (its valuation when issued).
+    pub total_cost: Money,
+}
+
+/// `GET /api/factory/summary` (inside [`crate::Success`]): production and
+/// stock figures for the dashboard. Every field defaults when absent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Summary {
+    /// Work orders per status; every status appears, zero or not.
+    pub work_orders_by_status: BTreeMap<String, i64>,
+    /// Work orders released or started.
+    pub in_progress: i64,
+    /// Active items whose on hand over all warehouses is below their
+    /// reorder point.
+    pub low_stock: Vec<LowStockItem>,
+    /// How many items there are.
+    pub items: i64,
+    /// The value of all stock at cost, in `currency`.
+    pub stock_value: Money,
+    /// The factory's currency.
+    pub currency: Currency,
+}
+
+/// One item of [`Summary::low_stock`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LowStockItem {
+    /// The item.
+    pub sku: Sku,
+    /// Its name.
+    pub name: String,
+    /// On hand over all warehouses.
+    pub on_hand: Qty,
+    /// Its reorder point.
+    pub reorder_point: Qty,
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::golden::round_trip;
+
+    #[test]
+    fn golden_payloads() {
+        // As the factory's own tests see them (factory/src/events.rs).
+        let r: StockReceived = round_trip(json!({"move_id": "m1", "sku": "STEEL",
+            "warehouse": "MAIN", "qty": "3.000", "unit_cost": "2.50", "total_cost": "7.50",
+            "currency": "USD", "reference": "PO-1"}));
+        assert_eq!(r.qty.to_scaled(3), Ok(3000));
+        round_trip::<StockReceived>(json!({"move_id": "m1", "sku": "STEEL",
+            "warehouse": "MAIN", "qty": "1.000", "unit_cost": "1.00", "total_cost": "1.00",
+            "currency": "USD", "reference": null}));
+        round_trip::<StockLow>(
+            json!({"sku": "STEEL", "warehouse": "MAIN", "on_hand": "4.500",
+                                      "reorder_point": "5.000"}),
+        );
+        round_trip::<WorkOrder>(json!({"work_order_id": "w1", "sku": "BIKE", "qty": "2.000"}));
+        let c: WorkOrderCompleted = round_trip(json!({"work_order_id": "w1", "sku": "BIKE",
+            "qty": "2.000", "scrap_qty": "0.000", "warehouse": "MAIN", "unit_cost": "3.75",
+            "total_cost": "7.50", "currency": "USD",
+            "consumed": [{"sku": "STEEL", "qty": "3.000", "total_cost": "7.50"}]}));
+        assert_eq!(c.consumed[0].sku, "STEEL");
+    }
+
+    #[test]
+    fn a_completion_is_also_a_work_order() {
+        let done = json!({"work_order_id": "w1", "sku": "BIKE", "qty": "2.000",
+            "scrap_qty": "0.000", "warehouse": "MAIN", "unit_cost": "3.75",
+            "total_cost": "7.50", "currency": "USD", "consumed": []});
+        let w: WorkOrder = serde_json::from_value(done).unwrap();
+        assert_eq!((w.sku.as_str(), w.qty.as_str()), ("BIKE", "2.000"));
+        // A completion without its cost cannot be booked.
+        assert!(
+            serde_json::from_value::<WorkOrderCompleted>(
+                json!({"work_order_id": "w1", "sku": "BIKE", "qty": "2"})
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn golden_summary() {
+        let s: Summary = round_trip(json!({
+            "work_orders_by_status": {"draft": 1, "released": 2, "started": 0,
+                                      "completed": 3, "cancelled": 0},
+            "in_progress": 2,
+            "low_stock": [{"sku": "STEEL", "name": "Steel", "on_hand": "4.500",
+                           "reorder_point": "5.000"}],
+            "items": 7, "stock_value": "1234.50", "currency": "USD"}));
+        assert_eq!(s.low_stock.len(), 1);
+        let partial: Summary =
+            serde_json::from_value(json!({"in_progress": 2, "low_stock": [{}, {}, {}]})).unwrap();
+        assert_eq!(partial.low_stock.len(), 3);
+    }
+}

@@ -1,0 +1,87 @@
+//! HTTP handlers under `/api/main/...` (signed-in): the dashboard and the
+//! statistics, composed from the other services' summaries through
+//! `app::fanout`. Main never reads another service's tables. A
+//! service that is down or slow makes the answer degraded, never failed.
+
+use std::sync::Arc;
+
+use axum::{
+    Router,
+    extract::{FromRequestParts, State},
+    http::request::Parts,
+    routing::get,
+};
+use marimo_contracts::{
+    Success,
+    dashboard::{Dashboard, DashboardUser, StatsAnswer},
+    ids::UserId,
+};
+use marimo_platform::{
+    ApiError, ApiResult,
+    auth::{Caller, caller::bearer},
+    http::Json,
+};
+
+use crate::{MainError, app::fanout::Fanout, domain};
+
+mod views;
+
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub fanout: Arc<Fanout>,
+}
+
+pub(crate) fn routes(state: AppState) -> Router {
+    Router::new()
+        .route("/api/main/dashboard", get(dashboard))
+        .route("/api/main/stats", get(stats))
+        .with_state(state)
+}
+
+/// The verified caller and their bearer token, which is forwarded to the
+/// services so each applies its own role rules.
+struct SignedIn {
+    caller: Caller,
+    token: String,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        let token = bearer(parts).ok_or(MainError::MissingBearer)?.to_owned();
+        Ok(Self { caller, token })
+    }
+}
+
+async fn dashboard(
+    State(st): State<AppState>,
+    who: SignedIn,
+) -> ApiResult<Json<Success<Dashboard>>> {
+    let known = st.fanout.figures(who.caller.role, &who.token).await;
+    let c = &who.caller;
+    Ok(Json(Success::new(Dashboard {
+        welcome: format!("Welcome, {}", c.email),
+        user: DashboardUser {
+            id: UserId::new(&c.user_id),
+            email: c.email.clone(),
+            role: c.role.as_str().to_owned(),
+        },
+        modules: views::modules(domain::modules_for(c.role)),
+        kpis: known.kpis(),
+        degraded: degraded(&known),
+    })))
+}
+
+async fn stats(State(st): State<AppState>, who: SignedIn) -> ApiResult<Json<Success<StatsAnswer>>> {
+    let known = st.fanout.figures(who.caller.role, &who.token).await;
+    Ok(Json(Success::new(StatsAnswer {
+        stats: known.stats(),
+        degraded: degraded(&known),
+    })))
+}
+
+fn degraded(known: &domain::Known) -> Vec<String> {
+    known.degraded.iter().map(|s| (*s).to_owned()).collect()
+}

@@ -1,0 +1,432 @@
+//! Placing orders, moving them through their lifecycle, and expiring the
+//! ones nobody paid.
+//!
+//! Lock order, so PostgreSQL transactions never wait on each other in a
+//! cycle: an order row first (transitions, expiry), then product rows in
+//! ascending id order (placement reserves, cancellation and expiry
+//! release). The key-share locks that the order lines' foreign key takes
+//! on products conflict with neither. SQLite takes its write lock up front
+//! (`Db::begin`).
+
+use std::collections::HashMap;
+
+use marimo_platform::{
+    auth::Caller,
+    clock,
+    db::Tx,
+    idempotency::{self, Claim},
+    ids,
+};
+use serde_json::Value;
+
+use super::Shop;
+use crate::{
+    ShopError,
+    domain::{
+        catalog::Product,
+        order::{self, Action, Actor, Order, OrderItem, Refusal, Status},
+        pricing::{self, PricedLine},
+        request::{self, Unorderable},
+    },
+    events,
+    store::{
+        self,
+        orders::{HistoryEntry, PaymentKind},
+        products,
+    },
+};
+
+/// The answer to a placement: status and JSON body, exactly as first sent
+/// (a replay of an `Idempotency-Key` returns the stored one).
+#[derive(Debug, Clone)]
+pub struct Placement {
+    pub status: u16,
+    pub body: String,
+    pub replayed: bool,
+}
+
+/// Who the caller is to this order.
+pub fn actor(caller: &Caller, order: &Order) -> Actor {
+    Actor {
+        owner: caller.user_id == order.user_id,
+        staff: crate::is_staff(caller),
+    }
+}
+
+const NO_SUCH_ORDER: &str = "no such order";
+
+fn unorderable(u: Unorderable) -> ShopError {
+    match u {
+        Unorderable::Unknown { product_id } => ShopError::UnknownProduct { product_id },
+        Unorderable::Inactive { product_id, name } => {
+            ShopError::InactiveProduct { product_id, name }
+        }
+        Unorderable::MixedCurrencies { currencies } => ShopError::MixedCurrencies { currencies },
+    }
+}
+
+impl Shop {
+    /// Places an order for `caller`: validates the request, reserves the
+    /// stock of every line atomically (all or nothing), prices it from the
+    /// catalog, writes the order, its history and `shop.order.placed`, in
+    /// one transaction. `respond` shapes the 201 body from the order (it
+    /// is stored under the `Idempotency-Key` before the commit, so a
+    /// replay answers exactly the first response).
+    pub async fn place_order(
+        &self,
+        caller: &Caller,
+        body: &Value,
+        idempotency_key: Option<&str>,
+        respond: impl FnOnce(&Order) -> Value,
+    ) -> Result<Placement, ShopError> {
+        let lines = request::order_lines(body)?;
+        // Only UUIDs can be catalog ids: anything else is unknown, without
+        // a query.
+        if let Some(line) = lines.iter().find(|l| !ids::is_uuid(&l.product_id)) {
+            return Err(ShopError::UnknownProduct {
+                product_id: line.product_id.clone(),
+            });
+        }
+        let now = clock::now();
+        let now_text = clock::format(now);
+        let mut tx = self.db.begin().await?;
+        if let Some(key) = idempotency_key {
+            let fingerprint = request::fingerprint(body);
+            match idempotency::claim(&mut tx, &caller.user_id, key, &fingerprint, &now_text).await?
+            {
+                Claim::Fresh => {}
+                Claim::Replay { status, body } => {
+                    tx.rollback().await?;
+                    return Ok(Placement {
+                        status,
+                        body,
+                        replayed: true,
+                    });
+                }
+                Claim::Mismatch => return Err(ShopError::IdempotencyMismatch),
+            }
+        }
+        let settings = store::settings::load(&mut *tx).await?;
+        let ids: Vec<&str> = lines.iter().map(|l| l.product_id.as_str()).collect();
+        let found = products::find_many(&mut tx, &ids).await?;
+        let currency = request::check_products(&lines, &found).map_err(|u| {
+            self.count_rejection("unavailable");
+            unorderable(u)
+        })?;
+        let by_id: HashMap<&str, &Product> = found.iter().map(|p| (p.id.as_str(), p)).collect();
+
+        // Priced from the catalog as read in this transaction; a client's
+        // price never gets here.
+        let mut items = Vec::with_capacity(lines.len());
+        let mut priced = Vec::with_capacity(lines.len());
+        for line in &lines {
+            let p = by_id
+                .get(line.product_id.as_str())
+                .ok_or_else(|| ShopError::Internal("a checked product went missing".into()))?;
+            let price = PricedLine {
+                unit_price: p.price,
+                quantity: line.quantity,
+            };
+            let line_total = price
+                .total()
+                .ok_or_else(|| ShopError::Internal("line total overflows".into()))?;
+            priced.push(price);
+            items.push(OrderItem {
+                product_id: p.id.clone(),
+                sku: p.sku.clone(),
+                name: p.name.clone(),
+                quantity: line.quantity,
+                unit_price: p.price,
+                line_total,
+            });
+        }
+        let totals = pricing::totals(&priced, settings.tax_rate)
+            .ok_or_else(|| ShopError::Internal("order totals overflow".into()))?;
+        let expires_at = time::Duration::try_from(settings.order_ttl)
+            .ok()
+            .and_then(|ttl| now.checked_add(ttl))
+            .ok_or_else(|| ShopError::Internal("order TTL out of range".into()))?;
+        let order = Order {
+            id: ids::new_id(),
+            user_id: caller.user_id.clone(),
+            email: caller.email.clone(),
+            status: Status::Pending,
+            currency,
+            subtotal: totals.subtotal,
+            tax: totals.tax,
+            total: totals.total,
+            tax_rate: settings.tax_rate,
+            created_at: now_text.clone(),
+            updated_at: now_text.clone(),
+            expires_at: clock::format(expires_at),
+            items,
+        };
+        store::orders::insert(&mut tx, &order).await?;
+        store::orders::append_history(
+            &mut *tx,
+            &HistoryEntry {
+                order_id: &order.id,
+                from: None,
+                to: Status::Pending,
+                actor: &caller.user_id,
+                reason: None,
+                at: &now_text,
+            },
+        )
+        .await?;
+        self.outbox
+            .publish(
+                &mut tx,
+                &events::order_event(events::PLACED, &order, Some(&caller.user_id), None, None),
+            )
+            .await?;
+
+        // The reservation comes last: on PostgreSQL its row locks are held
+        // until the commit, so the shorter the rest of the transaction
+        // after it, the more orders a popular product can take per second.
+        // Lines in product id order: two orders never lock in a cycle.
+        let mut sorted: Vec<&OrderItem> = order.items.iter().collect();
+        sorted.sort_by(|a, b| a.product_id.cmp(&b.product_id));
+        for item in sorted {
+            match products::reserve(&mut *tx, &item.product_id, item.quantity).await? {
+                // What was charged must be what the locked row says (on
+                // PostgreSQL an admin may have committed a change since
+                // the read); otherwise nothing is placed.
+                Some(r) if r.price == item.unit_price && r.currency == order.currency => {}
+                Some(_) => {
+                    return Err(ShopError::PriceChanged {
+                        product_id: item.product_id.clone(),
+                        name: item.name.clone(),
+                    });
+                }
+                // Dropping `tx` rolls back the order and the reservations
+                // made so far.
+                None => return Err(self.not_reserved(&mut tx, item).await?),
+            }
+        }
+        let body = respond(&order).to_string();
+        if let Some(key) = idempotency_key {
+            idempotency::complete(&mut tx, &caller.user_id, key, 201, &body).await?;
+        }
+        tx.commit().await?;
+        self.outbox.wake();
+        self.count_order(Status::Pending);
+        Ok(Placement {
+            status: 201,
+            body,
+            replayed: false,
+        })
+    }
+
+    /// Why the conditional update did not reserve `line`.
+    async fn not_reserved(&self, tx: &mut Tx, line: &OrderItem) -> Result<ShopError, ShopError> {
+        let found = products::find(&mut **tx, &line.product_id).await?;
+        Ok(match found {
+            // Deleted or deactivated since the first read.
+            None => {
+                self.count_rejection("unavailable");
+                ShopError::UnknownProduct {
+                    product_id: line.product_id.clone(),
+                }
+            }
+            Some(p) if !p.active => {
+                self.count_rejection("unavailable");
+                ShopError::InactiveProduct {
+                    product_id: p.id,
+                    name: p.name,
+                }
+            }
+            Some(p) => {
+                self.count_rejection("insufficient_stock");
+                ShopError::InsufficientStock {
+                    product_id: p.id,
+                    name: p.name,
+                    requested: line.quantity,
+                    available: p.stock,
+                }
+            }
+        })
+    }
+
+    /// The order, if `caller` may see it (owner or staff); otherwise it
+    /// does not exist for them.
+    pub async fn visible_order(&self, caller: &Caller, id: &str) -> Result<Order, ShopError> {
+        if !ids::is_uuid(id) {
+            return Err(ShopError::NotFound(NO_SUCH_ORDER));
+        }
+        let mut conn = self.db.pool().acquire().await?;
+        match store::orders::find(&mut conn, id).await? {
+            Some(o) if actor(caller, &o).can_see() => Ok(o),
+            _ => Err(ShopError::NotFound(NO_SUCH_ORDER)),
+        }
+    }
+
+    /// Moves an order along its lifecycle on `caller`'s behalf, with the
+    /// transition's effects (payment, stock, refund), history and event.
+    pub async fn transition(
+        &self,
+        caller: &Caller,
+        id: &str,
+        action: Action,
+        reason: Option<&str>,
+    ) -> Result<Order, ShopError> {
+        if !ids::is_uuid(id) {
+            return Err(ShopError::NotFound(NO_SUCH_ORDER));
+        }
+        let now = clock::now_text();
+        let mut tx = self.db.begin().await?;
+        let Some(mut order) = store::orders::find(&mut tx, id).await? else {
+            return Err(ShopError::NotFound(NO_SUCH_ORDER));
+        };
+        let to =
+            order::authorize(actor(caller, &order), order.status, action).map_err(|r| match r {
+                Refusal::Hidden => ShopError::NotFound(NO_SUCH_ORDER),
+                Refusal::Forbidden(why) => ShopError::Forbidden(why),
+                Refusal::Illegal(t) => ShopError::InvalidTransition(t),
+            })?;
+        // Past its deadline the sweep is about to release the stock: no
+        // money is taken for it. Expire it now, then refuse.
+        if action == Action::Pay && order.expires_at < now {
+            if self.expire_in(&mut tx, &mut order, &now).await? {
+                tx.commit().await?;
+                self.outbox.wake();
+                self.count_order(Status::Expired);
+            }
+            return Err(ShopError::illegal(Status::Expired, Status::Paid));
+        }
+        let from = order.status;
+        if !store::orders::set_status(&mut *tx, &order.id, from, to, &now).await? {
+            // Another transition committed since the read (PostgreSQL;
+            // SQLite's write lock prevents it): report the status it left.
+            let current = store::orders::find(&mut tx, id)
+                .await?
+                .map_or(from, |o| o.status);
+            return Err(ShopError::illegal(current, to));
+        }
+        let fx = order::effects(from, action);
+        if fx.release_stock {
+            release_stock(&mut tx, &order).await?;
+        }
+        if fx.capture {
+            store::orders::record_payment(&mut *tx, &order, PaymentKind::Capture, &now).await?;
+        }
+        if fx.refund {
+            store::orders::record_payment(&mut *tx, &order, PaymentKind::Refund, &now).await?;
+        }
+        store::orders::append_history(
+            &mut *tx,
+            &HistoryEntry {
+                order_id: &order.id,
+                from: Some(from),
+                to,
+                actor: &caller.user_id,
+                reason,
+                at: &now,
+            },
+        )
+        .await?;
+        order.status = to;
+        order.updated_at = now.clone();
+        let was_paid = (action == Action::Cancel).then_some(from == Status::Paid);
+        self.outbox
+            .publish(
+                &mut tx,
+                &events::order_event(
+                    events::type_of(to),
+                    &order,
+                    Some(&caller.user_id),
+                    was_paid,
+                    reason,
+                ),
+            )
+            .await?;
+        tx.commit().await?;
+        self.outbox.wake();
+        self.count_order(to);
+        if fx.capture {
+            self.count_money("revenue_total", &order.currency, order.total);
+        }
+        if fx.refund {
+            self.count_money("refunds_total", &order.currency, order.total);
+        }
+        Ok(order)
+    }
+
+    /// Expires `order` within `tx` if it is still pending and past its
+    /// deadline: releases its stock, appends history and publishes
+    /// `shop.order.cancelled` (reason `expired`). `false` when another
+    /// replica or request got there first (the conditional update missed).
+    async fn expire_in(
+        &self,
+        tx: &mut Tx,
+        order: &mut Order,
+        now: &str,
+    ) -> Result<bool, ShopError> {
+        if !store::orders::expire_if_due(&mut **tx, &order.id, now).await? {
+            return Ok(false);
+        }
+        release_stock(tx, order).await?;
+        store::orders::append_history(
+            &mut **tx,
+            &HistoryEntry {
+                order_id: &order.id,
+                from: Some(Status::Pending),
+                to: Status::Expired,
+                actor: "system",
+                reason: Some("expired"),
+                at: now,
+            },
+        )
+        .await?;
+        order.status = Status::Expired;
+        order.updated_at = now.to_owned();
+        self.outbox
+            .publish(
+                tx,
+                &events::order_event(events::CANCELLED, order, None, Some(false), Some("expired")),
+            )
+            .await?;
+        Ok(true)
+    }
+
+    /// One sweep: expires pending orders past their deadline, `batch` at a
+    /// time, each in its own transaction. Safe on several replicas at once:
+    /// only the replica whose conditional update hit releases the stock.
+    /// Returns how many this call expired.
+    pub async fn expire_due(&self, batch: i64) -> Result<usize, ShopError> {
+        let mut expired = 0;
+        loop {
+            let now = clock::now_text();
+            let due = store::orders::due_for_expiry(self.db.pool(), &now, batch).await?;
+            let mut hit = 0;
+            for id in &due {
+                let mut tx = self.db.begin().await?;
+                let Some(mut order) = store::orders::find(&mut tx, id).await? else {
+                    continue;
+                };
+                if self.expire_in(&mut tx, &mut order, &now).await? {
+                    tx.commit().await?;
+                    self.outbox.wake();
+                    self.count_order(Status::Expired);
+                    hit += 1;
+                }
+            }
+            expired += hit;
+            // A short page is the last; a page where nothing applied means
+            // another replica is on it, and looping would spin.
+            if (due.len() as i64) < batch || hit == 0 {
+                return Ok(expired);
+            }
+        }
+    }
+}
+
+/// Puts the order's units back, in product id order (see the lock order).
+async fn release_stock(tx: &mut Tx, order: &Order) -> Result<(), ShopError> {
+    let mut items: Vec<&OrderItem> = order.items.iter().collect();
+    items.sort_by(|a, b| a.product_id.cmp(&b.product_id));
+    for item in items {
+        products::release(&mut **tx, &item.product_id, item.quantity).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,78 @@
+//! The users service's use cases, on [`Users`]: each owns its transaction
+//! and writes its event to the outbox in it.
+//!
+//! - [`accounts`]: creating accounts (registration, the CLI, the bootstrap
+//!   admin), the list and summary, the admin actions.
+//! - [`sessions`]: sign-in under the brute-force delay, token refresh with
+//!   rotation and reuse detection, sign-out, password change, the purge
+//!   of dead sessions.
+//! - [`lifetimes`]: the token lifetimes the config service sets.
+//! - `observe`: the service's own metrics.
+//!
+//! Whether the bearer's token holds a role is `api`'s check; whether its
+//! account, as stored now, still exists, is active and holds it is
+//! [`Users::account_of`].
+
+pub mod accounts;
+pub mod lifetimes;
+pub(crate) mod observe;
+pub mod sessions;
+
+use std::sync::Arc;
+
+use marimo_platform::{
+    auth::{Caller, JwtKeys, Role},
+    bus::{Envelope, Outbox},
+    db::Db,
+    ids,
+    telemetry::Metrics,
+};
+
+use crate::{
+    UsersError,
+    store::{self, UserRecord},
+};
+
+/// What every use case works with. Cheap to clone.
+#[derive(Clone)]
+pub struct Users {
+    pub db: Db,
+    pub jwt: Arc<JwtKeys>,
+    pub outbox: Outbox,
+    pub metrics: Metrics,
+}
+
+impl Users {
+    /// The caller's current account, which must still exist, be active and
+    /// hold one of `roles` in the database (so a deactivated or demoted
+    /// account loses access at once, not when its access token expires).
+    pub async fn account_of(
+        &self,
+        caller: &Caller,
+        roles: &[Role],
+    ) -> Result<UserRecord, UsersError> {
+        let record = if ids::is_uuid(&caller.user_id) {
+            store::find_by_id(self.db.pool(), &caller.user_id).await?
+        } else {
+            None
+        };
+        let Some(record) = record else {
+            return Err(UsersError::Unauthenticated("this account no longer exists"));
+        };
+        if !record.user.active {
+            return Err(UsersError::Unauthenticated("this account is deactivated"));
+        }
+        if !roles.contains(&record.user.role) {
+            return Err(UsersError::Forbidden);
+        }
+        Ok(record)
+    }
+}
+
+/// Stamps an event with the client's address, when known.
+fn with_ip(event: Envelope, ip: Option<&str>) -> Envelope {
+    match ip {
+        Some(ip) => event.client_ip(ip.to_owned()),
+        None => event,
+    }
+}

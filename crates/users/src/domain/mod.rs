@@ -1,0 +1,51 @@
+//! Pure rules of the users service, no I/O:
+//!
+//! - [`account`]: what a valid email, name and password are.
+//! - [`throttle`]: how the brute-force delay grows.
+//! - [`tokens`]: what a refresh token is and how it is stored.
+//! - [`lifetimes`]: the token lifetimes the config service may set.
+//! - [`search`]: the user search pattern.
+
+use marimo_platform::auth::Role;
+
+pub mod account;
+pub mod lifetimes;
+pub mod search;
+pub mod throttle;
+pub mod tokens;
+
+pub use account::*;
+pub use search::*;
+pub use throttle::*;
+pub use tokens::*;
+
+/// An account (never with its password hash: that stays in
+/// `store::UserRecord`). Times are RFC 3339 UTC text, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub active: bool,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// An input that breaks a rule: which field, which rule (machine-readable),
+/// and a human sentence naming the rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Invalid {
+    pub field: &'static str,
+    pub rule: &'static str,
+    pub message: String,
+}
+
+fn invalid(field: &'static str, rule: &'static str, message: impl Into<String>) -> Invalid {
+    Invalid {
+        field,
+        rule,
+        message: message.into(),
+    }
+}

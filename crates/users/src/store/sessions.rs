@@ -1,0 +1,201 @@
+//! Refresh tokens and their families (sessions): create, find, rotate,
+//! revoke, count the live ones, prune and purge the dead ones.
+
+use sqlx::{Any, Executor, Row};
+use time::OffsetDateTime;
+
+use super::{parse_time, record_from};
+use crate::domain::User;
+
+/// A presented refresh token with its family and owner.
+#[derive(Debug, Clone)]
+pub struct TokenRecord {
+    pub family_id: String,
+    pub expires_at: OffsetDateTime,
+    pub used: bool,
+    pub family_revoked: bool,
+    pub user: User,
+}
+
+pub async fn create_family<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    family_id: &str,
+    user_id: &str,
+    now: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO token_families (id, user_id, created_at) VALUES ($1, $2, $3)")
+        .bind(family_id)
+        .bind(user_id)
+        .bind(now)
+        .execute(ex)
+        .await?;
+    Ok(())
+}
+
+pub async fn insert_token<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    token_hash: &str,
+    family_id: &str,
+    now: &str,
+    expires_at: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO refresh_tokens (token_hash, family_id, created_at, expires_at)
+         VALUES ($1, $2, $3, $4)",
+    )
+    .bind(token_hash)
+    .bind(family_id)
+    .bind(now)
+    .bind(expires_at)
+    .execute(ex)
+    .await?;
+    Ok(())
+}
+
+pub async fn find_token<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    token_hash: &str,
+) -> Result<Option<TokenRecord>, sqlx::Error> {
+    let row = sqlx::query(concat!(
+        "SELECT t.family_id, t.expires_at, t.used_at, f.revoked_at, ",
+        user_columns!("u."),
+        " FROM refresh_tokens t
+          JOIN token_families f ON f.id = t.family_id
+          JOIN users u ON u.id = f.user_id
+         WHERE t.token_hash = $1"
+    ))
+    .bind(token_hash)
+    .fetch_optional(ex)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    Ok(Some(TokenRecord {
+        family_id: row.try_get("family_id")?,
+        expires_at: parse_time(&row.try_get::<String, _>("expires_at")?)?,
+        used: row.try_get::<Option<String>, _>("used_at")?.is_some(),
+        family_revoked: row.try_get::<Option<String>, _>("revoked_at")?.is_some(),
+        user: record_from(&row)?.user,
+    }))
+}
+
+/// Marks a token used, only if nobody did first: the one guard that lets
+/// at most one of several concurrent refreshes succeed. `true` when this
+/// call marked it.
+pub async fn mark_token_used<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    token_hash: &str,
+    now: &str,
+) -> Result<bool, sqlx::Error> {
+    let res = sqlx::query(
+        "UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL",
+    )
+    .bind(token_hash)
+    .bind(now)
+    .execute(ex)
+    .await?;
+    Ok(res.rows_affected() == 1)
+}
+
+pub async fn revoke_family<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    family_id: &str,
+    now: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE token_families SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+        .bind(family_id)
+        .bind(now)
+        .execute(ex)
+        .await?;
+    Ok(())
+}
+
+/// Revokes every session of a user; returns how many were still live.
+pub async fn revoke_user_families<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    user_id: &str,
+    now: &str,
+) -> Result<u64, sqlx::Error> {
+    let res = sqlx::query(
+        "UPDATE token_families SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(user_id)
+    .bind(now)
+    .execute(ex)
+    .await?;
+    Ok(res.rows_affected())
+}
+
+/// Users with a live session: an unused, unexpired refresh token in a
+/// family that is not revoked (`active_users_total`).
+pub async fn active_users<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    now: &str,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT COUNT(DISTINCT f.user_id) FROM token_families f
+         JOIN refresh_tokens t ON t.family_id = f.id
+         WHERE f.revoked_at IS NULL AND t.used_at IS NULL AND t.expires_at > $1",
+    )
+    .bind(now)
+    .fetch_one(ex)
+    .await
+}
+
+/// Forgets a user's refresh tokens that can no longer be used (expired, or
+/// of a revoked family: both answer 401 whether the row exists or not), and
+/// then the families left without tokens.
+pub async fn prune_sessions(
+    tx: &mut sqlx::AnyConnection,
+    user_id: &str,
+    now: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "DELETE FROM refresh_tokens
+          WHERE family_id IN (SELECT id FROM token_families WHERE user_id = $1)
+            AND (expires_at < $2
+                 OR family_id IN (SELECT id FROM token_families
+                                   WHERE user_id = $1 AND revoked_at IS NOT NULL))",
+    )
+    .bind(user_id)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "DELETE FROM token_families
+          WHERE user_id = $1
+            AND NOT EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.family_id = token_families.id)",
+    )
+    .bind(user_id)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Forgets, for every user, the refresh tokens that expired before
+/// `cutoff` or belong to a family revoked before it, then the families
+/// created before it that have no token left. A used token of a live family
+/// is kept until it expires: presenting it again must still revoke the
+/// family. Returns the tokens deleted.
+pub async fn purge_dead_sessions(
+    tx: &mut sqlx::AnyConnection,
+    cutoff: &str,
+) -> Result<u64, sqlx::Error> {
+    let tokens = sqlx::query(
+        "DELETE FROM refresh_tokens
+          WHERE expires_at < $1
+             OR family_id IN (SELECT id FROM token_families
+                               WHERE revoked_at IS NOT NULL AND revoked_at < $1)",
+    )
+    .bind(cutoff)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    sqlx::query(
+        "DELETE FROM token_families
+          WHERE created_at < $1
+            AND NOT EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.family_id = token_families.id)",
+    )
+    .bind(cutoff)
+    .execute(&mut *tx)
+    .await?;
+    Ok(tokens)
+}

@@ -1,0 +1,129 @@
+//! The brute-force state of sign-in per email (`login_throttle`).
+
+use marimo_platform::clock;
+use sqlx::{Any, AnyPool, Executor, Row};
+use time::OffsetDateTime;
+
+use super::parse_time;
+use crate::domain::{self, Admission, ThrottleState};
+
+async fn throttle_state(pool: &AnyPool, email: &str) -> Result<Option<ThrottleState>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT failures, blocked_until, last_attempt_at FROM login_throttle WHERE email = $1",
+    )
+    .bind(email)
+    .fetch_optional(pool)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    Ok(Some(ThrottleState {
+        failures: row.try_get("failures")?,
+        blocked_until: row
+            .try_get::<Option<String>, _>("blocked_until")?
+            .as_deref()
+            .map(parse_time)
+            .transpose()?,
+        last_attempt_at: parse_time(&row.try_get::<String, _>("last_attempt_at")?)?,
+    }))
+}
+
+/// Decides on a sign-in attempt and, when admitted, counts it as a failure
+/// up front with a compare-and-swap on the row, so replicas and concurrent
+/// requests agree: once the delay applies, one attempt per window gets
+/// through. Rows of addresses untried for a day are pruned on the way.
+pub async fn throttle_admit(
+    pool: &AnyPool,
+    email: &str,
+    now: OffsetDateTime,
+) -> Result<Admission, sqlx::Error> {
+    let now_text = clock::format(now);
+    // Each lost race means another attempt was just counted; a few rounds
+    // settle it, and endless contention is itself a reason to slow down.
+    for _ in 0..8 {
+        let state = throttle_state(pool, email).await?;
+        let admission = domain::admit(state.as_ref(), now);
+        let Admission::Admit {
+            failures,
+            blocked_until,
+        } = &admission
+        else {
+            return Ok(admission);
+        };
+        let blocked_until = blocked_until.map(clock::format);
+        let won = match &state {
+            None => {
+                let res = sqlx::query(
+                    "INSERT INTO login_throttle (email, failures, blocked_until, last_attempt_at)
+                     VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (email) DO NOTHING",
+                )
+                .bind(email)
+                .bind(*failures)
+                .bind(&blocked_until)
+                .bind(&now_text)
+                .execute(pool)
+                .await?;
+                if res.rows_affected() == 1 {
+                    let cutoff = clock::format(now - domain::FORGET_AFTER);
+                    sqlx::query("DELETE FROM login_throttle WHERE last_attempt_at < $1")
+                        .bind(cutoff)
+                        .execute(pool)
+                        .await?;
+                }
+                res.rows_affected() == 1
+            }
+            Some(seen) => {
+                let res = sqlx::query(
+                    "UPDATE login_throttle
+                        SET failures = $2, blocked_until = $3, last_attempt_at = $4
+                      WHERE email = $1 AND failures = $5 AND last_attempt_at = $6",
+                )
+                .bind(email)
+                .bind(*failures)
+                .bind(&blocked_until)
+                .bind(&now_text)
+                .bind(seen.failures)
+                .bind(clock::format(seen.last_attempt_at))
+                .execute(pool)
+                .await?;
+                res.rows_affected() == 1
+            }
+        };
+        if won {
+            return Ok(admission);
+        }
+    }
+    Ok(Admission::Blocked {
+        retry_after_secs: 1,
+    })
+}
+
+/// After a failed check: the delay runs from the failure, not from the
+/// start of the attempt (which may have waited for a hashing slot). Only
+/// while the row still holds this attempt's count.
+pub async fn throttle_failed<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    email: &str,
+    failures: i64,
+    at: OffsetDateTime,
+) -> Result<(), sqlx::Error> {
+    if let Some(until) = domain::blocked_until(failures, at) {
+        sqlx::query(
+            "UPDATE login_throttle SET blocked_until = $3 WHERE email = $1 AND failures = $2",
+        )
+        .bind(email)
+        .bind(failures)
+        .bind(clock::format(until))
+        .execute(ex)
+        .await?;
+    }
+    Ok(())
+}
+
+/// A successful sign-in resets the count.
+pub async fn throttle_clear(pool: &AnyPool, email: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM login_throttle WHERE email = $1")
+        .bind(email)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
