@@ -156,6 +156,20 @@ pub struct Settings {
     pub upstream: Option<String>,
     pub smtp_url: Option<String>,
     pub otel_endpoint: Option<String>,
+    /// `JWT_SECRET_PREVIOUS`: during a key rotation, the key tokens were
+    /// signed with before `JWT_SECRET`; still accepted, never used to sign.
+    pub jwt_secret_previous: Option<Vec<u8>>,
+    /// `WEBHOOK_ALLOWED_NETWORKS`: IPs/CIDRs webhooks may be delivered to
+    /// although they are loopback, private, link-local... (none: only
+    /// public addresses).
+    pub webhook_allowed_networks: Vec<String>,
+    /// `PAYMENT_WEBHOOK_SECRET`: the key payment providers sign their
+    /// callbacks with (unset: the callback endpoint refuses everything).
+    pub payment_webhook_secret: Option<Secret>,
+    /// `MARIMO_EDGE_SECRET`: when set, the gateway signs every forwarded
+    /// request with it and the services refuse API requests not so signed
+    /// (direct service ports are no way around the edge).
+    pub edge_secret: Option<Secret>,
 }
 
 /// Minimum HS256 key length (RFC 7518 §3.2: at least the hash size).
@@ -220,6 +234,17 @@ impl Settings {
                 ));
             }
             None => (load_or_create_secret(&data_dir)?, true),
+        };
+
+        let jwt_secret_previous = match get("JWT_SECRET_PREVIOUS") {
+            Some(s) if s.len() >= MIN_JWT_SECRET_BYTES => Some(s.into_bytes()),
+            Some(_) => {
+                return Err(invalid(
+                    "JWT_SECRET_PREVIOUS",
+                    format!("must be at least {MIN_JWT_SECRET_BYTES} bytes, as JWT_SECRET"),
+                ));
+            }
+            None => None,
         };
 
         let log_format = match get("LOG_FORMAT").as_deref() {
@@ -294,6 +319,12 @@ impl Settings {
             upstream: get("MARIMO_UPSTREAM"),
             smtp_url: get("SMTP_URL"),
             otel_endpoint: otel_endpoint(get("OTEL_EXPORTER_OTLP_ENDPOINT"))?,
+            jwt_secret_previous,
+            webhook_allowed_networks: get("WEBHOOK_ALLOWED_NETWORKS")
+                .map(|v| split_list(&v))
+                .unwrap_or_default(),
+            payment_webhook_secret: optional_secret(&get, "PAYMENT_WEBHOOK_SECRET")?,
+            edge_secret: optional_secret(&get, "MARIMO_EDGE_SECRET")?,
         })
     }
 
@@ -316,6 +347,24 @@ impl Settings {
 fn leak(s: String) -> &'static str {
     // Only on the error path of start-up configuration; a handful of bytes.
     Box::leak(s.into_boxed_str())
+}
+
+/// A shared secret that signs something (at least 32 bytes, as
+/// `JWT_SECRET`), or `None` when `var` is unset.
+fn optional_secret(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+) -> Result<Option<Secret>, ConfigError> {
+    match get(var) {
+        Some(s) if s.len() >= MIN_JWT_SECRET_BYTES => Ok(Some(Secret(s))),
+        Some(_) => Err(invalid(
+            var,
+            format!(
+                "must be at least {MIN_JWT_SECRET_BYTES} bytes; generate one with `openssl rand -hex 32`"
+            ),
+        )),
+        None => Ok(None),
+    }
 }
 
 fn split_list(v: &str) -> Vec<String> {
@@ -389,13 +438,16 @@ const PLACEHOLDER_MARKS: [&str; 6] = [
 
 /// Credentials that, in production, must not hold a template value: a
 /// placeholder password would be a password everyone knows.
-const PRODUCTION_CREDENTIALS: [&str; 6] = [
+const PRODUCTION_CREDENTIALS: [&str; 9] = [
     "DB_PASSWORD",
     "DATABASE_URL",
     "REDIS_PASSWORD",
     "RABBITMQ_URL",
     "CONSUL_HTTP_TOKEN",
     "MARIMO_ADMIN_PASSWORD",
+    "JWT_SECRET_PREVIOUS",
+    "PAYMENT_WEBHOOK_SECRET",
+    "MARIMO_EDGE_SECRET",
 ];
 
 fn is_placeholder(value: &str) -> bool {

@@ -101,9 +101,11 @@ pub async fn router_with(ctx: ServiceContext, tuning: WorkerTuning) -> Result<Ro
         .ok_or("the worker service was started without a database")?;
     store::schema::prepare(&db).await?;
 
-    let shared = app::start_senders(&ctx, &db, tuning)?;
+    let webhook_allow =
+        domain::destination::Allowlist::parse(&ctx.settings.webhook_allowed_networks)?;
+    let shared = app::start_senders(&ctx, &db, tuning, webhook_allow.clone())?;
     events::subscribe(&ctx, &shared).await?;
 
-    let api = api::routes(api::AppState { db });
+    let api = api::routes(api::AppState { db, webhook_allow });
     Ok(ServiceApp::new(&ctx).router(api))
 }

@@ -734,3 +734,171 @@ async fn web_refresh_replayed_by_another_client_gets_no_tokens() {
         sys.stop().await;
     }
 }
+
+// ---- Issue 14.6: webhooks -----------------------------------------------
+
+/// A loopback receiver that records every request it gets; `/redirect`
+/// answers 302 to `/hook`.
+async fn hook_receiver() -> (
+    marimo_testkit::TestServer,
+    std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+) {
+    use axum::{Router, routing::post};
+    let hits: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
+    let (h1, h2) = (hits.clone(), hits.clone());
+    let app = Router::new()
+        .route(
+            "/hook",
+            post(move || async move {
+                h1.lock().unwrap().push("/hook".into());
+                axum::http::StatusCode::NO_CONTENT
+            }),
+        )
+        .route(
+            "/redirect",
+            post(move || async move {
+                h2.lock().unwrap().push("/redirect".into());
+                (axum::http::StatusCode::FOUND, [("location", "/hook")])
+            }),
+        );
+    (marimo_testkit::spawn(app).await, hits)
+}
+
+async fn admin_token(sys: &Running) -> String {
+    crate::support::login(&sys.gw, WEB_ADMIN.0, WEB_ADMIN.1).await["access_token"]
+        .as_str()
+        .expect("a token")
+        .to_owned()
+}
+
+async fn register_hook(sys: &Running, admin: &str, url: &str) -> marimo_testkit::Res {
+    sys.gw
+        .post("/api/notifications/webhooks")
+        .bearer(admin)
+        .json(json!({"url": url, "event_types": ["users.user.*"], "secret": "0123456789abcdef"}))
+        .send()
+        .await
+}
+
+/// The attempts of webhook `id`'s deliveries, once `n` were logged.
+async fn hook_attempts(sys: &Running, admin: &str, id: &str, n: usize) -> Vec<Value> {
+    eventually("webhook attempts logged", || async {
+        let res = sys
+            .gw
+            .get(&format!("/api/notifications/webhooks/{id}/deliveries"))
+            .bearer(admin)
+            .send()
+            .await
+            .expect(200);
+        let attempts: Vec<Value> = res.json["deliveries"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|d| d["attempts"].as_array().cloned().unwrap_or_default())
+            .collect();
+        (attempts.len() >= n).then_some(attempts)
+    })
+    .await
+}
+
+/// Issue 14.6: an admin (or a stolen admin session) registered webhooks
+/// to `http://2130706433:<port>/`, `http://169.254.169.254/`, ... and the
+/// worker POSTed into the services' own network; the attempt log echoed
+/// the raw connection error (an open-port oracle). Loopback, private,
+/// link-local, multicast and unspecified destinations are refused in
+/// every spelling, at registration and (after DNS) at delivery, unless
+/// allowlisted; redirects are not followed; the log says a fixed sentence.
+#[tokio::test]
+async fn webhooks_never_reach_local_or_private_addresses() {
+    for backend in backends() {
+        let (receiver, hits) = hook_receiver().await;
+        let port = receiver
+            .url
+            .rsplit(':')
+            .next()
+            .expect("a port")
+            .trim_end_matches('/')
+            .to_owned();
+        let sys = start_with_admin(&backend, &[]).await;
+        let admin = admin_token(&sys).await;
+        for url in [
+            format!("http://127.0.0.1:{port}/hook"),
+            format!("http://2130706433:{port}/hook"),
+            format!("http://0x7f.1:{port}/hook"),
+            format!("http://0177.0.0.1:{port}/hook"),
+            format!("http://127.1:{port}/hook"),
+            format!("http://[::1]:{port}/hook"),
+            format!("http://[::ffff:7f00:1]:{port}/hook"),
+            format!("http://localhost:{port}/hook"),
+            "http://169.254.169.254/latest/meta-data/".to_owned(),
+            "http://10.0.0.1/".to_owned(),
+            "http://192.168.1.1/".to_owned(),
+            "http://[fe80::1]/".to_owned(),
+            "http://224.0.0.1/".to_owned(),
+            "http://0.0.0.0:8081/".to_owned(),
+        ] {
+            let res = register_hook(&sys, &admin, &url).await;
+            assert_eq!(res.status, 400, "{url}: {}", res.text);
+            assert_eq!(res.json["error"]["details"]["field"], "url", "{url}");
+        }
+
+        // A name that resolves to this machine passes registration (DNS
+        // may change), and is refused at delivery, after resolution.
+        let own = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        let own = own.trim().to_owned();
+        let resolves_here = tokio::net::lookup_host((own.as_str(), 0))
+            .await
+            .map(|mut a| {
+                a.any(|a| {
+                    a.ip().is_loopback()
+                        || matches!(a.ip(), std::net::IpAddr::V4(v4) if v4.is_private())
+                })
+            })
+            .unwrap_or(false);
+        if resolves_here {
+            let res = register_hook(&sys, &admin, &format!("http://{own}:{port}/hook")).await;
+            assert_eq!(res.status, 201, "{}", res.text);
+            let id = res.json["webhook"]["id"].as_str().unwrap().to_owned();
+            register_and_login(&sys.gw, "hooked@sec.test").await;
+            let attempts = hook_attempts(&sys, &admin, &id, 1).await;
+            let error = attempts[0]["error"].as_str().unwrap_or_default();
+            assert!(error.contains("public addresses only"), "{attempts:?}");
+        }
+        assert!(hits.lock().unwrap().is_empty(), "the receiver was reached");
+        sys.stop().await;
+
+        // Allowlisted loopback: delivered; a redirect is not followed; a
+        // closed port is logged as a fixed sentence.
+        let closed = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let sys = start_with_admin(&backend, &[("WEBHOOK_ALLOWED_NETWORKS", "127.0.0.1/32")]).await;
+        let admin = admin_token(&sys).await;
+        let mut ids = Vec::new();
+        for url in [
+            format!("http://2130706433:{port}/redirect"),
+            format!("http://127.0.0.1:{closed}/hook"),
+        ] {
+            let res = register_hook(&sys, &admin, &url).await;
+            assert_eq!(res.status, 201, "{url}: {}", res.text);
+            ids.push(res.json["webhook"]["id"].as_str().unwrap().to_owned());
+        }
+        register_and_login(&sys.gw, "hooked2@sec.test").await;
+        let redirected = hook_attempts(&sys, &admin, &ids[0], 1).await;
+        assert_eq!(redirected[0]["status_code"], 302, "{redirected:?}");
+        let refused = hook_attempts(&sys, &admin, &ids[1], 1).await;
+        let error = refused[0]["error"].as_str().unwrap_or_default();
+        assert_eq!(
+            error, "could not connect to the receiver (connection or TLS handshake failed)",
+            "{refused:?}"
+        );
+        assert!(!error.contains(&closed.to_string()) && !error.contains("os error"));
+        let hits = hits.lock().unwrap().clone();
+        assert!(
+            hits.iter().all(|h| h == "/redirect"),
+            "redirect followed: {hits:?}"
+        );
+        sys.stop().await;
+    }
+}

@@ -30,6 +30,8 @@ use crate::{WorkerError, domain::audit::action_prefix_pattern, store};
 #[derive(Clone)]
 pub struct AppState {
     pub db: Db,
+    /// Networks webhooks may go to although they are not public.
+    pub webhook_allow: crate::domain::destination::Allowlist,
 }
 
 pub fn routes(state: AppState) -> Router {

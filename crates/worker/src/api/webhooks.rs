@@ -34,8 +34,13 @@ pub async fn create(
     Json(body): Json<CreateWebhook>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     caller.require(&[Role::Admin])?;
-    let new =
-        webhook::validate(&body.url, &body.event_types, &body.secret).map_err(WorkerError::from)?;
+    let new = webhook::validate(
+        &body.url,
+        &body.event_types,
+        &body.secret,
+        &st.webhook_allow,
+    )
+    .map_err(WorkerError::from)?;
     let hook = store::webhooks::insert(
         st.db.pool(),
         &ids::new_id(),

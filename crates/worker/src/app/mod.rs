@@ -24,13 +24,14 @@ pub fn start_senders(
     ctx: &ServiceContext,
     db: &Db,
     tuning: WorkerTuning,
+    webhook_allow: crate::domain::destination::Allowlist,
 ) -> Result<Shared, StartError> {
     let from: lettre::message::Mailbox = tuning
         .mail_from
         .parse()
         .map_err(|e| format!("mail sender address '{}': {e}", tuning.mail_from))?;
     let transport = mail::Transport::from_settings(&ctx.settings, tuning.smtp_timeout)?;
-    let sender = webhooks::Sender::new(tuning.webhook_timeout)?;
+    let sender = webhooks::Sender::new(tuning.webhook_timeout, webhook_allow)?;
 
     let shared = Shared {
         db: db.clone(),

@@ -1,10 +1,12 @@
 //! The worker's rules, without I/O: the events it understands
 //! ([`event`]), how each is audited ([`audit`]), which mails are sent and
 //! how they read ([`mail`]), who is notified ([`notify`]), webhook
-//! validation and signatures ([`webhook`]), and the retry schedule
+//! validation and signatures ([`webhook`]) and where they may go
+//! ([`destination`]), and the retry schedule
 //! ([`Backoff`]).
 
 pub mod audit;
+pub mod destination;
 pub mod event;
 pub mod mail;
 pub mod notify;

@@ -5,6 +5,8 @@ use hmac::{Hmac, KeyInit, Mac};
 use marimo_platform::bus::topic;
 use sha2::Sha256;
 
+use super::destination::{self, Allowlist};
+
 /// The request a webhook is registered with, after validation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewWebhook {
@@ -32,9 +34,14 @@ pub const MAX_SECRET_CHARS: usize = 256;
 pub const MAX_URL_LEN: usize = 2048;
 pub const MAX_PATTERNS: usize = 50;
 
-pub fn validate(url: &str, event_types: &[String], secret: &str) -> Result<NewWebhook, Invalid> {
+pub fn validate(
+    url: &str,
+    event_types: &[String],
+    secret: &str,
+    allow: &Allowlist,
+) -> Result<NewWebhook, Invalid> {
     Ok(NewWebhook {
-        url: validate_url(url)?,
+        url: validate_url(url, allow)?,
         event_types: validate_patterns(event_types)?,
         secret: validate_secret(secret)?,
     })
@@ -42,8 +49,10 @@ pub fn validate(url: &str, event_types: &[String], secret: &str) -> Result<NewWe
 
 /// An absolute `http` or `https` URL with a host and no credentials (they
 /// would be stored and shown in clear; receivers authenticate us by the
-/// signature instead).
-pub fn validate_url(url: &str) -> Result<String, Invalid> {
+/// signature instead), whose host is not a local or private address in
+/// any spelling, nor `localhost` (see [`destination`]). A name is checked
+/// again, resolved, at every delivery: DNS can change after registration.
+pub fn validate_url(url: &str, allow: &Allowlist) -> Result<String, Invalid> {
     let url = url.trim();
     if url.is_empty() || url.len() > MAX_URL_LEN {
         return Err(invalid(
@@ -64,8 +73,19 @@ pub fn validate_url(url: &str) -> Result<String, Invalid> {
     if authority.as_str().contains('@') {
         return Err(invalid("url", "url must not contain credentials"));
     }
-    if authority.host().is_empty() {
+    let host = authority.host();
+    if host.is_empty() {
         return Err(invalid("url", "url must have a host"));
+    }
+    let local = match destination::literal_ip(host) {
+        Some(ip) => destination::refusal(ip, allow),
+        None => destination::is_local_name(host).then_some("a loopback address"),
+    };
+    if let Some(why) = local {
+        return Err(invalid(
+            "url",
+            format!("url points to {why}; webhooks go to public addresses only"),
+        ));
     }
     Ok(url.to_owned())
 }
@@ -155,8 +175,10 @@ mod tests {
 
     #[test]
     fn urls_must_be_http_with_a_host_and_no_credentials() {
+        let none = Allowlist::default();
+        let validate_url = |u: &str| validate_url(u, &none);
         assert!(validate_url("https://hooks.example.com/x?y=1").is_ok());
-        assert!(validate_url("http://127.0.0.1:9000/hook").is_ok());
+        assert!(validate_url("http://93.184.216.34:9000/hook").is_ok());
         for bad in [
             "",
             "ftp://x.y/",
@@ -168,6 +190,32 @@ mod tests {
             assert!(validate_url(bad).is_err(), "{bad}");
         }
         assert!(validate_url(&format!("http://x.y/{}", "a".repeat(MAX_URL_LEN))).is_err());
+    }
+
+    #[test]
+    fn urls_to_local_and_private_addresses_are_refused_unless_allowed() {
+        let none = Allowlist::default();
+        for bad in [
+            "http://127.0.0.1:9000/hook",
+            "http://2130706433/",
+            "http://0x7f.1/",
+            "http://0177.0.0.1/",
+            "http://[::1]:8080/",
+            "http://[::ffff:127.0.0.1]/",
+            "http://169.254.169.254/latest/meta-data/",
+            "http://10.0.0.5/",
+            "http://192.168.0.1/",
+            "http://0.0.0.0:8081/",
+            "http://224.0.0.1/",
+            "http://localhost:8081/",
+            "http://api.localhost/",
+        ] {
+            let err = validate_url(bad, &none).unwrap_err();
+            assert!(err.message.contains("public addresses"), "{bad}: {err:?}");
+        }
+        let allow = Allowlist::parse(&["127.0.0.0/8".to_owned()]).unwrap();
+        assert!(validate_url("http://127.0.0.1:9000/hook", &allow).is_ok());
+        assert!(validate_url("http://10.0.0.5/", &allow).is_err());
     }
 
     #[test]

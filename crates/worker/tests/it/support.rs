@@ -45,7 +45,11 @@ pub fn fast_tuning() -> WorkerTuning {
 
 pub async fn world(backend: &Backend, overrides: &[(&str, &str)]) -> World {
     let bus = Bus::embedded();
-    let settings = backend.settings(overrides).await;
+    // The test receivers listen on loopback, which webhooks may reach only
+    // when allowed; a test that says otherwise overrides it.
+    let mut vars = vec![("WEBHOOK_ALLOWED_NETWORKS", "127.0.0.1/32")];
+    vars.extend_from_slice(overrides);
+    let settings = backend.settings(&vars).await;
     let worker = context_on(ServiceName::Worker, settings.clone(), bus.clone()).await;
     let router = marimo_worker::router_with(worker.clone(), fast_tuning())
         .await
