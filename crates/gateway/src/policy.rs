@@ -3,6 +3,8 @@
 //!
 //! Public routes (everything else under `/api` needs a valid access token):
 //! - `POST /api/users/{register,login,refresh,logout}`
+//! - `POST /api/shop/payments/callback` (the payment provider; the shop
+//!   believes it only with a valid signature)
 //! - `GET`/`HEAD /api/shop/products` and `/api/shop/products/...`
 //! - `GET`/`HEAD /api/shop/categories`
 //!
@@ -23,11 +25,12 @@ pub enum Access {
     Protected,
 }
 
-const PUBLIC_USER_ACTIONS: [&str; 4] = [
+const PUBLIC_USER_ACTIONS: [&str; 5] = [
     "/api/users/register",
     "/api/users/login",
     "/api/users/refresh",
     "/api/users/logout",
+    "/api/shop/payments/callback",
 ];
 
 pub fn access(method: &Method, path: &str) -> Access {

@@ -50,6 +50,8 @@ Environment (unset means the embedded default):
   CONSUL_ADDR             Consul agent for discovery and KV [static addresses]
   CONSUL_HTTP_TOKEN       Consul ACL token, sent as X-Consul-Token [none]
   SMTP_URL                smtp://... for outgoing mail [.eml files in the data directory]
+  PAYMENT_WEBHOOK_SECRET  key (>= 32 bytes) the payment provider signs its callbacks with
+                          [none: callbacks refused]
   WEBHOOK_ALLOWED_NETWORKS  comma-separated IPs/CIDRs webhooks may be delivered to although
                           loopback, private or link-local [none: public addresses only]
   OTEL_EXPORTER_OTLP_ENDPOINT  OTLP/HTTP base URL for traces, e.g. http://jaeger:4318

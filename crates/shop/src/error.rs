@@ -45,6 +45,12 @@ pub enum ShopError {
     /// 409: not an edge of the order lifecycle.
     #[error("an order cannot go from {} to {}", .0.from, .0.to)]
     InvalidTransition(IllegalTransition),
+    /// 422: a provider callback's amount or currency is not the order's.
+    #[error("the payment's amount or currency does not match the order")]
+    PaymentMismatch,
+    /// 401: a payment callback that is not signed, stale or not ours.
+    #[error("{0}")]
+    CallbackRefused(&'static str),
     /// 422: the Idempotency-Key was used with another request.
     #[error("this Idempotency-Key was already used with a different request")]
     IdempotencyMismatch,
@@ -112,6 +118,12 @@ impl From<ShopError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, "INVALID_TRANSITION", message)
                     .with_details(json!({"from": t.from, "to": t.to}))
             }
+            ShopError::PaymentMismatch => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "PAYMENT_MISMATCH",
+                message,
+            ),
+            ShopError::CallbackRefused(m) => ApiError::unauthorized(m),
             ShopError::IdempotencyMismatch => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "IDEMPOTENCY_KEY_REUSED",

@@ -85,7 +85,12 @@ pub async fn start(ctx: &ServiceContext) -> Result<Shop, StartError> {
         .ok_or("the shop service was started without a database")?;
     db.migrate(&MIGRATOR).await?;
     marimo_platform::append_only::install(&db, APPEND_ONLY, "").await?;
-    Ok(Shop::new(db, ctx.outbox.clone(), ctx.metrics.clone()))
+    let secret = ctx
+        .settings
+        .payment_webhook_secret
+        .as_ref()
+        .map(|s| s.expose().as_bytes());
+    Ok(Shop::new(db, ctx.outbox.clone(), ctx.metrics.clone()).with_payment_secret(secret))
 }
 
 /// Shop managers and admins run the shop.

@@ -12,7 +12,9 @@
 //!    ([`crate::csrf`], [`same_origin`]).
 //! 4. **errors**: a handler's [`WebError`] becomes a full page in the
 //!    user's language (403, 404, 503, ...), never a stack trace.
-//! 5. **headers**: the page Content-Security-Policy (self only).
+//! 5. **headers**: the page Content-Security-Policy (self only) and
+//!    `Referrer-Policy: same-origin` (so the browser's `Origin` is there to
+//!    check on our own posts, and nothing leaks to other sites).
 
 use axum::{
     body::Body,
@@ -179,6 +181,13 @@ pub async fn layer(State(web): State<Web>, req: Request, next: Next) -> Response
     res.headers_mut().insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(CSP),
+    );
+    // Under `no-referrer` browsers send `Origin: null` on a page's own form
+    // posts, which the Origin check must refuse; `same-origin` keeps the
+    // origin for our own requests and still sends nothing to other sites.
+    res.headers_mut().insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
     );
     res.headers_mut()
         .entry(header::CACHE_CONTROL)

@@ -902,3 +902,120 @@ async fn webhooks_never_reach_local_or_private_addresses() {
         sys.stop().await;
     }
 }
+
+// ---- Issue 14.3: payment ------------------------------------------------
+
+const PROVIDER_SECRET: &str = "provider-secret-for-the-security-suite-0123";
+
+/// Issue 14.3: a customer `POST /api/shop/orders/{id}/pay` and the order
+/// became paid, with revenue posted. Customers are refused; only staff
+/// recording a payment received (method, reference) or the provider's
+/// signed callback mark an order paid, and a forged, stale or replayed
+/// callback changes nothing.
+#[tokio::test]
+async fn a_customer_cannot_mark_an_order_paid() {
+    for backend in backends() {
+        let sys = start_with_admin(&backend, &[("PAYMENT_WEBHOOK_SECRET", PROVIDER_SECRET)]).await;
+        let gw = &sys.gw;
+        let customer = register_and_login(gw, "payer@sec.test").await;
+        let token = customer["access_token"].as_str().unwrap();
+        let product = gw
+            .get("/api/shop/products?q=premium")
+            .send()
+            .await
+            .expect(200)
+            .json["products"][0]["id"]
+            .clone();
+        let place = || async {
+            gw.post("/api/shop/orders")
+                .bearer(token)
+                .json(json!({"items": [{"product_id": product, "quantity": 1}]}))
+                .send()
+                .await
+                .expect(201)
+                .json["order"]
+                .clone()
+        };
+        let order = place().await;
+        let id = order["id"].as_str().unwrap();
+
+        // The attack: the customer says it is paid.
+        for body in [
+            None,
+            Some(json!({"method": "card", "reference": "trust me"})),
+        ] {
+            let req = gw.post(&format!("/api/shop/orders/{id}/pay")).bearer(token);
+            let req = match body {
+                Some(b) => req.json(b),
+                None => req,
+            };
+            let res = req.send().await;
+            assert_eq!(res.status, 403, "{}", res.text);
+        }
+        // A forged callback (wrong key) and an unsigned one, through the
+        // gateway's public route: 401.
+        let now = marimo_platform::clock::unix_now();
+        let paid = json!({
+            "event_id": "evt_sec_1", "type": "payment.succeeded", "order_id": id,
+            "amount": order["total"], "currency": order["currency"], "reference": "pi_sec",
+        });
+        let send_callback = |secret: &'static str, at: i64| {
+            let raw = paid.to_string();
+            let ts = at.to_string();
+            let sig = marimo_shop::domain::payment::callback_signature(
+                secret.as_bytes(),
+                &ts,
+                raw.as_bytes(),
+            );
+            async move {
+                gw.post("/api/shop/payments/callback")
+                    .header("content-type", "application/json")
+                    .header("x-payment-timestamp", &ts)
+                    .header("x-payment-signature", &sig)
+                    .body(raw)
+                    .send()
+                    .await
+            }
+        };
+        let res = send_callback("an-attackers-guess-at-the-secret-000000", now).await;
+        assert_eq!(res.status, 401, "{}", res.text);
+        let res = send_callback(PROVIDER_SECRET, now - 3600).await;
+        assert_eq!(res.status, 401, "stale: {}", res.text);
+        let shown = gw
+            .get(&format!("/api/shop/orders/{id}"))
+            .bearer(token)
+            .send()
+            .await
+            .expect(200);
+        assert_eq!(shown.json["status"], "pending");
+        assert_eq!(shown.json["payments"], json!([]));
+
+        // The provider's real callback pays it, once.
+        let res = send_callback(PROVIDER_SECRET, now).await;
+        assert_eq!(res.status, 200, "{}", res.text);
+        assert_eq!(res.json["order"]["status"], "paid");
+        let res = send_callback(PROVIDER_SECRET, now).await;
+        assert_eq!(res.json["duplicate"], true, "{}", res.text);
+
+        // Staff record a received payment, with method and reference.
+        let other = place().await;
+        let other_id = other["id"].as_str().unwrap();
+        let admin = admin_token(&sys).await;
+        let res = gw
+            .post(&format!("/api/shop/orders/{other_id}/pay"))
+            .bearer(&admin)
+            .send()
+            .await;
+        assert_eq!(res.status, 400, "no method or reference: {}", res.text);
+        crate::support::record_payment(gw, &admin, other_id).await;
+        let shown = gw
+            .get(&format!("/api/shop/orders/{other_id}"))
+            .bearer(token)
+            .send()
+            .await
+            .expect(200);
+        assert_eq!(shown.json["payments"][0]["method"], "card");
+        assert_eq!(shown.json["payments"][0]["reference"], "TEST-RECEIPT");
+        sys.stop().await;
+    }
+}

@@ -58,6 +58,17 @@ pub async fn login(gw: &Http, email: &str, password: &str) -> Value {
         .json
 }
 
+/// Staff (`staff_token`: a shop manager or admin) record that order
+/// `order_id` was paid: customers cannot mark their orders paid.
+pub async fn record_payment(gw: &Http, staff_token: &str, order_id: &str) {
+    gw.post(&format!("/api/shop/orders/{order_id}/pay"))
+        .bearer(staff_token)
+        .json(json!({"method": "card", "reference": "TEST-RECEIPT"}))
+        .send()
+        .await
+        .expect(200);
+}
+
 /// Polls `check` until it returns `Some` (bounded: fails after 30 s).
 pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
 where
@@ -180,11 +191,7 @@ async fn drive_traffic(gw: &Http) {
         .await
         .expect(201);
     let order_id = order.json["order"]["id"].as_str().unwrap();
-    gw.post(&format!("/api/shop/orders/{order_id}/pay"))
-        .bearer(&token)
-        .send()
-        .await
-        .expect(200);
+    record_payment(gw, &admin, order_id).await;
 
     let post = |path: String, body: Value| {
         let (gw, admin) = (gw.clone(), admin.clone());

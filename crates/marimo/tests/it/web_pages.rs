@@ -322,7 +322,8 @@ async fn sessions_csrf_and_roles_in_the_web_ui() {
             .await;
         assert_eq!(a.status, 403);
 
-        // The customer's own order: pay offered, ship neither shown nor allowed.
+        // The customer's own order: it awaits payment; neither recording a
+        // payment nor shipping is shown or allowed to the customer.
         let product = sys
             .gw
             .get("/api/shop/products?q=premium")
@@ -347,10 +348,22 @@ async fn sessions_csrf_and_roles_in_the_web_ui() {
             .to_owned();
         let page = cy.get(&format!("/orders/{order}")).await;
         assert_eq!(page.status, 200);
-        assert!(page.body.contains("id=\"order-pay\""));
+        assert!(page.body.contains("id=\"awaiting-payment\""));
+        assert!(!page.body.contains("id=\"order-pay\""));
         assert!(!page.body.contains("id=\"order-ship\""));
         let a = cy.submit(&format!("/orders/{order}/ship"), &[]).await;
         assert_eq!(a.status, 403);
+        let a = cy
+            .submit(
+                &format!("/orders/{order}/pay"),
+                &[("method", "card"), ("reference", "mine")],
+            )
+            .await;
+        assert_eq!(a.status, 403);
+        // Staff see the payment form.
+        let page = admin.get(&format!("/orders/{order}")).await;
+        assert!(page.body.contains("id=\"order-pay\""));
+        assert!(page.body.contains("id=\"payment-reference\""));
         // The admin, in the same state (pending), may not ship either: the
         // lifecycle (the shop's rule) refuses, and the page says so.
         let a = admin.submit(&format!("/orders/{order}/ship"), &[]).await;

@@ -1,7 +1,8 @@
 //! The web UI in a real browser (headless Chromium over WebDriver), the
 //! way a newcomer would use it: an admin creates a product with stock; a
-//! customer registers, puts it in the cart, checks out and pays; the admin
-//! makes a colleague accountant and ships the order; the accountant finds
+//! customer registers, puts it in the cart and checks out; the admin
+//! records the payment received, makes a colleague accountant and ships
+//! the order; the accountant finds
 //! the revenue in the income statement and on the dashboard's chart. Then
 //! a shorter walk in Russian. Screenshots of each main screen are saved
 //! under `target/ui-screenshots/`.
@@ -84,7 +85,8 @@ async fn a_business_day_in_the_browser_in_english_and_russian() {
     b.screenshot("shop-manage").await;
     sign_out(&b).await;
 
-    // A customer registers, finds the lamp, puts two in the cart, checks out and pays.
+    // A customer registers, finds the lamp, puts two in the cart and checks
+    // out; the order awaits payment (customers cannot mark it paid).
     register(&b, &base, "Ann", "ann@walk.test").await;
     b.goto(&format!("{base}/shop?q=walk")).await;
     b.find("li.product[data-product=\"Walk Lamp\"]").await;
@@ -100,13 +102,16 @@ async fn a_business_day_in_the_browser_in_english_and_russian() {
     assert_eq!(b.text("#cart-subtotal").await, "$25.00");
     b.screenshot("shop-cart").await;
     b.click("#checkout").await;
-    b.find("#order-pay").await;
+    b.find("#awaiting-payment").await;
+    assert!(
+        b.try_find("#order-pay").await.is_none(),
+        "no pay button for customers"
+    );
     assert_eq!(b.text("#order-total").await, "$25.00");
-    b.click("#order-pay").await;
-    b.find("#order-status[data-status=\"paid\"]").await;
-    b.screenshot("order-paid").await;
+    b.find("#order-status[data-status=\"pending\"]").await;
+    b.screenshot("order-placed").await;
     b.goto(&format!("{base}/orders")).await;
-    b.find("#orders span[data-status=\"paid\"]").await;
+    b.find("#orders span[data-status=\"pending\"]").await;
     // A customer sees no staff screens, and is refused them.
     let nav = b.text("header nav").await;
     assert!(
@@ -128,6 +133,14 @@ async fn a_business_day_in_the_browser_in_english_and_russian() {
     b.click(&format!("{row} button.assign-role")).await;
     b.find("p.ok").await;
     b.screenshot("users").await;
+    // The payment reached the shop: the admin records it on the order.
+    b.goto(&format!("{base}/orders/manage")).await;
+    b.click("#orders tbody tr:first-child td a").await;
+    b.select("#payment-method", "bank_transfer").await;
+    b.type_into("#payment-reference", "TRF-2026-0042").await;
+    b.click("#order-pay").await;
+    b.find("#order-status[data-status=\"paid\"]").await;
+    b.screenshot("order-paid").await;
     b.goto(&format!("{base}/orders/manage")).await;
     b.click("#orders button.ship").await;
     b.find("#orders span[data-status=\"shipped\"]").await;

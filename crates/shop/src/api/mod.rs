@@ -5,6 +5,7 @@
 //!
 //! - [`catalog`]: the public catalog (products, categories).
 //! - [`orders`]: placing, reading and moving the caller's orders.
+//! - [`payments`]: the payment provider's signed callback.
 //! - [`admin`]: products and orders for shop managers and admins, and the
 //!   dashboard summary.
 
@@ -24,6 +25,7 @@ use crate::app::Shop;
 mod admin;
 mod catalog;
 mod orders;
+pub mod payments;
 mod views;
 
 pub(crate) type AppState = Arc<Shop>;
@@ -47,6 +49,7 @@ pub(crate) fn routes(state: AppState) -> Router {
         .route("/api/shop/orders", post(orders::place).get(orders::mine))
         .route("/api/shop/orders/{id}", get(orders::get))
         .route("/api/shop/orders/{id}/pay", post(orders::pay))
+        .route("/api/shop/payments/callback", post(payments::callback))
         .route("/api/shop/orders/{id}/ship", post(orders::ship))
         .route("/api/shop/orders/{id}/deliver", post(orders::deliver))
         .route("/api/shop/orders/{id}/cancel", post(orders::cancel))

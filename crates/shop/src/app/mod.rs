@@ -23,6 +23,9 @@ pub struct Shop {
     pub db: Db,
     pub outbox: Outbox,
     pub metrics: Metrics,
+    /// `PAYMENT_WEBHOOK_SECRET`: the key provider callbacks are signed
+    /// with; without it every callback is refused.
+    pub payment_secret: Option<Vec<u8>>,
 }
 
 impl Shop {
@@ -31,7 +34,14 @@ impl Shop {
             db,
             outbox,
             metrics,
+            payment_secret: None,
         }
+    }
+
+    /// The shop with the provider callbacks' key.
+    pub fn with_payment_secret(mut self, secret: Option<&[u8]>) -> Self {
+        self.payment_secret = secret.map(<[u8]>::to_vec);
+        self
     }
 
     /// `orders_total{status}`: one per order reaching `status`; a new

@@ -25,13 +25,14 @@ use crate::{
     domain::{
         catalog::Product,
         order::{self, Action, Actor, Order, OrderItem, Refusal, Status},
+        payment::Received,
         pricing::{self, PricedLine},
         request::{self, Unorderable},
     },
     events,
     store::{
         self,
-        orders::{HistoryEntry, PaymentKind},
+        orders::{HistoryEntry, PaymentKind, Proof},
         products,
     },
 };
@@ -54,6 +55,26 @@ pub fn actor(caller: &Caller, order: &Order) -> Actor {
 }
 
 const NO_SUCH_ORDER: &str = "no such order";
+
+/// The actor named in history and events for the provider's callbacks.
+pub const PAYMENT_PROVIDER: &str = "payment-provider";
+
+/// On whose behalf a transition runs.
+#[derive(Debug, Clone, Copy)]
+enum Who<'a> {
+    Caller(&'a Caller),
+    /// The payment provider's verified callback, with what it captured.
+    Provider {
+        amount: i64,
+        currency: &'a str,
+    },
+}
+
+/// Only a provider callback can be a duplicate (`None`); for a caller's
+/// transition that would be a broken rule, answered 500 and logged.
+fn applied(order: Option<Order>) -> Result<Order, ShopError> {
+    order.ok_or_else(|| ShopError::Internal("a caller's transition reported a duplicate".into()))
+}
 
 fn unorderable(u: Unorderable) -> ShopError {
     match u {
@@ -263,6 +284,7 @@ impl Shop {
 
     /// Moves an order along its lifecycle on `caller`'s behalf, with the
     /// transition's effects (payment, stock, refund), history and event.
+    /// Paying goes through [`Self::record_payment`] instead (it needs proof).
     pub async fn transition(
         &self,
         caller: &Caller,
@@ -270,6 +292,75 @@ impl Shop {
         action: Action,
         reason: Option<&str>,
     ) -> Result<Order, ShopError> {
+        if action == Action::Pay {
+            return Err(ShopError::Internal(
+                "a payment is recorded with its proof (record_payment)".into(),
+            ));
+        }
+        self.apply(Who::Caller(caller), id, action, reason, None, None)
+            .await
+            .and_then(applied)
+    }
+
+    /// Staff record a payment received for order `id`: pending → paid,
+    /// with the capture's method and reference. A customer is refused
+    /// (403) whatever they send.
+    pub async fn record_payment(
+        &self,
+        caller: &Caller,
+        id: &str,
+        received: &Received,
+    ) -> Result<Order, ShopError> {
+        self.apply(
+            Who::Caller(caller),
+            id,
+            Action::Pay,
+            None,
+            Some(received),
+            None,
+        )
+        .await
+        .and_then(applied)
+    }
+
+    /// The payment provider's (already verified) callback: order `id` was
+    /// paid `amount` minor units of `currency`. `None` when callback
+    /// `event_id` was applied before (a retry or a replay: nothing changes).
+    pub async fn provider_paid(
+        &self,
+        event_id: &str,
+        id: &str,
+        amount: i64,
+        currency: &str,
+        reference: &str,
+    ) -> Result<Option<Order>, ShopError> {
+        let received = Received {
+            method: "provider".into(),
+            reference: reference.to_owned(),
+        };
+        self.apply(
+            Who::Provider { amount, currency },
+            id,
+            Action::Pay,
+            None,
+            Some(&received),
+            Some(event_id),
+        )
+        .await
+    }
+
+    /// The one transition path: authorize, effects, history, event, in one
+    /// transaction. `callback` (a provider event id) is noted in the same
+    /// transaction; `Ok(None)` when it was noted before.
+    async fn apply(
+        &self,
+        who: Who<'_>,
+        id: &str,
+        action: Action,
+        reason: Option<&str>,
+        received: Option<&Received>,
+        callback: Option<&str>,
+    ) -> Result<Option<Order>, ShopError> {
         if !ids::is_uuid(id) {
             return Err(ShopError::NotFound(NO_SUCH_ORDER));
         }
@@ -278,12 +369,32 @@ impl Shop {
         let Some(mut order) = store::orders::find(&mut tx, id).await? else {
             return Err(ShopError::NotFound(NO_SUCH_ORDER));
         };
-        let to =
-            order::authorize(actor(caller, &order), order.status, action).map_err(|r| match r {
-                Refusal::Hidden => ShopError::NotFound(NO_SUCH_ORDER),
-                Refusal::Forbidden(why) => ShopError::Forbidden(why),
-                Refusal::Illegal(t) => ShopError::InvalidTransition(t),
-            })?;
+        if let Some(event_id) = callback
+            && !store::orders::note_callback(&mut *tx, event_id, &order.id, &now).await?
+        {
+            return Ok(None);
+        }
+        let (actor_of, actor_id) = match who {
+            Who::Caller(caller) => (actor(caller, &order), caller.user_id.as_str()),
+            Who::Provider { amount, currency } => {
+                // The provider must have taken exactly what the order costs.
+                if amount != order.total || currency != order.currency {
+                    return Err(ShopError::PaymentMismatch);
+                }
+                (
+                    Actor {
+                        owner: false,
+                        staff: true,
+                    },
+                    PAYMENT_PROVIDER,
+                )
+            }
+        };
+        let to = order::authorize(actor_of, order.status, action).map_err(|r| match r {
+            Refusal::Hidden => ShopError::NotFound(NO_SUCH_ORDER),
+            Refusal::Forbidden(why) => ShopError::Forbidden(why),
+            Refusal::Illegal(t) => ShopError::InvalidTransition(t),
+        })?;
         // Past its deadline the sweep is about to release the stock: no
         // money is taken for it. Expire it now, then refuse.
         if action == Action::Pay && order.expires_at < now {
@@ -308,10 +419,28 @@ impl Shop {
             release_stock(&mut tx, &order).await?;
         }
         if fx.capture {
-            store::orders::record_payment(&mut *tx, &order, PaymentKind::Capture, &now).await?;
+            let Some(received) = received else {
+                return Err(ShopError::Internal(
+                    "a capture without a payment received".into(),
+                ));
+            };
+            let proof = Proof {
+                method: &received.method,
+                reference: &received.reference,
+                recorded_by: actor_id,
+            };
+            store::orders::record_payment(
+                &mut *tx,
+                &order,
+                PaymentKind::Capture,
+                Some(proof),
+                &now,
+            )
+            .await?;
         }
         if fx.refund {
-            store::orders::record_payment(&mut *tx, &order, PaymentKind::Refund, &now).await?;
+            store::orders::record_payment(&mut *tx, &order, PaymentKind::Refund, None, &now)
+                .await?;
         }
         store::orders::append_history(
             &mut *tx,
@@ -319,7 +448,7 @@ impl Shop {
                 order_id: &order.id,
                 from: Some(from),
                 to,
-                actor: &caller.user_id,
+                actor: actor_id,
                 reason,
                 at: &now,
             },
@@ -334,7 +463,7 @@ impl Shop {
                 &events::order_event(
                     events::type_of(to),
                     &order,
-                    Some(&caller.user_id),
+                    Some(actor_id),
                     was_paid,
                     reason,
                 ),
@@ -349,7 +478,7 @@ impl Shop {
         if fx.refund {
             self.count_money("refunds_total", &order.currency, order.total);
         }
-        Ok(order)
+        Ok(Some(order))
     }
 
     /// Expires `order` within `tx` if it is still pending and past its

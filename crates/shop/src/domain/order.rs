@@ -180,6 +180,13 @@ pub fn authorize(actor: Actor, from: Status, action: Action) -> Result<Status, R
                 "only a shop manager or an admin can ship or deliver orders",
             ));
         }
+        // Saying "I paid" proves nothing: staff record a payment received,
+        // the payment provider's signed callback reports one.
+        Action::Pay if !actor.staff => {
+            return Err(Refusal::Forbidden(
+                "an order is paid through the payment provider, or recorded by a shop manager when the payment is received",
+            ));
+        }
         Action::Expire => {
             return Err(Refusal::Forbidden("orders expire by themselves"));
         }
@@ -338,7 +345,10 @@ mod tests {
                 Err(Refusal::Hidden)
             );
         }
-        assert_eq!(authorize(CUSTOMER, S::Pending, A::Pay), Ok(S::Paid));
+        assert!(matches!(
+            authorize(CUSTOMER, S::Pending, A::Pay),
+            Err(Refusal::Forbidden(_))
+        ));
         assert_eq!(authorize(STAFF, S::Pending, A::Pay), Ok(S::Paid));
         assert!(matches!(
             authorize(CUSTOMER, S::Paid, A::Ship),

@@ -322,15 +322,26 @@ impl PaymentKind {
 }
 
 /// Records a simulated payment of the order's total.
+/// How a capture was received and who recorded it (refunds have none).
+#[derive(Debug, Clone, Copy)]
+pub struct Proof<'a> {
+    pub method: &'a str,
+    pub reference: &'a str,
+    /// The staff member's user id, or `payment-provider`.
+    pub recorded_by: &'a str,
+}
+
 pub async fn record_payment<'e>(
     ex: impl Executor<'e, Database = Any>,
     order: &Order,
     kind: PaymentKind,
+    proof: Option<Proof<'_>>,
     now: &str,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO payments (id, order_id, kind, amount, currency, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO payments
+           (id, order_id, kind, amount, currency, created_at, method, reference, recorded_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(marimo_platform::ids::new_id())
     .bind(&order.id)
@@ -338,15 +349,38 @@ pub async fn record_payment<'e>(
     .bind(order.total)
     .bind(&order.currency)
     .bind(now)
+    .bind(proof.map(|p| p.method))
+    .bind(proof.map(|p| p.reference))
+    .bind(proof.map(|p| p.recorded_by))
     .execute(ex)
     .await?;
     Ok(())
 }
 
+/// Notes a provider callback as applied; `false` when its event id was
+/// applied before (a replay).
+pub async fn note_callback<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    event_id: &str,
+    order_id: &str,
+    now: &str,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "INSERT INTO payment_callbacks (event_id, order_id, received_at) VALUES ($1, $2, $3)
+         ON CONFLICT (event_id) DO NOTHING",
+    )
+    .bind(event_id)
+    .bind(order_id)
+    .bind(now)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// The order's payments, oldest first, as API JSON.
 pub async fn payments(pool: &AnyPool, order_id: &str) -> Result<Vec<Value>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT id, kind, amount, currency, created_at FROM payments
+        "SELECT id, kind, amount, currency, created_at, method, reference FROM payments
          WHERE order_id = $1 ORDER BY id",
     )
     .bind(order_id)
@@ -361,6 +395,8 @@ pub async fn payments(pool: &AnyPool, order_id: &str) -> Result<Vec<Value>, sqlx
                 "amount": format_money(r.try_get("amount")?, &currency),
                 "currency": currency,
                 "created_at": r.try_get::<String, _>("created_at")?,
+                "method": r.try_get::<Option<String>, _>("method")?,
+                "reference": r.try_get::<Option<String>, _>("reference")?,
             }))
         })
         .collect()

@@ -9,4 +9,5 @@ mod events;
 mod jobs;
 mod lifecycle;
 mod orders;
+mod payments;
 mod support;

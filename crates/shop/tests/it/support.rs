@@ -116,12 +116,19 @@ impl App {
         self.place(user, items).await.expect(201).json["order"].clone()
     }
 
+    /// An action on an order; `pay` carries the method and reference of
+    /// the payment received that staff must give.
     pub async fn act(&self, user: &User, order_id: &str, action: &str) -> Res {
-        self.http()
+        let req = self
+            .http()
             .post(&format!("/api/shop/orders/{order_id}/{action}"))
-            .bearer(&user.token)
-            .send()
-            .await
+            .bearer(&user.token);
+        let req = if action == "pay" {
+            req.json(json!({"method": "card", "reference": "TEST-RECEIPT"}))
+        } else {
+            req
+        };
+        req.send().await
     }
 
     pub async fn stock(&self, product_id: &str) -> i64 {

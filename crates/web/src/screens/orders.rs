@@ -163,6 +163,10 @@ struct ShowPage {
     tax: String,
     history: Vec<HistoryRow>,
     actions: Vec<(&'static str, String, bool)>,
+    /// Pending and the viewer cannot record the payment: say it is awaited.
+    awaiting_payment: bool,
+    /// The payment methods staff choose from: (code, label).
+    methods: Vec<(&'static str, String)>,
     flash: Option<String>,
 }
 
@@ -172,15 +176,21 @@ pub struct DoneQuery {
 }
 
 /// The actions the page offers: the lifecycle's edges from `status`,
-/// those the role may do (the shop decides again).
+/// those the role may do (the shop decides again). Only staff record a
+/// payment; a customer's order is paid through the payment provider.
 pub fn actions_for(status: &str, staff: bool) -> Vec<&'static str> {
     match status {
-        "pending" => vec!["pay", "cancel"],
+        "pending" if staff => vec!["pay", "cancel"],
+        "pending" => vec!["cancel"],
         "paid" if staff => vec!["ship", "cancel"],
         "shipped" if staff => vec!["deliver"],
         _ => vec![],
     }
 }
+
+/// How staff may say a payment was received (the shop takes any
+/// lower-case word; these are the ones the form offers).
+const PAYMENT_METHODS: [&str; 3] = ["card", "cash", "bank_transfer"];
 
 pub async fn show(s: Session, Path(id): Path<String>, Query(q): Query<DoneQuery>) -> PageResult {
     s.require(Area::Customer)?;
@@ -238,6 +248,11 @@ pub async fn show(s: Session, Path(id): Path<String>, Query(q): Query<DoneQuery>
         lines,
         history,
         actions,
+        awaiting_payment: status == "pending" && !staff,
+        methods: PAYMENT_METHODS
+            .iter()
+            .map(|m| (*m, tr.t(&format!("orders.method.{m}")).to_owned()))
+            .collect(),
         flash: flash(&tr, q.done.as_deref()),
     }))
 }
@@ -252,12 +267,16 @@ pub async fn act(
     if !["pay", "ship", "deliver", "cancel"].contains(&action.as_str()) {
         return Err(WebError::NotFound);
     }
-    if matches!(action.as_str(), "ship" | "deliver") {
+    if matches!(action.as_str(), "pay" | "ship" | "deliver") {
         s.require(Area::OrdersManage)?;
     }
-    let body = match form.opt("reason") {
-        Some(r) => json!({ "reason": r }),
-        None => json!({}),
+    let body = if action == "pay" {
+        json!({ "method": form.get("method"), "reference": form.get("reference") })
+    } else {
+        match form.opt("reason") {
+            Some(r) => json!({ "reason": r }),
+            None => json!({}),
+        }
     };
     s.api
         .post(
