@@ -3,6 +3,7 @@
 //! receiver), and every service's `/metrics` shows what the order moved.
 
 use marimo_platform::service::ServiceName;
+use marimo_testkit::eventually;
 use marimo_testkit::{
     Http, backends,
     otlp::{OtlpReceiver, ReceivedSpan},
@@ -10,7 +11,7 @@ use marimo_testkit::{
 };
 use serde_json::json;
 
-use crate::support::{Running, eventually, register_and_login, start};
+use crate::support::{Running, register_and_login, start};
 
 const SERVER: i64 = 2;
 const CLIENT: i64 = 3;
