@@ -57,7 +57,9 @@ async fn a_service_killed_mid_relay_loses_nothing_and_applies_nothing_twice() {
         let queue = format!("test-crash-{token}");
 
         // The shop's outbox, filled before its process starts.
-        let shop_db = Db::connect("shop", &settings.database).await.unwrap();
+        let shop_db = Db::connect("shop", &settings.database, settings.migrate)
+            .await
+            .unwrap();
         schema::prepare(&shop_db).await.unwrap();
         let outbox = Outbox::default();
         let mut tx = shop_db.begin().await.unwrap();
