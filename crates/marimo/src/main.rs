@@ -1,5 +1,8 @@
 //! `marimo`: the Marimo ERP command line.
 
+// The command line answers on stdout (logs go to stderr).
+#![allow(clippy::print_stdout)]
+
 use std::{io::BufRead, process::ExitCode, sync::Arc, time::Instant};
 
 use clap::{Parser, Subcommand};

@@ -61,7 +61,7 @@ async fn echo(
     req: Request,
 ) -> Response {
     if crate::fakes::is_gateway_own_read(&req) {
-        return axum::http::StatusCode::NOT_FOUND.into_response();
+        return http::StatusCode::NOT_FOUND.into_response();
     }
     hits.fetch_add(1, Ordering::SeqCst);
     let (parts, body) = req.into_parts();
@@ -77,7 +77,7 @@ async fn echo(
         return Response::new(Body::from_stream(chunks));
     }
     let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
-        return (axum::http::StatusCode::BAD_REQUEST, "body broken").into_response();
+        return (http::StatusCode::BAD_REQUEST, "body broken").into_response();
     };
     let mut headers = Map::new();
     for (name, value) in &parts.headers {

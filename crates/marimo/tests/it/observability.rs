@@ -209,7 +209,7 @@ async fn every_service_exports_what_an_order_moved() {
     for backend in backends() {
         let sys = start(&backend, &[("MARIMO_RATE_LIMITS", "off")]).await;
         let gw = &sys.gw;
-        let before = metrics_of(&sys, ServiceName::Users).await;
+        let before = metrics_of(&sys, Users).await;
         assert_eq!(sample(&before, "active_users_total", &[]), Some(0.0));
 
         let token = register_and_login(gw, "metrics@example.com").await["access_token"]

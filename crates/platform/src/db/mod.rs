@@ -7,7 +7,7 @@
 //! minor units, times are text in the format of [`crate::clock`].
 //!
 //! Queries through [`Db::pool`] and [`Db::begin`] are measured and traced
-//! ([`instrument`]).
+//! (the `instrument` module).
 //!
 //! Schema changes go through [`Db::prepare`] ([`migrate`]): checked with
 //! reads first, applied once under a lock, and not at all with

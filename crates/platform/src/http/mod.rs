@@ -1,7 +1,7 @@
 //! HTTP plumbing shared by every service: the service app with health,
 //! readiness and metrics ([`app`]), request ids ([`request_id`]), JSON and
 //! query extractors that answer in the one error shape ([`extract`]), and
-//! graceful serving ([`serve`]).
+//! graceful serving ([`serve()`]).
 
 pub mod app;
 pub mod extract;

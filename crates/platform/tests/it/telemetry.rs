@@ -175,7 +175,7 @@ async fn a_stopped_service_leaves_its_pool_unreferenced() {
     // subscriptions hold: a collector that held them strongly would keep
     // every pool (and its connections) alive for ever.
     for backend in backends() {
-        let settings = std::sync::Arc::new(backend.settings(&[]).await);
+        let settings = Arc::new(backend.settings(&[]).await);
         let shutdown = tokio_util::sync::CancellationToken::new();
         let tasks = tokio_util::task::TaskTracker::new();
         let bus = Bus::embedded();

@@ -319,8 +319,7 @@ async fn a_demoted_admin_loses_admin_rights_at_once() {
             .send()
             .await
             .expect(403);
-        app.login_ok(crate::support::ADMIN_EMAIL, ADMIN_PASSWORD)
-            .await;
+        app.login_ok(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     })
     .await;
 }
