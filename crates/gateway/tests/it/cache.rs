@@ -1,7 +1,7 @@
 //! The response cache: hits, misses, invalidation, scopes, coalescing.
 
 use marimo_platform::auth::Role;
-use marimo_testkit::{TestServer, spawn, token_for_user};
+use marimo_testkit::{TestServer, eventually, spawn, token_for_user};
 
 use crate::{fakes::Fake, support::gateway};
 
@@ -257,18 +257,11 @@ async fn every_replica_drops_its_in_process_copies_on_an_event() {
     publisher.outbox.wake();
 
     for (i, gw) in replicas.iter().enumerate() {
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
-        loop {
+        eventually(&format!("replica {i} to drop its copy"), async || {
             let res = gw.http.get(&path).send().await.expect(200);
-            if res.header("x-cache") == Some("MISS") {
-                break;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "replica {i} kept its copy"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
+            res.header("x-cache") == Some("MISS")
+        })
+        .await;
     }
     for (broker, _) in buses {
         broker.shutdown().await;

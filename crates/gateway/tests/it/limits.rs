@@ -1,7 +1,7 @@
 //! Rate limits and the client address they are keyed by.
 
 use marimo_platform::{auth::Role, service::ServiceName};
-use marimo_testkit::token_for_user;
+use marimo_testkit::{eventually, token_for_user};
 use serde_json::json;
 
 use crate::support::{System, assert_error, seen};
@@ -183,16 +183,9 @@ async fn a_replica_reads_the_rate_limits_setting_at_start() {
         ("MARIMO_RATE_LIMITS", "off"),
     ])
     .await;
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        if login(&sys, None).await.status == 429 {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the setting never applied"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    eventually("the rate_limits setting to apply", async || {
+        login(&sys, None).await.status == 429
+    })
+    .await;
     assert_error(&login(&sys, None).await, 429, "RATE_LIMITED");
 }
