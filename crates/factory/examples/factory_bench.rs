@@ -21,6 +21,9 @@
 //!    time through the engine (loading the active BOM graph + exploding),
 //!    the pure explosion alone, and through `GET /boms/{id}/explode`.
 
+// A benchmark reports its numbers on stdout.
+#![allow(clippy::print_stdout)]
+
 use std::{
     sync::{
         Arc,

@@ -353,9 +353,7 @@ pub async fn find_event_posting(
 
 /// How many entries were ever posted: the counters are gapless, so their
 /// sum is the count (O(years), not O(entries)).
-pub async fn count<'e>(
-    ex: impl sqlx::Executor<'e, Database = sqlx::Any>,
-) -> Result<i64, sqlx::Error> {
+pub async fn count<'e>(ex: impl Executor<'e, Database = Any>) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT CAST(COALESCE(SUM(next), 0) AS BIGINT) FROM entry_counters")
         .fetch_one(ex)
         .await

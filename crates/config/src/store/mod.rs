@@ -15,7 +15,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 
 const APPEND_ONLY: &[Guarded<'static>] = &[("config_history", "every change is kept")];
 
-/// Runs the migrations, then (idempotently) the append-only triggers.
+/// Brings the migrations, then the append-only triggers, up to date (no
+/// DDL when they are current).
 pub async fn prepare(db: &Db) -> Result<(), crate::ConfigError> {
     db.migrate(&MIGRATOR).await?;
     append_only::install(db, APPEND_ONLY, "").await?;

@@ -20,7 +20,9 @@ use tokio::{
     net::TcpStream,
 };
 
-use crate::support::{Running, eventually, mails, register_and_login, start};
+use marimo_testkit::eventually;
+
+use crate::support::{Running, mails, register_and_login, start};
 
 /// One answer read off the wire.
 #[derive(Debug)]
