@@ -6,7 +6,7 @@
 use marimo_platform::{
     append_only::{self, Guarded},
     clock,
-    db::{Db, DbKind},
+    db::{Db, DbKind, TxConn},
 };
 
 use crate::domain::{accounts::DEFAULT_CHART, compat::DEFAULT_CATEGORIES};
@@ -104,7 +104,7 @@ pub async fn seed(db: &Db, default_currency: &str) -> Result<(), sqlx::Error> {
 }
 
 /// The base currency, read in a posting's transaction.
-pub async fn currency_in(conn: &mut sqlx::AnyConnection) -> Result<Option<String>, sqlx::Error> {
+pub async fn currency_in(conn: &mut TxConn) -> Result<Option<String>, sqlx::Error> {
     sqlx::query_scalar("SELECT value FROM ledger_settings WHERE name = $1")
         .bind(CURRENCY_SETTING)
         .fetch_optional(conn)
@@ -112,10 +112,7 @@ pub async fn currency_in(conn: &mut sqlx::AnyConnection) -> Result<Option<String
 }
 
 /// Sets the base currency in a transaction (only while the ledger is empty).
-pub async fn set_currency_in(
-    conn: &mut sqlx::AnyConnection,
-    code: &str,
-) -> Result<(), sqlx::Error> {
+pub async fn set_currency_in(conn: &mut TxConn, code: &str) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE ledger_settings SET value = $2, updated_at = $3 WHERE name = $1")
         .bind(CURRENCY_SETTING)
         .bind(code)

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use marimo_platform::db::DbPool;
 use marimo_platform::{
     auth::{JwtKeys, Role, jwt::Identity},
     bus::{Bus, Envelope},
@@ -12,7 +13,6 @@ use marimo_platform::{
 };
 use marimo_testkit::{self as testkit, Backend, Http, Res, TestServer};
 use serde_json::{Value, json};
-use sqlx::AnyPool;
 
 /// The seeded catalog (migration `..._seed_catalog.sql`).
 pub const WIDGET: &str = "0193a0c0-0000-7000-8000-000000000001";
@@ -73,7 +73,7 @@ impl App {
         &self.server.http
     }
 
-    pub fn pool(&self) -> &AnyPool {
+    pub fn pool(&self) -> &DbPool {
         self.ctx.db().pool()
     }
 
