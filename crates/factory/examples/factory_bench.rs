@@ -280,7 +280,7 @@ async fn explosion(f: &Factory, url: &str, backend: &str, runs: usize) {
             "SELECT b.product_sku, b.output_qty, c.sku, c.qty FROM boms b
              JOIN bom_components c ON c.bom_id = b.id ORDER BY b.product_sku, c.line",
         )
-        .fetch_all(&mut *conn)
+        .fetch_all(&mut conn)
         .await
         .expect("graph");
         let mut g = domain::bom::Graph::new();

@@ -8,7 +8,7 @@
 use marimo_platform::{
     append_only::{self, Guarded},
     clock,
-    db::{Db, DbError, DbKind, Prepared},
+    db::{Db, DbError, DbKind, Prepared, TxConn},
 };
 
 use crate::domain::{accounts::DEFAULT_CHART, compat::DEFAULT_CATEGORIES};
@@ -106,7 +106,7 @@ pub async fn seed(db: &Db, default_currency: &str) -> Result<(), sqlx::Error> {
 }
 
 /// The base currency, read in a posting's transaction.
-pub async fn currency_in(conn: &mut sqlx::AnyConnection) -> Result<Option<String>, sqlx::Error> {
+pub async fn currency_in(conn: &mut TxConn) -> Result<Option<String>, sqlx::Error> {
     sqlx::query_scalar("SELECT value FROM ledger_settings WHERE name = $1")
         .bind(CURRENCY_SETTING)
         .fetch_optional(conn)
@@ -114,10 +114,7 @@ pub async fn currency_in(conn: &mut sqlx::AnyConnection) -> Result<Option<String
 }
 
 /// Sets the base currency in a transaction (only while the ledger is empty).
-pub async fn set_currency_in(
-    conn: &mut sqlx::AnyConnection,
-    code: &str,
-) -> Result<(), sqlx::Error> {
+pub async fn set_currency_in(conn: &mut TxConn, code: &str) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE ledger_settings SET value = $2, updated_at = $3 WHERE name = $1")
         .bind(CURRENCY_SETTING)
         .bind(code)

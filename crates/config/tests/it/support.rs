@@ -1,5 +1,6 @@
 //! A config service on a fresh database, and tokens for each role.
 
+use marimo_platform::db::DbPool;
 use marimo_platform::{
     auth::Role,
     bus::Bus,
@@ -8,7 +9,6 @@ use marimo_platform::{
 };
 use marimo_testkit::{self as testkit, Backend, Http, TestServer};
 use serde_json::Value;
-use sqlx::AnyPool;
 
 pub struct App {
     pub server: TestServer,
@@ -44,7 +44,7 @@ impl App {
         &self.server.http
     }
 
-    pub fn pool(&self) -> &AnyPool {
+    pub fn pool(&self) -> &DbPool {
         self.ctx.db().pool()
     }
 

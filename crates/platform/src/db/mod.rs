@@ -16,7 +16,7 @@
 mod instrument;
 pub mod migrate;
 
-pub use instrument::{DbPool, Tx, TxConn};
+pub use instrument::{Conn, ConnHandle, DbPool, Exec, PoolConn, Tx, TxConn};
 pub use migrate::{Prepared, Schema};
 
 use std::{
@@ -244,8 +244,7 @@ impl Db {
         self.prepare(&Schema::new().migrations(migrator)).await
     }
 
-    /// The pool as an executor (`.fetch_all(db.pool())`); derefs to the
-    /// `AnyPool`.
+    /// The pool as an instrumented executor (`.fetch_all(db.pool())`).
     pub fn pool(&self) -> &DbPool {
         &self.pool
     }
@@ -268,6 +267,24 @@ impl Db {
         Ok(self.pool.wrap(result?))
     }
 
+    /// A read-only transaction that sees one snapshot, so the several
+    /// queries of a report agree with each other while writers commit.
+    /// SQLite in WAL mode gives a deferred transaction its snapshot at the
+    /// first read (and takes no write lock); PostgreSQL needs REPEATABLE
+    /// READ for that.
+    pub async fn snapshot(&self) -> Result<Tx, sqlx::Error> {
+        let obs = self.pool.observe("BEGIN");
+        let result = self.pool.raw().begin().await;
+        instrument::finish(obs, result.as_ref().err());
+        let mut tx = self.pool.wrap(result?);
+        if self.kind == DbKind::Postgres {
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(tx)
+    }
+
     /// True when a trivial query succeeds (readiness).
     pub async fn ping(&self) -> bool {
         // Not measured: probes would drown the service's own queries.
@@ -278,7 +295,7 @@ impl Db {
     }
 
     pub async fn close(&self) {
-        self.pool.close().await;
+        self.pool.raw().close().await;
     }
 }
 

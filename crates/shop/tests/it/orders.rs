@@ -427,7 +427,7 @@ async fn an_order_racing_a_price_change_is_never_charged_the_old_price() {
         let user = app.user(Role::User);
         // An admin's change, uncommitted: on PostgreSQL it holds the row
         // lock the reservation needs; on SQLite the write lock.
-        let mut admin_tx = app.pool().begin().await.unwrap();
+        let mut admin_tx = app.ctx.db().begin().await.unwrap();
         sqlx::query("UPDATE products SET price = 3100 WHERE id = $1")
             .bind(WIDGET)
             .execute(&mut *admin_tx)

@@ -1,6 +1,7 @@
 //! A shop service on a fresh database, driven over HTTP, with other
 //! services' contexts on the same bus to publish the events it consumes.
 
+use marimo_platform::db::DbPool;
 use marimo_platform::{
     auth::{Role, jwt::Identity},
     bus::{Bus, Envelope},
@@ -10,7 +11,6 @@ use marimo_platform::{
 };
 use marimo_testkit::{self as testkit, Backend, Http, Res, TestServer, eventually};
 use serde_json::{Value, json};
-use sqlx::AnyPool;
 
 /// The seeded catalog (migration `..._seed_catalog.sql`).
 pub const WIDGET: &str = "0193a0c0-0000-7000-8000-000000000001";
@@ -68,7 +68,7 @@ impl App {
         &self.server.http
     }
 
-    pub fn pool(&self) -> &AnyPool {
+    pub fn pool(&self) -> &DbPool {
         self.ctx.db().pool()
     }
 

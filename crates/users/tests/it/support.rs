@@ -1,5 +1,6 @@
 //! A users service on a fresh database, driven over HTTP.
 
+use marimo_platform::db::DbPool;
 use marimo_platform::{
     auth::Role,
     bus::Bus,
@@ -8,7 +9,6 @@ use marimo_platform::{
 };
 use marimo_testkit::{self as testkit, Backend, Http, Res, TestServer};
 use serde_json::{Value, json};
-use sqlx::AnyPool;
 
 pub const ADMIN_EMAIL: &str = "root@marimo.test";
 pub const ADMIN_PASSWORD: &str = "Bootstrap1Admin";
@@ -68,7 +68,7 @@ impl App {
         &self.server.http
     }
 
-    pub fn pool(&self) -> &AnyPool {
+    pub fn pool(&self) -> &DbPool {
         self.ctx.db().pool()
     }
 
