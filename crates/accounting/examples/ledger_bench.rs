@@ -19,6 +19,9 @@
 //!    partial month of lines), an income statement with partial months at
 //!    both ends, a ledger page, the dashboard summary.
 
+// A benchmark reports its numbers on stdout.
+#![allow(clippy::print_stdout)]
+
 use std::time::{Duration, Instant};
 
 use marimo_accounting::domain::{

@@ -21,6 +21,9 @@
 //!    time through the engine (loading the active BOM graph + exploding),
 //!    the pure explosion alone, and through `GET /boms/{id}/explode`.
 
+// A benchmark reports its numbers on stdout.
+#![allow(clippy::print_stdout)]
+
 use std::{
     sync::{
         Arc,
@@ -277,7 +280,7 @@ async fn explosion(f: &Factory, url: &str, backend: &str, runs: usize) {
             "SELECT b.product_sku, b.output_qty, c.sku, c.qty FROM boms b
              JOIN bom_components c ON c.bom_id = b.id ORDER BY b.product_sku, c.line",
         )
-        .fetch_all(&mut *conn)
+        .fetch_all(&mut conn)
         .await
         .expect("graph");
         let mut g = domain::bom::Graph::new();

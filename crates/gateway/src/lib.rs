@@ -16,7 +16,7 @@
 //! - [`policy`]: public routes, which anonymous limit applies, body rules.
 //! - [`client_ip`]: trusted proxies and the client address.
 //! - [`edge_auth`]: token verification and identity headers.
-//! - [`rate_limit`]: `MARIMO_RATE_LIMITS` and the GCRA limiters.
+//! - `rate_limit`: `MARIMO_RATE_LIMITS` and the GCRA limiters.
 //! - [`limits_config`]: the config service's `rate_limits` setting, which
 //!   replaces the limits of every replica while it runs.
 //! - [`upstreams`]: each service's instances with their circuit breakers
@@ -33,7 +33,7 @@
 //!
 //! Configuration (all optional, read through [`marimo_platform::config::Settings`]):
 //! `<SERVICE>_URLS` (instances per service, default its local port),
-//! `MARIMO_RATE_LIMITS` (see [`rate_limit`]), `TRUSTED_PROXIES` (IPs/CIDRs
+//! `MARIMO_RATE_LIMITS` (see the `rate_limit` module), `TRUSTED_PROXIES` (IPs/CIDRs
 //! whose `X-Forwarded-For` is believed), `CORS_ORIGINS` (exact origins;
 //! none means no CORS headers), `MAX_BODY_BYTES` (request body limit),
 //! `MARIMO_BREAKER` (circuit breakers, see

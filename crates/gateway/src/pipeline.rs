@@ -323,7 +323,7 @@ fn unavailable(service: ServiceName, why: Unavailable) -> ApiError {
     }
 }
 
-fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
     headers
         .get(header::CONTENT_LENGTH)?
         .to_str()

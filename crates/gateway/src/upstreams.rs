@@ -8,7 +8,7 @@
 //! limit already keeps a slow instance from piling up work; a retry passes
 //! the instances it already tried as `avoid`, so it prefers another one.
 //!
-//! Instances come from discovery at start ([`Upstreams::from_settings`]);
+//! Instances come from discovery at start ([`Upstreams::from_discovery`]);
 //! [`Upstreams::replace`] swaps a service's list and keeps the breaker of
 //! every instance that stays.
 

@@ -1,12 +1,15 @@
 //! `marimo`: the Marimo ERP command line.
 
+// The command line answers on stdout (logs go to stderr).
+#![allow(clippy::print_stdout)]
+
 use std::{io::BufRead, process::ExitCode, sync::Arc, time::Instant};
 
 use clap::{Parser, Subcommand};
 use marimo_platform::{
     auth::Role,
     bus,
-    config::Settings,
+    config::{MigrateMode, Settings},
     http::serve::shutdown_signal,
     service::{ServiceContext, ServiceName},
     telemetry,
@@ -23,6 +26,9 @@ Environment (unset means the embedded default):
   DATABASE_URL            postgres://user:pass@host:5432/db, or sqlite:<dir> [SQLite]
   DB_HOST DB_PORT DB_USER DB_PASSWORD DB_NAME
                           the seed's PostgreSQL settings, used when DATABASE_URL is unset
+  MARIMO_MIGRATE          auto: a service applies missing schema changes at start, once, under a
+                          lock; off: it never changes the schema and refuses to start on one that
+                          is behind (run `marimo migrate` first) [auto]
   JWT_SECRET              HS256 key, >= 32 bytes; required in production, where a
                           template, repetitive or low-entropy value is refused
                           (use `openssl rand -hex 32`); otherwise generated once
@@ -78,7 +84,8 @@ enum Command {
         #[arg(long)]
         port: Option<u16>,
     },
-    /// Apply every service's database migrations (or only the named ones) and exit.
+    /// Apply every service's database migrations and schema parts (or only the
+    /// named services') and exit; whatever MARIMO_MIGRATE says.
     Migrate {
         /// Services to migrate [all with a database].
         services: Vec<ServiceName>,
@@ -254,7 +261,12 @@ async fn migrate(settings: Settings, services: Vec<ServiceName>) -> anyhow::Resu
     } else {
         services
     };
-    let settings = Arc::new(settings);
+    // This is the step that changes the schema, also where the services
+    // themselves run with MARIMO_MIGRATE=off.
+    let settings = Arc::new(Settings {
+        migrate: MigrateMode::Auto,
+        ..settings
+    });
     for name in services {
         let ctx = context(settings.clone(), name).await?;
         // Building a service's router applies its migrations and seeds;

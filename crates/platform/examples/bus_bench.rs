@@ -19,6 +19,9 @@
 //! - **steady**: `RATE` events/second (default 200) for 5 s, one event per
 //!   transaction like a request would; reports the lag p50/p99/max.
 
+// A benchmark reports its numbers on stdout.
+#![allow(clippy::print_stdout)]
+
 use std::{
     sync::{
         Arc, Mutex,

@@ -5,43 +5,25 @@
 //!
 //! Trigger DDL differs between SQLite and PostgreSQL, so it cannot live in
 //! the one-text migrations: each service calls [`install`] after its
-//! migrations, at every start. It is idempotent, and on PostgreSQL it runs
-//! in one transaction under an advisory lock, so replicas starting
-//! together neither fail on concurrent `CREATE OR REPLACE FUNCTION` ("tuple
-//! concurrently updated") nor let a writer see a table unguarded.
+//! migrations, at every start. The guards are a schema part (see
+//! [`crate::db::migrate`]): on a current schema [`install`] only reads; the
+//! DDL runs once, under the schema lock and in one transaction, so replicas
+//! starting together neither fail on concurrent `CREATE OR REPLACE
+//! FUNCTION` ("tuple concurrently updated") nor let a writer see a table
+//! unguarded, and a replica starting under write load takes no table locks.
 
-use crate::db::{Db, DbKind};
+use crate::db::{Db, DbError, DbKind, Prepared, Schema};
 
 /// A guarded table and what its refusal tells whoever tried: e.g.
 /// `("stock_moves", "correct with a new move")`.
 pub type Guarded<'a> = (&'a str, &'a str);
 
-/// Arbitrary constant key of the advisory lock the DDL runs under.
-const PG_LOCK_KEY: i64 = 727_465_870_000;
-
-/// Installs the guards on `tables`, then runs `extra` (more backend-specific
-/// DDL of the caller's, e.g. rows that may only grow) in the same go.
-pub async fn install(db: &Db, tables: &[Guarded<'_>], extra: &str) -> Result<(), sqlx::Error> {
+/// Installs the guards on `tables`, then `extra` (more backend-specific
+/// DDL of the caller's, e.g. rows that may only grow) in the same go;
+/// nothing but reads when they are installed already.
+pub async fn install(db: &Db, tables: &[Guarded<'_>], extra: &str) -> Result<Prepared, DbError> {
     let ddl = format!("{}{extra}", ddl(db.kind(), tables));
-    match db.kind() {
-        DbKind::Sqlite => {
-            sqlx::raw_sql(sqlx::AssertSqlSafe(ddl))
-                .execute(db.pool())
-                .await?;
-            Ok(())
-        }
-        DbKind::Postgres => {
-            let mut tx = db.begin().await?;
-            sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(PG_LOCK_KEY)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::raw_sql(sqlx::AssertSqlSafe(ddl))
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await
-        }
-    }
+    db.prepare(&Schema::new().part("append_only", ddl)).await
 }
 
 /// The DDL of the guards; every refusal reads `<table> is append-only: <why>`.

@@ -41,6 +41,24 @@ pub enum LogFormat {
     Json,
 }
 
+/// Whether a service applies its own schema changes at start
+/// (`MARIMO_MIGRATE`).
+///
+/// - `auto` (default): at start a service checks its recorded migration
+///   versions and, only when something is missing, applies it under a lock
+///   (PostgreSQL advisory lock per service schema; on SQLite an exclusive
+///   lock file beside the database), so replicas starting together migrate
+///   once and a start on a current schema runs no DDL at all.
+/// - `off`: a service never changes its schema; one whose schema is behind
+///   refuses to start and says to run `marimo migrate` (what a deployment
+///   with a separate migration step, e.g. a Kubernetes Job, wants).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MigrateMode {
+    #[default]
+    Auto,
+    Off,
+}
+
 /// Where each service keeps its tables.
 #[derive(Clone, PartialEq, Eq)]
 pub enum DatabaseConfig {
@@ -115,6 +133,8 @@ pub struct Settings {
     pub environment: Environment,
     pub data_dir: PathBuf,
     pub database: DatabaseConfig,
+    /// `MARIMO_MIGRATE`: see [`MigrateMode`].
+    pub migrate: MigrateMode,
     /// HS256 key, at least 32 bytes.
     pub jwt_secret: Vec<u8>,
     /// True when the key was generated and stored in the data directory.
@@ -205,6 +225,16 @@ impl Settings {
         }
         let data_dir = PathBuf::from(get("MARIMO_DATA_DIR").unwrap_or_else(|| "./data".into()));
         let database = database_from(&get, &data_dir)?;
+        let migrate = match get("MARIMO_MIGRATE").as_deref() {
+            None | Some("auto") => MigrateMode::Auto,
+            Some("off") => MigrateMode::Off,
+            Some(other) => {
+                return Err(invalid(
+                    "MARIMO_MIGRATE",
+                    format!("unknown mode '{other}' (auto|off)"),
+                ));
+            }
+        };
 
         let (jwt_secret, jwt_secret_generated) = match get("JWT_SECRET") {
             Some(s)
@@ -291,6 +321,7 @@ impl Settings {
             environment,
             data_dir,
             database,
+            migrate,
             jwt_secret,
             jwt_secret_generated,
             log_level: get("LOG_LEVEL").unwrap_or_else(|| "info".into()),
@@ -647,6 +678,20 @@ mod tests {
     }
 
     #[test]
+    fn services_migrate_themselves_unless_told_not_to() {
+        let dir = tmp();
+        let with = |v: &str| settings(&[("MARIMO_DATA_DIR", &dir), ("MARIMO_MIGRATE", v)]);
+        assert_eq!(
+            settings(&[("MARIMO_DATA_DIR", &dir)]).unwrap().migrate,
+            MigrateMode::Auto
+        );
+        assert_eq!(with("auto").unwrap().migrate, MigrateMode::Auto);
+        assert_eq!(with("off").unwrap().migrate, MigrateMode::Off);
+        let err = with("never").unwrap_err().to_string();
+        assert!(err.contains("MARIMO_MIGRATE"), "{err}");
+    }
+
+    #[test]
     fn defaults_are_embedded() {
         let dir = tmp();
         let s = settings(&[("MARIMO_DATA_DIR", &dir)]).unwrap();
@@ -770,8 +815,8 @@ mod tests {
     #[test]
     fn the_data_dir_and_key_are_owner_only_and_a_wide_key_is_tightened() {
         use std::os::unix::fs::PermissionsExt;
-        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-        let dir = std::path::PathBuf::from(tmp()).join("nested");
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let dir = PathBuf::from(tmp()).join("nested");
         let s = settings(&[("MARIMO_DATA_DIR", dir.to_str().unwrap())]).unwrap();
         assert!(s.jwt_secret_generated);
         assert_eq!(mode(&dir), 0o700);

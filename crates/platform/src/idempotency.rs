@@ -37,7 +37,9 @@ use axum::{
 use serde::Serialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use sqlx::{AnyConnection, AnyPool, Row};
+use sqlx::Row;
+
+use crate::db::{DbPool, TxConn};
 
 use crate::ApiError;
 
@@ -142,7 +144,7 @@ pub enum Claim {
 
 /// Claims `key` for `caller` inside the request's transaction.
 pub async fn claim(
-    conn: &mut AnyConnection,
+    conn: &mut TxConn,
     caller: &str,
     key: &str,
     request_hash: &str,
@@ -183,7 +185,7 @@ pub async fn claim(
 
 /// Stores the response of the claiming request (same transaction).
 pub async fn complete(
-    conn: &mut AnyConnection,
+    conn: &mut TxConn,
     caller: &str,
     key: &str,
     status: u16,
@@ -224,7 +226,7 @@ pub fn spawn_purge(
 }
 
 /// Forgets completed keys older than `cutoff` (RFC 3339 text).
-pub async fn purge(pool: &AnyPool, cutoff: &str) -> Result<u64, sqlx::Error> {
+pub async fn purge(pool: &DbPool, cutoff: &str) -> Result<u64, sqlx::Error> {
     Ok(
         sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1 AND status <> 0")
             .bind(cutoff)

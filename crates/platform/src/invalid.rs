@@ -55,7 +55,7 @@ mod tests {
     fn answers_400_naming_the_field() {
         let e: ApiError =
             Invalid::new(String::from("items[1].quantity"), "must be positive").into();
-        assert_eq!(e.status, axum::http::StatusCode::BAD_REQUEST);
+        assert_eq!(e.status, http::StatusCode::BAD_REQUEST);
         assert_eq!(e.code, "VALIDATION_ERROR");
         assert_eq!(e.message, "must be positive");
         assert_eq!(e.details, Some(json!({"field": "items[1].quantity"})));

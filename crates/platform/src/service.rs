@@ -162,7 +162,7 @@ impl ServiceContext {
         let redis = Redis::from_settings(&settings, metrics.clone())?;
         let locks = crate::lock::from_redis(redis.clone());
         let db = if name.has_database() {
-            let db = Db::connect(name.as_str(), &settings.database)
+            let db = Db::connect(name.as_str(), &settings.database, settings.migrate)
                 .await?
                 .instrumented(metrics.clone(), tracer.clone());
             crate::bus::schema::prepare(&db).await?;

@@ -18,6 +18,9 @@
 //!
 //! Client and server share the machine, so numbers are a floor.
 
+// A benchmark reports its numbers on stdout.
+#![allow(clippy::print_stdout)]
+
 use std::{
     sync::Arc,
     time::{Duration, Instant},
@@ -67,7 +70,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 async fn drive<F, Fut>(label: &str, concurrency: usize, secs: u64, op: F)
 where
     F: Fn(reqwest::Client, u64) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = bool> + Send,
+    Fut: Future<Output = bool> + Send,
 {
     let op = Arc::new(op);
     let client = reqwest::Client::new();

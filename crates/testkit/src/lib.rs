@@ -1,5 +1,19 @@
 //! Test support for Marimo ERP crates.
 //!
+//! The harness every suite shares (one copy, here):
+//!
+//! - [`each_backend`]: run a test once per backend, each time on a fresh
+//!   [`Fixture`] (a crate's `App`, or just the [`Backend`]).
+//! - [`eventually`] / [`eventually_within`]: poll an async check until it is
+//!   [`Ready`], failing after a deadline with a message naming what was
+//!   awaited (and what the check last saw).
+//! - [`token_for`] / [`token_for_user`] / [`sign`]: access tokens signed
+//!   with [`TEST_JWT_SECRET`], the key [`Backend::settings`] configures.
+//! - [`start_service`]: a service's context and router, served on an
+//!   ephemeral port.
+//!
+//! Building blocks:
+//!
 //! - [`backends`]: the database backends a suite must run on: SQLite always,
 //!   PostgreSQL when `MARIMO_TEST_DATABASE_URL` is set. Under `CI=true` a
 //!   missing PostgreSQL is a failure, not a skip.
@@ -20,6 +34,7 @@ pub mod consul;
 pub mod otlp;
 pub mod scrape;
 
+mod harness;
 mod proxy;
 
 use std::{collections::HashMap, sync::Arc};
@@ -34,7 +49,13 @@ use marimo_platform::{
 use serde_json::Value;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-pub use self::proxy::TcpProxy;
+pub use self::{
+    harness::{
+        EVENTUALLY, Fixture, Ready, Service, each_backend, eventually, eventually_within, sign,
+        start_service, token_for, token_for_user,
+    },
+    proxy::TcpProxy,
+};
 
 /// A fixed signing key for tests (≥ 32 bytes).
 pub const TEST_JWT_SECRET: &str = "marimo-test-secret-marimo-test-secret-0123456789";

@@ -14,7 +14,7 @@
 //!   transparent refresh, CSRF, language, error pages, CSP).
 //! - [`page`]: what handlers work with (session, chrome, errors, forms).
 //! - [`screens`]: one module per screen, thin: call the API, fill a template.
-//! - [`i18n`], [`format`]: strings and per-locale numbers, money, dates.
+//! - [`i18n`], [`format`](mod@format): strings and per-locale numbers, money, dates.
 //! - [`charts`]: the dashboard's SVG charts, drawn on the server.
 //! - [`api`], [`cookies`], [`csrf`], [`assets`].
 

@@ -54,7 +54,7 @@ impl Ledger {
     /// Every posting dated on or before `as_of` (whole months from the
     /// monthly balances, the days of its own month from the lines).
     pub async fn trial_balance(&self, as_of: Date) -> LedgerResult<TrialBalance> {
-        let mut tx = store::snapshot(&self.db).await?;
+        let mut tx = self.db.snapshot().await?;
         let totals = store::totals(&mut tx, None, as_of).await?;
         tx.commit().await?;
         Ok(reports::trial_balance(&totals))
@@ -62,7 +62,7 @@ impl Ledger {
 
     /// Revenue and expenses over `[from, to]`, both inclusive.
     pub async fn income_statement(&self, from: Date, to: Date) -> LedgerResult<IncomeStatement> {
-        let mut tx = store::snapshot(&self.db).await?;
+        let mut tx = self.db.snapshot().await?;
         let totals = store::totals(&mut tx, Some(from), to).await?;
         tx.commit().await?;
         Ok(reports::income_statement(&totals))
@@ -70,7 +70,7 @@ impl Ledger {
 
     /// Assets, liabilities and equity (with current earnings) at `as_of`.
     pub async fn balance_sheet(&self, as_of: Date) -> LedgerResult<BalanceSheet> {
-        let mut tx = store::snapshot(&self.db).await?;
+        let mut tx = self.db.snapshot().await?;
         let totals = store::totals(&mut tx, None, as_of).await?;
         tx.commit().await?;
         Ok(reports::balance_sheet(&totals))
@@ -87,7 +87,7 @@ impl Ledger {
         offset: i64,
         limit: i64,
     ) -> LedgerResult<AccountLedger> {
-        let mut tx = store::snapshot(&self.db).await?;
+        let mut tx = self.db.snapshot().await?;
         let account = accounts::get(&mut *tx, code)
             .await?
             .ok_or_else(|| Rejection::new(RejectionKind::NotFound, "NOT_FOUND", "no such account"))?
@@ -123,7 +123,7 @@ impl Ledger {
     /// over every posting, future-dated ones included, whatever path
     /// posted them.
     pub async fn compat_balance(&self) -> LedgerResult<(i64, i64, i64)> {
-        let mut tx = store::snapshot(&self.db).await?;
+        let mut tx = self.db.snapshot().await?;
         let to = Period::MAX.last_day();
         let totals = store::totals(&mut tx, None, to).await?;
         tx.commit().await?;
@@ -135,7 +135,7 @@ impl Ledger {
     pub async fn summary(&self, today: Date) -> LedgerResult<Summary> {
         let first = today - time::Duration::days(29);
         let month = Period::of(today);
-        let mut tx = store::snapshot(&self.db).await?;
+        let mut tx = self.db.snapshot().await?;
         let by_day = store::revenue_by_day(&mut tx, first, today).await?;
         let month_totals =
             store::totals(&mut tx, Some(month.first_day()), month.last_day()).await?;

@@ -2,7 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use sqlx::{Any, AnyConnection, AnyPool, Executor, Row, any::AnyRow};
+use marimo_platform::db::{DbPool, TxConn};
+use sqlx::{Any, Executor, Row, any::AnyRow};
 
 use super::{decode_err, placeholders};
 use crate::domain::accounts::{Account, AccountType};
@@ -35,7 +36,7 @@ fn record(row: &AnyRow) -> Result<AccountRecord, sqlx::Error> {
 }
 
 /// Every account, by code.
-pub async fn list(pool: &AnyPool) -> Result<Vec<AccountRecord>, sqlx::Error> {
+pub async fn list(pool: &DbPool) -> Result<Vec<AccountRecord>, sqlx::Error> {
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM accounts ORDER BY code"
     )))
@@ -63,7 +64,7 @@ pub async fn get<'e>(
 
 /// Type and parent of every account (for parent checks).
 pub async fn tree(
-    conn: &mut AnyConnection,
+    conn: &mut TxConn,
 ) -> Result<BTreeMap<String, (AccountType, Option<String>)>, sqlx::Error> {
     let rows = sqlx::query("SELECT code, account_type, parent_code FROM accounts")
         .fetch_all(&mut *conn)
@@ -84,7 +85,7 @@ pub async fn tree(
 }
 
 /// `false` when the code is taken.
-pub async fn insert(conn: &mut AnyConnection, a: &Account, now: &str) -> Result<bool, sqlx::Error> {
+pub async fn insert(conn: &mut TxConn, a: &Account, now: &str) -> Result<bool, sqlx::Error> {
     let res = sqlx::query(
         "INSERT INTO accounts (code, name, account_type, parent_code, active, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $6)
@@ -101,7 +102,7 @@ pub async fn insert(conn: &mut AnyConnection, a: &Account, now: &str) -> Result<
     Ok(res.rows_affected() == 1)
 }
 
-pub async fn update(conn: &mut AnyConnection, a: &Account, now: &str) -> Result<(), sqlx::Error> {
+pub async fn update(conn: &mut TxConn, a: &Account, now: &str) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE accounts SET name = $2, account_type = $3, parent_code = $4, active = $5, updated_at = $6
          WHERE code = $1",
@@ -119,7 +120,7 @@ pub async fn update(conn: &mut AnyConnection, a: &Account, now: &str) -> Result<
 
 /// True when any line was ever posted to the account (the balances row
 /// exists exactly then).
-pub async fn has_postings(conn: &mut AnyConnection, code: &str) -> Result<bool, sqlx::Error> {
+pub async fn has_postings(conn: &mut TxConn, code: &str) -> Result<bool, sqlx::Error> {
     Ok(
         sqlx::query("SELECT 1 FROM account_balances WHERE account_code = $1 LIMIT 1")
             .bind(code)
@@ -131,7 +132,7 @@ pub async fn has_postings(conn: &mut AnyConnection, code: &str) -> Result<bool, 
 
 /// Codes of the direct sub-accounts whose type differs from `t`.
 pub async fn children_of_other_type(
-    conn: &mut AnyConnection,
+    conn: &mut TxConn,
     code: &str,
     t: AccountType,
 ) -> Result<Vec<String>, sqlx::Error> {
@@ -146,7 +147,7 @@ pub async fn children_of_other_type(
 
 /// `code → (name, active)` for those of `codes` that exist.
 pub async fn activity(
-    conn: &mut AnyConnection,
+    conn: &mut TxConn,
     codes: &[&str],
 ) -> Result<BTreeMap<String, (String, bool)>, sqlx::Error> {
     if codes.is_empty() {

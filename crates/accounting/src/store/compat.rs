@@ -1,13 +1,14 @@
 //! The original API's transactions and their category mapping.
 
-use sqlx::{AnyConnection, AnyPool, Row, any::AnyRow};
+use marimo_platform::db::{DbPool, TxConn};
+use sqlx::{Row, any::AnyRow};
 
 use super::decode_err;
 use crate::domain::compat::{Kind, Transaction};
 
 /// The account a category books to, if mapped.
 pub async fn account_for(
-    conn: &mut AnyConnection,
+    conn: &mut TxConn,
     kind: Kind,
     category_key: &str,
 ) -> Result<Option<String>, sqlx::Error> {
@@ -32,7 +33,7 @@ pub struct TransactionRecord {
 }
 
 pub async fn insert(
-    conn: &mut AnyConnection,
+    conn: &mut TxConn,
     id: &str,
     tx: &Transaction,
     created_by: &str,
@@ -76,7 +77,7 @@ fn record(r: &AnyRow) -> Result<TransactionRecord, sqlx::Error> {
     })
 }
 
-pub async fn get(pool: &AnyPool, id: &str) -> Result<Option<TransactionRecord>, sqlx::Error> {
+pub async fn get(pool: &DbPool, id: &str) -> Result<Option<TransactionRecord>, sqlx::Error> {
     sqlx::query(sqlx::AssertSqlSafe(format!("{SELECT} WHERE t.id = $1")))
         .bind(id)
         .fetch_optional(pool)
@@ -88,7 +89,7 @@ pub async fn get(pool: &AnyPool, id: &str) -> Result<Option<TransactionRecord>, 
 
 /// Newest first, and how many there are.
 pub async fn list(
-    pool: &AnyPool,
+    pool: &DbPool,
     offset: i64,
     limit: i64,
 ) -> Result<(Vec<TransactionRecord>, i64), sqlx::Error> {

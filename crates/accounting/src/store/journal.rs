@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use sqlx::{Any, AnyConnection, AnyPool, Executor, Row, any::AnyRow};
+use marimo_platform::db::{Conn, ConnHandle, DbPool, TxConn};
+use sqlx::{Any, Executor, Row, any::AnyRow};
 
 use super::{placeholders, value_rows};
 use crate::domain::{
@@ -16,7 +17,7 @@ use crate::domain::{
 /// increments it otherwise; the row stays locked until commit, so
 /// concurrent postings get consecutive numbers, and a rollback returns its
 /// number (no gaps).
-pub async fn next_seq(conn: &mut AnyConnection, fiscal_year: i32) -> Result<i64, sqlx::Error> {
+pub async fn next_seq(conn: &mut TxConn, fiscal_year: i32) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
         "INSERT INTO entry_counters (fiscal_year, next) VALUES ($1, 1)
          ON CONFLICT (fiscal_year) DO UPDATE SET next = entry_counters.next + 1
@@ -29,11 +30,7 @@ pub async fn next_seq(conn: &mut AnyConnection, fiscal_year: i32) -> Result<i64,
 
 /// Reserves `n` consecutive numbers at once (bulk loading); returns the
 /// first.
-pub async fn reserve_seqs(
-    conn: &mut AnyConnection,
-    fiscal_year: i32,
-    n: i64,
-) -> Result<i64, sqlx::Error> {
+pub async fn reserve_seqs(conn: &mut TxConn, fiscal_year: i32, n: i64) -> Result<i64, sqlx::Error> {
     let last: i64 = sqlx::query_scalar(
         "INSERT INTO entry_counters (fiscal_year, next) VALUES ($1, $2)
          ON CONFLICT (fiscal_year) DO UPDATE SET next = entry_counters.next + $2
@@ -70,7 +67,7 @@ const ENTRY_COLS: usize = 14;
 /// Inserts entry headers in one statement (at most
 /// [`ROWS_PER_STATEMENT`] of them).
 pub async fn insert_entries(
-    conn: &mut AnyConnection,
+    conn: &mut TxConn,
     entries: &[NewEntry<'_>],
 ) -> Result<(), sqlx::Error> {
     if entries.is_empty() {
@@ -115,10 +112,7 @@ const LINE_COLS: usize = 7;
 pub const ROWS_PER_STATEMENT: usize = 100;
 
 /// Inserts lines, numbered from 1 within each entry in the given order.
-pub async fn insert_lines(
-    conn: &mut AnyConnection,
-    lines: &[NewLine<'_>],
-) -> Result<(), sqlx::Error> {
+pub async fn insert_lines(conn: &mut TxConn, lines: &[NewLine<'_>]) -> Result<(), sqlx::Error> {
     let mut numbered = Vec::with_capacity(lines.len());
     let mut no = 0i64;
     let mut last: Option<&str> = None;
@@ -156,7 +150,7 @@ pub async fn insert_lines(
 /// keyed (account, period) and sorted, so concurrent postings update rows
 /// in one order.
 pub async fn add_balances(
-    conn: &mut AnyConnection,
+    conn: &mut TxConn,
     totals: &BTreeMap<(String, String), (i64, i64)>,
 ) -> Result<(), sqlx::Error> {
     let rows: Vec<_> = totals.iter().collect();
@@ -184,7 +178,7 @@ pub async fn add_balances(
 /// Links a reversal to its original; `false` when the original is already
 /// reversed (the unique index decides, also between concurrent reversals).
 pub async fn link_reversal(
-    conn: &mut AnyConnection,
+    conn: &mut TxConn,
     original_id: &str,
     reversal_id: &str,
     now: &str,
@@ -262,7 +256,10 @@ async fn with_lines<'e>(
 }
 
 /// An entry with its lines and reversal link.
-pub async fn get(conn: &mut AnyConnection, id: &str) -> Result<Option<PostedEntry>, sqlx::Error> {
+pub async fn get<C: ConnHandle>(
+    conn: &mut Conn<C>,
+    id: &str,
+) -> Result<Option<PostedEntry>, sqlx::Error> {
     let sql = format!(
         "SELECT {HEADER} FROM journal_entries e LEFT JOIN reversals r ON r.original_id = e.id
          WHERE e.id = $1"
@@ -294,7 +291,7 @@ const FILTER: &str = "e.entry_date >= $1 AND e.entry_date <= $2
 
 /// A page of entries (with lines) and the number of entries matching.
 pub async fn list(
-    pool: &AnyPool,
+    pool: &DbPool,
     f: &Filter,
     offset: i64,
     limit: i64,
@@ -338,7 +335,7 @@ pub async fn list(
 /// Only event postings count: an entry typed in by hand with the same
 /// reference is not the source document's posting.
 pub async fn find_event_posting(
-    conn: &mut AnyConnection,
+    conn: &mut TxConn,
     reference: &str,
 ) -> Result<Option<String>, sqlx::Error> {
     sqlx::query_scalar(
@@ -353,9 +350,7 @@ pub async fn find_event_posting(
 
 /// How many entries were ever posted: the counters are gapless, so their
 /// sum is the count (O(years), not O(entries)).
-pub async fn count<'e>(
-    ex: impl sqlx::Executor<'e, Database = sqlx::Any>,
-) -> Result<i64, sqlx::Error> {
+pub async fn count<'e>(ex: impl Executor<'e, Database = Any>) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT CAST(COALESCE(SUM(next), 0) AS BIGINT) FROM entry_counters")
         .fetch_one(ex)
         .await

@@ -1,6 +1,7 @@
 //! Periods and their status.
 
-use sqlx::{AnyConnection, AnyPool, Row};
+use marimo_platform::db::{DbPool, TxConn};
+use sqlx::Row;
 
 use super::decode_err;
 use crate::domain::{
@@ -17,7 +18,7 @@ fn status_of(s: &str) -> Result<PeriodStatus, sqlx::Error> {
 /// a concurrent close waits for the posting (or the posting sees the
 /// close). A period without a row is open; its row is created here.
 pub async fn hold_open(
-    conn: &mut AnyConnection,
+    conn: &mut TxConn,
     period: Period,
     now: &str,
 ) -> Result<Result<(), PeriodStatus>, sqlx::Error> {
@@ -46,7 +47,7 @@ pub async fn hold_open(
 }
 
 /// The status of a period (open when it has no row).
-pub async fn status(conn: &mut AnyConnection, period: Period) -> Result<PeriodStatus, sqlx::Error> {
+pub async fn status(conn: &mut TxConn, period: Period) -> Result<PeriodStatus, sqlx::Error> {
     let s: Option<String> = sqlx::query_scalar("SELECT status FROM periods WHERE period = $1")
         .bind(period.to_string())
         .fetch_optional(conn)
@@ -57,7 +58,7 @@ pub async fn status(conn: &mut AnyConnection, period: Period) -> Result<PeriodSt
 /// Sets a period's status and records the change (in the caller's
 /// transaction, which took the write lock / row lock first).
 pub async fn set_status(
-    conn: &mut AnyConnection,
+    conn: &mut TxConn,
     period: Period,
     action: PeriodAction,
     from: PeriodStatus,
@@ -95,7 +96,7 @@ pub async fn set_status(
 /// Locks a period's row for a status change (creating it open when
 /// missing), and returns its current status.
 pub async fn lock_for_change(
-    conn: &mut AnyConnection,
+    conn: &mut TxConn,
     period: Period,
     now: &str,
 ) -> Result<PeriodStatus, sqlx::Error> {
@@ -122,7 +123,7 @@ pub struct PeriodRecord {
 
 /// Periods with a row (every period posted to or whose status was set),
 /// newest first; `year` filters.
-pub async fn list(pool: &AnyPool, year: Option<i32>) -> Result<Vec<PeriodRecord>, sqlx::Error> {
+pub async fn list(pool: &DbPool, year: Option<i32>) -> Result<Vec<PeriodRecord>, sqlx::Error> {
     let prefix = year.map_or_else(String::new, |y| format!("{y:04}-"));
     let rows = sqlx::query(
         "SELECT period, status, updated_at, updated_by FROM periods

@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use marimo_platform::db::{Db, DbKind};
-use sqlx::{Any, AnyConnection, Row, Transaction};
+use marimo_platform::db::TxConn;
+use sqlx::Row;
 use time::Date;
 
 use super::decode_err;
@@ -15,24 +15,8 @@ use crate::domain::{
     reports::{AccountTotals, LedgerLine},
 };
 
-/// A read-only transaction that sees one snapshot: a report's several
-/// queries then agree with each other even while postings commit. (SQLite
-/// in WAL mode gives a deferred transaction a snapshot at its first read;
-/// PostgreSQL needs REPEATABLE READ for that.)
-pub async fn snapshot(db: &Db) -> Result<Transaction<'static, Any>, sqlx::Error> {
-    let mut tx = db.pool().begin().await?;
-    if db.kind() == DbKind::Postgres {
-        sqlx::raw_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            .execute(&mut *tx)
-            .await?;
-    }
-    Ok(tx)
-}
-
 /// Name and type of every account.
-pub async fn chart(
-    conn: &mut AnyConnection,
-) -> Result<Vec<(String, String, AccountType)>, sqlx::Error> {
+pub async fn chart(conn: &mut TxConn) -> Result<Vec<(String, String, AccountType)>, sqlx::Error> {
     let rows = sqlx::query("SELECT code, name, account_type FROM accounts ORDER BY code")
         .fetch_all(conn)
         .await?;
@@ -69,7 +53,7 @@ fn add_rows(sums: &mut Sums, rows: &[sqlx::any::AnyRow]) -> Result<(), sqlx::Err
 /// Debit and credit per account over `[from, to]` (`from = None`: since
 /// the beginning); `account` limits it to one account.
 pub async fn sums(
-    conn: &mut AnyConnection,
+    conn: &mut TxConn,
     from: Option<Date>,
     to: Date,
     account: Option<&str>,
@@ -110,7 +94,7 @@ pub async fn sums(
 
 /// [`sums`] joined with the chart: one row per account (zero when none).
 pub async fn totals(
-    conn: &mut AnyConnection,
+    conn: &mut TxConn,
     from: Option<Date>,
     to: Date,
 ) -> Result<Vec<AccountTotals>, sqlx::Error> {
@@ -138,7 +122,7 @@ const LEDGER_ORDER: &str = "ORDER BY l.entry_date, e.fiscal_year, e.seq, l.line_
 /// Lines of `account` in `[from, to]`: the page, the number of lines in
 /// the range, and the (debit, credit) of the lines before the page.
 pub async fn ledger_page(
-    conn: &mut AnyConnection,
+    conn: &mut TxConn,
     account: &str,
     from: Date,
     to: Date,
@@ -200,7 +184,7 @@ pub async fn ledger_page(
 
 /// Revenue (credit − debit on revenue accounts) per day in `[from, to]`.
 pub async fn revenue_by_day(
-    conn: &mut AnyConnection,
+    conn: &mut TxConn,
     from: Date,
     to: Date,
 ) -> Result<BTreeMap<String, i64>, sqlx::Error> {

@@ -1,12 +1,14 @@
 //! What the migrations cannot say in one SQL text: the triggers that make
 //! posted facts immutable (their DDL differs between SQLite and
 //! PostgreSQL), and the seeds (default chart, category mapping, the base
-//! currency). Everything here is idempotent: it runs at every start.
+//! currency). The triggers are applied once, as a schema part (see
+//! `marimo_platform::db::migrate`); the seeds are idempotent and run at
+//! every start.
 
 use marimo_platform::{
     append_only::{self, Guarded},
     clock,
-    db::{Db, DbKind},
+    db::{Db, DbError, DbKind, Prepared, TxConn},
 };
 
 use crate::domain::{accounts::DEFAULT_CHART, compat::DEFAULT_CATEGORIES};
@@ -50,7 +52,7 @@ const PG_BALANCES_ONLY_GROW: &str = "CREATE OR REPLACE FUNCTION accounting_balan
 
 /// Installs the guards: append-only tables refuse UPDATE and DELETE (and
 /// TRUNCATE on PostgreSQL), and `account_balances` rows may only grow.
-pub async fn install_guards(db: &Db) -> Result<(), sqlx::Error> {
+pub async fn install_guards(db: &Db) -> Result<Prepared, DbError> {
     let balances = match db.kind() {
         DbKind::Sqlite => SQLITE_BALANCES_ONLY_GROW,
         DbKind::Postgres => PG_BALANCES_ONLY_GROW,
@@ -104,7 +106,7 @@ pub async fn seed(db: &Db, default_currency: &str) -> Result<(), sqlx::Error> {
 }
 
 /// The base currency, read in a posting's transaction.
-pub async fn currency_in(conn: &mut sqlx::AnyConnection) -> Result<Option<String>, sqlx::Error> {
+pub async fn currency_in(conn: &mut TxConn) -> Result<Option<String>, sqlx::Error> {
     sqlx::query_scalar("SELECT value FROM ledger_settings WHERE name = $1")
         .bind(CURRENCY_SETTING)
         .fetch_optional(conn)
@@ -112,10 +114,7 @@ pub async fn currency_in(conn: &mut sqlx::AnyConnection) -> Result<Option<String
 }
 
 /// Sets the base currency in a transaction (only while the ledger is empty).
-pub async fn set_currency_in(
-    conn: &mut sqlx::AnyConnection,
-    code: &str,
-) -> Result<(), sqlx::Error> {
+pub async fn set_currency_in(conn: &mut TxConn, code: &str) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE ledger_settings SET value = $2, updated_at = $3 WHERE name = $1")
         .bind(CURRENCY_SETTING)
         .bind(code)

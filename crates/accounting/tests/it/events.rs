@@ -5,10 +5,11 @@ use marimo_platform::{
     bus::{Bus, Envelope},
     service::{ServiceContext, ServiceName},
 };
+use marimo_testkit::eventually;
 use marimo_testkit::{Backend, backends, context_on};
 use serde_json::{Value, json};
 
-use crate::support::{App, accountant, admin, app, app_on, eventually, today};
+use crate::support::{App, accountant, admin, app, app_on, today};
 
 struct World {
     app: App,

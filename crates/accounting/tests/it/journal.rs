@@ -246,7 +246,7 @@ async fn fifty_concurrent_postings_get_unique_gapless_numbers() {
                     .bearer(&token)
                     // Spread over months: one period row does not
                     // serialise them, only the year's counter does.
-                    .json(crate::support::simple(
+                    .json(simple(
                         &format!("2026-{:02}-20", i % 12 + 1),
                         d,
                         c,

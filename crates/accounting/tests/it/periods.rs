@@ -2,10 +2,10 @@
 //! path (API, the original API, events — events are covered in events.rs).
 
 use marimo_platform::auth::Role;
-use marimo_testkit::backends;
+use marimo_testkit::{backends, token_for};
 use serde_json::json;
 
-use crate::support::{accountant, admin, app, simple, today, token};
+use crate::support::{accountant, admin, app, simple, today};
 
 #[tokio::test]
 async fn closed_and_locked_periods_refuse_postings() {
@@ -24,7 +24,7 @@ async fn closed_and_locked_periods_refuse_postings() {
         };
         // Only admins change periods.
         close("2026-01", "close", accountant()).await.expect(403);
-        close("2026-01", "close", token(Role::Manager))
+        close("2026-01", "close", token_for(Role::Manager))
             .await
             .expect(403);
         let res = close("2026-01", "close", admin()).await.expect(200);

@@ -2,11 +2,11 @@
 //! is refused (403), strangers are asked to sign in (401).
 
 use marimo_platform::auth::Role;
-use marimo_testkit::backends;
+use marimo_testkit::{backends, token_for};
 use reqwest::Method;
 use serde_json::json;
 
-use crate::support::{app, simple, token};
+use crate::support::{app, simple};
 
 #[tokio::test]
 async fn roles_are_enforced_on_every_endpoint() {
@@ -71,7 +71,7 @@ async fn roles_are_enforced_on_every_endpoint() {
             let forged = send(Some("not.a.jwt".into())).await;
             assert_eq!(forged.status, 401, "{method} {path}");
             for role in [Role::User, Role::Manager, Role::ShopManager] {
-                let res = send(Some(token(role))).await;
+                let res = send(Some(token_for(role))).await;
                 assert_eq!(
                     (res.status, res.code()),
                     (403, "FORBIDDEN"),
@@ -79,7 +79,7 @@ async fn roles_are_enforced_on_every_endpoint() {
                 );
             }
             for role in [Role::Accountant, Role::Admin] {
-                let res = send(Some(token(role))).await;
+                let res = send(Some(token_for(role))).await;
                 assert!(
                     res.status == 200
                         || res.status == 201
@@ -103,7 +103,7 @@ async fn roles_are_enforced_on_every_endpoint() {
             for action in ["close", "reopen", "lock"] {
                 app.http
                     .post(&format!("/api/accounting/periods/2026-03/{action}"))
-                    .bearer(&token(role))
+                    .bearer(&token_for(role))
                     .send()
                     .await
                     .expect(403);
@@ -116,7 +116,7 @@ async fn roles_are_enforced_on_every_endpoint() {
             .expect(401);
         app.http
             .post("/api/accounting/periods/2026-03/close")
-            .bearer(&token(Role::Admin))
+            .bearer(&token_for(Role::Admin))
             .send()
             .await
             .expect(200);
@@ -129,14 +129,14 @@ async fn roles_are_enforced_on_every_endpoint() {
         ] {
             app.http
                 .get("/api/accounting/summary")
-                .bearer(&token(role))
+                .bearer(&token_for(role))
                 .send()
                 .await
                 .expect(200);
         }
         app.http
             .get("/api/accounting/summary")
-            .bearer(&token(Role::User))
+            .bearer(&token_for(Role::User))
             .send()
             .await
             .expect(403);
@@ -149,7 +149,7 @@ async fn roles_are_enforced_on_every_endpoint() {
         let res = app
             .http
             .post("/api/accounting/journal-entries")
-            .bearer(&token(Role::User))
+            .bearer(&token_for(Role::User))
             .header("content-type", "application/json")
             .body("{garbage")
             .send()

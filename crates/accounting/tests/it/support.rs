@@ -1,13 +1,11 @@
 //! A running accounting service per backend, tokens and small helpers.
 
-use std::time::Duration;
-
 use marimo_platform::{
-    auth::{JwtKeys, Role, jwt::Identity},
+    auth::Role,
     bus::Bus,
     service::{ServiceContext, ServiceName},
 };
-use marimo_testkit::{Backend, Http, Res, TEST_JWT_SECRET, TestServer};
+use marimo_testkit::{Backend, Http, Res, Service, TestServer, start_service, token_for};
 use serde_json::{Value, json};
 
 pub struct App {
@@ -27,11 +25,13 @@ pub async fn app_on(
     bus: Bus,
     settings: marimo_platform::config::Settings,
 ) -> App {
-    let ctx = marimo_testkit::context_on(ServiceName::Accounting, settings, bus).await;
-    let router = marimo_accounting::router(ctx.clone())
-        .await
-        .expect("accounting starts");
-    let server = marimo_testkit::spawn(router).await;
+    let Service { ctx, server } = start_service(
+        ServiceName::Accounting,
+        settings,
+        bus,
+        marimo_accounting::router,
+    )
+    .await;
     App {
         backend: backend.clone(),
         ctx,
@@ -40,28 +40,14 @@ pub async fn app_on(
     }
 }
 
-/// A token for a fixed user of `role` (`<role>-user`): the same role is the
-/// same user, which Idempotency-Key scoping relies on.
-pub fn token(role: Role) -> String {
-    token_for(&format!("{}-user", role.as_str()), role)
-}
-
-pub fn token_for(user_id: &str, role: Role) -> String {
-    JwtKeys::new(TEST_JWT_SECRET.as_bytes())
-        .issue(&Identity {
-            user_id: user_id.to_owned(),
-            email: format!("{user_id}@example.com"),
-            role,
-        })
-        .0
-}
-
+/// `testkit::token_for`: a fixed user per role, which Idempotency-Key
+/// scoping relies on.
 pub fn accountant() -> String {
-    token(Role::Accountant)
+    token_for(Role::Accountant)
 }
 
 pub fn admin() -> String {
-    token(Role::Admin)
+    token_for(Role::Admin)
 }
 
 /// A two-line entry: `amount` from `debit` to `credit`.
@@ -161,25 +147,6 @@ impl App {
             )
             .await;
         assert_eq!(counters, 0, "{name}: counters disagree with the entries");
-    }
-}
-
-/// Polls `check` until it returns true (bounded: fails after 30 s).
-pub async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        if check().await {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
 

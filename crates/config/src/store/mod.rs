@@ -2,12 +2,13 @@
 //! PostgreSQL), plus the backend-specific DDL that makes `config_history`
 //! append-only in the database itself.
 
+use marimo_platform::db::{Conn, ConnHandle, TxConn};
 use marimo_platform::{
     append_only::{self, Guarded},
     db::Db,
 };
 use serde::Serialize;
-use sqlx::{Any, AnyConnection, Row, any::AnyRow};
+use sqlx::{Any, Row, any::AnyRow};
 
 use crate::domain;
 
@@ -15,7 +16,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 
 const APPEND_ONLY: &[Guarded<'static>] = &[("config_history", "every change is kept")];
 
-/// Runs the migrations, then (idempotently) the append-only triggers.
+/// Brings the migrations, then the append-only triggers, up to date (no
+/// DDL when they are current).
 pub async fn prepare(db: &Db) -> Result<(), crate::ConfigError> {
     db.migrate(&MIGRATOR).await?;
     append_only::install(db, APPEND_ONLY, "").await?;
@@ -73,7 +75,7 @@ where
 
 /// The version a (re-)created key starts at: one past the last version it
 /// ever had, so a delete and re-create never reuses a version.
-pub async fn next_version(conn: &mut AnyConnection, key: &str) -> Result<i64, sqlx::Error> {
+pub async fn next_version(conn: &mut TxConn, key: &str) -> Result<i64, sqlx::Error> {
     let max: Option<i64> =
         sqlx::query_scalar("SELECT MAX(version) FROM config_history WHERE key = $1")
             .bind(key)
@@ -83,7 +85,7 @@ pub async fn next_version(conn: &mut AnyConnection, key: &str) -> Result<i64, sq
 }
 
 /// Inserts a new setting; false when the key exists already.
-pub async fn insert_setting(conn: &mut AnyConnection, s: &Setting) -> Result<bool, sqlx::Error> {
+pub async fn insert_setting(conn: &mut TxConn, s: &Setting) -> Result<bool, sqlx::Error> {
     let res = sqlx::query(
         "INSERT INTO settings (key, value, type, value_type, description, version, updated_by, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (key) DO NOTHING",
@@ -105,7 +107,7 @@ pub async fn insert_setting(conn: &mut AnyConnection, s: &Setting) -> Result<boo
 /// concurrency); `s.version` must be `expected + 1`. False when another
 /// writer got there first.
 pub async fn update_setting(
-    conn: &mut AnyConnection,
+    conn: &mut TxConn,
     s: &Setting,
     expected: i64,
 ) -> Result<bool, sqlx::Error> {
@@ -130,7 +132,7 @@ pub async fn update_setting(
 
 /// Deletes a setting only if it is still at `expected`.
 pub async fn delete_setting(
-    conn: &mut AnyConnection,
+    conn: &mut TxConn,
     key: &str,
     expected: i64,
 ) -> Result<bool, sqlx::Error> {
@@ -173,7 +175,7 @@ pub struct Change {
     pub changed_at: String,
 }
 
-pub async fn append_history(conn: &mut AnyConnection, c: &Change) -> Result<(), sqlx::Error> {
+pub async fn append_history(conn: &mut TxConn, c: &Change) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO config_history (id, key, version, action, old_value, new_value, value_type, changed_by, changed_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -238,7 +240,10 @@ where
 }
 
 /// True when `key` ever existed (seeds must not resurrect a deleted key).
-pub async fn ever_existed(conn: &mut AnyConnection, key: &str) -> Result<bool, sqlx::Error> {
+pub async fn ever_existed<C: ConnHandle>(
+    conn: &mut Conn<C>,
+    key: &str,
+) -> Result<bool, sqlx::Error> {
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM config_history WHERE key = $1")
         .bind(key)
         .fetch_one(conn)
@@ -340,7 +345,7 @@ fn ref_item(kind: domain::RefKind, r: &AnyRow) -> Result<RefItem, sqlx::Error> {
 /// Inserts or replaces a row. With `only_new`, an existing row is left
 /// alone (seeding); returns whether a row was written.
 pub async fn upsert_reference(
-    conn: &mut AnyConnection,
+    conn: &mut TxConn,
     item: &RefItem,
     only_new: bool,
 ) -> Result<bool, sqlx::Error> {

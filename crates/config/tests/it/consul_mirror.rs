@@ -2,11 +2,10 @@
 //! the initial copy, changes and deletions, and catching up after Consul
 //! was down.
 
-use std::time::{Duration, Instant};
-
 use marimo_testkit::{
     self as testkit,
     consul::{FakeConsul, serve},
+    eventually,
 };
 use serde_json::json;
 
@@ -17,14 +16,6 @@ fn kv(consul: &FakeConsul, key: &str) -> Option<String> {
         d.kv.get(key)
             .map(|(v, _, _)| String::from_utf8_lossy(v).into_owned())
     })
-}
-
-async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 #[tokio::test]
@@ -39,7 +30,7 @@ async fn settings_are_mirrored_into_consul_kv() {
         let (admin, http) = (app.admin(), app.http());
 
         // The seeded settings are copied on start.
-        eventually("the seeds in Consul", || {
+        eventually("the seeds in Consul", async || {
             kv(&consul, "marimo/config/app_name").as_deref() == Some("Marimo ERP")
         })
         .await;
@@ -55,7 +46,7 @@ async fn settings_are_mirrored_into_consul_kv() {
             .send()
             .await
             .expect(200);
-        eventually("the new key in Consul", || {
+        eventually("the new key in Consul", async || {
             kv(&consul, "marimo/config/shop.banner").as_deref() == Some("Winter sale")
         })
         .await;
@@ -64,7 +55,7 @@ async fn settings_are_mirrored_into_consul_kv() {
             .send()
             .await
             .expect(200);
-        eventually("the key deleted from Consul", || {
+        eventually("the key deleted from Consul", async || {
             kv(&consul, "marimo/config/shop.banner").is_none()
         })
         .await;
@@ -78,13 +69,16 @@ async fn settings_are_mirrored_into_consul_kv() {
             .send()
             .await
             .expect(200);
-        eventually("a failed mirror attempt", || consul.with(|d| d.errors > 0)).await;
+        eventually("a failed mirror attempt", async || {
+            consul.with(|d| d.errors > 0)
+        })
+        .await;
         assert_eq!(
             kv(&consul, "marimo/config/app_name").as_deref(),
             Some("Marimo ERP")
         );
         consul.change(|d| d.down = false);
-        eventually("the change mirrored after the outage", || {
+        eventually("the change mirrored after the outage", async || {
             kv(&consul, "marimo/config/app_name").as_deref() == Some("Marimo Works")
         })
         .await;

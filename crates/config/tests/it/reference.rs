@@ -1,13 +1,14 @@
 //! Reference data: seeds, admin-only upserts, validation, events.
 
 use marimo_platform::auth::Role;
+use marimo_testkit::each_backend;
 use serde_json::json;
 
-use crate::support::each_backend;
+use crate::support::App;
 
 #[tokio::test]
 async fn reference_data_is_seeded_readable_and_admin_written() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         let user = app.token(Role::User);
         let admin = app.admin();
         let http = app.http();

@@ -3,13 +3,14 @@
 //! and the event of every change.
 
 use marimo_platform::auth::Role;
+use marimo_testkit::each_backend;
 use serde_json::json;
 
-use crate::support::{App, each_backend};
+use crate::support::App;
 
 #[tokio::test]
 async fn seeds_and_original_shapes() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         let user = app.token(Role::User);
         let res = app
             .http()
@@ -101,7 +102,7 @@ async fn seeds_and_original_shapes() {
 
 #[tokio::test]
 async fn writes_are_typed() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         let admin = app.admin();
         let post = |body: serde_json::Value| {
             let http = app.http().clone();
@@ -182,7 +183,7 @@ async fn writes_are_typed() {
 
 #[tokio::test]
 async fn only_admins_write() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         for role in [
             Role::Manager,
             Role::Accountant,
@@ -261,7 +262,7 @@ async fn only_admins_write() {
 
 #[tokio::test]
 async fn versions_history_and_conflicts() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         let admin = app.admin();
         let http = app.http();
         let res = http
@@ -422,7 +423,7 @@ async fn versions_history_and_conflicts() {
 
 #[tokio::test]
 async fn every_change_is_published() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         let admin = app.admin();
         let http = app.http();
         // Seeds are changes too: tax_rate v1 was published at start.

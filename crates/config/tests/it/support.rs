@@ -1,13 +1,14 @@
 //! A config service on a fresh database, and tokens for each role.
 
+use marimo_platform::db::DbPool;
 use marimo_platform::{
-    auth::{Role, jwt::Identity},
+    auth::Role,
+    bus::Bus,
     ids,
     service::{ServiceContext, ServiceName},
 };
-use marimo_testkit::{self as testkit, Http, TestServer};
+use marimo_testkit::{self as testkit, Backend, Http, TestServer};
 use serde_json::Value;
-use sqlx::AnyPool;
 
 pub struct App {
     pub server: TestServer,
@@ -15,28 +16,25 @@ pub struct App {
     pub settings: marimo_platform::config::Settings,
 }
 
-/// Runs `test` once per backend, each on a fresh database.
-pub async fn each_backend<F, Fut>(test: F)
-where
-    F: Fn(App) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    for backend in testkit::backends() {
-        eprintln!("--- backend: {}", backend.name());
-        let settings = backend.settings(&[]).await;
-        test(App::on(settings).await).await;
+/// What `testkit::each_backend` starts: the service on a fresh database.
+impl testkit::Fixture for App {
+    async fn start(backend: &Backend) -> Self {
+        App::on(backend.settings(&[]).await).await
     }
 }
 
 impl App {
     /// A start of the service on `settings` (again: a restart).
     pub async fn on(settings: marimo_platform::config::Settings) -> App {
-        let ctx = testkit::context(ServiceName::Config, settings.clone()).await;
-        let router = marimo_config::router(ctx.clone())
-            .await
-            .expect("config router starts");
+        let testkit::Service { ctx, server } = testkit::start_service(
+            ServiceName::Config,
+            settings.clone(),
+            Bus::embedded(),
+            marimo_config::router,
+        )
+        .await;
         App {
-            server: testkit::spawn(router).await,
+            server,
             ctx,
             settings,
         }
@@ -46,20 +44,13 @@ impl App {
         &self.server.http
     }
 
-    pub fn pool(&self) -> &AnyPool {
+    pub fn pool(&self) -> &DbPool {
         self.ctx.db().pool()
     }
 
     /// An access token for a (made-up) user with `role`.
     pub fn token(&self, role: Role) -> String {
-        self.ctx
-            .jwt
-            .issue(&Identity {
-                user_id: ids::new_id(),
-                email: format!("{role}@example.com"),
-                role,
-            })
-            .0
+        testkit::token_for_user(&ids::new_id(), role)
     }
 
     pub fn admin(&self) -> String {

@@ -99,7 +99,7 @@ impl Factory {
         let bom = store::find(&mut conn, id)
             .await?
             .ok_or_else(|| FactoryError::not_found("no such bill of materials"))?;
-        let graph = store::active_graph(&mut *conn).await?;
+        let graph = store::active_graph(&mut conn).await?;
         let explosion =
             bom::explode(&graph, &bom.product_sku, &bom.bom(), qty).map_err(|e| match e {
                 ExplodeError::Cycle(path) => FactoryError::BomCycle(path),

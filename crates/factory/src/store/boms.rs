@@ -1,7 +1,8 @@
 //! Bills of materials: immutable versions; a product's active BOM is its
 //! highest version.
 
-use sqlx::{Any, AnyConnection, Executor, Row, any::AnyRow};
+use marimo_platform::db::{Conn, ConnHandle};
+use sqlx::{Any, Executor, Row, any::AnyRow};
 
 use crate::domain::bom::{Bom, Component, Graph};
 
@@ -120,7 +121,10 @@ async fn components_of<'e>(
 }
 
 /// A BOM with its components (a pooled connection or a transaction's).
-pub async fn find(conn: &mut AnyConnection, id: &str) -> Result<Option<BomRecord>, sqlx::Error> {
+pub async fn find<C: ConnHandle>(
+    conn: &mut Conn<C>,
+    id: &str,
+) -> Result<Option<BomRecord>, sqlx::Error> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {HEADER_COLUMNS} FROM boms b WHERE b.id = $1"
     )))
@@ -146,8 +150,8 @@ pub async fn active_id<'e>(
 
 /// BOM headers with their components, by product and version (newest
 /// first); `product_sku` '' for every product.
-pub async fn list(
-    conn: &mut AnyConnection,
+pub async fn list<C: ConnHandle>(
+    conn: &mut Conn<C>,
     product_sku: &str,
 ) -> Result<Vec<BomRecord>, sqlx::Error> {
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(

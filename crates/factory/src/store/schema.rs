@@ -1,13 +1,14 @@
 //! What the migrations cannot say in one SQL text: the triggers that make
 //! the stock ledger and the BOMs append-only (their DDL differs between
 //! SQLite and PostgreSQL), and the seeds (units, the default warehouse,
-//! the base currency). Everything here is idempotent: it runs at every
-//! start.
+//! the base currency). The triggers are applied once, as a schema part
+//! (see `marimo_platform::db::migrate`); the seeds are idempotent and run
+//! at every start.
 
 use marimo_platform::{
     append_only::{self, Guarded},
     clock,
-    db::Db,
+    db::{Db, DbError, Prepared},
 };
 
 /// Tables whose rows are facts: no UPDATE, no DELETE, ever.
@@ -37,7 +38,7 @@ pub const UNITS: &[(&str, &str)] = &[
     ("h", "hour"),
 ];
 
-pub async fn install_guards(db: &Db) -> Result<(), sqlx::Error> {
+pub async fn install_guards(db: &Db) -> Result<Prepared, DbError> {
     append_only::install(db, APPEND_ONLY, "").await
 }
 

@@ -1,8 +1,9 @@
 //! Bills of materials: versions, cycles at depth, multi-level explosion.
 
+use marimo_testkit::each_backend;
 use serde_json::{Value, json};
 
-use crate::support::{App, each_backend};
+use crate::support::App;
 
 async fn components(app: &App, skus: &[&str]) {
     for s in skus {
@@ -26,7 +27,7 @@ fn reqs(res: &Value) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn a_new_version_becomes_the_active_bom() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         app.item("BIKE", "finished_good", "pcs", "0").await;
         components(&app, &["WHEEL", "FRAME"]).await;
         let v1 = app
@@ -72,7 +73,7 @@ async fn a_new_version_becomes_the_active_bom() {
 
 #[tokio::test]
 async fn boms_are_validated() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         app.raw("STEEL").await;
         app.item("BIKE", "finished_good", "pcs", "0").await;
         let r = app.bom("STEEL", "1", &[("BIKE", "1")]).await.expect(422);
@@ -101,7 +102,7 @@ async fn boms_are_validated() {
 
 #[tokio::test]
 async fn cycles_are_refused_at_any_depth_naming_the_path() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         components(&app, &["A", "B", "C", "D", "E", "F", "LEAF"]).await;
         app.bom("A", "1", &[("B", "1")]).await.expect(201);
         app.bom("B", "1", &[("C", "1"), ("LEAF", "2")])
@@ -150,7 +151,7 @@ async fn cycles_are_refused_at_any_depth_naming_the_path() {
 
 #[tokio::test]
 async fn explosion_sums_leaves_through_every_level() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         app.item("BIKE", "finished_good", "pcs", "0").await;
         components(&app, &["WHEEL", "FRAME", "HUB"]).await;
         for raw in ["SPOKE", "RIM", "TUBE", "BEARING"] {

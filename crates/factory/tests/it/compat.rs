@@ -1,9 +1,10 @@
 //! The original API's `/products` and `/orders` keep their paths and
 //! shapes; the dashboard summary.
 
+use marimo_testkit::each_backend;
 use serde_json::{Value, json};
 
-use crate::support::each_backend;
+use crate::support::App;
 
 fn keys(v: &Value) -> Vec<&str> {
     let mut k: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
@@ -13,7 +14,7 @@ fn keys(v: &Value) -> Vec<&str> {
 
 #[tokio::test]
 async fn products_keep_the_original_shape() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         let res = app
             .post(
                 "/api/factory/products",
@@ -138,7 +139,7 @@ async fn products_keep_the_original_shape() {
 
 #[tokio::test]
 async fn orders_keep_the_original_shape_and_never_dangle() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         let p = app
             .post(
                 "/api/factory/products",
@@ -223,7 +224,7 @@ async fn orders_keep_the_original_shape_and_never_dangle() {
 
 #[tokio::test]
 async fn the_summary_has_every_figure_the_dashboard_reads() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         let s = app.get("/api/factory/summary").await.expect(200);
         assert_eq!(
             s.json["work_orders_by_status"],

@@ -3,13 +3,14 @@
 //! still adds up — on every backend.
 
 use futures_util::future::join_all;
+use marimo_testkit::each_backend;
 use serde_json::json;
 
-use crate::support::{each_backend, manager};
+use crate::support::{App, manager};
 
 #[tokio::test]
 async fn concurrent_releases_and_issues_never_oversell() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         app.raw("CHIP").await;
         app.item("BOARD", "finished_good", "pcs", "0").await;
         app.bom("BOARD", "1", &[("CHIP", "1")]).await.expect(201);
@@ -127,7 +128,7 @@ async fn concurrent_releases_and_issues_never_oversell() {
 
 #[tokio::test]
 async fn concurrent_transfers_both_ways_do_not_deadlock() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         app.raw("CRATE").await;
         app.post(
             "/api/factory/warehouses",

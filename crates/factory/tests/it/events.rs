@@ -1,13 +1,14 @@
 //! Events in the factory's outbox, written in the transaction of the
 //! change: receipts, work-order steps and completion, low stock.
 
+use marimo_testkit::each_backend;
 use serde_json::json;
 
-use crate::support::each_backend;
+use crate::support::App;
 
 #[tokio::test]
 async fn a_receipt_publishes_stock_received() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         app.item("STEEL", "raw_material", "kg", "0").await;
         let m = app.receive("STEEL", "3", "2.50").await;
         let events = app.events("factory.stock.received").await;
@@ -44,7 +45,7 @@ async fn a_receipt_publishes_stock_received() {
 
 #[tokio::test]
 async fn work_order_steps_and_completion_are_published() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         app.item("STEEL", "raw_material", "kg", "0").await;
         app.raw("BOLT").await;
         app.item("BIKE", "finished_good", "pcs", "0").await;
@@ -94,7 +95,7 @@ async fn work_order_steps_and_completion_are_published() {
 
 #[tokio::test]
 async fn falling_below_the_reorder_point_publishes_stock_low_once() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         app.item("GLUE", "raw_material", "l", "5").await;
         app.receive("GLUE", "8", "1").await;
         let issue = |qty: &'static str| {
@@ -141,7 +142,7 @@ async fn falling_below_the_reorder_point_publishes_stock_low_once() {
 
 #[tokio::test]
 async fn metrics_count_moves_and_work_orders() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         app.raw("ONE").await;
         app.receive("ONE", "1", "1").await;
         let text = app.http.get("/metrics").send().await.expect(200).text;

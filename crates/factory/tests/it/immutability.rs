@@ -2,13 +2,14 @@
 //! backends, and the guards survive a restart.
 
 use marimo_platform::service::ServiceName;
+use marimo_testkit::each_backend;
 use serde_json::json;
 
-use crate::support::{each_backend, manager};
+use crate::support::{App, manager};
 
 #[tokio::test]
 async fn direct_sql_cannot_update_or_delete_moves_or_boms() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         app.raw("RAW").await;
         app.item("P", "component", "pcs", "0").await;
         app.receive("RAW", "5", "1").await;

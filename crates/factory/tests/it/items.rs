@@ -1,12 +1,13 @@
 //! Items, units and warehouses.
 
+use marimo_testkit::each_backend;
 use serde_json::json;
 
-use crate::support::each_backend;
+use crate::support::App;
 
 #[tokio::test]
 async fn items_are_created_read_listed_and_updated() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         let res = app
             .post(
                 "/api/factory/items",
@@ -67,7 +68,7 @@ async fn items_are_created_read_listed_and_updated() {
 
 #[tokio::test]
 async fn items_are_validated() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         for (body, field) in [
             (
                 json!({"sku": "A B", "name": "x", "kind": "component"}),
@@ -162,7 +163,7 @@ async fn items_are_validated() {
 
 #[tokio::test]
 async fn the_unit_of_an_item_with_moves_cannot_change() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         app.item("FLOUR", "raw_material", "kg", "0").await;
         app.put("/api/factory/items/FLOUR", json!({"uom": "g"}))
             .await
@@ -179,7 +180,7 @@ async fn the_unit_of_an_item_with_moves_cannot_change() {
 
 #[tokio::test]
 async fn warehouses_are_seeded_and_created() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         let list = app.get("/api/factory/warehouses").await.expect(200);
         assert_eq!(list.json["warehouses"][0]["code"], "MAIN");
         let res = app

@@ -3,9 +3,10 @@
 //! token is 401.
 
 use marimo_platform::auth::Role;
+use marimo_testkit::{each_backend, token_for};
 use serde_json::json;
 
-use crate::support::{each_backend, token};
+use crate::support::App;
 
 const READ_STOCK: &[&str] = &[
     "/api/factory/items",
@@ -39,7 +40,7 @@ const WRITES: &[&str] = &[
 
 #[tokio::test]
 async fn roles_are_enforced_on_every_endpoint() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         app.raw("RAW").await;
         let get = |path: &str, t: Option<String>| {
             let mut req = app.http.get(path);
@@ -50,18 +51,18 @@ async fn roles_are_enforced_on_every_endpoint() {
         };
         for path in READ_STOCK.iter().chain(READ_PRODUCTION) {
             get(path, None).await.expect(401);
-            let r = get(path, Some(token(Role::User))).await.expect(403);
+            let r = get(path, Some(token_for(Role::User))).await.expect(403);
             assert_eq!(r.code(), "FORBIDDEN");
             for role in [Role::Admin, Role::Manager] {
-                get(path, Some(token(role))).await.expect(200);
+                get(path, Some(token_for(role))).await.expect(200);
             }
         }
         for role in [Role::Accountant, Role::ShopManager] {
             for path in READ_STOCK {
-                get(path, Some(token(role))).await.expect(200);
+                get(path, Some(token_for(role))).await.expect(200);
             }
             for path in READ_PRODUCTION {
-                get(path, Some(token(role))).await.expect(403);
+                get(path, Some(token_for(role))).await.expect(403);
             }
         }
         get("/api/factory/items", Some("not-a-jwt".into()))
@@ -75,7 +76,7 @@ async fn roles_are_enforced_on_every_endpoint() {
             for role in [Role::User, Role::Accountant, Role::ShopManager] {
                 app.http
                     .post(path)
-                    .bearer(&token(role))
+                    .bearer(&token_for(role))
                     .json(json!({}))
                     .send()
                     .await
@@ -83,7 +84,7 @@ async fn roles_are_enforced_on_every_endpoint() {
             }
             app.http
                 .post(path)
-                .bearer(&token(Role::Admin))
+                .bearer(&token_for(Role::Admin))
                 .json(json!({}))
                 .send()
                 .await
@@ -92,14 +93,14 @@ async fn roles_are_enforced_on_every_endpoint() {
         for role in [Role::User, Role::Accountant, Role::ShopManager] {
             app.http
                 .put("/api/factory/items/RAW")
-                .bearer(&token(role))
+                .bearer(&token_for(role))
                 .json(json!({"name": "x"}))
                 .send()
                 .await
                 .expect(403);
             app.http
                 .post("/api/factory/work-orders/0190a0a0-0000-7000-8000-000000000000/release")
-                .bearer(&token(role))
+                .bearer(&token_for(role))
                 .send()
                 .await
                 .expect(403);
@@ -107,7 +108,7 @@ async fn roles_are_enforced_on_every_endpoint() {
         // An admin writes like a manager.
         app.http
             .post("/api/factory/stock/receipts")
-            .bearer(&token(Role::Admin))
+            .bearer(&token_for(Role::Admin))
             .json(json!({"sku": "RAW", "qty": 1, "unit_cost": 1}))
             .send()
             .await

@@ -1,13 +1,14 @@
 //! Receipts, issues, adjustments and transfers at moving average cost;
 //! balances and the ledger.
 
+use marimo_testkit::each_backend;
 use serde_json::json;
 
-use crate::support::each_backend;
+use crate::support::App;
 
 #[tokio::test]
 async fn moving_average_through_receipts_issues_and_adjustments() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         app.item("STEEL", "raw_material", "kg", "0").await;
         // 10 kg at 2.00 and 10 kg at 4.00: 20 kg worth 60.00 (average 3.00).
         let m = app.receive("STEEL", "10", "2").await;
@@ -106,7 +107,7 @@ async fn moving_average_through_receipts_issues_and_adjustments() {
 
 #[tokio::test]
 async fn rounding_is_half_away_from_zero_and_nothing_lingers() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         app.item("OIL", "raw_material", "l", "0").await;
         // 1.5 l at 2.33 = 3.495 → 3.50.
         let m = app.receive("OIL", "1.5", "2.33").await;
@@ -138,7 +139,7 @@ async fn rounding_is_half_away_from_zero_and_nothing_lingers() {
 
 #[tokio::test]
 async fn stock_never_goes_negative_and_inputs_are_checked() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         app.raw("NUT").await;
         app.receive("NUT", "3", "0.10").await;
         let res = app
@@ -247,7 +248,7 @@ async fn stock_never_goes_negative_and_inputs_are_checked() {
 
 #[tokio::test]
 async fn transfers_move_quantity_and_value_in_one_transaction() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         app.raw("BOX").await;
         app.post(
             "/api/factory/warehouses",
@@ -302,7 +303,7 @@ async fn transfers_move_quantity_and_value_in_one_transaction() {
 
 #[tokio::test]
 async fn the_ledger_is_listed_filtered_and_paginated() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         app.raw("A1").await;
         app.raw("B1").await;
         for _ in 0..3 {
@@ -357,7 +358,7 @@ async fn the_ledger_is_listed_filtered_and_paginated() {
 
 #[tokio::test]
 async fn stock_posts_with_an_idempotency_key_happen_once() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         app.item("BOLT", "raw_material", "pcs", "0").await;
         app.post(
             "/api/factory/warehouses",

@@ -1,10 +1,11 @@
 //! A running factory service per backend, tokens and small helpers.
 
 use marimo_platform::{
-    auth::{JwtKeys, Role, jwt::Identity},
+    auth::Role,
+    bus::Bus,
     service::{ServiceContext, ServiceName},
 };
-use marimo_testkit::{Backend, Http, Res, TEST_JWT_SECRET, TestServer};
+use marimo_testkit::{Backend, Http, Res, TestServer, start_service, token_for};
 use serde_json::{Value, json};
 
 pub struct App {
@@ -17,11 +18,13 @@ pub struct App {
 /// The factory on a fresh database of `backend`.
 pub async fn app(backend: &Backend) -> App {
     let settings = backend.settings(&[]).await;
-    let ctx = marimo_testkit::context(ServiceName::Factory, settings).await;
-    let router = marimo_factory::router(ctx.clone())
-        .await
-        .expect("factory starts");
-    let server = marimo_testkit::spawn(router).await;
+    let marimo_testkit::Service { ctx, server } = start_service(
+        ServiceName::Factory,
+        settings,
+        Bus::embedded(),
+        marimo_factory::router,
+    )
+    .await;
     App {
         backend: backend.clone(),
         ctx,
@@ -30,31 +33,15 @@ pub async fn app(backend: &Backend) -> App {
     }
 }
 
-/// Runs `test` once per backend, each on a fresh database.
-pub async fn each_backend<F, Fut>(test: F)
-where
-    F: Fn(App) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    for backend in marimo_testkit::backends() {
-        eprintln!("--- backend: {}", backend.name());
-        test(app(&backend).await).await;
+/// What `testkit::each_backend` starts: the factory on a fresh database.
+impl marimo_testkit::Fixture for App {
+    async fn start(backend: &Backend) -> Self {
+        app(backend).await
     }
 }
 
-pub fn token(role: Role) -> String {
-    let user_id = format!("{}-user", role.as_str());
-    JwtKeys::new(TEST_JWT_SECRET.as_bytes())
-        .issue(&Identity {
-            user_id: user_id.clone(),
-            email: format!("{user_id}@example.com"),
-            role,
-        })
-        .0
-}
-
 pub fn manager() -> String {
-    token(Role::Manager)
+    token_for(Role::Manager)
 }
 
 impl App {

@@ -1,8 +1,9 @@
 //! Work orders: reservations, consumption at cost, the state machine.
 
+use marimo_testkit::each_backend;
 use serde_json::json;
 
-use crate::support::{App, each_backend};
+use crate::support::App;
 
 /// BIKE (output 2) = 3.5 kg STEEL + 8 BOLT; stock: STEEL 10 kg at 2.33 and
 /// 5 kg at 3.10 (38.80), BOLT 50 at 0.10 (5.00).
@@ -20,7 +21,7 @@ async fn bike_shop(app: &App) {
 
 #[tokio::test]
 async fn completion_consumes_bom_times_quantity_and_values_add_up() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         bike_shop(&app).await;
         let id = app.work_order("BIKE", "5").await;
         let wo = app
@@ -147,7 +148,7 @@ async fn completion_consumes_bom_times_quantity_and_values_add_up() {
 
 #[tokio::test]
 async fn a_completion_may_report_yield_and_scrap() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         bike_shop(&app).await;
         let id = app.work_order("BIKE", "2").await;
         app.act(&id, "release").await.expect(200);
@@ -182,7 +183,7 @@ async fn a_completion_may_report_yield_and_scrap() {
 
 #[tokio::test]
 async fn release_is_all_or_nothing_and_lists_every_shortage() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         bike_shop(&app).await;
         app.raw("PAINT").await;
         app.raw("DECAL").await;
@@ -226,7 +227,7 @@ async fn release_is_all_or_nothing_and_lists_every_shortage() {
 
 #[tokio::test]
 async fn the_state_machine_refuses_illegal_transitions() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         bike_shop(&app).await;
         let id = app.work_order("BIKE", "1").await;
         for action in ["start", "complete"] {
@@ -290,7 +291,7 @@ async fn the_state_machine_refuses_illegal_transitions() {
 
 #[tokio::test]
 async fn orders_need_an_active_bom_and_keep_the_one_they_were_planned_with() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         bike_shop(&app).await;
         app.item("TRIKE", "finished_good", "pcs", "0").await;
         let r = app

@@ -4,15 +4,16 @@ use marimo_platform::{
     auth::{JwtKeys, Role, jwt::Identity},
     service::ServiceName,
 };
+use marimo_testkit::token_for_user;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::support::{System, assert_error, expired_token, seen, token};
+use crate::support::{System, assert_error, expired_token, seen};
 
 #[tokio::test]
 async fn identity_comes_from_the_token_never_the_client() {
     let sys = System::start(&[]).await;
-    let t = token("u-7", Role::Accountant);
+    let t = token_for_user("u-7", Role::Accountant);
     let res = sys
         .gw
         .http

@@ -1,12 +1,9 @@
 //! The response cache: hits, misses, invalidation, scopes, coalescing.
 
 use marimo_platform::auth::Role;
-use marimo_testkit::{TestServer, spawn};
+use marimo_testkit::{TestServer, eventually, spawn, token_for_user};
 
-use crate::{
-    fakes::Fake,
-    support::{gateway, token},
-};
+use crate::{fakes::Fake, support::gateway};
 
 async fn setup() -> (Fake, Fake, TestServer) {
     let shop = Fake::start("shop").await;
@@ -48,7 +45,7 @@ async fn miss_then_hit_then_invalidated_by_a_write() {
         .expect(200);
     assert_eq!(res.header("x-cache"), Some("MISS"));
     // Non-cacheable routes carry no X-Cache.
-    let t = token("u1", Role::User);
+    let t = token_for_user("u1", Role::User);
     let res = gw
         .http
         .get("/api/shop/orders")
@@ -94,9 +91,9 @@ async fn miss_then_hit_then_invalidated_by_a_write() {
 #[tokio::test]
 async fn per_role_entries_are_never_shared_across_roles() {
     let (_shop, config, gw) = setup().await;
-    let admin = token("a1", Role::Admin);
-    let user1 = token("u1", Role::User);
-    let user2 = token("u2", Role::User);
+    let admin = token_for_user("a1", Role::Admin);
+    let user1 = token_for_user("u1", Role::User);
+    let user2 = token_for_user("u2", Role::User);
     let res = gw
         .http
         .get("/api/config/app")
@@ -260,18 +257,11 @@ async fn every_replica_drops_its_in_process_copies_on_an_event() {
     publisher.outbox.wake();
 
     for (i, gw) in replicas.iter().enumerate() {
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
-        loop {
+        eventually(&format!("replica {i} to drop its copy"), async || {
             let res = gw.http.get(&path).send().await.expect(200);
-            if res.header("x-cache") == Some("MISS") {
-                break;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "replica {i} kept its copy"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
+            res.header("x-cache") == Some("MISS")
+        })
+        .await;
     }
     for (broker, _) in buses {
         broker.shutdown().await;

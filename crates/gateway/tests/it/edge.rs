@@ -1,10 +1,11 @@
 //! Security headers, CORS and body rules at the edge.
 
 use marimo_platform::{auth::Role, service::ServiceName};
+use marimo_testkit::token_for_user;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::support::{System, assert_error, token};
+use crate::support::{System, assert_error};
 
 #[track_caller]
 fn assert_security_headers(res: &marimo_testkit::Res) {
@@ -18,7 +19,7 @@ fn assert_security_headers(res: &marimo_testkit::Res) {
 #[tokio::test]
 async fn security_headers_on_every_answer() {
     let sys = System::start(&[]).await;
-    let t = token("u1", Role::User);
+    let t = token_for_user("u1", Role::User);
     let answers = [
         sys.gw
             .http
@@ -141,7 +142,7 @@ async fn no_cors_headers_without_an_allowlist() {
 #[tokio::test]
 async fn oversized_bodies_are_refused_with_413() {
     let sys = System::start(&[("MAX_BODY_BYTES", "1024")]).await;
-    let t = token("u1", Role::Manager);
+    let t = token_for_user("u1", Role::Manager);
     let body_of = |n: usize| format!("\"{}\"", "a".repeat(n - 2));
 
     // Exactly the limit passes.
@@ -190,7 +191,7 @@ async fn oversized_bodies_are_refused_with_413() {
 #[tokio::test]
 async fn non_json_bodies_are_refused_with_415() {
     let sys = System::start(&[]).await;
-    let t = token("u1", Role::User);
+    let t = token_for_user("u1", Role::User);
     let res = sys
         .gw
         .http
@@ -238,7 +239,7 @@ async fn non_json_bodies_are_refused_with_415() {
 #[tokio::test]
 async fn a_large_chunked_body_over_the_default_limit_is_a_413() {
     let sys = System::start(&[]).await;
-    let t = token("u1", Role::Manager);
+    let t = token_for_user("u1", Role::Manager);
     // 4 MiB against the default 1 MiB.
     let chunks = (0..64).map(|_| Ok::<_, std::io::Error>(bytes::Bytes::from(vec![b' '; 65536])));
     let res = sys

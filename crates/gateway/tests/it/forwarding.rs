@@ -1,15 +1,16 @@
 //! What reaches the upstream, and what comes back.
 
 use marimo_platform::{auth::Role, service::ServiceName};
+use marimo_testkit::token_for_user;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::support::{System, assert_error, closed_port_url, seen, token};
+use crate::support::{System, assert_error, closed_port_url, seen};
 
 #[tokio::test]
 async fn forwards_method_path_query_headers_and_body() {
     let sys = System::start(&[]).await;
-    let t = token("u-42", Role::User);
+    let t = token_for_user("u-42", Role::User);
     let res = sys
         .gw
         .http
@@ -63,7 +64,7 @@ async fn forwards_method_path_query_headers_and_body() {
 #[tokio::test]
 async fn each_prefix_reaches_its_service() {
     let sys = System::start(&[]).await;
-    let t = token("u1", Role::Admin);
+    let t = token_for_user("u1", Role::Admin);
     for (path, service) in [
         ("/api/users/profile", "users"),
         ("/api/config", "config"),
@@ -100,7 +101,7 @@ async fn each_prefix_reaches_its_service() {
 #[tokio::test]
 async fn large_bodies_stream_both_ways() {
     let sys = System::start(&[("MAX_BODY_BYTES", "8388608")]).await;
-    let t = token("u1", Role::Manager);
+    let t = token_for_user("u1", Role::Manager);
     // 4 MiB in 64 KiB chunks, without Content-Length (chunked).
     let chunks =
         (0..64).map(|i| Ok::<_, std::io::Error>(bytes::Bytes::from(vec![(i % 251) as u8; 65536])));
@@ -136,7 +137,7 @@ async fn large_bodies_stream_both_ways() {
 async fn an_unreachable_service_is_a_503_naming_it() {
     let closed = closed_port_url().await;
     let sys = System::start(&[("FACTORY_URLS", &closed)]).await;
-    let t = token("u1", Role::Manager);
+    let t = token_for_user("u1", Role::Manager);
     let res = sys
         .gw
         .http

@@ -1,9 +1,10 @@
 //! Rate limits and the client address they are keyed by.
 
 use marimo_platform::{auth::Role, service::ServiceName};
+use marimo_testkit::{eventually, token_for_user};
 use serde_json::json;
 
-use crate::support::{System, assert_error, seen, token};
+use crate::support::{System, assert_error, seen};
 
 async fn login(sys: &System, xff: Option<&str>) -> marimo_testkit::Res {
     let mut req = sys
@@ -80,8 +81,8 @@ async fn register_burst_is_two() {
 #[tokio::test]
 async fn signed_in_traffic_is_limited_per_user() {
     let sys = System::start(&[("MARIMO_RATE_LIMITS", "user=60/m:2")]).await;
-    let alice = token("alice", Role::User);
-    let bob = token("bob", Role::User);
+    let alice = token_for_user("alice", Role::User);
+    let bob = token_for_user("bob", Role::User);
     for _ in 0..2 {
         sys.gw
             .http
@@ -115,7 +116,7 @@ async fn signed_in_traffic_is_limited_per_user() {
 #[tokio::test]
 async fn limits_can_be_switched_off() {
     let sys = System::start(&[("MARIMO_RATE_LIMITS", "off")]).await;
-    let t = token("u1", Role::User);
+    let t = token_for_user("u1", Role::User);
     for _ in 0..20 {
         assert_eq!(login(&sys, None).await.status, 200);
     }
@@ -182,16 +183,9 @@ async fn a_replica_reads_the_rate_limits_setting_at_start() {
         ("MARIMO_RATE_LIMITS", "off"),
     ])
     .await;
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        if login(&sys, None).await.status == 429 {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the setting never applied"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    eventually("the rate_limits setting to apply", async || {
+        login(&sys, None).await.status == 429
+    })
+    .await;
     assert_error(&login(&sys, None).await, 429, "RATE_LIMITED");
 }

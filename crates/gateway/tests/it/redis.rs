@@ -2,21 +2,20 @@
 //! the rate limits shared by replicas, and what happens when Redis goes
 //! away under traffic (a TCP proxy is cut; the shared Redis never stops).
 
-use std::{
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicUsize, Ordering},
-    },
-    time::{Duration, Instant},
+use std::sync::{
+    Arc, Mutex,
+    atomic::{AtomicUsize, Ordering},
 };
 
 use marimo_platform::auth::Role;
-use marimo_testkit::{Res, TcpProxy, TestRedis, TestServer, redis_url, spawn};
+use marimo_testkit::{
+    Res, TcpProxy, TestRedis, TestServer, eventually, redis_url, spawn, token_for_user,
+};
 use serde_json::json;
 
 use crate::{
     fakes::Fake,
-    support::{assert_error, gateway, token},
+    support::{assert_error, gateway},
 };
 
 /// A gateway replica on `redis` with the shop and users fakes upstream.
@@ -29,14 +28,6 @@ async fn replica(redis: &TestRedis, shop: &Fake, users: &Fake, limits: &str) -> 
     ];
     vars.extend(redis.vars());
     spawn(gateway(&vars).await.expect("gateway starts")).await
-}
-
-async fn until(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// A counter's value in a Prometheus exposition (0 when absent).
@@ -82,7 +73,7 @@ async fn cache_in_redis_misses_hits_and_is_invalidated_for_every_replica() {
     assert_eq!(shop.script.hits(), 1);
 
     // A write through one replica invalidates for both.
-    let t = token("u1", Role::User);
+    let t = token_for_user("u1", Role::User);
     b.http
         .post("/api/shop/orders")
         .bearer(&t)
@@ -146,7 +137,7 @@ async fn two_replicas_on_redis_enforce_one_limit() {
     }
 
     // Per user likewise, whichever replica the requests land on.
-    let t = token("u-limited", Role::User);
+    let t = token_for_user("u-limited", Role::User);
     let statuses = futures_util::future::join_all((0..12).map(|i| {
         let gw = if i % 3 == 0 { &a } else { &b };
         gw.http.get("/api/shop/orders").bearer(&t).send()
@@ -164,7 +155,7 @@ async fn redis_stopped_under_traffic_fails_no_request() {
     let redis = TestRedis::new(&proxy.url("redis"));
     let (shop, users) = (Fake::start("shop").await, Fake::start("users").await);
     let gw = replica(&redis, &shop, &users, "login=100000/s,user=100000/s").await;
-    let t = token("u-traffic", Role::User);
+    let t = token_for_user("u-traffic", Role::User);
 
     // Clients: cached catalog reads, signed-in (user-limited) calls and
     // logins (address-limited).
@@ -209,7 +200,7 @@ async fn redis_stopped_under_traffic_fails_no_request() {
 
     let reached = async |n: usize| {
         let target = sent.load(Ordering::SeqCst) + n;
-        until("traffic flows", async || {
+        eventually("traffic flows", async || {
             sent.load(Ordering::SeqCst) >= target
         })
         .await;
@@ -243,7 +234,7 @@ async fn redis_stopped_under_traffic_fails_no_request() {
 
     proxy.restore().await;
     reached(150).await;
-    until("the cache is used again", async || {
+    eventually("the cache is used again", async || {
         gw.http
             .get("/api/shop/products?page=1")
             .send()

@@ -3,11 +3,11 @@
 use std::time::{Duration, Instant};
 
 use marimo_platform::auth::Role;
-use marimo_testkit::{TestServer, spawn};
+use marimo_testkit::{TestServer, spawn, token_for_user};
 
 use crate::{
     fakes::{Fake, Script, breaker_gauge},
-    support::{gateway, token},
+    support::gateway,
 };
 
 async fn gw(vars: &[(&str, &str)]) -> TestServer {
@@ -20,7 +20,7 @@ async fn a_replica_killed_mid_traffic_is_invisible_to_clients() {
     let b = Fake::start("b").await;
     let urls = format!("{},{}", a.url(), b.url());
     let gw = gw(&[("FACTORY_URLS", &urls), ("MARIMO_RATE_LIMITS", "off")]).await;
-    let t = token("u1", Role::Manager);
+    let t = token_for_user("u1", Role::Manager);
     let mut a = Some(a);
     let mut seen_a = 0;
     for i in 0..120 {
@@ -52,7 +52,7 @@ async fn a_dead_service_turns_into_fast_503s_and_recovers_through_half_open() {
         ),
     ])
     .await;
-    let t = token("u1", Role::User);
+    let t = token_for_user("u1", Role::User);
     // Failures (each retried, within the budget) until the breaker opens.
     let mut opened = false;
     for _ in 0..10 {
@@ -137,7 +137,7 @@ async fn gets_are_retried_through_503s() {
         ("MARIMO_BREAKER", "min_requests=50"),
     ])
     .await;
-    let t = token("u1", Role::Manager);
+    let t = token_for_user("u1", Role::Manager);
     let res = gw
         .http
         .get("/api/factory/items")
@@ -163,7 +163,7 @@ async fn gets_are_retried_through_503s() {
 async fn post_is_retried_only_with_an_idempotency_key() {
     let fake = Fake::start("s").await;
     let gw = gw(&[("FACTORY_URLS", &fake.url())]).await;
-    let t = token("u1", Role::Manager);
+    let t = token_for_user("u1", Role::Manager);
     fake.script.then(&[503]);
     let res = gw
         .http
@@ -207,7 +207,7 @@ async fn a_full_instance_answers_503_at_once() {
         ("MARIMO_UPSTREAM", "max_inflight=1,factory.timeout_ms=1500"),
     ])
     .await;
-    let t = token("u1", Role::Manager);
+    let t = token_for_user("u1", Role::Manager);
     let http = gw.http.clone();
     let t2 = t.clone();
     let slow = tokio::spawn(async move {

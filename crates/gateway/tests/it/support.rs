@@ -16,10 +16,7 @@ use axum::{
     routing::get,
 };
 use marimo_platform::{
-    auth::{
-        Claims, JwtKeys, Role,
-        jwt::{ISSUER, Identity},
-    },
+    auth::{Claims, Role, jwt::ISSUER},
     service::ServiceName,
 };
 use marimo_testkit::{Backend, TEST_JWT_SECRET, TestServer, context, spawn};
@@ -64,7 +61,7 @@ async fn echo(
     req: Request,
 ) -> Response {
     if crate::fakes::is_gateway_own_read(&req) {
-        return axum::http::StatusCode::NOT_FOUND.into_response();
+        return http::StatusCode::NOT_FOUND.into_response();
     }
     hits.fetch_add(1, Ordering::SeqCst);
     let (parts, body) = req.into_parts();
@@ -80,7 +77,7 @@ async fn echo(
         return Response::new(Body::from_stream(chunks));
     }
     let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
-        return (axum::http::StatusCode::BAD_REQUEST, "body broken").into_response();
+        return (http::StatusCode::BAD_REQUEST, "body broken").into_response();
     };
     let mut headers = Map::new();
     for (name, value) in &parts.headers {
@@ -151,20 +148,6 @@ pub async fn gateway(overrides: &[(&str, &str)]) -> Result<Router, String> {
     let settings = Backend::Sqlite.settings(overrides).await;
     let ctx = context(ServiceName::Gateway, settings).await;
     marimo_gateway::router(ctx).await.map_err(|e| e.to_string())
-}
-
-pub fn keys() -> JwtKeys {
-    JwtKeys::new(TEST_JWT_SECRET.as_bytes())
-}
-
-pub fn token(user_id: &str, role: Role) -> String {
-    keys()
-        .issue(&Identity {
-            user_id: user_id.into(),
-            email: format!("{user_id}@example.com"),
-            role,
-        })
-        .0
 }
 
 /// A token signed with the right key whose `exp` is an hour ago.

@@ -79,7 +79,6 @@ fn factory_body() -> Value {
 
 struct System {
     main: TestServer,
-    keys: JwtKeys,
     users: Fake,
     accounting: Fake,
     shop: Fake,
@@ -140,7 +139,6 @@ async fn system(shop_delay: Duration, factory_up: bool) -> System {
     let router = marimo_main::router(ctx).await.expect("main starts");
     System {
         main: testkit::spawn(router).await,
-        keys: JwtKeys::new(TEST_JWT_SECRET.as_bytes()),
         users,
         accounting,
         shop,
@@ -150,13 +148,11 @@ async fn system(shop_delay: Duration, factory_up: bool) -> System {
 
 impl System {
     fn token(&self, role: Role) -> String {
-        self.keys
-            .issue(&Identity {
-                user_id: format!("id-{role}"),
-                email: format!("{role}@example.com"),
-                role,
-            })
-            .0
+        testkit::sign(&Identity {
+            user_id: format!("id-{role}"),
+            email: format!("{role}@example.com"),
+            role,
+        })
     }
 }
 
@@ -377,14 +373,11 @@ async fn summaries_are_cached_per_role() {
         assert_eq!(fake.calls.load(Ordering::SeqCst), 1, "cached for the role");
     }
     // Another admin shares the entry; another role does not.
-    let other_admin = sys
-        .keys
-        .issue(&Identity {
-            user_id: "id-2".into(),
-            email: "b@example.com".into(),
-            role: Role::Admin,
-        })
-        .0;
+    let other_admin = testkit::sign(&Identity {
+        user_id: "id-2".into(),
+        email: "b@example.com".into(),
+        role: Role::Admin,
+    });
     sys.main
         .http
         .get("/api/main/dashboard")

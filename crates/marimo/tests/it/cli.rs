@@ -53,6 +53,7 @@ fn help_lists_every_command_and_variable() {
         "LOG_LEVEL",
         "LOG_FORMAT",
         "MARIMO_RATE_LIMITS",
+        "MARIMO_MIGRATE",
         "GATEWAY_PORT",
         "SHOP_URLS",
     ] {

@@ -6,9 +6,10 @@
 //! currency set before anything is posted becomes the ledger's.
 
 use marimo_testkit::backends;
+use marimo_testkit::eventually;
 use serde_json::json;
 
-use crate::support::{Running, eventually, login, register_and_login, start};
+use crate::support::{Running, login, register_and_login, start};
 
 const ADMIN: (&str, &str) = ("boss@marimo.test", "Boss-Passw0rd");
 

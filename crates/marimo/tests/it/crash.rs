@@ -15,7 +15,7 @@ use marimo_platform::{
     ids::new_id,
     service::ServiceName,
 };
-use marimo_testkit::{TEST_JWT_SECRET, backends, context_on, rabbitmq_url};
+use marimo_testkit::{TEST_JWT_SECRET, backends, context_on, eventually_within, rabbitmq_url};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
@@ -46,14 +46,6 @@ async fn count(db: &Db, sql: &'static str) -> i64 {
         .unwrap()
 }
 
-async fn until(what: &str, secs: u64, mut check: impl AsyncFnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    while !check().await {
-        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_service_killed_mid_relay_loses_nothing_and_applies_nothing_twice() {
     let Some(url) = rabbitmq_url() else { return };
@@ -65,7 +57,9 @@ async fn a_service_killed_mid_relay_loses_nothing_and_applies_nothing_twice() {
         let queue = format!("test-crash-{token}");
 
         // The shop's outbox, filled before its process starts.
-        let shop_db = Db::connect("shop", &settings.database).await.unwrap();
+        let shop_db = Db::connect("shop", &settings.database, settings.migrate)
+            .await
+            .unwrap();
         schema::prepare(&shop_db).await.unwrap();
         let outbox = Outbox::default();
         let mut tx = shop_db.begin().await.unwrap();
@@ -108,9 +102,11 @@ async fn a_service_killed_mid_relay_loses_nothing_and_applies_nothing_twice() {
 
         // Start the shop, let it relay part of the outbox, then kill it.
         let mut shop = serve_shop(&settings, &url);
-        until("the first events applied", 60, async || {
-            count(&db, "SELECT COUNT(*) FROM effects").await >= 200
-        })
+        eventually_within(
+            Duration::from_secs(60),
+            "the first events applied",
+            async || count(&db, "SELECT COUNT(*) FROM effects").await >= 200,
+        )
         .await;
         shop.kill().unwrap(); // SIGKILL: no drain, no lease release
         shop.wait().unwrap();
@@ -127,11 +123,13 @@ async fn a_service_killed_mid_relay_loses_nothing_and_applies_nothing_twice() {
         // Started again, it takes the lease once the dead holder's expires
         // and sends the rest.
         let mut shop = serve_shop(&settings, &url);
-        until("every event applied", 120, async || {
-            count(&db, "SELECT COUNT(*) FROM effects").await == EVENTS
-        })
+        eventually_within(
+            Duration::from_secs(120),
+            "every event applied",
+            async || count(&db, "SELECT COUNT(*) FROM effects").await == EVENTS,
+        )
         .await;
-        until("the outbox drained", 60, async || {
+        eventually_within(Duration::from_secs(60), "the outbox drained", async || {
             count(
                 &shop_db,
                 "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL",

@@ -1,10 +1,11 @@
 //! The ERP end to end through the gateway, on every backend: events carry
 //! each step to the services that care, through the outbox and the bus.
 
+use marimo_testkit::eventually;
 use marimo_testkit::{Backend, Http, TestRedis, backends};
 use serde_json::{Value, json};
 
-use crate::support::{eventually, login, mails, register_and_login, start};
+use crate::support::{login, mails, register_and_login, start};
 
 const ADMIN: (&str, &str) = ("boss@marimo.test", "Boss-Passw0rd");
 

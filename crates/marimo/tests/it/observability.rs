@@ -3,6 +3,7 @@
 //! receiver), and every service's `/metrics` shows what the order moved.
 
 use marimo_platform::service::ServiceName;
+use marimo_testkit::eventually;
 use marimo_testkit::{
     Http, backends,
     otlp::{OtlpReceiver, ReceivedSpan},
@@ -10,7 +11,7 @@ use marimo_testkit::{
 };
 use serde_json::json;
 
-use crate::support::{Running, eventually, register_and_login, start};
+use crate::support::{Running, register_and_login, start};
 
 /// A shop manager's access token, signed with the test key, without a
 /// sign-in: staff record payments (customers cannot), and a sign-in would
@@ -225,7 +226,7 @@ async fn every_service_exports_what_an_order_moved() {
     for backend in backends() {
         let sys = start(&backend, &[("MARIMO_RATE_LIMITS", "off")]).await;
         let gw = &sys.gw;
-        let before = metrics_of(&sys, ServiceName::Users).await;
+        let before = metrics_of(&sys, Users).await;
         assert_eq!(sample(&before, "active_users_total", &[]), Some(0.0));
 
         let token = register_and_login(gw, "metrics@example.com").await["access_token"]

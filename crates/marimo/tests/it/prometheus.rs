@@ -148,7 +148,7 @@ async fn api(
 async fn wait_for<T, F, Fut>(prom: &mut Prometheus, what: &str, mut check: F) -> T
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, String>>,
+    Fut: Future<Output = Result<T, String>>,
 {
     let deadline = tokio::time::Instant::now() + DEADLINE;
     loop {

@@ -20,8 +20,10 @@ use tokio::{
     net::TcpStream,
 };
 
+use marimo_testkit::eventually;
+
 use crate::{
-    support::{Running, eventually, mails, register_and_login, start},
+    support::{Running, mails, register_and_login, start},
     web_pages::{Page, flags},
 };
 

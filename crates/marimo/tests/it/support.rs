@@ -69,25 +69,6 @@ pub async fn record_payment(gw: &Http, staff_token: &str, order_id: &str) {
         .expect(200);
 }
 
-/// Polls `check` until it returns `Some` (bounded: fails after 30 s).
-pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-}
-
 /// The texts of the mail files written so far.
 pub fn mails(data_dir: &std::path::Path) -> Vec<String> {
     let Ok(dir) = std::fs::read_dir(data_dir.join("mail")) else {

@@ -150,7 +150,7 @@ async fn a_business_day_in_the_browser_in_english_and_russian() {
     // The accountant sees the revenue in the income statement ...
     sign_in(&b, &base, "bea@walk.test", PASSWORD).await;
     let statement = format!("{base}/accounting/reports/income-statement");
-    crate::support::eventually("the revenue in the income statement", || async {
+    marimo_testkit::eventually("the revenue in the income statement", || async {
         b.goto(&statement).await;
         b.text("#report-1").await.contains("$25.00").then_some(())
     })

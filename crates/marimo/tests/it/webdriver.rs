@@ -52,7 +52,7 @@ impl Driver {
             base: format!("http://127.0.0.1:{port}"),
             http: reqwest::Client::new(),
         };
-        crate::support::eventually("chromedriver to be ready", || async {
+        marimo_testkit::eventually("chromedriver to be ready", || async {
             let res = driver
                 .http
                 .get(format!("{}/status", driver.base))
@@ -147,7 +147,7 @@ impl Browser {
 
     /// Waits (bounded) for an element matching `css`.
     pub async fn find(&self, css: &str) -> String {
-        crate::support::eventually(&format!("element {css}"), || self.try_find(css)).await
+        marimo_testkit::eventually(&format!("element {css}"), || self.try_find(css)).await
     }
 
     pub async fn type_into(&self, css: &str, text: &str) {
@@ -179,7 +179,7 @@ impl Browser {
     /// Reloads `url` until `css` is on the page (bounded): for figures
     /// that arrive through events.
     pub async fn goto_until(&self, url: &str, css: &str) {
-        crate::support::eventually(&format!("{css} on {url}"), || async {
+        marimo_testkit::eventually(&format!("{css} on {url}"), || async {
             self.goto(url).await;
             self.try_find(css).await
         })

@@ -49,7 +49,7 @@ impl From<Identity> for Caller {
 pub fn bearer(parts: &Parts) -> Option<&str> {
     let value = parts
         .headers
-        .get(axum::http::header::AUTHORIZATION)?
+        .get(http::header::AUTHORIZATION)?
         .to_str()
         .ok()?;
     let (scheme, token) = value.split_once(' ')?;

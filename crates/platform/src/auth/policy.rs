@@ -149,6 +149,6 @@ mod tests {
         assert!(c.may::<Bookkeepers>());
         assert!(c.require_policy::<Bookkeepers>().is_ok());
         let err = c.require_policy::<Admins>().unwrap_err();
-        assert_eq!(err.status, axum::http::StatusCode::FORBIDDEN);
+        assert_eq!(err.status, http::StatusCode::FORBIDDEN);
     }
 }

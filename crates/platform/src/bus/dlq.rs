@@ -97,11 +97,13 @@ pub fn owning_service(queue: &str) -> Result<ServiceName, BusError> {
 
 async fn service_db(settings: &Settings, queue: &str) -> Result<Db, BusError> {
     let service = owning_service(queue)?;
-    let db = Db::connect(service.as_str(), &settings.database)
+    let db = Db::connect(service.as_str(), &settings.database, settings.migrate)
         .await
         .map_err(|e| BusError::Unavailable(e.to_string()))?;
     // A database the service never started on has no bus tables yet.
-    super::schema::prepare(&db).await?;
+    super::schema::prepare(&db)
+        .await
+        .map_err(|e| BusError::Unavailable(e.to_string()))?;
     Ok(db)
 }
 

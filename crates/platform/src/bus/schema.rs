@@ -1,10 +1,12 @@
 //! The bus's own tables, created in every service's database at start.
 //!
-//! They are created with idempotent DDL rather than through the service's
-//! migrator so that every service gets the same tables without copying a
-//! migration file into each crate. A change to them must stay additive.
+//! They are a schema part of every service (see [`crate::db::migrate`])
+//! rather than a migration, so that every service gets the same tables
+//! without copying a migration file into each crate. The DDL is
+//! idempotent and a change to it must stay additive: a changed text is
+//! applied again over the existing tables.
 
-use crate::db::Db;
+use crate::db::{Db, DbError, Prepared, Schema};
 
 const DDL: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS outbox (
@@ -40,16 +42,8 @@ const DDL: &[&str] = &[
     )",
 ];
 
-pub async fn prepare(db: &Db) -> Result<(), sqlx::Error> {
-    for stmt in DDL {
-        match sqlx::query(*stmt).execute(db.pool()).await {
-            Ok(_) => {}
-            // Replicas starting together on PostgreSQL may race on
-            // IF NOT EXISTS (a unique violation in the catalog): the
-            // object exists, which is all we need.
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
+/// Creates the bus tables unless they are current (then it only reads).
+pub async fn prepare(db: &Db) -> Result<Prepared, DbError> {
+    db.prepare(&Schema::new().part("bus", DDL.join(";\n")))
+        .await
 }

@@ -14,9 +14,10 @@
 //! - becomes a client span (`SELECT outbox`, ...) when it runs inside a
 //!   traced request or event; background polling makes no spans.
 //!
-//! Call sites are unchanged: `.execute(db.pool())`, `.fetch_one(&mut *tx)`.
-//! Where a function wants a plain `&AnyPool` or `&mut AnyConnection`, the
-//! wrappers deref to them (that use is not measured).
+//! Call sites read like plain sqlx: `.execute(db.pool())`,
+//! `.fetch_one(&mut *tx)`. The wrappers do not deref to the raw `AnyPool`
+//! or `AnyConnection`, so no query can slip past the measurement: a store
+//! function takes `&DbPool`, `&mut TxConn`, or any [`Exec`].
 
 use std::{
     fmt,
@@ -36,6 +37,7 @@ use sqlx::{
     Any, AnyConnection, AnyPool, Describe, Either, Execute, Executor, SqlStr, Transaction,
     any::{AnyArguments, AnyQueryResult, AnyRow, AnyStatement, AnyTypeInfo},
     error::ErrorKind,
+    pool::PoolConnection,
 };
 
 use crate::telemetry::{
@@ -90,7 +92,7 @@ impl Probe {
     }
 }
 
-/// A service's pool as an instrumented executor. Derefs to the `AnyPool`.
+/// A service's pool as an instrumented executor.
 #[derive(Clone)]
 pub struct DbPool {
     shared: Arc<Shared>,
@@ -115,13 +117,6 @@ impl WeakPool {
 impl fmt::Debug for DbPool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&self.shared.pool, f)
-    }
-}
-
-impl Deref for DbPool {
-    type Target = AnyPool;
-    fn deref(&self) -> &AnyPool {
-        &self.shared.pool
     }
 }
 
@@ -155,7 +150,7 @@ impl DbPool {
     }
 
     /// The plain pool (not measured): migrations, health pings.
-    pub fn raw(&self) -> &AnyPool {
+    pub(crate) fn raw(&self) -> &AnyPool {
         &self.shared.pool
     }
 
@@ -165,6 +160,15 @@ impl DbPool {
 
     pub(crate) fn observe(&self, sql: &str) -> Option<Observation> {
         self.probe().clone().map(|p| Observation::start(p, sql))
+    }
+
+    /// One connection of the pool for several statements in a row (each
+    /// measured), returned to the pool when dropped.
+    pub async fn acquire(&self) -> Result<PoolConn, sqlx::Error> {
+        Ok(Conn {
+            tx: self.raw().acquire().await?,
+            probe: self.probe().clone(),
+        })
     }
 
     pub(crate) fn wrap(&self, tx: Transaction<'static, Any>) -> Tx {
@@ -183,11 +187,19 @@ pub struct Tx {
     conn: TxConn,
 }
 
-/// The connection of a [`Tx`]; derefs to the `AnyConnection`.
-pub struct TxConn {
-    tx: Transaction<'static, Any>,
+/// An instrumented connection: a transaction's ([`TxConn`], `&mut *tx`)
+/// or one taken from the pool for several reads in a row ([`PoolConn`],
+/// [`DbPool::acquire`]). Either is an executor whose every statement is
+/// measured; neither hands out the raw connection.
+pub struct Conn<C> {
+    tx: C,
     probe: Option<Arc<Probe>>,
 }
+
+/// The connection of a [`Tx`].
+pub type TxConn = Conn<Transaction<'static, Any>>;
+/// A connection from [`DbPool::acquire`], back to the pool when dropped.
+pub type PoolConn = Conn<PoolConnection<Any>>;
 
 impl fmt::Debug for Tx {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -195,9 +207,9 @@ impl fmt::Debug for Tx {
     }
 }
 
-impl fmt::Debug for TxConn {
+impl<C> fmt::Debug for Conn<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("TxConn")
+        f.write_str("Conn")
     }
 }
 
@@ -211,19 +223,6 @@ impl Deref for Tx {
 impl DerefMut for Tx {
     fn deref_mut(&mut self) -> &mut TxConn {
         &mut self.conn
-    }
-}
-
-impl Deref for TxConn {
-    type Target = AnyConnection;
-    fn deref(&self) -> &AnyConnection {
-        &self.tx
-    }
-}
-
-impl DerefMut for TxConn {
-    fn deref_mut(&mut self) -> &mut AnyConnection {
-        &mut self.tx
     }
 }
 
@@ -494,6 +493,28 @@ fn observed_optional<'e>(
     }
 }
 
+/// The executors a store function may take: the instrumented pool, a
+/// transaction or its connection, nothing raw. `impl Exec<'e>` is how a
+/// store function says "a pool or a transaction".
+pub trait Exec<'c>: Executor<'c, Database = Any> + sealed::Sealed {}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for &super::DbPool {}
+    impl<C> Sealed for &mut super::Conn<C> {}
+    impl Sealed for &mut super::Tx {}
+}
+
+impl<'c> Exec<'c> for &'c DbPool {}
+impl<'c, C: ConnHandle> Exec<'c> for &'c mut Conn<C> {}
+
+/// What a [`Conn`] may hold: a transaction or a pooled connection, both
+/// plain connections underneath.
+pub trait ConnHandle: DerefMut<Target = AnyConnection> + Send + 'static {}
+impl ConnHandle for Transaction<'static, Any> {}
+impl ConnHandle for PoolConnection<Any> {}
+impl<'c> Exec<'c> for &'c mut Tx {}
+
 impl<'c> Executor<'c> for &'c DbPool {
     type Database = Any;
 
@@ -540,7 +561,7 @@ impl<'c> Executor<'c> for &'c DbPool {
     }
 }
 
-impl<'c> Executor<'c> for &'c mut TxConn {
+impl<'c, C: ConnHandle> Executor<'c> for &'c mut Conn<C> {
     type Database = Any;
 
     fn fetch_many<'e, 'q: 'e, E>(

@@ -7,13 +7,23 @@
 //! minor units, times are text in the format of [`crate::clock`].
 //!
 //! Queries through [`Db::pool`] and [`Db::begin`] are measured and traced
-//! ([`instrument`]).
+//! (the `instrument` module).
+//!
+//! Schema changes go through [`Db::prepare`] ([`migrate`]): checked with
+//! reads first, applied once under a lock, and not at all with
+//! `MARIMO_MIGRATE=off`.
 
 mod instrument;
+pub mod migrate;
 
-pub use instrument::{DbPool, Tx, TxConn};
+pub use instrument::{Conn, ConnHandle, DbPool, Exec, PoolConn, Tx, TxConn};
+pub use migrate::{Prepared, Schema};
 
-use std::{sync::Once, time::Duration};
+use std::{
+    path::PathBuf,
+    sync::{Arc, Once},
+    time::Duration,
+};
 
 use sqlx::{
     any::AnyPoolOptions,
@@ -21,7 +31,7 @@ use sqlx::{
 };
 
 use crate::{
-    config::DatabaseConfig,
+    config::{DatabaseConfig, MigrateMode},
     telemetry::{Metrics, Tracer},
 };
 
@@ -51,6 +61,17 @@ pub enum DbError {
         #[source]
         source: MigrateError,
     },
+    #[error("cannot check or change the {service} schema: {source}")]
+    Schema {
+        service: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error(
+        "the {service} schema is behind this build ({missing} is not applied) and \
+         MARIMO_MIGRATE=off: run `marimo migrate` first"
+    )]
+    Behind { service: String, missing: String },
 }
 
 /// A service's connection pool.
@@ -59,6 +80,9 @@ pub struct Db {
     pool: DbPool,
     kind: DbKind,
     service: String,
+    migrate: MigrateMode,
+    /// SQLite: the file [`Db::prepare`] locks (see [`migrate`]).
+    lock_file: Option<Arc<PathBuf>>,
 }
 
 /// See [`Db::downgrade`].
@@ -67,6 +91,8 @@ pub struct WeakDb {
     pool: instrument::WeakPool,
     kind: DbKind,
     service: String,
+    migrate: MigrateMode,
+    lock_file: Option<Arc<PathBuf>>,
 }
 
 impl WeakDb {
@@ -76,6 +102,8 @@ impl WeakDb {
             pool: self.pool.upgrade()?,
             kind: self.kind,
             service: self.service.clone(),
+            migrate: self.migrate,
+            lock_file: self.lock_file.clone(),
         })
     }
 }
@@ -87,13 +115,23 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 const CONNECT_PATIENCE: Duration = Duration::from_secs(15);
 
 impl Db {
-    /// Connects the pool of `service` and creates its file or schema.
-    pub async fn connect(service: &str, cfg: &DatabaseConfig) -> Result<Self, DbError> {
+    /// Connects the pool of `service` and creates its file or schema;
+    /// `migrate` says whether [`Db::prepare`] may change the schema (with
+    /// [`MigrateMode::Off`] not even the PostgreSQL schema is created).
+    pub async fn connect(
+        service: &str,
+        cfg: &DatabaseConfig,
+        migrate: MigrateMode,
+    ) -> Result<Self, DbError> {
         static DRIVERS: Once = Once::new();
         DRIVERS.call_once(sqlx::any::install_default_drivers);
         // The name becomes a schema identifier and a file name.
         debug_assert!(service.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
 
+        let lock_file = match cfg {
+            DatabaseConfig::Sqlite { dir } => Some(Arc::new(migrate::lock_file(dir, service))),
+            DatabaseConfig::Postgres { .. } => None,
+        };
         let (url, kind) = match cfg {
             DatabaseConfig::Sqlite { dir } => {
                 // Owner-only directory and database file (its WAL files
@@ -123,7 +161,9 @@ impl Db {
             source,
         };
         if kind == DbKind::Postgres {
-            create_schema(&url, service).await.map_err(connect_err)?;
+            create_schema(&url, service, migrate)
+                .await
+                .map_err(connect_err)?;
         }
 
         let schema = service.to_string();
@@ -159,6 +199,8 @@ impl Db {
             pool: DbPool::new(pool),
             kind,
             service: service.into(),
+            migrate,
+            lock_file,
         })
     }
 
@@ -186,6 +228,8 @@ impl Db {
             pool: self.pool.downgrade(),
             kind: self.kind,
             service: self.service.clone(),
+            migrate: self.migrate,
+            lock_file: self.lock_file.clone(),
         }
     }
 
@@ -194,20 +238,13 @@ impl Db {
         self.pool.telemetry()
     }
 
-    /// Runs the service's migrations (idempotent; PostgreSQL replicas
-    /// serialise on sqlx's advisory lock).
-    pub async fn migrate(&self, migrator: &Migrator) -> Result<(), DbError> {
-        migrator
-            .run(self.pool.raw())
-            .await
-            .map_err(|source| DbError::Migrate {
-                service: self.service.clone(),
-                source,
-            })
+    /// Brings the service's migrations up to date through [`Db::prepare`]:
+    /// no DDL when they are current, once under the schema lock otherwise.
+    pub async fn migrate(&self, migrator: &Migrator) -> Result<Prepared, DbError> {
+        self.prepare(&Schema::new().migrations(migrator)).await
     }
 
-    /// The pool as an executor (`.fetch_all(db.pool())`); derefs to the
-    /// `AnyPool`.
+    /// The pool as an instrumented executor (`.fetch_all(db.pool())`).
     pub fn pool(&self) -> &DbPool {
         &self.pool
     }
@@ -230,6 +267,24 @@ impl Db {
         Ok(self.pool.wrap(result?))
     }
 
+    /// A read-only transaction that sees one snapshot, so the several
+    /// queries of a report agree with each other while writers commit.
+    /// SQLite in WAL mode gives a deferred transaction its snapshot at the
+    /// first read (and takes no write lock); PostgreSQL needs REPEATABLE
+    /// READ for that.
+    pub async fn snapshot(&self) -> Result<Tx, sqlx::Error> {
+        let obs = self.pool.observe("BEGIN");
+        let result = self.pool.raw().begin().await;
+        instrument::finish(obs, result.as_ref().err());
+        let mut tx = self.pool.wrap(result?);
+        if self.kind == DbKind::Postgres {
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(tx)
+    }
+
     /// True when a trivial query succeeds (readiness).
     pub async fn ping(&self) -> bool {
         // Not measured: probes would drown the service's own queries.
@@ -240,12 +295,15 @@ impl Db {
     }
 
     pub async fn close(&self) {
-        self.pool.close().await;
+        self.pool.raw().close().await;
     }
 }
 
-/// Creates the service's schema, retrying while the server comes up.
-async fn create_schema(url: &str, schema: &str) -> Result<(), sqlx::Error> {
+/// Creates the service's schema unless it exists (a start on a current
+/// database runs no DDL), retrying while the server comes up. With
+/// `MARIMO_MIGRATE=off` it only waits for the server: a missing schema is
+/// then reported by [`Db::prepare`].
+async fn create_schema(url: &str, schema: &str, migrate: MigrateMode) -> Result<(), sqlx::Error> {
     let deadline = tokio::time::Instant::now() + CONNECT_PATIENCE;
     loop {
         let attempt = async {
@@ -254,10 +312,21 @@ async fn create_schema(url: &str, schema: &str) -> Result<(), sqlx::Error> {
                 .acquire_timeout(ACQUIRE_TIMEOUT)
                 .connect(url)
                 .await?;
-            let sql = format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"");
-            let res = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&pool).await;
+            let res = async {
+                let exists: i64 =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM pg_namespace WHERE nspname = $1")
+                        .bind(schema)
+                        .fetch_one(&pool)
+                        .await?;
+                if exists == 0 && migrate == MigrateMode::Auto {
+                    let sql = format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"");
+                    sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&pool).await?;
+                }
+                Ok(())
+            }
+            .await;
             pool.close().await;
-            res.map(|_| ())
+            res
         };
         match attempt.await {
             Ok(()) => return Ok(()),

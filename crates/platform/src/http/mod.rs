@@ -3,7 +3,7 @@
 //! query extractors that answer in the one error shape ([`extract`]), the
 //! canonical request path ([`path`]), cache policy of answers
 //! ([`cache_control`]), and serving with graceful shutdown and read
-//! timeouts ([`serve`]).
+//! timeouts ([`serve()`]).
 
 pub mod app;
 pub mod cache_control;

@@ -21,7 +21,7 @@ pub fn current() -> Option<String> {
 
 /// Runs `fut` with `id` as the current request id (background work that
 /// continues a request, e.g. a proxied call).
-pub async fn scope<F: std::future::Future>(id: String, fut: F) -> F::Output {
+pub async fn scope<F: Future>(id: String, fut: F) -> F::Output {
     REQUEST_ID.scope(id, fut).await
 }
 

@@ -162,8 +162,8 @@ pub async fn http_metrics(State(m): State<Metrics>, req: Request, next: Next) ->
     res
 }
 
-fn content_length(h: &axum::http::HeaderMap) -> Option<u64> {
-    h.get(axum::http::header::CONTENT_LENGTH)?
+fn content_length(h: &http::HeaderMap) -> Option<u64> {
+    h.get(http::header::CONTENT_LENGTH)?
         .to_str()
         .ok()?
         .parse()

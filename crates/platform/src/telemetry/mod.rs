@@ -2,7 +2,7 @@
 //!
 //! - [`metrics`]: a Prometheus registry *per service* ([`Metrics`]), the
 //!   HTTP metrics middleware, scrape-time collectors.
-//! - [`process`]: resident memory and the memory limit.
+//! - `process`: resident memory and the memory limit.
 //! - [`trace`]: spans, W3C trace context, the current span of a task.
 //! - [`otlp`]: the OTLP/HTTP JSON exporter behind a service's [`Tracer`].
 //! - [`http`]: server spans for incoming requests, client spans for

@@ -18,6 +18,8 @@ use marimo_platform::{
 use marimo_testkit::{Backend, backends, context_on};
 use serde_json::json;
 
+use crate::support::{count_reaches, scalar};
+
 /// An embedded broker that can be "unplugged", like a broker outage.
 #[derive(Default)]
 struct Unpluggable {
@@ -105,36 +107,13 @@ async fn publish(ctx: &ServiceContext, n: usize, payload: serde_json::Value) {
     ctx.outbox.wake();
 }
 
-async fn scalar(ctx: &ServiceContext, sql: &'static str) -> i64 {
-    sqlx::query_scalar::<_, i64>(sql)
-        .fetch_one(ctx.db().pool())
-        .await
-        .unwrap()
-}
-
-/// Polls `sql` until it returns `want` (bounded: fails after 30 s).
-async fn eventually(ctx: &ServiceContext, sql: &'static str, want: i64) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let got = scalar(ctx, sql).await;
-        if got == want {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{sql}: got {got}, want {want}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 #[tokio::test]
 async fn events_are_applied_exactly_once_even_when_redelivered() {
     for backend in backends() {
         let p = pair(&backend, Arc::new(EmbeddedBroker::default())).await;
         publish(&p.publisher, 50, json!({"order": 1})).await;
-        eventually(&p.consumer, "SELECT COUNT(*) FROM effects", 50).await;
-        eventually(
+        count_reaches(&p.consumer, "SELECT COUNT(*) FROM effects", 50).await;
+        count_reaches(
             &p.publisher,
             "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL",
             0,
@@ -147,7 +126,7 @@ async fn events_are_applied_exactly_once_even_when_redelivered() {
             .await
             .unwrap();
         p.publisher.outbox.wake();
-        eventually(
+        count_reaches(
             &p.publisher,
             "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL",
             0,
@@ -187,8 +166,8 @@ async fn a_broker_outage_loses_nothing() {
 
         broker.down.store(false, Ordering::SeqCst);
         p.publisher.outbox.wake();
-        eventually(&p.consumer, "SELECT COUNT(*) FROM effects", 1000).await;
-        eventually(
+        count_reaches(&p.consumer, "SELECT COUNT(*) FROM effects", 1000).await;
+        count_reaches(
             &p.publisher,
             "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL",
             0,
@@ -204,8 +183,8 @@ async fn a_poison_event_is_dead_lettered_and_the_rest_keep_flowing() {
         publish(&p.publisher, 3, json!({"order": 3})).await;
         publish(&p.publisher, 1, json!({"poison": true})).await;
         publish(&p.publisher, 3, json!({"order": 4})).await;
-        eventually(&p.consumer, "SELECT COUNT(*) FROM effects", 6).await;
-        eventually(
+        count_reaches(&p.consumer, "SELECT COUNT(*) FROM effects", 6).await;
+        count_reaches(
             &p.consumer,
             "SELECT COUNT(*) FROM dead_letters WHERE queue = 'accounting'",
             1,

@@ -18,17 +18,9 @@ use marimo_platform::{
 use marimo_testkit::{
     Backend,
     consul::{FakeConsul, parse_wait, serve},
-    context,
+    context, eventually,
 };
 use tokio_util::sync::CancellationToken;
-
-async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
 
 #[tokio::test]
 async fn registers_on_start_and_deregisters_on_shutdown() {
@@ -39,7 +31,10 @@ async fn registers_on_start_and_deregisters_on_shutdown() {
     let client = ConsulClient::new(&running.addr.to_string()).unwrap();
     let addr: SocketAddr = "127.0.0.1:18086".parse().unwrap();
     register(&ctx, client, addr);
-    eventually("registration", || consul.with(|d| d.registered.len() == 1)).await;
+    eventually("registration", async || {
+        consul.with(|d| d.registered.len() == 1)
+    })
+    .await;
     let body = consul.with(|d| d.registered[0].clone());
     assert_eq!(
         body,
@@ -112,7 +107,7 @@ async fn resolves_passing_instances_and_follows_changes() {
         Duration::from_secs(30),
     );
     let mut changes = d.changes().unwrap();
-    eventually("first resolution", || {
+    eventually("first resolution", async || {
         urls(&d, ServiceName::Shop).len() == 1
     })
     .await;
@@ -145,7 +140,7 @@ async fn resolves_passing_instances_and_follows_changes() {
 
     // Consul errors: the last good list stays.
     consul.change(|d| d.down = true);
-    eventually("failed watches", || consul.with(|d| d.errors >= 3)).await;
+    eventually("failed watches", async || consul.with(|d| d.errors >= 3)).await;
     assert_eq!(
         urls(&d, ServiceName::Shop),
         ["http://127.0.0.1:9001", "http://127.0.0.1:9003"]
@@ -279,7 +274,7 @@ async fn with_acls_on_only_the_configured_token_gets_through() {
     let ctx = context(ServiceName::Main, settings).await;
     let at: SocketAddr = "127.0.0.1:18096".parse().unwrap();
     register(&ctx, client, at);
-    eventually("registration with the token", || {
+    eventually("registration with the token", async || {
         consul.with(|d| d.registered.len() == 1)
     })
     .await;

@@ -1,42 +1,19 @@
 //! Dead letters of the embedded broker: listed from, and replayed out of,
 //! the consuming service's database (SQLite, and PostgreSQL when set).
 
-use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
-    time::Duration,
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, Ordering},
 };
 
 use marimo_platform::{
     bus::{Bus, Envelope, HandlerError, dlq, inbox},
-    service::{ServiceContext, ServiceName},
+    service::ServiceName,
 };
 use marimo_testkit::{backends, context_on};
 use serde_json::json;
 
-async fn scalar(ctx: &ServiceContext, sql: &'static str) -> i64 {
-    sqlx::query_scalar::<_, i64>(sql)
-        .fetch_one(ctx.db().pool())
-        .await
-        .unwrap()
-}
-
-async fn eventually(ctx: &ServiceContext, sql: &'static str, want: i64) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let got = scalar(ctx, sql).await;
-        if got == want {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{sql}: got {got}, want {want}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+use crate::support::{count_reaches, scalar};
 
 #[tokio::test]
 async fn embedded_dead_letters_are_listed_and_replayed_once() {
@@ -88,8 +65,8 @@ async fn embedded_dead_letters_are_listed_and_replayed_once() {
             tx.commit().await.unwrap();
         }
         publisher.outbox.wake();
-        eventually(&consumer, "SELECT COUNT(*) FROM effects", 2).await;
-        eventually(&consumer, "SELECT COUNT(*) FROM dead_letters", 1).await;
+        count_reaches(&consumer, "SELECT COUNT(*) FROM effects", 2).await;
+        count_reaches(&consumer, "SELECT COUNT(*) FROM dead_letters", 1).await;
 
         let letters = dlq::list(&settings, "accounting").await.unwrap();
         assert_eq!(letters.len(), 1, "{}", backend.name());
@@ -105,8 +82,8 @@ async fn embedded_dead_letters_are_listed_and_replayed_once() {
         assert_eq!(dlq::replay(&settings, "accounting").await.unwrap(), 1);
         assert!(dlq::list(&settings, "accounting").await.unwrap().is_empty());
         consumer.outbox.wake();
-        eventually(&consumer, "SELECT COUNT(*) FROM effects", 3).await;
-        eventually(
+        count_reaches(&consumer, "SELECT COUNT(*) FROM effects", 3).await;
+        count_reaches(
             &consumer,
             "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL",
             0,

@@ -6,4 +6,5 @@ mod consul;
 mod dlq;
 mod rabbit;
 mod redis;
+mod support;
 mod telemetry;

@@ -32,13 +32,17 @@ use marimo_platform::{
     ids::new_id,
     service::{ServiceContext, ServiceName},
 };
-use marimo_testkit::{Backend, backends, context_on, rabbitmq_url, scrape::sample};
+use marimo_testkit::{
+    Backend, backends, context_on, eventually_within, rabbitmq_url, scrape::sample,
+};
 use serde_json::json;
 use tokio::{
     net::{TcpListener, TcpStream},
     sync::watch,
 };
 use tokio_util::sync::CancellationToken;
+
+use crate::support::{PATIENCE, count_reaches, scalar};
 
 /// A publisher (shop) and a consumer (accounting, on its own queue) over
 /// one RabbitMQ broker. The consumer counts each applied event in
@@ -111,7 +115,7 @@ async fn rig(backend: &Backend, url: &str, broker_url: &str) -> Rig {
         async move {
             calls.fetch_add(1, Ordering::SeqCst);
             if env.payload["poison"] == true && !accept.load(Ordering::SeqCst) {
-                // Longer than `eventually` waits: a consumer stuck behind
+                // Longer than `count_reaches` waits: a consumer stuck behind
                 // this message fails the test rather than being slow.
                 if attempts.fetch_add(1, Ordering::SeqCst) == 0 {
                     let _ =
@@ -182,38 +186,6 @@ async fn delete_queues(url: &str, queue: &str) {
     let _ = conn.close(200, "OK".into()).await;
 }
 
-async fn scalar(ctx: &ServiceContext, sql: &'static str) -> i64 {
-    sqlx::query_scalar::<_, i64>(sql)
-        .fetch_one(ctx.db().pool())
-        .await
-        .unwrap()
-}
-
-/// Polls `sql` until it returns `want` (bounded: fails after 40 s).
-async fn eventually(ctx: &ServiceContext, sql: &'static str, want: i64) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
-    loop {
-        let got = scalar(ctx, sql).await;
-        if got == want {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{sql}: got {got}, want {want}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// Polls `check` until it is true (bounded: fails after 40 s).
-async fn until(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
-    while !check().await {
-        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 const UNSENT: &str = "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL";
 const EFFECTS: &str = "SELECT COUNT(*) FROM effects";
 const PROCESSED: &str = "SELECT COUNT(*) FROM processed_events";
@@ -224,8 +196,8 @@ async fn events_are_applied_exactly_once_even_when_redelivered() {
     for backend in backends() {
         let r = rig(&backend, &url, &url).await;
         r.publish(50, json!({"order": 1})).await;
-        eventually(&r.consumer, EFFECTS, 50).await;
-        eventually(&r.publisher, UNSENT, 0).await;
+        count_reaches(&r.consumer, EFFECTS, 50).await;
+        count_reaches(&r.publisher, UNSENT, 0).await;
 
         // As if the relay had crashed before marking them sent.
         sqlx::query("UPDATE outbox SET sent_at = NULL")
@@ -233,11 +205,13 @@ async fn events_are_applied_exactly_once_even_when_redelivered() {
             .await
             .unwrap();
         r.publisher.outbox.wake();
-        eventually(&r.publisher, UNSENT, 0).await;
+        count_reaches(&r.publisher, UNSENT, 0).await;
         let calls = r.calls.clone();
-        until("every redelivery reached the handler", async || {
-            calls.load(Ordering::SeqCst) == 100
-        })
+        eventually_within(
+            PATIENCE,
+            "every redelivery reached the handler",
+            async || calls.load(Ordering::SeqCst) == 100,
+        )
         .await;
         assert_eq!(scalar(&r.consumer, EFFECTS).await, 50, "{}", backend.name());
         assert_eq!(scalar(&r.consumer, PROCESSED).await, 50);
@@ -253,11 +227,11 @@ async fn a_network_cut_loses_nothing_and_the_broker_reconnects() {
         let r = rig(&backend, &url, &proxy.url).await;
         // The consumer is up and running before the cut.
         r.publish(10, json!({"order": 2})).await;
-        eventually(&r.consumer, EFFECTS, 10).await;
+        count_reaches(&r.consumer, EFFECTS, 10).await;
 
         proxy.cut();
         let broker = r.broker.clone();
-        until("the broker noticed the cut", async || {
+        eventually_within(PATIENCE, "the broker noticed the cut", async || {
             !broker.is_connected()
         })
         .await;
@@ -268,10 +242,13 @@ async fn a_network_cut_loses_nothing_and_the_broker_reconnects() {
         assert_eq!(scalar(&r.consumer, EFFECTS).await, 10);
 
         proxy.restore();
-        until("the broker reconnected", async || broker.is_connected()).await;
+        eventually_within(PATIENCE, "the broker reconnected", async || {
+            broker.is_connected()
+        })
+        .await;
         r.publisher.outbox.wake();
-        eventually(&r.consumer, EFFECTS, 1010).await;
-        eventually(&r.publisher, UNSENT, 0).await;
+        count_reaches(&r.consumer, EFFECTS, 1010).await;
+        count_reaches(&r.publisher, UNSENT, 0).await;
         assert_eq!(
             scalar(&r.consumer, PROCESSED).await,
             1010,
@@ -294,12 +271,12 @@ async fn a_poison_event_is_retried_dead_lettered_and_replayed() {
         // The poison's first attempt blocks until the six others are
         // applied: a consumer that handled one delivery at a time would
         // never get there.
-        eventually(&r.consumer, EFFECTS, 6).await;
+        count_reaches(&r.consumer, EFFECTS, 6).await;
         r.release_poison.send_replace(true);
 
         let settings = r.settings.clone();
         let queue = r.queue.clone();
-        until("the poison reached the DLQ", async || {
+        eventually_within(PATIENCE, "the poison reached the DLQ", async || {
             dlq::list(&settings, &queue).await.unwrap().len() == 1
         })
         .await;
@@ -324,7 +301,7 @@ async fn a_poison_event_is_retried_dead_lettered_and_replayed() {
             async move {
                 let labels: Vec<(&str, &str)> =
                     labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
-                until(&format!("{name} = {want}"), async || {
+                eventually_within(PATIENCE, &format!("{name} = {want}"), async || {
                     sample(&metrics.scrape().await, name, &labels) == Some(want)
                 })
                 .await;
@@ -347,7 +324,7 @@ async fn a_poison_event_is_retried_dead_lettered_and_replayed() {
 
         r.accept_poison.store(true, Ordering::SeqCst);
         assert_eq!(dlq::replay(&r.settings, &r.queue).await.unwrap(), 1);
-        eventually(&r.consumer, EFFECTS, 7).await;
+        count_reaches(&r.consumer, EFFECTS, 7).await;
         assert!(dlq::list(&r.settings, &r.queue).await.unwrap().is_empty());
         assert_eq!(dlq::replay(&r.settings, &r.queue).await.unwrap(), 0);
         shows("dlq_depth", queue_labels, 0.0).await;
@@ -381,7 +358,7 @@ async fn a_message_that_is_not_an_envelope_is_dead_lettered_at_once() {
         .await
         .unwrap();
     let (settings, queue) = (r.settings.clone(), r.queue.clone());
-    until("the garbage reached the DLQ", async || {
+    eventually_within(PATIENCE, "the garbage reached the DLQ", async || {
         dlq::list(&settings, &queue).await.unwrap().len() == 1
     })
     .await;
@@ -658,7 +635,7 @@ async fn per_instance_queues_give_every_process_every_event() {
     publisher.outbox.publish(&mut tx, &env).await.unwrap();
     tx.commit().await.unwrap();
     publisher.outbox.wake();
-    until("both instances saw the event", async || {
+    eventually_within(PATIENCE, "both instances saw the event", async || {
         seen.iter().all(|c| c.load(Ordering::SeqCst) == 1)
     })
     .await;

@@ -8,7 +8,7 @@ use std::{
         Arc,
         atomic::{AtomicUsize, Ordering},
     },
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use bytes::Bytes;
@@ -17,18 +17,9 @@ use marimo_platform::{
     lock::{self, Lease, LocalLocks, Locks, Turn, run_exclusive},
     redis::{LuaScript, Redis},
 };
-use marimo_testkit::{TcpProxy, TestRedis, redis_url};
+use marimo_testkit::{TcpProxy, TestRedis, eventually, redis_url};
 
 const TTL: Duration = Duration::from_secs(60);
-
-/// Waits for `check` to hold, failing after a generous deadline.
-async fn until(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 fn redis() -> Option<(TestRedis, Redis)> {
     let t = TestRedis::new(&redis_url()?);
@@ -112,7 +103,7 @@ async fn store_gets_puts_expires_and_invalidates_a_prefix_across_scan_pages() {
             Duration::from_millis(50),
         )
         .await;
-    until("the entry expires", async || {
+    eventually("the entry expires", async || {
         store.get("short").await.is_none()
     })
     .await;
@@ -153,7 +144,7 @@ async fn store_passes_through_while_redis_is_cut_and_catches_up_after() {
     store.invalidate_prefix("/api/shop/".into()).await;
 
     proxy.restore().await;
-    until("the store reads from Redis again", async || {
+    eventually("the store reads from Redis again", async || {
         store.get("/api/config/b").await.is_some()
     })
     .await;
@@ -370,7 +361,7 @@ async fn only_the_owner_releases_or_renews(locks: Arc<dyn Locks>) {
             .await
             .unwrap()
     );
-    until("the short lease expires", async || {
+    eventually("the short lease expires", async || {
         locks
             .acquire(&short, "b", Duration::from_secs(30))
             .await
@@ -430,7 +421,7 @@ async fn with_redis_cut_jobs_skip_their_turn_and_a_held_lease_is_lost() {
     assert_eq!(ran.load(Ordering::SeqCst), 0, "a job ran without a lease");
 
     proxy.restore().await;
-    until("the job runs again", async || {
+    eventually("the job runs again", async || {
         matches!(
             run_exclusive(&b, &name, ttl, |_| async {}).await,
             Turn::Ran(())

@@ -2,10 +2,7 @@
 //! status, consumer outcomes and dead letters in the consumer's
 //! `/metrics`, JSON log lines that carry the request's trace context.
 
-use std::{
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::sync::{Arc, Mutex};
 
 use axum::{Router, routing::get};
 use marimo_platform::{
@@ -16,7 +13,7 @@ use marimo_platform::{
     service::{ServiceContext, ServiceName},
     telemetry::log,
 };
-use marimo_testkit::{backends, context, context_on, scrape::sample, spawn};
+use marimo_testkit::{backends, context, context_on, eventually, scrape::sample, spawn};
 use serde_json::{Value, json};
 
 /// The current value of a sample in `ctx`'s `/metrics` (0 when absent).
@@ -24,21 +21,18 @@ async fn value(ctx: &ServiceContext, name: &str, labels: &[(&str, &str)]) -> f64
     sample(&ctx.metrics.scrape().await, name, labels).unwrap_or(0.0)
 }
 
-/// Polls a sample until it equals `want` (bounded: fails after 30 s).
+/// Waits until a sample equals `want`; a failure shows the last exposition.
 async fn until_value(ctx: &ServiceContext, name: &str, labels: &[(&str, &str)], want: f64) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
+    let what = format!("{name}{labels:?} = {want}");
+    eventually(&what, async || {
         let got = value(ctx, name, labels).await;
         if got == want {
-            return;
+            Ok(())
+        } else {
+            Err(format!("{got}\n{}", ctx.metrics.scrape().await))
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{name}{labels:?}: got {got}, want {want}\n{}",
-            ctx.metrics.scrape().await
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -181,7 +175,7 @@ async fn a_stopped_service_leaves_its_pool_unreferenced() {
     // subscriptions hold: a collector that held them strongly would keep
     // every pool (and its connections) alive for ever.
     for backend in backends() {
-        let settings = std::sync::Arc::new(backend.settings(&[]).await);
+        let settings = Arc::new(backend.settings(&[]).await);
         let shutdown = tokio_util::sync::CancellationToken::new();
         let tasks = tokio_util::task::TaskTracker::new();
         let bus = Bus::embedded();

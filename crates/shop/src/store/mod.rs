@@ -2,7 +2,7 @@
 //! SQLite and PostgreSQL through sqlx `Any`: `$n` placeholders, text ids
 //! and times, BIGINT money, stock and 0/1 flags.
 //!
-//! Functions that run inside a write transaction take `&mut AnyConnection`
+//! Functions that run inside a write transaction take `&mut TxConn`
 //! (`&mut *tx`) or any executor; read-only listings take the pool.
 
 pub mod orders;

@@ -5,8 +5,9 @@
 
 use std::collections::HashMap;
 
+use marimo_platform::db::{Conn, ConnHandle, DbPool, TxConn};
 use serde_json::{Value, json};
-use sqlx::{Any, AnyConnection, AnyPool, AssertSqlSafe, Executor, Row, any::AnyRow};
+use sqlx::{Any, AssertSqlSafe, Executor, Row, any::AnyRow};
 
 use super::{decode_err, placeholders};
 use crate::domain::{
@@ -43,7 +44,7 @@ fn head_from(row: &AnyRow) -> Result<Order, sqlx::Error> {
 }
 
 /// Inserts the order and its lines.
-pub async fn insert(conn: &mut AnyConnection, o: &Order) -> Result<(), sqlx::Error> {
+pub async fn insert(conn: &mut TxConn, o: &Order) -> Result<(), sqlx::Error> {
     sqlx::query(concat!(
         "INSERT INTO orders (",
         order_columns!(),
@@ -83,7 +84,10 @@ pub async fn insert(conn: &mut AnyConnection, o: &Order) -> Result<(), sqlx::Err
 }
 
 /// The order with its lines.
-pub async fn find(conn: &mut AnyConnection, id: &str) -> Result<Option<Order>, sqlx::Error> {
+pub async fn find<C: ConnHandle>(
+    conn: &mut Conn<C>,
+    id: &str,
+) -> Result<Option<Order>, sqlx::Error> {
     let row = sqlx::query(concat!(
         "SELECT ",
         order_columns!(),
@@ -164,7 +168,7 @@ macro_rules! order_filter {
 /// A page of orders (newest first) with their lines, and the number of all
 /// that match.
 pub async fn list(
-    pool: &AnyPool,
+    pool: &DbPool,
     f: &Filter,
     limit: u32,
     offset: i64,
@@ -240,7 +244,7 @@ pub async fn expire_if_due<'e>(
 
 /// Ids of pending orders past their deadline, oldest deadline first.
 pub async fn due_for_expiry(
-    pool: &AnyPool,
+    pool: &DbPool,
     now: &str,
     limit: i64,
 ) -> Result<Vec<String>, sqlx::Error> {
@@ -285,7 +289,7 @@ pub async fn append_history<'e>(
 }
 
 /// The order's history, oldest first, as API JSON.
-pub async fn history(pool: &AnyPool, order_id: &str) -> Result<Vec<Value>, sqlx::Error> {
+pub async fn history(pool: &DbPool, order_id: &str) -> Result<Vec<Value>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT from_status, to_status, actor, reason, created_at FROM order_events
          WHERE order_id = $1 ORDER BY id",
@@ -378,7 +382,7 @@ pub async fn note_callback<'e>(
 }
 
 /// The order's payments, oldest first, as API JSON.
-pub async fn payments(pool: &AnyPool, order_id: &str) -> Result<Vec<Value>, sqlx::Error> {
+pub async fn payments(pool: &DbPool, order_id: &str) -> Result<Vec<Value>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT id, kind, amount, currency, created_at, method, reference FROM payments
          WHERE order_id = $1 ORDER BY id",
@@ -403,7 +407,7 @@ pub async fn payments(pool: &AnyPool, order_id: &str) -> Result<Vec<Value>, sqlx
 }
 
 /// Orders per status.
-pub async fn count_by_status(pool: &AnyPool) -> Result<Vec<(Status, i64)>, sqlx::Error> {
+pub async fn count_by_status(pool: &DbPool) -> Result<Vec<(Status, i64)>, sqlx::Error> {
     let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM orders GROUP BY status")
         .fetch_all(pool)
         .await?;
@@ -416,7 +420,7 @@ pub async fn count_by_status(pool: &AnyPool) -> Result<Vec<(Status, i64)>, sqlx:
 }
 
 /// Totals of orders whose money was taken and kept, per currency.
-pub async fn revenue(pool: &AnyPool) -> Result<Vec<(String, i64)>, sqlx::Error> {
+pub async fn revenue(pool: &DbPool) -> Result<Vec<(String, i64)>, sqlx::Error> {
     // PostgreSQL's SUM(bigint) is numeric, which sqlx Any cannot decode.
     let rows = sqlx::query(
         "SELECT currency, CAST(SUM(total) AS BIGINT) AS amount FROM orders

@@ -2,7 +2,8 @@
 //! relative updates (`stock = stock - $n WHERE stock >= $n`, `stock + $n`)
 //! so concurrent writers can never lose each other's changes.
 
-use sqlx::{Any, AnyConnection, AnyPool, AssertSqlSafe, Executor, Row, any::AnyRow};
+use marimo_platform::db::{DbPool, TxConn};
+use sqlx::{Any, AssertSqlSafe, Executor, Row, any::AnyRow};
 
 use super::placeholders;
 use crate::domain::catalog::{Product, Sort, search_key};
@@ -78,10 +79,7 @@ pub async fn find<'e>(
 }
 
 /// The products with these ids (those that exist, in no particular order).
-pub async fn find_many(
-    conn: &mut AnyConnection,
-    ids: &[&str],
-) -> Result<Vec<Product>, sqlx::Error> {
+pub async fn find_many(conn: &mut TxConn, ids: &[&str]) -> Result<Vec<Product>, sqlx::Error> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -129,7 +127,7 @@ macro_rules! product_filter {
 
 /// A page of products and the number of all that match.
 pub async fn list(
-    pool: &AnyPool,
+    pool: &DbPool,
     f: &Filter,
     limit: u32,
     offset: i64,
@@ -170,7 +168,7 @@ pub async fn list(
 }
 
 /// Categories of active products with how many each has.
-pub async fn categories(pool: &AnyPool) -> Result<Vec<(String, i64)>, sqlx::Error> {
+pub async fn categories(pool: &DbPool) -> Result<Vec<(String, i64)>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT category, COUNT(*) AS n FROM products
          WHERE active = 1 AND category <> ''
@@ -358,7 +356,7 @@ pub async fn deactivate<'e>(
 }
 
 /// `(active products, active products with stock <= threshold)`.
-pub async fn stock_counts(pool: &AnyPool, threshold: i64) -> Result<(i64, i64), sqlx::Error> {
+pub async fn stock_counts(pool: &DbPool, threshold: i64) -> Result<(i64, i64), sqlx::Error> {
     let row = sqlx::query(
         "SELECT COUNT(*) AS active,
                 COALESCE(SUM(CASE WHEN stock <= $1 THEN 1 ELSE 0 END), 0) AS low

@@ -2,6 +2,7 @@
 //! shared by every replica (a `config.setting.changed` event is consumed by
 //! one replica; all of them read the table).
 
+use marimo_platform::db::TxConn;
 use sqlx::{Any, Executor, Row};
 
 use crate::domain::settings::{Change, ShopSettings};
@@ -26,11 +27,7 @@ pub async fn load<'e>(ex: impl Executor<'e, Database = Any>) -> Result<ShopSetti
 
 /// Applies a change unless the stored value is newer (a higher version
 /// than the change's). `false` when it was stale and ignored.
-pub async fn apply(
-    conn: &mut sqlx::AnyConnection,
-    change: &Change,
-    now: &str,
-) -> Result<bool, sqlx::Error> {
+pub async fn apply(conn: &mut TxConn, change: &Change, now: &str) -> Result<bool, sqlx::Error> {
     let stored: Option<i64> =
         sqlx::query_scalar("SELECT version FROM shop_settings WHERE key = $1")
             .bind(change.key)

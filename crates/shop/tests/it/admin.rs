@@ -2,9 +2,10 @@
 //! order list with filters, and the dashboard summary.
 
 use marimo_platform::auth::Role;
+use marimo_testkit::each_backend;
 use serde_json::{Value, json};
 
-use crate::support::{App, GADGET, WIDGET, each_backend, line};
+use crate::support::{App, GADGET, WIDGET, line};
 
 async fn send(
     app: &App,
@@ -30,7 +31,7 @@ async fn send(
 
 #[tokio::test]
 async fn admin_endpoints_check_roles() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         let product = format!("/api/shop/admin/products/{WIDGET}");
         let restock = format!("{product}/restock");
         let endpoints: Vec<(&str, String, Option<Value>)> = vec![
@@ -109,7 +110,7 @@ async fn admin_endpoints_check_roles() {
 
 #[tokio::test]
 async fn products_are_created_changed_and_restocked_with_validation() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         let admin = app.user(Role::ShopManager);
         let tok = Some(admin.token.as_str());
         let res = send(
@@ -299,7 +300,7 @@ async fn products_are_created_changed_and_restocked_with_validation() {
 
 #[tokio::test]
 async fn ordered_products_are_deactivated_not_deleted() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         let admin = app.user(Role::Admin);
         let tok = Some(admin.token.as_str());
         let ann = app.user(Role::User);
@@ -373,7 +374,7 @@ async fn ordered_products_are_deactivated_not_deleted() {
 
 #[tokio::test]
 async fn admin_order_list_filters_and_the_summary_adds_up() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         let admin = app.user(Role::Admin);
         let tok = Some(admin.token.as_str());
         let ann = app.user(Role::User);

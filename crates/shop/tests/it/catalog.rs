@@ -2,9 +2,10 @@
 //! categories, and answers to garbage.
 
 use marimo_platform::auth::Role;
+use marimo_testkit::each_backend;
 use serde_json::{Value, json};
 
-use crate::support::{App, GADGET, WIDGET, each_backend};
+use crate::support::{App, GADGET, WIDGET};
 
 fn names(res: &Value) -> Vec<String> {
     res["products"]
@@ -26,7 +27,7 @@ async fn list(app: &App, query: &str) -> Value {
 
 #[tokio::test]
 async fn the_original_catalog_is_seeded() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         let res = list(&app, "").await;
         assert_eq!(res["success"], true);
         assert_eq!(res["total"], 2);
@@ -81,7 +82,7 @@ async fn the_original_catalog_is_seeded() {
 
 #[tokio::test]
 async fn search_filters_sort_and_pages() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         app.product(
             json!({"name": "Cheap Cable", "price": "4.50", "category": "Accessories",
                            "description": "USB cable, 100% copper", "stock": 7}),
@@ -200,7 +201,7 @@ async fn search_filters_sort_and_pages() {
 
 #[tokio::test]
 async fn garbage_gets_404_or_400_never_500() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         for path in [
             "/api/shop/products/not-a-uuid",
             "/api/shop/products/0193a0c0-0000-7000-8000-00000000ffff",

@@ -2,13 +2,14 @@
 //! update inside the order's transaction.
 
 use marimo_platform::auth::Role;
+use marimo_testkit::each_backend;
 use serde_json::json;
 
-use crate::support::{each_backend, line};
+use crate::support::{App, line};
 
 #[tokio::test]
 async fn a_hundred_concurrent_orders_for_ten_units_sell_exactly_ten() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         let product = app.product(json!({"name": "Scarce", "price": "5.00", "stock": 10})).await;
         let id = product["id"].as_str().unwrap().to_owned();
         let tasks: Vec<_> = (0..100)
@@ -55,7 +56,7 @@ async fn a_hundred_concurrent_orders_for_ten_units_sell_exactly_ten() {
 
 #[tokio::test]
 async fn concurrent_multi_line_orders_keep_stock_exact() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         let a = app.product(json!({"name": "A", "price": "1.00", "stock": 40})).await;
         let b = app.product(json!({"name": "B", "price": "2.00", "stock": 25})).await;
         let (a, b) = (

@@ -2,13 +2,14 @@
 //! of factory and config events, exactly once under redelivery.
 
 use marimo_platform::{auth::Role, bus::Envelope, service::ServiceName};
+use marimo_testkit::{each_backend, eventually};
 use serde_json::json;
 
-use crate::support::{App, WIDGET, delivered, each_backend, eventually, line, publish};
+use crate::support::{App, WIDGET, delivered, line, publish};
 
 #[tokio::test]
 async fn every_transition_publishes_its_event_with_the_catalog_payload() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         let ann = app.user(Role::User);
         let staff = app.user(Role::ShopManager);
         let order = app.order(&ann, json!([line(WIDGET, 2)])).await;
@@ -55,7 +56,7 @@ async fn every_transition_publishes_its_event_with_the_catalog_payload() {
         }
         // The relay delivers them (the shop's own bus has no consumer of
         // these, so they are confirmed at once).
-        eventually(|| async {
+        eventually("the outbox to drain", || async {
             app.scalar("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL")
                 .await
                 == 0
@@ -112,10 +113,13 @@ async fn processed(app: &App, id: &str) -> bool {
 
 #[tokio::test]
 async fn finished_goods_from_the_factory_raise_stock_exactly_once() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         let factory = app.peer(ServiceName::Factory).await;
         let env = completed(&factory, "WIDGET-PREMIUM", json!("12")).await;
-        eventually(|| async { app.stock(WIDGET).await == 62 }).await;
+        eventually("WIDGET stock to reach 62", || async {
+            app.stock(WIDGET).await == 62
+        })
+        .await;
         assert!(processed(&app, &env.id).await);
 
         // Redelivery (as if the factory's relay crashed before marking its
@@ -127,7 +131,7 @@ async fn finished_goods_from_the_factory_raise_stock_exactly_once() {
                 .unwrap();
             factory.outbox.wake();
             let pool = factory.db().pool().clone();
-            eventually(|| {
+            eventually("the redelivered event to be sent", || {
                 let pool = pool.clone();
                 async move {
                     sqlx::query_scalar::<_, i64>(
@@ -151,10 +155,13 @@ async fn finished_goods_from_the_factory_raise_stock_exactly_once() {
 
         // An unknown sku is ignored (consumed, nothing changes).
         let unknown = completed(&factory, "NO-SUCH-SKU", json!("5")).await;
-        eventually(|| async { processed(&app, &unknown.id).await }).await;
+        eventually("the unknown sku's event to be processed", || async {
+            processed(&app, &unknown.id).await
+        })
+        .await;
         // A fraction of a finished good can never apply: dead-lettered.
         let fraction = completed(&factory, "WIDGET-PREMIUM", json!("1.5")).await;
-        eventually(|| async {
+        eventually("a dead letter in the shop queue", || async {
             app.scalar("SELECT COUNT(*) FROM dead_letters WHERE queue = 'shop'")
                 .await
                 == 1
@@ -168,7 +175,10 @@ async fn finished_goods_from_the_factory_raise_stock_exactly_once() {
         assert_eq!(dead, fraction.id);
         // Whole units written with decimals are fine.
         completed(&factory, "WIDGET-PREMIUM", json!("3.000")).await;
-        eventually(|| async { app.stock(WIDGET).await == 65 }).await;
+        eventually("WIDGET stock to reach 65", || async {
+            app.stock(WIDGET).await == 65
+        })
+        .await;
         // A product unlinked from its sku no longer receives it.
         let admin = app.user(Role::Admin);
         app.http()
@@ -179,7 +189,10 @@ async fn finished_goods_from_the_factory_raise_stock_exactly_once() {
             .await
             .expect(200);
         let later = completed(&factory, "WIDGET-PREMIUM", json!("7")).await;
-        eventually(|| async { processed(&app, &later.id).await }).await;
+        eventually("the later event to be processed", || async {
+            processed(&app, &later.id).await
+        })
+        .await;
         assert_eq!(app.stock(WIDGET).await, 65);
     })
     .await;
@@ -187,7 +200,7 @@ async fn finished_goods_from_the_factory_raise_stock_exactly_once() {
 
 #[tokio::test]
 async fn bad_settings_are_dead_lettered_and_others_ignored() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         let config = app.peer(ServiceName::Config).await;
         let setting = |key: &str, value: serde_json::Value| {
             Envelope::new(
@@ -200,7 +213,7 @@ async fn bad_settings_are_dead_lettered_and_others_ignored() {
         // Keys the shop does not use are consumed without effect.
         let other = publish(&config, setting("app_name", json!("Marimo ERP"))).await;
         delivered(&config, &other).await;
-        eventually(|| async {
+        eventually("a dead letter in the shop queue", || async {
             app.scalar("SELECT COUNT(*) FROM dead_letters WHERE queue = 'shop'")
                 .await
                 == 1
@@ -223,7 +236,10 @@ async fn bad_settings_are_dead_lettered_and_others_ignored() {
             ),
         )
         .await;
-        eventually(|| async { processed(&app, &n.id).await }).await;
+        eventually("the event to be processed", || async {
+            processed(&app, &n.id).await
+        })
+        .await;
         let order = app
             .order(&app.user(Role::User), json!([line(WIDGET, 1)]))
             .await;
@@ -238,7 +254,10 @@ async fn bad_settings_are_dead_lettered_and_others_ignored() {
             ),
         )
         .await;
-        eventually(|| async { processed(&app, &deleted.id).await }).await;
+        eventually("the deletion event to be processed", || async {
+            processed(&app, &deleted.id).await
+        })
+        .await;
         let order = app
             .order(&app.user(Role::User), json!([line(WIDGET, 1)]))
             .await;

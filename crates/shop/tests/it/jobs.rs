@@ -5,10 +5,11 @@
 use std::time::Duration;
 
 use marimo_platform::{auth::Role, lock};
+use marimo_testkit::eventually;
 use marimo_testkit::{Backend, TestRedis, redis_url};
 use serde_json::json;
 
-use crate::support::{App, WIDGET, eventually, line};
+use crate::support::{App, WIDGET, line};
 
 /// `scheduled_job_turns_total` of the sweep with this outcome.
 async fn turns(app: &App, outcome: &str) -> u64 {
@@ -55,7 +56,10 @@ async fn the_sweep_waits_for_the_lease_another_replica_holds_in_redis() {
         .unwrap();
     // A whole turn after the order fell due, taken while the lease is held.
     let busy = turns(&app, "busy").await;
-    eventually(|| async { turns(&app, "busy").await > busy }).await;
+    eventually("a busy turn of the expiry job", || async {
+        turns(&app, "busy").await > busy
+    })
+    .await;
     assert_eq!(
         order_status(&app, id).await,
         "pending",
@@ -64,6 +68,9 @@ async fn the_sweep_waits_for_the_lease_another_replica_holds_in_redis() {
     assert_eq!(turns(&app, "ran").await, 0);
 
     assert!(other.release(&name, "other-replica").await.unwrap());
-    eventually(|| async { order_status(&app, id).await == "expired" }).await;
+    eventually("the order to expire", || async {
+        order_status(&app, id).await == "expired"
+    })
+    .await;
     assert!(turns(&app, "ran").await >= 1);
 }

@@ -3,9 +3,10 @@
 //! stock.
 
 use marimo_platform::{auth::Role, service::ServiceName};
+use marimo_testkit::{each_backend, eventually};
 use serde_json::{Value, json};
 
-use crate::support::{App, GADGET, User, WIDGET, each_backend, eventually, line};
+use crate::support::{App, GADGET, User, WIDGET, line};
 
 async fn payments(app: &App, order_id: &str) -> Vec<(String, i64)> {
     let rows: Vec<(String, i64)> =
@@ -40,7 +41,7 @@ fn illegal(res: marimo_testkit::Res, from: &str, to: &str) {
 
 #[tokio::test]
 async fn pending_paid_shipped_delivered() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         let ann = app.user(Role::User);
         let staff = app.user(Role::ShopManager);
         let order = app.order(&ann, json!([line(WIDGET, 2)])).await;
@@ -132,7 +133,7 @@ async fn pending_paid_shipped_delivered() {
 
 #[tokio::test]
 async fn cancelling_releases_stock_and_refunds_paid_orders() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         let ann = app.user(Role::User);
         let staff = app.user(Role::ShopManager);
 
@@ -212,7 +213,7 @@ async fn cancelling_releases_stock_and_refunds_paid_orders() {
 
 #[tokio::test]
 async fn unpaid_orders_expire_and_release_their_stock() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         let ann = app.user(Role::User);
         let config = app.peer(ServiceName::Config).await;
         // 0.01 minutes = 600 ms.
@@ -232,7 +233,10 @@ async fn unpaid_orders_expire_and_release_their_stock() {
         assert_eq!(app.stock(WIDGET).await, 45);
 
         let id = doomed["id"].as_str().unwrap();
-        eventually(|| async { status(&app, &ann, id).await == "expired" }).await;
+        eventually("the order to expire", || async {
+            status(&app, &ann, id).await == "expired"
+        })
+        .await;
         assert_eq!(
             app.stock(WIDGET).await,
             49,
@@ -279,7 +283,10 @@ async fn unpaid_orders_expire_and_release_their_stock() {
         let mine = marimo_shop::start(&app.ctx).await.unwrap();
         let (a, b) = tokio::join!(replica.expire_due(3), mine.expire_due(3));
         let swept = a.unwrap() + b.unwrap();
-        eventually(|| async { app.stock(GADGET).await == 30 }).await;
+        eventually("GADGET stock to return to 30", || async {
+            app.stock(GADGET).await == 30
+        })
+        .await;
         assert!(swept <= 10);
         let expired = app
             .scalar("SELECT COUNT(*) FROM order_events WHERE to_status = 'expired'")
@@ -312,7 +319,7 @@ async fn unpaid_orders_expire_and_release_their_stock() {
 
 #[tokio::test]
 async fn order_history_and_payments_cannot_be_rewritten() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         let customer = app.user(Role::User);
         let order = app.order(&customer, json!([line(WIDGET, 1)])).await;
         let id = order["id"].as_str().unwrap().to_owned();

@@ -2,13 +2,14 @@
 //! config service's event, idempotency, and who can read an order.
 
 use marimo_platform::{auth::Role, service::ServiceName};
+use marimo_testkit::each_backend;
 use serde_json::json;
 
-use crate::support::{GADGET, WIDGET, each_backend, line};
+use crate::support::{App, GADGET, WIDGET, line};
 
 #[tokio::test]
 async fn the_catalog_price_is_charged_whatever_the_client_sends() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         let user = app.user(Role::User);
         let res = app
             .place(
@@ -52,7 +53,7 @@ async fn the_catalog_price_is_charged_whatever_the_client_sends() {
 
 #[tokio::test]
 async fn tax_comes_from_the_config_event_without_a_restart() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         let user = app.user(Role::User);
         let before = app.order(&user, json!([line(WIDGET, 1)])).await;
         assert_eq!(
@@ -117,7 +118,7 @@ async fn tax_comes_from_the_config_event_without_a_restart() {
 
 #[tokio::test]
 async fn requests_are_validated_and_nothing_changes_on_refusal() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         let user = app.user(Role::User);
         for (items, status) in [
             (json!([line(WIDGET, 0)]), 400),
@@ -254,7 +255,7 @@ async fn requests_are_validated_and_nothing_changes_on_refusal() {
 
 #[tokio::test]
 async fn an_idempotency_key_replays_the_same_answer() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         let user = app.user(Role::User);
         let body = json!({"items": [line(WIDGET, 2)]});
         let send = |user: &crate::support::User, key: &str, body: serde_json::Value| {
@@ -325,7 +326,7 @@ async fn an_idempotency_key_replays_the_same_answer() {
 
 #[tokio::test]
 async fn orders_are_visible_to_their_owner_and_staff_only() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         let ann = app.user(Role::User);
         let bob = app.user(Role::User);
         let order = app.order(&ann, json!([line(WIDGET, 1)])).await;
@@ -422,11 +423,11 @@ async fn orders_are_visible_to_their_owner_and_staff_only() {
 
 #[tokio::test]
 async fn an_order_racing_a_price_change_is_never_charged_the_old_price() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         let user = app.user(Role::User);
         // An admin's change, uncommitted: on PostgreSQL it holds the row
         // lock the reservation needs; on SQLite the write lock.
-        let mut admin_tx = app.pool().begin().await.unwrap();
+        let mut admin_tx = app.ctx.db().begin().await.unwrap();
         sqlx::query("UPDATE products SET price = 3100 WHERE id = $1")
             .bind(WIDGET)
             .execute(&mut *admin_tx)

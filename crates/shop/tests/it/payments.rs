@@ -6,7 +6,9 @@ use marimo_platform::{auth::Role, clock};
 use marimo_shop::domain::payment::callback_signature;
 use serde_json::{Value, json};
 
-use crate::support::{App, WIDGET, each_backend, line};
+use marimo_testkit::each_backend;
+
+use crate::support::{App, WIDGET, line};
 
 const SECRET: &str = "provider-secret-0123456789abcdef0123456789";
 
@@ -48,7 +50,7 @@ async fn callback(app: &App, body: &Value, secret: &str, timestamp: i64) -> mari
 
 #[tokio::test]
 async fn a_customer_cannot_pay_and_staff_record_method_and_reference() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         let ann = app.user(Role::User);
         let order = app.order(&ann, json!([line(WIDGET, 1)])).await;
         let id = order["id"].as_str().unwrap();
@@ -171,7 +173,7 @@ async fn the_providers_callback_must_be_signed_fresh_exact_and_is_applied_once()
 
 #[tokio::test]
 async fn without_a_configured_secret_every_callback_is_refused() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         let ann = app.user(Role::User);
         let order = app.order(&ann, json!([line(WIDGET, 1)])).await;
         let id = order["id"].as_str().unwrap();

@@ -1,18 +1,16 @@
 //! A shop service on a fresh database, driven over HTTP, with other
 //! services' contexts on the same bus to publish the events it consumes.
 
-use std::time::Duration;
-
+use marimo_platform::db::DbPool;
 use marimo_platform::{
-    auth::{JwtKeys, Role, jwt::Identity},
+    auth::{Role, jwt::Identity},
     bus::{Bus, Envelope},
     config::Settings,
     ids,
     service::{ServiceContext, ServiceName},
 };
-use marimo_testkit::{self as testkit, Backend, Http, Res, TestServer};
+use marimo_testkit::{self as testkit, Backend, Http, Res, TestServer, eventually};
 use serde_json::{Value, json};
-use sqlx::AnyPool;
 
 /// The seeded catalog (migration `..._seed_catalog.sql`).
 pub const WIDGET: &str = "0193a0c0-0000-7000-8000-000000000001";
@@ -34,16 +32,10 @@ pub struct User {
     pub token: String,
 }
 
-/// Runs `test` once per backend (SQLite, and PostgreSQL when configured),
-/// each on a fresh database.
-pub async fn each_backend<F, Fut>(test: F)
-where
-    F: Fn(App) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    for backend in testkit::backends() {
-        eprintln!("--- backend: {}", backend.name());
-        test(App::start(&backend).await).await;
+/// What `testkit::each_backend` starts: a shop on a fresh database.
+impl testkit::Fixture for App {
+    async fn start(backend: &Backend) -> Self {
+        App::start(backend).await
     }
 }
 
@@ -56,12 +48,15 @@ impl App {
     pub async fn start_with(backend: &Backend, overrides: &[(&str, &str)]) -> App {
         let settings = backend.settings(overrides).await;
         let bus = Bus::embedded();
-        let ctx = testkit::context_on(ServiceName::Shop, settings.clone(), bus.clone()).await;
-        let router = marimo_shop::router(ctx.clone())
-            .await
-            .expect("shop router starts");
+        let testkit::Service { ctx, server } = testkit::start_service(
+            ServiceName::Shop,
+            settings.clone(),
+            bus.clone(),
+            marimo_shop::router,
+        )
+        .await;
         App {
-            server: testkit::spawn(router).await,
+            server,
             ctx,
             settings,
             bus,
@@ -73,14 +68,14 @@ impl App {
         &self.server.http
     }
 
-    pub fn pool(&self) -> &AnyPool {
+    pub fn pool(&self) -> &DbPool {
         self.ctx.db().pool()
     }
 
     pub fn user(&self, role: Role) -> User {
         let id = ids::new_id();
         let email = format!("{}-{}@example.com", role.as_str(), &id[id.len() - 8..]);
-        let (token, _) = JwtKeys::new(testkit::TEST_JWT_SECRET.as_bytes()).issue(&Identity {
+        let token = testkit::sign(&Identity {
             user_id: id.clone(),
             email: email.clone(),
             role,
@@ -187,7 +182,7 @@ impl App {
         )
         .await;
         let admin = self.user(Role::Admin);
-        eventually(|| async {
+        eventually("the setting to reach the shop", || async {
             let res = self
                 .http()
                 .get("/api/shop/admin/settings")
@@ -215,7 +210,7 @@ pub async fn publish(ctx: &ServiceContext, env: Envelope) -> Envelope {
 /// broker confirms only after each matching handler returned).
 pub async fn delivered(ctx: &ServiceContext, env: &Envelope) {
     let pool = ctx.db().pool().clone();
-    eventually(|| {
+    eventually("the event to be relayed", || {
         let pool = pool.clone();
         let id = env.id.clone();
         async move {
@@ -230,22 +225,6 @@ pub async fn delivered(ctx: &ServiceContext, env: &Envelope) {
         }
     })
     .await;
-}
-
-/// Polls `check` until it holds (bounded: fails after 30 s).
-pub async fn eventually<F, Fut>(check: F)
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while !check().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "condition not reached within 30 s"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
 }
 
 pub fn line(product_id: &str, quantity: i64) -> Value {

@@ -1,6 +1,7 @@
 //! Refresh tokens and their families (sessions): create, find, rotate,
 //! revoke, count the live ones, prune and purge the dead ones.
 
+use marimo_platform::db::TxConn;
 use sqlx::{Any, Executor, Row};
 use time::OffsetDateTime;
 
@@ -143,11 +144,7 @@ pub async fn active_users<'e>(
 /// Forgets a user's refresh tokens that can no longer be used (expired, or
 /// of a revoked family: both answer 401 whether the row exists or not), and
 /// then the families left without tokens.
-pub async fn prune_sessions(
-    tx: &mut sqlx::AnyConnection,
-    user_id: &str,
-    now: &str,
-) -> Result<(), sqlx::Error> {
+pub async fn prune_sessions(tx: &mut TxConn, user_id: &str, now: &str) -> Result<(), sqlx::Error> {
     sqlx::query(
         "DELETE FROM refresh_tokens
           WHERE family_id IN (SELECT id FROM token_families WHERE user_id = $1)
@@ -175,10 +172,7 @@ pub async fn prune_sessions(
 /// created before it that have no token left. A used token of a live family
 /// is kept until it expires: presenting it again must still revoke the
 /// family. Returns the tokens deleted.
-pub async fn purge_dead_sessions(
-    tx: &mut sqlx::AnyConnection,
-    cutoff: &str,
-) -> Result<u64, sqlx::Error> {
+pub async fn purge_dead_sessions(tx: &mut TxConn, cutoff: &str) -> Result<u64, sqlx::Error> {
     let tokens = sqlx::query(
         "DELETE FROM refresh_tokens
           WHERE expires_at < $1

@@ -1,13 +1,14 @@
 //! The brute-force state of sign-in per email (`login_throttle`).
 
 use marimo_platform::clock;
-use sqlx::{Any, AnyPool, Executor, Row};
+use marimo_platform::db::DbPool;
+use sqlx::{Any, Executor, Row};
 use time::OffsetDateTime;
 
 use super::parse_time;
 use crate::domain::{self, Admission, ThrottleState};
 
-async fn throttle_state(pool: &AnyPool, email: &str) -> Result<Option<ThrottleState>, sqlx::Error> {
+async fn throttle_state(pool: &DbPool, email: &str) -> Result<Option<ThrottleState>, sqlx::Error> {
     let row = sqlx::query(
         "SELECT failures, blocked_until, last_attempt_at FROM login_throttle WHERE email = $1",
     )
@@ -31,7 +32,7 @@ async fn throttle_state(pool: &AnyPool, email: &str) -> Result<Option<ThrottleSt
 /// requests agree: once the delay applies, one attempt per window gets
 /// through. Rows of addresses untried for a day are pruned on the way.
 pub async fn throttle_admit(
-    pool: &AnyPool,
+    pool: &DbPool,
     email: &str,
     now: OffsetDateTime,
 ) -> Result<Admission, sqlx::Error> {
@@ -120,7 +121,7 @@ pub async fn throttle_failed<'e>(
 }
 
 /// A successful sign-in resets the count.
-pub async fn throttle_clear(pool: &AnyPool, email: &str) -> Result<(), sqlx::Error> {
+pub async fn throttle_clear(pool: &DbPool, email: &str) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM login_throttle WHERE email = $1")
         .bind(email)
         .execute(pool)

@@ -1,7 +1,8 @@
 //! Accounts: insert, look up, change, list and count.
 
 use marimo_platform::auth::Role;
-use sqlx::{Any, AnyPool, Executor, Row};
+use marimo_platform::db::DbPool;
+use sqlx::{Any, Executor, Row};
 
 use super::{UserRecord, decode_err, record_from};
 use crate::domain::User;
@@ -67,7 +68,7 @@ pub async fn find_by_id<'e>(
 /// Replaces the hash only if it is still `old` (a concurrent password change
 /// wins); `true` when replaced.
 pub async fn replace_password_hash(
-    pool: &AnyPool,
+    pool: &DbPool,
     id: &str,
     old: &str,
     new: &str,
@@ -138,7 +139,7 @@ pub async fn set_active<'e>(
 /// One page of users, oldest first, optionally filtered by a lower-cased
 /// `LIKE` pattern over email and name; with the total of the filter.
 pub async fn list_users(
-    pool: &AnyPool,
+    pool: &DbPool,
     pattern: Option<&str>,
     limit: u32,
     offset: i64,
@@ -169,7 +170,7 @@ pub async fn list_users(
 }
 
 /// (role, active, count) for every combination present.
-pub async fn role_counts(pool: &AnyPool) -> Result<Vec<(Role, bool, i64)>, sqlx::Error> {
+pub async fn role_counts(pool: &DbPool) -> Result<Vec<(Role, bool, i64)>, sqlx::Error> {
     let rows = sqlx::query("SELECT role, active, COUNT(*) AS n FROM users GROUP BY role, active")
         .fetch_all(pool)
         .await?;

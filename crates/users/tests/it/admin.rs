@@ -2,14 +2,15 @@
 //! state, and role checks on every protected endpoint.
 
 use marimo_platform::{auth::Role, ids};
+use marimo_testkit::each_backend;
 use marimo_users::UsersError;
 use serde_json::json;
 
-use crate::support::{ADMIN_EMAIL, ADMIN_PASSWORD, App, PASSWORD, each_backend};
+use crate::support::{ADMIN_EMAIL, ADMIN_PASSWORD, App, PASSWORD};
 
 #[tokio::test]
 async fn bootstrap_admin_is_created_once_and_never_overwritten() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         let admin = app.admin().await;
         let res = app.profile(&admin.access).await.expect(200);
         assert_eq!(res.json["role"], "admin");
@@ -60,7 +61,7 @@ async fn a_bootstrap_password_that_breaks_the_policy_stops_the_start() {
 
 #[tokio::test]
 async fn create_user_enforces_the_rules_and_refuses_duplicates() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         let user = marimo_users::create_user(
             &app.ctx,
             " Acc@Example.com ",
@@ -99,7 +100,7 @@ async fn create_user_enforces_the_rules_and_refuses_duplicates() {
 
 #[tokio::test]
 async fn list_paginates_searches_and_checks_roles() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         let admin = app.admin().await;
         let manager = app.user_with_role("mgr@example.com", Role::Manager).await;
         app.register("zoe@example.com", "Zoë Ångström").await;
@@ -186,7 +187,7 @@ async fn list_paginates_searches_and_checks_roles() {
 
 #[tokio::test]
 async fn assign_role_validates_and_is_admin_only() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         let admin = app.admin().await;
         let target = app.register("nia@example.com", "Nia").await;
         let target_id = target["id"].as_str().unwrap().to_owned();
@@ -298,7 +299,7 @@ async fn assign_role_validates_and_is_admin_only() {
 
 #[tokio::test]
 async fn a_demoted_admin_loses_admin_rights_at_once() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         let root = app.admin().await;
         let second = app.user_with_role("second@example.com", Role::Admin).await;
         app.http()
@@ -318,15 +319,14 @@ async fn a_demoted_admin_loses_admin_rights_at_once() {
             .send()
             .await
             .expect(403);
-        app.login_ok(crate::support::ADMIN_EMAIL, ADMIN_PASSWORD)
-            .await;
+        app.login_ok(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     })
     .await;
 }
 
 #[tokio::test]
 async fn deactivation_revokes_sessions_and_blocks_sign_in_until_reactivated() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         let admin = app.admin().await;
         let user = app.register("oli@example.com", "Oli").await;
         let id = user["id"].as_str().unwrap().to_owned();
@@ -441,7 +441,7 @@ async fn deactivation_revokes_sessions_and_blocks_sign_in_until_reactivated() {
 
 #[tokio::test]
 async fn summary_counts_every_role_for_the_dashboard_roles() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         let admin = app.admin().await;
         let manager = app.user_with_role("m@example.com", Role::Manager).await;
         let accountant = app.user_with_role("a@example.com", Role::Accountant).await;

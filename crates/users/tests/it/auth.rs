@@ -7,14 +7,15 @@ use marimo_platform::{
     clock, ids,
 };
 use marimo_testkit::TEST_JWT_SECRET;
+use marimo_testkit::each_backend;
 use serde_json::json;
 use tokio::task::JoinSet;
 
-use crate::support::{PASSWORD, each_backend};
+use crate::support::{App, PASSWORD};
 
 #[tokio::test]
 async fn register_answers_201_with_the_user_and_normalises_the_email() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         let res = app
             .http()
             .post("/api/users/register")
@@ -49,7 +50,7 @@ async fn register_answers_201_with_the_user_and_normalises_the_email() {
 
 #[tokio::test]
 async fn duplicate_email_in_another_case_is_409() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         app.register("dup@example.com", "First").await;
         let res = app
             .http()
@@ -73,7 +74,7 @@ async fn duplicate_email_in_another_case_is_409() {
 
 #[tokio::test]
 async fn registration_enforces_the_policies_naming_the_rule() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         let cases = [
             (json!({"email": "p@example.com", "password": "Abcde12", "name": "P"}), "password", "8"),
             (json!({"email": "p@example.com", "password": format!("Ab1{}", "x".repeat(126)), "name": "P"}), "password", "128"),
@@ -127,7 +128,7 @@ async fn registration_enforces_the_policies_naming_the_rule() {
 
 #[tokio::test]
 async fn login_returns_the_original_shape_and_profile_is_top_level() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         let user = app.register("bob@example.com", "Bob").await;
         let res = app.login("  BOB@example.com", PASSWORD).await.expect(200);
         let body = &res.json;
@@ -176,7 +177,7 @@ async fn login_returns_the_original_shape_and_profile_is_top_level() {
 
 #[tokio::test]
 async fn bad_credentials_get_the_same_401_whether_or_not_the_email_exists() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         app.register("carol@example.com", "Carol").await;
         let wrong = app
             .login("carol@example.com", "Wrong1234")
@@ -206,7 +207,7 @@ async fn bad_credentials_get_the_same_401_whether_or_not_the_email_exists() {
 
 #[tokio::test]
 async fn refresh_rotates_and_reuse_revokes_the_whole_family() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         app.register("dave@example.com", "Dave").await;
         let first = app.login_ok("dave@example.com", PASSWORD).await;
         let other_session = app.login_ok("dave@example.com", PASSWORD).await;
@@ -246,7 +247,7 @@ async fn refresh_rotates_and_reuse_revokes_the_whole_family() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_refreshes_of_one_token_let_exactly_one_win() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         app.register("erin@example.com", "Erin").await;
         let t = app.login_ok("erin@example.com", PASSWORD).await;
         let mut set = JoinSet::new();
@@ -285,7 +286,7 @@ async fn concurrent_refreshes_of_one_token_let_exactly_one_win() {
 
 #[tokio::test]
 async fn logout_is_idempotent_and_revokes_the_refresh_token() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         app.register("fay@example.com", "Fay").await;
         let t = app.login_ok("fay@example.com", PASSWORD).await;
         for _ in 0..2 {
@@ -342,7 +343,7 @@ async fn logout_is_idempotent_and_revokes_the_refresh_token() {
 
 #[tokio::test]
 async fn logout_all_revokes_every_session_of_the_user() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         app.register("gil@example.com", "Gil").await;
         app.register("hal@example.com", "Hal").await;
         let a = app.login_ok("gil@example.com", PASSWORD).await;
@@ -376,7 +377,7 @@ async fn logout_all_revokes_every_session_of_the_user() {
 
 #[tokio::test]
 async fn legacy_bcrypt_hashes_verify_and_are_upgraded_to_argon2id() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         let legacy = bcrypt::hash("LegacyPass1", 4).unwrap();
         assert!(legacy.starts_with("$2"));
         let now = clock::now_text();
@@ -410,7 +411,7 @@ async fn legacy_bcrypt_hashes_verify_and_are_upgraded_to_argon2id() {
 
 #[tokio::test]
 async fn five_failures_close_sign_in_with_429_even_for_the_right_password() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         app.register("ivy@example.com", "Ivy").await;
         app.register("jon@example.com", "Jon").await;
         for i in 1..=5 {
@@ -460,7 +461,7 @@ async fn five_failures_close_sign_in_with_429_even_for_the_right_password() {
 
 #[tokio::test]
 async fn change_password_checks_the_current_one_and_ends_other_sessions() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         app.register("kim@example.com", "Kim").await;
         let t = app.login_ok("kim@example.com", PASSWORD).await;
         let change = |current: &str, new: &str| {
@@ -501,7 +502,7 @@ fn forge(claims: &Claims, secret: &[u8]) -> String {
 
 #[tokio::test]
 async fn forged_expired_and_malformed_tokens_are_401() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         app.register("lou@example.com", "Lou").await;
         let t = app.login_ok("lou@example.com", PASSWORD).await;
         let claims = app.ctx.jwt.verify(&t.access).unwrap();
@@ -575,7 +576,7 @@ async fn forged_expired_and_malformed_tokens_are_401() {
 
 #[tokio::test]
 async fn malformed_requests_get_the_one_error_shape() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         let res = app
             .http()
             .post("/api/users/login")

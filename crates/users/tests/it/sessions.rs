@@ -1,10 +1,11 @@
 //! The periodic purge of dead sessions.
 
 use marimo_platform::clock;
+use marimo_testkit::each_backend;
 use marimo_users::{SESSION_RETENTION, domain::hash_refresh_token, purge_dead_sessions};
 use serde_json::json;
 
-use crate::support::{App, PASSWORD, each_backend};
+use crate::support::{App, PASSWORD};
 
 const LONG_AGO: &str = "2000-01-01T00:00:00.000000Z";
 
@@ -23,7 +24,7 @@ async fn count(app: &App, sql: &'static str) -> i64 {
 
 #[tokio::test]
 async fn the_purge_forgets_long_dead_sessions_and_keeps_the_rest() {
-    each_backend(|app| async move {
+    each_backend(|app: App| async move {
         app.register("gus@example.com", "Gus").await;
         let live = app.login_ok("gus@example.com", PASSWORD).await;
         let revoked_long_ago = app.login_ok("gus@example.com", PASSWORD).await;

@@ -1,13 +1,14 @@
 //! A users service on a fresh database, driven over HTTP.
 
+use marimo_platform::db::DbPool;
 use marimo_platform::{
     auth::Role,
+    bus::Bus,
     config::Settings,
     service::{ServiceContext, ServiceName},
 };
 use marimo_testkit::{self as testkit, Backend, Http, Res, TestServer};
 use serde_json::{Value, json};
-use sqlx::AnyPool;
 
 pub const ADMIN_EMAIL: &str = "root@marimo.test";
 pub const ADMIN_PASSWORD: &str = "Bootstrap1Admin";
@@ -27,16 +28,11 @@ pub struct Tokens {
     pub user_id: String,
 }
 
-/// Runs `test` once per backend (SQLite, and PostgreSQL when configured),
-/// each on a fresh database with the bootstrap admin.
-pub async fn each_backend<F, Fut>(test: F)
-where
-    F: Fn(App) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    for backend in testkit::backends() {
-        eprintln!("--- backend: {}", backend.name());
-        test(App::start(&backend).await).await;
+/// What `testkit::each_backend` starts: a fresh database with the
+/// bootstrap admin.
+impl testkit::Fixture for App {
+    async fn start(backend: &Backend) -> Self {
+        App::start(backend).await
     }
 }
 
@@ -53,12 +49,15 @@ impl App {
 
     /// Another start of the service on the same settings (a restart).
     pub async fn on(settings: Settings, backend: &'static str) -> App {
-        let ctx = testkit::context(ServiceName::Users, settings.clone()).await;
-        let router = marimo_users::router(ctx.clone())
-            .await
-            .expect("users router starts");
+        let testkit::Service { ctx, server } = testkit::start_service(
+            ServiceName::Users,
+            settings.clone(),
+            Bus::embedded(),
+            marimo_users::router,
+        )
+        .await;
         App {
-            server: testkit::spawn(router).await,
+            server,
             ctx,
             settings,
             backend,
@@ -69,7 +68,7 @@ impl App {
         &self.server.http
     }
 
-    pub fn pool(&self) -> &AnyPool {
+    pub fn pool(&self) -> &DbPool {
         self.ctx.db().pool()
     }
 

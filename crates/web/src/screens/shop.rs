@@ -121,7 +121,7 @@ pub async fn catalog(s: Session, headers: HeaderMap, Query(q): Query<CatalogQuer
 
 // ---------------------------------------------------------------- cart
 
-/// The cart cookie: `id:qty|id:qty`, at most [`Cart::MAX_LINES`] lines.
+/// The cart cookie: `id:qty|id:qty`, at most `Cart::MAX_LINES` lines.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Cart(pub Vec<(String, u32)>);
 

@@ -1,6 +1,7 @@
 //! `audit_log`: insert-only (the database refuses updates and deletes).
 
-use sqlx::{Any, AnyPool, Executor, Row, any::AnyRow};
+use marimo_platform::db::DbPool;
+use sqlx::{Any, Executor, Row, any::AnyRow};
 
 use crate::domain::audit::AuditRecord;
 
@@ -93,7 +94,7 @@ fn entry(r: &AnyRow) -> Result<Entry, sqlx::Error> {
 
 /// A page of matching entries, newest first, and the number of matches.
 pub async fn list(
-    pool: &AnyPool,
+    pool: &DbPool,
     f: &Filter,
     limit: i64,
     offset: i64,

@@ -1,6 +1,7 @@
 //! `outgoing_mail`: the mails to send and their retry state.
 
-use sqlx::{Any, AnyPool, Executor, Row};
+use marimo_platform::db::DbPool;
+use sqlx::{Any, Executor, Row};
 
 use crate::domain::mail::{MailDraft, MailRow};
 
@@ -39,7 +40,7 @@ pub struct DueMail {
     pub next_attempt_at: String,
 }
 
-pub async fn due(pool: &AnyPool, now: &str, limit: i64) -> Result<Vec<DueMail>, sqlx::Error> {
+pub async fn due(pool: &DbPool, now: &str, limit: i64) -> Result<Vec<DueMail>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT id, event_id, to_address, subject, body, created_at, attempts, next_attempt_at
          FROM outgoing_mail
@@ -71,7 +72,7 @@ pub async fn due(pool: &AnyPool, now: &str, limit: i64) -> Result<Vec<DueMail>, 
 
 /// See [`super::claim_sql`].
 pub async fn claim(
-    pool: &AnyPool,
+    pool: &DbPool,
     id: &str,
     seen_next_attempt_at: &str,
     lease_until: &str,
@@ -85,7 +86,7 @@ pub async fn claim(
     Ok(res.rows_affected() == 1)
 }
 
-pub async fn mark_sent(pool: &AnyPool, id: &str, now: &str) -> Result<(), sqlx::Error> {
+pub async fn mark_sent(pool: &DbPool, id: &str, now: &str) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE outgoing_mail SET status = 'sent', sent_at = $1, last_error = NULL WHERE id = $2",
     )
@@ -97,7 +98,7 @@ pub async fn mark_sent(pool: &AnyPool, id: &str, now: &str) -> Result<(), sqlx::
 }
 
 pub async fn mark_retry(
-    pool: &AnyPool,
+    pool: &DbPool,
     id: &str,
     next_attempt_at: &str,
     error: &str,
@@ -111,7 +112,7 @@ pub async fn mark_retry(
     Ok(())
 }
 
-pub async fn mark_failed(pool: &AnyPool, id: &str, error: &str) -> Result<(), sqlx::Error> {
+pub async fn mark_failed(pool: &DbPool, id: &str, error: &str) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE outgoing_mail SET status = 'failed', last_error = $1 WHERE id = $2")
         .bind(error)
         .bind(id)

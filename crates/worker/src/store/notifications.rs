@@ -5,7 +5,8 @@
 //! row is shared, so each reader's read time is a `notification_reads` row.
 
 use marimo_platform::db::Db;
-use sqlx::{Any, AnyPool, Executor, Row, any::AnyRow};
+use marimo_platform::db::DbPool;
+use sqlx::{Any, Executor, Row, any::AnyRow};
 
 use crate::domain::notify::{NotificationDraft, Recipient};
 
@@ -84,7 +85,7 @@ pub struct Listing {
 }
 
 pub async fn list(
-    pool: &AnyPool,
+    pool: &DbPool,
     user_id: &str,
     role: &str,
     unread_only: bool,
@@ -133,7 +134,7 @@ pub async fn list(
 /// cannot see it (unknown id, someone else's, another role's). Reading
 /// twice keeps the first read time.
 pub async fn mark_read(
-    pool: &AnyPool,
+    pool: &DbPool,
     id: &str,
     user_id: &str,
     role: &str,

@@ -12,7 +12,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 
 const APPEND_ONLY: &[Guarded<'static>] = &[("audit_log", "history is never rewritten")];
 
-/// Runs the migrations, then (idempotently) the append-only triggers.
+/// Brings the migrations, then the append-only triggers, up to date (no
+/// DDL when they are current).
 pub async fn prepare(db: &Db) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     db.migrate(&MIGRATOR).await?;
     append_only::install(db, APPEND_ONLY, "").await?;

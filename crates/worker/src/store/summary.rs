@@ -1,6 +1,7 @@
 //! The counts behind `GET /api/worker/summary`.
 
-use sqlx::{AnyPool, Row};
+use marimo_platform::db::DbPool;
+use sqlx::Row;
 
 #[derive(Debug, Clone)]
 pub struct Summary {
@@ -25,7 +26,7 @@ pub struct DeliveryCounts {
     pub delivered: i64,
 }
 
-pub async fn summary(pool: &AnyPool) -> Result<Summary, sqlx::Error> {
+pub async fn summary(pool: &DbPool) -> Result<Summary, sqlx::Error> {
     let r = sqlx::query(
         "SELECT
             (SELECT COUNT(*) FROM outgoing_mail WHERE status = 'pending') AS mail_pending,

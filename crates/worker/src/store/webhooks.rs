@@ -1,6 +1,7 @@
 //! `webhooks`, `webhook_deliveries`, `webhook_attempts`.
 
-use sqlx::{Any, AnyPool, Executor, Row, any::AnyRow};
+use marimo_platform::db::DbPool;
+use sqlx::{Any, Executor, Row, any::AnyRow};
 
 use crate::domain::webhook::NewWebhook;
 
@@ -31,7 +32,7 @@ fn webhook(r: &AnyRow) -> Result<Webhook, sqlx::Error> {
 }
 
 pub async fn insert(
-    pool: &AnyPool,
+    pool: &DbPool,
     id: &str,
     w: &NewWebhook,
     created_by: &str,
@@ -61,7 +62,7 @@ pub async fn insert(
 }
 
 /// Live (not deleted) webhooks, oldest first.
-pub async fn list(pool: &AnyPool) -> Result<Vec<Webhook>, sqlx::Error> {
+pub async fn list(pool: &DbPool) -> Result<Vec<Webhook>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT id, url, event_types, created_by, created_at FROM webhooks
          WHERE deleted_at IS NULL ORDER BY created_at, id",
@@ -71,7 +72,7 @@ pub async fn list(pool: &AnyPool) -> Result<Vec<Webhook>, sqlx::Error> {
     rows.iter().map(webhook).collect()
 }
 
-pub async fn exists(pool: &AnyPool, id: &str) -> Result<bool, sqlx::Error> {
+pub async fn exists(pool: &DbPool, id: &str) -> Result<bool, sqlx::Error> {
     let n: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM webhooks WHERE id = $1 AND deleted_at IS NULL")
             .bind(id)
@@ -167,7 +168,7 @@ pub struct DueDelivery {
     pub webhook_deleted: bool,
 }
 
-pub async fn due(pool: &AnyPool, now: &str, limit: i64) -> Result<Vec<DueDelivery>, sqlx::Error> {
+pub async fn due(pool: &DbPool, now: &str, limit: i64) -> Result<Vec<DueDelivery>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT d.id, w.url, w.secret, d.event_type, d.payload, d.attempts, d.next_attempt_at,
                 w.deleted_at AS webhook_deleted_at
@@ -200,7 +201,7 @@ pub async fn due(pool: &AnyPool, now: &str, limit: i64) -> Result<Vec<DueDeliver
 
 /// Cancels a pending delivery whose webhook was deleted after it was
 /// queued (a consumer that matched the webhook just before the delete).
-pub async fn cancel(pool: &AnyPool, id: &str) -> Result<(), sqlx::Error> {
+pub async fn cancel(pool: &DbPool, id: &str) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE webhook_deliveries SET status = 'cancelled', last_error = 'webhook deleted'
          WHERE id = $1 AND status = 'pending'",
@@ -213,7 +214,7 @@ pub async fn cancel(pool: &AnyPool, id: &str) -> Result<(), sqlx::Error> {
 
 /// See [`super::claim_sql`].
 pub async fn claim(
-    pool: &AnyPool,
+    pool: &DbPool,
     id: &str,
     seen_next_attempt_at: &str,
     lease_until: &str,
@@ -316,7 +317,7 @@ pub struct Delivery {
 /// A page of a webhook's deliveries, newest first, each with its attempts,
 /// and the total number of deliveries.
 pub async fn deliveries(
-    pool: &AnyPool,
+    pool: &DbPool,
     webhook_id: &str,
     limit: i64,
     offset: i64,

@@ -5,7 +5,9 @@ use marimo_platform::{auth::Role, bus::Envelope, service::ServiceName};
 use marimo_testkit::{backends, context_on};
 use serde_json::{Value, json};
 
-use crate::support::{World, eventually, fast_tuning, token, world};
+use marimo_testkit::eventually;
+
+use crate::support::{World, fast_tuning, token, world};
 
 /// Publishes `events` with distinct, increasing times (a minute apart
 /// from 2026-03-01T10:00Z) and waits until all are in the audit log.

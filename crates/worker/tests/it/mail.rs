@@ -5,12 +5,10 @@ use std::path::Path;
 
 use marimo_platform::bus::Envelope;
 use marimo_testkit::backends;
+use marimo_testkit::eventually;
 use serde_json::json;
 
-use crate::{
-    smtp::SmtpServer,
-    support::{eventually, world},
-};
+use crate::{smtp::SmtpServer, support::world};
 
 fn registered(email: &str, name: &str) -> Envelope {
     Envelope::new(

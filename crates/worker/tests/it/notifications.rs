@@ -5,7 +5,9 @@ use marimo_platform::{auth::Role, bus::Envelope, ids::new_id};
 use marimo_testkit::backends;
 use serde_json::{Value, json};
 
-use crate::support::{World, eventually, token, token_for, world};
+use marimo_testkit::{eventually, token_for_user};
+
+use crate::support::{World, token, world};
 
 async fn list(w: &World, token: &str, query: &str) -> Value {
     w.server
@@ -33,8 +35,8 @@ async fn a_paid_order_notifies_its_customer_only_who_can_mark_it_read() {
         let w = world(&backend, &[]).await;
         let ann = new_id();
         let bob = new_id();
-        let ann_token = token_for(&ann, Role::User);
-        let bob_token = token_for(&bob, Role::User);
+        let ann_token = token_for_user(&ann, Role::User);
+        let bob_token = token_for_user(&bob, Role::User);
         w.publish(&Envelope::new(
             "shop",
             "shop.order.paid",

@@ -1,16 +1,18 @@
 //! A worker on a real database and a shared embedded bus, plus a publisher
 //! service whose outbox feeds it, as in production.
 
-use std::{future::Future, time::Duration};
+use std::time::Duration;
 
 use marimo_platform::{
-    auth::{JwtKeys, Role, jwt::Identity},
+    auth::Role,
     bus::{Bus, Envelope},
     config::Settings,
     ids::new_id,
     service::{ServiceContext, ServiceName},
 };
-use marimo_testkit::{Backend, TEST_JWT_SECRET, TestServer, context_on, spawn};
+use marimo_testkit::{
+    Backend, Service, TestServer, context_on, eventually, start_service, token_for_user,
+};
 use marimo_worker::{WorkerTuning, domain::Backoff};
 
 pub struct World {
@@ -50,11 +52,13 @@ pub async fn world(backend: &Backend, overrides: &[(&str, &str)]) -> World {
     let mut vars = vec![("WEBHOOK_ALLOWED_NETWORKS", "127.0.0.1/32")];
     vars.extend_from_slice(overrides);
     let settings = backend.settings(&vars).await;
-    let worker = context_on(ServiceName::Worker, settings.clone(), bus.clone()).await;
-    let router = marimo_worker::router_with(worker.clone(), fast_tuning())
-        .await
-        .expect("worker starts");
-    let server = spawn(router).await;
+    let Service {
+        ctx: worker,
+        server,
+    } = start_service(ServiceName::Worker, settings.clone(), bus.clone(), |ctx| {
+        marimo_worker::router_with(ctx, fast_tuning())
+    })
+    .await;
     let publisher = context_on(ServiceName::Users, settings.clone(), bus.clone()).await;
     World {
         backend: backend.clone(),
@@ -117,43 +121,10 @@ impl World {
     }
 }
 
-/// A bearer token for a new user id with `role`.
+/// A new user id with `role`, and its bearer token (users own their
+/// notifications and webhooks, so each test wants users of its own).
 pub fn token(role: Role) -> (String, String) {
     let user_id = new_id();
-    let (token, _) = JwtKeys::new(TEST_JWT_SECRET.as_bytes()).issue(&Identity {
-        user_id: user_id.clone(),
-        email: format!("{}@example.com", role.as_str()),
-        role,
-    });
+    let token = token_for_user(&user_id, role);
     (user_id, token)
-}
-
-/// A bearer token for a given user id.
-pub fn token_for(user_id: &str, role: Role) -> String {
-    JwtKeys::new(TEST_JWT_SECRET.as_bytes())
-        .issue(&Identity {
-            user_id: user_id.to_owned(),
-            email: "someone@example.com".into(),
-            role,
-        })
-        .0
-}
-
-/// Polls `probe` until it yields a value; fails after 30 s.
-pub async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(v) = probe().await {
-            return v;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }

@@ -14,7 +14,9 @@ use marimo_testkit::{TestServer, backends, spawn};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::support::{eventually, token, world};
+use marimo_testkit::eventually;
+
+use crate::support::{token, world};
 
 const SECRET: &str = "s3cret-s3cret-s3cret";
 

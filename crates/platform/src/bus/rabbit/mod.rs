@@ -18,7 +18,7 @@
 //! the publisher's outbox for the relay to retry. An event no queue is
 //! bound to is confirmed and dropped by the exchange, as intended.
 //!
-//! **Consuming.** See [`consumer`]: bounded prefetch, deliveries handled
+//! **Consuming.** See the `consumer` module: bounded prefetch, deliveries handled
 //! concurrently, ack only after the handler returned `Ok`, in-process
 //! retries with exponential backoff, then dead-lettering with the error.
 //!
