@@ -123,6 +123,10 @@ pub const CATALOG: &[(&str, u32)] = &[
         users::PASSWORD_CHANGED.version(),
     ),
     (
+        users::SESSIONS_REVOKED.name(),
+        users::SESSIONS_REVOKED.version(),
+    ),
+    (
         config::SETTING_CHANGED.name(),
         config::SETTING_CHANGED.version(),
     ),

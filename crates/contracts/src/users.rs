@@ -13,6 +13,21 @@ pub const ROLE_CHANGED: Topic<RoleChanged> = Topic::new("users.user.role_changed
 pub const DEACTIVATED: Topic<UserRef> = Topic::new("users.user.deactivated", 1);
 pub const REACTIVATED: Topic<UserRef> = Topic::new("users.user.reactivated", 1);
 pub const PASSWORD_CHANGED: Topic<PasswordChanged> = Topic::new("users.user.password_changed", 1);
+pub const SESSIONS_REVOKED: Topic<SessionsRevoked> = Topic::new("users.user.sessions_revoked", 1);
+
+/// `users.user.sessions_revoked`: every access token of the account issued
+/// before `not_before_ms` is void (deactivation, role change, password
+/// change, sign-out everywhere). Every service keeps the latest mark per
+/// account and refuses older tokens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionsRevoked {
+    /// The account.
+    pub user_id: UserId,
+    /// Unix milliseconds: tokens issued earlier (their `iat_ms`, else
+    /// `iat`) are refused. Milliseconds, so a sign-in in the same second
+    /// right after the revocation is not caught by it.
+    pub not_before_ms: i64,
+}
 
 /// `users.user.registered`: an account was created (by sign-up or by an
 /// admin; the envelope's `actor` says who).

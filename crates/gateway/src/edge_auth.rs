@@ -41,6 +41,9 @@ pub fn authenticate(
                     ApiError::unauthorized("the access token has expired; refresh it")
                 }
                 TokenError::Invalid => ApiError::unauthorized("the access token is invalid"),
+                TokenError::Revoked => {
+                    ApiError::unauthorized("the session has ended; sign in again")
+                }
             })
         }
     }

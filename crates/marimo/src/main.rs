@@ -33,6 +33,8 @@ Environment (unset means the embedded default):
                           template, repetitive or low-entropy value is refused
                           (use `openssl rand -hex 32`); otherwise generated once
                           into the data directory
+  JWT_SECRET_PREVIOUS     during a key rotation, the previous JWT_SECRET: its tokens still
+                          verify until they expire, nothing new is signed with it [none]
   MARIMO_ADMIN_EMAIL MARIMO_ADMIN_PASSWORD
                           the first admin, created at start if absent (never overwritten);
                           MARIMO_ADMIN_PASSWORD is also read by `admin create-user`

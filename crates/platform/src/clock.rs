@@ -31,6 +31,11 @@ pub fn parse(s: &str) -> Option<OffsetDateTime> {
 }
 
 /// Seconds since the Unix epoch.
+/// Milliseconds since the Unix epoch (orders events within one second).
+pub fn unix_now_ms() -> i64 {
+    i64::try_from(now().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
 pub fn unix_now() -> i64 {
     now().unix_timestamp()
 }

@@ -180,9 +180,12 @@ impl ServiceContext {
         } else {
             None
         };
-        Ok(Self {
+        let ctx = Self {
             name,
-            jwt: Arc::new(JwtKeys::new(&settings.jwt_secret)),
+            jwt: Arc::new(
+                JwtKeys::new(&settings.jwt_secret)
+                    .with_previous(settings.jwt_secret_previous.as_deref()),
+            ),
             metrics,
             tracer,
             settings,
@@ -193,7 +196,11 @@ impl ServiceContext {
             locks,
             shutdown,
             tasks,
-        })
+        };
+        // Every service refuses the tokens of ended sessions, also those
+        // ended before it started.
+        crate::auth::revocation::follow(&ctx).await?;
+        Ok(ctx)
     }
 
     /// The service's database; panics only on a wiring bug (a service with

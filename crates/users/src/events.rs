@@ -5,7 +5,10 @@
 
 use marimo_contracts::{
     ids::UserId,
-    users::{self as contract, LoginFailed, PasswordChanged, Registered, RoleChanged, UserRef},
+    users::{
+        self as contract, LoginFailed, PasswordChanged, Registered, RoleChanged, SessionsRevoked,
+        UserRef,
+    },
 };
 use marimo_platform::{
     auth::Role,
@@ -111,6 +114,15 @@ pub fn deactivated(user: &User, actor: &str) -> Envelope {
 
 pub fn reactivated(user: &User, actor: &str) -> Envelope {
     Envelope::of(contract::REACTIVATED, &user_ref(user)).actor(actor)
+}
+
+/// Every access token of `user_id` issued before `not_before_ms` is void.
+pub fn sessions_revoked(user_id: &str, not_before_ms: i64, actor: &str) -> Envelope {
+    let payload = SessionsRevoked {
+        user_id: UserId::new(user_id),
+        not_before_ms,
+    };
+    Envelope::of(contract::SESSIONS_REVOKED, &payload).actor(actor)
 }
 
 pub fn password_changed(user: &User) -> Envelope {

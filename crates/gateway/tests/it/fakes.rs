@@ -85,11 +85,13 @@ impl Fake {
     }
 }
 
-/// The gateway reads the config service's `rate_limits` setting itself
-/// at start; the fakes answer it as "not set" and do not count it, so
-/// hit counts are the clients' requests only.
+/// The gateway reads the config service's `rate_limits` setting and the
+/// users service's revocation marks itself at start; the fakes answer them
+/// as "not there" and do not count them, so hit counts are the clients'
+/// requests only.
 pub fn is_gateway_own_read(req: &Request) -> bool {
-    req.uri().path() == "/api/config/rate_limits"
+    let path = req.uri().path();
+    path == "/api/config/rate_limits" || path == marimo_platform::auth::revocation::MARKS_PATH
 }
 
 async fn answer(State((name, script)): State<(&'static str, Script)>, req: Request) -> Response {

@@ -159,8 +159,10 @@ pub fn expired_token(user_id: &str) -> String {
         email: "old@example.com".into(),
         role: Role::User,
         iss: ISSUER.into(),
+        aud: marimo_platform::auth::jwt::AUDIENCE.into(),
         exp: now - 3600,
         iat: now - 4500,
+        iat_ms: 0,
         jti: "j1".into(),
     };
     jsonwebtoken::encode(

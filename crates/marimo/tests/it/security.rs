@@ -1021,3 +1021,189 @@ async fn a_customer_cannot_mark_an_order_paid() {
         sys.stop().await;
     }
 }
+
+// ---- Issue 14.2: revocable access tokens ---------------------------------
+
+/// A signed-in read of each service, called on the service itself (not
+/// through the gateway): `(service, path)`.
+const EVERY_SERVICE: [(ServiceName, &str); 8] = [
+    (ServiceName::Gateway, "/api/main/dashboard"),
+    (ServiceName::Users, "/api/users/profile"),
+    (ServiceName::Config, "/api/config"),
+    (ServiceName::Accounting, "/api/accounting/accounts"),
+    (ServiceName::Factory, "/api/factory/items"),
+    (ServiceName::Shop, "/api/shop/orders"),
+    (ServiceName::Main, "/api/main/dashboard"),
+    (ServiceName::Worker, "/api/notifications"),
+];
+
+/// The status every service answers `token` with.
+async fn statuses(sys: &Running, token: &str) -> Vec<(ServiceName, u16)> {
+    let system = sys.system.as_ref().expect("running");
+    let mut out = Vec::new();
+    for (service, path) in EVERY_SERVICE {
+        let http = marimo_testkit::Http::new(&system.url(service));
+        out.push((service, http.get(path).bearer(token).send().await.status));
+    }
+    out
+}
+
+/// Waits (bounded) until every service refuses `token` with 401.
+async fn refused_everywhere(sys: &Running, token: &str, what: &str) {
+    eventually(what, async || {
+        let s = statuses(sys, token).await;
+        if s.iter().all(|(_, code)| *code == 401) {
+            Ok(())
+        } else {
+            Err(format!("{s:?}"))
+        }
+    })
+    .await;
+}
+
+/// Every service accepts `token` (the answer may be 403 for the role, but
+/// not 401).
+async fn accepted_everywhere(sys: &Running, token: &str) {
+    let s = statuses(sys, token).await;
+    assert!(s.iter().all(|(_, code)| *code != 401), "{s:?}");
+}
+
+async fn user_id_of(login: &Value) -> String {
+    login["user"]["id"].as_str().expect("a user id").to_owned()
+}
+
+/// Issue 14.2: a deactivated, demoted or signed-out user's access token
+/// kept working for its whole life in every service but users (a demoted
+/// admin switched every rate limit off through config). Now every service
+/// refuses it within seconds, directly and through the gateway.
+#[tokio::test]
+async fn ended_sessions_tokens_are_refused_by_every_service() {
+    for backend in backends() {
+        let sys = start_with_admin(&backend, &[]).await;
+        let gw = &sys.gw;
+        let admin = admin_token(&sys).await;
+
+        // Demotion: an admin's token, then the admin is made a customer.
+        let mallory = register_and_login(gw, "demoted@sec.test").await;
+        let mallory_id = user_id_of(&mallory).await;
+        gw.post("/api/users/admin/assign-role")
+            .bearer(&admin)
+            .json(json!({"user_id": mallory_id, "role": "admin"}))
+            .send()
+            .await
+            .expect(200);
+        let as_admin = crate::support::login(gw, "demoted@sec.test", crate::support::PASSWORD)
+            .await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        accepted_everywhere(&sys, &as_admin).await;
+        gw.post("/api/users/admin/assign-role")
+            .bearer(&admin)
+            .json(json!({"user_id": mallory_id, "role": "user"}))
+            .send()
+            .await
+            .expect(200);
+        refused_everywhere(&sys, &as_admin, "the demoted admin's token refused").await;
+        // The issue's attack: switching the rate limits off with it.
+        let res = gw
+            .put("/api/config/rate_limits")
+            .bearer(&as_admin)
+            .json(json!({"value": "off"}))
+            .send()
+            .await;
+        assert_eq!(res.status, 401, "{}", res.text);
+
+        // Deactivation.
+        let dave = register_and_login(gw, "deactivated@sec.test").await;
+        let dave_token = dave["access_token"].as_str().unwrap().to_owned();
+        accepted_everywhere(&sys, &dave_token).await;
+        gw.post(&format!(
+            "/api/users/admin/users/{}/deactivate",
+            user_id_of(&dave).await
+        ))
+        .bearer(&admin)
+        .send()
+        .await
+        .expect(200);
+        refused_everywhere(&sys, &dave_token, "the deactivated user's token refused").await;
+
+        // Sign-out everywhere.
+        let olga = register_and_login(gw, "logout-all@sec.test").await;
+        let olga_token = olga["access_token"].as_str().unwrap().to_owned();
+        accepted_everywhere(&sys, &olga_token).await;
+        gw.post("/api/users/logout")
+            .bearer(&olga_token)
+            .json(json!({"all": true}))
+            .send()
+            .await
+            .expect(200);
+        refused_everywhere(&sys, &olga_token, "the signed-out user's token refused").await;
+
+        // A password change: the old token is void, the new one works.
+        let pat = register_and_login(gw, "password@sec.test").await;
+        let old_token = pat["access_token"].as_str().unwrap().to_owned();
+        let changed = gw
+            .post("/api/users/change-password")
+            .bearer(&old_token)
+            .json(json!({"current_password": crate::support::PASSWORD, "new_password": "Other-Passw0rd"}))
+            .send()
+            .await
+            .expect(200);
+        refused_everywhere(
+            &sys,
+            &old_token,
+            "the token from before the password change refused",
+        )
+        .await;
+        let new_token = changed.json["access_token"].as_str().unwrap().to_owned();
+        accepted_everywhere(&sys, &new_token).await;
+        sys.stop().await;
+    }
+}
+
+/// Issue 14.2: a service that starts after the revocation must refuse the
+/// token as well: it reads the marks from the users service at start.
+#[tokio::test]
+async fn a_service_started_after_the_revocation_refuses_the_token() {
+    for backend in backends() {
+        let settings = backend
+            .settings(&[
+                ("MARIMO_RATE_LIMITS", "off"),
+                ("MARIMO_ADMIN_EMAIL", WEB_ADMIN.0),
+                ("MARIMO_ADMIN_PASSWORD", WEB_ADMIN.1),
+            ])
+            .await;
+        let boot = |settings: marimo_platform::config::Settings| async move {
+            let listeners = marimo::bind(&settings, &ServiceName::ALL, Some(0))
+                .await
+                .expect("bind");
+            let system = marimo::start(settings.clone(), listeners)
+                .await
+                .expect("start");
+            let gw = marimo_testkit::Http::new(&system.url(ServiceName::Gateway));
+            Running {
+                system: Some(system),
+                data_dir: settings.data_dir.clone(),
+                gw,
+            }
+        };
+        let sys = boot(settings.clone()).await;
+        let gone = register_and_login(&sys.gw, "restart@sec.test").await;
+        let token = gone["access_token"].as_str().unwrap().to_owned();
+        sys.gw
+            .post("/api/users/logout")
+            .bearer(&token)
+            .json(json!({"all": true}))
+            .send()
+            .await
+            .expect(200);
+        refused_everywhere(&sys, &token, "the token refused before the restart").await;
+        sys.stop().await;
+
+        // Every service starts afresh, after the event: still refused.
+        let sys = boot(settings).await;
+        refused_everywhere(&sys, &token, "the token refused after the restart").await;
+        sys.stop().await;
+    }
+}

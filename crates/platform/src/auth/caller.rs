@@ -81,6 +81,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
                 "the access token has expired; refresh it",
             )),
             Err(TokenError::Invalid) => Err(ApiError::unauthorized("the access token is invalid")),
+            Err(TokenError::Revoked) => Err(ApiError::unauthorized(
+                "the session has ended; sign in again",
+            )),
         }
     }
 }

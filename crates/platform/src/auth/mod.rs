@@ -1,12 +1,14 @@
 //! Authentication and authorization shared by every service: access tokens
 //! ([`jwt`]), password hashing ([`password`]), the five roles ([`roles`]) and
-//! the signed-in caller extracted from a request ([`caller`]) and the named
-//! role policies handlers are guarded by ([`policy`]).
+//! the signed-in caller extracted from a request ([`caller`]), the named
+//! role policies handlers are guarded by ([`policy`]) and the per-user
+//! revocation marks tokens are checked against ([`revocation`]).
 
 pub mod caller;
 pub mod jwt;
 pub mod password;
 pub mod policy;
+pub mod revocation;
 pub mod roles;
 
 pub use caller::{Caller, MaybeCaller};

@@ -50,6 +50,12 @@ pub(crate) fn routes(state: AppState) -> Router {
             post(session::refresh).layer(cache_control::no_store()),
         )
         .route("/api/users/logout", post(session::logout))
+        // Outside `/api`: the gateway never forwards it; services read it
+        // directly at start (`platform::auth::revocation`).
+        .route(
+            marimo_platform::auth::revocation::MARKS_PATH,
+            get(session::revocation_marks),
+        )
         .route("/api/users/change-password", post(session::change_password))
         .route("/api/users/profile", get(accounts::profile))
         .route("/api/users/list", get(accounts::list))

@@ -131,3 +131,21 @@ pub(super) async fn change_password(
         tokens,
     )))
 }
+
+/// `GET /internal/revocations`: the revocation marks of the last day (a
+/// service starting up reads them; see `platform::auth::revocation`).
+/// Only account ids and times: nothing a caller could sign in with.
+pub(super) async fn revocation_marks(State(st): State<AppState>) -> ApiResult<Json<Value>> {
+    use marimo_platform::auth::revocation::MARKS_WINDOW;
+    let since = marimo_platform::clock::unix_now_ms() - MARKS_WINDOW.as_millis() as i64;
+    let marks = crate::store::revocations_since(st.db.pool(), since)
+        .await
+        .map_err(crate::UsersError::from)?;
+    Ok(Json(json!({
+        "success": true,
+        "marks": marks
+            .into_iter()
+            .map(|(user_id, ms)| json!({"user_id": user_id, "not_before_ms": ms}))
+            .collect::<Vec<_>>(),
+    })))
+}

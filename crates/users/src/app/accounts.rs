@@ -192,6 +192,10 @@ impl Users {
             store::set_role(&mut *tx, &target.user.id, role, &now).await?;
             let event = with_ip(events::role_changed(&target.user, old, role, &admin.id), ip);
             self.outbox.publish(&mut tx, &event).await?;
+            // Tokens carry the role: the old ones must stop working now,
+            // not when they expire (a demoted admin keeps no admin power).
+            self.revoke_access(&mut tx, &target.user.id, &admin.id)
+                .await?;
             tx.commit().await?;
             self.outbox.wake();
             tracing::info!(by = %admin.id, user_id = %target.user.id, %old, new = %role, "role assigned");
@@ -224,6 +228,7 @@ impl Users {
             self.outbox.publish(&mut tx, &event).await?;
         }
         let sessions = store::revoke_user_families(&mut *tx, id, &now).await?;
+        self.revoke_access(&mut tx, id, &admin.id).await?;
         tx.commit().await?;
         self.outbox.wake();
         tracing::info!(by = %admin.id, user_id = %id, sessions, "user deactivated");

@@ -69,6 +69,31 @@ impl Users {
     }
 }
 
+impl Users {
+    /// Ends every access token of `user_id` issued before now, in `tx`:
+    /// stores the mark (listed for services that start later) and
+    /// publishes `users.user.sessions_revoked` (every replica of every
+    /// service applies it, this one included).
+    pub(crate) async fn revoke_access(
+        &self,
+        tx: &mut marimo_platform::db::Tx,
+        user_id: &str,
+        actor: &str,
+    ) -> Result<(), UsersError> {
+        let not_before_ms = marimo_platform::clock::unix_now_ms();
+        store::set_revocation(&mut **tx, user_id, not_before_ms).await?;
+        self.outbox
+            .publish(
+                tx,
+                &crate::events::sessions_revoked(user_id, not_before_ms, actor),
+            )
+            .await?;
+        // This replica knows at once, before the event comes round.
+        self.jwt.revocations().mark(user_id, not_before_ms);
+        Ok(())
+    }
+}
+
 /// Stamps an event with the client's address, when known.
 fn with_ip(event: Envelope, ip: Option<&str>) -> Envelope {
     match ip {

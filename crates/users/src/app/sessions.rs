@@ -204,7 +204,9 @@ impl Users {
             store::revoke_family(&mut *tx, &t.family_id, &now_text).await?;
         }
         let n = store::revoke_user_families(&mut *tx, &user_id, &now_text).await?;
+        self.revoke_access(&mut tx, &user_id, &user_id).await?;
         tx.commit().await?;
+        self.outbox.wake();
         tracing::info!(%user_id, sessions = n, "signed out everywhere");
         Ok(())
     }
@@ -269,6 +271,8 @@ impl Users {
             ));
         }
         store::revoke_user_families(&mut *tx, &record.user.id, &now).await?;
+        self.revoke_access(&mut tx, &record.user.id, &record.user.id)
+            .await?;
         let event = with_ip(events::password_changed(&record.user), ip);
         self.outbox.publish(&mut tx, &event).await?;
         tx.commit().await?;

@@ -193,3 +193,40 @@ pub async fn purge_dead_sessions(tx: &mut TxConn, cutoff: &str) -> Result<u64, s
     .await?;
     Ok(tokens)
 }
+
+/// Sets account `user_id`'s revocation mark to `not_before_ms` (unix
+/// milliseconds), unless it already holds a later one.
+pub async fn set_revocation<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    user_id: &str,
+    not_before_ms: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO session_revocations (user_id, not_before) VALUES ($1, $2)
+         ON CONFLICT (user_id) DO UPDATE SET not_before =
+           CASE WHEN excluded.not_before > session_revocations.not_before
+                THEN excluded.not_before ELSE session_revocations.not_before END",
+    )
+    .bind(user_id)
+    .bind(not_before_ms)
+    .execute(ex)
+    .await?;
+    Ok(())
+}
+
+/// The revocation marks set at or after `since` (unix milliseconds).
+pub async fn revocations_since<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    since: i64,
+) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT user_id, not_before FROM session_revocations WHERE not_before >= $1
+         ORDER BY not_before",
+    )
+    .bind(since)
+    .fetch_all(ex)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("user_id")?, r.try_get("not_before")?)))
+        .collect()
+}
