@@ -90,6 +90,9 @@ pub struct Gateway {
     pub jwt: Arc<JwtKeys>,
     pub max_body: usize,
     pub metrics: Metrics,
+    /// `MARIMO_EDGE_SECRET`: every forwarded request is signed with it,
+    /// for services that answer the gateway only.
+    pub edge: Option<marimo_platform::http::edge::EdgeKey>,
 }
 
 /// Builds the gateway's router. Fails on bad configuration
@@ -184,6 +187,7 @@ pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
         jwt: ctx.jwt.clone(),
         max_body: settings.max_body_bytes,
         metrics: ctx.metrics.clone(),
+        edge: marimo_platform::http::edge::EdgeKey::from_settings(&settings),
     });
     let known = upstreams.clone();
     ctx.metrics.add_collector(move |metrics| {

@@ -106,6 +106,10 @@ pub async fn follow(
         BreakerConfig::default(),
     );
     let Ok(client) = client else { return Ok(()) };
+    // The config service may answer the gateway only (MARIMO_EDGE_SECRET).
+    let client = client.with_edge(marimo_platform::http::edge::EdgeKey::from_settings(
+        &ctx.settings,
+    ));
     // The gateway signs tokens' keys anyway; it reads settings as a
     // signed-in service, with the least role.
     let (token, _) = ctx.jwt.issue(&Identity {

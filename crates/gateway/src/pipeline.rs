@@ -156,6 +156,12 @@ async fn run(gw: &Gateway, service: ServiceName, req: Request) -> Result<Respons
         },
     );
     edge_auth::strip_identity(&mut headers);
+    // The address the edge believed, so services key per-address rules
+    // (the users service's sign-in delays) by the same client.
+    headers.remove(marimo_platform::http::edge::CLIENT_IP_HEADER);
+    if let Ok(v) = HeaderValue::from_str(&client.to_canonical().to_string()) {
+        headers.insert(marimo_platform::http::edge::CLIENT_IP_HEADER, v);
+    }
     if let Some(who) = &identity {
         edge_auth::set_identity(&mut headers, who);
     }
@@ -241,6 +247,7 @@ async fn send(
                 body,
                 headers: headers.clone(),
                 max_body: gw.max_body,
+                edge: gw.edge.clone(),
             },
         )
         .await;

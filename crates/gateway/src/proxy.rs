@@ -194,6 +194,8 @@ pub struct Forward {
     /// Headers to send, from [`upstream_headers`] plus identity.
     pub headers: HeaderMap,
     pub max_body: usize,
+    /// Signs the request as coming through the edge (`MARIMO_EDGE_SECRET`).
+    pub edge: Option<marimo_platform::http::edge::EdgeKey>,
 }
 
 /// Sends the request to the instance and streams its answer back. Each
@@ -203,6 +205,15 @@ pub async fn forward(client: &reqwest::Client, mut f: Forward) -> Result<Respons
     let url = exact_url(&f.instance, f.parts.uri.path(), path_and_query)?;
     let span = ClientSpan::start(f.parts.method.as_str(), url.as_str());
     span.inject(&mut f.headers);
+    // A client's own edge header never passes; ours is made per attempt,
+    // so a retry later on is still fresh.
+    f.headers.remove(marimo_platform::http::edge::HEADER);
+    if let Some(edge) = &f.edge
+        && let Ok(value) =
+            HeaderValue::from_str(&edge.sign_now(f.parts.method.as_str(), f.parts.uri.path()))
+    {
+        f.headers.insert(marimo_platform::http::edge::HEADER, value);
+    }
     let body_state = Arc::new(AtomicU8::new(BODY_OK));
     let mut req = client
         .request(f.parts.method.clone(), url)
@@ -333,6 +344,7 @@ mod tests {
             body: None,
             headers: HeaderMap::new(),
             max_body: 1024,
+            edge: None,
         }
     }
 

@@ -62,8 +62,14 @@ pub async fn router_with(ctx: ServiceContext, tuning: MainTuning) -> Result<Rout
     };
     let services = domain::Upstream::ALL.map(domain::Upstream::service);
     let discovery = discovery::from_settings(&ctx.settings, &services, ctx.shutdown.clone())?;
-    let fanout = fanout::Fanout::new(discovery, tuning.call_timeout, breaker, tuning.cache_ttl)
-        .map_err(MainError::from)?;
+    let fanout = fanout::Fanout::new(
+        discovery,
+        tuning.call_timeout,
+        breaker,
+        tuning.cache_ttl,
+        marimo_platform::http::edge::EdgeKey::from_settings(&ctx.settings),
+    )
+    .map_err(MainError::from)?;
     let api = api::routes(api::AppState {
         fanout: Arc::new(fanout),
     });

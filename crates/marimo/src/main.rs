@@ -58,6 +58,8 @@ Environment (unset means the embedded default):
   CONSUL_ADDR             Consul agent for discovery and KV [static addresses]
   CONSUL_HTTP_TOKEN       Consul ACL token, sent as X-Consul-Token [none]
   SMTP_URL                smtp://... for outgoing mail [.eml files in the data directory]
+  MARIMO_EDGE_SECRET      shared by gateway and services (>= 32 bytes): services answer only
+                          API requests the gateway signed [none]
   PAYMENT_WEBHOOK_SECRET  key (>= 32 bytes) the payment provider signs its callbacks with
                           [none: callbacks refused]
   WEBHOOK_ALLOWED_NETWORKS  comma-separated IPs/CIDRs webhooks may be delivered to although

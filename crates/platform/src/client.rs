@@ -42,6 +42,9 @@ pub struct ServiceClient {
     breaker: BreakerConfig,
     breakers: Mutex<HashMap<Arc<str>, Arc<Breaker>>>,
     next: AtomicUsize,
+    /// Signs calls as the edge does (`MARIMO_EDGE_SECRET`), so services
+    /// that require it answer this one.
+    edge: Option<crate::http::edge::EdgeKey>,
 }
 
 impl ServiceClient {
@@ -65,7 +68,14 @@ impl ServiceClient {
             breaker,
             breakers: Mutex::new(HashMap::new()),
             next: AtomicUsize::new(0),
+            edge: None,
         })
+    }
+
+    /// Signs every call with the edge key, when there is one.
+    pub fn with_edge(mut self, edge: Option<crate::http::edge::EdgeKey>) -> Self {
+        self.edge = edge;
+        self
     }
 
     pub fn service(&self) -> ServiceName {
@@ -88,6 +98,10 @@ impl ServiceClient {
         let mut req = self.http.get(&url);
         if let Some(token) = bearer {
             req = req.bearer_auth(token);
+        }
+        if let Some(edge) = &self.edge {
+            let path_only = path.split('?').next().unwrap_or(path);
+            req = req.header(crate::http::edge::HEADER, edge.sign_now("GET", path_only));
         }
         if let Some(id) = request_id::current() {
             req = req.header(request_id::HEADER.as_str(), id);

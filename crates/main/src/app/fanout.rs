@@ -10,6 +10,7 @@ use marimo_platform::{
     auth::Role,
     client::{CallError, ServiceClient},
     discovery::Discovery,
+    http::edge::EdgeKey,
     resilience::BreakerConfig,
 };
 use serde_json::Value;
@@ -37,16 +38,19 @@ pub struct Fanout {
 impl Fanout {
     /// Clients for the services found through `discovery`; `timeout`
     /// bounds each call, `breaker` judges each instance, `ttl` is how long
-    /// an answer is reused.
+    /// an answer is reused; `edge` signs the calls for services that
+    /// answer the gateway only (`MARIMO_EDGE_SECRET`).
     pub fn new(
         discovery: Arc<dyn Discovery>,
         timeout: Duration,
         breaker: BreakerConfig,
         ttl: Duration,
+        edge: Option<EdgeKey>,
     ) -> Result<Self, reqwest::Error> {
         let mut clients = HashMap::new();
         for u in Upstream::ALL {
-            let client = ServiceClient::new(u.service(), discovery.clone(), timeout, breaker)?;
+            let client = ServiceClient::new(u.service(), discovery.clone(), timeout, breaker)?
+                .with_edge(edge.clone());
             clients.insert(u, client);
         }
         let cache = moka::future::Cache::builder()

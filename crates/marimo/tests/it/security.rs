@@ -1207,3 +1207,129 @@ async fn a_service_started_after_the_revocation_refuses_the_token() {
         sys.stop().await;
     }
 }
+
+// ---- Issue 14.5: brute force without lockout; the edge is the only door ---
+
+/// A sign-in through the gateway as if from `address` (the gateway trusts
+/// the test's loopback peer as a proxy).
+async fn login_from(sys: &Running, address: &str, email: &str, password: &str) -> u16 {
+    sys.gw
+        .post("/api/users/login")
+        .header("x-forwarded-for", address)
+        .json(json!({"email": email, "password": password}))
+        .send()
+        .await
+        .status
+}
+
+/// Issue 14.5: the failed-login delay was keyed by account alone, so a
+/// stranger sending a few wrong passwords locked the admin out. Delays
+/// are per (account, address): the stranger is slowed, the admin signs in
+/// from elsewhere; and an address has a budget across accounts, so
+/// spraying guesses over many accounts is slowed as well.
+#[tokio::test]
+async fn a_stranger_cannot_lock_the_admin_out_and_spraying_is_slowed() {
+    for backend in backends() {
+        let sys = start_with_admin(&backend, &[("TRUSTED_PROXIES", "127.0.0.1,::1")]).await;
+        let stranger = "203.0.113.66";
+        let mut statuses = Vec::new();
+        for _ in 0..7 {
+            statuses.push(login_from(&sys, stranger, WEB_ADMIN.0, "Not-The-Passw0rd").await);
+        }
+        assert_eq!(&statuses[..5], &[401; 5], "{statuses:?}");
+        assert_eq!(statuses[6], 429, "the stranger is slowed: {statuses:?}");
+        // Even the right password from the stranger's address waits ...
+        assert_eq!(
+            login_from(&sys, stranger, WEB_ADMIN.0, WEB_ADMIN.1).await,
+            429
+        );
+        // ... while the admin, elsewhere, signs in at once.
+        assert_eq!(
+            login_from(&sys, "198.51.100.7", WEB_ADMIN.0, WEB_ADMIN.1).await,
+            200
+        );
+
+        // Spraying: one wrong guess for each of many accounts.
+        let sprayer = "203.0.113.77";
+        let mut last = 0;
+        for i in 0..=marimo_users::domain::FREE_FAILURES_PER_ADDRESS {
+            last = login_from(&sys, sprayer, &format!("victim{i}@sec.test"), "Guess-123").await;
+        }
+        assert_eq!(last, 429, "an address's budget is spent");
+        // Others are not affected.
+        assert_eq!(
+            login_from(&sys, "198.51.100.8", "victim0@sec.test", "Guess-123").await,
+            401
+        );
+        sys.stop().await;
+    }
+}
+
+/// Issue 14.5: the services' own ports answered the API directly, a way
+/// around every limit of the edge. They listen on loopback by default, and
+/// with `MARIMO_EDGE_SECRET` they answer only requests the gateway signed.
+#[tokio::test]
+async fn service_ports_answer_only_the_gateway_when_the_edge_secret_is_set() {
+    const EDGE: &str = "edge-secret-for-the-security-suite-0123456789";
+    for backend in backends() {
+        let sys = start_with_admin(&backend, &[("MARIMO_EDGE_SECRET", EDGE)]).await;
+        let system = sys.system.as_ref().unwrap();
+        for service in ServiceName::ALL {
+            let addr = system.addr(service).expect("listening");
+            assert!(addr.ip().is_loopback(), "{service} listens on {addr}");
+        }
+        // Through the gateway: everything works, dashboards (main calling
+        // the other services) included.
+        let admin = admin_token(&sys).await;
+        let dash = sys
+            .gw
+            .get("/api/main/dashboard")
+            .bearer(&admin)
+            .send()
+            .await;
+        assert_eq!(dash.status, 200, "{}", dash.text);
+        let stats = sys.gw.get("/api/main/stats").bearer(&admin).send().await;
+        assert_eq!(stats.status, 200, "{}", stats.text);
+
+        // Directly: the login brute force around the edge's limits, and a
+        // forged or replayed signature, are refused.
+        let users = marimo_testkit::Http::new(&system.url(ServiceName::Users));
+        let login = json!({"email": WEB_ADMIN.0, "password": WEB_ADMIN.1});
+        let res = users
+            .post("/api/users/login")
+            .json(login.clone())
+            .send()
+            .await;
+        res.json["error"]["code"]
+            .as_str()
+            .filter(|c| *c == "FORBIDDEN")
+            .unwrap_or_else(|| panic!("{} {}", res.status, res.text));
+        let forged =
+            marimo_platform::http::edge::EdgeKey::new(b"a-guess-at-the-edge-secret-0123456789")
+                .sign_now("POST", "/api/users/login");
+        let res = users
+            .post("/api/users/login")
+            .header(marimo_platform::http::edge::HEADER, &forged)
+            .json(login.clone())
+            .send()
+            .await;
+        assert_eq!(res.status, 403, "{}", res.text);
+        let other_path = marimo_platform::http::edge::EdgeKey::new(EDGE.as_bytes())
+            .sign_now("GET", "/api/users/profile");
+        let res = users
+            .post("/api/users/login")
+            .header(marimo_platform::http::edge::HEADER, &other_path)
+            .json(login)
+            .send()
+            .await;
+        assert_eq!(res.status, 403, "{}", res.text);
+        for service in [ServiceName::Shop, ServiceName::Config, ServiceName::Worker] {
+            let direct = marimo_testkit::Http::new(&system.url(service));
+            let res = direct.get("/api/shop/products").bearer(&admin).send().await;
+            assert_eq!(res.status, 403, "{service}: {}", res.text);
+            // Probes stay open to the platform.
+            direct.get("/health").send().await.expect(200);
+        }
+        sys.stop().await;
+    }
+}

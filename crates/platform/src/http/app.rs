@@ -2,8 +2,10 @@
 //! `/metrics`, JSON 404/405 answers, request ids, a canonical request path
 //! ([`super::path`]), `Cache-Control: private, no-store` on answers to
 //! signed-in requests ([`super::cache_control`]), a server span (trace
-//! context), access logs, HTTP metrics, a body limit, panic containment and
-//! the token keys its extractors need.
+//! context), access logs, HTTP metrics, a body limit, panic containment,
+//! the token keys its extractors need and, with `MARIMO_EDGE_SECRET`, the
+//! refusal of API requests that did not come through the gateway
+//! ([`super::edge`]).
 
 use std::{collections::BTreeMap, future::Future, pin::Pin, sync::Arc, time::Instant};
 
@@ -94,6 +96,9 @@ impl ServiceApp {
             Some(handler) => handler,
             None => get(health).with_state(state.clone()),
         };
+        let edge = (self.ctx.name != crate::service::ServiceName::Gateway)
+            .then(|| super::edge::EdgeKey::from_settings(&self.ctx.settings))
+            .flatten();
         let platform = Router::new()
             .route("/health", health_route)
             .route("/ready", get(ready).with_state(state))
@@ -101,7 +106,14 @@ impl ServiceApp {
         let routed = platform
             .merge(api)
             .fallback(not_found)
-            .method_not_allowed_fallback(method_not_allowed)
+            .method_not_allowed_fallback(method_not_allowed);
+        // Behind the gateway only, when the operator asked for it: the
+        // edge's limits cannot be gone around through a service's port.
+        let routed = match edge {
+            Some(key) => routed.layer(middleware::from_fn_with_state(key, super::edge::middleware)),
+            None => routed,
+        };
+        let routed = routed
             .layer(middleware::from_fn(
                 super::cache_control::private_when_authorized,
             ))

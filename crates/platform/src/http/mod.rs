@@ -2,11 +2,13 @@
 //! readiness and metrics ([`app`]), request ids ([`request_id`]), JSON and
 //! query extractors that answer in the one error shape ([`extract`]), the
 //! canonical request path ([`path`]), cache policy of answers
-//! ([`cache_control`]), and serving with graceful shutdown and read
-//! timeouts ([`serve()`]).
+//! ([`cache_control`]), the gateway's signature that services require
+//! when `MARIMO_EDGE_SECRET` is set ([`edge`]), and serving with graceful
+//! shutdown and read timeouts ([`serve()`]).
 
 pub mod app;
 pub mod cache_control;
+pub mod edge;
 pub mod extract;
 pub mod path;
 pub mod request_id;

@@ -99,9 +99,11 @@ impl<S: Send + Sync> FromRequestParts<S> for UserId {
     }
 }
 
-/// The client's address, for audit events: the socket peer, or, when the
-/// peer is an internal hop (loopback or private, i.e. the gateway), the
-/// address that hop appended to `X-Forwarded-For`.
+/// The client's address, for audit events and the sign-in delays: the
+/// socket peer, or, when the peer is an internal hop (loopback or private,
+/// i.e. the gateway), the client the gateway believed
+/// (`X-Marimo-Client-IP`), else the address that hop appended to
+/// `X-Forwarded-For`.
 struct ClientIp(Option<String>);
 
 impl ClientIp {
@@ -132,8 +134,17 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
                 .filter_map(|s| s.trim().parse::<IpAddr>().ok())
                 .next_back()
         };
+        // The gateway says which client it believed (after its trusted
+        // proxies); an older hop only appends to X-Forwarded-For.
+        let edge_client = || {
+            parts
+                .headers
+                .get(marimo_platform::http::edge::CLIENT_IP_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|s| s.trim().parse::<IpAddr>().ok())
+        };
         let ip = match peer {
-            Some(p) if internal(p) => forwarded().or(Some(p)),
+            Some(p) if internal(p) => edge_client().or_else(forwarded).or(Some(p)),
             other => other,
         };
         Ok(Self(ip.map(|ip| ip.to_string())))

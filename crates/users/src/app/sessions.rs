@@ -22,7 +22,7 @@ use super::{
 };
 use crate::{
     UsersError,
-    domain::{self, Admission, Invalid, User},
+    domain::{self, Admission, Invalid, ThrottleKey, User},
     events::{self, FailReason},
     store::{self, TokenRecord, UserRecord},
 };
@@ -50,6 +50,13 @@ pub async fn purge_dead_sessions(db: &Db, cutoff: time::OffsetDateTime) -> Resul
     Ok(n)
 }
 
+/// A password check admitted under both delays, with the counts stored
+/// for it (failures are marked against exactly these).
+struct Counted {
+    address: (ThrottleKey, i64),
+    account: (ThrottleKey, i64),
+}
+
 impl Users {
     /// Signs in with a normalised email: checked under the brute-force
     /// delay, the same answer and timing whether or not the email exists;
@@ -68,12 +75,12 @@ impl Users {
             return Err(UsersError::BadCredentials);
         }
         let pool = self.db.pool();
-        let failures = match store::throttle_admit(pool, email, clock::now()).await? {
-            Admission::Blocked { retry_after_secs } => {
+        let counted = match self.admit_attempt(email, ip).await? {
+            Ok(counted) => counted,
+            Err(retry_after_secs) => {
                 observe::count_attempt(&self.metrics, Attempt::Locked);
                 return Err(UsersError::TooManyAttempts { retry_after_secs });
             }
-            Admission::Admit { failures, .. } => failures,
         };
 
         // Unknown accounts spend the time of a real check, so the answer
@@ -89,10 +96,10 @@ impl Users {
         };
         let Some(record) = record.filter(|_| verdict.ok) else {
             observe::count_attempt(&self.metrics, Attempt::Failure);
-            self.login_failed(email, failures, reason, ip).await?;
+            self.login_failed(email, &counted, reason, ip).await?;
             return Err(UsersError::BadCredentials);
         };
-        store::throttle_clear(pool, email).await?;
+        self.attempt_succeeded(&counted).await?;
 
         // Only the account's owner (right password) learns it is
         // deactivated.
@@ -239,20 +246,19 @@ impl Users {
             return Err(UsersError::WrongCurrentPassword);
         }
         let email = &record.user.email;
-        let pool = self.db.pool();
-        let failures = match store::throttle_admit(pool, email, clock::now()).await? {
-            Admission::Blocked { retry_after_secs } => {
+        let counted = match self.admit_attempt(email, ip).await? {
+            Ok(counted) => counted,
+            Err(retry_after_secs) => {
                 return Err(UsersError::TooManyAttempts { retry_after_secs });
             }
-            Admission::Admit { failures, .. } => failures,
         };
         let verdict = password::verify(current, &record.password_hash).await?;
         if !verdict.ok {
-            self.login_failed(email, failures, FailReason::WrongCurrentPassword, ip)
+            self.login_failed(email, &counted, FailReason::WrongCurrentPassword, ip)
                 .await?;
             return Err(UsersError::WrongCurrentPassword);
         }
-        store::throttle_clear(pool, email).await?;
+        self.attempt_succeeded(&counted).await?;
 
         let new_hash = password::hash(new).await?;
         let now = clock::now_text();
@@ -338,15 +344,55 @@ impl Users {
 
     /// Records a failed sign-in: restarts the delay from now and publishes
     /// `users.user.login_failed`, in one transaction.
+    /// Admits a password check on `email` from `ip` under both delays
+    /// (the address's budget, then the account-from-address delay),
+    /// counting it up front under each; `Err(retry_after_secs)` when one
+    /// of them is closed.
+    async fn admit_attempt(
+        &self,
+        email: &str,
+        ip: Option<&str>,
+    ) -> Result<Result<Counted, u64>, UsersError> {
+        let pool = self.db.pool();
+        let (address, account) = ThrottleKey::of_attempt(email, ip);
+        let address_failures = match store::throttle_admit(pool, &address, clock::now()).await? {
+            Admission::Blocked { retry_after_secs } => return Ok(Err(retry_after_secs)),
+            Admission::Admit { failures, .. } => failures,
+        };
+        match store::throttle_admit(pool, &account, clock::now()).await? {
+            Admission::Blocked { retry_after_secs } => {
+                // No password was checked: the address's budget is not spent.
+                store::throttle_refund(pool, &address, address_failures).await?;
+                Ok(Err(retry_after_secs))
+            }
+            Admission::Admit { failures, .. } => Ok(Ok(Counted {
+                address: (address, address_failures),
+                account: (account, failures),
+            })),
+        }
+    }
+
+    /// The right password: the account's delay from this address is
+    /// reset, the address gets back this one attempt (not its budget).
+    async fn attempt_succeeded(&self, counted: &Counted) -> Result<(), UsersError> {
+        let pool = self.db.pool();
+        store::throttle_clear(pool, &counted.account.0).await?;
+        store::throttle_refund(pool, &counted.address.0, counted.address.1).await?;
+        Ok(())
+    }
+
     async fn login_failed(
         &self,
         email: &str,
-        failures: i64,
+        counted: &Counted,
         reason: FailReason,
         ip: Option<&str>,
     ) -> Result<(), UsersError> {
         let mut tx = self.db.begin().await?;
-        store::throttle_failed(&mut *tx, email, failures, clock::now()).await?;
+        let now = clock::now();
+        for (key, failures) in [&counted.address, &counted.account] {
+            store::throttle_failed(&mut *tx, key, *failures, now).await?;
+        }
         self.outbox
             .publish(&mut tx, &with_ip(events::login_failed(email, reason), ip))
             .await?;

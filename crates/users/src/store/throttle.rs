@@ -1,4 +1,4 @@
-//! The brute-force state of sign-in per email (`login_throttle`).
+//! The brute-force state of sign-in per [`ThrottleKey`] (`login_throttle`).
 
 use marimo_platform::clock;
 use marimo_platform::db::DbPool;
@@ -6,13 +6,14 @@ use sqlx::{Any, Executor, Row};
 use time::OffsetDateTime;
 
 use super::parse_time;
-use crate::domain::{self, Admission, ThrottleState};
+use crate::domain::{self, Admission, ThrottleKey, ThrottleState};
 
-async fn throttle_state(pool: &DbPool, email: &str) -> Result<Option<ThrottleState>, sqlx::Error> {
+async fn throttle_state(pool: &DbPool, key: &str) -> Result<Option<ThrottleState>, sqlx::Error> {
     let row = sqlx::query(
-        "SELECT failures, blocked_until, last_attempt_at FROM login_throttle WHERE email = $1",
+        "SELECT failures, blocked_until, last_attempt_at FROM login_throttle
+         WHERE throttle_key = $1",
     )
-    .bind(email)
+    .bind(key)
     .fetch_optional(pool)
     .await?;
     let Some(row) = row else { return Ok(None) };
@@ -33,15 +34,17 @@ async fn throttle_state(pool: &DbPool, email: &str) -> Result<Option<ThrottleSta
 /// through. Rows of addresses untried for a day are pruned on the way.
 pub async fn throttle_admit(
     pool: &DbPool,
-    email: &str,
+    key: &ThrottleKey,
     now: OffsetDateTime,
 ) -> Result<Admission, sqlx::Error> {
+    let (free, key) = (key.free_failures(), key.stored());
+    let key = key.as_str();
     let now_text = clock::format(now);
     // Each lost race means another attempt was just counted; a few rounds
     // settle it, and endless contention is itself a reason to slow down.
     for _ in 0..8 {
-        let state = throttle_state(pool, email).await?;
-        let admission = domain::admit(state.as_ref(), now);
+        let state = throttle_state(pool, key).await?;
+        let admission = domain::admit(state.as_ref(), now, free);
         let Admission::Admit {
             failures,
             blocked_until,
@@ -53,11 +56,12 @@ pub async fn throttle_admit(
         let won = match &state {
             None => {
                 let res = sqlx::query(
-                    "INSERT INTO login_throttle (email, failures, blocked_until, last_attempt_at)
+                    "INSERT INTO login_throttle
+                       (throttle_key, failures, blocked_until, last_attempt_at)
                      VALUES ($1, $2, $3, $4)
-                     ON CONFLICT (email) DO NOTHING",
+                     ON CONFLICT (throttle_key) DO NOTHING",
                 )
-                .bind(email)
+                .bind(key)
                 .bind(*failures)
                 .bind(&blocked_until)
                 .bind(&now_text)
@@ -76,9 +80,9 @@ pub async fn throttle_admit(
                 let res = sqlx::query(
                     "UPDATE login_throttle
                         SET failures = $2, blocked_until = $3, last_attempt_at = $4
-                      WHERE email = $1 AND failures = $5 AND last_attempt_at = $6",
+                      WHERE throttle_key = $1 AND failures = $5 AND last_attempt_at = $6",
                 )
-                .bind(email)
+                .bind(key)
                 .bind(*failures)
                 .bind(&blocked_until)
                 .bind(&now_text)
@@ -103,15 +107,16 @@ pub async fn throttle_admit(
 /// while the row still holds this attempt's count.
 pub async fn throttle_failed<'e>(
     ex: impl Executor<'e, Database = Any>,
-    email: &str,
+    key: &ThrottleKey,
     failures: i64,
     at: OffsetDateTime,
 ) -> Result<(), sqlx::Error> {
-    if let Some(until) = domain::blocked_until(failures, at) {
+    if let Some(until) = domain::blocked_until(failures, at, key.free_failures()) {
         sqlx::query(
-            "UPDATE login_throttle SET blocked_until = $3 WHERE email = $1 AND failures = $2",
+            "UPDATE login_throttle SET blocked_until = $3
+              WHERE throttle_key = $1 AND failures = $2",
         )
-        .bind(email)
+        .bind(key.stored())
         .bind(failures)
         .bind(clock::format(until))
         .execute(ex)
@@ -121,10 +126,30 @@ pub async fn throttle_failed<'e>(
 }
 
 /// A successful sign-in resets the count.
-pub async fn throttle_clear(pool: &DbPool, email: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM login_throttle WHERE email = $1")
-        .bind(email)
+pub async fn throttle_clear(pool: &DbPool, key: &ThrottleKey) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM login_throttle WHERE throttle_key = $1")
+        .bind(key.stored())
         .execute(pool)
         .await?;
+    Ok(())
+}
+
+/// Gives back an attempt that was counted up front but did not fail (a
+/// success, or one stopped by another key's delay): the count goes back
+/// by one, while the row still holds this attempt's count. The rest of
+/// the budget stays spent.
+pub async fn throttle_refund(
+    pool: &DbPool,
+    key: &ThrottleKey,
+    failures: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE login_throttle SET failures = failures - 1, blocked_until = NULL
+          WHERE throttle_key = $1 AND failures = $2",
+    )
+    .bind(key.stored())
+    .bind(failures)
+    .execute(pool)
+    .await?;
     Ok(())
 }

@@ -273,9 +273,17 @@ async fn assign_role_validates_and_is_admin_only() {
         .await
         .expect(409);
 
-        // Not an admin (the old token of nia still says "user").
+        // nia's token from before her role changed is void (issue 14.2);
+        // her current one is a shop manager's, not an admin's.
         let res = assign(
             nia.access.clone(),
+            json!({"user_id": nia.user_id, "role": "admin"}),
+        )
+        .await
+        .expect(401);
+        assert_eq!(res.code(), "UNAUTHORIZED");
+        let res = assign(
+            app.login_ok("nia@example.com", PASSWORD).await.access,
             json!({"user_id": nia.user_id, "role": "admin"}),
         )
         .await
@@ -309,7 +317,8 @@ async fn a_demoted_admin_loses_admin_rights_at_once() {
             .send()
             .await
             .expect(200);
-        // Their access token still says admin; the database says otherwise.
+        // Their access token still says admin: it was issued before the
+        // demotion, so it is refused outright (issue 14.2).
         app.http()
             .post(&format!(
                 "/api/users/admin/users/{}/deactivate",
@@ -318,7 +327,7 @@ async fn a_demoted_admin_loses_admin_rights_at_once() {
             .bearer(&second.access)
             .send()
             .await
-            .expect(403);
+            .expect(401);
         app.login_ok(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     })
     .await;

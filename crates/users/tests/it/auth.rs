@@ -429,14 +429,18 @@ async fn five_failures_close_sign_in_with_429_even_for_the_right_password() {
 
         // The delay passes (moved into the past here instead of sleeping):
         // one attempt is admitted, and a success resets the count.
-        sqlx::query("UPDATE login_throttle SET blocked_until = $1 WHERE email = $2")
+        sqlx::query(
+            "UPDATE login_throttle SET blocked_until = $1 WHERE throttle_key LIKE 'account|%|' || $2",
+        )
             .bind(clock::format(clock::now() - time::Duration::seconds(1)))
             .bind("ivy@example.com")
             .execute(app.pool())
             .await
             .unwrap();
         app.login_ok("ivy@example.com", PASSWORD).await;
-        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM login_throttle WHERE email = $1")
+        let left: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM login_throttle WHERE throttle_key LIKE 'account|%|' || $1",
+        )
             .bind("ivy@example.com")
             .fetch_one(app.pool())
             .await
