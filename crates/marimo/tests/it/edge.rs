@@ -57,7 +57,7 @@ async fn forged_tokens_are_refused_at_the_edge() {
     let uid = real["user"]["id"].as_str().unwrap();
     let claims = |exp: i64, role: &str| {
         json!({"sub": uid, "user_id": uid, "email": "victim@example.com", "role": role,
-               "iss": "marimo-erp", "iat": now - 10, "exp": exp, "jti": "x"})
+               "iss": "marimo-erp", "aud": "marimo-api", "iat": now - 10, "exp": exp, "jti": "x"})
     };
     let hs256 = r#"{"alg":"HS256","typ":"JWT"}"#;
     let secret = TEST_JWT_SECRET.as_bytes();
