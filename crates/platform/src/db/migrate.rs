@@ -278,11 +278,9 @@ impl Db {
                     source: std::io::Error::other("no lock file for a SQLite database"),
                 })?;
                 let locked = tokio::task::spawn_blocking(move || {
-                    let file = std::fs::OpenOptions::new()
-                        .create(true)
-                        .truncate(false)
-                        .write(true)
-                        .open(&*path)?;
+                    // Owner-only like every file of the data directory.
+                    crate::config::touch_private(&path)?;
+                    let file = std::fs::OpenOptions::new().write(true).open(&*path)?;
                     // Blocks until the replica holding it is done.
                     file.lock()?;
                     Ok::<_, std::io::Error>(file)
