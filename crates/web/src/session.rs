@@ -289,3 +289,64 @@ pub fn came_over_tls(req: &Request, trusted: &dyn Fn(std::net::IpAddr) -> bool) 
             .and_then(|v| v.split(',').next())
             .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"))
 }
+
+#[cfg(test)]
+mod tests {
+    use http::{HeaderMap, HeaderValue, header};
+
+    use super::same_origin;
+
+    fn post(host: &str, origin: Option<&str>, referer: Option<&str>) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, HeaderValue::from_str(host).unwrap());
+        if let Some(o) = origin {
+            h.insert(header::ORIGIN, HeaderValue::from_str(o).unwrap());
+        }
+        if let Some(r) = referer {
+            h.insert(header::REFERER, HeaderValue::from_str(r).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn a_post_must_come_from_this_host_when_the_browser_says_where_from() {
+        let host = "erp.example.com:8080";
+        assert!(same_origin(&post(
+            host,
+            Some("http://erp.example.com:8080"),
+            None
+        )));
+        assert!(same_origin(&post(
+            host,
+            Some("https://ERP.example.com:8080"),
+            None
+        )));
+        assert!(same_origin(&post(
+            host,
+            None,
+            Some("http://erp.example.com:8080/shop?q=1")
+        )));
+        assert!(
+            same_origin(&post(host, None, None)),
+            "no header: the token decides"
+        );
+        for (origin, referer) in [
+            (Some("https://evil.example"), None),
+            (Some("null"), None),
+            (Some("http://erp.example.com:8080.evil.example"), None),
+            (Some("http://erp.example.com"), None),
+            (None, Some("https://evil.example/erp.example.com:8080")),
+            (None, Some("http://evil@erp.example.com:8080/")),
+            // Origin wins over a matching Referer.
+            (
+                Some("https://evil.example"),
+                Some("http://erp.example.com:8080/"),
+            ),
+        ] {
+            assert!(
+                !same_origin(&post(host, origin, referer)),
+                "{origin:?} {referer:?}"
+            );
+        }
+    }
+}
