@@ -126,6 +126,11 @@ impl Web {
     pub fn is_secure(&self, req: &axum::extract::Request) -> bool {
         session::came_over_tls(req, &*self.0.trusted_proxy)
     }
+    /// The host the browser addressed: `Host`, or, from a trusted proxy
+    /// that rewrote it, that proxy's `X-Forwarded-Host`.
+    pub fn public_host(&self, req: &axum::extract::Request) -> Option<String> {
+        session::public_host(req, &*self.0.trusted_proxy)
+    }
 }
 
 /// The UI's routes: pages (inside the session layer) and the assets.

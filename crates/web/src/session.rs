@@ -42,6 +42,7 @@ const MAX_FORM_BYTES: usize = 256 * 1024;
 
 pub async fn layer(State(web): State<Web>, req: Request, next: Next) -> Response {
     let secure = web.is_secure(&req);
+    let host = web.public_host(&req);
     let headers = req.headers().clone();
     let lang = i18n::negotiate(cookies::get(&headers, cookies::LANG, secure), &headers);
     let api = Api::new(web.api(), None, Origin::of(req.extensions(), &headers));
@@ -118,7 +119,7 @@ pub async fn layer(State(web): State<Web>, req: Request, next: Next) -> Response
     };
 
     let mut req = req;
-    let mut res = if req.method() == Method::POST && !same_origin(&headers) {
+    let mut res = if req.method() == Method::POST && !same_origin(&headers, host.as_deref()) {
         tracing::info!("form refused: posted from another origin");
         WebError::Csrf.into_response()
     } else if req.method() == Method::POST {
@@ -199,17 +200,34 @@ pub async fn layer(State(web): State<Web>, req: Request, next: Next) -> Response
     res
 }
 
+/// The host the browser addressed: the `Host` header, unless a trusted
+/// proxy (`TRUSTED_PROXIES`) that rewrote it says `X-Forwarded-Host`.
+pub fn public_host(req: &Request, trusted: &dyn Fn(std::net::IpAddr) -> bool) -> Option<String> {
+    let header_value = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let from_trusted_proxy = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .is_some_and(|ConnectInfo(peer)| trusted(peer.ip()));
+    from_trusted_proxy
+        .then(|| header_value("x-forwarded-host"))
+        .flatten()
+        .or_else(|| header_value(header::HOST.as_str()))
+}
+
 /// Whether a POST may come from where the browser says it comes from:
-/// the host of its `Origin` (else of its `Referer`) must be the `Host` it
-/// was sent to. `Origin: null` (sandboxed frames, some redirects) is
-/// refused. A request with neither header (not a browser, or a browser
-/// that strips both) is left to the CSRF token alone.
-pub fn same_origin(headers: &http::HeaderMap) -> bool {
-    let Some(host) = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-    else {
+/// the host of its `Origin` (else of its `Referer`) must be `host`, the
+/// one it was sent to ([`public_host`]). `Origin: null` (sandboxed frames,
+/// some redirects) is refused. A request with neither header (not a
+/// browser, or a browser that strips both) is left to the CSRF token.
+pub fn same_origin(headers: &http::HeaderMap, host: Option<&str>) -> bool {
+    let Some(host) = host else {
         // Without a Host there is nothing to compare with; HTTP/1.1
         // requires one, so only odd clients get here, and the token holds.
         return true;
@@ -294,11 +312,12 @@ pub fn came_over_tls(req: &Request, trusted: &dyn Fn(std::net::IpAddr) -> bool) 
 mod tests {
     use http::{HeaderMap, HeaderValue, header};
 
-    use super::same_origin;
+    use super::{public_host, same_origin};
 
-    fn post(host: &str, origin: Option<&str>, referer: Option<&str>) -> HeaderMap {
+    const HOST: Option<&str> = Some("erp.example.com:8080");
+
+    fn post(origin: Option<&str>, referer: Option<&str>) -> HeaderMap {
         let mut h = HeaderMap::new();
-        h.insert(header::HOST, HeaderValue::from_str(host).unwrap());
         if let Some(o) = origin {
             h.insert(header::ORIGIN, HeaderValue::from_str(o).unwrap());
         }
@@ -310,26 +329,18 @@ mod tests {
 
     #[test]
     fn a_post_must_come_from_this_host_when_the_browser_says_where_from() {
-        let host = "erp.example.com:8080";
-        assert!(same_origin(&post(
-            host,
-            Some("http://erp.example.com:8080"),
-            None
-        )));
-        assert!(same_origin(&post(
-            host,
-            Some("https://ERP.example.com:8080"),
-            None
-        )));
-        assert!(same_origin(&post(
-            host,
-            None,
-            Some("http://erp.example.com:8080/shop?q=1")
-        )));
-        assert!(
-            same_origin(&post(host, None, None)),
-            "no header: the token decides"
-        );
+        for (origin, referer) in [
+            (Some("http://erp.example.com:8080"), None),
+            (Some("https://ERP.example.com:8080"), None),
+            (None, Some("http://erp.example.com:8080/shop?q=1")),
+            // No header at all: the CSRF token decides.
+            (None, None),
+        ] {
+            assert!(
+                same_origin(&post(origin, referer), HOST),
+                "{origin:?} {referer:?}"
+            );
+        }
         for (origin, referer) in [
             (Some("https://evil.example"), None),
             (Some("null"), None),
@@ -344,9 +355,33 @@ mod tests {
             ),
         ] {
             assert!(
-                !same_origin(&post(host, origin, referer)),
+                !same_origin(&post(origin, referer), HOST),
                 "{origin:?} {referer:?}"
             );
         }
+    }
+
+    #[test]
+    fn the_forwarded_host_counts_only_from_a_trusted_proxy() {
+        use axum::extract::{ConnectInfo, Request};
+        let request = |peer: &str| {
+            let mut req = Request::builder()
+                .header(header::HOST, "10.0.0.5:8080")
+                .header("x-forwarded-host", "erp.example.com")
+                .body(axum::body::Body::empty())
+                .unwrap();
+            req.extensions_mut()
+                .insert(ConnectInfo(peer.parse::<std::net::SocketAddr>().unwrap()));
+            req
+        };
+        let trusted = |ip: std::net::IpAddr| ip.to_string() == "10.0.0.1";
+        assert_eq!(
+            public_host(&request("10.0.0.1:5000"), &trusted).as_deref(),
+            Some("erp.example.com")
+        );
+        assert_eq!(
+            public_host(&request("203.0.113.9:5000"), &trusted).as_deref(),
+            Some("10.0.0.5:8080")
+        );
     }
 }
