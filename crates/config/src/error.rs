@@ -31,9 +31,7 @@ pub enum ConfigError {
 impl From<ConfigError> for ApiError {
     fn from(err: ConfigError) -> Self {
         match err {
-            ConfigError::Invalid(i) => {
-                ApiError::validation(i.message).with_details(json!({"field": i.field}))
-            }
+            ConfigError::Invalid(i) => i.into(),
             ConfigError::NotFound(_) => ApiError::not_found("no such configuration key"),
             ConfigError::VersionConflict {
                 key,

@@ -74,9 +74,7 @@ impl From<ShopError> for ApiError {
     fn from(err: ShopError) -> Self {
         let message = err.to_string();
         match err {
-            ShopError::Invalid(i) => {
-                ApiError::validation(i.message).with_details(json!({"field": i.field}))
-            }
+            ShopError::Invalid(i) => i.into(),
             ShopError::NotFound(m) => ApiError::not_found(m),
             ShopError::Forbidden(m) => ApiError::forbidden(m),
             ShopError::UnknownProduct { product_id } => ApiError::new(

@@ -25,7 +25,7 @@ use std::{sync::Arc, time::Duration};
 
 use axum::Router;
 use marimo_platform::{
-    auth::{Caller, Role},
+    auth::{Caller, policy::ShopStaff},
     http::ServiceApp,
     lock,
     service::{ServiceContext, StartError},
@@ -95,7 +95,7 @@ pub async fn start(ctx: &ServiceContext) -> Result<Shop, StartError> {
 
 /// Shop managers and admins run the shop.
 pub(crate) fn is_staff(caller: &Caller) -> bool {
-    matches!(caller.role, Role::ShopManager | Role::Admin)
+    caller.may::<ShopStaff>()
 }
 
 fn spawn_jobs(ctx: &ServiceContext, shop: &Arc<Shop>) {

@@ -14,6 +14,17 @@ pub fn sample(exposition: &str, name: &str, labels: &[(&str, &str)]) -> Option<f
         .map(|s| s.value)
 }
 
+/// `db_queries_total{service, operation, status="ok"}` (0 when absent):
+/// the queries of one kind a service ran through its instrumented pool.
+pub fn db_queries(exposition: &str, service: &str, operation: &str) -> f64 {
+    let labels = [
+        ("service", service),
+        ("operation", operation),
+        ("status", "ok"),
+    ];
+    sample(exposition, "db_queries_total", &labels).unwrap_or(0.0)
+}
+
 /// One sample line: `name{k="v",...} value`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {

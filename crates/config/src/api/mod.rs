@@ -5,9 +5,9 @@
 
 use axum::{
     Router,
-    extract::{FromRequestParts, Path, State},
+    extract::{Path, State},
     handler::Handler,
-    http::{HeaderMap, HeaderValue, header, request::Parts},
+    http::{HeaderMap, HeaderValue, header},
     response::{IntoResponse, Response},
     routing::get,
 };
@@ -17,7 +17,10 @@ use marimo_contracts::{
 };
 use marimo_platform::{
     ApiError, ApiResult,
-    auth::{Caller, Role},
+    auth::{
+        Authorized,
+        policy::{Admins, SignedIn},
+    },
     bus::Outbox,
     db::Db,
     http::cache_control,
@@ -65,20 +68,6 @@ pub(crate) fn routes(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// A signed-in admin. Extracted before the body, so a non-admin gets 403
-/// whatever they sent (and no token is a 401 first).
-struct Admin(Caller);
-
-impl<S: Send + Sync> FromRequestParts<S> for Admin {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let caller = Caller::from_request_parts(parts, state).await?;
-        caller.require(&[Role::Admin])?;
-        Ok(Self(caller))
-    }
-}
-
 /// The body of `POST /api/config` and `PUT /api/config/{key}`.
 #[derive(Debug, Deserialize)]
 struct SettingBody {
@@ -96,10 +85,10 @@ fn if_match(headers: &HeaderMap) -> ApiResult<Option<i64>> {
         None => Ok(None),
         Some(v) => {
             let s = v.to_str().map_err(|_| {
-                ApiError::from(ConfigError::from(domain::Invalid {
-                    field: "If-Match",
-                    message: "If-Match must be a version, e.g. \"3\"".into(),
-                }))
+                ApiError::from(ConfigError::from(domain::Invalid::new(
+                    "If-Match",
+                    "If-Match must be a version, e.g. \"3\"",
+                )))
             })?;
             domain::parse_if_match(s).map_err(|e| ConfigError::from(e).into())
         }
@@ -113,10 +102,7 @@ fn setting_write(key: &str, body: SettingBody, headers: &HeaderMap) -> ApiResult
     let value = match &body.value {
         Some(v) => domain::value_text(v).map_err(err)?,
         None => {
-            return Err(err(domain::Invalid {
-                field: "value",
-                message: "value is required".into(),
-            }));
+            return Err(err(domain::Invalid::new("value", "value is required")));
         }
     };
     let scope = body
@@ -138,10 +124,7 @@ fn setting_write(key: &str, body: SettingBody, headers: &HeaderMap) -> ApiResult
         .transpose()
         .map_err(err)?;
     if body.version.is_some_and(|v| v < 1) {
-        return Err(err(domain::Invalid {
-            field: "version",
-            message: "version starts at 1".into(),
-        }));
+        return Err(err(domain::Invalid::new("version", "version starts at 1")));
     }
     let expected = domain::expected_version(if_match(headers)?, body.version).map_err(err)?;
     Ok(SettingWrite {
@@ -177,7 +160,10 @@ fn written(setting: Setting, outcome: Outcome) -> Response {
 
 // ------------------------------------------------------------ settings
 
-async fn list(State(st): State<AppState>, _: Caller) -> ApiResult<Json<Success<SettingList>>> {
+async fn list(
+    State(st): State<AppState>,
+    _: Authorized<SignedIn>,
+) -> ApiResult<Json<Success<SettingList>>> {
     let configs = store::list_settings(st.db.pool()).await?;
     Ok(Json(Success::new(SettingList {
         total: configs.len(),
@@ -187,7 +173,7 @@ async fn list(State(st): State<AppState>, _: Caller) -> ApiResult<Json<Success<S
 
 async fn show(
     State(st): State<AppState>,
-    _: Caller,
+    _: Authorized<SignedIn>,
     Path(key): Path<String>,
 ) -> ApiResult<Response> {
     let setting = match domain::parse_key(&key) {
@@ -203,16 +189,12 @@ async fn show(
 
 async fn create(
     State(st): State<AppState>,
-    Admin(caller): Admin,
+    caller: Authorized<Admins>,
     headers: HeaderMap,
     Json(body): Json<SettingBody>,
 ) -> ApiResult<Response> {
     let Some(key) = body.key.clone() else {
-        return Err(ConfigError::from(domain::Invalid {
-            field: "key",
-            message: "key is required".into(),
-        })
-        .into());
+        return Err(ConfigError::from(domain::Invalid::new("key", "key is required")).into());
     };
     let write = setting_write(&key, body, &headers)?;
     let (setting, outcome) = app::upsert(&st.db, &st.outbox, &write, Some(&caller.user_id)).await?;
@@ -221,16 +203,16 @@ async fn create(
 
 async fn replace(
     State(st): State<AppState>,
-    Admin(caller): Admin,
+    caller: Authorized<Admins>,
     Path(key): Path<String>,
     headers: HeaderMap,
     Json(body): Json<SettingBody>,
 ) -> ApiResult<Response> {
     if body.key.as_deref().is_some_and(|k| k != key) {
-        return Err(ConfigError::from(domain::Invalid {
-            field: "key",
-            message: "the body's key differs from the path's".into(),
-        })
+        return Err(ConfigError::from(domain::Invalid::new(
+            "key",
+            "the body's key differs from the path's",
+        ))
         .into());
     }
     let write = setting_write(&key, body, &headers)?;
@@ -240,7 +222,7 @@ async fn replace(
 
 async fn remove(
     State(st): State<AppState>,
-    Admin(caller): Admin,
+    caller: Authorized<Admins>,
     Path(key): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
@@ -256,7 +238,7 @@ async fn remove(
 
 async fn history(
     State(st): State<AppState>,
-    _: Caller,
+    _: Authorized<SignedIn>,
     Path(key): Path<String>,
     Query(page): Query<Page>,
 ) -> ApiResult<Json<Value>> {
@@ -293,7 +275,7 @@ fn ref_kind(kind: &str) -> ApiResult<RefKind> {
 
 async fn list_reference(
     State(st): State<AppState>,
-    _: Caller,
+    _: Authorized<SignedIn>,
     Path(kind): Path<String>,
 ) -> ApiResult<Json<Success<ReferenceList>>> {
     let kind = ref_kind(&kind)?;
@@ -315,18 +297,13 @@ struct RefBody {
 
 async fn upsert_reference(
     State(st): State<AppState>,
-    Admin(caller): Admin,
+    caller: Authorized<Admins>,
     Path(kind): Path<String>,
     Json(body): Json<RefBody>,
 ) -> ApiResult<Json<Value>> {
     let kind = ref_kind(&kind)?;
     let err = |e: domain::Invalid| ApiError::from(ConfigError::from(e));
-    let missing = |field: &'static str| {
-        err(domain::Invalid {
-            field,
-            message: format!("{field} is required"),
-        })
-    };
+    let missing = |field: &'static str| err(domain::Invalid::required(field));
     let code = body.code.as_deref().ok_or_else(|| missing("code"))?;
     let name = domain::parse_text(
         "name",

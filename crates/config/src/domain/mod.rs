@@ -8,19 +8,12 @@ use marimo_platform::money::Decimal;
 use serde::Serialize;
 use serde_json::Value;
 
-/// A rejected input: which field, and why (becomes a 400).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct Invalid {
-    pub field: &'static str,
-    pub message: String,
-}
+/// A rejected input: which field, and why (becomes a 400); the one
+/// platform type.
+pub use marimo_platform::Invalid;
 
 fn invalid(field: &'static str, message: impl Into<String>) -> Invalid {
-    Invalid {
-        field,
-        message: message.into(),
-    }
+    Invalid::new(field, message)
 }
 
 pub const KEY_MAX: usize = 100;

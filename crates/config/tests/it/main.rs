@@ -3,6 +3,7 @@
 //! PostgreSQL when `MARIMO_TEST_DATABASE_URL` is set), driven over HTTP.
 
 mod consul_mirror;
+mod db_metrics;
 mod reference;
 mod settings;
 mod support;

@@ -51,6 +51,8 @@ policies! {
     Bookkeepers = [Accountant, Admin];
     /// Who runs production and changes stock: managers and admins.
     ProductionManagers = [Manager, Admin];
+    /// Who may list user accounts: managers and admins.
+    AccountReaders = [Manager, Admin];
     /// Who runs the shop: shop managers and admins.
     ShopStaff = [ShopManager, Admin];
     /// Every staff role: reads summaries, the dashboard, items and stock.

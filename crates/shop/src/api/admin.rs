@@ -5,17 +5,18 @@
 use axum::{extract::State, http::StatusCode};
 use marimo_contracts::{Success, shop as contract, values::Currency};
 use marimo_platform::{
-    ApiError, ApiResult,
-    auth::{Caller, Role},
-    clock,
-    http::{Json, Query, extract::Page},
+    ApiResult, TimeRange,
+    auth::{
+        Authorized,
+        policy::{ShopStaff, Staff},
+    },
+    http::{Json, Page, Query},
     money::{Decimal, format_scaled},
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
-use time::{Date, OffsetDateTime, macros::format_description};
 
-use super::{AppState, IdParam, STAFF, catalog, orders::parse_status, views};
+use super::{AppState, IdParam, catalog, orders::parse_status, views};
 use crate::{
     domain::{
         catalog::{ProductFields, parse_units},
@@ -30,20 +31,18 @@ use crate::{
 /// `GET /admin/products`: the catalog listing with inactive products.
 pub(super) async fn products(
     State(st): State<AppState>,
-    caller: Caller,
+    _: Authorized<ShopStaff>,
     Query(q): Query<catalog::ListQuery>,
 ) -> ApiResult<Json<Value>> {
-    caller.require(STAFF)?;
     catalog::listing(&st, &q, true).await
 }
 
 /// `POST /admin/products`: 201 `{success, message, product}`.
 pub(super) async fn create_product(
     State(st): State<AppState>,
-    caller: Caller,
+    caller: Authorized<ShopStaff>,
     Json(fields): Json<ProductFields>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    caller.require(STAFF)?;
     let product = st.create_product(&fields).await?;
     tracing::info!(by = %caller.user_id, id = %product.id, name = %product.name, "product created");
     Ok((
@@ -59,11 +58,10 @@ pub(super) async fn create_product(
 /// `PUT /admin/products/{id}`: a partial change.
 pub(super) async fn update_product(
     State(st): State<AppState>,
-    caller: Caller,
+    caller: Authorized<ShopStaff>,
     IdParam(id): IdParam,
     Json(fields): Json<ProductFields>,
 ) -> ApiResult<Json<Value>> {
-    caller.require(STAFF)?;
     let product = st.update_product(&id, &fields).await?;
     tracing::info!(by = %caller.user_id, %id, "product changed");
     Ok(Json(json!({
@@ -77,10 +75,9 @@ pub(super) async fn update_product(
 /// ever ordered.
 pub(super) async fn delete_product(
     State(st): State<AppState>,
-    caller: Caller,
+    caller: Authorized<ShopStaff>,
     IdParam(id): IdParam,
 ) -> ApiResult<Json<Value>> {
-    caller.require(STAFF)?;
     let deactivated = st.delete_product(&id).await?;
     tracing::info!(by = %caller.user_id, %id, deactivated, "product removed");
     Ok(Json(json!({
@@ -102,11 +99,10 @@ pub(super) struct RestockBody {
 /// `POST /admin/products/{id}/restock {quantity}`: adds to the stock.
 pub(super) async fn restock(
     State(st): State<AppState>,
-    caller: Caller,
+    caller: Authorized<ShopStaff>,
     IdParam(id): IdParam,
     Json(body): Json<RestockBody>,
 ) -> ApiResult<Json<Value>> {
-    caller.require(STAFF)?;
     let quantity = parse_units(
         "quantity",
         body.quantity.as_ref().unwrap_or(&Value::Null),
@@ -130,52 +126,17 @@ pub(super) struct OrdersQuery {
     from: Option<String>,
     /// RFC 3339 time or `YYYY-MM-DD` (the whole day), inclusive.
     to: Option<String>,
-    page: Option<u32>,
-    limit: Option<u32>,
-}
-
-/// A `from`/`to` filter as a storage-format bound: `from` inclusive,
-/// `to` turned into the exclusive bound just after it.
-fn time_bound(field: &str, text: &str, end: bool) -> ApiResult<String> {
-    let bad = || {
-        ApiError::validation(format!(
-            "{field} must be an RFC 3339 time or a date YYYY-MM-DD"
-        ))
-        .with_details(json!({"field": field}))
-    };
-    let text = text.trim();
-    let t = if let Some(t) = clock::parse(text) {
-        if end {
-            t.checked_add(time::Duration::microseconds(1))
-                .ok_or_else(bad)?
-        } else {
-            t
-        }
-    } else {
-        let day =
-            Date::parse(text, format_description!("[year]-[month]-[day]")).map_err(|_| bad())?;
-        let day = if end {
-            day.next_day().ok_or_else(bad)?
-        } else {
-            day
-        };
-        OffsetDateTime::new_utc(day, time::Time::MIDNIGHT)
-    };
-    Ok(clock::format(t))
 }
 
 /// `GET /admin/orders`: every order, newest first, with filters.
 pub(super) async fn orders(
     State(st): State<AppState>,
-    caller: Caller,
+    _: Authorized<ShopStaff>,
+    Query(page): Query<Page>,
     Query(q): Query<OrdersQuery>,
 ) -> ApiResult<Json<Value>> {
-    caller.require(STAFF)?;
-    let (page, limit, offset) = Page {
-        page: q.page,
-        limit: q.limit,
-    }
-    .resolve()?;
+    let (page, limit, offset) = page.resolve()?;
+    let range = TimeRange::parse(q.from.as_deref(), q.to.as_deref())?;
     let filter = Filter {
         user_id: q
             .user_id
@@ -184,33 +145,18 @@ pub(super) async fn orders(
             .filter(|s| !s.is_empty())
             .map(str::to_owned),
         status: parse_status(q.status.as_deref())?,
-        from: q
-            .from
-            .as_deref()
-            .filter(|s| !s.trim().is_empty())
-            .map(|s| time_bound("from", s, false))
-            .transpose()?,
-        until: q
-            .to
-            .as_deref()
-            .filter(|s| !s.trim().is_empty())
-            .map(|s| time_bound("to", s, true))
-            .transpose()?,
+        from: range.start_text(),
+        until: range.end_text(),
     };
     let (list, total) = orders::list(st.db.pool(), &filter, limit, offset).await?;
-    let list: Vec<Value> = list.iter().map(views::order).collect();
-    Ok(Json(json!({
-        "success": true,
-        "orders": list,
-        "total": total,
-        "page": page,
-        "limit": limit,
-    })))
+    Ok(Json(views::order_page(&list, total, page, limit)))
 }
 
 /// `GET /admin/settings`: the values new orders use.
-pub(super) async fn settings(State(st): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
-    caller.require(STAFF)?;
+pub(super) async fn settings(
+    State(st): State<AppState>,
+    _: Authorized<ShopStaff>,
+) -> ApiResult<Json<Value>> {
     let s = store::settings::load(st.db.pool()).await?;
     // Milliseconds are whole milli-minutes × 60 (see the domain).
     let milli_minutes = i64::try_from(s.order_ttl.as_millis() / 60).unwrap_or(i64::MAX);
@@ -228,14 +174,8 @@ pub(super) async fn settings(State(st): State<AppState>, caller: Caller) -> ApiR
 /// `GET /summary`: figures for the dashboard.
 pub(super) async fn summary(
     State(st): State<AppState>,
-    caller: Caller,
+    _: Authorized<Staff>,
 ) -> ApiResult<Json<Success<contract::Summary>>> {
-    caller.require(&[
-        Role::Admin,
-        Role::Manager,
-        Role::Accountant,
-        Role::ShopManager,
-    ])?;
     let sum = st.summary().await?;
     let orders_by_status = sum
         .by_status

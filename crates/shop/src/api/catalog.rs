@@ -5,7 +5,7 @@ use axum::extract::State;
 use marimo_platform::{
     ApiError, ApiResult,
     auth::MaybeCaller,
-    http::{Json, Query, extract::Page},
+    http::{Json, Page, Query},
     ids,
 };
 use serde::Deserialize;

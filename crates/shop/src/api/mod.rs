@@ -18,7 +18,7 @@ use axum::{
     http::request::Parts,
     routing::{get, post, put},
 };
-use marimo_platform::{ApiError, auth::Role, http::cache_control};
+use marimo_platform::{ApiError, http::cache_control};
 
 use crate::app::Shop;
 
@@ -29,9 +29,6 @@ pub mod payments;
 mod views;
 
 pub(crate) type AppState = Arc<Shop>;
-
-/// Who runs the shop: catalog changes, every order, ship and deliver.
-const STAFF: &[Role] = &[Role::ShopManager, Role::Admin];
 
 fn public() -> cache_control::Policy {
     cache_control::policy(cache_control::PUBLIC)

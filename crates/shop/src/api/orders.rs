@@ -11,7 +11,7 @@ use axum::{
 use marimo_platform::{
     ApiError, ApiResult, ErrorCode,
     auth::Caller,
-    http::{Json, Query, extract::Page},
+    http::{Json, Page, Query},
     idempotency,
 };
 use serde::Deserialize;
@@ -65,8 +65,6 @@ pub(super) async fn place(
 #[derive(Debug, Deserialize)]
 pub(super) struct MineQuery {
     status: Option<String>,
-    page: Option<u32>,
-    limit: Option<u32>,
 }
 
 pub(super) fn parse_status(s: Option<&str>) -> ApiResult<Option<Status>> {
@@ -83,27 +81,17 @@ pub(super) fn parse_status(s: Option<&str>) -> ApiResult<Option<Status>> {
 pub(super) async fn mine(
     State(st): State<AppState>,
     caller: Caller,
+    Query(page): Query<Page>,
     Query(q): Query<MineQuery>,
 ) -> ApiResult<Json<Value>> {
-    let (page, limit, offset) = Page {
-        page: q.page,
-        limit: q.limit,
-    }
-    .resolve()?;
+    let (page, limit, offset) = page.resolve()?;
     let filter = Filter {
         user_id: Some(caller.user_id.clone()),
         status: parse_status(q.status.as_deref())?,
         ..Filter::default()
     };
     let (list, total) = orders::list(st.db.pool(), &filter, limit, offset).await?;
-    let list: Vec<Value> = list.iter().map(views::order).collect();
-    Ok(Json(json!({
-        "success": true,
-        "orders": list,
-        "total": total,
-        "page": page,
-        "limit": limit,
-    })))
+    Ok(Json(views::order_page(&list, total, page, limit)))
 }
 
 /// `GET /orders/{id}`: the order at the top level of the body (as the

@@ -24,6 +24,17 @@ pub(crate) fn product(p: &Product) -> Value {
     })
 }
 
+/// A page of orders, as both order lists answer it.
+pub(crate) fn order_page(list: &[Order], total: i64, page: u32, limit: u32) -> Value {
+    json!({
+        "success": true,
+        "orders": list.iter().map(order).collect::<Vec<_>>(),
+        "total": total,
+        "page": page,
+        "limit": limit,
+    })
+}
+
 pub(crate) fn order(o: &Order) -> Value {
     let money = |units: i64| format_money(units, &o.currency);
     let items: Vec<Value> = o

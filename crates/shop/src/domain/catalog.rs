@@ -63,7 +63,7 @@ fn no_controls(field: &str, s: &str, allow_newlines: bool) -> Result<(), Invalid
         .any(|c| c.is_control() && !(allow_newlines && matches!(c, '\n' | '\r' | '\t')))
     {
         return Err(Invalid::new(
-            field,
+            field.to_owned(),
             format!("{field} contains control characters"),
         ));
     }
@@ -73,7 +73,7 @@ fn no_controls(field: &str, s: &str, allow_newlines: bool) -> Result<(), Invalid
 fn max_chars(field: &str, s: &str, max: usize) -> Result<(), Invalid> {
     if s.chars().count() > max {
         return Err(Invalid::new(
-            field,
+            field.to_owned(),
             format!("{field} must be at most {max} characters"),
         ));
     }
@@ -153,7 +153,7 @@ pub fn parse_units(field: &str, v: &Value, min: i64) -> Result<i64, Invalid> {
     };
     n.filter(|n| (min..=MAX_STOCK).contains(n)).ok_or_else(|| {
         Invalid::new(
-            field,
+            field.to_owned(),
             format!("{field} must be a whole number from {min} to {MAX_STOCK}"),
         )
     })

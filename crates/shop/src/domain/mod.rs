@@ -11,19 +11,6 @@ pub mod pricing;
 pub mod request;
 pub mod settings;
 
-/// A value a client sent that breaks a rule: 400, naming the field.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct Invalid {
-    pub field: String,
-    pub message: String,
-}
-
-impl Invalid {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
+/// A value a client sent that breaks a rule: 400, naming the field (the
+/// one platform type, so every service answers it alike).
+pub use marimo_platform::Invalid;

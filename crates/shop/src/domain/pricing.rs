@@ -38,7 +38,7 @@ pub fn parse_currency(field: &str, code: &str) -> Result<String, Invalid> {
         Ok(code)
     } else {
         Err(Invalid::new(
-            field,
+            field.to_owned(),
             format!("'{code}' is not a supported ISO 4217 currency code"),
         ))
     }
@@ -52,16 +52,16 @@ pub fn parse_price(field: &str, d: &Decimal, currency: &str) -> Result<i64, Inva
         .ok_or_else(|| Invalid::new("currency", format!("unknown currency '{currency}'")))?;
     let units = d
         .to_scaled(places)
-        .map_err(|e| Invalid::new(field, e.to_string()))?;
+        .map_err(|e| Invalid::new(field.to_owned(), e.to_string()))?;
     if units <= 0 {
         return Err(Invalid::new(
-            field,
+            field.to_owned(),
             format!("{field} must be greater than zero"),
         ));
     }
     if units > MAX_PRICE_UNITS {
         return Err(Invalid::new(
-            field,
+            field.to_owned(),
             format!(
                 "{field} must be at most {}",
                 format_scaled(MAX_PRICE_UNITS, places)
@@ -74,14 +74,18 @@ pub fn parse_price(field: &str, d: &Decimal, currency: &str) -> Result<i64, Inva
 /// A price bound of a catalog filter (`min_price`, `max_price`): zero or
 /// more, in minor units of `currency`.
 pub fn parse_bound(field: &str, text: &str, currency: &str) -> Result<i64, Invalid> {
-    let d = Decimal::parse(text.trim()).map_err(|e| Invalid::new(field, e.to_string()))?;
+    let d =
+        Decimal::parse(text.trim()).map_err(|e| Invalid::new(field.to_owned(), e.to_string()))?;
     if d.is_negative() {
-        return Err(Invalid::new(field, format!("{field} cannot be negative")));
+        return Err(Invalid::new(
+            field.to_owned(),
+            format!("{field} cannot be negative"),
+        ));
     }
     let places = scale(currency)
         .ok_or_else(|| Invalid::new("currency", format!("unknown currency '{currency}'")))?;
     d.to_scaled(places)
-        .map_err(|e| Invalid::new(field, e.to_string()))
+        .map_err(|e| Invalid::new(field.to_owned(), e.to_string()))
 }
 
 /// Denominator of [`TaxRate`]: rates are millionths of the net amount.

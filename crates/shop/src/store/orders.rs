@@ -5,9 +5,10 @@
 
 use std::collections::HashMap;
 
+use marimo_platform::db::Exec;
 use marimo_platform::db::{Conn, ConnHandle, DbPool, TxConn};
 use serde_json::{Value, json};
-use sqlx::{Any, AssertSqlSafe, Executor, Row, any::AnyRow};
+use sqlx::{AssertSqlSafe, Row, any::AnyRow};
 
 use super::{decode_err, placeholders};
 use crate::domain::{
@@ -121,7 +122,7 @@ fn item_from(row: &AnyRow) -> Result<(String, OrderItem), sqlx::Error> {
 
 /// The lines of these orders, by order id, in line order.
 async fn items_of<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Exec<'e>,
     ids: &[&str],
 ) -> Result<HashMap<String, Vec<OrderItem>>, sqlx::Error> {
     let mut by_order: HashMap<String, Vec<OrderItem>> = HashMap::new();
@@ -207,7 +208,7 @@ pub async fn list(
 /// Moves the order from `from` to `to` if it is still in `from`; `false`
 /// when another transition got there first.
 pub async fn set_status<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Exec<'e>,
     id: &str,
     from: Status,
     to: Status,
@@ -227,7 +228,7 @@ pub async fn set_status<'e>(
 /// Expires the order if it is still pending and past its deadline; `true`
 /// for the one caller (replica, request) whose update applied.
 pub async fn expire_if_due<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Exec<'e>,
     id: &str,
     now: &str,
 ) -> Result<bool, sqlx::Error> {
@@ -269,7 +270,7 @@ pub struct HistoryEntry<'a> {
 }
 
 pub async fn append_history<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Exec<'e>,
     e: &HistoryEntry<'_>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
@@ -336,7 +337,7 @@ pub struct Proof<'a> {
 }
 
 pub async fn record_payment<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Exec<'e>,
     order: &Order,
     kind: PaymentKind,
     proof: Option<Proof<'_>>,
@@ -364,7 +365,7 @@ pub async fn record_payment<'e>(
 /// Notes a provider callback as applied; `false` when its event id was
 /// applied before (a replay).
 pub async fn note_callback<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Exec<'e>,
     event_id: &str,
     order_id: &str,
     now: &str,

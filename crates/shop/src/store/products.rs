@@ -2,8 +2,9 @@
 //! relative updates (`stock = stock - $n WHERE stock >= $n`, `stock + $n`)
 //! so concurrent writers can never lose each other's changes.
 
+use marimo_platform::db::Exec;
 use marimo_platform::db::{DbPool, TxConn};
-use sqlx::{Any, AssertSqlSafe, Executor, Row, any::AnyRow};
+use sqlx::{AssertSqlSafe, Row, any::AnyRow};
 
 use super::placeholders;
 use crate::domain::catalog::{Product, Sort, search_key};
@@ -32,10 +33,7 @@ fn product_from(row: &AnyRow) -> Result<Product, sqlx::Error> {
 }
 
 /// Inserts a product; a taken sku is a unique violation.
-pub async fn insert<'e>(
-    ex: impl Executor<'e, Database = Any>,
-    p: &Product,
-) -> Result<(), sqlx::Error> {
+pub async fn insert<'e>(ex: impl Exec<'e>, p: &Product) -> Result<(), sqlx::Error> {
     sqlx::query(concat!(
         "INSERT INTO products (",
         product_columns!(),
@@ -61,10 +59,7 @@ pub async fn insert<'e>(
     Ok(())
 }
 
-pub async fn find<'e>(
-    ex: impl Executor<'e, Database = Any>,
-    id: &str,
-) -> Result<Option<Product>, sqlx::Error> {
+pub async fn find<'e>(ex: impl Exec<'e>, id: &str) -> Result<Option<Product>, sqlx::Error> {
     sqlx::query(concat!(
         "SELECT ",
         product_columns!(),
@@ -183,10 +178,7 @@ pub async fn categories(pool: &DbPool) -> Result<Vec<(String, i64)>, sqlx::Error
 
 /// Writes every field except the stock (which only moves relatively, see
 /// the module docs); `false` when there is no such product.
-pub async fn update_fields<'e>(
-    ex: impl Executor<'e, Database = Any>,
-    p: &Product,
-) -> Result<bool, sqlx::Error> {
+pub async fn update_fields<'e>(ex: impl Exec<'e>, p: &Product) -> Result<bool, sqlx::Error> {
     let res = sqlx::query(
         "UPDATE products SET sku = $2, name = $3, description = $4, price = $5, currency = $6,
                 category = $7, image_url = $8, active = $9, updated_at = $10,
@@ -212,7 +204,7 @@ pub async fn update_fields<'e>(
 
 /// Sets the stock to an absolute level (an admin's stock count).
 pub async fn set_stock<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Exec<'e>,
     id: &str,
     stock: i64,
     now: &str,
@@ -229,7 +221,7 @@ pub async fn set_stock<'e>(
 /// Adds `qty` units unless the stock would pass `max`; the product after
 /// the change, or `None` (no such product, or over `max`).
 pub async fn add_stock<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Exec<'e>,
     id: &str,
     qty: i64,
     max: i64,
@@ -255,7 +247,7 @@ pub async fn add_stock<'e>(
 /// Adds `qty` units to the product linked to `sku`; how many rows changed
 /// (0 when no product has that sku).
 pub async fn add_stock_by_sku<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Exec<'e>,
     sku: &str,
     qty: i64,
     now: &str,
@@ -283,7 +275,7 @@ pub struct Reserved {
 /// atomically: the condition and the decrement are one statement, so
 /// concurrent orders can never oversell. `None` when not reserved.
 pub async fn reserve<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Exec<'e>,
     id: &str,
     qty: i64,
 ) -> Result<Option<Reserved>, sqlx::Error> {
@@ -306,11 +298,7 @@ pub async fn reserve<'e>(
 }
 
 /// Puts `qty` units back (a cancelled or expired order).
-pub async fn release<'e>(
-    ex: impl Executor<'e, Database = Any>,
-    id: &str,
-    qty: i64,
-) -> Result<(), sqlx::Error> {
+pub async fn release<'e>(ex: impl Exec<'e>, id: &str, qty: i64) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE products SET stock = stock + $1 WHERE id = $2")
         .bind(qty)
         .bind(id)
@@ -320,10 +308,7 @@ pub async fn release<'e>(
 }
 
 /// Whether any order ever included the product.
-pub async fn ever_ordered<'e>(
-    ex: impl Executor<'e, Database = Any>,
-    id: &str,
-) -> Result<bool, sqlx::Error> {
+pub async fn ever_ordered<'e>(ex: impl Exec<'e>, id: &str) -> Result<bool, sqlx::Error> {
     let row = sqlx::query("SELECT 1 AS one FROM order_items WHERE product_id = $1 LIMIT 1")
         .bind(id)
         .fetch_optional(ex)
@@ -331,10 +316,7 @@ pub async fn ever_ordered<'e>(
     Ok(row.is_some())
 }
 
-pub async fn delete<'e>(
-    ex: impl Executor<'e, Database = Any>,
-    id: &str,
-) -> Result<bool, sqlx::Error> {
+pub async fn delete<'e>(ex: impl Exec<'e>, id: &str) -> Result<bool, sqlx::Error> {
     let res = sqlx::query("DELETE FROM products WHERE id = $1")
         .bind(id)
         .execute(ex)
@@ -342,11 +324,7 @@ pub async fn delete<'e>(
     Ok(res.rows_affected() == 1)
 }
 
-pub async fn deactivate<'e>(
-    ex: impl Executor<'e, Database = Any>,
-    id: &str,
-    now: &str,
-) -> Result<bool, sqlx::Error> {
+pub async fn deactivate<'e>(ex: impl Exec<'e>, id: &str, now: &str) -> Result<bool, sqlx::Error> {
     let res = sqlx::query("UPDATE products SET active = 0, updated_at = $2 WHERE id = $1")
         .bind(id)
         .bind(now)

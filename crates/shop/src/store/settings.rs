@@ -2,13 +2,14 @@
 //! shared by every replica (a `config.setting.changed` event is consumed by
 //! one replica; all of them read the table).
 
+use marimo_platform::db::Exec;
 use marimo_platform::db::TxConn;
-use sqlx::{Any, Executor, Row};
+use sqlx::Row;
 
 use crate::domain::settings::{Change, ShopSettings};
 
 /// Current settings (defaults for keys never set).
-pub async fn load<'e>(ex: impl Executor<'e, Database = Any>) -> Result<ShopSettings, sqlx::Error> {
+pub async fn load<'e>(ex: impl Exec<'e>) -> Result<ShopSettings, sqlx::Error> {
     let rows = sqlx::query("SELECT key, value FROM shop_settings")
         .fetch_all(ex)
         .await?;

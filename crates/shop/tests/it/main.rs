@@ -5,6 +5,7 @@
 mod admin;
 mod catalog;
 mod concurrency;
+mod db_metrics;
 mod events;
 mod jobs;
 mod lifecycle;

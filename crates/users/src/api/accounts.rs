@@ -5,8 +5,11 @@ use axum::extract::State;
 use marimo_contracts::{Success, users as contract};
 use marimo_platform::{
     ApiError, ApiResult,
-    auth::{Caller, Role},
-    http::{Json, Query, extract::Page},
+    auth::{
+        Caller, Role,
+        policy::{AccountReaders, Admins, SignedIn, Staff},
+    },
+    http::{Json, Page, Query},
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -15,7 +18,7 @@ use super::{AppState, ClientIp, UserId, signed_in, views};
 
 /// The signed-in user, at the top level of the body (as the original API).
 pub(super) async fn profile(State(st): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
-    let record = signed_in(&st, &caller, &Role::ALL).await?;
+    let record = signed_in::<SignedIn>(&st, &caller).await?;
     let mut body = views::user(&record.user);
     body["success"] = Value::Bool(true);
     Ok(Json(body))
@@ -23,8 +26,6 @@ pub(super) async fn profile(State(st): State<AppState>, caller: Caller) -> ApiRe
 
 #[derive(Deserialize)]
 pub(super) struct ListQuery {
-    page: Option<u32>,
-    limit: Option<u32>,
     /// Case-insensitive substring of the email or the name.
     q: Option<String>,
 }
@@ -34,14 +35,11 @@ const SEARCH_MAX_CHARS: usize = 200;
 pub(super) async fn list(
     State(st): State<AppState>,
     caller: Caller,
+    Query(page): Query<Page>,
     Query(query): Query<ListQuery>,
 ) -> ApiResult<Json<Value>> {
-    signed_in(&st, &caller, &[Role::Admin, Role::Manager]).await?;
-    let (page, limit, offset) = Page {
-        page: query.page,
-        limit: query.limit,
-    }
-    .resolve()?;
+    signed_in::<AccountReaders>(&st, &caller).await?;
+    let (page, limit, offset) = page.resolve()?;
     let q = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
     if q.is_some_and(|q| q.chars().count() > SEARCH_MAX_CHARS) {
         return Err(ApiError::validation(format!(
@@ -64,17 +62,7 @@ pub(super) async fn summary(
     State(st): State<AppState>,
     caller: Caller,
 ) -> ApiResult<Json<Success<contract::Summary>>> {
-    signed_in(
-        &st,
-        &caller,
-        &[
-            Role::Admin,
-            Role::Manager,
-            Role::Accountant,
-            Role::ShopManager,
-        ],
-    )
-    .await?;
+    signed_in::<Staff>(&st, &caller).await?;
     let sum = st.summary().await?;
     let by_role = sum
         .by_role
@@ -100,7 +88,7 @@ pub(super) async fn assign_role(
     ip: ClientIp,
     Json(body): Json<AssignRoleBody>,
 ) -> ApiResult<Json<Value>> {
-    let admin = signed_in(&st, &caller, &[Role::Admin]).await?.user;
+    let admin = signed_in::<Admins>(&st, &caller).await?.user;
     let role: Role = body.role.parse().map_err(|msg: String| {
         let allowed: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
         ApiError::validation(msg).with_details(json!({"field": "role", "allowed": allowed}))
@@ -120,7 +108,7 @@ pub(super) async fn deactivate(
     ip: ClientIp,
     UserId(id): UserId,
 ) -> ApiResult<Json<Value>> {
-    let admin = signed_in(&st, &caller, &[Role::Admin]).await?.user;
+    let admin = signed_in::<Admins>(&st, &caller).await?.user;
     st.deactivate(&admin, &id, ip.get()).await?;
     Ok(Json(json!({
         "success": true,
@@ -134,7 +122,7 @@ pub(super) async fn reactivate(
     ip: ClientIp,
     UserId(id): UserId,
 ) -> ApiResult<Json<Value>> {
-    let admin = signed_in(&st, &caller, &[Role::Admin]).await?.user;
+    let admin = signed_in::<Admins>(&st, &caller).await?.user;
     st.reactivate(&admin, &id, ip.get()).await?;
     Ok(Json(
         json!({ "success": true, "message": "user reactivated" }),

@@ -9,18 +9,16 @@ use std::net::{IpAddr, SocketAddr};
 
 use axum::{
     Router,
-    body::Bytes,
-    extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Request},
-    http::{StatusCode, request::Parts},
+    extract::{ConnectInfo, FromRequestParts, Path},
+    http::request::Parts,
     routing::{get, post},
 };
 use marimo_platform::{
-    ApiError, ApiResult, ErrorCode,
-    auth::{Caller, Role},
-    http::{Json, cache_control},
+    ApiError, ApiResult,
+    auth::{Caller, Policy},
+    http::cache_control,
     ids,
 };
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::{
@@ -151,36 +149,15 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     }
 }
 
-/// A JSON body that may also be absent: an empty body is `T::default()`;
-/// a non-empty one follows the platform's JSON rules (415 without a JSON
-/// content type, 400 when malformed, 413 when too large).
-async fn optional_json<T: DeserializeOwned + Default>(req: Request) -> ApiResult<T> {
-    let (parts, body) = req.into_parts();
-    let bytes = Bytes::from_request(Request::from_parts(parts.clone(), body), &())
-        .await
-        .map_err(|r| {
-            if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::of(ErrorCode::PayloadTooLarge, "the request body is too large")
-            } else {
-                ApiError::validation(r.body_text())
-            }
-        })?;
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
-    }
-    let Json(value) =
-        Json::<T>::from_request(Request::from_parts(parts, bytes.into()), &()).await?;
-    Ok(value)
-}
-
 // ------------------------------------------------------------ helpers
 
-/// The bearer's current account: the token must hold one of `roles`
-/// (checked first, without the database), and so must the account as
-/// stored now (see `Users::account_of`).
-async fn signed_in(st: &AppState, caller: &Caller, roles: &[Role]) -> ApiResult<UserRecord> {
-    caller.require(roles)?;
-    Ok(st.account_of(caller, roles).await?)
+/// The bearer's current account: policy `P` must admit the token's role
+/// (checked first, without the database), and the account's role as
+/// stored now (see `Users::account_of`): a demoted account loses access
+/// before its token expires.
+async fn signed_in<P: Policy>(st: &AppState, caller: &Caller) -> ApiResult<UserRecord> {
+    caller.require_policy::<P>()?;
+    Ok(st.account_of(caller, P::ROLES).await?)
 }
 
 /// The body of every answer that hands out tokens.

@@ -1,19 +1,16 @@
 //! Credentials and sessions: register, login, refresh, logout and
 //! change-password.
 
-use axum::{
-    extract::{Request, State},
-    http::StatusCode,
-};
+use axum::{extract::State, http::StatusCode};
 use marimo_platform::{
     ApiError, ApiResult,
-    auth::{Caller, MaybeCaller, Role},
-    http::Json,
+    auth::{Caller, MaybeCaller, policy::SignedIn},
+    http::{Json, OptionalJson},
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{AppState, ClientIp, optional_json, signed_in, token_body, views};
+use super::{AppState, ClientIp, signed_in, token_body, views};
 use crate::domain;
 
 #[derive(Deserialize)]
@@ -88,9 +85,8 @@ pub(super) struct LogoutBody {
 pub(super) async fn logout(
     State(st): State<AppState>,
     MaybeCaller(caller): MaybeCaller,
-    req: Request,
+    OptionalJson(body): OptionalJson<LogoutBody>,
 ) -> ApiResult<Json<Value>> {
-    let body: LogoutBody = optional_json(req).await?;
     st.logout(
         caller.as_ref().map(|c| c.user_id.as_str()),
         body.refresh_token.as_deref(),
@@ -117,7 +113,7 @@ pub(super) async fn change_password(
     ip: ClientIp,
     Json(body): Json<ChangePasswordBody>,
 ) -> ApiResult<Json<Value>> {
-    let record = signed_in(&st, &caller, &Role::ALL).await?;
+    let record = signed_in::<SignedIn>(&st, &caller).await?;
     let tokens = st
         .change_password(
             &record,

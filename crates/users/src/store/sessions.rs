@@ -1,8 +1,9 @@
 //! Refresh tokens and their families (sessions): create, find, rotate,
 //! revoke, count the live ones, prune and purge the dead ones.
 
+use marimo_platform::db::Exec;
 use marimo_platform::db::TxConn;
-use sqlx::{Any, Executor, Row};
+use sqlx::Row;
 use time::OffsetDateTime;
 
 use super::{parse_time, record_from};
@@ -19,7 +20,7 @@ pub struct TokenRecord {
 }
 
 pub async fn create_family<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Exec<'e>,
     family_id: &str,
     user_id: &str,
     now: &str,
@@ -34,7 +35,7 @@ pub async fn create_family<'e>(
 }
 
 pub async fn insert_token<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Exec<'e>,
     token_hash: &str,
     family_id: &str,
     now: &str,
@@ -54,7 +55,7 @@ pub async fn insert_token<'e>(
 }
 
 pub async fn find_token<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Exec<'e>,
     token_hash: &str,
 ) -> Result<Option<TokenRecord>, sqlx::Error> {
     let row = sqlx::query(concat!(
@@ -82,7 +83,7 @@ pub async fn find_token<'e>(
 /// at most one of several concurrent refreshes succeed. `true` when this
 /// call marked it.
 pub async fn mark_token_used<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Exec<'e>,
     token_hash: &str,
     now: &str,
 ) -> Result<bool, sqlx::Error> {
@@ -97,7 +98,7 @@ pub async fn mark_token_used<'e>(
 }
 
 pub async fn revoke_family<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Exec<'e>,
     family_id: &str,
     now: &str,
 ) -> Result<(), sqlx::Error> {
@@ -111,7 +112,7 @@ pub async fn revoke_family<'e>(
 
 /// Revokes every session of a user; returns how many were still live.
 pub async fn revoke_user_families<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Exec<'e>,
     user_id: &str,
     now: &str,
 ) -> Result<u64, sqlx::Error> {
@@ -127,10 +128,7 @@ pub async fn revoke_user_families<'e>(
 
 /// Users with a live session: an unused, unexpired refresh token in a
 /// family that is not revoked (`active_users_total`).
-pub async fn active_users<'e>(
-    ex: impl Executor<'e, Database = Any>,
-    now: &str,
-) -> Result<i64, sqlx::Error> {
+pub async fn active_users<'e>(ex: impl Exec<'e>, now: &str) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT COUNT(DISTINCT f.user_id) FROM token_families f
          JOIN refresh_tokens t ON t.family_id = f.id
@@ -197,7 +195,7 @@ pub async fn purge_dead_sessions(tx: &mut TxConn, cutoff: &str) -> Result<u64, s
 /// Sets account `user_id`'s revocation mark to `not_before_ms` (unix
 /// milliseconds), unless it already holds a later one.
 pub async fn set_revocation<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Exec<'e>,
     user_id: &str,
     not_before_ms: i64,
 ) -> Result<(), sqlx::Error> {
@@ -216,7 +214,7 @@ pub async fn set_revocation<'e>(
 
 /// The revocation marks set at or after `since` (unix milliseconds).
 pub async fn revocations_since<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Exec<'e>,
     since: i64,
 ) -> Result<Vec<(String, i64)>, sqlx::Error> {
     let rows = sqlx::query(

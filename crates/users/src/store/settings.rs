@@ -2,12 +2,11 @@
 //! every replica. A row holds the config version it came from, so a change
 //! arriving late never overwrites a newer one.
 
-use sqlx::{Any, Executor, Row};
+use marimo_platform::db::Exec;
+use sqlx::Row;
 
 /// Every stored `(key, value)`.
-pub async fn settings<'e>(
-    ex: impl Executor<'e, Database = Any>,
-) -> Result<Vec<(String, String)>, sqlx::Error> {
+pub async fn settings<'e>(ex: impl Exec<'e>) -> Result<Vec<(String, String)>, sqlx::Error> {
     let rows = sqlx::query("SELECT key, value FROM users_settings")
         .fetch_all(ex)
         .await?;
@@ -18,7 +17,7 @@ pub async fn settings<'e>(
 
 /// Stores `value` for `key` unless a newer version is stored already.
 pub async fn put_setting<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Exec<'e>,
     key: &str,
     value: &str,
     version: i64,
@@ -41,7 +40,7 @@ pub async fn put_setting<'e>(
 
 /// Removes `key` unless it was stored by a newer version than `version`.
 pub async fn delete_setting<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Exec<'e>,
     key: &str,
     version: i64,
 ) -> Result<(), sqlx::Error> {

@@ -2,7 +2,8 @@
 
 use marimo_platform::clock;
 use marimo_platform::db::DbPool;
-use sqlx::{Any, Executor, Row};
+use marimo_platform::db::Exec;
+use sqlx::Row;
 use time::OffsetDateTime;
 
 use super::parse_time;
@@ -106,7 +107,7 @@ pub async fn throttle_admit(
 /// start of the attempt (which may have waited for a hashing slot). Only
 /// while the row still holds this attempt's count.
 pub async fn throttle_failed<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Exec<'e>,
     key: &ThrottleKey,
     failures: i64,
     at: OffsetDateTime,

@@ -2,14 +2,15 @@
 
 use marimo_platform::auth::Role;
 use marimo_platform::db::DbPool;
-use sqlx::{Any, Executor, Row};
+use marimo_platform::db::Exec;
+use sqlx::Row;
 
 use super::{UserRecord, decode_err, record_from};
 use crate::domain::User;
 
 /// Inserts an account; `false` when the (normalised) email is taken.
 pub async fn insert_user<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Exec<'e>,
     user: &User,
     password_hash: &str,
 ) -> Result<bool, sqlx::Error> {
@@ -32,7 +33,7 @@ pub async fn insert_user<'e>(
 }
 
 pub async fn find_by_email<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Exec<'e>,
     email: &str,
 ) -> Result<Option<UserRecord>, sqlx::Error> {
     sqlx::query(concat!(
@@ -49,7 +50,7 @@ pub async fn find_by_email<'e>(
 }
 
 pub async fn find_by_id<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Exec<'e>,
     id: &str,
 ) -> Result<Option<UserRecord>, sqlx::Error> {
     sqlx::query(concat!(
@@ -85,7 +86,7 @@ pub async fn replace_password_hash(
 
 /// `false` when there is no such user.
 pub async fn set_role<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Exec<'e>,
     id: &str,
     role: Role,
     now: &str,
@@ -102,7 +103,7 @@ pub async fn set_role<'e>(
 /// A password change by the user: the hash is replaced only if it is still
 /// `old` (two concurrent changes cannot both win); `true` when replaced.
 pub async fn change_password<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Exec<'e>,
     id: &str,
     old: &str,
     new: &str,
@@ -122,7 +123,7 @@ pub async fn change_password<'e>(
 
 /// `false` when there is no such user.
 pub async fn set_active<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Exec<'e>,
     id: &str,
     active: bool,
     now: &str,

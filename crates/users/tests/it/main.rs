@@ -4,6 +4,7 @@
 
 mod admin;
 mod auth;
+mod db_metrics;
 mod outage;
 mod sessions;
 mod support;

@@ -7,7 +7,7 @@ use axum::{
 };
 use marimo_platform::{
     ApiError, ApiResult,
-    auth::{Caller, Role},
+    auth::{Authorized, policy::Admins},
     clock,
     http::{Json, Query, extract::Page},
     ids,
@@ -30,10 +30,9 @@ pub struct CreateWebhook {
 
 pub async fn create(
     State(st): State<AppState>,
-    caller: Caller,
+    caller: Authorized<Admins>,
     Json(body): Json<CreateWebhook>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    caller.require(&[Role::Admin])?;
     let new = webhook::validate(
         &body.url,
         &body.event_types,
@@ -57,8 +56,7 @@ pub async fn create(
     ))
 }
 
-pub async fn list(State(st): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
-    caller.require(&[Role::Admin])?;
+pub async fn list(State(st): State<AppState>, _: Authorized<Admins>) -> ApiResult<Json<Value>> {
     let hooks = store::webhooks::list(st.db.pool()).await?;
     Ok(Json(json!({
         "success": true,
@@ -72,10 +70,9 @@ fn no_such_webhook() -> ApiError {
 
 pub async fn remove(
     State(st): State<AppState>,
-    caller: Caller,
+    caller: Authorized<Admins>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    caller.require(&[Role::Admin])?;
     if !ids::is_uuid(&id) {
         return Err(no_such_webhook());
     }
@@ -88,11 +85,10 @@ pub async fn remove(
 
 pub async fn deliveries(
     State(st): State<AppState>,
-    caller: Caller,
+    _: Authorized<Admins>,
     Path(id): Path<String>,
     Query(page): Query<Page>,
 ) -> ApiResult<Json<Value>> {
-    caller.require(&[Role::Admin])?;
     let (page, limit, offset) = page.resolve()?;
     if !ids::is_uuid(&id) || !store::webhooks::exists(st.db.pool(), &id).await? {
         return Err(no_such_webhook());

@@ -1,13 +1,14 @@
 //! `audit_log`: insert-only (the database refuses updates and deletes).
 
 use marimo_platform::db::DbPool;
-use sqlx::{Any, Executor, Row, any::AnyRow};
+use marimo_platform::db::Exec;
+use sqlx::{Row, any::AnyRow};
 
 use crate::domain::audit::AuditRecord;
 
 /// Appends the event's row; `false` if the event was already recorded.
 pub async fn insert<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Exec<'e>,
     id: &str,
     r: &AuditRecord,
     now: &str,
@@ -43,9 +44,10 @@ pub struct Filter {
     /// `LIKE` pattern from `domain::audit::action_prefix_pattern`.
     pub action_prefix: String,
     pub target: String,
-    /// Storage-format times, inclusive.
+    /// Storage-format bounds of a `TimeRange`: `from` inclusive, `until`
+    /// exclusive (the instant after the client's inclusive `to`).
     pub from: String,
-    pub to: String,
+    pub until: String,
 }
 
 /// The filter as SQL: `$1`..`$6` are the [`Filter`] fields in order.
@@ -55,7 +57,7 @@ macro_rules! filter_sql {
             AND ($2 = '' OR action = $2 OR action LIKE $3 ESCAPE '\\')
             AND ($4 = '' OR target = $4)
             AND ($5 = '' OR occurred_at >= $5)
-            AND ($6 = '' OR occurred_at <= $6) "
+            AND ($6 = '' OR occurred_at < $6) "
     };
 }
 
@@ -105,7 +107,7 @@ pub async fn list(
         .bind(&f.action_prefix)
         .bind(&f.target)
         .bind(&f.from)
-        .bind(&f.to)
+        .bind(&f.until)
         .fetch_one(pool)
         .await?;
     let rows = sqlx::query(concat!(
@@ -120,7 +122,7 @@ pub async fn list(
     .bind(&f.action_prefix)
     .bind(&f.target)
     .bind(&f.from)
-    .bind(&f.to)
+    .bind(&f.until)
     .bind(limit)
     .bind(offset)
     .fetch_all(pool)

@@ -1,14 +1,15 @@
 //! `outgoing_mail`: the mails to send and their retry state.
 
 use marimo_platform::db::DbPool;
-use sqlx::{Any, Executor, Row};
+use marimo_platform::db::Exec;
+use sqlx::Row;
 
 use crate::domain::mail::{MailDraft, MailRow};
 
 /// Stores a pending mail; `false` when the event already has one (the
 /// unique event id backs the inbox's once-only rule).
 pub async fn insert<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Exec<'e>,
     id: &str,
     event_id: &str,
     draft: &MailDraft,

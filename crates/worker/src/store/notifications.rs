@@ -6,12 +6,13 @@
 
 use marimo_platform::db::Db;
 use marimo_platform::db::DbPool;
-use sqlx::{Any, Executor, Row, any::AnyRow};
+use marimo_platform::db::Exec;
+use sqlx::{Row, any::AnyRow};
 
 use crate::domain::notify::{NotificationDraft, Recipient};
 
 pub async fn insert<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Exec<'e>,
     id: &str,
     event_id: &str,
     d: &NotificationDraft,

@@ -1,7 +1,8 @@
 //! `webhooks`, `webhook_deliveries`, `webhook_attempts`.
 
 use marimo_platform::db::DbPool;
-use sqlx::{Any, Executor, Row, any::AnyRow};
+use marimo_platform::db::Exec;
+use sqlx::{Row, any::AnyRow};
 
 use crate::domain::webhook::NewWebhook;
 
@@ -112,7 +113,7 @@ pub async fn delete(
 
 /// `(id, patterns)` of every live webhook, for matching an event.
 pub async fn live_patterns<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Exec<'e>,
 ) -> Result<Vec<(String, Vec<String>)>, sqlx::Error> {
     let rows = sqlx::query("SELECT id, event_types FROM webhooks WHERE deleted_at IS NULL")
         .fetch_all(ex)
@@ -135,7 +136,7 @@ pub struct NewDelivery<'a> {
 }
 
 pub async fn insert_delivery<'e>(
-    ex: impl Executor<'e, Database = Any>,
+    ex: impl Exec<'e>,
     d: &NewDelivery<'_>,
 ) -> Result<bool, sqlx::Error> {
     let res = sqlx::query(

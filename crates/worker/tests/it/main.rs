@@ -3,6 +3,7 @@
 //! and the embedded bus, driven over HTTP.
 
 mod audit;
+mod db_metrics;
 mod mail;
 mod notifications;
 mod smtp;
