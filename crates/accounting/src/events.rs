@@ -48,7 +48,7 @@ use crate::{
         accounts::codes,
         calendar::{parse_date, today},
         entry::{self, Draft, DraftLine},
-        money::Currency,
+        money::{self, Currency},
     },
     error::LedgerError,
     store::journal,
@@ -92,7 +92,7 @@ fn check_currency(c: &Currency, got: &values::Currency) -> Result<(), HandlerErr
 
 fn units(c: &Currency, field: &str, amount: &Money) -> Result<i64, HandlerError> {
     let d = Decimal::from(amount.decimal());
-    let v = c.units(field, &d).map_err(|r| permanent(r.message))?;
+    let v = money::units(c, field, &d).map_err(|r| permanent(r.message))?;
     if v < 0 {
         return Err(permanent(format!("{field} is negative: {d}")));
     }

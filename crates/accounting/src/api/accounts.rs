@@ -9,12 +9,13 @@ use axum::{
 };
 use marimo_platform::{
     ApiError, ApiResult,
+    auth::policy::{Authorized, Bookkeepers},
     http::{Json, Query},
 };
 use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
 
-use super::{AccountCode, AppState, Bookkeeper, parse_body};
+use super::{AccountCode, AppState, parse_body};
 use crate::{
     app::chart::AccountChanges,
     domain::accounts::{Account, AccountType, parse_code, parse_name},
@@ -49,7 +50,7 @@ struct ListQuery {
 }
 
 async fn list(
-    _: Bookkeeper,
+    _: Authorized<Bookkeepers>,
     State(s): State<AppState>,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Json<Value>> {
@@ -83,7 +84,7 @@ struct CreateRequest {
 }
 
 async fn create(
-    _: Bookkeeper,
+    _: Authorized<Bookkeepers>,
     State(s): State<AppState>,
     Json(body): Json<Value>,
 ) -> ApiResult<Response> {
@@ -112,7 +113,7 @@ async fn create(
 }
 
 async fn show(
-    _: Bookkeeper,
+    _: Authorized<Bookkeepers>,
     State(s): State<AppState>,
     AccountCode(code): AccountCode,
 ) -> ApiResult<Json<Value>> {
@@ -144,7 +145,7 @@ struct UpdateRequest {
 }
 
 async fn update(
-    _: Bookkeeper,
+    _: Authorized<Bookkeepers>,
     State(s): State<AppState>,
     AccountCode(code): AccountCode,
     Json(body): Json<Value>,

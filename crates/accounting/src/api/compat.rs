@@ -5,12 +5,13 @@
 use axum::{Router, extract::State, http::HeaderMap, response::Response, routing::get};
 use marimo_platform::{
     ApiError, ApiResult,
-    http::{Json, Query},
+    auth::policy::{Authorized, Bookkeepers},
+    http::{Json, Page, Query},
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{AppState, Bookkeeper, EntryId, answer, created, idempotency_key, page, parse_body};
+use super::{AppState, EntryId, answer, created, idempotency_key, parse_body};
 use crate::{
     app::Origin,
     domain::{
@@ -51,11 +52,15 @@ struct ListQuery {
 /// Newest first; the original returned every transaction, so a page is
 /// large by default (500, at most 1000) and `total` tells if there is more.
 async fn list(
-    _: Bookkeeper,
+    _: Authorized<Bookkeepers>,
     State(s): State<AppState>,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Json<Value>> {
-    let (page_no, limit, offset) = page(q.page, q.limit, 500, 1000)?;
+    let (page_no, limit, offset) = Page {
+        page: q.page,
+        limit: q.limit,
+    }
+    .resolve_within(500, 1000)?;
     let (rows, total) = store::list(s.ledger.db.pool(), offset, i64::from(limit)).await?;
     let c = &s.ledger.currency();
     Ok(Json(json!({
@@ -68,7 +73,7 @@ async fn list(
 }
 
 async fn create(
-    Bookkeeper(caller): Bookkeeper,
+    Authorized(caller, _): Authorized<Bookkeepers>,
     State(s): State<AppState>,
     headers: HeaderMap,
     Json(body): Json<Value>,
@@ -102,7 +107,7 @@ async fn create(
 
 /// The transaction itself at the top level, as the original answered.
 async fn show(
-    _: Bookkeeper,
+    _: Authorized<Bookkeepers>,
     State(s): State<AppState>,
     EntryId(id): EntryId,
 ) -> ApiResult<Json<Value>> {
@@ -116,7 +121,7 @@ async fn show(
 
 /// Income, expense and their difference over the whole ledger (every
 /// posting, whatever its path), as decimal strings.
-async fn balance(_: Bookkeeper, State(s): State<AppState>) -> ApiResult<Json<Value>> {
+async fn balance(_: Authorized<Bookkeepers>, State(s): State<AppState>) -> ApiResult<Json<Value>> {
     let (income, expense, balance) = s.ledger.compat_balance().await?;
     let c = &s.ledger.currency();
     Ok(Json(json!({

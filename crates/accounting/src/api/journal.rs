@@ -4,7 +4,6 @@
 
 use axum::{
     Router,
-    body::Bytes,
     extract::State,
     http::{HeaderMap, HeaderValue, header},
     response::{IntoResponse, Response},
@@ -12,15 +11,13 @@ use axum::{
 };
 use marimo_platform::{
     ApiError, ApiResult, ErrorCode,
-    http::{Json, Query, extract::Page},
+    auth::policy::{Authorized, Bookkeepers},
+    http::{Json, OptionalJson, Page, Query},
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{
-    AppState, Bookkeeper, EntryId, answer, created, idempotency_key, opt_date, optional_json,
-    parse_body, views,
-};
+use super::{AppState, EntryId, answer, created, idempotency_key, opt_date, parse_body, views};
 use crate::{
     app::Origin,
     domain::{
@@ -54,7 +51,7 @@ struct ListQuery {
 }
 
 async fn list(
-    _: Bookkeeper,
+    _: Authorized<Bookkeepers>,
     State(s): State<AppState>,
     Query(q): Query<ListQuery>,
     Query(p): Query<Page>,
@@ -100,7 +97,7 @@ async fn list(
 }
 
 async fn create(
-    Bookkeeper(caller): Bookkeeper,
+    Authorized(caller, _): Authorized<Bookkeepers>,
     State(s): State<AppState>,
     headers: HeaderMap,
     Json(body): Json<Value>,
@@ -135,7 +132,7 @@ async fn create(
 }
 
 async fn show(
-    _: Bookkeeper,
+    _: Authorized<Bookkeepers>,
     State(s): State<AppState>,
     EntryId(id): EntryId,
 ) -> ApiResult<Json<Value>> {
@@ -164,13 +161,12 @@ struct ReverseRequest {
 }
 
 async fn reverse(
-    Bookkeeper(caller): Bookkeeper,
+    Authorized(caller, _): Authorized<Bookkeepers>,
     State(s): State<AppState>,
     EntryId(id): EntryId,
     headers: HeaderMap,
-    body: Bytes,
+    OptionalJson(body): OptionalJson<Value>,
 ) -> ApiResult<Response> {
-    let body = optional_json(&body)?;
     let key = idempotency_key(
         &headers,
         &caller,

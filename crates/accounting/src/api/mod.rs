@@ -3,7 +3,8 @@
 //! handler panics on any input: garbage ids and codes are 404, bad dates
 //! and periods 400.
 //!
-//! Roles: accountant and admin for everything; closing, reopening and
+//! Roles (named policies from `platform::auth::policy`): `Bookkeepers`
+//! (accountant, admin) for everything; closing, reopening and
 //! locking periods is admin only; the dashboard summary is also open to
 //! managers and shop managers. Everyone else gets 403, no token 401.
 
@@ -18,16 +19,11 @@ use std::sync::Arc;
 
 use axum::{
     Router,
-    body::Bytes,
     extract::{FromRequestParts, Path},
     http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
 };
-use marimo_platform::{
-    ApiError, ApiResult, ErrorCode,
-    auth::{Caller, Role},
-    idempotency,
-};
+use marimo_platform::{ApiError, ApiResult, auth::Caller, idempotency};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -55,62 +51,6 @@ pub(crate) fn routes(state: AppState) -> Router {
         .merge(reports::routes())
         .merge(compat::routes())
         .with_state(state)
-}
-
-// ------------------------------------------------------------ roles
-
-async fn caller_with<S: Send + Sync>(
-    parts: &mut Parts,
-    state: &S,
-    roles: &[Role],
-) -> Result<Caller, ApiError> {
-    let caller = Caller::from_request_parts(parts, state).await?;
-    caller.require(roles)?;
-    Ok(caller)
-}
-
-/// An accountant or an admin: reads and writes the books. Checked before
-/// the body is read, so a forbidden caller learns nothing from validation.
-pub(crate) struct Bookkeeper(pub Caller);
-
-impl<S: Send + Sync> FromRequestParts<S> for Bookkeeper {
-    type Rejection = ApiError;
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        caller_with(parts, state, &[Role::Accountant, Role::Admin])
-            .await
-            .map(Self)
-    }
-}
-
-/// An admin (period close, reopen, lock).
-pub(crate) struct Admin(pub Caller);
-
-impl<S: Send + Sync> FromRequestParts<S> for Admin {
-    type Rejection = ApiError;
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        caller_with(parts, state, &[Role::Admin]).await.map(Self)
-    }
-}
-
-/// The dashboard's readers: admins, managers, accountants, shop managers.
-pub(crate) struct DashboardReader;
-
-impl<S: Send + Sync> FromRequestParts<S> for DashboardReader {
-    type Rejection = ApiError;
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        caller_with(
-            parts,
-            state,
-            &[
-                Role::Admin,
-                Role::Manager,
-                Role::Accountant,
-                Role::ShopManager,
-            ],
-        )
-        .await
-        .map(|_| Self)
-    }
 }
 
 // ------------------------------------------------------ path values
@@ -179,38 +119,9 @@ pub(crate) fn opt_date(field: &str, v: Option<&str>) -> ApiResult<Option<time::D
     }
 }
 
-/// `(page, limit, offset)` from optional values: 1-based pages, limit
-/// 1..=`max`.
-pub(crate) fn page(
-    page: Option<u32>,
-    limit: Option<u32>,
-    default: u32,
-    max: u32,
-) -> ApiResult<(u32, u32, i64)> {
-    let page = page.unwrap_or(1);
-    let limit = limit.unwrap_or(default);
-    if page == 0 {
-        return Err(ApiError::validation("page starts at 1"));
-    }
-    if limit == 0 || limit > max {
-        return Err(ApiError::validation(format!("limit must be 1..={max}")));
-    }
-    Ok((page, limit, i64::from(page - 1) * i64::from(limit)))
-}
-
 /// Deserialises a JSON value into a request type; mismatches are 400.
 pub(crate) fn parse_body<T: DeserializeOwned>(v: Value) -> ApiResult<T> {
     serde_json::from_value(v).map_err(|e| ApiError::validation(format!("invalid request: {e}")))
-}
-
-/// A JSON body that may be empty (then `null`). A non-empty body must be
-/// JSON; the content type is not insisted on, since the body is optional.
-pub(crate) fn optional_json(body: &Bytes) -> ApiResult<Value> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Value::Null);
-    }
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::of(ErrorCode::InvalidJson, format!("malformed JSON: {e}")))
 }
 
 /// Report output: JSON (default) or CSV.

@@ -7,12 +7,13 @@ use axum::{
 };
 use marimo_platform::{
     ApiResult,
+    auth::policy::{Admins, Authorized, Bookkeepers},
     http::{Json, Query},
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Admin, AppState, Bookkeeper, PeriodParam};
+use super::{AppState, PeriodParam};
 use crate::{
     domain::{
         calendar::{MAX_YEAR, MIN_YEAR, Period, today},
@@ -35,7 +36,7 @@ struct ListQuery {
 }
 
 async fn list(
-    _: Bookkeeper,
+    _: Authorized<Bookkeepers>,
     State(s): State<AppState>,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Json<Value>> {
@@ -85,7 +86,7 @@ async fn change(
 }
 
 async fn close(
-    Admin(caller): Admin,
+    Authorized(caller, _): Authorized<Admins>,
     State(s): State<AppState>,
     PeriodParam(p): PeriodParam,
 ) -> ApiResult<Json<Value>> {
@@ -93,7 +94,7 @@ async fn close(
 }
 
 async fn reopen(
-    Admin(caller): Admin,
+    Authorized(caller, _): Authorized<Admins>,
     State(s): State<AppState>,
     PeriodParam(p): PeriodParam,
 ) -> ApiResult<Json<Value>> {
@@ -102,7 +103,7 @@ async fn reopen(
 
 /// Irreversible.
 async fn lock(
-    Admin(caller): Admin,
+    Authorized(caller, _): Authorized<Admins>,
     State(s): State<AppState>,
     PeriodParam(p): PeriodParam,
 ) -> ApiResult<Json<Value>> {

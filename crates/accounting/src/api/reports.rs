@@ -14,16 +14,14 @@ use marimo_contracts::{
 };
 use marimo_platform::{
     ApiError, ApiResult,
-    http::{Json, Query},
+    auth::policy::{Authorized, Bookkeepers, Staff},
+    http::{Json, Page, Query},
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
 use time::Date;
 
-use super::{
-    AccountCode, AppState, Bookkeeper, DashboardReader, Format, csv_response, format, opt_date,
-    page, views,
-};
+use super::{AccountCode, AppState, Format, csv_response, format, opt_date, views};
 use crate::domain::{
     calendar::{Period, format_date, today},
     csv,
@@ -59,7 +57,7 @@ struct AsOfQuery {
 /// months from the monthly balances, the days of its own month from the
 /// lines).
 async fn trial_balance(
-    _: Bookkeeper,
+    _: Authorized<Bookkeepers>,
     State(s): State<AppState>,
     Query(q): Query<AsOfQuery>,
 ) -> ApiResult<Response> {
@@ -104,7 +102,7 @@ fn range(from: Option<&str>, to: Option<&str>) -> ApiResult<(Date, Date)> {
 }
 
 async fn income_statement(
-    _: Bookkeeper,
+    _: Authorized<Bookkeepers>,
     State(s): State<AppState>,
     Query(q): Query<RangeQuery>,
 ) -> ApiResult<Response> {
@@ -126,7 +124,7 @@ async fn income_statement(
 }
 
 async fn balance_sheet(
-    _: Bookkeeper,
+    _: Authorized<Bookkeepers>,
     State(s): State<AppState>,
     Query(q): Query<AsOfQuery>,
 ) -> ApiResult<Response> {
@@ -160,7 +158,7 @@ struct LedgerQuery {
 /// with the running balance on its normal side, from the opening balance
 /// (everything before `from`). Pages carry on the running balance.
 async fn ledger(
-    _: Bookkeeper,
+    _: Authorized<Bookkeepers>,
     State(s): State<AppState>,
     AccountCode(code): AccountCode,
     Query(q): Query<LedgerQuery>,
@@ -171,7 +169,11 @@ async fn ledger(
     if from > to {
         return Err(ApiError::validation("from is after to"));
     }
-    let (page_no, limit, offset) = page(q.page, q.limit, 1000, 10_000)?;
+    let (page_no, limit, offset) = Page {
+        page: q.page,
+        limit: q.limit,
+    }
+    .resolve_within(1000, 10_000)?;
     let l = s
         .ledger
         .account_ledger(&code, from, to, offset, i64::from(limit))
@@ -221,7 +223,7 @@ async fn ledger(
 /// The dashboard's figures: revenue today, this calendar month and per
 /// day over the last 30 days (UTC), and how many entries were posted.
 async fn summary(
-    _: DashboardReader,
+    _: Authorized<Staff>,
     State(s): State<AppState>,
 ) -> ApiResult<Json<Success<contract::Summary>>> {
     let sum = s.ledger.summary(today()).await?;

@@ -16,7 +16,7 @@ use super::{
     Rejection,
     accounts::{AccountType, codes, parse_text},
     entry::{self, Draft, DraftLine},
-    money::Currency,
+    money::{self, Currency},
     reports::AccountTotals,
 };
 
@@ -81,7 +81,7 @@ pub const MAX_CATEGORY_LEN: usize = 60;
 
 pub fn validate(req: &TransactionRequest, currency: &Currency) -> Result<Transaction, Rejection> {
     let kind = Kind::parse(&req.kind)?;
-    let amount = currency.positive("amount", &req.amount)?;
+    let amount = money::positive(currency, "amount", &req.amount)?;
     let description = match req.description.as_deref().map(str::trim) {
         None | Some("") => format!("{} transaction", kind.as_str()),
         Some(d) => parse_text("description", d, entry::MAX_DESCRIPTION_LEN)?,

@@ -17,7 +17,7 @@ use super::{
     Rejection, RejectionKind,
     accounts::{parse_code, parse_text},
     calendar::{Period, parse_date},
-    money::Currency,
+    money::{self, Currency},
 };
 
 pub const MAX_LINES: usize = 1000;
@@ -137,7 +137,7 @@ pub fn validate(req: &EntryRequest, currency: &Currency) -> Result<Draft, Reject
             match d {
                 None => Ok(0),
                 Some(d) => {
-                    let units = currency.units(&field(name), d)?;
+                    let units = money::units(currency, &field(name), d)?;
                     if units < 0 {
                         Err(Rejection::invalid(
                             &field(name),
@@ -197,13 +197,13 @@ pub fn build(
     for (i, l) in lines.iter().enumerate() {
         let field = format!("lines[{i}]");
         parse_code(&format!("{field}.account"), &l.account)?;
-        let valid_amount = |v: i64| (0..=super::money::MAX_AMOUNT).contains(&v);
+        let valid_amount = |v: i64| (0..=money::MAX_AMOUNT).contains(&v);
         if !valid_amount(l.debit) || !valid_amount(l.credit) {
             return Err(Rejection::invalid(
                 &field,
                 format!(
                     "{field}: amounts are positive and at most {}",
-                    currency.format(super::money::MAX_AMOUNT)
+                    currency.format(money::MAX_AMOUNT)
                 ),
             ));
         }

@@ -25,6 +25,7 @@ pub mod reports;
 #[cfg(test)]
 mod model;
 
+use marimo_platform::Invalid;
 use serde_json::Value;
 
 /// A rule a request broke, with a machine-readable code and details. The
@@ -49,14 +50,22 @@ pub enum RejectionKind {
     NotFound,
 }
 
-impl Rejection {
-    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+/// A field error ([`marimo_platform::Invalid`]) is the ledger's 400.
+impl From<Invalid> for Rejection {
+    fn from(i: Invalid) -> Self {
         Self {
             kind: RejectionKind::Invalid,
             code: "VALIDATION_ERROR",
-            message: message.into(),
-            details: Some(serde_json::json!({ "field": field })),
+            details: Some(serde_json::json!({ "field": i.field })),
+            message: i.message,
         }
+    }
+}
+
+impl Rejection {
+    /// A field error: the one [`Invalid`] shape, as a rejection.
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Invalid::new(field.to_owned(), message).into()
     }
 
     pub fn new(kind: RejectionKind, code: &'static str, message: impl Into<String>) -> Self {
