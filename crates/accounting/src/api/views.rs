@@ -91,36 +91,9 @@ pub(crate) fn balance_sheet(bs: &BalanceSheet, c: &Currency) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{
-        accounts::AccountType,
-        reports::{self, AccountTotals},
-    };
-
-    fn t(code: &str, ty: AccountType, debit: i64, credit: i64) -> AccountTotals {
-        AccountTotals {
-            code: code.into(),
-            name: format!("acct {code}"),
-            account_type: ty,
-            debit,
-            credit,
-        }
-    }
-
-    /// The sample of `domain::reports`' tests: capital 1000, a cash sale of
-    /// 500 + 50 tax, rent 200, stock bought on credit 300.
-    fn sample() -> Vec<AccountTotals> {
-        use AccountType::*;
-        vec![
-            t("4000", Revenue, 0, 500),
-            t("1000", Asset, 1000 + 550, 200),
-            t("1200", Asset, 300, 0),
-            t("2000", Liability, 0, 300),
-            t("2100", Liability, 0, 50),
-            t("3000", Equity, 0, 1000),
-            t("6200", Expense, 200, 0),
-            t("9999", Asset, 0, 0),
-        ]
-    }
+    // The sample of `domain::reports`' tests: capital 1000, a cash sale of
+    // 500 + 50 tax, rent 200, stock bought on credit 300.
+    use crate::domain::reports::{self, tests::sample};
 
     #[test]
     fn trial_balance_amounts_are_decimal_strings() {

@@ -191,7 +191,7 @@ pub fn running_balance(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn t(code: &str, ty: AccountType, debit: i64, credit: i64) -> AccountTotals {
@@ -204,7 +204,8 @@ mod tests {
         }
     }
 
-    fn sample() -> Vec<AccountTotals> {
+    /// Shared with the API views' tests.
+    pub(crate) fn sample() -> Vec<AccountTotals> {
         use AccountType::*;
         // Owner puts in 1000; sells for 500 (+50 tax) cash; pays rent 200;
         // buys stock on credit 300.
