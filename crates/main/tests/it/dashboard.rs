@@ -77,8 +77,8 @@ fn factory_body() -> Value {
            "low_stock": [{"sku": "A"}, {"sku": "B"}], "items": 20, "stock_value": "500.00"})
 }
 
-struct System {
-    main: TestServer,
+pub(crate) struct System {
+    pub(crate) main: TestServer,
     users: Fake,
     accounting: Fake,
     shop: Fake,
@@ -97,7 +97,7 @@ const NOT_USERS: &[Role] = &[Role::User];
 
 /// Main in front of fakes. `shop_delay` makes the shop slow; without
 /// `factory_up` the factory's URL is a closed port.
-async fn system(shop_delay: Duration, factory_up: bool) -> System {
+pub(crate) async fn system(shop_delay: Duration, factory_up: bool) -> System {
     let users = fake(
         "/api/users/summary",
         users_body(),
@@ -147,7 +147,7 @@ async fn system(shop_delay: Duration, factory_up: bool) -> System {
 }
 
 impl System {
-    fn token(&self, role: Role) -> String {
+    pub(crate) fn token(&self, role: Role) -> String {
         testkit::sign(&Identity {
             user_id: format!("id-{role}"),
             email: format!("{role}@example.com"),
