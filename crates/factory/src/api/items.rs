@@ -65,18 +65,15 @@ async fn list(
         active: q.active,
     };
     let (list, total) = store::list_items(f.db.pool(), &filter, limit, offset).await?;
-    let items: Vec<Value> = list.iter().map(|i| views::item(i, &f.currency)).collect();
-    Ok(Json(json!({
-        "success": true,
-        "items": items,
-        "total": total,
-        "page": page,
-        "limit": limit,
-    })))
+    let items = list.iter().map(|i| views::item(i, &f.currency)).collect();
+    Ok(Json(views::page("items", items, total, page, limit)))
 }
 
+/// An item as a client writes it, to create or to change. On creation
+/// `sku`, `name` and `kind` are required; on a change every field is
+/// optional and the SKU, if sent, must be the item's own.
 #[derive(Deserialize)]
-pub(super) struct CreateBody {
+pub(super) struct ItemBody {
     sku: Option<String>,
     name: Option<String>,
     kind: Option<String>,
@@ -87,27 +84,45 @@ pub(super) struct CreateBody {
     active: Option<bool>,
 }
 
+/// What the body sets besides the SKU, validated.
+fn changes(f: &AppState, body: &ItemBody) -> ApiResult<ItemChanges> {
+    Ok(ItemChanges {
+        name: body
+            .name
+            .as_deref()
+            .map(|n| items::parse_name("name", n))
+            .transpose()?,
+        kind: body.kind.as_deref().map(parse_kind).transpose()?,
+        uom: body.uom.as_deref().map(items::parse_unit).transpose()?,
+        standard_cost: body
+            .standard_cost
+            .as_ref()
+            .map(|d| money::cost(&f.currency, "standard_cost", d))
+            .transpose()?,
+        reorder_point: body
+            .reorder_point
+            .as_ref()
+            .map(|d| qty::non_negative("reorder_point", d))
+            .transpose()?,
+        active: body.active,
+    })
+}
+
 async fn create(
     State(f): State<AppState>,
     Authorized(caller, _): Authorized<ProductionManagers>,
-    Json(body): Json<CreateBody>,
+    Json(body): Json<ItemBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
+    let sku = items::parse_sku("sku", required("sku", body.sku.as_deref())?)?;
+    let c = changes(&f, &body)?;
     let new = Item {
-        sku: items::parse_sku("sku", &required("sku", body.sku)?)?,
-        name: items::parse_name("name", &required("name", body.name)?)?,
-        kind: parse_kind(&required("kind", body.kind)?)?,
-        uom: items::parse_unit(body.uom.as_deref().unwrap_or("pcs"))?,
-        standard_cost: body
-            .standard_cost
-            .map(|d| money::cost(&f.currency, "standard_cost", &d))
-            .transpose()?
-            .unwrap_or(0),
-        reorder_point: body
-            .reorder_point
-            .map(|d| qty::non_negative("reorder_point", &d))
-            .transpose()?
-            .unwrap_or(0),
-        active: body.active.unwrap_or(true),
+        sku,
+        name: required("name", c.name)?,
+        kind: required("kind", c.kind)?,
+        uom: c.uom.unwrap_or_else(|| "pcs".to_owned()),
+        standard_cost: c.standard_cost.unwrap_or(0),
+        reorder_point: c.reorder_point.unwrap_or(0),
+        active: c.active.unwrap_or(true),
         status: ProductStatus::Planned,
     };
     let item = f.create_item(&caller.user_id, new).await?;
@@ -135,23 +150,11 @@ async fn show(
     Ok(Json(json!({"success": true, "item": body})))
 }
 
-#[derive(Deserialize)]
-pub(super) struct UpdateBody {
-    name: Option<String>,
-    kind: Option<String>,
-    #[serde(alias = "unit")]
-    uom: Option<String>,
-    standard_cost: Option<Decimal>,
-    reorder_point: Option<Decimal>,
-    active: Option<bool>,
-    sku: Option<String>,
-}
-
 async fn update(
     State(f): State<AppState>,
     Authorized(caller, _): Authorized<ProductionManagers>,
     SkuPath(sku): SkuPath,
-    Json(body): Json<UpdateBody>,
+    Json(body): Json<ItemBody>,
 ) -> ApiResult<Json<Value>> {
     if let Some(other) = body.sku.as_deref() {
         // The SKU is the item's key in every move and BOM: it never changes.
@@ -159,24 +162,7 @@ async fn update(
             return Err(Invalid::new("sku", "the SKU of an item cannot change").into());
         }
     }
-    let changes = ItemChanges {
-        name: body
-            .name
-            .as_deref()
-            .map(|n| items::parse_name("name", n))
-            .transpose()?,
-        kind: body.kind.as_deref().map(parse_kind).transpose()?,
-        uom: body.uom.as_deref().map(items::parse_unit).transpose()?,
-        standard_cost: body
-            .standard_cost
-            .map(|d| money::cost(&f.currency, "standard_cost", &d))
-            .transpose()?,
-        reorder_point: body
-            .reorder_point
-            .map(|d| qty::non_negative("reorder_point", &d))
-            .transpose()?,
-        active: body.active,
-    };
+    let changes = changes(&f, &body)?;
     let item = f.update_item(&caller.user_id, &sku, changes).await?;
     Ok(Json(
         json!({"success": true, "item": views::item(&item, &f.currency)}),

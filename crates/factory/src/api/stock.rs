@@ -262,15 +262,9 @@ async fn moves(
         made: TimeRange::parse(q.from.as_deref(), q.to.as_deref())?,
     };
     let (list, total) = store::list_moves(f.db.pool(), &filter, limit, offset).await?;
-    let moves: Vec<Value> = list
+    let moves = list
         .iter()
         .map(|m| views::stock_move(m, &f.currency))
         .collect();
-    Ok(Json(json!({
-        "success": true,
-        "moves": moves,
-        "total": total,
-        "page": page,
-        "limit": limit,
-    })))
+    Ok(Json(views::page("moves", moves, total, page, limit)))
 }

@@ -14,6 +14,13 @@ use crate::{
     },
 };
 
+/// A page of a list: `{success, <key>: [...], total, page, limit}`.
+pub fn page(key: &str, list: Vec<Value>, total: i64, page: u32, limit: u32) -> Value {
+    let mut body = json!({"success": true, "total": total, "page": page, "limit": limit});
+    body[key] = Value::Array(list);
+    body
+}
+
 pub fn item(r: &ItemRecord, c: &Currency) -> Value {
     let i = &r.item;
     json!({

@@ -83,17 +83,11 @@ async fn list(
         None => None,
     };
     let (list, total) = store::list(f.db.pool(), status, limit, offset).await?;
-    let orders: Vec<Value> = list
+    let orders = list
         .iter()
         .map(|w| views::work_order(w, &f.currency))
         .collect();
-    Ok(Json(json!({
-        "success": true,
-        "work_orders": orders,
-        "total": total,
-        "page": page,
-        "limit": limit,
-    })))
+    Ok(Json(views::page("work_orders", orders, total, page, limit)))
 }
 
 /// The order with what it reserved and every move it made.
