@@ -22,11 +22,7 @@ async fn the_dashboard_runs_no_query_of_mains_own() {
         ("status", "200"),
     ];
     let before = scrape::sample(&metrics().await, "http_requests_total", &dashboard);
-    sys.main
-        .http
-        .get("/api/main/dashboard")
-        .bearer(&sys.token(Role::Admin))
-        .send()
+    sys.get("/api/main/dashboard", &sys.token(Role::Admin))
         .await
         .expect(200);
     let text = metrics().await;
