@@ -39,8 +39,6 @@ fn parse_kind(raw: &str) -> ApiResult<Kind> {
 
 #[derive(Deserialize)]
 pub(super) struct ListQuery {
-    page: Option<u32>,
-    limit: Option<u32>,
     kind: Option<String>,
     active: Option<bool>,
 }
@@ -49,12 +47,9 @@ async fn list(
     State(f): State<AppState>,
     _: Authorized<Staff>,
     Query(q): Query<ListQuery>,
+    Query(page): Query<Page>,
 ) -> ApiResult<Json<Value>> {
-    let (page, limit, offset) = Page {
-        page: q.page,
-        limit: q.limit,
-    }
-    .resolve()?;
+    let (page, limit, offset) = page.resolve()?;
     let filter = ItemFilter {
         kind: q
             .kind

@@ -242,20 +242,15 @@ pub(super) struct MovesQuery {
     sku: Option<String>,
     from: Option<String>,
     to: Option<String>,
-    page: Option<u32>,
-    limit: Option<u32>,
 }
 
 async fn moves(
     State(f): State<AppState>,
     _: Authorized<Staff>,
     Query(q): Query<MovesQuery>,
+    Query(page): Query<Page>,
 ) -> ApiResult<Json<Value>> {
-    let (page, limit, offset) = Page {
-        page: q.page,
-        limit: q.limit,
-    }
-    .resolve()?;
+    let (page, limit, offset) = page.resolve()?;
     let filter = MoveFilter {
         sku: filter_code("sku", q.sku.as_deref(), items::parse_sku)?,
         // Both bounds inclusive; a date as `to` is that whole day.

@@ -61,20 +61,15 @@ async fn create(
 #[derive(Deserialize)]
 pub(super) struct ListQuery {
     status: Option<String>,
-    page: Option<u32>,
-    limit: Option<u32>,
 }
 
 async fn list(
     State(f): State<AppState>,
     _: Authorized<ProductionManagers>,
     Query(q): Query<ListQuery>,
+    Query(page): Query<Page>,
 ) -> ApiResult<Json<Value>> {
-    let (page, limit, offset) = Page {
-        page: q.page,
-        limit: q.limit,
-    }
-    .resolve()?;
+    let (page, limit, offset) = page.resolve()?;
     let status = match q.status.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         Some(s) => Some(s.parse::<Status>().map_err(|msg| {
             let allowed: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
