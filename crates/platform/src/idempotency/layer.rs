@@ -242,6 +242,7 @@ pub async fn middleware(State(layer): State<Layer>, req: Request, next: Next) ->
 
     let deadline = Instant::now() + IN_FLIGHT_WAIT;
     let mut pause = Duration::from_millis(25);
+    let mut waited = false;
     loop {
         match claim.take(inner.db.pool(), &hash).await {
             Ok(Outcome::Fresh) => break,
@@ -254,6 +255,10 @@ pub async fn middleware(State(layer): State<Layer>, req: Request, next: Next) ->
                 return key_reused().into_response();
             }
             Ok(Outcome::InFlight) if Instant::now() < deadline => {
+                if !waited {
+                    waited = true;
+                    count(&inner.metrics, "waited");
+                }
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(Duration::from_millis(250));
             }
