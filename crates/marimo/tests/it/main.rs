@@ -12,6 +12,7 @@ mod idempotency;
 mod migrations;
 mod observability;
 mod prometheus;
+mod replicas;
 mod security;
 mod support;
 mod web_pages;
