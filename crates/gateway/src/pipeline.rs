@@ -268,6 +268,7 @@ async fn send(
     // refused is ejected, so the next pick is another).
     let mut sent = 0u32;
     let mut unsent = 0usize;
+    let mut last: Option<ApiError> = None;
     loop {
         let lease = match gw.upstreams.choose(service, &tried) {
             Ok(lease) => lease,
@@ -275,10 +276,11 @@ async fn send(
         };
         let member = lease.member.clone();
         let Ok(body) = payload.attempt() else {
-            // Only after a failure that reached an instance, which is
-            // never retried for a streamed body; kept as an answer all
-            // the same.
-            return Err(proxy::no_instance(service));
+            // A streamed body already read by an attempt that then failed
+            // "unsent" cannot be sent again (hyper hands back only bodies
+            // it never polled, so this is not expected): the client gets
+            // that attempt's answer.
+            return Err(last.unwrap_or_else(|| proxy::no_instance(service)));
         };
         let outcome = proxy::forward(
             client,
@@ -319,6 +321,7 @@ async fn send(
                 // request now, without backoff and outside the budget.
                 tracing::debug!(service = service.as_str(), instance = %member.instance.base, "instance unreachable, sending elsewhere");
                 count_retry(gw, service, "unsent");
+                last = outcome.err().map(|f| f.error);
                 continue;
             }
             return outcome.map_err(|f| f.error);
