@@ -47,6 +47,10 @@ const PATIENCE: Duration = Duration::from_secs(120);
 /// How long a client keeps retrying one request while a service restarts.
 const CLIENT_PATIENCE: Duration = Duration::from_secs(90);
 
+/// The scenarios run one at a time: each starts several processes with
+/// database pools of their own.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// One `marimo serve` child.
 struct Proc {
     service: ServiceName,
@@ -146,8 +150,11 @@ struct Cluster {
 
 impl Cluster {
     /// `None` (skipped) without PostgreSQL or RabbitMQ; under `CI=true`
-    /// their absence fails instead.
-    async fn start(children: &[(ServiceName, usize)]) -> Option<Self> {
+    /// their absence fails instead. `in_process`: the services that run in
+    /// this process (the gateway and users always do); the others are not
+    /// started at all, which keeps the scenario's database connections few
+    /// (the suites share one PostgreSQL server).
+    async fn start(children: &[(ServiceName, usize)], in_process: &[ServiceName]) -> Option<Self> {
         let Some(pg) = backends()
             .into_iter()
             .find(|b| matches!(b, Backend::Postgres { .. }))
@@ -190,7 +197,9 @@ impl Cluster {
 
         let in_process: Vec<ServiceName> = ServiceName::ALL
             .into_iter()
-            .filter(|s| !urls.contains_key(s))
+            .filter(|s| {
+                matches!(s, ServiceName::Gateway | ServiceName::Users) || in_process.contains(s)
+            })
             .collect();
         let listeners = marimo::bind(&settings, &in_process, Some(0))
             .await
@@ -602,7 +611,14 @@ fn report(what: &str, stats: &Stats) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_killed_under_read_and_write_load_fails_no_request() {
-    let Some(mut c) = Cluster::start(&[(ServiceName::Shop, 2)]).await else {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    // The ledger books the payments; config serves the shop's settings.
+    let Some(mut c) = Cluster::start(
+        &[(ServiceName::Shop, 2)],
+        &[ServiceName::Config, ServiceName::Accounting],
+    )
+    .await
+    else {
         return;
     };
     let product = product(&c).await;
@@ -649,7 +665,14 @@ async fn a_replica_killed_under_read_and_write_load_fails_no_request() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_replica_starts_under_write_load_all_succeed_without_a_500() {
-    let Some(mut c) = Cluster::start(&[(ServiceName::Shop, 2)]).await else {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    // The ledger books the payments; config serves the shop's settings.
+    let Some(mut c) = Cluster::start(
+        &[(ServiceName::Shop, 2)],
+        &[ServiceName::Config, ServiceName::Accounting],
+    )
+    .await
+    else {
         return;
     };
     let product = product(&c).await;
@@ -691,12 +714,16 @@ async fn twenty_replica_starts_under_write_load_all_succeed_without_a_500() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_service_killed_mid_flow_loses_nothing_and_the_books_reconcile() {
-    let Some(mut c) = Cluster::start(&[
-        (ServiceName::Shop, 1),
-        (ServiceName::Factory, 1),
-        (ServiceName::Accounting, 1),
-        (ServiceName::Worker, 1),
-    ])
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let Some(mut c) = Cluster::start(
+        &[
+            (ServiceName::Shop, 1),
+            (ServiceName::Factory, 1),
+            (ServiceName::Accounting, 1),
+            (ServiceName::Worker, 1),
+        ],
+        &[ServiceName::Config],
+    )
     .await
     else {
         return;
