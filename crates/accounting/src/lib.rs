@@ -60,7 +60,12 @@ pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
     marimo_platform::idempotency::spawn_purge(&ctx, ledger.db.clone(), IDEMPOTENCY_TTL);
     spawn_currency_refresh(&ctx, ledger.clone());
     let api = api::routes(api::AppState { ledger });
-    Ok(ServiceApp::new(&ctx).router(api))
+    // Postings claim their key in their own transaction; the layer covers
+    // the rest (accounts, periods).
+    let idempotency = marimo_platform::idempotency::Layer::prepare(&ctx)
+        .await?
+        .in_transaction(api::IN_TRANSACTION);
+    Ok(ServiceApp::new(&ctx).idempotency(idempotency).router(api))
 }
 
 /// Prepares the database and returns the ledger (without HTTP or

@@ -44,9 +44,15 @@ pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
         let client = client.map_err(|e| format!("CONSUL_ADDR: {e}"))?;
         consul_mirror::start(db.clone(), &ctx, client).await?;
     }
+    let idempotency = marimo_platform::idempotency::Layer::prepare(&ctx).await?;
+    marimo_platform::idempotency::spawn_purge(&ctx, db.clone(), IDEMPOTENCY_TTL);
     let api = api::routes(api::AppState {
         db,
         outbox: ctx.outbox.clone(),
     });
-    Ok(ServiceApp::new(&ctx).router(api))
+    Ok(ServiceApp::new(&ctx).idempotency(idempotency).router(api))
 }
+
+/// How long an `Idempotency-Key` is remembered (the platform's layer
+/// covers every mutating endpoint of a signed-in caller).
+const IDEMPOTENCY_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 3600);

@@ -36,7 +36,7 @@
 //!   seen exactly once even under concurrency; a total over warehouses
 //!   would have to lock every warehouse's row of the item on every move.
 
-use axum::Router;
+use axum::{Router, http::Method};
 use marimo_platform::{
     bus::Outbox,
     db::Db,
@@ -104,7 +104,17 @@ pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
     marimo_platform::idempotency::spawn_purge(&ctx, factory.db.clone(), IDEMPOTENCY_TTL);
     events::subscribe(&ctx, factory.db.clone()).await?;
     let api = api::routes(std::sync::Arc::new(factory));
-    Ok(ServiceApp::new(&ctx).router(api))
+    // Stock moves claim their key in their own transaction; the layer
+    // covers the rest (items, BOMs, work orders, products).
+    let idempotency = marimo_platform::idempotency::Layer::prepare(&ctx)
+        .await?
+        .in_transaction(&[
+            (Method::POST, "/api/factory/stock/receipts"),
+            (Method::POST, "/api/factory/stock/issues"),
+            (Method::POST, "/api/factory/stock/adjustments"),
+            (Method::POST, "/api/factory/stock/transfers"),
+        ]);
+    Ok(ServiceApp::new(&ctx).idempotency(idempotency).router(api))
 }
 
 /// Prepares the database and returns the factory without HTTP: for tools

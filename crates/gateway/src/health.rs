@@ -8,6 +8,14 @@
 //! Probes are shared: callers within [`PROBE_TTL`] of the last probe get
 //! its result, and concurrent callers wait for one probe, so `/health`
 //! cannot be used to multiply traffic to the services.
+//!
+//! **Re-admission** ([`spawn_readmission`]): an instance ejected for a
+//! refused or broken connection ([`crate::upstreams`]) is probed on its
+//! `/ready` every [`READMIT_EVERY`] and is back in rotation after the first
+//! 2xx. `/ready` rather than `/health`: it is the platform's readiness (its
+//! database reachable), which is what taking traffic needs. Only ejected
+//! instances are probed; those in rotation prove themselves with every
+//! request.
 
 use std::{
     sync::Arc,
@@ -20,7 +28,12 @@ use axum::{
     http::StatusCode,
     response::{IntoResponse, Response},
 };
-use marimo_platform::{ApiError, http::request_id, service::ServiceName};
+use marimo_platform::{
+    ApiError,
+    http::request_id,
+    service::{ServiceContext, ServiceName},
+    telemetry::Metrics,
+};
 use serde_json::{Map, Value, json};
 use tokio::sync::Mutex;
 
@@ -30,12 +43,17 @@ use crate::upstreams::{Instance, Upstreams};
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long a probe result is reused.
 pub const PROBE_TTL: Duration = Duration::from_secs(1);
+/// How often ejected instances are probed.
+pub const READMIT_EVERY: Duration = Duration::from_millis(500);
+/// The path an ejected instance must answer 2xx on to come back.
+pub const READY_PATH: &str = "/ready";
 
 #[derive(Debug, Clone)]
 struct InstanceHealth {
     url: Arc<str>,
     up: bool,
     breaker: &'static str,
+    ejected: bool,
     latency_ms: u64,
     error: Option<String>,
 }
@@ -78,6 +96,7 @@ impl Health {
                 let probes = members.iter().map(|m| async move {
                     let mut h = probe(&self.client, &m.instance).await;
                     h.breaker = m.breaker.state().as_str();
+                    h.ejected = m.is_ejected();
                     h
                 });
                 (service, futures_util::future::join_all(probes).await)
@@ -105,9 +124,68 @@ async fn probe(client: &reqwest::Client, instance: &Instance) -> InstanceHealth 
         url: instance.base.clone(),
         up: error.is_none(),
         breaker: "closed",
+        ejected: false,
         latency_ms: u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX),
         error,
     }
+}
+
+/// Probes the ejected instances every [`READMIT_EVERY`] until shutdown
+/// and puts back those that answer `/ready` with 2xx.
+pub fn spawn_readmission(ctx: &ServiceContext, upstreams: Upstreams, client: reqwest::Client) {
+    let (shutdown, metrics) = (ctx.shutdown.clone(), ctx.metrics.clone());
+    ctx.tasks.spawn(async move {
+        let mut tick = tokio::time::interval(READMIT_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            readmit(&upstreams, &metrics, |instance| {
+                let client = client.clone();
+                async move { ready(&client, &instance).await }
+            })
+            .await;
+        }
+    });
+}
+
+/// One round: probes every ejected instance at once with `probe` and
+/// readmits those it finds ready. Returns how many came back.
+pub async fn readmit<P, F>(upstreams: &Upstreams, metrics: &Metrics, probe: P) -> usize
+where
+    P: Fn(Instance) -> F,
+    F: Future<Output = bool>,
+{
+    let ejected = upstreams.ejected();
+    let checks = ejected.iter().map(|(service, member)| {
+        let ready = probe(member.instance.clone());
+        async move { (*service, member, ready.await) }
+    });
+    let mut back = 0;
+    for (service, member, ready) in futures_util::future::join_all(checks).await {
+        if ready && member.readmit() {
+            back += 1;
+            tracing::info!(service = service.as_str(), instance = %member.instance.base, "instance ready again: back in rotation");
+            metrics.record(|| {
+                metrics::counter!("gateway_upstream_readmissions_total", "service" => service.as_str())
+                    .increment(1);
+            });
+            crate::pipeline::ejected_gauge(metrics, service, member);
+        }
+    }
+    back
+}
+
+/// Whether an instance answers its readiness probe with 2xx in time.
+pub async fn ready(client: &reqwest::Client, instance: &Instance) -> bool {
+    client
+        .get(instance.url(READY_PATH))
+        .timeout(PROBE_TIMEOUT)
+        .send()
+        .await
+        .is_ok_and(|res| res.status().is_success())
 }
 
 /// The `/health` handler.
@@ -128,6 +206,7 @@ pub async fn handler(State(health): State<Arc<Health>>) -> Response {
                     "status": if i.up { "up" } else { "down" },
                     "latency_ms": i.latency_ms,
                     "circuit_breaker": i.breaker,
+                    "ejected": i.ejected,
                 });
                 if let Some(e) = &i.error {
                     v["error"] = json!(e);
@@ -163,4 +242,65 @@ pub async fn handler(State(health): State<Arc<Health>>) -> Response {
         }
     }
     (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::*;
+    use crate::upstreams::parse_base;
+
+    fn shop_with(urls: &[&str]) -> Upstreams {
+        Upstreams::new([(
+            ServiceName::Shop,
+            urls.iter().map(|u| parse_base(u).unwrap()).collect(),
+        )])
+    }
+
+    #[tokio::test]
+    async fn an_ejected_instance_comes_back_only_once_its_probe_passes() {
+        let u = shop_with(&["http://a:1", "http://b:2"]);
+        let metrics = Metrics::new("gateway");
+        let a = u.members(ServiceName::Shop)[0].clone();
+        a.eject();
+        let alive = AtomicBool::new(false);
+        let probed = std::sync::Mutex::new(Vec::new());
+        let probe = |i: Instance| {
+            probed.lock().unwrap().push(i.base.to_string());
+            let up = alive.load(Ordering::SeqCst);
+            async move { up }
+        };
+        // Still down: stays out, and only the ejected one is probed.
+        assert_eq!(readmit(&u, &metrics, &probe).await, 0);
+        assert!(a.is_ejected());
+        assert_eq!(*probed.lock().unwrap(), ["http://a:1"]);
+        // Up again: back in rotation on the next round.
+        alive.store(true, Ordering::SeqCst);
+        assert_eq!(readmit(&u, &metrics, &probe).await, 1);
+        assert!(!a.is_ejected());
+        // Nothing ejected: nothing probed.
+        assert_eq!(readmit(&u, &metrics, &probe).await, 0);
+        assert_eq!(probed.lock().unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn readiness_is_a_2xx_on_ready_in_time() {
+        use axum::{Router, routing::get};
+        let serve = |status: StatusCode| async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let app = Router::new().route(READY_PATH, get(move || async move { status }));
+            tokio::spawn(async move { axum::serve(listener, app).await });
+            parse_base(&format!("http://{addr}")).unwrap()
+        };
+        let client = reqwest::Client::new();
+        assert!(ready(&client, &serve(StatusCode::OK).await).await);
+        assert!(!ready(&client, &serve(StatusCode::SERVICE_UNAVAILABLE).await).await);
+        let closed = {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            l.local_addr().unwrap()
+        };
+        assert!(!ready(&client, &parse_base(&format!("http://{closed}")).unwrap()).await);
+    }
 }

@@ -19,12 +19,14 @@
 //! - `rate_limit`: `MARIMO_RATE_LIMITS` and the GCRA limiters.
 //! - [`limits_config`]: the config service's `rate_limits` setting, which
 //!   replaces the limits of every replica while it runs.
-//! - [`upstreams`]: each service's instances with their circuit breakers
-//!   and in-flight limits; round-robin over those that can take a request.
+//! - [`upstreams`]: each service's instances with their circuit breakers,
+//!   in-flight limits and ejection marks; round-robin over those that can
+//!   take a request.
 //! - [`resilience`]: upstream timeouts and limits, the retry policy.
 //! - [`cache`]: the response cache for GET on cacheable routes.
 //! - [`proxy`]: forwarding with streamed bodies and error mapping.
-//! - [`health`]: aggregated health.
+//! - [`health`]: aggregated health, and the readiness probes that bring
+//!   ejected instances back.
 //! - [`headers`]: security headers and CORS.
 //!
 //! Every path outside `/api` and the platform's `/health`, `/ready`,
@@ -196,10 +198,13 @@ pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
             for service in ServiceName::UPSTREAMS {
                 for member in known.members(service).iter() {
                     pipeline::breaker_gauge(&metrics, service, member);
+                    pipeline::ejected_gauge(&metrics, service, member);
                 }
             }
         }
     });
+    // Ejected instances come back through their readiness probe.
+    health::spawn_readmission(&ctx, upstreams.clone(), client.clone());
     let health = Arc::new(health::Health::new(upstreams, client));
 
     // Changes that do not pass through this gateway reach it as events.

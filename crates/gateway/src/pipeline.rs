@@ -16,14 +16,18 @@
 //! Phase 6 in detail: a cacheable GET is answered from the response cache
 //! ([`crate::cache`]) when it can; otherwise the balancer picks an instance
 //! whose breaker and in-flight limit let it through
-//! ([`crate::upstreams`]), and failed idempotent requests are retried on
-//! another instance under the retry budget ([`crate::resilience`]). Every
-//! attempt's outcome feeds its instance's breaker: 5xx, timeouts and
-//! connection errors are failures.
+//! ([`crate::upstreams`]). A request that never reached an instance
+//! (connection refused, or closed before the request started) goes to
+//! another instance at once, whatever its method; idempotent requests and
+//! those with an `Idempotency-Key` are also retried after a failure in
+//! mid-request, with backoff and under the retry budget
+//! ([`crate::resilience`]). Every attempt's outcome feeds its instance's
+//! breaker (5xx, timeouts and connection errors are failures), and a
+//! refused or broken connection ejects the instance at once.
 
 use std::{
     net::{IpAddr, Ipv4Addr, SocketAddr},
-    sync::Arc,
+    sync::{Arc, Mutex},
     time::Instant,
 };
 
@@ -43,7 +47,7 @@ use crate::{
     Gateway, cache,
     client_ip::limit_key,
     edge_auth, policy,
-    proxy::{self, Forward, Origin},
+    proxy::{self, Failure, Forward, Origin},
     resilience,
     upstreams::{Member, Unavailable},
 };
@@ -196,14 +200,51 @@ async fn run(gw: &Gateway, service: ServiceName, req: Request) -> Result<Respons
     Ok(res)
 }
 
-/// The request body as sent upstream: replayable when buffered.
+/// The request body as sent upstream: replayable when buffered; a
+/// streamed body can be sent again only as long as nobody read from it.
 enum Payload {
     None,
     Buffered(Bytes),
-    Streamed(Body),
+    Streamed(Arc<Mutex<Option<Body>>>),
 }
 
-/// Sends to an instance, retrying idempotent requests on another one.
+impl Payload {
+    /// The body for one attempt; `Err` when a streamed body is gone.
+    fn attempt(&self) -> Result<Option<Body>, ()> {
+        match self {
+            Self::None => Ok(None),
+            Self::Buffered(bytes) => Ok(Some(Body::from(bytes.clone()))),
+            Self::Streamed(slot) => {
+                if lock(slot).is_none() {
+                    return Err(());
+                }
+                Ok(Some(untouched_until_read(slot.clone())))
+            }
+        }
+    }
+}
+
+fn lock(slot: &Mutex<Option<Body>>) -> std::sync::MutexGuard<'_, Option<Body>> {
+    slot.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A body that takes the client's stream out of `slot` only when the
+/// upstream connection first reads from it. An attempt that fails before
+/// that (connection refused) leaves the stream in the slot, so a request
+/// that must not be buffered can still go to another instance.
+fn untouched_until_read(slot: Arc<Mutex<Option<Body>>>) -> Body {
+    use futures_util::StreamExt;
+    let taken = futures_util::stream::once(async move { lock(&slot).take() })
+        .filter_map(|body| async move { body })
+        .flat_map(Body::into_data_stream);
+    Body::from_stream(taken)
+}
+
+/// Sends to an instance. A request that never reached an instance is sent
+/// to another one at once, whatever its method; idempotent requests (and
+/// any with an `Idempotency-Key`) are also retried after a failure in
+/// mid-request, with backoff and under the retry budget.
 async fn send(
     gw: &Gateway,
     service: ServiceName,
@@ -212,31 +253,34 @@ async fn send(
     body: Option<Body>,
 ) -> Result<Response, ApiError> {
     let retryable = resilience::idempotent(&parts.method, &headers);
-    let mut payload = match body {
+    let payload = match body {
         None => Payload::None,
         Some(body) if retryable => Payload::Buffered(buffer(body, gw.max_body).await?),
-        Some(body) => Payload::Streamed(body),
+        Some(body) => Payload::Streamed(Arc::new(Mutex::new(Some(body)))),
     };
     let client = gw.clients.get(&service).unwrap_or(&gw.client);
     if let Some(budget) = gw.budgets.get(&service) {
         budget.deposit();
     }
     let mut tried: Vec<Arc<str>> = Vec::new();
-    let mut attempt = 0u32;
+    // Attempts that reached an instance (bounded by MAX_ATTEMPTS), and
+    // those that did not (bounded by the number of instances: each one
+    // refused is ejected, so the next pick is another).
+    let mut sent = 0u32;
+    let mut unsent = 0usize;
+    let mut last: Option<ApiError> = None;
     loop {
-        attempt += 1;
         let lease = match gw.upstreams.choose(service, &tried) {
             Ok(lease) => lease,
             Err(why) => return Err(unavailable(service, why)),
         };
         let member = lease.member.clone();
-        let body = match std::mem::replace(&mut payload, Payload::None) {
-            Payload::None => None,
-            Payload::Buffered(bytes) => {
-                payload = Payload::Buffered(bytes.clone());
-                Some(Body::from(bytes))
-            }
-            Payload::Streamed(body) => Some(body),
+        let Ok(body) = payload.attempt() else {
+            // A streamed body already read by an attempt that then failed
+            // "unsent" cannot be sent again (hyper hands back only bodies
+            // it never polled, so this is not expected): the client gets
+            // that attempt's answer.
+            return Err(last.unwrap_or_else(|| proxy::no_instance(service)));
         };
         let outcome = proxy::forward(
             client,
@@ -252,34 +296,68 @@ async fn send(
         )
         .await;
         drop(lease);
-        let status = match &outcome {
-            Ok(res) => res.status(),
-            Err(err) => err.status,
+        let (status, failure) = match &outcome {
+            Ok(res) => (res.status(), None),
+            Err(failed) => (failed.error.status, Some(failed.failure)),
         };
-        // 5xx from the instance, or no answer at all (503/504/502 from
-        // `forward`), count against it; a bad request body does not.
-        let failed = status.is_server_error();
+        // 5xx from the instance and no answer at all count against it; a
+        // bad request body does not.
+        let failed = status.is_server_error() && failure != Some(Failure::Client);
         if failed {
             member.breaker.record_failure();
         } else {
             member.breaker.record_success();
         }
+        if failure.is_some_and(Failure::ejects) {
+            eject(gw, service, &member);
+        }
         report_breaker(gw, service, &member);
+        tried.push(member.instance.base.clone());
+
+        if failure == Some(Failure::NotSent) {
+            unsent += 1;
+            if unsent < gw.upstreams.members(service).len().max(1) {
+                // Nothing reached the instance: another one gets the
+                // request now, without backoff and outside the budget.
+                tracing::debug!(service = service.as_str(), instance = %member.instance.base, "instance unreachable, sending elsewhere");
+                count_retry(gw, service, "unsent");
+                last = outcome.err().map(|f| f.error);
+                continue;
+            }
+            return outcome.map_err(|f| f.error);
+        }
+        sent += 1;
         let again = failed
             && retryable
-            && resilience::retryable_status(status)
-            && attempt < resilience::MAX_ATTEMPTS
+            && (failure.is_some() || resilience::retryable_status(status))
+            && sent < resilience::MAX_ATTEMPTS
             && gw.budgets.get(&service).is_some_and(|b| b.try_withdraw());
         if !again {
-            return outcome;
+            return outcome.map_err(|f| f.error);
         }
-        tracing::debug!(service = service.as_str(), instance = %member.instance.base, attempt, status = status.as_u16(), "retrying upstream request");
-        gw.metrics.record(|| {
-            metrics::counter!("gateway_retries_total", "service" => service.as_str()).increment(1);
-        });
+        tracing::debug!(service = service.as_str(), instance = %member.instance.base, attempt = sent, status = status.as_u16(), "retrying upstream request");
+        count_retry(gw, service, "failed");
         drop(outcome);
-        tried.push(member.instance.base.clone());
-        tokio::time::sleep(gw.backoff.delay(attempt - 1)).await;
+        tokio::time::sleep(gw.backoff.delay(sent - 1)).await;
+    }
+}
+
+fn count_retry(gw: &Gateway, service: ServiceName, kind: &'static str) {
+    gw.metrics.record(|| {
+        metrics::counter!("gateway_retries_total", "service" => service.as_str(), "kind" => kind)
+            .increment(1);
+    });
+}
+
+/// Takes an instance out of rotation (once) and says so.
+fn eject(gw: &Gateway, service: ServiceName, member: &Member) {
+    if member.eject() {
+        tracing::warn!(service = service.as_str(), instance = %member.instance.base, "instance unreachable: ejected until its health probe passes");
+        gw.metrics.record(|| {
+            metrics::counter!("gateway_upstream_ejections_total", "service" => service.as_str())
+                .increment(1);
+        });
+        ejected_gauge(&gw.metrics, service, member);
     }
 }
 
@@ -297,6 +375,20 @@ async fn buffer(body: Body, limit: usize) -> Result<Bytes, ApiError> {
 
 fn report_breaker(gw: &Gateway, service: ServiceName, member: &Member) {
     breaker_gauge(&gw.metrics, service, member);
+}
+
+/// `gateway_upstream_ejected{service, instance}`: 1 while out of rotation.
+/// Set on every change and, for every known instance, at every scrape.
+pub fn ejected_gauge(m: &Metrics, service: ServiceName, member: &Member) {
+    let ejected = if member.is_ejected() { 1.0 } else { 0.0 };
+    m.record(|| {
+        metrics::gauge!(
+            "gateway_upstream_ejected",
+            "service" => service.as_str(),
+            "instance" => member.instance.base.to_string()
+        )
+        .set(ejected);
+    });
 }
 
 /// `circuit_breaker_state{service, instance}`: 0 closed, 1 open, 2 half-open.
@@ -317,6 +409,11 @@ pub fn breaker_gauge(m: &Metrics, service: ServiceName, member: &Member) {
 fn unavailable(service: ServiceName, why: Unavailable) -> ApiError {
     match why {
         Unavailable::NoInstance => proxy::no_instance(service),
+        Unavailable::Down => ApiError::unavailable(format!(
+            "the {service} service is unreachable on every instance, try again shortly"
+        ))
+        .with_details(json!({ "service": service.as_str(), "reason": "unreachable" }))
+        .retry_after(1),
         Unavailable::Open { retry_in } => ApiError::unavailable(format!(
             "the {service} service is failing; its circuit breaker is open, try again shortly"
         ))

@@ -9,7 +9,10 @@
 //! limit is cut off and answered with 413 even without `Content-Length`.
 //!
 //! Failures map to the one error shape: unreachable instance → 503 with
-//! `Retry-After`, timeout → 504, anything else upstream → 502.
+//! `Retry-After`, timeout → 504, anything else upstream → 502. Each failure
+//! also says how far the request got ([`Failure`]): whether it is known
+//! never to have reached the instance decides whether any request may be
+//! sent again elsewhere.
 //!
 //! Retries and circuit breakers ([`crate::pipeline`]) wrap [`forward`];
 //! the response cache ([`crate::cache`]) sits in front of them.
@@ -198,11 +201,47 @@ pub struct Forward {
     pub edge: Option<marimo_platform::http::edge::EdgeKey>,
 }
 
+/// How far a failed attempt got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// Nothing reached the instance: the connection was refused or could
+    /// not be made, or it closed before the request was started. Any
+    /// request, whatever its method, may be sent to another instance.
+    NotSent,
+    /// The connection broke after the request was (perhaps partly) sent
+    /// and before an answer came back: the instance may have acted on it.
+    Broken,
+    /// No answer in time.
+    TimedOut,
+    /// The client's own body was too large or could not be read: nothing
+    /// to hold against the instance.
+    Client,
+}
+
+impl Failure {
+    /// Whether the instance should leave rotation at once: its connection
+    /// was refused or broke, which is what a dead or dying process does.
+    pub fn ejects(self) -> bool {
+        matches!(self, Self::NotSent | Self::Broken)
+    }
+}
+
+/// A failed attempt: the answer for the client and how far it got.
+#[derive(Debug)]
+pub struct Failed {
+    pub error: ApiError,
+    pub failure: Failure,
+}
+
 /// Sends the request to the instance and streams its answer back. Each
 /// attempt is a client span; the instance gets its `traceparent`.
-pub async fn forward(client: &reqwest::Client, mut f: Forward) -> Result<Response, ApiError> {
+pub async fn forward(client: &reqwest::Client, mut f: Forward) -> Result<Response, Failed> {
     let path_and_query = f.parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
-    let url = exact_url(&f.instance, f.parts.uri.path(), path_and_query)?;
+    let url =
+        exact_url(&f.instance, f.parts.uri.path(), path_and_query).map_err(|error| Failed {
+            error,
+            failure: Failure::Client,
+        })?;
     let span = ClientSpan::start(f.parts.method.as_str(), url.as_str());
     span.inject(&mut f.headers);
     // A client's own edge header never passes; ours is made per attempt,
@@ -228,17 +267,29 @@ pub async fn forward(client: &reqwest::Client, mut f: Forward) -> Result<Respons
         }
         Err(err) => {
             span.end(Err(&err.to_string()));
+            let client_side = |error| Failed {
+                error,
+                failure: Failure::Client,
+            };
             return Err(match body_state.load(Ordering::Relaxed) {
-                BODY_TOO_LARGE => payload_too_large(f.max_body),
-                BODY_BROKEN => ApiError::validation("the request body could not be read"),
-                _ => upstream_error(f.service, &f.instance, &err),
+                BODY_TOO_LARGE => client_side(payload_too_large(f.max_body)),
+                BODY_BROKEN => {
+                    client_side(ApiError::validation("the request body could not be read"))
+                }
+                _ => Failed {
+                    error: upstream_error(f.service, &f.instance, &err),
+                    failure: classify(&err),
+                },
             });
         }
     };
     let mut res = Response::builder()
         .status(upstream.status())
         .body(Body::empty())
-        .map_err(|_| ApiError::of(ErrorCode::BadGateway, "invalid upstream response"))?;
+        .map_err(|_| Failed {
+            error: ApiError::of(ErrorCode::BadGateway, "invalid upstream response"),
+            failure: Failure::Broken,
+        })?;
     let mut headers = upstream.headers().clone();
     strip_hop_by_hop(&mut headers);
     *res.headers_mut() = headers;
@@ -277,10 +328,41 @@ pub fn exact_url(
     Ok(url)
 }
 
+/// How far a request that failed with `err` got (see [`Failure`]).
+///
+/// "Not sent" is only what the HTTP stack can vouch for: a connect error
+/// (refused, unreachable, connect timeout), or hyper's *canceled* — the
+/// connection closed before the request was started, so the request was
+/// handed back unsent. (On a reused pooled connection hyper retries that
+/// itself; on a fresh one it reports it, and it is ours to retry.)
+pub fn classify(err: &reqwest::Error) -> Failure {
+    if err.is_connect() || never_started(err) {
+        Failure::NotSent
+    } else if err.is_timeout() {
+        Failure::TimedOut
+    } else {
+        Failure::Broken
+    }
+}
+
+/// Whether hyper reports the request as canceled before it was started.
+fn never_started(err: &reqwest::Error) -> bool {
+    let mut source = std::error::Error::source(err);
+    while let Some(e) = source {
+        if e.downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_canceled)
+        {
+            return true;
+        }
+        source = e.source();
+    }
+    false
+}
+
 /// The answer for a failed upstream exchange.
 pub fn upstream_error(service: ServiceName, instance: &Instance, err: &reqwest::Error) -> ApiError {
     let details = json!({ "service": service.as_str() });
-    if err.is_connect() {
+    if err.is_connect() || never_started(err) {
         tracing::warn!(service = service.as_str(), instance = %instance.base, error = %err, "upstream unreachable");
         ApiError::unavailable(format!(
             "the {service} service is unavailable, try again shortly"
@@ -363,9 +445,14 @@ mod tests {
             .timeout(Duration::from_millis(200))
             .build()
             .unwrap();
-        let err = forward(&client, forward_get(instance(silent)))
+        let Failed {
+            error: err,
+            failure,
+        } = forward(&client, forward_get(instance(silent)))
             .await
             .unwrap_err();
+        assert_eq!(failure, Failure::TimedOut);
+        assert!(!failure.ejects(), "slow is not dead");
         assert_eq!(err.status.as_u16(), 504);
         assert_eq!(err.code, "GATEWAY_TIMEOUT");
         assert!(err.message.contains("shop"), "{}", err.message);
@@ -374,9 +461,14 @@ mod tests {
             let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             l.local_addr().unwrap()
         };
-        let err = forward(&client, forward_get(instance(closed)))
+        let Failed {
+            error: err,
+            failure,
+        } = forward(&client, forward_get(instance(closed)))
             .await
             .unwrap_err();
+        assert_eq!(failure, Failure::NotSent);
+        assert!(failure.ejects());
         assert_eq!(err.status.as_u16(), 503);
         assert_eq!(err.code, "SERVICE_UNAVAILABLE");
         assert_eq!(err.retry_after, Some(UNAVAILABLE_RETRY_AFTER));
@@ -397,9 +489,15 @@ mod tests {
             }
         });
         let client = client().unwrap();
-        let err = forward(&client, forward_get(instance(addr)))
+        let Failed {
+            error: err,
+            failure,
+        } = forward(&client, forward_get(instance(addr)))
             .await
             .unwrap_err();
+        // It read the request: it may have acted on it.
+        assert_eq!(failure, Failure::Broken);
+        assert!(failure.ejects());
         assert_eq!(err.status.as_u16(), 502, "{err}");
         assert_eq!(err.code, "BAD_GATEWAY");
     }

@@ -6,12 +6,20 @@
 //! at `max_inflight` requests in flight gets no more (503 at once when
 //! every instance is full), so a slow service cannot tie up the gateway.
 //!
-//! Retries: at most [`MAX_ATTEMPTS`] attempts in all, only for idempotent
-//! requests (GET, HEAD, OPTIONS, PUT, DELETE, and POST with
-//! `Idempotency-Key`), only after a connection error, a timeout, 502, 503
-//! or 504, with [`Backoff`] (100 ms ×2, full jitter, 10 s cap) between
-//! attempts, preferring another instance, and only while the service's
-//! [`RetryBudget`] allows (≤ 20 % of requests over 10 s, floor 3/s).
+//! Retries, two kinds:
+//!
+//! - **Never sent** (the connection was refused, or closed before the
+//!   request started): any request, whatever its method — nothing reached
+//!   an instance — goes to another instance at once, without backoff and
+//!   outside the budget, at most once per instance (each refusing one is
+//!   ejected, see [`crate::upstreams`]).
+//! - **Failed after sending** (the connection broke, a timeout, 502, 503
+//!   or 504): only idempotent requests (GET, HEAD, OPTIONS, PUT, DELETE)
+//!   and requests with an `Idempotency-Key` (every service honours it),
+//!   at most [`MAX_ATTEMPTS`] attempts in all, with [`Backoff`] (100 ms ×2,
+//!   full jitter, 10 s cap) between them, preferring another instance, and
+//!   only while the service's [`RetryBudget`] allows (≤ 20 % of requests
+//!   over 10 s, floor 3/s).
 
 use std::{collections::HashMap, time::Duration};
 
@@ -111,12 +119,15 @@ impl UpstreamConfig {
     }
 }
 
-/// Whether a request may be sent more than once.
+/// Whether a request that may have reached an instance may be sent again:
+/// idempotent by its method, or carrying an `Idempotency-Key`, which every
+/// service honours on every mutating endpoint (a repeat is answered from
+/// the first one's stored response).
 pub fn idempotent(method: &Method, headers: &HeaderMap) -> bool {
     matches!(
         *method,
         Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE
-    ) || (*method == Method::POST && headers.contains_key("idempotency-key"))
+    ) || headers.contains_key(marimo_platform::idempotency::HEADER)
 }
 
 /// Upstream answers worth another attempt.
@@ -172,8 +183,9 @@ mod tests {
             assert!(idempotent(&m, &none), "{m}");
         }
         assert!(!idempotent(&Method::POST, &none));
+        assert!(!idempotent(&Method::PATCH, &none));
         assert!(idempotent(&Method::POST, &keyed));
-        assert!(!idempotent(&Method::PATCH, &keyed));
+        assert!(idempotent(&Method::PATCH, &keyed));
         assert!(retryable_status(StatusCode::SERVICE_UNAVAILABLE));
         assert!(!retryable_status(StatusCode::INTERNAL_SERVER_ERROR));
     }

@@ -1,9 +1,19 @@
 //! Upstream instances: for each service, its instances, each with a
-//! circuit breaker and an in-flight limit, and the balancer that picks one.
+//! circuit breaker, an in-flight limit and an ejection mark, and the
+//! balancer that picks one.
+//!
+//! **Ejection** is passive and immediate: the first connection to an
+//! instance that is refused, or that breaks before an answer came back,
+//! takes the instance out of rotation ([`Member::eject`]) — a dead process
+//! costs one failed attempt (retried elsewhere), not the handful a breaker
+//! needs to judge a window. Ejected instances are probed on `/ready` by the
+//! gateway's health checks ([`crate::health::readmit`]) and come back on
+//! the first good answer. The breaker is the other, slower judgement:
+//! it counts 5xx answers and timeouts of instances that are up.
 //!
 //! **Balancing** is round-robin over the instances that can take a request
-//! now: a closed (or half-open with a free trial slot) breaker and a free
-//! in-flight slot. Round-robin was chosen over least-outstanding-requests
+//! now: not ejected, a closed (or half-open with a free trial slot) breaker
+//! and a free in-flight slot. Round-robin was chosen over least-outstanding-requests
 //! because it needs no shared counters on the hot path and the in-flight
 //! limit already keeps a slow instance from piling up work; a retry passes
 //! the instances it already tried as `avoid`, so it prefers another one.
@@ -16,9 +26,9 @@ use std::{
     collections::HashMap,
     sync::{
         Arc, RwLock,
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use marimo_platform::{
@@ -62,12 +72,14 @@ pub fn parse_base(url: &str) -> Option<Instance> {
     })
 }
 
-/// One instance with its breaker and in-flight slots.
+/// One instance with its breaker, in-flight slots and ejection mark.
 #[derive(Debug)]
 pub struct Member {
     pub instance: Instance,
     pub breaker: Breaker,
     slots: Arc<Semaphore>,
+    /// Out of rotation until a health probe finds it ready again.
+    ejected: AtomicBool,
 }
 
 impl Member {
@@ -76,7 +88,22 @@ impl Member {
             instance,
             breaker: Breaker::new(cfg),
             slots: Arc::new(Semaphore::new(max_inflight)),
+            ejected: AtomicBool::new(false),
         }
+    }
+
+    /// Takes the instance out of rotation; `true` when it was in.
+    pub fn eject(&self) -> bool {
+        !self.ejected.swap(true, Ordering::SeqCst)
+    }
+
+    /// Puts the instance back into rotation; `true` when it was out.
+    pub fn readmit(&self) -> bool {
+        self.ejected.swap(false, Ordering::SeqCst)
+    }
+
+    pub fn is_ejected(&self) -> bool {
+        self.ejected.load(Ordering::SeqCst)
     }
 }
 
@@ -91,6 +118,8 @@ pub struct Lease {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unavailable {
     NoInstance,
+    /// Every instance is ejected (unreachable) and none is ready yet.
+    Down,
     /// Every breaker open; the soonest one half-opens after this.
     Open {
         retry_in: Duration,
@@ -240,9 +269,20 @@ impl Upstreams {
     }
 
     /// The next instance that can take a request now, round-robin,
-    /// preferring instances not in `avoid` (those already tried). Takes an
-    /// in-flight slot and, for a half-open breaker, a trial slot.
+    /// preferring instances not in `avoid` (those already tried). Ejected
+    /// instances are never picked. Takes an in-flight slot and, for a
+    /// half-open breaker, a trial slot.
     pub fn choose(&self, service: ServiceName, avoid: &[Arc<str>]) -> Result<Lease, Unavailable> {
+        self.choose_at(service, avoid, Instant::now())
+    }
+
+    /// [`Self::choose`] with the breakers judged at `now`.
+    pub fn choose_at(
+        &self,
+        service: ServiceName,
+        avoid: &[Arc<str>],
+        now: Instant,
+    ) -> Result<Lease, Unavailable> {
         let pool = self.pools.get(&service).ok_or(Unavailable::NoInstance)?;
         let list = read(&pool.members);
         let n = list.len();
@@ -251,6 +291,7 @@ impl Upstreams {
         }
         let start = pool.next.fetch_add(1, Ordering::Relaxed);
         let mut busy = false;
+        let mut down = false;
         let mut retry_in: Option<Duration> = None;
         for pass in 0..2 {
             for k in 0..n {
@@ -261,12 +302,16 @@ impl Upstreams {
                 if (pass == 0) == avoided {
                     continue;
                 }
+                if m.is_ejected() {
+                    down = true;
+                    continue;
+                }
                 let Ok(slot) = m.slots.clone().try_acquire_owned() else {
                     busy = true;
                     continue;
                 };
-                if !m.breaker.try_acquire() {
-                    let wait = m.breaker.retry_in();
+                if !m.breaker.try_acquire_at(now) {
+                    let wait = m.breaker.retry_in_at(now);
                     retry_in = Some(retry_in.map_or(wait, |r| r.min(wait)));
                     continue;
                 }
@@ -276,11 +321,26 @@ impl Upstreams {
                 });
             }
         }
-        Err(match (busy, retry_in) {
-            (true, _) => Unavailable::Busy,
-            (false, Some(retry_in)) => Unavailable::Open { retry_in },
-            (false, None) => Unavailable::Busy,
+        Err(match (busy, retry_in, down) {
+            (true, _, _) => Unavailable::Busy,
+            (false, Some(retry_in), _) => Unavailable::Open { retry_in },
+            (false, None, true) => Unavailable::Down,
+            (false, None, false) => Unavailable::Busy,
         })
+    }
+
+    /// The ejected instances of every service (for the health probes).
+    pub fn ejected(&self) -> Vec<(ServiceName, Arc<Member>)> {
+        ServiceName::UPSTREAMS
+            .into_iter()
+            .flat_map(|service| {
+                self.members(service)
+                    .iter()
+                    .filter(|m| m.is_ejected())
+                    .map(|m| (service, m.clone()))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
     }
 
     /// Replaces a service's instances (the hook for service discovery);
@@ -420,5 +480,74 @@ mod tests {
         );
         let c = u.choose(ServiceName::Users, &[]).unwrap();
         assert_eq!(&*c.member.instance.base, "http://c:3");
+    }
+    #[test]
+    fn an_ejected_instance_is_never_picked_until_readmitted() {
+        let u = Upstreams::new([(
+            ServiceName::Shop,
+            vec![inst("http://a:1"), inst("http://b:2")],
+        )]);
+        let a = u.members(ServiceName::Shop)[0].clone();
+        assert!(a.eject(), "first ejection counts");
+        assert!(!a.eject(), "a second one does not");
+        for _ in 0..6 {
+            let lease = u.choose(ServiceName::Shop, &[]).unwrap();
+            assert_eq!(&*lease.member.instance.base, "http://b:2");
+        }
+        // Also when it is the only instance not yet tried.
+        let b: Arc<str> = "http://b:2".into();
+        let lease = u.choose(ServiceName::Shop, &[b]).unwrap();
+        assert_eq!(&*lease.member.instance.base, "http://b:2");
+        drop(lease);
+        assert_eq!(u.ejected().len(), 1);
+
+        // Both out: nothing to send to, and the answer says why.
+        u.members(ServiceName::Shop)[1].eject();
+        assert_eq!(
+            u.choose(ServiceName::Shop, &[]).unwrap_err(),
+            Unavailable::Down
+        );
+        // Re-admitted, it takes traffic again; the breaker was untouched.
+        assert!(a.readmit());
+        assert!(!a.readmit());
+        let lease = u.choose(ServiceName::Shop, &[]).unwrap();
+        assert_eq!(&*lease.member.instance.base, "http://a:1");
+        // Ejection survives a discovery update that keeps the instance.
+        u.replace(
+            ServiceName::Shop,
+            vec![inst("http://a:1"), inst("http://b:2")],
+        );
+        assert!(u.members(ServiceName::Shop)[1].is_ejected());
+    }
+
+    #[test]
+    fn the_default_breaker_lets_a_trial_through_within_two_seconds() {
+        // The gateway's defaults, judged at given instants (no wall time).
+        let u = Upstreams::new([(ServiceName::Shop, vec![inst("http://a:1")])]);
+        let t = Instant::now();
+        let cfg = u.breaker_config();
+        for _ in 0..cfg.min_requests {
+            let lease = u.choose_at(ServiceName::Shop, &[], t).unwrap();
+            lease.member.breaker.record_at(t, false);
+        }
+        let Err(Unavailable::Open { retry_in }) = u.choose_at(ServiceName::Shop, &[], t) else {
+            panic!("the breaker opened");
+        };
+        assert!(retry_in <= Duration::from_secs(2), "{retry_in:?}");
+        let almost = t + cfg.open_for - Duration::from_millis(1);
+        assert!(matches!(
+            u.choose_at(ServiceName::Shop, &[], almost),
+            Err(Unavailable::Open { .. })
+        ));
+        let due = t + cfg.open_for;
+        assert!(due <= t + Duration::from_secs(2));
+        let trial = u.choose_at(ServiceName::Shop, &[], due).unwrap();
+        trial.member.breaker.record_at(due, true);
+        drop(trial);
+        // Closed on that first success: every request passes again.
+        for _ in 0..10 {
+            let lease = u.choose_at(ServiceName::Shop, &[], due).unwrap();
+            lease.member.breaker.record_at(due, true);
+        }
     }
 }

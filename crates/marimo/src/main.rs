@@ -46,7 +46,7 @@ Environment (unset means the embedded default):
   CORS_ORIGINS            comma-separated allowed origins [none]
   TRUSTED_PROXIES         comma-separated IPs/CIDRs whose X-Forwarded-For is believed [none]
   MAX_BODY_BYTES          request body limit [1048576]
-  MARIMO_BREAKER          gateway circuit breaker, e.g. min_requests=5,failure_rate=50,open_secs=30,half_open=3
+  MARIMO_BREAKER          gateway circuit breaker, e.g. min_requests=5,failure_rate=50,open_ms=1000,half_open=3
   MARIMO_UPSTREAM         upstream timeouts and limits, e.g. connect_ms=2000,timeout_ms=30000,max_inflight=256,shop.timeout_ms=5000
   MARIMO_CACHE            gateway response cache: ttl_secs=300 (default) or off
   LOG_LEVEL               tracing filter, e.g. info or marimo_users=debug [info]

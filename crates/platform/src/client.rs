@@ -208,9 +208,11 @@ mod tests {
 
     #[test]
     fn skips_an_instance_whose_breaker_is_open_and_fails_fast_when_all_are() {
+        // Open long enough that no trial is due while the test runs.
         let cfg = BreakerConfig {
             min_requests: 1,
             failure_rate: 50,
+            open_for: Duration::from_secs(600),
             ..BreakerConfig::default()
         };
         let c = client(&["http://a", "http://b"], cfg);
@@ -251,6 +253,7 @@ mod tests {
         let cfg = BreakerConfig {
             min_requests: 2,
             failure_rate: 50,
+            open_for: Duration::from_secs(600),
             ..BreakerConfig::default()
         };
         let c = client(&[&format!("http://127.0.0.1:{port}")], cfg);

@@ -10,6 +10,12 @@
 //! request fails, its transaction rolls back and the key is free again:
 //! only requests that took effect are remembered.
 //!
+//! Every other mutating endpoint is covered by [`layer`]: one middleware
+//! where a service's router is built, which claims the key outside the
+//! handler's transaction and stores the answer after it (its residual
+//! window is described there). Money and stock endpoints keep this
+//! in-transaction flow, which has no such window.
+//!
 //! The flow is the same in every service: [`Keyed::from_request`] reads the
 //! header in the handler; the use case opens its transaction and calls
 //! [`Keyed::claim`]: a [`Claim::Replay`] is answered with [`replay`], a
@@ -43,6 +49,10 @@ use sqlx::Row;
 use crate::db::{DbPool, TxConn};
 
 use crate::ApiError;
+
+pub mod layer;
+
+pub use layer::Layer;
 
 /// The request header.
 pub const HEADER: &str = "idempotency-key";
@@ -242,10 +252,13 @@ pub fn spawn_purge(
     });
 }
 
-/// Forgets completed keys older than `cutoff` (RFC 3339 text).
+/// Forgets keys older than `cutoff` (RFC 3339 text): completed ones, and
+/// claims of [`layer`] that were never finished (their process died; a
+/// claim being renewed is never that old, and an in-transaction claim is
+/// not committed until it is complete).
 pub async fn purge(pool: &DbPool, cutoff: &str) -> Result<u64, sqlx::Error> {
     Ok(
-        sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1 AND status <> 0")
+        sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
             .bind(cutoff)
             .execute(pool)
             .await?

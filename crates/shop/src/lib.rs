@@ -73,7 +73,10 @@ pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
     events::subscribe(&ctx, shop.clone()).await?;
     spawn_jobs(&ctx, &shop);
     let api = api::routes(shop);
-    Ok(ServiceApp::new(&ctx).router(api))
+    let idempotency = marimo_platform::idempotency::Layer::prepare(&ctx)
+        .await?
+        .in_transaction(api::IN_TRANSACTION);
+    Ok(ServiceApp::new(&ctx).idempotency(idempotency).router(api))
 }
 
 /// Prepares the database and returns the shop (no HTTP, consumers or

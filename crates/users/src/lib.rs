@@ -28,7 +28,7 @@ use marimo_platform::{
     clock,
     db::Db,
     http::ServiceApp,
-    lock,
+    idempotency, lock,
     service::{ServiceContext, StartError},
 };
 
@@ -94,8 +94,14 @@ pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
         outbox: ctx.outbox.clone(),
         metrics: ctx.metrics.clone(),
     });
-    Ok(ServiceApp::new(&ctx).router(api))
+    let idempotency = idempotency::Layer::prepare(&ctx).await?;
+    idempotency::spawn_purge(&ctx, ctx.db().clone(), IDEMPOTENCY_TTL);
+    Ok(ServiceApp::new(&ctx).idempotency(idempotency).router(api))
 }
+
+/// How long an `Idempotency-Key` is remembered (the platform's layer
+/// covers every mutating endpoint of a signed-in caller).
+const IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 3600);
 
 /// For `marimo admin create-user`: runs migrations, then creates an account
 /// with `role` under the same rules as registration (email format, name,

@@ -86,6 +86,10 @@ impl Default for WorkerTuning {
     }
 }
 
+/// How long an `Idempotency-Key` is remembered (the platform's layer
+/// covers every mutating endpoint of a signed-in caller).
+const IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 3600);
+
 /// Builds the worker with the default [`WorkerTuning`].
 pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
     router_with(ctx, WorkerTuning::default()).await
@@ -106,6 +110,8 @@ pub async fn router_with(ctx: ServiceContext, tuning: WorkerTuning) -> Result<Ro
     let shared = app::start_senders(&ctx, &db, tuning, webhook_allow.clone())?;
     events::subscribe(&ctx, &shared).await?;
 
+    let idempotency = marimo_platform::idempotency::Layer::prepare(&ctx).await?;
+    marimo_platform::idempotency::spawn_purge(&ctx, db.clone(), IDEMPOTENCY_TTL);
     let api = api::routes(api::AppState { db, webhook_allow });
-    Ok(ServiceApp::new(&ctx).router(api))
+    Ok(ServiceApp::new(&ctx).idempotency(idempotency).router(api))
 }

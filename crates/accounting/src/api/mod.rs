@@ -20,7 +20,7 @@ use std::sync::Arc;
 use axum::{
     Router,
     extract::{FromRequestParts, Path},
-    http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
 };
 use marimo_platform::{
@@ -46,6 +46,16 @@ use crate::{
 pub(crate) struct AppState {
     pub ledger: Arc<Ledger>,
 }
+
+/// Routes whose handlers claim the `Idempotency-Key` inside the
+/// transaction of the posting (a journal entry must never be booked twice,
+/// not even in the window the platform's layer leaves): the layer leaves
+/// them alone.
+pub(crate) const IN_TRANSACTION: &[(Method, &str)] = &[
+    (Method::POST, "/api/accounting/journal-entries"),
+    (Method::POST, "/api/accounting/journal-entries/{id}/reverse"),
+    (Method::POST, "/api/accounting/transactions"),
+];
 
 pub(crate) fn routes(state: AppState) -> Router {
     Router::new()

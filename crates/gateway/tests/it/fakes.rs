@@ -64,6 +64,11 @@ impl Fake {
                 "/health",
                 get(|| async { axum::Json(json!({"success": true})) }),
             )
+            // The gateway's re-admission probe; not counted as a hit.
+            .route(
+                "/ready",
+                get(|| async { axum::Json(json!({"success": true})) }),
+            )
             .fallback(answer)
             .with_state((name, script.clone()));
         let stop = CancellationToken::new();
@@ -124,6 +129,17 @@ pub fn breaker_gauge(metrics: &str, instance: &str) -> Option<u8> {
     metrics
         .lines()
         .filter(|l| l.starts_with("circuit_breaker_state{"))
+        .find(|l| l.contains(&format!("instance=\"{instance}\"")))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .map(|v| v as u8)
+}
+
+/// The value of `gateway_upstream_ejected` for an instance in `/metrics`.
+pub fn ejected_gauge(metrics: &str, instance: &str) -> Option<u8> {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with("gateway_upstream_ejected{"))
         .find(|l| l.contains(&format!("instance=\"{instance}\"")))
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|v| v.trim().parse::<f64>().ok())

@@ -38,6 +38,10 @@ impl Echo {
                 "/health",
                 get(|| async { axum::Json(json!({"success": true})) }),
             )
+            .route(
+                "/ready",
+                get(|| async { axum::Json(json!({"success": true})) }),
+            )
             .fallback(echo)
             .with_state((service, hits.clone()));
         Self {
@@ -46,7 +50,7 @@ impl Echo {
         }
     }
 
-    /// Requests received, `/health` probes excluded.
+    /// Requests received, `/health` and `/ready` probes excluded.
     pub fn hits(&self) -> usize {
         self.hits.load(Ordering::SeqCst)
     }

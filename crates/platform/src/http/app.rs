@@ -3,9 +3,10 @@
 //! ([`super::path`]), `Cache-Control: private, no-store` on answers to
 //! signed-in requests ([`super::cache_control`]), a server span (trace
 //! context), access logs, HTTP metrics, a body limit, panic containment,
-//! the token keys its extractors need and, with `MARIMO_EDGE_SECRET`, the
+//! the token keys its extractors need, with `MARIMO_EDGE_SECRET` the
 //! refusal of API requests that did not come through the gateway
-//! ([`super::edge`]).
+//! ([`super::edge`]), and, for services with a database, `Idempotency-Key`
+//! on every mutating route ([`crate::idempotency::layer`]).
 
 use std::{collections::BTreeMap, future::Future, pin::Pin, sync::Arc, time::Instant};
 
@@ -34,6 +35,7 @@ pub struct ServiceApp {
     ctx: ServiceContext,
     checks: Vec<(&'static str, HealthCheck)>,
     health: Option<MethodRouter>,
+    idempotency: Option<crate::idempotency::Layer>,
 }
 
 struct HealthState {
@@ -49,6 +51,7 @@ impl ServiceApp {
             ctx: ctx.clone(),
             checks: Vec::new(),
             health: None,
+            idempotency: None,
         };
         if let Some(db) = ctx.db.clone() {
             app = app.check("database", move || {
@@ -84,6 +87,15 @@ impl ServiceApp {
         self
     }
 
+    /// Honours `Idempotency-Key` on every mutating route of the service
+    /// (see [`crate::idempotency::layer`]): the innermost layer, so the
+    /// edge check, body limit, panic containment and metrics all apply
+    /// around it, and it sees which route matched.
+    pub fn idempotency(mut self, layer: crate::idempotency::Layer) -> Self {
+        self.idempotency = Some(layer);
+        self
+    }
+
     /// Wraps the service's API routes with the platform's routes and layers.
     pub fn router(self, api: Router) -> Router {
         let metrics = self.ctx.metrics.clone();
@@ -107,6 +119,13 @@ impl ServiceApp {
             .merge(api)
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed);
+        let routed = match self.idempotency {
+            Some(layer) => routed.layer(middleware::from_fn_with_state(
+                layer,
+                crate::idempotency::layer::middleware,
+            )),
+            None => routed,
+        };
         // Behind the gateway only, when the operator asked for it: the
         // edge's limits cannot be gone around through a service's port.
         let routed = match edge {

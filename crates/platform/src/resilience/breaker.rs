@@ -3,11 +3,19 @@
 //! - **Closed**: requests pass; outcomes are counted in a rolling window
 //!   (default 10 s). Once the window holds at least `min_requests` (5) and
 //!   at least `failure_rate` % (50) of them failed, it opens.
-//! - **Open**: requests are refused at once for `open_for` (30 s).
-//! - **Half-open**: up to `half_open` (3) trial requests are let through;
-//!   when that many succeed it closes, the first failure reopens it. A
+//! - **Open**: requests are refused at once for `open_for` (1 s).
+//! - **Half-open**: up to `half_open` (3) trial requests are let through at
+//!   once; the first success closes it, the first failure reopens it. A
 //!   trial that never reports (its caller went away) frees its slot after
 //!   another `open_for`.
+//!
+//! Why so short an open period and a single success: a breaker exists to
+//! stop hammering an instance that is failing, not to keep traffic away
+//! from one that has recovered. After a database outage the instances are
+//! healthy again the moment it returns; a 30 s open period (the old
+//! default) kept answering 503 for 15–19 s after that. One trial a second
+//! per instance costs a failing upstream nothing, and a success is the
+//! only evidence needed that requests go through again.
 //!
 //! What counts as a failure is the caller's decision (the gateway: 5xx,
 //! timeouts, connection errors).
@@ -30,7 +38,8 @@ pub struct BreakerConfig {
     pub failure_rate: u8,
     /// How long it stays open before trials.
     pub open_for: Duration,
-    /// Trial requests in half-open; that many successes close it.
+    /// Trial requests let through at once in half-open; the first success
+    /// closes it.
     pub half_open: u32,
 }
 
@@ -40,14 +49,14 @@ impl Default for BreakerConfig {
             window: Duration::from_secs(10),
             min_requests: 5,
             failure_rate: 50,
-            open_for: Duration::from_secs(30),
+            open_for: Duration::from_secs(1),
             half_open: 3,
         }
     }
 }
 
 impl BreakerConfig {
-    /// `min_requests=5,failure_rate=50,open_secs=30,half_open=3` (any
+    /// `min_requests=5,failure_rate=50,open_ms=1000,half_open=3` (any
     /// subset; also `open_ms`, `window_secs`, `window_ms`). Unset keys keep
     /// their defaults.
     pub fn parse(spec: &str) -> Result<Self, String> {
@@ -109,14 +118,8 @@ impl BreakerState {
 #[derive(Debug)]
 enum Phase {
     Closed,
-    Open {
-        until: Instant,
-    },
-    HalfOpen {
-        since: Instant,
-        admitted: u32,
-        succeeded: u32,
-    },
+    Open { until: Instant },
+    HalfOpen { since: Instant, admitted: u32 },
 }
 
 #[derive(Debug)]
@@ -189,18 +192,13 @@ impl Breaker {
                 inner.phase = Phase::HalfOpen {
                     since: now,
                     admitted: 1,
-                    succeeded: 0,
                 };
                 true
             }
-            Phase::HalfOpen {
-                since,
-                admitted,
-                succeeded,
-            } => {
+            Phase::HalfOpen { since, admitted } => {
                 if *admitted >= half_open && now.saturating_duration_since(*since) >= open_for {
                     // Trials that never reported: let new ones try.
-                    *admitted = *succeeded;
+                    *admitted = 0;
                     *since = now;
                 }
                 if *admitted < half_open {
@@ -215,7 +213,10 @@ impl Breaker {
 
     /// How long until an open breaker lets a trial through.
     pub fn retry_in(&self) -> Duration {
-        let now = Instant::now();
+        self.retry_in_at(Instant::now())
+    }
+
+    pub fn retry_in_at(&self, now: Instant) -> Duration {
         match self.lock().phase {
             Phase::Open { until } => until.saturating_duration_since(now),
             _ => Duration::ZERO,
@@ -250,13 +251,11 @@ impl Breaker {
             }
             // A late answer from before it opened changes nothing.
             Phase::Open { .. } => {}
-            Phase::HalfOpen { succeeded, .. } => {
+            Phase::HalfOpen { .. } => {
                 if success {
-                    *succeeded += 1;
-                    if *succeeded >= cfg.half_open {
-                        inner.phase = Phase::Closed;
-                        inner.window.clear();
-                    }
+                    // One answer is the evidence: the instance serves again.
+                    inner.phase = Phase::Closed;
+                    inner.window.clear();
                 } else {
                     inner.phase = Phase::Open {
                         until: now + cfg.open_for,
@@ -335,36 +334,58 @@ mod tests {
     }
 
     #[test]
-    fn half_open_trials_close_or_reopen() {
+    fn half_open_trials_close_on_the_first_success_or_reopen() {
         let t = Instant::now();
         let b = Breaker::new_at(cfg(), t);
         for _ in 0..5 {
             b.record_at(t, false);
         }
-        let t1 = t + Duration::from_secs(29);
+        let open_for = cfg().open_for;
+        let t1 = t + open_for - Duration::from_millis(1);
         assert!(!b.try_acquire_at(t1));
-        let t2 = t + Duration::from_secs(30);
+        let t2 = t + open_for;
         assert_eq!(b.state_at(t2), BreakerState::HalfOpen);
-        // Three trials, no more.
+        // Three trials at once, no more.
         assert!(b.try_acquire_at(t2));
         assert!(b.try_acquire_at(t2));
         assert!(b.try_acquire_at(t2));
         assert!(!b.try_acquire_at(t2));
-        b.record_at(t2, true);
-        b.record_at(t2, true);
-        assert_eq!(b.state_at(t2), BreakerState::HalfOpen);
+        // The first answer is a failure: open again for a full period.
         b.record_at(t2, false);
         assert_eq!(b.state_at(t2), BreakerState::Open);
+        // A trial of the earlier round answering late changes nothing.
+        b.record_at(t2, true);
+        assert_eq!(b.state_at(t2), BreakerState::Open);
+        assert!(!b.try_acquire_at(t2 + open_for - Duration::from_millis(1)));
 
-        let t3 = t2 + Duration::from_secs(30);
-        for _ in 0..3 {
-            assert!(b.try_acquire_at(t3));
-        }
-        for _ in 0..3 {
-            b.record_at(t3, true);
-        }
+        // Next round: the first success closes it.
+        let t3 = t2 + open_for;
+        assert!(b.try_acquire_at(t3));
+        assert!(b.try_acquire_at(t3));
+        b.record_at(t3, true);
         assert_eq!(b.state_at(t3), BreakerState::Closed);
         assert!(b.try_acquire_at(t3));
+        // The other trial failing afterwards is one failure in a fresh
+        // window, not a reason to open.
+        b.record_at(t3, false);
+        assert_eq!(b.state_at(t3), BreakerState::Closed);
+    }
+
+    #[test]
+    fn the_default_breaker_half_opens_within_two_seconds() {
+        // The recovery target: after the upstream is back, at most 2 s
+        // until a trial, and that trial's success closes the breaker.
+        let t = Instant::now();
+        let b = Breaker::new_at(cfg(), t);
+        for _ in 0..cfg().min_requests {
+            b.record_at(t, false);
+        }
+        assert_eq!(b.state_at(t), BreakerState::Open);
+        let two_secs = t + Duration::from_secs(2);
+        assert!(cfg().open_for <= Duration::from_secs(2));
+        assert!(b.try_acquire_at(two_secs));
+        b.record_at(two_secs, true);
+        assert_eq!(b.state_at(two_secs), BreakerState::Closed);
     }
 
     #[test]

@@ -356,6 +356,20 @@ pub async fn in_scope<F: Future>(span: &Span, fut: F) -> F::Output {
     SCOPE.scope(scope, fut).await
 }
 
+/// The current scope (span, tracer and user), to carry into a task that
+/// continues the request (see [`resume`]).
+pub fn capture() -> Option<Scope> {
+    SCOPE.try_with(Clone::clone).ok()
+}
+
+/// Runs `fut` in a scope [`capture`]d from another task, or in none.
+pub async fn resume<F: Future>(scope: Option<Scope>, fut: F) -> F::Output {
+    match scope {
+        Some(scope) => SCOPE.scope(scope, fut).await,
+        None => fut.await,
+    }
+}
+
 /// The current span's context, if the task is in a scope.
 pub fn current() -> Option<SpanContext> {
     SCOPE.try_with(|s| s.ctx).ok()

@@ -1,9 +1,10 @@
 //! Platform integration tests: the event bus on real databases and brokers;
-//! the Redis cache store and the locks.
+//! the Redis cache store and the locks; the `Idempotency-Key` layer.
 
 mod bus;
 mod consul;
 mod dlq;
+mod idempotency;
 mod rabbit;
 mod redis;
 mod support;

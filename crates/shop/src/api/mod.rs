@@ -15,7 +15,7 @@ use axum::{
     Router,
     extract::{FromRequestParts, Path},
     handler::Handler,
-    http::request::Parts,
+    http::{Method, request::Parts},
     routing::{get, post, put},
 };
 use marimo_platform::{ApiError, http::cache_control};
@@ -33,6 +33,14 @@ pub(crate) type AppState = Arc<Shop>;
 fn public() -> cache_control::Policy {
     cache_control::policy(cache_control::PUBLIC)
 }
+
+/// Routes whose handlers claim the `Idempotency-Key` inside the
+/// transaction of their effect (an order's stock reservation, a payment's
+/// capture): the platform's layer leaves them alone.
+pub(crate) const IN_TRANSACTION: &[(Method, &str)] = &[
+    (Method::POST, "/api/shop/orders"),
+    (Method::POST, "/api/shop/orders/{id}/pay"),
+];
 
 pub(crate) fn routes(state: AppState) -> Router {
     Router::new()

@@ -131,13 +131,18 @@ struct PayBody {
 /// Staff record a payment received (body `{method, reference}`): pending
 /// → paid, with a capture of the total. Customers are refused (403): they
 /// pay through the payment provider, whose signed callback marks the
-/// order paid ([`super::payments::callback`]).
+/// order paid ([`super::payments::callback`]). With an `Idempotency-Key`
+/// the payment is captured once and a retry gets the first answer
+/// (`Idempotent-Replayed: true`); the key is claimed in the payment's
+/// transaction, so this route is named to the platform's layer as
+/// in-transaction ([`super::IN_TRANSACTION`]).
 pub(super) async fn pay(
     State(st): State<AppState>,
     caller: Caller,
     IdParam(id): IdParam,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     // Strangers get 404 and customers 403 before the body is looked at.
     st.visible_order(&caller, &id).await?;
     if !crate::is_staff(&caller) {
@@ -154,12 +159,39 @@ pub(super) async fn pay(
     };
     let received = payment::received(parsed.method.as_deref(), parsed.reference.as_deref())
         .map_err(ShopError::from)?;
-    let order = st.record_payment(&caller, &id, &received).await?;
-    Ok(Json(json!({
-        "success": true,
-        "message": format!("order {}", order.status),
-        "order": views::order(&order),
-    })))
+    // The same request: this order, this method and reference.
+    let key = idempotency::key_from(&headers)?.map(|key| {
+        let path = format!("/api/shop/orders/{id}/pay");
+        let what = json!({"method": parsed.method, "reference": parsed.reference});
+        (key, idempotency::fingerprint("POST", &path, &what))
+    });
+    let paid = st
+        .record_payment(
+            &caller,
+            &id,
+            &received,
+            key.as_ref().map(|(k, f)| (k.as_str(), f.clone())),
+            |order| {
+                json!({
+                    "success": true,
+                    "message": format!("order {}", order.status),
+                    "order": views::order(order),
+                })
+            },
+        )
+        .await?;
+    Ok(answer(paid))
+}
+
+/// A use case's answer as stored (or replayed) under its key.
+fn answer(a: crate::app::orders::Placement) -> Response {
+    let status = StatusCode::from_u16(a.status).unwrap_or(StatusCode::OK);
+    let mut res = (status, [(header::CONTENT_TYPE, "application/json")], a.body).into_response();
+    if a.replayed {
+        res.headers_mut()
+            .insert(idempotency::REPLAYED, HeaderValue::from_static("true"));
+    }
+    res
 }
 
 /// A raw body in the one error shape when it cannot be read (too large).

@@ -46,6 +46,16 @@ pub struct Placement {
     pub replayed: bool,
 }
 
+/// An `Idempotency-Key` claimed in a transition's own transaction, the
+/// view stored as its answer, and (after the transition) that answer.
+struct Keyed<'a> {
+    caller: &'a str,
+    key: &'a str,
+    fingerprint: String,
+    respond: &'a (dyn Fn(&Order) -> Value + Sync),
+    answer: Option<Placement>,
+}
+
 /// Who the caller is to this order.
 pub fn actor(caller: &Caller, order: &Order) -> Actor {
     Actor {
@@ -297,7 +307,7 @@ impl Shop {
                 "a payment is recorded with its proof (record_payment)".into(),
             ));
         }
-        self.apply(Who::Caller(caller), id, action, reason, None, None)
+        self.apply(Who::Caller(caller), id, action, reason, None, None, None)
             .await
             .and_then(applied)
     }
@@ -305,22 +315,47 @@ impl Shop {
     /// Staff record a payment received for order `id`: pending → paid,
     /// with the capture's method and reference. A customer is refused
     /// (403) whatever they send.
+    ///
+    /// With an `Idempotency-Key` (and the fingerprint of the request) the
+    /// key is claimed in the payment's own transaction and `respond`'s
+    /// body stored before the commit, as for placing an order: a payment
+    /// is captured once, and a retry gets the first answer again, also
+    /// when the first answer was lost with the process that sent it.
     pub async fn record_payment(
         &self,
         caller: &Caller,
         id: &str,
         received: &Received,
-    ) -> Result<Order, ShopError> {
-        self.apply(
-            Who::Caller(caller),
-            id,
-            Action::Pay,
-            None,
-            Some(received),
-            None,
-        )
-        .await
-        .and_then(applied)
+        key: Option<(&str, String)>,
+        respond: impl Fn(&Order) -> Value + Sync,
+    ) -> Result<Placement, ShopError> {
+        let mut keyed = key.map(|(key, fingerprint)| Keyed {
+            caller: &caller.user_id,
+            key,
+            fingerprint,
+            respond: &respond,
+            answer: None,
+        });
+        let order = self
+            .apply(
+                Who::Caller(caller),
+                id,
+                Action::Pay,
+                None,
+                Some(received),
+                None,
+                keyed.as_mut(),
+            )
+            .await?;
+        if let Some(answer) = keyed.and_then(|k| k.answer) {
+            return Ok(answer);
+        }
+        let order = applied(order)?;
+        Ok(Placement {
+            status: 200,
+            body: respond(&order).to_string(),
+            replayed: false,
+        })
     }
 
     /// The payment provider's (already verified) callback: order `id` was
@@ -345,13 +380,17 @@ impl Shop {
             None,
             Some(&received),
             Some(event_id),
+            None,
         )
         .await
     }
 
     /// The one transition path: authorize, effects, history, event, in one
     /// transaction. `callback` (a provider event id) is noted in the same
-    /// transaction; `Ok(None)` when it was noted before.
+    /// transaction; `Ok(None)` when it was noted before. `keyed` claims an
+    /// `Idempotency-Key` in the same transaction and gets the answer
+    /// (`Ok(None)` with `keyed.answer` set: a replay).
+    #[allow(clippy::too_many_arguments)]
     async fn apply(
         &self,
         who: Who<'_>,
@@ -360,12 +399,30 @@ impl Shop {
         reason: Option<&str>,
         received: Option<&Received>,
         callback: Option<&str>,
+        mut keyed: Option<&mut Keyed<'_>>,
     ) -> Result<Option<Order>, ShopError> {
         if !ids::is_uuid(id) {
             return Err(ShopError::NotFound(NO_SUCH_ORDER));
         }
         let now = clock::now_text();
         let mut tx = self.db.begin().await?;
+        if let Some(k) = keyed.as_deref_mut() {
+            // First in the transaction: a concurrent repeat waits here for
+            // this one's commit (or rollback), then finds its answer.
+            match idempotency::claim(&mut tx, k.caller, k.key, &k.fingerprint, &now).await? {
+                Claim::Fresh => {}
+                Claim::Replay { status, body } => {
+                    tx.rollback().await?;
+                    k.answer = Some(Placement {
+                        status,
+                        body,
+                        replayed: true,
+                    });
+                    return Ok(None);
+                }
+                Claim::Mismatch => return Err(ShopError::IdempotencyMismatch),
+            }
+        }
         let Some(mut order) = store::orders::find(&mut tx, id).await? else {
             return Err(ShopError::NotFound(NO_SUCH_ORDER));
         };
@@ -398,12 +455,24 @@ impl Shop {
         // Past its deadline the sweep is about to release the stock: no
         // money is taken for it. Expire it now, then refuse.
         if action == Action::Pay && order.expires_at < now {
+            let refused = ShopError::illegal(Status::Expired, Status::Paid);
             if self.expire_in(&mut tx, &mut order, &now).await? {
+                // The expiry commits, and with it the key's claim: it is
+                // completed with this refusal, which every retry gets.
+                if let Some(k) = keyed.as_deref() {
+                    let err = marimo_platform::ApiError::from(ShopError::illegal(
+                        Status::Expired,
+                        Status::Paid,
+                    ));
+                    let body = err.body().to_string();
+                    idempotency::complete(&mut tx, k.caller, k.key, err.status.as_u16(), &body)
+                        .await?;
+                }
                 tx.commit().await?;
                 self.outbox.wake();
                 self.count_order(Status::Expired);
             }
-            return Err(ShopError::illegal(Status::Expired, Status::Paid));
+            return Err(refused);
         }
         let from = order.status;
         if !store::orders::set_status(&mut *tx, &order.id, from, to, &now).await? {
@@ -469,6 +538,15 @@ impl Shop {
                 ),
             )
             .await?;
+        if let Some(k) = keyed {
+            let body = (k.respond)(&order).to_string();
+            idempotency::complete(&mut tx, k.caller, k.key, 200, &body).await?;
+            k.answer = Some(Placement {
+                status: 200,
+                body,
+                replayed: false,
+            });
+        }
         tx.commit().await?;
         self.outbox.wake();
         self.count_order(to);
