@@ -1,9 +1,12 @@
-//! Platform integration tests: the event bus on real databases and brokers;
-//! the Redis cache store and the locks.
+//! Platform integration tests: the event bus on real databases and brokers
+//! (and through their outages); transaction conflicts; the Redis cache
+//! store and the locks.
 
 mod bus;
+mod conflicts;
 mod consul;
 mod dlq;
+mod outage;
 mod rabbit;
 mod redis;
 mod support;
