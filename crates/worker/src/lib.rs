@@ -14,6 +14,9 @@
 //! - `events_queue` (`#`) → a delivery per matching webhook; the delivery
 //!   loop ([`app::webhooks`]) POSTs it signed, retrying with backoff.
 //!
+//! Its API also shows operators every queue's dead letters and replays
+//! them ([`app::dead_letters`], on either broker).
+//!
 //! Layout: [`domain`] pure rules, `store` SQL, [`app`] the sender loops,
 //! [`events`] the consumers, `api` HTTP handlers and their response views,
 //! [`error`] the crate's one error type.
@@ -106,6 +109,11 @@ pub async fn router_with(ctx: ServiceContext, tuning: WorkerTuning) -> Result<Ro
     let shared = app::start_senders(&ctx, &db, tuning, webhook_allow.clone())?;
     events::subscribe(&ctx, &shared).await?;
 
-    let api = api::routes(api::AppState { db, webhook_allow });
+    let dead_letters = app::dead_letters::Tool::start(&ctx, &db);
+    let api = api::routes(api::AppState {
+        db,
+        dead_letters,
+        webhook_allow,
+    });
     Ok(ServiceApp::new(&ctx).router(api))
 }

@@ -93,12 +93,29 @@ impl Shop {
     /// one transaction. `respond` shapes the 201 body from the order (it
     /// is stored under the `Idempotency-Key` before the commit, so a
     /// replay answers exactly the first response).
+    ///
+    /// Run again, whole, when it lost against another transaction (a
+    /// deadlock or serialization failure under a rush on one product:
+    /// `Db::retry_conflicts`); `respond` may be called once per run.
     pub async fn place_order(
         &self,
         caller: &Caller,
         body: &Value,
         idempotency_key: Option<&str>,
-        respond: impl FnOnce(&Order) -> Value,
+        respond: impl Fn(&Order) -> Value,
+    ) -> Result<Placement, ShopError> {
+        let respond = &respond;
+        self.db
+            .retry_conflicts(|| self.place_order_once(caller, body, idempotency_key, respond))
+            .await
+    }
+
+    async fn place_order_once(
+        &self,
+        caller: &Caller,
+        body: &Value,
+        idempotency_key: Option<&str>,
+        respond: &impl Fn(&Order) -> Value,
     ) -> Result<Placement, ShopError> {
         let lines = request::order_lines(body)?;
         // Only UUIDs can be catalog ids: anything else is unknown, without
@@ -351,8 +368,23 @@ impl Shop {
 
     /// The one transition path: authorize, effects, history, event, in one
     /// transaction. `callback` (a provider event id) is noted in the same
-    /// transaction; `Ok(None)` when it was noted before.
+    /// transaction; `Ok(None)` when it was noted before. Run again, whole,
+    /// when it lost against another transaction (`Db::retry_conflicts`).
     async fn apply(
+        &self,
+        who: Who<'_>,
+        id: &str,
+        action: Action,
+        reason: Option<&str>,
+        received: Option<&Received>,
+        callback: Option<&str>,
+    ) -> Result<Option<Order>, ShopError> {
+        self.db
+            .retry_conflicts(|| self.apply_once(who, id, action, reason, received, callback))
+            .await
+    }
+
+    async fn apply_once(
         &self,
         who: Who<'_>,
         id: &str,
