@@ -45,4 +45,12 @@ impl From<LedgerError> for ApiError {
     }
 }
 
+/// A posting that lost against another transaction is run again
+/// (`Db::retry_conflicts`).
+impl marimo_platform::db::Conflict for LedgerError {
+    fn is_conflict(&self) -> bool {
+        matches!(self, LedgerError::Db(e) if marimo_platform::db::is_conflict(e))
+    }
+}
+
 pub type LedgerResult<T> = Result<T, LedgerError>;

@@ -17,13 +17,20 @@
 //!
 //! The entry is dated on the day (UTC) the event occurred. An event dated
 //! in a closed or locked period is dead-lettered as permanent with a
-//! `PERIOD_CLOSED` error: moving it silently into another period would
+//! `PERIOD_CLOSED: ...` error, which the dead-letter listing shows (API,
+//! web screen, CLI): moving it silently into another period would
 //! misstate both periods, and the decision belongs to an accountant. The
 //! dead letter keeps the whole envelope, and since nothing was recorded as
-//! processed, redelivering it after the period is reopened posts it.
+//! processed, replaying it after the period is reopened posts it.
 //! Payloads that can never post (wrong currency, totals that do not add
-//! up, more decimals than the currency has) are dead-lettered too;
-//! database trouble is transient and retried.
+//! up, more decimals than the currency has) are dead-lettered too.
+//!
+//! Database trouble (the database away, a deadlock, a busy file) is
+//! transient: the queue pauses and retries it for as long as it lasts, so
+//! a paid order is never lost to an outage (`bus::retry`). A cancellation
+//! that arrives before the payment it reverses, or a currency change this
+//! replica learnt of just now, is deferred: retried a bounded number of
+//! times.
 
 use std::sync::Arc;
 
@@ -209,10 +216,12 @@ fn ledger_failure(e: LedgerError) -> HandlerError {
     match e {
         // This replica learnt of a new base currency just now: retry.
         LedgerError::Rejected(r) if r.code == crate::app::CURRENCY_CHANGED => {
-            HandlerError::Transient(r.message)
+            HandlerError::Deferred(r.message)
         }
+        // `CODE: message`: the code is what the dead-letter listing shows
+        // an operator first (e.g. PERIOD_CLOSED).
         LedgerError::Rejected(r) => permanent(format!("{}: {}", r.code, r.message)),
-        LedgerError::Db(e) => HandlerError::Transient(e.to_string()),
+        LedgerError::Db(e) => HandlerError::from_db(e),
     }
 }
 
@@ -256,7 +265,7 @@ pub async fn handle(ledger: &Ledger, env: Envelope) -> Result<(), HandlerError> 
             let Some(id) = journal::find_event_posting(&mut tx, &reference).await? else {
                 // The paid event may not have been applied yet: retry; if it
                 // never comes, the cancellation is dead-lettered for review.
-                return Err(HandlerError::Transient(format!(
+                return Err(HandlerError::Deferred(format!(
                     "no posting with reference {reference} to reverse yet"
                 )));
             };
@@ -271,7 +280,7 @@ pub async fn handle(ledger: &Ledger, env: Envelope) -> Result<(), HandlerError> 
                     .map_err(|e| match e {
                         // Reversed concurrently: the retry finds it reversed.
                         LedgerError::Rejected(r) if r.code == "ALREADY_REVERSED" => {
-                            HandlerError::Transient(r.message)
+                            HandlerError::Deferred(r.message)
                         }
                         other => ledger_failure(other),
                     })?;

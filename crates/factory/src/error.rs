@@ -56,6 +56,14 @@ pub enum FactoryError {
     Internal(String),
 }
 
+/// A stock change that lost against another transaction is run again
+/// (`Db::retry_conflicts`).
+impl marimo_platform::db::Conflict for FactoryError {
+    fn is_conflict(&self) -> bool {
+        matches!(self, FactoryError::Db(e) if marimo_platform::db::is_conflict(e))
+    }
+}
+
 impl FactoryError {
     pub(crate) fn not_found(what: impl Into<String>) -> Self {
         Self::NotFound(what.into())

@@ -174,30 +174,27 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Database failures: an unreachable database is a 503 the client may retry;
-/// constraint violations that a handler did not map itself are a 409
+/// Database failures: an unreachable database, a pool timeout and a
+/// transaction that kept losing against others (deadlock, serialization
+/// failure, lock timeout, SQLite busy — what [`crate::db::fault`] calls
+/// transient) are a 503 with `Retry-After` the client may retry, never a
+/// 500; constraint violations that a handler did not map itself are a 409
 /// (unique) or 422 (foreign key, check, not null) with one fixed message
 /// per rule, never the driver's text; anything else is a logged 500
 /// without internals in the body.
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
         use sqlx::Error as E;
+        if crate::db::is_conflict(&err) {
+            tracing::warn!(error = %err, "transaction conflict outlasted its retries");
+            return ApiError::unavailable("the database is busy, try again shortly").retry_after(1);
+        }
+        if crate::db::classify(&err) == crate::db::Fault::Transient {
+            tracing::warn!(error = %err, "database unavailable");
+            return ApiError::unavailable("the database is unavailable, try again shortly")
+                .retry_after(1);
+        }
         match &err {
-            E::PoolTimedOut
-            | E::PoolClosed
-            | E::Io(_)
-            | E::Tls(_)
-            | E::Protocol(_)
-            | E::WorkerCrashed => {
-                tracing::warn!(error = %err, "database unavailable");
-                ApiError::unavailable("the database is unavailable, try again shortly")
-                    .retry_after(1)
-            }
-            E::Database(db) if is_unreachable(db.code().as_deref()) => {
-                tracing::warn!(error = %err, "database unavailable");
-                ApiError::unavailable("the database is unavailable, try again shortly")
-                    .retry_after(1)
-            }
             E::RowNotFound => ApiError::not_found("not found"),
             // The driver's text names tables, columns and constraints: it
             // is logged, and the client gets one fixed message per rule.
@@ -227,28 +224,39 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
-/// SQLSTATEs that mean "the server is not there for us right now" rather
-/// than "this statement is wrong": connection exceptions (class 08),
-/// operator intervention (57P01 admin shutdown, 57P02 crash shutdown,
-/// 57P03 cannot connect now), too many connections (53300), and a database
-/// not accepting connections (55000).
-fn is_unreachable(code: Option<&str>) -> bool {
-    matches!(code, Some(c) if c.starts_with("08") || matches!(c, "57P01" | "57P02" | "57P03" | "53300" | "55000"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn connection_level_sqlstates_mean_unavailable() {
-        for code in ["08006", "08001", "57P01", "57P03", "53300", "55000"] {
-            assert!(is_unreachable(Some(code)), "{code}");
+    fn unreachable_databases_and_lost_conflicts_are_503_with_retry_after() {
+        use crate::db::fault::tests::db_error;
+        for err in [
+            db_error("08006"),
+            db_error("57P01"),
+            db_error("57P03"),
+            db_error("53300"),
+            db_error("40P01"),
+            db_error("40001"),
+            db_error("55P03"),
+            db_error("5"),
+            db_error("517"),
+            sqlx::Error::PoolTimedOut,
+        ] {
+            let shown = err.to_string();
+            let res = ApiError::from(err).into_response();
+            assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE, "{shown}");
+            assert_eq!(res.headers()[header::RETRY_AFTER], "1", "{shown}");
         }
-        for code in ["23505", "22P02", "42P01"] {
-            assert!(!is_unreachable(Some(code)), "{code}");
+        for code in ["23505", "22P02", "42P01", "1"] {
+            let err = ApiError::from(db_error(code));
+            assert_ne!(err.status, StatusCode::SERVICE_UNAVAILABLE, "{code}");
+            assert_eq!(err.retry_after, None, "{code}");
         }
-        assert!(!is_unreachable(None));
+        assert_eq!(
+            ApiError::from(db_error("42P01")).status,
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
     }
 
     /// A driver error as PostgreSQL or SQLite would word it.

@@ -6,11 +6,16 @@
 //! request may fail on, so [`Redis`] is built to fail fast:
 //!
 //! - Connecting is lazy: a service starts while Redis is down.
-//! - Every command has a short deadline ([`COMMAND_TIMEOUT`]).
-//! - After a failure Redis counts as *down*: calls fail at once without
-//!   touching the network for [`RETRY_AFTER`], then one tries again. So an
-//!   outage costs each request nothing, and a returning Redis is used again
-//!   within that delay.
+//! - Every command has a short deadline ([`COMMAND_TIMEOUT`], 50 ms): a
+//!   Redis that stops answering (a blackhole, not only a refused
+//!   connection) costs a request at most that.
+//! - Calls go through a local circuit breaker
+//!   ([`crate::resilience::breaker`]): once most of the last few calls
+//!   failed it opens, and calls fail at once without touching the network
+//!   for [`RETRY_AFTER`]; then a single trial call goes (the others still
+//!   fail at once) and its success closes it. So an outage costs requests
+//!   next to nothing — each caller falls back to its local behaviour — and
+//!   a returning Redis is used again within that delay.
 //! - The first failure of an outage is logged (warn) and counted in
 //!   `redis_outages_total`; its end is logged (info). Every failed command
 //!   counts in `redis_errors_total{op}`.
@@ -30,15 +35,33 @@ use ::redis::{
     aio::{ConnectionManager, ConnectionManagerConfig},
 };
 
-use crate::{config::Settings, telemetry::Metrics};
+use crate::{
+    config::Settings,
+    resilience::breaker::{Breaker, BreakerConfig},
+    telemetry::Metrics,
+};
 
 /// The namespace when `MARIMO_REDIS_NAMESPACE` is unset.
 pub const DEFAULT_NAMESPACE: &str = "marimo";
 /// A command's deadline, connecting included. Redis answers in well under
-/// a millisecond; this only bounds what a dead or stuck Redis can cost.
-pub const COMMAND_TIMEOUT: Duration = Duration::from_millis(1000);
-/// While Redis is down, calls fail at once for this long between tries.
+/// a millisecond on its network; this bounds what a dead or stuck Redis
+/// can cost a request.
+pub const COMMAND_TIMEOUT: Duration = Duration::from_millis(50);
+/// While Redis is down, calls fail at once for this long between trials.
 pub const RETRY_AFTER: Duration = Duration::from_millis(500);
+
+/// The breaker in front of Redis: judged over the last 2 s, it opens once
+/// at least 3 calls were made and half of them failed; open for
+/// [`RETRY_AFTER`]; one successful trial closes it.
+fn breaker_config() -> BreakerConfig {
+    BreakerConfig {
+        window: Duration::from_secs(2),
+        min_requests: 3,
+        failure_rate: 50,
+        open_for: RETRY_AFTER,
+        half_open: 1,
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum RedisError {
@@ -96,6 +119,7 @@ struct Inner {
     namespace: String,
     metrics: Metrics,
     timeout: Duration,
+    breaker: Breaker,
     health: Mutex<Health>,
 }
 
@@ -103,8 +127,6 @@ struct Inner {
 struct Health {
     /// Since when Redis is down, `None` while it is up.
     down_since: Option<Instant>,
-    /// Calls before this instant fail at once.
-    retry_at: Option<Instant>,
 }
 
 impl Redis {
@@ -151,6 +173,7 @@ impl Redis {
                 namespace: namespace.to_owned(),
                 metrics,
                 timeout: COMMAND_TIMEOUT,
+                breaker: Breaker::new(breaker_config()),
                 health: Mutex::new(Health::default()),
             }),
         })
@@ -220,7 +243,7 @@ impl Redis {
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: Future<Output = ::redis::RedisResult<T>>,
     {
-        if !self.may_try() {
+        if !self.inner.breaker.try_acquire() {
             return Err(RedisError::Down);
         }
         let conn = self
@@ -264,13 +287,9 @@ impl Redis {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn may_try(&self) -> bool {
-        self.health().retry_at.is_none_or(|at| Instant::now() >= at)
-    }
-
     fn reached(&self) {
+        self.inner.breaker.record_success();
         let mut h = self.health();
-        h.retry_at = None;
         if let Some(since) = h.down_since.take() {
             drop(h);
             tracing::info!(
@@ -283,8 +302,8 @@ impl Redis {
 
     fn failed(&self, op: &'static str, error: &str) {
         self.count_error(op);
+        self.inner.breaker.record_failure();
         let mut h = self.health();
-        h.retry_at = Some(Instant::now() + RETRY_AFTER);
         if h.down_since.is_none() {
             h.down_since = Some(Instant::now());
             drop(h);

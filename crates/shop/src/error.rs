@@ -64,6 +64,14 @@ pub enum ShopError {
     Internal(String),
 }
 
+/// An order placed or moved that lost against another transaction is run
+/// again (`Db::retry_conflicts`).
+impl marimo_platform::db::Conflict for ShopError {
+    fn is_conflict(&self) -> bool {
+        matches!(self, ShopError::Database(e) if marimo_platform::db::is_conflict(e))
+    }
+}
+
 impl ShopError {
     pub fn illegal(from: Status, to: Status) -> Self {
         Self::InvalidTransition(IllegalTransition { from, to })

@@ -191,6 +191,8 @@ pub fn router(cfg: WebConfig) -> Router {
         )
         .route("/config", get(config::show).post(config::save))
         .route("/audit", get(audit::show))
+        .route("/dead-letters", get(dead_letters::show))
+        .route("/dead-letters/{queue}/replay", post(dead_letters::replay))
         .route("/notifications", get(notifications::show))
         .route("/notifications/read-all", post(notifications::read_all))
         .route("/notifications/{id}/read", post(notifications::read_one))

@@ -18,6 +18,9 @@ pub enum WorkerError {
     NotFound(&'static str),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// The broker (or a consuming service's database) could not be asked.
+    #[error("{0}")]
+    Bus(#[from] marimo_platform::bus::BusError),
 }
 
 // By hand: `#[from]` would make the rule a `source`, which needs
@@ -36,6 +39,22 @@ impl From<WorkerError> for ApiError {
             }
             WorkerError::NotFound(what) => ApiError::not_found(what),
             WorkerError::Database(e) => e.into(),
+            WorkerError::Bus(e) => bus_error(e),
+        }
+    }
+}
+
+/// A dead-letter operation the broker could not do: a bad queue name is
+/// the client's (400); a broker or database away, or a replay it refused,
+/// is a 503 to retry.
+fn bus_error(e: marimo_platform::bus::BusError) -> ApiError {
+    use marimo_platform::bus::BusError;
+    match e {
+        BusError::Invalid(why) => ApiError::validation(why),
+        BusError::Db(e) => e.into(),
+        BusError::Unavailable(why) | BusError::Refused(why) => {
+            tracing::warn!(error = %why, "dead letters unavailable");
+            ApiError::unavailable("the broker is unavailable, try again shortly").retry_after(1)
         }
     }
 }

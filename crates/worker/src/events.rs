@@ -4,6 +4,12 @@
 //! queue ([`inbox::begin`]), so a redelivered event changes nothing. The
 //! slow, failure-prone side effects (SMTP, HTTP) are not done here but by
 //! the sender loops, which read those rows; a consumer only wakes them.
+//!
+//! Failures are classified for the bus's retry policy: a payload this
+//! worker cannot read (another version, a malformed one) is permanent and
+//! dead-lettered at once; database trouble is transient (`?` on a
+//! `sqlx::Error` classifies it): the queue pauses until it passes, so no
+//! mail, audit row or notification is lost to an outage.
 
 use std::sync::Arc;
 
@@ -77,8 +83,10 @@ pub async fn subscribe(ctx: &ServiceContext, shared: &Shared) -> Result<(), BusE
 }
 
 impl Shared {
-    /// Logs a failed handler call and passes the outcome on (the bus
-    /// counts `events_consumed_total` / `events_failed_total` itself).
+    /// Notes a failed handler call (debug: the bus logs a paused queue
+    /// once and a dead letter once, not every attempt) and passes the
+    /// outcome on (the bus counts `events_consumed_total` /
+    /// `events_failed_total` itself).
     fn counted(
         &self,
         queue: &'static str,
@@ -86,7 +94,7 @@ impl Shared {
         result: Result<(), HandlerError>,
     ) -> Result<(), HandlerError> {
         if let Err(e) = &result {
-            tracing::warn!(queue, event = %env.id, r#type = %env.event_type, error = %e, "event not applied");
+            tracing::debug!(queue, event = %env.id, r#type = %env.event_type, class = e.class(), error = %e, "event not applied");
         }
         result
     }

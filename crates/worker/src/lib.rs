@@ -14,6 +14,9 @@
 //! - `events_queue` (`#`) → a delivery per matching webhook; the delivery
 //!   loop ([`app::webhooks`]) POSTs it signed, retrying with backoff.
 //!
+//! Its API also shows operators every queue's dead letters and replays
+//! them ([`app::dead_letters`], on either broker).
+//!
 //! Layout: [`domain`] pure rules, `store` SQL, [`app`] the sender loops,
 //! [`events`] the consumers, `api` HTTP handlers and their response views,
 //! [`error`] the crate's one error type.
@@ -112,6 +115,11 @@ pub async fn router_with(ctx: ServiceContext, tuning: WorkerTuning) -> Result<Ro
 
     let idempotency = marimo_platform::idempotency::Layer::prepare(&ctx).await?;
     marimo_platform::idempotency::spawn_purge(&ctx, db.clone(), IDEMPOTENCY_TTL);
-    let api = api::routes(api::AppState { db, webhook_allow });
+    let dead_letters = app::dead_letters::Tool::start(&ctx, &db);
+    let api = api::routes(api::AppState {
+        db,
+        dead_letters,
+        webhook_allow,
+    });
     Ok(ServiceApp::new(&ctx).idempotency(idempotency).router(api))
 }

@@ -7,6 +7,10 @@
 //!
 //! The response body is the caller's to shape (`respond`, from `api`): it
 //! is stored with the key, so a replay answers exactly the first response.
+//!
+//! Each runs in [`Db::retry_conflicts`](marimo_platform::db::Db::retry_conflicts):
+//! a posting that loses against another (a deadlock, a serialization
+//! failure) is run again, whole, before the client hears of it.
 
 use marimo_platform::{
     clock,
@@ -57,14 +61,19 @@ impl Ledger {
         draft: &Draft,
         origin: Origin<'_>,
         key: Option<Keyed>,
-        respond: impl FnOnce(&PostedEntry) -> Reply,
+        respond: impl Fn(&PostedEntry) -> Reply,
     ) -> LedgerResult<Answer> {
-        let mut posting = match self.begin_posting(key).await? {
-            Ok(p) => p,
-            Err(replay) => return Ok(replay),
-        };
-        let posted = self.post_in(&mut posting.tx, draft, origin).await?;
-        self.finish(posting, respond(&posted)).await
+        let (key, respond) = (&key, &respond);
+        self.db
+            .retry_conflicts(|| async move {
+                let mut posting = match self.begin_posting(key.clone()).await? {
+                    Ok(p) => p,
+                    Err(replay) => return Ok(replay),
+                };
+                let posted = self.post_in(&mut posting.tx, draft, origin).await?;
+                self.finish(posting, respond(&posted)).await
+            })
+            .await
     }
 
     /// Reverses entry `id` (see [`Ledger::reverse_in`]); `respond` gets
@@ -75,14 +84,19 @@ impl Ledger {
         date: Option<Date>,
         origin: Origin<'_>,
         key: Option<Keyed>,
-        respond: impl FnOnce(&PostedEntry) -> Reply,
+        respond: impl Fn(&PostedEntry) -> Reply,
     ) -> LedgerResult<Answer> {
-        let mut posting = match self.begin_posting(key).await? {
-            Ok(p) => p,
-            Err(replay) => return Ok(replay),
-        };
-        let reversal = self.reverse_in(&mut posting.tx, id, date, origin).await?;
-        self.finish(posting, respond(&reversal)).await
+        let (key, respond) = (&key, &respond);
+        self.db
+            .retry_conflicts(|| async move {
+                let mut posting = match self.begin_posting(key.clone()).await? {
+                    Ok(p) => p,
+                    Err(replay) => return Ok(replay),
+                };
+                let reversal = self.reverse_in(&mut posting.tx, id, date, origin).await?;
+                self.finish(posting, respond(&reversal)).await
+            })
+            .await
     }
 
     /// Records an original-API transaction (`compat::validate`): a balanced
@@ -93,35 +107,40 @@ impl Ledger {
         t: CompatTransaction,
         origin: Origin<'_>,
         key: Option<Keyed>,
-        respond: impl FnOnce(&TransactionRecord) -> Reply,
+        respond: impl Fn(&TransactionRecord) -> Reply,
     ) -> LedgerResult<Answer> {
-        let mut posting = match self.begin_posting(key).await? {
-            Ok(p) => p,
-            Err(replay) => return Ok(replay),
-        };
-        let account =
-            store::account_for(&mut posting.tx, t.kind, &compat::category_key(&t.category))
-                .await?
-                .unwrap_or_else(|| t.kind.default_account().to_owned());
-        let draft = compat::draft(&t, &account, today(), &self.currency())?;
-        let posted = self.post_in(&mut posting.tx, &draft, origin).await?;
-        store::insert(
-            &mut posting.tx,
-            &posted.id,
-            &t,
-            origin.created_by,
-            &posted.created_at,
-        )
-        .await?;
-        let record = TransactionRecord {
-            id: posted.id,
-            tx: t,
-            created_by: origin.created_by.to_owned(),
-            created_at: posted.created_at,
-            number: posted.number,
-            reversed_by: None,
-        };
-        self.finish(posting, respond(&record)).await
+        let (t, key, respond) = (&t, &key, &respond);
+        self.db
+            .retry_conflicts(|| async move {
+                let mut posting = match self.begin_posting(key.clone()).await? {
+                    Ok(p) => p,
+                    Err(replay) => return Ok(replay),
+                };
+                let account =
+                    store::account_for(&mut posting.tx, t.kind, &compat::category_key(&t.category))
+                        .await?
+                        .unwrap_or_else(|| t.kind.default_account().to_owned());
+                let draft = compat::draft(t, &account, today(), &self.currency())?;
+                let posted = self.post_in(&mut posting.tx, &draft, origin).await?;
+                store::insert(
+                    &mut posting.tx,
+                    &posted.id,
+                    t,
+                    origin.created_by,
+                    &posted.created_at,
+                )
+                .await?;
+                let record = TransactionRecord {
+                    id: posted.id,
+                    tx: t.clone(),
+                    created_by: origin.created_by.to_owned(),
+                    created_at: posted.created_at,
+                    number: posted.number,
+                    reversed_by: None,
+                };
+                self.finish(posting, respond(&record)).await
+            })
+            .await
     }
 
     /// Opens the posting transaction and claims the key, if any; a key

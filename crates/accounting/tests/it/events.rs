@@ -269,6 +269,18 @@ async fn an_event_for_a_closed_period_is_dead_lettered_then_replayable() {
             error.contains("PERIOD_CLOSED") && error.contains(&period),
             "{error}"
         );
+        // The listing (API, screen, CLI) shows why: given up on for good,
+        // with the rule that refused it.
+        let letters = marimo_platform::bus::dlq::list(&w.app.ctx.settings, "accounting")
+            .await
+            .unwrap();
+        let letter = letters.iter().find(|l| l.event_id == id).unwrap();
+        assert_eq!((letter.reason.as_str(), letter.attempts), ("permanent", 1));
+        assert!(
+            letter.error.starts_with("PERIOD_CLOSED: "),
+            "{}",
+            letter.error
+        );
         // Reopened and redelivered, it posts: it was never marked processed.
         w.app
             .http

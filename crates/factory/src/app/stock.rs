@@ -1,5 +1,6 @@
 //! Receipts, issues, adjustments and transfers: each one transaction of
-//! moves, balances and events.
+//! moves, balances and events, run again whole when it lost against
+//! another transaction (`Db::retry_conflicts`).
 
 use marimo_platform::Invalid;
 
@@ -22,6 +23,22 @@ impl Factory {
     /// Books a purchase: `qty` (> 0) at `unit_cost` minor units a unit,
     /// and publishes `factory.stock.received`.
     pub async fn receive(
+        &self,
+        by: Requester<'_>,
+        sku: &str,
+        warehouse: &str,
+        qty: i64,
+        unit_cost: i64,
+        reference: Option<String>,
+    ) -> Result<Posted, FactoryError> {
+        self.db
+            .retry_conflicts(|| {
+                self.receive_once(by, sku, warehouse, qty, unit_cost, reference.clone())
+            })
+            .await
+    }
+
+    async fn receive_once(
         &self,
         by: Requester<'_>,
         sku: &str,
@@ -70,6 +87,19 @@ impl Factory {
         qty: i64,
         reference: Option<String>,
     ) -> Result<Posted, FactoryError> {
+        self.db
+            .retry_conflicts(|| self.issue_once(by, sku, warehouse, qty, reference.clone()))
+            .await
+    }
+
+    async fn issue_once(
+        &self,
+        by: Requester<'_>,
+        sku: &str,
+        warehouse: &str,
+        qty: i64,
+        reference: Option<String>,
+    ) -> Result<Posted, FactoryError> {
         let mut p = match Posting::begin_keyed(self, by).await? {
             Begun::Fresh(p) => p,
             Begun::Replayed(posted) => return Ok(posted),
@@ -88,6 +118,19 @@ impl Factory {
     /// the current average (the standard cost when none is on hand); stock
     /// lost leaves at the average, like an issue.
     pub async fn adjust(
+        &self,
+        by: Requester<'_>,
+        sku: &str,
+        warehouse: &str,
+        qty: i64,
+        note: Option<String>,
+    ) -> Result<Posted, FactoryError> {
+        self.db
+            .retry_conflicts(|| self.adjust_once(by, sku, warehouse, qty, note.clone()))
+            .await
+    }
+
+    async fn adjust_once(
         &self,
         by: Requester<'_>,
         sku: &str,
@@ -133,6 +176,20 @@ impl Factory {
     /// Moves `qty` (> 0) from one warehouse to another: two moves in one
     /// transaction; the value travels at the source's moving average.
     pub async fn transfer(
+        &self,
+        by: Requester<'_>,
+        sku: &str,
+        from: &str,
+        to: &str,
+        qty: i64,
+        reference: Option<String>,
+    ) -> Result<Posted, FactoryError> {
+        self.db
+            .retry_conflicts(|| self.transfer_once(by, sku, from, to, qty, reference.clone()))
+            .await
+    }
+
+    async fn transfer_once(
         &self,
         by: Requester<'_>,
         sku: &str,

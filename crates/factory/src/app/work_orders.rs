@@ -147,6 +147,13 @@ impl Factory {
     /// output_qty`, rounded up to a thousandth) in the order's warehouse:
     /// all or nothing. 409 `INSUFFICIENT_STOCK` lists every shortage.
     pub async fn release(&self, actor: &str, id: &str) -> Result<WorkOrderRecord, FactoryError> {
+        // Run again, whole, when it lost against another transaction.
+        self.db
+            .retry_conflicts(|| self.release_once(actor, id))
+            .await
+    }
+
+    async fn release_once(&self, actor: &str, id: &str) -> Result<WorkOrderRecord, FactoryError> {
         let mut p = Posting::begin(self, actor).await?;
         let (wo, _) = advance(&mut p, id, Action::Release).await?;
         let mut needs: Vec<(String, i64)> = match &wo.bom_id {
@@ -214,6 +221,18 @@ impl Factory {
     /// produced value exactly; the unit cost is that total over the
     /// produced quantity.
     pub async fn complete(
+        &self,
+        actor: &str,
+        id: &str,
+        completion: Completion,
+    ) -> Result<(WorkOrderRecord, Vec<MoveRecord>), FactoryError> {
+        // Run again, whole, when it lost against another transaction.
+        self.db
+            .retry_conflicts(|| self.complete_once(actor, id, completion))
+            .await
+    }
+
+    async fn complete_once(
         &self,
         actor: &str,
         id: &str,

@@ -8,6 +8,7 @@ mod crash;
 mod dashboards;
 mod edge;
 mod erp_flow;
+mod faults;
 mod idempotency;
 mod migrations;
 mod observability;

@@ -1,22 +1,33 @@
-//! Dead-letter tooling: see what a queue gave up on, and send it back.
+//! Dead-letter tooling: see what a queue gave up on, and send it back —
+//! for the CLI (`marimo events dlq`, the free functions [`list`] and
+//! [`replay`]) and the worker's API and screen ([`DeadLetters`]).
 //!
 //! - RabbitMQ (`RABBITMQ_URL` set): dead letters are the messages of
-//!   `Q.dlq`. [`list`] takes each with `basic.get` and puts them all back
-//!   (a peek); [`replay`] republishes each to `Q` through the default
-//!   exchange, waits for the confirm, then acks it off `Q.dlq`. Both work
-//!   on what is in the DLQ while they run; a message being dead-lettered
-//!   at that moment may show up in the next run only.
+//!   `Q.dlq`. Listing takes each with `basic.get` and puts them all back
+//!   (a peek); replaying republishes each chosen one to `Q` through the
+//!   default exchange, waits for the confirm, then acks it off `Q.dlq`
+//!   (the others are put back). Both work on what is in the DLQ while
+//!   they run; a message being dead-lettered at that moment may show up in
+//!   the next run only.
 //! - Embedded: dead letters are rows of `dead_letters` in the consuming
-//!   service's database. [`replay`] moves each back into that service's
-//!   outbox under the same envelope id, in one transaction with deleting
-//!   the row; its relay publishes it again, and consumers that already
-//!   applied the event skip it (`processed_events`).
+//!   service's database. Replaying moves each chosen row back into that
+//!   service's outbox under the same envelope id, in one transaction with
+//!   deleting the row; its relay publishes it again, and consumers that
+//!   already applied the event skip it (`processed_events`).
 //!
 //! Which service consumes a queue (embedded): the seed's queues
 //! (`email_queue`, `audit_queue`, `notification_queue`, `events_queue`)
 //! belong to the worker; any other queue is named after its service.
+//! These tables are the bus's, not the service's business data: the
+//! tooling reads them in every consuming service's database, as the CLI
+//! always has.
 
-use std::{collections::HashSet, str::FromStr, time::Duration};
+use std::{
+    collections::{HashMap, HashSet},
+    str::FromStr,
+    sync::Arc,
+    time::Duration,
+};
 
 use lapin::{
     BasicProperties, Channel, Connection,
@@ -42,43 +53,55 @@ use crate::{config::Settings, db::Db, service::ServiceName};
 pub struct DeadLetter {
     pub event_id: String,
     pub event_type: String,
-    /// Why the consumer gave up (the handler's error).
+    /// Why it was given up on: `permanent` (the handler said it can never
+    /// succeed), `deferred` (retries ran out), `unparseable` (not an
+    /// envelope), or RabbitMQ's own reason (`delivery_limit`, ...).
+    pub reason: String,
+    /// The handler's error, e.g. `PERIOD_CLOSED: ...`.
     pub error: String,
     /// Handler attempts made before giving up.
     pub attempts: i64,
-    /// RFC 3339, empty when unknown.
+    /// When its first attempt failed (RFC 3339), empty when unknown.
     pub failed_at: String,
     /// The envelope as JSON (a string when the message was not JSON).
     pub envelope: Value,
 }
 
+/// A queue and the number of dead letters it holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QueueDepth {
+    pub queue: String,
+    pub depth: u64,
+}
+
+/// The shared queues the services consume: one named after each
+/// consuming service, and the seed's queues (the worker's).
+pub const QUEUES: [&str; 8] = [
+    "accounting",
+    "factory",
+    "shop",
+    "users",
+    "email_queue",
+    "audit_queue",
+    "notification_queue",
+    "events_queue",
+];
+
 /// The dead letters of `queue`, oldest first; nothing is consumed.
 pub async fn list(settings: &Settings, queue: &str) -> Result<Vec<DeadLetter>, BusError> {
-    rabbit::validate_queue(queue)?;
-    match &settings.rabbitmq_url {
-        Some(url) => rabbit_list(url, queue).await,
-        None => {
-            let db = service_db(settings, queue).await?;
-            let result = embedded_list(&db, queue).await;
-            db.close().await;
-            result
-        }
-    }
+    let tool = DeadLetters::new(Arc::new(settings.clone()), None);
+    let result = tool.list(queue).await;
+    tool.close().await;
+    result
 }
 
 /// Sends every dead letter of `queue` back to be consumed again; returns
 /// how many were sent.
 pub async fn replay(settings: &Settings, queue: &str) -> Result<usize, BusError> {
-    rabbit::validate_queue(queue)?;
-    match &settings.rabbitmq_url {
-        Some(url) => rabbit_replay(url, queue).await,
-        None => {
-            let db = service_db(settings, queue).await?;
-            let result = embedded_replay(&db, queue).await;
-            db.close().await;
-            result.map_err(BusError::from)
-        }
-    }
+    let tool = DeadLetters::new(Arc::new(settings.clone()), None);
+    let result = tool.replay(queue, None).await;
+    tool.close().await;
+    result
 }
 
 /// The service whose database holds `queue`'s embedded dead letters.
@@ -95,21 +118,113 @@ pub fn owning_service(queue: &str) -> Result<ServiceName, BusError> {
     }
 }
 
-async fn service_db(settings: &Settings, queue: &str) -> Result<Db, BusError> {
-    let service = owning_service(queue)?;
-    let db = Db::connect(service.as_str(), &settings.database, settings.migrate)
-        .await
-        .map_err(|e| BusError::Unavailable(e.to_string()))?;
-    // A database the service never started on has no bus tables yet.
-    super::schema::prepare(&db)
-        .await
-        .map_err(|e| BusError::Unavailable(e.to_string()))?;
-    Ok(db)
+/// The dead letters of every queue, on whichever broker the settings
+/// name: what the worker's `/api/worker/dead-letters` serves. With the
+/// embedded broker it opens each consuming service's database once (its
+/// own is given) and keeps it; [`DeadLetters::close`] closes them.
+pub struct DeadLetters {
+    settings: Arc<Settings>,
+    /// Service databases by service (the caller's own included).
+    dbs: tokio::sync::Mutex<HashMap<ServiceName, Db>>,
+    own: Option<ServiceName>,
+}
+
+impl DeadLetters {
+    /// `own`: the calling service and its database, used rather than a
+    /// second pool on it.
+    pub fn new(settings: Arc<Settings>, own: Option<(ServiceName, Db)>) -> Self {
+        let mut dbs = HashMap::new();
+        let own = own.map(|(name, db)| {
+            dbs.insert(name, db);
+            name
+        });
+        Self {
+            settings,
+            dbs: tokio::sync::Mutex::new(dbs),
+            own,
+        }
+    }
+
+    /// Every queue of [`QUEUES`] that exists, with its depth (RabbitMQ:
+    /// messages ready in `Q.dlq`).
+    pub async fn depths(&self) -> Result<Vec<QueueDepth>, BusError> {
+        match &self.settings.rabbitmq_url {
+            Some(url) => rabbit_depths(url, &QUEUES).await,
+            None => {
+                let mut out = Vec::with_capacity(QUEUES.len());
+                for queue in QUEUES {
+                    let db = self.db_of(queue).await?;
+                    let n: i64 =
+                        sqlx::query_scalar("SELECT COUNT(*) FROM dead_letters WHERE queue = $1")
+                            .bind(queue)
+                            .fetch_one(db.pool())
+                            .await?;
+                    out.push(QueueDepth {
+                        queue: queue.to_owned(),
+                        depth: u64::try_from(n).unwrap_or(0),
+                    });
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    /// The dead letters of `queue`, oldest first; nothing is consumed.
+    pub async fn list(&self, queue: &str) -> Result<Vec<DeadLetter>, BusError> {
+        rabbit::validate_queue(queue)?;
+        match &self.settings.rabbitmq_url {
+            Some(url) => rabbit_list(url, queue).await,
+            None => embedded_list(&self.db_of(queue).await?, queue).await,
+        }
+    }
+
+    /// Sends the dead letters of `queue` back to be consumed again — all
+    /// of them, or those whose event id is in `ids`; returns how many were
+    /// sent.
+    pub async fn replay(&self, queue: &str, ids: Option<&[String]>) -> Result<usize, BusError> {
+        rabbit::validate_queue(queue)?;
+        let ids: Option<HashSet<&str>> = ids.map(|ids| ids.iter().map(String::as_str).collect());
+        match &self.settings.rabbitmq_url {
+            Some(url) => rabbit_replay(url, queue, ids.as_ref()).await,
+            None => embedded_replay(&self.db_of(queue).await?, queue, ids.as_ref())
+                .await
+                .map_err(BusError::from),
+        }
+    }
+
+    /// Closes the databases this opened (not the caller's own).
+    pub async fn close(&self) {
+        let dbs = std::mem::take(&mut *self.dbs.lock().await);
+        for (name, db) in dbs {
+            if Some(name) != self.own {
+                db.close().await;
+            }
+        }
+    }
+
+    /// The database holding `queue`'s embedded dead letters.
+    async fn db_of(&self, queue: &str) -> Result<Db, BusError> {
+        let service = owning_service(queue)?;
+        let mut dbs = self.dbs.lock().await;
+        if let Some(db) = dbs.get(&service) {
+            return Ok(db.clone());
+        }
+        let settings = &self.settings;
+        let db = Db::connect(service.as_str(), &settings.database, settings.migrate)
+            .await
+            .map_err(|e| BusError::Unavailable(e.to_string()))?;
+        // A database the service never started on has no bus tables yet.
+        super::schema::prepare(&db)
+            .await
+            .map_err(|e| BusError::Unavailable(e.to_string()))?;
+        dbs.insert(service, db.clone());
+        Ok(db)
+    }
 }
 
 async fn embedded_list(db: &Db, queue: &str) -> Result<Vec<DeadLetter>, BusError> {
     let rows = sqlx::query(
-        "SELECT event_id, event_type, envelope, error, attempts, failed_at FROM dead_letters
+        "SELECT event_id, event_type, envelope, error, attempts, failed_at, reason FROM dead_letters
          WHERE queue = $1 ORDER BY failed_at, event_id",
     )
     .bind(queue)
@@ -121,6 +236,7 @@ async fn embedded_list(db: &Db, queue: &str) -> Result<Vec<DeadLetter>, BusError
             Ok(DeadLetter {
                 event_id: row.try_get("event_id")?,
                 event_type: row.try_get("event_type")?,
+                reason: row.try_get("reason")?,
                 error: row.try_get("error")?,
                 attempts: row.try_get("attempts")?,
                 failed_at: row.try_get("failed_at")?,
@@ -130,7 +246,11 @@ async fn embedded_list(db: &Db, queue: &str) -> Result<Vec<DeadLetter>, BusError
         .collect()
 }
 
-async fn embedded_replay(db: &Db, queue: &str) -> Result<usize, sqlx::Error> {
+async fn embedded_replay(
+    db: &Db,
+    queue: &str,
+    ids: Option<&HashSet<&str>>,
+) -> Result<usize, sqlx::Error> {
     let mut tx = db.begin().await?;
     let rows = sqlx::query(
         "SELECT event_id, event_type, envelope FROM dead_letters WHERE queue = $1 ORDER BY event_id",
@@ -141,6 +261,9 @@ async fn embedded_replay(db: &Db, queue: &str) -> Result<usize, sqlx::Error> {
     let mut replayed = 0;
     for row in &rows {
         let event_id: String = row.try_get("event_id")?;
+        if ids.is_some_and(|ids| !ids.contains(event_id.as_str())) {
+            continue;
+        }
         let event_type: String = row.try_get("event_type")?;
         let envelope: String = row.try_get("envelope")?;
         let created_at = serde_json::from_str::<Envelope>(&envelope)
@@ -203,6 +326,39 @@ async fn ready_count(conn: &Connection, channel: &Channel, queue: &str) -> Resul
     .map_err(|e| BusError::Invalid(format!("queue {queue}: {e}")))
 }
 
+/// The depth of each of `queues`' DLQ that exists, on one connection.
+async fn rabbit_depths(url: &str, queues: &[&str]) -> Result<Vec<QueueDepth>, BusError> {
+    let conn = rabbit::open(url).await?;
+    let mut out = Vec::with_capacity(queues.len());
+    let mut result = Ok(());
+    for queue in queues {
+        // A passive declare of a missing queue closes its channel: one
+        // channel per queue.
+        let channel = match guard(&conn, conn.create_channel()).await {
+            Ok(c) => c,
+            Err(e) => {
+                result = Err(BusError::Unavailable(e.to_string()));
+                break;
+            }
+        };
+        if let Ok(n) = ready_count(&conn, &channel, &rabbit::dlq_name(queue)).await {
+            out.push(QueueDepth {
+                queue: (*queue).to_owned(),
+                depth: u64::from(n),
+            });
+        }
+        if channel.status().connected() {
+            let _ = guard(&conn, channel.close(200, "OK".into())).await;
+        }
+        if !conn.status().connected() {
+            result = Err(BusError::Unavailable("RabbitMQ connection lost".into()));
+            break;
+        }
+    }
+    let _ = guard(&conn, conn.close(200, "OK".into())).await;
+    result.map(|()| out)
+}
+
 async fn rabbit_list(url: &str, queue: &str) -> Result<Vec<DeadLetter>, BusError> {
     let (conn, channel) = rabbit_dlq(url, queue).await?;
     let dlq = rabbit::dlq_name(queue);
@@ -248,7 +404,11 @@ async fn rabbit_list(url: &str, queue: &str) -> Result<Vec<DeadLetter>, BusError
     result.map(|()| letters)
 }
 
-async fn rabbit_replay(url: &str, queue: &str) -> Result<usize, BusError> {
+async fn rabbit_replay(
+    url: &str,
+    queue: &str,
+    ids: Option<&HashSet<&str>>,
+) -> Result<usize, BusError> {
     let (conn, channel) = rabbit_dlq(url, queue).await?;
     let result = async {
         let unavailable = |e: lapin::Error| BusError::Unavailable(e.to_string());
@@ -266,18 +426,27 @@ async fn rabbit_replay(url: &str, queue: &str) -> Result<usize, BusError> {
         // A replayed message that fails again comes back to the DLQ while
         // this runs: seeing a body twice means everything was moved once.
         let mut seen = HashSet::new();
-        while replayed < MAX_MESSAGES {
+        // Messages not chosen stay unacked on this channel (so `basic.get`
+        // moves on) and are put back at the end.
+        let mut kept = Vec::new();
+        let put_back = BasicNackOptions {
+            multiple: false,
+            requeue: true,
+        };
+        while replayed + kept.len() < MAX_MESSAGES {
             let get = channel.basic_get(dlq.as_str().into(), BasicGetOptions { no_ack: false });
             let got = guard(&conn, get).await.map_err(unavailable)?;
             let Some(message) = got else { break };
             let delivery = &message.delivery;
-            let put_back = BasicNackOptions {
-                multiple: false,
-                requeue: true,
-            };
             if !seen.insert(delivery.data.clone()) {
                 let _ = guard(&conn, delivery.acker.nack(put_back)).await;
                 break;
+            }
+            if let Some(ids) = ids
+                && !ids.contains(dead_letter_of(&message).event_id.as_str())
+            {
+                kept.push(message);
+                continue;
             }
             let publish = channel.basic_publish(
                 "".into(),
@@ -302,6 +471,9 @@ async fn rabbit_replay(url: &str, queue: &str) -> Result<usize, BusError> {
                 .await
                 .map_err(unavailable)?;
             replayed += 1;
+        }
+        for message in kept {
+            let _ = guard(&conn, message.delivery.acker.nack(put_back)).await;
         }
         Ok(replayed)
     }
@@ -362,6 +534,9 @@ fn dead_letter_of(message: &BasicGetMessage) -> DeadLetter {
             .map(str::to_owned)
             .or_else(|| short(props.kind()))
             .unwrap_or_else(|| delivery.routing_key.to_string()),
+        reason: text("x-reason")
+            .or_else(|| death_field("reason").and_then(|v| amqp_text(&v)))
+            .unwrap_or_else(|| super::retry::reason::PERMANENT.to_owned()),
         error: text("x-error")
             .or_else(|| {
                 death_field("reason")

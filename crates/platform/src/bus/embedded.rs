@@ -6,59 +6,82 @@
 //! it, so an event is marked sent only once every consumer has applied it
 //! (or dead-lettered it). A crash in between means redelivery on restart,
 //! which the consumers' processed-events records make harmless.
+//!
+//! Failures follow the consumers' retry policy ([`super::retry`]): while a
+//! consumer's dependency is down the delivery waits (the consumer is
+//! paused), and with it the publisher's relay: the events behind it stay
+//! in the outbox, in order, until the consumer recovers.
 
-use std::time::Duration;
+use std::sync::Arc;
 
 use tokio::sync::RwLock;
+use tokio_util::sync::CancellationToken;
 
 use super::{
-    BoxFuture, Broker, BusError, Envelope, HandlerError, PublishOutcome, Subscription, topic,
+    BoxFuture, Broker, BusError, Envelope, PublishOutcome, Subscription,
+    retry::{Outcome, Retrier},
+    topic,
 };
-
-/// Attempts per event and subscription before it is dead-lettered.
-pub const MAX_ATTEMPTS: u32 = 5;
-const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 
 #[derive(Default)]
 pub struct EmbeddedBroker {
-    subs: RwLock<Vec<Subscription>>,
+    subs: RwLock<Vec<Entry>>,
+}
+
+#[derive(Clone)]
+struct Entry {
+    sub: Subscription,
+    retrier: Arc<Retrier>,
 }
 
 impl EmbeddedBroker {
-    async fn deliver(sub: &Subscription, env: &Envelope) -> Result<(), BusError> {
-        let mut backoff = FIRST_BACKOFF;
-        let mut attempt = 1;
-        let error = loop {
-            match (sub.handler)(env.clone()).await {
-                Ok(()) => return Ok(()),
-                Err(HandlerError::Transient(e)) if attempt < MAX_ATTEMPTS => {
-                    tracing::warn!(queue = %sub.queue, event = %env.id, attempt, error = %e, "handler failed, retrying");
-                    tokio::time::sleep(backoff).await;
-                    backoff *= 2;
-                    attempt += 1;
+    /// Hands `env` to one subscription under the retry policy
+    /// ([`super::retry`]): a transient failure holds the delivery — and so
+    /// the publisher's relay — until the consumer recovers; an event given
+    /// up on is stored in the consumer's `dead_letters` before it is
+    /// confirmed. (Delivery stops when the relay's round is dropped at
+    /// shutdown; the event then stays unsent.)
+    async fn deliver(entry: &Entry, env: &Envelope) -> Result<(), BusError> {
+        let sub = &entry.sub;
+        let never = CancellationToken::new();
+        let (reason, error, attempts, first_failed_at) =
+            match entry.retrier.handle(&sub.handler, env, &never).await {
+                Outcome::Applied => return Ok(()),
+                Outcome::Stopped => {
+                    return Err(BusError::Unavailable("consumer stopped".into()));
                 }
-                Err(e) => break e,
-            }
-        };
+                Outcome::GiveUp {
+                    reason,
+                    error,
+                    attempts,
+                    first_failed_at,
+                } => (reason, error, attempts, first_failed_at),
+            };
         let Some(db) = &sub.db else {
-            tracing::error!(queue = %sub.queue, event = %env.id, attempts = attempt, error = %error, "stateless consumer failed; event skipped");
+            tracing::error!(queue = %sub.queue, event = %env.id, attempts, reason, %error, "stateless consumer failed; event skipped");
             return Ok(());
         };
-        tracing::error!(queue = %sub.queue, event = %env.id, attempts = attempt, error = %error, "dead-lettering event");
+        tracing::error!(queue = %sub.queue, event = %env.id, attempts, reason, %error, "dead-lettering event");
+        let envelope = serde_json::to_string(env)
+            .map_err(|e| BusError::Refused(format!("event {}: {e}", env.id)))?;
+        // The first failure's time and reason stay if it was dead-lettered
+        // before (redelivered meanwhile).
         sqlx::query(
-            "INSERT INTO dead_letters (queue, event_id, event_type, envelope, error, attempts, failed_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)
-             ON CONFLICT (queue, event_id) DO UPDATE SET error = excluded.error, attempts = excluded.attempts, failed_at = excluded.failed_at",
+            "INSERT INTO dead_letters (queue, event_id, event_type, envelope, error, attempts, failed_at, reason)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (queue, event_id) DO UPDATE SET error = excluded.error, attempts = dead_letters.attempts + excluded.attempts",
         )
         .bind(&sub.queue)
         .bind(&env.id)
         .bind(&env.event_type)
-        .bind(serde_json::to_string(env).expect("envelope serialises"))
-        .bind(error.to_string())
-        .bind(i64::from(attempt))
-        .bind(crate::clock::now_text())
+        .bind(envelope)
+        .bind(&error)
+        .bind(i64::from(attempts))
+        .bind(first_failed_at)
+        .bind(reason)
         .execute(db.pool())
         .await?;
+        entry.retrier.dead_lettered(reason);
         Ok(())
     }
 }
@@ -72,12 +95,13 @@ impl Broker for EmbeddedBroker {
         Box::pin(async move {
             let subs = self.subs.read().await.clone();
             for (i, env) in events.iter().enumerate() {
-                for sub in subs.iter().filter(|s| {
-                    s.bindings
+                for entry in subs.iter().filter(|e| {
+                    e.sub
+                        .bindings
                         .iter()
                         .any(|b| topic::matches(b, &env.event_type))
                 }) {
-                    if let Err(error) = Self::deliver(sub, env).await {
+                    if let Err(error) = Self::deliver(entry, env).await {
                         return PublishOutcome {
                             confirmed: i,
                             error: Some(error),
@@ -109,10 +133,13 @@ impl Broker for EmbeddedBroker {
 
     fn subscribe(&self, sub: Subscription) -> BoxFuture<'_, Result<(), BusError>> {
         Box::pin(async move {
+            // Pausing a consumer without a database would hold up the
+            // publisher's whole outbox (see `retry`).
+            let retrier = Arc::new(Retrier::new(&sub, sub.db.is_some()));
             let mut subs = self.subs.write().await;
             // A queue has one consumer group: re-subscribing replaces it.
-            subs.retain(|s| s.queue != sub.queue);
-            subs.push(sub);
+            subs.retain(|e| e.sub.queue != sub.queue);
+            subs.push(Entry { sub, retrier });
             Ok(())
         })
     }

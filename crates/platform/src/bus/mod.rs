@@ -21,6 +21,7 @@ pub mod inbox;
 pub mod outbox;
 pub mod rabbit;
 pub mod relay;
+pub mod retry;
 pub mod schema;
 pub mod topic;
 
@@ -66,20 +67,60 @@ pub enum BusError {
     Db(#[from] sqlx::Error),
 }
 
-/// What a consumer's handler reports.
+/// What a consumer's handler reports, classified by what retrying can do
+/// about it (see [`retry`] for how each class is handled).
 #[derive(Debug, thiserror::Error)]
 pub enum HandlerError {
-    /// Worth retrying (a database or a peer briefly down).
+    /// Infrastructure trouble that says nothing about the event: the
+    /// database or a peer unreachable, a pool timeout, a deadlock or
+    /// serialization failure, a busy SQLite file. Retried with capped
+    /// backoff for as long as it lasts, the consumer paused meanwhile;
+    /// never dead-lettered.
     #[error("{0}")]
     Transient(String),
-    /// Will never succeed (malformed payload): dead-letter at once.
+    /// A precondition not met yet (an event that arrived before the one
+    /// it depends on, a handler that panicked): retried a bounded number
+    /// of times ([`retry::DEFERRED_ATTEMPTS`]), then dead-lettered.
+    #[error("{0}")]
+    Deferred(String),
+    /// Will never succeed (malformed or permanently invalid payload):
+    /// dead-lettered at once.
     #[error("{0}")]
     Permanent(String),
 }
 
+impl HandlerError {
+    /// Classifies a database error: connection trouble, pool timeouts,
+    /// deadlocks, serialization failures, lock timeouts, a server
+    /// shutting down or starting, a busy or locked SQLite file are
+    /// [`Transient`](Self::Transient); a row that is not there (yet) is
+    /// [`Deferred`](Self::Deferred); constraint violations, decode errors
+    /// and every other statement error are [`Permanent`](Self::Permanent)
+    /// — the same statement on the same data fails again.
+    pub fn from_db(e: sqlx::Error) -> Self {
+        match crate::db::classify(&e) {
+            crate::db::Fault::Transient => HandlerError::Transient(e.to_string()),
+            crate::db::Fault::Missing => HandlerError::Deferred(e.to_string()),
+            crate::db::Fault::Permanent => HandlerError::Permanent(e.to_string()),
+        }
+    }
+
+    /// The class as a metrics label and dead-letter reason: `transient`,
+    /// `deferred` or `permanent`.
+    pub fn class(&self) -> &'static str {
+        match self {
+            HandlerError::Transient(_) => "transient",
+            HandlerError::Deferred(_) => "deferred",
+            HandlerError::Permanent(_) => "permanent",
+        }
+    }
+}
+
+/// `?` on a database call in a handler classifies the error
+/// ([`HandlerError::from_db`]).
 impl From<sqlx::Error> for HandlerError {
     fn from(e: sqlx::Error) -> Self {
-        HandlerError::Transient(e.to_string())
+        HandlerError::from_db(e)
     }
 }
 
@@ -135,6 +176,13 @@ pub trait Broker: Send + Sync {
     ) -> BoxFuture<'a, Result<Option<u64>, BusError>> {
         let _ = (queue, db);
         Box::pin(async { Ok(None) })
+    }
+    /// Resolves when the broker is connected (at once if it is now): the
+    /// relay waits on it after a failed publish, so it resumes as soon as
+    /// the broker is back rather than after its own backoff. Brokers
+    /// without a connection never resolve it.
+    fn reconnected(&self) -> BoxFuture<'_, ()> {
+        Box::pin(std::future::pending())
     }
 }
 

@@ -2,6 +2,15 @@
 //! outbox rows, in id order, to the broker and marks them sent only after
 //! the broker confirmed them. When several replicas of a service share a
 //! database, a lease row lets one of them relay at a time.
+//!
+//! When a round fails (broker away, a consumer of the embedded broker
+//! failing for good, its own database away) the relay is *stalled*: it
+//! tries again after 100 ms doubling to at most 1 s, and at once when the
+//! broker reports a new connection ([`super::Broker::reconnected`]), so it
+//! resumes within about a second of the broker's return. A stall is
+//! logged once when it begins (warn, "outbox relay stalled") and once when
+//! it ends (info, with its length and how much was waiting), never per
+//! attempt.
 
 use std::time::Duration;
 
@@ -13,7 +22,12 @@ use crate::{db::Db, telemetry::Metrics};
 const BATCH: i64 = 200;
 const POLL: Duration = Duration::from_millis(500);
 const LEASE_SECS: i64 = 15;
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// Retries of a stalled relay: 100 ms doubling to 1 s.
+const RETRY_FIRST: Duration = Duration::from_millis(100);
+const RETRY_MAX: Duration = Duration::from_secs(1);
+/// A broker that reports a connection at once (it has not noticed the
+/// loss yet) is asked again only after this.
+const RECONNECT_SETTLE: Duration = Duration::from_millis(100);
 /// Sent rows are kept this long for inspection, then deleted.
 const KEEP_SENT_SECS: i64 = 7 * 24 * 3600;
 
@@ -54,19 +68,56 @@ pub struct Relay {
 impl Relay {
     /// Runs until `shutdown` is cancelled.
     pub async fn run(self, shutdown: tokio_util::sync::CancellationToken) {
-        let mut backoff = POLL;
+        let mut wait = POLL;
         let mut last_cleanup = 0;
+        // Since when rounds fail (`None` while they succeed).
+        let mut stalled_since: Option<std::time::Instant> = None;
         loop {
-            tokio::select! {
-                () = shutdown.cancelled() => return,
-                () = self.outbox.woken() => {},
-                () = tokio::time::sleep(backoff) => {},
+            if stalled_since.is_none() {
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    () = self.outbox.woken() => {},
+                    () = tokio::time::sleep(wait) => {},
+                }
+            } else {
+                // New writes do not wake a stalled relay (they would make
+                // it spin at the write rate); the broker's return does.
+                let reconnected = async {
+                    tokio::time::sleep(RECONNECT_SETTLE).await;
+                    self.bus.broker().reconnected().await;
+                };
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    () = reconnected => {},
+                    () = tokio::time::sleep(wait) => {},
+                }
             }
-            match self.round().await {
-                Ok(()) => backoff = POLL,
+            // A round may wait on a paused consumer of the embedded broker
+            // for as long as its dependency is down: shutdown must not.
+            let round = tokio::select! {
+                () = shutdown.cancelled() => return,
+                round = self.round() => round,
+            };
+            match round {
+                Ok(()) => {
+                    wait = POLL;
+                    if let Some(since) = stalled_since.take() {
+                        tracing::info!(
+                            service = self.service,
+                            stalled_ms = since.elapsed().as_millis() as u64,
+                            "outbox relay resumed"
+                        );
+                    }
+                }
                 Err(e) => {
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
-                    tracing::warn!(service = self.service, error = %e, retry_in_ms = backoff.as_millis() as u64, "outbox relay stalled");
+                    if stalled_since.is_none() {
+                        stalled_since = Some(std::time::Instant::now());
+                        wait = RETRY_FIRST;
+                        tracing::warn!(service = self.service, error = %e, "outbox relay stalled; retrying every second at most until it can deliver again");
+                    } else {
+                        wait = (wait * 2).min(RETRY_MAX);
+                        tracing::debug!(service = self.service, error = %e, retry_in_ms = wait.as_millis() as u64, "outbox relay still stalled");
+                    }
                 }
             }
             let now = crate::clock::unix_now();

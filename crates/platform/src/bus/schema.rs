@@ -42,8 +42,20 @@ const DDL: &[&str] = &[
     )",
 ];
 
+/// Why a dead letter was given up on (`retry::reason`). A part of its
+/// own, applied once after the tables exist: `ADD COLUMN` cannot be
+/// repeated (SQLite has no `IF NOT EXISTS` for it), and this text never
+/// changes. Rows from before it read as `permanent`, which is what the
+/// old consumers dead-lettered without a reason.
+const DEAD_LETTER_REASON: &str =
+    "ALTER TABLE dead_letters ADD COLUMN reason TEXT NOT NULL DEFAULT 'permanent'";
+
 /// Creates the bus tables unless they are current (then it only reads).
 pub async fn prepare(db: &Db) -> Result<Prepared, DbError> {
-    db.prepare(&Schema::new().part("bus", DDL.join(";\n")))
-        .await
+    db.prepare(
+        &Schema::new()
+            .part("bus", DDL.join(";\n"))
+            .part("bus_dead_letter_reason", DEAD_LETTER_REASON),
+    )
+    .await
 }

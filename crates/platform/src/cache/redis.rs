@@ -133,7 +133,9 @@ impl CacheStore for RedisStore {
     fn invalidate_prefix(&self, prefix: String) -> BoxFuture<'_, ()> {
         Box::pin(async move {
             if let Err(e) = self.unlink_prefix(&prefix).await {
-                tracing::warn!(%prefix, error = %e, "cache invalidation failed; retried before the next read");
+                // Debug: the outage itself is logged once by `Redis`; a
+                // warning per invalidation would be one per write.
+                tracing::debug!(%prefix, error = %e, "cache invalidation failed; retried before the next read");
                 let mut pending = self.pending();
                 if !pending.contains(&prefix) {
                     pending.push(prefix);

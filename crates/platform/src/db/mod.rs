@@ -12,10 +12,18 @@
 //! Schema changes go through [`Db::prepare`] ([`migrate`]): checked with
 //! reads first, applied once under a lock, and not at all with
 //! `MARIMO_MIGRATE=off`.
+//!
+//! Errors are classified once ([`fault`]): transient (the server, the
+//! connection, another transaction) or permanent (the statement, the
+//! data). A write transaction under contention runs inside
+//! [`Db::retry_conflicts`], which runs it again after a deadlock, a
+//! serialization failure or a busy SQLite file.
 
+pub mod fault;
 mod instrument;
 pub mod migrate;
 
+pub use fault::{Fault, classify, is_conflict};
 pub use instrument::{Conn, ConnHandle, DbPool, Exec, PoolConn, Tx, TxConn};
 pub use migrate::{Prepared, Schema};
 
@@ -111,6 +119,10 @@ impl WeakDb {
 /// How long a request waits for a pooled connection before the service
 /// answers 503: an outage must surface quickly, never as a hang.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+/// Runs of a transaction in [`Db::retry_conflicts`].
+pub const CONFLICT_ATTEMPTS: u32 = 3;
+/// The first pause between two runs (doubling, jittered).
+const CONFLICT_BACKOFF: Duration = Duration::from_millis(20);
 /// How long start-up keeps trying to reach the database.
 const CONNECT_PATIENCE: Duration = Duration::from_secs(15);
 
@@ -285,6 +297,54 @@ impl Db {
         Ok(tx)
     }
 
+    /// Runs the transaction `op` (which begins, works and commits) and runs
+    /// it again, whole, when it lost against another transaction
+    /// ([`fault::is_conflict`]: deadlock, serialization failure, lock
+    /// timeout, SQLite busy): at most [`CONFLICT_ATTEMPTS`] runs, with a
+    /// short jittered pause between them so the contenders do not meet
+    /// again at once. Each retry counts in
+    /// `db_transaction_retries_total{service}`. A conflict that outlasts
+    /// the attempts is returned; the HTTP mapping answers it with 503 and
+    /// `Retry-After`.
+    ///
+    /// `op` must not have effects outside its transaction before it
+    /// commits (a retry repeats them); everything rolled back by a
+    /// conflict is redone by the next run. It is a closure returning a
+    /// future (`|| async move { .. }`, capturing references) rather than
+    /// an async closure, whose futures cannot be proven `Send` for a
+    /// handler.
+    pub async fn retry_conflicts<T, E, F, Fut>(&self, mut op: F) -> Result<T, E>
+    where
+        E: Conflict,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let backoff = crate::resilience::retry::Backoff {
+            base: CONFLICT_BACKOFF,
+            factor: 2,
+            cap: CONFLICT_BACKOFF * 8,
+        };
+        let mut attempt = 1;
+        loop {
+            match op().await {
+                Err(e) if attempt < CONFLICT_ATTEMPTS && e.is_conflict() => {
+                    tracing::debug!(service = %self.service, attempt, "transaction conflict; running it again");
+                    if let Some((m, _)) = self.telemetry() {
+                        m.record(|| {
+                            metrics::counter!("db_transaction_retries_total", "service" => m.service())
+                                .increment(1);
+                        });
+                    }
+                    // At least a little: the winner needs the time to commit.
+                    let pause = backoff.delay(attempt - 1).max(CONFLICT_BACKOFF / 4);
+                    tokio::time::sleep(pause).await;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// True when a trivial query succeeds (readiness).
     pub async fn ping(&self) -> bool {
         // Not measured: probes would drown the service's own queries.
@@ -339,5 +399,18 @@ async fn create_schema(url: &str, schema: &str, migrate: MigrateMode) -> Result<
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
         }
+    }
+}
+
+/// An error that can tell whether it is a transaction conflict worth
+/// running the transaction again for ([`Db::retry_conflicts`]). A
+/// service's error type implements it by asking its database variant.
+pub trait Conflict {
+    fn is_conflict(&self) -> bool;
+}
+
+impl Conflict for sqlx::Error {
+    fn is_conflict(&self) -> bool {
+        is_conflict(self)
     }
 }

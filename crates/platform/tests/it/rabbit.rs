@@ -27,6 +27,7 @@ use marimo_platform::{
     bus::{
         Broker, Bus, Envelope, HandlerError, dlq, inbox,
         rabbit::{self, RabbitBroker},
+        retry::DEFERRED_ATTEMPTS,
     },
     config::Settings,
     ids::new_id,
@@ -46,8 +47,9 @@ use crate::support::{PATIENCE, count_reaches, scalar};
 
 /// A publisher (shop) and a consumer (accounting, on its own queue) over
 /// one RabbitMQ broker. The consumer counts each applied event in
-/// `effects`; a `{"poison": true}` payload fails transiently until
-/// `accept_poison`, and its first attempt waits for `release_poison`.
+/// `effects`; a `{"poison": true}` payload is deferred (a precondition
+/// that never comes) until `accept_poison`, and its first attempt waits
+/// for `release_poison`.
 struct Rig {
     broker: Arc<RabbitBroker>,
     publisher: ServiceContext,
@@ -122,7 +124,7 @@ async fn rig(backend: &Backend, url: &str, broker_url: &str) -> Rig {
                         tokio::time::timeout(Duration::from_secs(90), released.wait_for(|r| *r))
                             .await;
                 }
-                return Err(HandlerError::Transient("poison payload".into()));
+                return Err(HandlerError::Deferred("poison payload".into()));
             }
             let Some(mut tx) = inbox::begin(&db, "accounting", &env.id).await? else {
                 return Ok(());
@@ -172,7 +174,7 @@ impl Rig {
     }
 }
 
-async fn delete_queues(url: &str, queue: &str) {
+pub(crate) async fn delete_queues(url: &str, queue: &str) {
     let conn = Connection::connect(url, ConnectionProperties::default())
         .await
         .unwrap();
@@ -246,7 +248,16 @@ async fn a_network_cut_loses_nothing_and_the_broker_reconnects() {
             broker.is_connected()
         })
         .await;
-        r.publisher.outbox.wake();
+        // Nothing wakes the relay but the broker's return: it must not
+        // sleep out a long backoff (a deadline, not a measurement; the
+        // fault bench measures it).
+        let consumer = &r.consumer;
+        eventually_within(
+            Duration::from_secs(15),
+            "the relay resumed on its own",
+            async || scalar(consumer, EFFECTS).await > 10,
+        )
+        .await;
         count_reaches(&r.consumer, EFFECTS, 1010).await;
         count_reaches(&r.publisher, UNSENT, 0).await;
         assert_eq!(
@@ -283,13 +294,14 @@ async fn a_poison_event_is_retried_dead_lettered_and_replayed() {
         let letters = dlq::list(&r.settings, &r.queue).await.unwrap();
         let letter = &letters[0];
         assert_eq!(letter.event_type, r.event_type);
-        assert_eq!(letter.attempts, i64::from(rabbit::MAX_ATTEMPTS));
+        assert_eq!(letter.attempts, i64::from(DEFERRED_ATTEMPTS));
+        assert_eq!(letter.reason, "deferred");
         assert!(letter.error.contains("poison"), "{}", letter.error);
         assert!(!letter.failed_at.is_empty());
         assert_eq!(letter.envelope["id"], letter.event_id.as_str());
         assert_eq!(
             r.poison_attempts.load(Ordering::SeqCst),
-            rabbit::MAX_ATTEMPTS as usize
+            DEFERRED_ATTEMPTS as usize
         );
         // Listing is a peek: the letter is still there.
         assert_eq!(dlq::list(&r.settings, &r.queue).await.unwrap(), letters);
@@ -314,10 +326,14 @@ async fn a_poison_event_is_retried_dead_lettered_and_replayed() {
         let mut labels = queue_labels.clone();
         labels.push(("type", r.event_type.clone()));
         shows("dlq_depth", queue_labels.clone(), 1.0).await;
+        let mut dead_labels = queue_labels.clone();
+        dead_labels.push(("reason", "deferred".to_owned()));
+        shows("events_dead_lettered_total", dead_labels, 1.0).await;
+        shows("consumer_paused", queue_labels.clone(), 0.0).await;
         shows(
             "events_failed_total",
             labels.clone(),
-            f64::from(rabbit::MAX_ATTEMPTS),
+            f64::from(DEFERRED_ATTEMPTS),
         )
         .await;
         shows("events_consumed_total", labels.clone(), 6.0).await;
@@ -364,6 +380,7 @@ async fn a_message_that_is_not_an_envelope_is_dead_lettered_at_once() {
     .await;
     let letter = dlq::list(&r.settings, &r.queue).await.unwrap().remove(0);
     assert_eq!(letter.event_id, "garbage-1");
+    assert_eq!(letter.reason, "unparseable");
     assert_eq!(letter.envelope, json!("not json"));
     assert!(
         letter.error.contains("not a valid envelope"),
@@ -448,6 +465,7 @@ async fn rabbitmq_dead_letters_a_message_that_is_never_settled() {
     let letters = dlq::list(&settings_for(&url).await, &queue).await.unwrap();
     assert_eq!(letters.len(), 1);
     assert_eq!(letters[0].event_id, "crasher-1");
+    assert_eq!(letters[0].reason, "delivery_limit");
     assert!(
         letters[0].error.contains("delivery_limit"),
         "{}",

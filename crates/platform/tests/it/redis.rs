@@ -15,7 +15,7 @@ use bytes::Bytes;
 use marimo_platform::{
     cache::{CacheStore, RedisStore},
     lock::{self, Lease, LocalLocks, Locks, Turn, run_exclusive},
-    redis::{LuaScript, Redis},
+    redis::{LuaScript, Redis, RedisError},
 };
 use marimo_testkit::{TcpProxy, TestRedis, eventually, redis_url};
 
@@ -154,6 +154,41 @@ async fn store_passes_through_while_redis_is_cut_and_catches_up_after() {
         "the invalidation missed during the outage was applied"
     );
     assert_eq!(store.get("/api/config/c").await, None, "dropped put");
+}
+
+#[tokio::test]
+async fn a_blackholed_redis_is_cut_off_by_the_breaker_and_used_again_after() {
+    let Some(url) = redis_url() else { return };
+    let proxy = TcpProxy::to_url(&url).await;
+    let t = TestRedis::new(&proxy.url("redis"));
+    let r = t.client("test");
+    let store = RedisStore::new(r.clone());
+    store
+        .put("/api/shop/a".into(), Bytes::from_static(b"a"), TTL)
+        .await;
+    assert!(store.get("/api/shop/a").await.is_some());
+
+    // Redis stops answering without closing anything: every call still
+    // ends (its deadline), and soon the breaker answers for Redis without
+    // touching the network at all.
+    proxy.blackhole();
+    eventually("the breaker opened", async || {
+        matches!(
+            r.query::<Option<String>>("test_get", ::redis::cmd("GET").arg("k"))
+                .await,
+            Err(RedisError::Down)
+        )
+    })
+    .await;
+    assert!(!r.is_up());
+    assert_eq!(store.get("/api/shop/a").await, None, "a miss, not an error");
+
+    proxy.restore().await;
+    eventually("the store reads from Redis again", async || {
+        store.get("/api/shop/a").await.is_some()
+    })
+    .await;
+    assert!(r.is_up());
 }
 
 #[tokio::test]

@@ -8,7 +8,10 @@
 //! on products conflict with neither. SQLite takes its write lock up front
 //! (`Db::begin`).
 
-use std::collections::HashMap;
+use std::{
+    collections::HashMap,
+    sync::{Mutex, PoisonError},
+};
 
 use marimo_platform::{
     auth::Caller,
@@ -53,7 +56,19 @@ struct Keyed<'a> {
     key: &'a str,
     fingerprint: String,
     respond: &'a (dyn Fn(&Order) -> Value + Sync),
-    answer: Option<Placement>,
+    /// Set by the attempt that got an answer; behind a lock because every
+    /// attempt of a transaction retried on a conflict shares the key.
+    answer: Mutex<Option<Placement>>,
+}
+
+impl Keyed<'_> {
+    fn answer(&self, placement: Placement) {
+        *self.answer.lock().unwrap_or_else(PoisonError::into_inner) = Some(placement);
+    }
+
+    fn into_answer(self) -> Option<Placement> {
+        self.answer.into_inner().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// Who the caller is to this order.
@@ -103,12 +118,29 @@ impl Shop {
     /// one transaction. `respond` shapes the 201 body from the order (it
     /// is stored under the `Idempotency-Key` before the commit, so a
     /// replay answers exactly the first response).
+    ///
+    /// Run again, whole, when it lost against another transaction (a
+    /// deadlock or serialization failure under a rush on one product:
+    /// `Db::retry_conflicts`); `respond` may be called once per run.
     pub async fn place_order(
         &self,
         caller: &Caller,
         body: &Value,
         idempotency_key: Option<&str>,
-        respond: impl FnOnce(&Order) -> Value,
+        respond: impl Fn(&Order) -> Value,
+    ) -> Result<Placement, ShopError> {
+        let respond = &respond;
+        self.db
+            .retry_conflicts(|| self.place_order_once(caller, body, idempotency_key, respond))
+            .await
+    }
+
+    async fn place_order_once(
+        &self,
+        caller: &Caller,
+        body: &Value,
+        idempotency_key: Option<&str>,
+        respond: &impl Fn(&Order) -> Value,
     ) -> Result<Placement, ShopError> {
         let lines = request::order_lines(body)?;
         // Only UUIDs can be catalog ids: anything else is unknown, without
@@ -329,12 +361,12 @@ impl Shop {
         key: Option<(&str, String)>,
         respond: impl Fn(&Order) -> Value + Sync,
     ) -> Result<Placement, ShopError> {
-        let mut keyed = key.map(|(key, fingerprint)| Keyed {
+        let keyed = key.map(|(key, fingerprint)| Keyed {
             caller: &caller.user_id,
             key,
             fingerprint,
             respond: &respond,
-            answer: None,
+            answer: Mutex::new(None),
         });
         let order = self
             .apply(
@@ -344,10 +376,10 @@ impl Shop {
                 None,
                 Some(received),
                 None,
-                keyed.as_mut(),
+                keyed.as_ref(),
             )
             .await?;
-        if let Some(answer) = keyed.and_then(|k| k.answer) {
+        if let Some(answer) = keyed.and_then(Keyed::into_answer) {
             return Ok(answer);
         }
         let order = applied(order)?;
@@ -389,7 +421,8 @@ impl Shop {
     /// transaction. `callback` (a provider event id) is noted in the same
     /// transaction; `Ok(None)` when it was noted before. `keyed` claims an
     /// `Idempotency-Key` in the same transaction and gets the answer
-    /// (`Ok(None)` with `keyed.answer` set: a replay).
+    /// (`Ok(None)` with `keyed.answer` set: a replay). Run again, whole,
+    /// when it lost against another transaction (`Db::retry_conflicts`).
     #[allow(clippy::too_many_arguments)]
     async fn apply(
         &self,
@@ -399,21 +432,39 @@ impl Shop {
         reason: Option<&str>,
         received: Option<&Received>,
         callback: Option<&str>,
-        mut keyed: Option<&mut Keyed<'_>>,
+        keyed: Option<&Keyed<'_>>,
+    ) -> Result<Option<Order>, ShopError> {
+        self.db
+            .retry_conflicts(|| {
+                self.apply_once(who, id, action, reason, received, callback, keyed)
+            })
+            .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn apply_once(
+        &self,
+        who: Who<'_>,
+        id: &str,
+        action: Action,
+        reason: Option<&str>,
+        received: Option<&Received>,
+        callback: Option<&str>,
+        keyed: Option<&Keyed<'_>>,
     ) -> Result<Option<Order>, ShopError> {
         if !ids::is_uuid(id) {
             return Err(ShopError::NotFound(NO_SUCH_ORDER));
         }
         let now = clock::now_text();
         let mut tx = self.db.begin().await?;
-        if let Some(k) = keyed.as_deref_mut() {
+        if let Some(k) = keyed {
             // First in the transaction: a concurrent repeat waits here for
             // this one's commit (or rollback), then finds its answer.
             match idempotency::claim(&mut tx, k.caller, k.key, &k.fingerprint, &now).await? {
                 Claim::Fresh => {}
                 Claim::Replay { status, body } => {
                     tx.rollback().await?;
-                    k.answer = Some(Placement {
+                    k.answer(Placement {
                         status,
                         body,
                         replayed: true,
@@ -459,7 +510,7 @@ impl Shop {
             if self.expire_in(&mut tx, &mut order, &now).await? {
                 // The expiry commits, and with it the key's claim: it is
                 // completed with this refusal, which every retry gets.
-                if let Some(k) = keyed.as_deref() {
+                if let Some(k) = keyed {
                     let err = marimo_platform::ApiError::from(ShopError::illegal(
                         Status::Expired,
                         Status::Paid,
@@ -541,7 +592,7 @@ impl Shop {
         if let Some(k) = keyed {
             let body = (k.respond)(&order).to_string();
             idempotency::complete(&mut tx, k.caller, k.key, 200, &body).await?;
-            k.answer = Some(Placement {
+            k.answer(Placement {
                 status: 200,
                 body,
                 replayed: false,

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod dashboard;
+pub mod dead_letters;
 pub mod errors;
 pub mod factory;
 pub mod notifications;

@@ -5,6 +5,11 @@
 //! - `POST /api/notifications/{id}/read`, `POST /api/notifications/read-all`.
 //! - `/api/notifications/webhooks...` (admin): see [`webhooks`].
 //! - `GET  /api/worker/summary` (admin): backlog and failure counts.
+//! - `GET  /api/worker/dead-letters` (admin): every queue with its number
+//!   of dead letters; `GET /api/worker/dead-letters/{queue}`: its dead
+//!   letters (event, reason, error, first failure, attempts);
+//!   `POST /api/worker/dead-letters/{queue}/replay` (`{"ids": [...]}` or
+//!   no body for all): sends them back to be consumed again.
 
 mod views;
 mod webhooks;
@@ -19,7 +24,7 @@ use marimo_platform::{
     auth::{Authorized, Caller, policy::Admins},
     clock,
     db::Db,
-    http::{Json, Page, Query},
+    http::{Json, OptionalJson, Page, Query},
     ids,
 };
 use serde::Deserialize;
@@ -30,6 +35,7 @@ use crate::{WorkerError, domain::audit::action_prefix_pattern, store};
 #[derive(Clone)]
 pub struct AppState {
     pub db: Db,
+    pub dead_letters: crate::app::dead_letters::Tool,
     /// Networks webhooks may go to although they are not public.
     pub webhook_allow: crate::domain::destination::Allowlist,
 }
@@ -50,6 +56,12 @@ pub fn routes(state: AppState) -> Router {
             get(webhooks::deliveries),
         )
         .route("/api/worker/summary", get(summary))
+        .route("/api/worker/dead-letters", get(dead_letter_queues))
+        .route("/api/worker/dead-letters/{queue}", get(dead_letters))
+        .route(
+            "/api/worker/dead-letters/{queue}/replay",
+            post(replay_dead_letters),
+        )
         .with_state(state)
 }
 
@@ -178,4 +190,57 @@ async fn summary(State(st): State<AppState>, _: Authorized<Admins>) -> ApiResult
     Ok(Json(
         json!({"success": true, "summary": views::summary(&s)}),
     ))
+}
+
+async fn dead_letter_queues(
+    State(st): State<AppState>,
+    _: Authorized<Admins>,
+) -> ApiResult<Json<Value>> {
+    let queues = st.dead_letters.queues().await?;
+    let total: u64 = queues.iter().map(|q| q.depth).sum();
+    Ok(Json(json!({
+        "success": true,
+        "queues": queues.iter().map(views::queue_depth).collect::<Vec<_>>(),
+        "total": total,
+    })))
+}
+
+async fn dead_letters(
+    State(st): State<AppState>,
+    _: Authorized<Admins>,
+    Path(queue): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let letters = st.dead_letters.list(&queue).await?;
+    Ok(Json(json!({
+        "success": true,
+        "queue": queue,
+        "dead_letters": letters.iter().map(views::dead_letter).collect::<Vec<_>>(),
+        "total": letters.len(),
+    })))
+}
+
+/// `{"ids": [...]}` replays those events; no body (or no `ids`) replays
+/// every dead letter of the queue.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReplayRequest {
+    ids: Option<Vec<String>>,
+}
+
+async fn replay_dead_letters(
+    State(st): State<AppState>,
+    _: Authorized<Admins>,
+    Path(queue): Path<String>,
+    OptionalJson(req): OptionalJson<ReplayRequest>,
+) -> ApiResult<Json<Value>> {
+    if req.ids.as_ref().is_some_and(Vec::is_empty) {
+        return Err(ApiError::validation("ids must name at least one event")
+            .with_details(json!({"field": "ids"})));
+    }
+    let replayed = st.dead_letters.replay(&queue, req.ids.as_deref()).await?;
+    Ok(Json(json!({
+        "success": true,
+        "queue": queue,
+        "replayed": replayed,
+    })))
 }

@@ -1,7 +1,9 @@
 //! Response views: audit entries, notifications, webhooks with their
 //! deliveries and attempts, and the summary, as the API has always shown
-//! them. The store's read models carry no JSON.
+//! them; dead letters and their queues. The store's read models carry no
+//! JSON.
 
+use marimo_platform::bus::dlq::{DeadLetter, QueueDepth};
 use serde_json::{Value, json};
 
 use crate::store::{
@@ -91,5 +93,23 @@ pub(crate) fn summary(s: &Summary) -> Value {
         },
         "audit_entries": s.audit_entries,
         "dead_letters": s.dead_letters,
+    })
+}
+
+pub(crate) fn queue_depth(q: &QueueDepth) -> Value {
+    json!({"queue": q.queue, "depth": q.depth})
+}
+
+/// `failed_at` is when the event first failed; `envelope` the whole event
+/// as it will be replayed (a string when it was not JSON at all).
+pub(crate) fn dead_letter(d: &DeadLetter) -> Value {
+    json!({
+        "event_id": d.event_id,
+        "event_type": d.event_type,
+        "reason": d.reason,
+        "error": d.error,
+        "attempts": d.attempts,
+        "failed_at": d.failed_at,
+        "envelope": d.envelope,
     })
 }

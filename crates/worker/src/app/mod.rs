@@ -1,8 +1,10 @@
 //! The worker's long-running use cases: the loops that send what the
 //! consumers (`events`) stored — mails ([`mail`]) and webhook deliveries
 //! ([`webhooks`]) — each retrying with backoff and safe to run on several
-//! replicas (a claimed row is leased to one attempt).
+//! replicas (a claimed row is leased to one attempt); and the operators'
+//! view of every queue's dead letters ([`dead_letters`]).
 
+pub mod dead_letters;
 pub mod mail;
 pub mod webhooks;
 

@@ -4,6 +4,7 @@
 
 mod audit;
 mod db_metrics;
+mod dead_letters;
 mod mail;
 mod notifications;
 mod smtp;

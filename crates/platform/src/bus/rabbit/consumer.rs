@@ -5,18 +5,20 @@
 //! behind it. A delivery is acked only after the handler returned `Ok`
 //! (the handler commits its own transaction through `bus::inbox`).
 //!
-//! **Retries and dead letters.** A transient error is retried in process
-//! with exponential backoff (100 ms, doubling, capped at 2 s) until
-//! [`MAX_ATTEMPTS`] handler calls; then, like a permanent error or a body
-//! that is not an envelope, the message is dead-lettered: republished to
-//! [`DLX`] with routing key `Q` (so it lands in `Q.dlq`) carrying
-//! `x-error`, `x-attempts`, `x-failed-at` and `x-queue` headers, and only
-//! after that publish is confirmed is the original acked. If that publish
-//! fails while the channel is up, the original is rejected without requeue
-//! and RabbitMQ dead-letters it itself through the queue's DLX (`x-death`
-//! then says why). A crash at any point leaves the delivery unacked, so it
-//! is redelivered; the queue's `x-delivery-limit` ([`super::DELIVERY_LIMIT`])
-//! bounds how often.
+//! **Retries and dead letters** follow [`crate::bus::retry`]: a transient
+//! failure pauses the queue — one delivery probes with backoff, the others
+//! wait unacked, and since the prefetch window is full RabbitMQ sends no
+//! more — for as long as it lasts; a deferred one is retried a bounded
+//! number of times; then, like a permanent error or a body that is not an
+//! envelope, the message is dead-lettered: republished to [`DLX`] with
+//! routing key `Q` (so it lands in `Q.dlq`) carrying `x-error`,
+//! `x-reason`, `x-attempts`, `x-failed-at` (the first failure) and
+//! `x-queue` headers, and only after that publish is confirmed is the
+//! original acked. If that publish fails while the channel is up, the
+//! original is rejected without requeue and RabbitMQ dead-letters it
+//! itself through the queue's DLX (`x-death` then says why). A crash at
+//! any point leaves the delivery unacked, so it is redelivered; the
+//! queue's `x-delivery-limit` ([`super::DELIVERY_LIMIT`]) bounds how often.
 //!
 //! Consumers are idempotent (`processed_events`), so the rare duplicate —
 //! redelivery after a lost ack, or a dead letter published twice — is
@@ -37,13 +39,12 @@ use lapin::{
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use super::{
-    DLX, Inner, Live, MAX_ATTEMPTS, PREFETCH, RECONNECT_FIRST, RECONNECT_MAX, await_confirm, guard,
+use super::{DLX, Inner, Live, PREFETCH, RECONNECT_FIRST, RECONNECT_MAX, await_confirm, guard};
+use crate::bus::{
+    Envelope, Subscription,
+    retry::{self, Outcome, Retrier},
 };
-use crate::bus::{Envelope, HandlerError, Subscription};
 
-const FIRST_BACKOFF: Duration = Duration::from_millis(100);
-const MAX_BACKOFF: Duration = Duration::from_secs(2);
 /// How long a stopping consumer waits for its in-flight handlers.
 const DRAIN: Duration = Duration::from_secs(10);
 /// Dead-letter headers stay small; the full error is in the logs.
@@ -54,6 +55,10 @@ const MAX_ERROR_BYTES: usize = 2048;
 pub(super) async fn consume(inner: Arc<Inner>, sub: Arc<Subscription>, stop: CancellationToken) {
     let mut live_rx = inner.live.subscribe();
     let mut backoff = RECONNECT_FIRST;
+    // Outlives each channel: a queue paused on one connection is still
+    // paused on the next (and its gauge stays right).
+    let retrier = Arc::new(Retrier::new(&sub, true));
+    let mut failing = false;
     loop {
         let live = loop {
             let current = live_rx.borrow_and_update().clone();
@@ -67,10 +72,17 @@ pub(super) async fn consume(inner: Arc<Inner>, sub: Arc<Subscription>, stop: Can
                 changed = live_rx.changed() => if changed.is_err() { return },
             }
         };
-        match run(&inner, &sub, &live, &stop).await {
-            Ok(()) => backoff = RECONNECT_FIRST,
+        match run(&inner, &sub, &retrier, &live, &stop).await {
+            Ok(()) => {
+                backoff = RECONNECT_FIRST;
+                failing = false;
+            }
             Err(e) => {
-                tracing::warn!(queue = %sub.queue, error = %e, "cannot start consumer; retrying");
+                // Once per streak: the supervisor reports the outage itself.
+                if !failing {
+                    tracing::warn!(queue = %sub.queue, error = %e, "cannot start consumer; retrying");
+                }
+                failing = true;
                 backoff = (backoff * 2).min(RECONNECT_MAX);
             }
         }
@@ -91,6 +103,7 @@ pub(super) async fn consume(inner: Arc<Inner>, sub: Arc<Subscription>, stop: Can
 async fn run(
     inner: &Arc<Inner>,
     sub: &Arc<Subscription>,
+    retrier: &Arc<Retrier>,
     live: &Arc<Live>,
     stop: &CancellationToken,
 ) -> Result<(), lapin::Error> {
@@ -113,7 +126,7 @@ async fn run(
         ),
     )
     .await?;
-    tracing::info!(queue = %sub.queue, "consuming");
+    tracing::debug!(queue = %sub.queue, "consuming");
 
     let permits = Arc::new(Semaphore::new(usize::from(PREFETCH)));
     // Ends handlers' backoff waits when this channel is gone: their ack
@@ -132,7 +145,8 @@ async fn run(
             next = deliveries.next() => next,
             // lapin normally ends the stream with an error; this is the net.
             () = channel_lost(conn, &channel) => {
-                tracing::warn!(queue = %sub.queue, "consumer's connection lost");
+                // The supervisor logs the outage once for every queue.
+                tracing::debug!(queue = %sub.queue, "consumer's connection lost");
                 break;
             }
         };
@@ -142,6 +156,7 @@ async fn run(
                     inner: inner.clone(),
                     live: live.clone(),
                     sub: sub.clone(),
+                    retrier: retrier.clone(),
                     stop: run_stop.clone(),
                 };
                 tokio::spawn(async move {
@@ -150,7 +165,7 @@ async fn run(
                 });
             }
             Some(Err(e)) => {
-                tracing::warn!(queue = %sub.queue, error = %e, "consumer stopped");
+                tracing::debug!(queue = %sub.queue, error = %e, "consumer stopped");
                 break;
             }
             None => {
@@ -189,6 +204,7 @@ struct Handling {
     /// The connection the delivery came on (its acks go there).
     live: Arc<Live>,
     sub: Arc<Subscription>,
+    retrier: Arc<Retrier>,
     stop: CancellationToken,
 }
 
@@ -197,55 +213,50 @@ impl Handling {
         let env = match serde_json::from_slice::<Envelope>(&delivery.data) {
             Ok(env) => env,
             Err(e) => {
-                return self
-                    .dead_letter(&delivery, None, format!("not a valid envelope: {e}"), 0)
-                    .await;
+                let letter = Letter {
+                    reason: retry::reason::UNPARSEABLE,
+                    error: format!("not a valid envelope: {e}"),
+                    attempts: 0,
+                    first_failed_at: crate::clock::now_text(),
+                };
+                return self.dead_letter(&delivery, None, letter).await;
             }
         };
-        let mut attempt = 1;
-        let mut backoff = FIRST_BACKOFF;
-        let error = loop {
-            // In a task of its own so that a panicking handler is an error
-            // of this delivery, not a lost permit.
-            let result = tokio::spawn((self.sub.handler)(env.clone()))
-                .await
-                .unwrap_or_else(|e| Err(HandlerError::Transient(format!("handler panicked: {e}"))));
-            match result {
-                Ok(()) => {
-                    let acked = guard(
-                        &self.live.conn,
-                        delivery.acker.ack(BasicAckOptions::default()),
-                    )
-                    .await;
-                    if let Err(e) = acked {
-                        tracing::debug!(queue = %self.sub.queue, event = %env.id, error = %e, "ack lost; the event will be redelivered");
-                    }
-                    return;
+        match self
+            .retrier
+            .handle(&self.sub.handler, &env, &self.stop)
+            .await
+        {
+            Outcome::Applied => {
+                let acked = guard(
+                    &self.live.conn,
+                    delivery.acker.ack(BasicAckOptions::default()),
+                )
+                .await;
+                if let Err(e) = acked {
+                    tracing::debug!(queue = %self.sub.queue, event = %env.id, error = %e, "ack lost; the event will be redelivered");
                 }
-                Err(HandlerError::Transient(e)) if attempt < MAX_ATTEMPTS => {
-                    tracing::warn!(queue = %self.sub.queue, event = %env.id, attempt, error = %e, "handler failed, retrying");
-                    tokio::select! {
-                        // Left unacked: redelivered on the next channel.
-                        () = self.stop.cancelled() => return,
-                        () = tokio::time::sleep(backoff) => {}
-                    }
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
-                    attempt += 1;
-                }
-                Err(e) => break e,
             }
-        };
-        self.dead_letter(&delivery, Some(&env), error.to_string(), attempt)
-            .await;
+            // Left unacked: redelivered on the next channel.
+            Outcome::Stopped => {}
+            Outcome::GiveUp {
+                reason,
+                error,
+                attempts,
+                first_failed_at,
+            } => {
+                let letter = Letter {
+                    reason,
+                    error,
+                    attempts,
+                    first_failed_at,
+                };
+                self.dead_letter(&delivery, Some(&env), letter).await;
+            }
+        }
     }
 
-    async fn dead_letter(
-        &self,
-        delivery: &Delivery,
-        env: Option<&Envelope>,
-        error: String,
-        attempts: u32,
-    ) {
+    async fn dead_letter(&self, delivery: &Delivery, env: Option<&Envelope>, letter: Letter) {
         let event = env.map_or_else(
             || {
                 delivery
@@ -257,11 +268,9 @@ impl Handling {
             },
             |e| e.id.clone(),
         );
-        tracing::error!(queue = %self.sub.queue, %event, attempts, %error, "dead-lettering event");
+        tracing::error!(queue = %self.sub.queue, %event, attempts = letter.attempts, reason = letter.reason, error = %letter.error, "dead-lettering event");
         let published = match self.inner.current() {
-            Some(live) => {
-                publish_dead_letter(&live, &self.sub.queue, delivery, &error, attempts).await
-            }
+            Some(live) => publish_dead_letter(&live, &self.sub.queue, delivery, &letter).await,
             None => Err("not connected".into()),
         };
         let conn = &self.live.conn;
@@ -273,10 +282,21 @@ impl Handling {
                 guard(conn, reject).await
             }
         };
+        if settled.is_ok() {
+            self.retrier.dead_lettered(letter.reason);
+        }
         if let Err(e) = settled {
             tracing::debug!(queue = %self.sub.queue, %event, error = %e, "settle lost; the event will be redelivered");
         }
     }
+}
+
+/// Why a delivery is dead-lettered.
+struct Letter {
+    reason: &'static str,
+    error: String,
+    attempts: u32,
+    first_failed_at: String,
 }
 
 /// Publishes `delivery` to `Q.dlq` through the DLX, with why it failed,
@@ -285,17 +305,20 @@ async fn publish_dead_letter(
     live: &Live,
     queue: &str,
     delivery: &Delivery,
-    error: &str,
-    attempts: u32,
+    letter: &Letter,
 ) -> Result<(), String> {
     let mut headers = delivery.properties.headers().clone().unwrap_or_default();
     let text = |s: &str| AMQPValue::LongString(LongString::from(s));
-    headers.insert("x-error".into(), text(truncate(error, MAX_ERROR_BYTES)));
+    headers.insert(
+        "x-error".into(),
+        text(truncate(&letter.error, MAX_ERROR_BYTES)),
+    );
+    headers.insert("x-reason".into(), text(letter.reason));
     headers.insert(
         "x-attempts".into(),
-        AMQPValue::LongLongInt(i64::from(attempts)),
+        AMQPValue::LongLongInt(i64::from(letter.attempts)),
     );
-    headers.insert("x-failed-at".into(), text(&crate::clock::now_text()));
+    headers.insert("x-failed-at".into(), text(&letter.first_failed_at));
     headers.insert("x-queue".into(), text(queue));
     let props = delivery
         .properties

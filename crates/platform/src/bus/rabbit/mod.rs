@@ -24,10 +24,13 @@
 //!
 //! **Reconnecting.** A supervisor task owns the connection. When it drops
 //! (broker restart, network cut) publishes fail at once (the outbox keeps
-//! the events) and the supervisor reconnects with backoff, re-declares the
-//! exchanges, the seed queues and every subscription's queue *before*
-//! publishers may use the new connection (so nothing is routed to a queue
-//! that is not bound yet), and each subscription's consumer restarts on it.
+//! the events) and the supervisor reconnects with backoff (100 ms doubling
+//! to 1 s), re-declares the exchanges, the seed queues and every
+//! subscription's queue *before* publishers may use the new connection (so
+//! nothing is routed to a queue that is not bound yet), and each
+//! subscription's consumer restarts on it. The new connection wakes the
+//! outbox relays waiting for it ([`Broker::reconnected`]). An outage is
+//! logged once (warn) and its end once (info, with its length).
 //!
 //! **Stopping.** The broker stops when the token it was started with is
 //! cancelled: consumers cancel, in-flight handlers get a bounded time to
@@ -64,22 +67,22 @@ pub const SEED_QUEUES: [&str; 4] = [
     "notification_queue",
     "events_queue",
 ];
-/// Handler attempts per delivery before dead-lettering (retries happen in
-/// process, within one delivery).
-pub const MAX_ATTEMPTS: u32 = super::embedded::MAX_ATTEMPTS;
 /// The queues' `x-delivery-limit`: how often RabbitMQ redelivers a message
 /// that was never settled (its consumer crashed or lost the connection)
 /// before dead-lettering it itself. It counts redeliveries, not handler
-/// attempts, so it is well above [`MAX_ATTEMPTS`]: a few restarts with
-/// messages in flight must not dead-letter healthy events, but a message
-/// that kills its consumer every time must end up in the DLQ. Changing it
-/// on existing queues needs a policy (queue arguments are fixed).
+/// attempts (those happen in process, see `bus::retry`): a few restarts
+/// with messages in flight must not dead-letter healthy events, but a
+/// message that kills its consumer every time must end up in the DLQ.
+/// Changing it on existing queues needs a policy (queue arguments are
+/// fixed).
 pub const DELIVERY_LIMIT: i32 = 20;
 /// Unacked deliveries per consumer, all of them handled concurrently.
 pub const PREFETCH: u16 = 32;
 
 const RECONNECT_FIRST: Duration = Duration::from_millis(100);
-const RECONNECT_MAX: Duration = Duration::from_secs(5);
+/// Reconnect attempts are at most this far apart, so that publishing and
+/// consuming resume within about a second of the broker's return.
+const RECONNECT_MAX: Duration = Duration::from_secs(1);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(30);
 /// Longest wait for the broker's answer to a method (declare, bind, ...).
@@ -190,6 +193,9 @@ impl Inner {
     async fn supervise(self: Arc<Self>) {
         let mut backoff = RECONNECT_FIRST;
         let mut last: Option<Arc<Live>> = None;
+        // Since when the broker is away (`None` while connected or before
+        // the first attempt): the outage is logged at its start and end.
+        let mut down_since: Option<std::time::Instant> = None;
         while !self.shutdown.is_cancelled() {
             let attempt = tokio::select! {
                 () = self.shutdown.cancelled() => break,
@@ -198,21 +204,32 @@ impl Inner {
             match attempt {
                 Ok(live) => {
                     backoff = RECONNECT_FIRST;
-                    tracing::info!(url = %self.display, "connected to RabbitMQ");
+                    match down_since.take() {
+                        Some(since) => {
+                            tracing::info!(url = %self.display, down_ms = since.elapsed().as_millis() as u64, "reconnected to RabbitMQ")
+                        }
+                        None => tracing::info!(url = %self.display, "connected to RabbitMQ"),
+                    }
                     self.watch(&live).await;
                     self.live.send_replace(None);
                     if self.shutdown.is_cancelled() {
                         last = Some(live);
                         break;
                     }
-                    tracing::warn!(url = %self.display, "RabbitMQ connection lost; reconnecting");
+                    down_since = Some(std::time::Instant::now());
+                    tracing::warn!(url = %self.display, "RabbitMQ connection lost; reconnecting (events wait in the outboxes)");
                     // Make sure the consumers on it stop too.
                     if live.conn.status().connected() {
                         let _ = live.conn.close(320, "reconnecting".into()).await;
                     }
                 }
                 Err(e) => {
-                    tracing::warn!(url = %self.display, error = %e, retry_in_ms = backoff.as_millis() as u64, "cannot connect to RabbitMQ");
+                    if down_since.is_none() {
+                        down_since = Some(std::time::Instant::now());
+                        tracing::warn!(url = %self.display, error = %e, "cannot connect to RabbitMQ; retrying every second at most (events wait in the outboxes)");
+                    } else {
+                        tracing::debug!(url = %self.display, error = %e, retry_in_ms = backoff.as_millis() as u64, "cannot connect to RabbitMQ");
+                    }
                     tokio::select! {
                         () = self.shutdown.cancelled() => break,
                         () = tokio::time::sleep(backoff) => {}
@@ -413,6 +430,17 @@ impl Broker for RabbitBroker {
 
     fn subscribe(&self, sub: Subscription) -> BoxFuture<'_, Result<(), BusError>> {
         Box::pin(self.inner.subscribe(sub))
+    }
+
+    /// Resolves at once while connected, else when the supervisor has a
+    /// new connection (topology declared, ready for publishes).
+    fn reconnected(&self) -> BoxFuture<'_, ()> {
+        let mut live = self.inner.live.subscribe();
+        Box::pin(async move {
+            let _ = live
+                .wait_for(|l| l.as_ref().is_some_and(|l| l.conn.status().connected()))
+                .await;
+        })
     }
 
     /// Messages ready in `Q.dlq`, by a passive declare on a short-lived
