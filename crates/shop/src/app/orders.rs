@@ -67,7 +67,9 @@ impl Keyed<'_> {
     }
 
     fn into_answer(self) -> Option<Placement> {
-        self.answer.into_inner().unwrap_or_else(PoisonError::into_inner)
+        self.answer
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -435,9 +437,7 @@ impl Shop {
         keyed: Option<&Keyed<'_>>,
     ) -> Result<Option<Order>, ShopError> {
         self.db
-            .retry_conflicts(|| {
-                self.apply_once(who, id, action, reason, received, callback, keyed)
-            })
+            .retry_conflicts(|| self.apply_once(who, id, action, reason, received, callback, keyed))
             .await
     }
 
