@@ -1,8 +1,10 @@
 //! The API gateway: the one entry point of Marimo ERP on :8080.
 //!
 //! A request's path is made canonical (or refused with 400) before routing
-//! by the platform's service app (`marimo_platform::http::path`). A request
-//! to `/api/<service>/...` then passes the phases of [`pipeline`] —
+//! by the platform's service app (`marimo_platform::http::path`), and a
+//! deprecated alias `/api/<service>/...` is mapped onto its v1 path
+//! (`marimo_platform::http::version`). A request
+//! to `/api/v1/<service>/...` then passes the phases of [`pipeline`] —
 //! client address, anonymous rate limit, edge authentication, per-user rate
 //! limit, body checks — and is forwarded, with that same path, to one
 //! instance of its service by [`proxy`]. The gateway's own `/health` ([`health`]) reports
@@ -67,7 +69,7 @@ use axum::{
 use marimo_platform::{
     auth::JwtKeys,
     cache::{CacheStore, MokaStore, RedisStore},
-    http::ServiceApp,
+    http::{ServiceApp, version::Routes},
     resilience::{Backoff, BreakerConfig, RetryBudget},
     service::{ServiceContext, ServiceName, StartError},
     telemetry::Metrics,
@@ -243,15 +245,25 @@ pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
     }
     let trusted_for_web = gw.clone();
     let api = api.with_state(gw);
-    // The web UI at `/`: its pages call the APIs through this same router.
+    // The web UI at `/`: its pages call the APIs through this same router,
+    // behind the same path step as a client's request (its `/api/...`
+    // calls are aliases of the v1 routes).
+    let web_api =
+        Router::new()
+            .fallback_service(api.clone())
+            .layer(middleware::from_fn_with_state(
+                Routes::V1,
+                marimo_platform::http::path::middleware,
+            ));
     let web = marimo_web::router(marimo_web::WebConfig {
-        api: api.clone(),
+        api: web_api,
         jwt: ctx.jwt.clone(),
         secret: settings.jwt_secret.clone(),
         trusted_proxy: Arc::new(move |ip| trusted_for_web.trusted.contains(ip)),
     });
 
     let mut app = ServiceApp::new(&ctx)
+        .v1_routes()
         .health_handler(get(health::handler).with_state(health))
         .router(api.merge(web));
     if let Some(cors) = cors {

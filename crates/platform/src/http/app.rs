@@ -32,6 +32,7 @@ pub type HealthCheck = Arc<dyn Fn() -> CheckFuture + Send + Sync>;
 
 pub struct ServiceApp {
     ctx: ServiceContext,
+    routes: super::version::Routes,
     checks: Vec<(&'static str, HealthCheck)>,
     health: Option<MethodRouter>,
 }
@@ -49,6 +50,7 @@ impl ServiceApp {
             ctx: ctx.clone(),
             checks: Vec::new(),
             health: None,
+            routes: super::version::Routes::Unversioned,
         };
         if let Some(db) = ctx.db.clone() {
             app = app.check("database", move || {
@@ -81,6 +83,14 @@ impl ServiceApp {
     /// with [`ServiceApp::check`] are unchanged.
     pub fn health_handler(mut self, handler: MethodRouter) -> Self {
         self.health = Some(handler);
+        self
+    }
+
+    /// The API routes are declared under `/api/v1/...` (the default is
+    /// `/api/...`, for services that have not moved yet); either way both
+    /// prefixes reach them ([`super::version`]).
+    pub fn v1_routes(mut self) -> Self {
+        self.routes = super::version::Routes::V1;
         self
     }
 
@@ -137,7 +147,10 @@ impl ServiceApp {
         // routing, policies and handlers all see the path that was judged.
         Router::new()
             .fallback_service(routed)
-            .layer(middleware::from_fn(super::path::middleware))
+            .layer(middleware::from_fn_with_state(
+                self.routes,
+                super::path::middleware,
+            ))
             .layer(middleware::from_fn(super::request_id::middleware))
     }
 }

@@ -8,3 +8,4 @@ mod rabbit;
 mod redis;
 mod support;
 mod telemetry;
+mod versions;
