@@ -27,6 +27,8 @@
 //! - [`cache`]: the response cache for GET on cacheable routes.
 //! - [`proxy`]: forwarding with streamed bodies and error mapping.
 //! - [`health`]: aggregated health.
+//! - [`docs`]: the merged OpenAPI document (`/api/v1/openapi.json`) and
+//!   the browsable reference (`/api/docs`).
 //! - [`headers`]: security headers and CORS.
 //!
 //! Every path outside `/api` and the platform's `/health`, `/ready`,
@@ -46,6 +48,7 @@
 
 pub mod cache;
 pub mod client_ip;
+pub mod docs;
 pub mod edge_auth;
 pub mod headers;
 pub mod health;
@@ -117,6 +120,7 @@ pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
     )?;
     let upstreams = Upstreams::from_discovery(&*discovery, breaker, upstream.max_inflight)?;
     let config_discovery = discovery.clone();
+    let docs_discovery = discovery.clone();
     if let Some(mut changes) = discovery.changes() {
         let (upstreams, shutdown) = (upstreams.clone(), ctx.shutdown.clone());
         ctx.tasks.spawn(async move {
@@ -244,7 +248,13 @@ pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
         }
     }
     let trusted_for_web = gw.clone();
-    let api = api.with_state(gw);
+    let own_api = docs::own_api();
+    let docs = Arc::new(docs::Docs::new(
+        docs_discovery,
+        marimo_platform::http::edge::EdgeKey::from_settings(&settings),
+        docs::own_document(&own_api),
+    )?);
+    let api = api.with_state(gw).merge(docs::router(docs, own_api));
     // The web UI at `/`: its pages call the APIs through this same router,
     // behind the same path step as a client's request (its `/api/...`
     // calls are aliases of the v1 routes).

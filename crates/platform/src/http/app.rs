@@ -94,6 +94,43 @@ impl ServiceApp {
         self
     }
 
+    /// Wraps a service's API declared with `utoipa-axum` under
+    /// `/api/v1/<service>/...`: its OpenAPI document (finished with the
+    /// shared parts, [`crate::openapi::finish`]) is served at
+    /// `/api/v1/<service>/openapi.json`, query parameters an operation does
+    /// not declare are refused with 400 ([`crate::openapi::strict_query`]),
+    /// and the rest is [`ServiceApp::router`] with v1 routes.
+    pub fn api(self, api: utoipa_axum::router::OpenApiRouter) -> Router {
+        let (routes, doc) = api.split_for_parts();
+        let doc = crate::openapi::finish(doc, self.ctx.name.as_str());
+        let rules = Arc::new(crate::openapi::QueryRules::from_document(&doc));
+        let body: Arc<str> = Arc::from(doc.to_string());
+        let spec_path = format!(
+            "{}/{}/openapi.json",
+            super::version::V1_PREFIX,
+            self.ctx.name.as_str()
+        );
+        let routes = routes
+            .route_layer(middleware::from_fn_with_state(
+                rules,
+                crate::openapi::strict_query,
+            ))
+            .route(
+                &spec_path,
+                get(move || {
+                    let body = body.clone();
+                    async move {
+                        (
+                            [(header::CONTENT_TYPE, "application/json")],
+                            body.to_string(),
+                        )
+                            .into_response()
+                    }
+                }),
+            );
+        self.v1_routes().router(routes)
+    }
+
     /// Wraps the service's API routes with the platform's routes and layers.
     pub fn router(self, api: Router) -> Router {
         let metrics = self.ctx.metrics.clone();
