@@ -33,6 +33,9 @@ use marimo_platform::{
     service::{ServiceContext, StartError},
 };
 
+// utoipa's macros expand to fully qualified paths of the types named in
+// them, which the workspace's `unused_qualifications` lint would flag.
+#[allow(unused_qualifications)]
 mod api;
 pub mod app;
 pub mod domain;
@@ -60,7 +63,7 @@ pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
     marimo_platform::idempotency::spawn_purge(&ctx, ledger.db.clone(), IDEMPOTENCY_TTL);
     spawn_currency_refresh(&ctx, ledger.clone());
     let api = api::routes(api::AppState { ledger });
-    Ok(ServiceApp::new(&ctx).router(api))
+    Ok(ServiceApp::new(&ctx).api(api))
 }
 
 /// Prepares the database and returns the ledger (without HTTP or

@@ -18,14 +18,14 @@ mod views;
 use std::sync::Arc;
 
 use axum::{
-    Router,
     extract::{FromRequestParts, Path},
     http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
 };
-use marimo_platform::{ApiError, ApiResult, auth::Caller, idempotency};
-use serde::de::DeserializeOwned;
+use marimo_platform::{ApiError, ApiResult, auth::Caller, idempotency, openapi};
+use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::{
     app::{
@@ -43,14 +43,19 @@ pub(crate) struct AppState {
     pub ledger: Arc<Ledger>,
 }
 
-pub(crate) fn routes(state: AppState) -> Router {
-    Router::new()
-        .merge(accounts::routes())
-        .merge(journal::routes())
-        .merge(periods::routes())
-        .merge(reports::routes())
-        .merge(compat::routes())
-        .with_state(state)
+/// The service's routes with their OpenAPI document (`utoipa-axum`: a
+/// route and its spec entry are registered together).
+pub(crate) fn routes(state: AppState) -> OpenApiRouter {
+    OpenApiRouter::with_openapi(openapi::document(
+        "accounting",
+        "A double-entry ledger: the chart of accounts, journal entries (posted entries are immutable; corrections are reversals), monthly periods, financial reports (JSON or CSV), and the original API's `/transactions` and `/balance`. For accountants and admins.",
+    ))
+    .merge(accounts::routes())
+    .merge(journal::routes())
+    .merge(periods::routes())
+    .merge(reports::routes())
+    .merge(compat::routes())
+    .with_state(state)
 }
 
 // ------------------------------------------------------ path values
@@ -120,8 +125,17 @@ pub(crate) fn opt_date(field: &str, v: Option<&str>) -> ApiResult<Option<time::D
 }
 
 /// Deserialises a JSON value into a request type; mismatches are 400.
+/// An unknown field is refused naming it (`details.field`).
 pub(crate) fn parse_body<T: DeserializeOwned>(v: Value) -> ApiResult<T> {
-    serde_json::from_value(v).map_err(|e| ApiError::validation(format!("invalid request: {e}")))
+    serde_json::from_value(v).map_err(|e| {
+        let message = format!("invalid request: {e}");
+        match marimo_platform::http::extract::unknown_field(&message) {
+            Some(field) => {
+                ApiError::validation(message).with_details(serde_json::json!({ "field": field }))
+            }
+            None => ApiError::validation(message),
+        }
+    })
 }
 
 /// Report output: JSON (default) or CSV.
@@ -207,9 +221,18 @@ pub(crate) fn answer(a: Answer) -> Response {
 }
 
 /// A reply of `201 Created`.
-pub(crate) fn created(body: Value) -> Reply {
+pub(crate) fn created(body: impl Serialize) -> Reply {
     Reply {
         status: StatusCode::CREATED.as_u16(),
-        body,
+        // A view of strings, numbers and lists always serialises.
+        body: serde_json::to_value(body).unwrap_or(Value::Null),
     }
+}
+
+/// `format`: `json` (default) or `csv`.
+#[derive(Debug, Clone, Copy, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum FormatParam {
+    Json,
+    Csv,
 }

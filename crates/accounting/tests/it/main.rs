@@ -8,6 +8,7 @@ mod currency;
 mod events;
 mod immutability;
 mod journal;
+mod openapi;
 mod periods;
 mod rbac;
 mod reports;
