@@ -31,6 +31,9 @@ use marimo_platform::{
     service::{ServiceContext, StartError},
 };
 
+// utoipa's macros expand to fully qualified paths of the types named in
+// them, which the workspace's `unused_qualifications` lint would flag.
+#[allow(unused_qualifications)]
 mod api;
 pub mod app;
 pub mod domain;
@@ -73,7 +76,7 @@ pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
     events::subscribe(&ctx, shop.clone()).await?;
     spawn_jobs(&ctx, &shop);
     let api = api::routes(shop);
-    Ok(ServiceApp::new(&ctx).router(api))
+    Ok(ServiceApp::new(&ctx).api(api))
 }
 
 /// Prepares the database and returns the shop (no HTTP, consumers or
