@@ -32,6 +32,9 @@ use marimo_platform::{
     service::{ServiceContext, StartError},
 };
 
+// utoipa's macros expand to fully qualified paths of the types named in
+// them, which the workspace's `unused_qualifications` lint would flag.
+#[allow(unused_qualifications)]
 mod api;
 mod app;
 pub mod domain;
@@ -94,7 +97,7 @@ pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
         outbox: ctx.outbox.clone(),
         metrics: ctx.metrics.clone(),
     });
-    Ok(ServiceApp::new(&ctx).router(api))
+    Ok(ServiceApp::new(&ctx).api(api))
 }
 
 /// For `marimo admin create-user`: runs migrations, then creates an account
