@@ -321,11 +321,12 @@ pub fn finish(doc: utoipa::openapi::OpenApi, service: &str) -> Value {
         }
     }
     if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
-        for item in paths.values_mut() {
+        for (path, item) in paths.iter_mut() {
             for m in METHODS {
                 let Some(op) = item.get_mut(m).and_then(Value::as_object_mut) else {
                     continue;
                 };
+                op.insert("operationId".to_owned(), json!(operation_id(m, path)));
                 let has_body = op.contains_key("requestBody");
                 op.entry("tags").or_insert_with(|| json!([service]));
                 let responses = op
@@ -346,6 +347,40 @@ pub fn finish(doc: utoipa::openapi::OpenApi, service: &str) -> Value {
         }
     }
     doc
+}
+
+/// A unique, readable operation id from the method and the path
+/// (`GET /api/v1/shop/products/{id}` → `get_shop_products_by_id`): the
+/// handlers' names repeat across modules and services, and operation ids
+/// must be unique in the merged document (client generators name their
+/// functions after them).
+pub fn operation_id(method: &str, path: &str) -> String {
+    let rest = path
+        .strip_prefix(crate::http::version::V1_PREFIX)
+        .unwrap_or(path);
+    let mut id = method.to_ascii_lowercase();
+    for segment in rest.split('/').filter(|s| !s.is_empty()) {
+        id.push('_');
+        let (param, name) = match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            Some(p) => (true, p),
+            None => (false, segment),
+        };
+        if param {
+            id.push_str("by_");
+        }
+        id.extend(name.chars().map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        }));
+    }
+    // `/api/v1/config/` is a path of its own beside `/api/v1/config`.
+    if rest.len() > 1 && rest.ends_with('/') {
+        id.push_str("_slash");
+    }
+    id
 }
 
 /// Each operation's declared query parameters, read from its document.

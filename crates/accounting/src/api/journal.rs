@@ -62,7 +62,7 @@ struct ListQuery {
     /// Only entries with this reference.
     reference: Option<String>,
     /// By date: `desc` (default, newest first) or `asc`.
-    #[param(value_type = Option<Order>)]
+    #[param(value_type = Option<Order>, inline)]
     order: Option<String>,
 }
 

@@ -49,7 +49,7 @@ struct AsOfQuery {
     #[param(example = "2026-12-31")]
     as_of: Option<String>,
     /// `json` (default) or `csv`.
-    #[param(value_type = Option<FormatParam>)]
+    #[param(value_type = Option<FormatParam>, inline)]
     format: Option<String>,
 }
 
@@ -100,7 +100,7 @@ struct RangeQuery {
     #[param(example = "2026-12-31")]
     to: Option<String>,
     /// `json` (default) or `csv`.
-    #[param(value_type = Option<FormatParam>)]
+    #[param(value_type = Option<FormatParam>, inline)]
     format: Option<String>,
 }
 
@@ -205,7 +205,7 @@ struct LedgerQuery {
     #[param(example = "2026-12-31")]
     to: Option<String>,
     /// `json` (default) or `csv`.
-    #[param(value_type = Option<FormatParam>)]
+    #[param(value_type = Option<FormatParam>, inline)]
     format: Option<String>,
     /// The page, from 1 (default 1).
     #[param(minimum = 1)]
