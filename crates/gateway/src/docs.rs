@@ -242,11 +242,24 @@ fn merge(mut doc: Value, parts: Vec<(ServiceName, Part)>) -> Value {
             }
         }
         if let Some(tags) = part.get("tags").and_then(Value::as_array) {
+            // The service's tag tells what the service is: its document's
+            // description without the rule every document repeats.
+            let about = part
+                .pointer("/info/description")
+                .and_then(Value::as_str)
+                .map(|d| d.replace(openapi::ALIASES, "").trim().to_owned())
+                .filter(|d| !d.is_empty());
+            let tags = tags.iter().cloned().map(|mut tag| {
+                if let (Some(about), true) = (&about, tag["name"] == service.as_str()) {
+                    tag["description"] = json!(about);
+                }
+                tag
+            });
             if !doc.get("tags").is_some_and(Value::is_array) {
                 doc["tags"] = json!([]);
             }
             if let Some(ours) = doc.get_mut("tags").and_then(Value::as_array_mut) {
-                ours.extend(tags.iter().cloned());
+                ours.extend(tags);
             }
         }
     }
