@@ -319,17 +319,30 @@ pub fn own_document(api: &OpenApiRouter<Arc<Docs>>) -> Value {
     doc["paths"]["/health"] = json!({"get": {
         "tags": ["gateway"],
         "summary": "The status of the gateway and of every service behind it.",
-        "operationId": "gateway_health",
+        "operationId": "get_health",
         "security": [{}],
         "responses": {
-            "200": {"description": "Every service is up.", "content": {"application/json": {"schema": {"type": "object", "required": ["success", "status", "services"], "properties": {
-                "success": {"type": "boolean"},
-                "status": {"type": "string", "enum": ["ok"]},
-                "services": {"type": "object", "description": "Per service: `status` (`up`/`down`) and its `instances` with their circuit breakers."}
-            }}}}},
-            "503": {"description": "A service is down: the error shape plus the same status fields and `down`, the services that are.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
+            "200": {"description": "Every service is up.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/GatewayHealth"}}}},
+            "503": {"description": "A service is down: the same fields with `success: false`, plus the error shape's `message` and `error` (`details.down`).", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/GatewayHealth"}}}}
         }
     }});
+    // The schemas of `/health`, which no route of the document names.
+    let mut schemas = Vec::new();
+    <crate::health::GatewayHealth as utoipa::ToSchema>::schemas(&mut schemas);
+    schemas.push((
+        "GatewayHealth".to_owned(),
+        <crate::health::GatewayHealth as utoipa::PartialSchema>::schema(),
+    ));
+    if let Some(ours) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    {
+        for (name, schema) in schemas {
+            if let Ok(schema) = serde_json::to_value(schema) {
+                ours.insert(name, schema);
+            }
+        }
+    }
     doc
 }
 
