@@ -52,7 +52,8 @@ use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::StreamExt;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use marimo_platform::{
-    ApiError, ErrorCode, auth::jwt::Identity, cache::CacheStore, telemetry::Metrics,
+    ApiError, ErrorCode, auth::jwt::Identity, cache::CacheStore, http::version::unversioned,
+    telemetry::Metrics,
 };
 
 /// Largest answer stored (bigger ones are passed through, not stored).
@@ -82,6 +83,8 @@ const RESOURCES: [&str; 2] = ["/api/shop/", "/api/config"];
 
 /// The scope of a cacheable GET path, `None` when not cacheable.
 pub fn rule(path: &str) -> Option<Scope> {
+    // `/api/v1/...` and its alias are one resource.
+    let path = &*unversioned(path);
     TABLE.iter().find_map(|(prefix, prefix_match, scope)| {
         let hit = if *prefix_match {
             path.strip_prefix(prefix)
@@ -114,6 +117,7 @@ pub fn prefix_for_event(event_type: &str) -> Option<&'static str> {
 
 /// The prefix a write to `path` invalidates.
 pub fn invalidation_prefix(path: &str) -> Option<&'static str> {
+    let path = &*unversioned(path);
     RESOURCES.iter().copied().find(|p| {
         path.strip_prefix(p)
             .is_some_and(|rest| p.ends_with('/') || rest.is_empty() || rest.starts_with('/'))
@@ -122,6 +126,10 @@ pub fn invalidation_prefix(path: &str) -> Option<&'static str> {
 
 /// The cache key (see the module docs).
 pub fn key(path: &str, query: Option<&str>, scope: Scope, who: Option<&Identity>) -> String {
+    // Keys are unversioned, like the invalidation prefixes; the answers
+    // are the same under both prefixes (the deprecation headers are added
+    // after the cache).
+    let path = &*unversioned(path);
     let mut pairs: Vec<&str> = query
         .unwrap_or("")
         .split('&')

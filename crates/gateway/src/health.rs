@@ -18,6 +18,7 @@
 //! request.
 
 use std::{
+    collections::BTreeMap,
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -34,8 +35,10 @@ use marimo_platform::{
     service::{ServiceContext, ServiceName},
     telemetry::Metrics,
 };
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::{Value, json};
 use tokio::sync::Mutex;
+use utoipa::ToSchema;
 
 use crate::upstreams::{Instance, Upstreams};
 
@@ -188,59 +191,105 @@ pub async fn ready(client: &reqwest::Client, instance: &Instance) -> bool {
         .is_ok_and(|res| res.status().is_success())
 }
 
+/// One instance of a service, as `/health` shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InstanceHealthView {
+    pub url: String,
+    /// `up` or `down`.
+    pub status: &'static str,
+    pub latency_ms: u64,
+    /// `closed`, `open` or `half_open`.
+    pub circuit_breaker: &'static str,
+    /// Out of rotation after a refused or broken connection, until its
+    /// readiness probe passes.
+    pub ejected: bool,
+    /// Why it is down.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A service: up when at least one instance is.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServiceHealthView {
+    /// `up` or `down`.
+    pub status: &'static str,
+    pub instances: Vec<InstanceHealthView>,
+}
+
+/// `GET /health`: the gateway and every service behind it. When a service
+/// is down (503) the one error shape's `message` and `error` are added.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GatewayHealth {
+    pub success: bool,
+    /// `ok` or `degraded`.
+    pub status: &'static str,
+    /// `gateway`.
+    pub service: &'static str,
+    pub version: &'static str,
+    pub uptime_seconds: u64,
+    /// By service name.
+    pub services: BTreeMap<String, ServiceHealthView>,
+    /// The services that are down.
+    pub down: Vec<&'static str>,
+    pub request_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<marimo_platform::openapi::ErrorDetail>)]
+    pub error: Option<Value>,
+}
+
 /// The `/health` handler.
 pub async fn handler(State(health): State<Arc<Health>>) -> Response {
     let snap = health.snapshot().await;
-    let mut services = Map::new();
+    let mut services = BTreeMap::new();
     let mut down = Vec::new();
     for (service, instances) in snap.iter() {
         let up = instances.iter().any(|i| i.up);
         if !up {
             down.push(service.as_str());
         }
-        let list: Vec<Value> = instances
+        let list = instances
             .iter()
-            .map(|i| {
-                let mut v = json!({
-                    "url": &*i.url,
-                    "status": if i.up { "up" } else { "down" },
-                    "latency_ms": i.latency_ms,
-                    "circuit_breaker": i.breaker,
-                    "ejected": i.ejected,
-                });
-                if let Some(e) = &i.error {
-                    v["error"] = json!(e);
-                }
-                v
+            .map(|i| InstanceHealthView {
+                url: i.url.to_string(),
+                status: if i.up { "up" } else { "down" },
+                latency_ms: i.latency_ms,
+                circuit_breaker: i.breaker,
+                ejected: i.ejected,
+                error: i.error.clone(),
             })
             .collect();
         services.insert(
             service.as_str().to_owned(),
-            json!({ "status": if up { "up" } else { "down" }, "instances": list }),
+            ServiceHealthView {
+                status: if up { "up" } else { "down" },
+                instances: list,
+            },
         );
     }
     let healthy = down.is_empty();
-    let mut body = json!({
-        "success": healthy,
-        "status": if healthy { "ok" } else { "degraded" },
-        "service": ServiceName::Gateway.as_str(),
-        "version": env!("CARGO_PKG_VERSION"),
-        "uptime_seconds": health.started.elapsed().as_secs(),
-        "services": services,
-        "down": down,
-        "request_id": request_id::current(),
-    });
+    let mut body = GatewayHealth {
+        success: healthy,
+        status: if healthy { "ok" } else { "degraded" },
+        service: ServiceName::Gateway.as_str(),
+        version: env!("CARGO_PKG_VERSION"),
+        uptime_seconds: health.started.elapsed().as_secs(),
+        services,
+        down,
+        request_id: request_id::current(),
+        message: None,
+        error: None,
+    };
     if healthy {
         return (StatusCode::OK, Json(body)).into_response();
     }
-    let err = ApiError::unavailable(format!("services down: {}", down.join(", ")))
-        .with_details(json!({ "down": down }));
     // The one error shape, with the status fields alongside.
-    if let (Some(obj), Value::Object(shape)) = (body.as_object_mut(), err.body()) {
-        for (k, v) in shape {
-            obj.insert(k, v);
-        }
-    }
+    let err = ApiError::unavailable(format!("services down: {}", body.down.join(", ")))
+        .with_details(json!({ "down": body.down }));
+    let shape = err.body();
+    body.message = Some(err.message.clone());
+    body.error = shape.get("error").cloned();
     (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
 }
 

@@ -1,8 +1,10 @@
 //! The API gateway: the one entry point of Marimo ERP on :8080.
 //!
 //! A request's path is made canonical (or refused with 400) before routing
-//! by the platform's service app (`marimo_platform::http::path`). A request
-//! to `/api/<service>/...` then passes the phases of [`pipeline`] —
+//! by the platform's service app (`marimo_platform::http::path`), and a
+//! deprecated alias `/api/<service>/...` is mapped onto its v1 path
+//! (`marimo_platform::http::version`). A request
+//! to `/api/v1/<service>/...` then passes the phases of [`pipeline`] —
 //! client address, anonymous rate limit, edge authentication, per-user rate
 //! limit, body checks — and is forwarded, with that same path, to one
 //! instance of its service by [`proxy`]. The gateway's own `/health` ([`health`]) reports
@@ -27,6 +29,8 @@
 //! - [`proxy`]: forwarding with streamed bodies and error mapping.
 //! - [`health`]: aggregated health, and the readiness probes that bring
 //!   ejected instances back.
+//! - [`docs`]: the merged OpenAPI document (`/api/v1/openapi.json`) and
+//!   the browsable reference (`/api/docs`).
 //! - [`headers`]: security headers and CORS.
 //!
 //! Every path outside `/api` and the platform's `/health`, `/ready`,
@@ -46,6 +50,7 @@
 
 pub mod cache;
 pub mod client_ip;
+pub mod docs;
 pub mod edge_auth;
 pub mod headers;
 pub mod health;
@@ -69,7 +74,7 @@ use axum::{
 use marimo_platform::{
     auth::JwtKeys,
     cache::{CacheStore, MokaStore, RedisStore},
-    http::ServiceApp,
+    http::{ServiceApp, version::Routes},
     resilience::{Backoff, BreakerConfig, RetryBudget},
     service::{ServiceContext, ServiceName, StartError},
     telemetry::Metrics,
@@ -117,6 +122,7 @@ pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
     )?;
     let upstreams = Upstreams::from_discovery(&*discovery, breaker, upstream.max_inflight)?;
     let config_discovery = discovery.clone();
+    let docs_discovery = discovery.clone();
     if let Some(mut changes) = discovery.changes() {
         let (upstreams, shutdown) = (upstreams.clone(), ctx.shutdown.clone());
         ctx.tasks.spawn(async move {
@@ -247,16 +253,32 @@ pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
         }
     }
     let trusted_for_web = gw.clone();
-    let api = api.with_state(gw);
-    // The web UI at `/`: its pages call the APIs through this same router.
+    let own_api = docs::own_api();
+    let docs = Arc::new(docs::Docs::new(
+        docs_discovery,
+        marimo_platform::http::edge::EdgeKey::from_settings(&settings),
+        docs::own_document(&own_api),
+    )?);
+    let api = api.with_state(gw).merge(docs::router(docs, own_api));
+    // The web UI at `/`: its pages call the APIs through this same router,
+    // behind the same path step as a client's request (its `/api/...`
+    // calls are aliases of the v1 routes).
+    let web_api =
+        Router::new()
+            .fallback_service(api.clone())
+            .layer(middleware::from_fn_with_state(
+                Routes::V1,
+                marimo_platform::http::path::middleware,
+            ));
     let web = marimo_web::router(marimo_web::WebConfig {
-        api: api.clone(),
+        api: web_api,
         jwt: ctx.jwt.clone(),
         secret: settings.jwt_secret.clone(),
         trusted_proxy: Arc::new(move |ip| trusted_for_web.trusted.contains(ip)),
     });
 
     let mut app = ServiceApp::new(&ctx)
+        .v1_routes()
         .health_handler(get(health::handler).with_state(health))
         .router(api.merge(web));
     if let Some(cors) = cors {

@@ -8,6 +8,8 @@
 //! - `GET`/`HEAD /api/shop/products` and `/api/shop/products/...`
 //! - `GET`/`HEAD /api/shop/categories`
 //!
+//! Each holds under `/api/v1/...` and under its deprecated alias alike.
+//!
 //! `/health`, `/ready` and `/metrics` are the gateway's own routes and never
 //! reach this policy.
 //!
@@ -16,6 +18,7 @@
 //! cannot borrow the catalogue's public access.
 
 use http::{HeaderValue, Method};
+use marimo_platform::http::version::unversioned;
 
 use crate::rate_limit::LimitKind;
 
@@ -34,6 +37,8 @@ const PUBLIC_USER_ACTIONS: [&str; 5] = [
 ];
 
 pub fn access(method: &Method, path: &str) -> Access {
+    // `/api/v1/...` and its alias are judged alike.
+    let path = &*unversioned(path);
     if !is_plain(path) {
         return Access::Protected;
     }
@@ -58,7 +63,7 @@ pub fn anonymous_limit(method: &Method, path: &str) -> Option<LimitKind> {
     if *method != Method::POST {
         return None;
     }
-    match path {
+    match &*unversioned(path) {
         "/api/users/login" => Some(LimitKind::Login),
         "/api/users/register" => Some(LimitKind::Register),
         "/api/users/refresh" => Some(LimitKind::Refresh),

@@ -169,6 +169,13 @@ impl IntoResponse for ApiError {
         if let Some(secs) = self.retry_after {
             res.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            // The rate-limit fields of the IETF draft, as the OpenAPI
+            // documents promise on 429: nothing left until the reset.
+            if self.status == StatusCode::TOO_MANY_REQUESTS {
+                let h = res.headers_mut();
+                h.insert("ratelimit-remaining", HeaderValue::from(0u64));
+                h.insert("ratelimit-reset", HeaderValue::from(secs));
+            }
         }
         res
     }
@@ -338,5 +345,7 @@ mod tests {
         let res = ApiError::rate_limited(7).into_response();
         assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(res.headers()[header::RETRY_AFTER], "7");
+        assert_eq!(res.headers()["ratelimit-remaining"], "0");
+        assert_eq!(res.headers()["ratelimit-reset"], "7");
     }
 }

@@ -21,6 +21,9 @@
 //! - [`redis`]: the shared Redis connection (cache store, rate limits,
 //!   locks) that fails fast when Redis is away.
 //! - [`lock`]: leases so scheduled jobs run on one replica at a time.
+//! - [`openapi`]: the OpenAPI 3.1 documents' shared parts (error shape,
+//!   security, pagination, headers) and the refusal of unknown query
+//!   parameters.
 
 pub mod append_only;
 pub mod auth;
@@ -38,6 +41,7 @@ pub mod ids;
 pub mod invalid;
 pub mod lock;
 pub mod money;
+pub mod openapi;
 pub mod redis;
 pub mod resilience;
 pub mod service;

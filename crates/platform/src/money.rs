@@ -75,6 +75,32 @@ impl<'de> Deserialize<'de> for Decimal {
     }
 }
 
+/// In OpenAPI documents: a decimal string (`"29.99"`) or a JSON number,
+/// as clients may send either; answers always write the string.
+impl utoipa::PartialSchema for Decimal {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+        OneOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some(r"^\s*[-+]?[0-9]+(\.[0-9]+)?\s*$"))
+                    .examples(["29.99"]),
+            )
+            .item(ObjectBuilder::new().schema_type(Type::Number))
+            .description(Some(
+                "An exact decimal: a string such as \"29.99\" (preferred) or a JSON number.",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Decimal {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("Decimal")
+    }
+}
+
 impl Serialize for Decimal {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)

@@ -31,6 +31,9 @@ use marimo_platform::{
     service::{ServiceContext, StartError},
 };
 
+// utoipa's macros expand to fully qualified paths of the types named in
+// them, which the workspace's `unused_qualifications` lint would flag.
+#[allow(unused_qualifications)]
 mod api;
 pub mod app;
 pub mod domain;
@@ -76,7 +79,7 @@ pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
     let idempotency = marimo_platform::idempotency::Layer::prepare(&ctx)
         .await?
         .in_transaction(api::IN_TRANSACTION);
-    Ok(ServiceApp::new(&ctx).idempotency(idempotency).router(api))
+    Ok(ServiceApp::new(&ctx).idempotency(idempotency).api(api))
 }
 
 /// Prepares the database and returns the shop (no HTTP, consumers or

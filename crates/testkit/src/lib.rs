@@ -26,11 +26,14 @@
 //!   ephemeral port (no fixed ports, no sleeps).
 //! - [`Http`]: a small client that returns status, headers and JSON.
 //! - [`consul`]: a Consul-compatible server of the documented endpoints.
+//! - [`openapi::assert_coverage`]: a service's routes and its OpenAPI
+//!   document agree.
 //! - [`scrape::sample`]: one value of a `/metrics` exposition.
 //! - [`otlp::OtlpReceiver`]: an OTLP/HTTP trace receiver (what Jaeger or a
 //!   collector would be).
 
 pub mod consul;
+pub mod openapi;
 pub mod otlp;
 pub mod scrape;
 

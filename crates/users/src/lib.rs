@@ -32,6 +32,9 @@ use marimo_platform::{
     service::{ServiceContext, StartError},
 };
 
+// utoipa's macros expand to fully qualified paths of the types named in
+// them, which the workspace's `unused_qualifications` lint would flag.
+#[allow(unused_qualifications)]
 mod api;
 mod app;
 pub mod domain;
@@ -96,7 +99,7 @@ pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
     });
     let idempotency = idempotency::Layer::prepare(&ctx).await?;
     idempotency::spawn_purge(&ctx, ctx.db().clone(), IDEMPOTENCY_TTL);
-    Ok(ServiceApp::new(&ctx).idempotency(idempotency).router(api))
+    Ok(ServiceApp::new(&ctx).idempotency(idempotency).api(api))
 }
 
 /// How long an `Idempotency-Key` is remembered (the platform's layer

@@ -1,11 +1,9 @@
-//! `/api/accounting/accounts`: the chart of accounts.
+//! `/api/v1/accounting/accounts`: the chart of accounts.
 
 use axum::{
-    Router,
     extract::State,
     http::StatusCode,
     response::{IntoResponse, Response},
-    routing::get,
 };
 use marimo_platform::{
     ApiError, ApiResult,
@@ -13,76 +11,100 @@ use marimo_platform::{
     http::{Json, Query},
 };
 use serde::{Deserialize, Deserializer};
-use serde_json::{Value, json};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{AccountCode, AppState, parse_body};
+use super::{
+    AccountCode, AppState, parse_body,
+    views::{self, AccountAnswer, AccountList, AccountSaved},
+};
 use crate::{
     app::chart::AccountChanges,
     domain::accounts::{Account, AccountType, parse_code, parse_name},
-    store::accounts::{self, AccountRecord},
+    store::accounts,
 };
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/accounting/accounts", get(list).post(create))
-        .route("/api/accounting/accounts/{code}", get(show).put(update))
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(show, update))
 }
 
-pub(super) fn account_json(r: &AccountRecord) -> Value {
-    let a = &r.account;
-    json!({
-        "code": a.code,
-        "name": a.name,
-        "type": a.account_type,
-        "normal_balance": a.account_type.normal_side(),
-        "parent": a.parent,
-        "active": a.active,
-        "created_at": r.created_at,
-        "updated_at": r.updated_at,
-    })
-}
-
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Only accounts of this type.
     #[serde(rename = "type")]
+    #[param(rename = "type", value_type = Option<AccountType>)]
     account_type: Option<String>,
+    /// Only active (`true`) or inactive (`false`) accounts.
     active: Option<bool>,
 }
 
+/// The chart of accounts, by code.
+#[utoipa::path(
+    get,
+    path = "/api/v1/accounting/accounts",
+    params(ListQuery),
+    responses((status = 200, description = "The accounts, by code.", body = AccountList)),
+)]
 async fn list(
     _: Authorized<Bookkeepers>,
     State(s): State<AppState>,
     Query(q): Query<ListQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AccountList>> {
     let wanted_type = q
         .account_type
         .as_deref()
         .map(str::parse::<AccountType>)
         .transpose()?;
     let all = accounts::list(s.ledger.db.pool()).await?;
-    let list: Vec<Value> = all
+    let list: Vec<views::AccountView> = all
         .iter()
         .filter(|r| wanted_type.is_none_or(|t| r.account.account_type == t))
         .filter(|r| q.active.is_none_or(|a| r.account.active == a))
-        .map(account_json)
+        .map(views::account)
         .collect();
-    Ok(Json(
-        json!({"success": true, "total": list.len(), "accounts": list}),
-    ))
+    Ok(Json(AccountList {
+        success: true,
+        total: list.len(),
+        accounts: list,
+    }))
 }
 
-#[derive(Debug, Deserialize)]
+/// `POST /accounts`. Unknown fields are refused.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"code": "6100", "name": "Software", "type": "expense", "parent": "6000"}))]
 struct CreateRequest {
+    /// 1 to 10 digits, unique.
+    #[schema(example = "6100")]
     code: String,
+    /// 1 to 200 characters.
     name: String,
     #[serde(rename = "type")]
+    #[schema(value_type = AccountType)]
     account_type: String,
+    /// The parent account's code (also accepted as `parent_code`).
     #[serde(default, alias = "parent_code")]
     parent: Option<String>,
+    /// Default `true`.
     #[serde(default)]
     active: Option<bool>,
 }
 
+/// Adds an account to the chart.
+#[utoipa::path(
+    post,
+    path = "/api/v1/accounting/accounts",
+    request_body = CreateRequest,
+    responses(
+        (status = 201, description = "Created.", body = AccountSaved),
+        (status = 409, description = "The code is taken.", body = marimo_platform::openapi::ErrorBody),
+        (status = 422, description = "The parent does not exist or has another type.", body = marimo_platform::openapi::ErrorBody),
+    ),
+)]
 async fn create(
     _: Authorized<Bookkeepers>,
     State(s): State<AppState>,
@@ -103,26 +125,34 @@ async fn create(
     let record = s.ledger.create_account(account).await?;
     Ok((
         StatusCode::CREATED,
-        axum::Json(json!({
-            "success": true,
-            "message": format!("account {} created", record.account.code),
-            "account": account_json(&record),
-        })),
+        Json(AccountSaved {
+            success: true,
+            message: format!("account {} created", record.account.code),
+            account: views::account(&record),
+        }),
     )
         .into_response())
 }
 
+/// One account.
+#[utoipa::path(
+    get,
+    path = "/api/v1/accounting/accounts/{code}",
+    params(("code" = String, Path, description = "The account's code.")),
+    responses((status = 200, description = "The account.", body = AccountAnswer)),
+)]
 async fn show(
     _: Authorized<Bookkeepers>,
     State(s): State<AppState>,
     AccountCode(code): AccountCode,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AccountAnswer>> {
     let record = accounts::get(s.ledger.db.pool(), &code)
         .await?
         .ok_or_else(|| ApiError::not_found("no such account"))?;
-    Ok(Json(
-        json!({"success": true, "account": account_json(&record)}),
-    ))
+    Ok(Json(AccountAnswer {
+        success: true,
+        account: views::account(&record),
+    }))
 }
 
 /// `Some(None)` for an explicit `null`, `None` when absent.
@@ -132,24 +162,43 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     Option::<T>::deserialize(d).map(Some)
 }
 
-#[derive(Debug, Deserialize)]
+/// `PUT /accounts/{code}`: the fields to change. Unknown fields are
+/// refused.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "Software subscriptions"}))]
 struct UpdateRequest {
     #[serde(default)]
     name: Option<String>,
     #[serde(default, rename = "type")]
+    #[schema(value_type = Option<AccountType>)]
     account_type: Option<String>,
+    /// A code, or `null` / `""` for none (also accepted as `parent_code`).
     #[serde(default, alias = "parent_code", deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
     parent: Option<Option<String>>,
     #[serde(default)]
     active: Option<bool>,
 }
 
+/// Changes an account.
+#[utoipa::path(
+    put,
+    path = "/api/v1/accounting/accounts/{code}",
+    params(("code" = String, Path, description = "The account's code.")),
+    request_body = UpdateRequest,
+    responses(
+        (status = 200, description = "Updated.", body = AccountSaved),
+        (status = 409, description = "The change conflicts with the account's postings or children.", body = marimo_platform::openapi::ErrorBody),
+        (status = 422, description = "The parent does not exist or has another type.", body = marimo_platform::openapi::ErrorBody),
+    ),
+)]
 async fn update(
     _: Authorized<Bookkeepers>,
     State(s): State<AppState>,
     AccountCode(code): AccountCode,
     Json(body): Json<Value>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AccountSaved>> {
     let req: UpdateRequest = parse_body(body)?;
     let changes = AccountChanges {
         name: req.name.as_deref().map(parse_name).transpose()?,
@@ -167,9 +216,9 @@ async fn update(
         active: req.active,
     };
     let record = s.ledger.update_account(&code, changes).await?;
-    Ok(Json(json!({
-        "success": true,
-        "message": format!("account {code} updated"),
-        "account": account_json(&record),
-    })))
+    Ok(Json(AccountSaved {
+        success: true,
+        message: format!("account {code} updated"),
+        account: views::account(&record),
+    }))
 }

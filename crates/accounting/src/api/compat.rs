@@ -2,60 +2,60 @@
 //! `/transactions` (income and expense, each a balanced entry) and
 //! `/balance` (derived from the revenue and expense accounts).
 
-use axum::{Router, extract::State, http::HeaderMap, response::Response, routing::get};
+use axum::{extract::State, http::HeaderMap, response::Response};
 use marimo_platform::{
     ApiError, ApiResult,
     auth::policy::{Authorized, Bookkeepers},
     http::{Json, Page, Query},
+    openapi::{ErrorBody, IdempotencyKeyHeader, PageFields},
 };
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
+use utoipa::IntoParams;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{AppState, EntryId, answer, created, idempotency_key, parse_body};
+use super::{
+    AppState, EntryId, answer, created, idempotency_key, parse_body,
+    views::{self, Balance, TransactionAnswer, TransactionPage, TransactionRecorded},
+};
 use crate::{
     app::Origin,
-    domain::{
-        compat::{self, TransactionRequest},
-        money::Currency,
-    },
+    domain::compat::{self, TransactionRequest},
     store::compat as store,
 };
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/accounting/transactions", get(list).post(create))
-        .route("/api/accounting/transactions/{id}", get(show))
-        .route("/api/accounting/balance", get(balance))
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(show))
+        .routes(routes!(balance))
 }
 
-/// The original's transaction object, plus the entry it became.
-fn transaction_json(r: &store::TransactionRecord, c: &Currency) -> Value {
-    json!({
-        "id": r.id,
-        "type": r.tx.kind,
-        "amount": c.format(r.tx.amount),
-        "description": r.tx.description,
-        "category": r.tx.category,
-        "created_by": r.created_by,
-        "created_at": r.created_at,
-        "entry_number": r.number,
-        "reversed": r.reversed_by.is_some(),
-    })
-}
-
-#[derive(Debug, Deserialize)]
+/// The original returned every transaction, so a page is large by default.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// The page, from 1 (default 1).
+    #[param(minimum = 1)]
     page: Option<u32>,
+    /// Transactions per page, 1 to 1000 (default 500).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
 }
 
-/// Newest first; the original returned every transaction, so a page is
-/// large by default (500, at most 1000) and `total` tells if there is more.
+/// The original API's transactions, newest first; `total` tells if there
+/// is more than the page.
+#[utoipa::path(
+    get,
+    path = "/api/v1/accounting/transactions",
+    params(ListQuery),
+    responses((status = 200, description = "A page of transactions.", body = TransactionPage)),
+)]
 async fn list(
     _: Authorized<Bookkeepers>,
     State(s): State<AppState>,
     Query(q): Query<ListQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<TransactionPage>> {
     let (page_no, limit, offset) = Page {
         page: q.page,
         limit: q.limit,
@@ -63,15 +63,30 @@ async fn list(
     .resolve_within(500, 1000)?;
     let (rows, total) = store::list(s.ledger.db.pool(), offset, i64::from(limit)).await?;
     let c = &s.ledger.currency();
-    Ok(Json(json!({
-        "success": true,
-        "transactions": rows.iter().map(|r| transaction_json(r, c)).collect::<Vec<_>>(),
-        "total": total,
-        "page": page_no,
-        "limit": limit,
-    })))
+    Ok(Json(TransactionPage {
+        success: true,
+        transactions: rows.iter().map(|r| views::transaction(r, c)).collect(),
+        page: PageFields {
+            total,
+            page: page_no,
+            limit,
+        },
+    }))
 }
 
+/// Records income or expense: a balanced entry against cash (1000) and
+/// revenue (4000) or expense (6000).
+#[utoipa::path(
+    post,
+    path = "/api/v1/accounting/transactions",
+    params(IdempotencyKeyHeader),
+    request_body = TransactionRequest,
+    responses(
+        (status = 201, description = "Recorded.", body = TransactionRecorded),
+        (status = 409, description = "The period of today is closed or locked.", body = ErrorBody),
+        (status = 422, description = "The Idempotency-Key was used with another request.", body = ErrorBody),
+    ),
+)]
 async fn create(
     Authorized(caller, _): Authorized<Bookkeepers>,
     State(s): State<AppState>,
@@ -95,40 +110,55 @@ async fn create(
     let done = s
         .ledger
         .record_transaction(tx, origin, key, |record| {
-            created(json!({
-                "success": true,
-                "message": "transaction recorded",
-                "transaction": transaction_json(record, c),
-            }))
+            created(TransactionRecorded {
+                success: true,
+                message: "transaction recorded".to_owned(),
+                transaction: views::transaction(record, c),
+            })
         })
         .await?;
     Ok(answer(done))
 }
 
 /// The transaction itself at the top level, as the original answered.
+#[utoipa::path(
+    get,
+    path = "/api/v1/accounting/transactions/{id}",
+    params(("id" = String, Path, description = "The transaction's id.")),
+    responses((status = 200, description = "The transaction.", body = TransactionAnswer)),
+)]
 async fn show(
     _: Authorized<Bookkeepers>,
     State(s): State<AppState>,
     EntryId(id): EntryId,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<TransactionAnswer>> {
     let r = store::get(s.ledger.db.pool(), &id)
         .await?
         .ok_or_else(|| ApiError::not_found("no such transaction"))?;
-    let mut body = transaction_json(&r, &s.ledger.currency());
-    body["success"] = json!(true);
-    Ok(Json(body))
+    Ok(Json(TransactionAnswer {
+        success: true,
+        transaction: views::transaction(&r, &s.ledger.currency()),
+    }))
 }
 
 /// Income, expense and their difference over the whole ledger (every
 /// posting, whatever its path), as decimal strings.
-async fn balance(_: Authorized<Bookkeepers>, State(s): State<AppState>) -> ApiResult<Json<Value>> {
+#[utoipa::path(
+    get,
+    path = "/api/v1/accounting/balance",
+    responses((status = 200, description = "The balance.", body = Balance)),
+)]
+async fn balance(
+    _: Authorized<Bookkeepers>,
+    State(s): State<AppState>,
+) -> ApiResult<Json<Balance>> {
     let (income, expense, balance) = s.ledger.compat_balance().await?;
     let c = &s.ledger.currency();
-    Ok(Json(json!({
-        "success": true,
-        "balance": c.format(balance),
-        "income": c.format(income),
-        "expense": c.format(expense),
-        "currency": c.code(),
-    })))
+    Ok(Json(Balance {
+        success: true,
+        balance: c.format(balance),
+        income: c.format(income),
+        expense: c.format(expense),
+        currency: c.code().to_owned(),
+    }))
 }

@@ -1,23 +1,27 @@
-//! `/api/accounting/journal-entries`: posting, listing, reading and
+//! `/api/v1/accounting/journal-entries`: posting, listing, reading and
 //! reversing entries. Posted entries are immutable: PUT, PATCH and DELETE
 //! answer 405.
 
 use axum::{
-    Router,
     extract::State,
     http::{HeaderMap, HeaderValue, header},
     response::{IntoResponse, Response},
-    routing::{get, post},
 };
 use marimo_platform::{
     ApiError, ApiResult, ErrorCode,
     auth::policy::{Authorized, Bookkeepers},
     http::{Json, OptionalJson, Page, Query},
+    openapi::{ErrorBody, IdempotencyKeyHeader, PageFields},
 };
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{AppState, EntryId, answer, created, idempotency_key, opt_date, parse_body, views};
+use super::{
+    AppState, EntryId, answer, created, idempotency_key, opt_date, parse_body,
+    views::{self, EntryAnswer, EntryPage, EntryPosted, EntryReversed},
+};
 use crate::{
     app::Origin,
     domain::{
@@ -28,34 +32,53 @@ use crate::{
     store::journal::{self, Filter},
 };
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/accounting/journal-entries", get(list).post(create))
-        .route(
-            "/api/accounting/journal-entries/{id}",
-            get(show).put(immutable).patch(immutable).delete(immutable),
-        )
-        .route(
-            "/api/accounting/journal-entries/{id}/reverse",
-            post(reverse),
-        )
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(show, immutable))
+        .routes(routes!(reverse))
 }
 
-#[derive(Debug, Deserialize)]
+/// `asc` or `desc` (default).
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)] // the document's view of `order`, parsed as text
+enum Order {
+    Asc,
+    Desc,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// First day, `YYYY-MM-DD`, inclusive.
+    #[param(example = "2026-01-01")]
     from: Option<String>,
+    /// Last day, `YYYY-MM-DD`, inclusive.
+    #[param(example = "2026-12-31")]
     to: Option<String>,
+    /// Only entries with a line on this account (its code).
     account: Option<String>,
+    /// Only entries with this reference.
     reference: Option<String>,
+    /// By date: `desc` (default, newest first) or `asc`.
+    #[param(value_type = Option<Order>, inline)]
     order: Option<String>,
 }
 
+/// Journal entries, newest first by default.
+#[utoipa::path(
+    get,
+    path = "/api/v1/accounting/journal-entries",
+    params(ListQuery, Page),
+    responses((status = 200, description = "A page of entries.", body = EntryPage)),
+)]
 async fn list(
     _: Authorized<Bookkeepers>,
     State(s): State<AppState>,
     Query(q): Query<ListQuery>,
     Query(p): Query<Page>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<EntryPage>> {
     let (page, limit, offset) = p.resolve()?;
     let from = opt_date("from", q.from.as_deref())?;
     let to = opt_date("to", q.to.as_deref())?;
@@ -87,15 +110,26 @@ async fn list(
     let (entries, total) =
         journal::list(s.ledger.db.pool(), &filter, offset, i64::from(limit)).await?;
     let c = &s.ledger.currency();
-    Ok(Json(json!({
-        "success": true,
-        "entries": entries.iter().map(|e| views::entry(e, c)).collect::<Vec<_>>(),
-        "total": total,
-        "page": page,
-        "limit": limit,
-    })))
+    Ok(Json(EntryPage {
+        success: true,
+        entries: entries.iter().map(|e| views::entry(e, c)).collect(),
+        page: PageFields { total, page, limit },
+    }))
 }
 
+/// Posts a balanced entry. With an `Idempotency-Key`, a retry of the same
+/// request gets the first answer again.
+#[utoipa::path(
+    post,
+    path = "/api/v1/accounting/journal-entries",
+    params(IdempotencyKeyHeader),
+    request_body = crate::domain::entry::EntryRequest,
+    responses(
+        (status = 201, description = "Posted.", body = EntryPosted),
+        (status = 409, description = "The period is closed or locked.", body = ErrorBody),
+        (status = 422, description = "Unbalanced, an unknown or inactive account, or the Idempotency-Key was used with another request.", body = ErrorBody),
+    ),
+)]
 async fn create(
     Authorized(caller, _): Authorized<Bookkeepers>,
     State(s): State<AppState>,
@@ -121,28 +155,42 @@ async fn create(
     let done = s
         .ledger
         .create_entry(&draft, origin, key, |posted| {
-            created(json!({
-                "success": true,
-                "message": format!("journal entry {} posted", posted.number),
-                "entry": views::entry(posted, &c),
-            }))
+            created(EntryPosted {
+                success: true,
+                message: format!("journal entry {} posted", posted.number),
+                entry: views::entry(posted, &c),
+            })
         })
         .await?;
     Ok(answer(done))
 }
 
+/// One entry.
+#[utoipa::path(
+    get,
+    path = "/api/v1/accounting/journal-entries/{id}",
+    params(("id" = String, Path, description = "The entry's id.")),
+    responses((status = 200, description = "The entry.", body = EntryAnswer)),
+)]
 async fn show(
     _: Authorized<Bookkeepers>,
     State(s): State<AppState>,
     EntryId(id): EntryId,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<EntryAnswer>> {
     let e = s.ledger.get(&id).await?;
-    Ok(Json(
-        json!({"success": true, "entry": views::entry(&e, &s.ledger.currency())}),
-    ))
+    Ok(Json(EntryAnswer {
+        success: true,
+        entry: views::entry(&e, &s.ledger.currency()),
+    }))
 }
 
-/// Posted entries are facts: corrections are reversing entries.
+/// Posted entries are facts: corrections are reversing entries. Always 405.
+#[utoipa::path(
+    method(put, patch, delete),
+    path = "/api/v1/accounting/journal-entries/{id}",
+    params(("id" = String, Path, description = "The entry's id.")),
+    responses((status = 405, description = "Posted entries cannot be changed or deleted; reverse them.", body = ErrorBody, headers(("Allow" = String, description = "`GET`")))),
+)]
 async fn immutable() -> Response {
     let mut res = ApiError::of(
         ErrorCode::MethodNotAllowed,
@@ -154,12 +202,28 @@ async fn immutable() -> Response {
     res
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// `POST .../reverse`: an optional body. Unknown fields are refused.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"date": "2026-12-02"}))]
 struct ReverseRequest {
+    /// The reversal's date, `YYYY-MM-DD` (default today).
     #[serde(default)]
     date: Option<String>,
 }
 
+/// Reverses an entry with a new entry of the opposite lines (at most once).
+#[utoipa::path(
+    post,
+    path = "/api/v1/accounting/journal-entries/{id}/reverse",
+    params(("id" = String, Path, description = "The entry's id."), IdempotencyKeyHeader),
+    request_body(content = Option<ReverseRequest>, description = "Optional; an empty body reverses today."),
+    responses(
+        (status = 201, description = "The reversing entry.", body = EntryReversed),
+        (status = 409, description = "Already reversed, or the period is closed.", body = ErrorBody),
+        (status = 422, description = "The Idempotency-Key was used with another request.", body = ErrorBody),
+    ),
+)]
 async fn reverse(
     Authorized(caller, _): Authorized<Bookkeepers>,
     State(s): State<AppState>,
@@ -188,12 +252,12 @@ async fn reverse(
     let done = s
         .ledger
         .reverse_entry(&id, date, origin, key, |reversal| {
-            created(json!({
-                "success": true,
-                "message": format!("journal entry reversed by {}", reversal.number),
-                "reverses": id,
-                "entry": views::entry(reversal, &c),
-            }))
+            created(EntryReversed {
+                success: true,
+                message: format!("journal entry reversed by {}", reversal.number),
+                reverses: id.clone(),
+                entry: views::entry(reversal, &c),
+            })
         })
         .await?;
     Ok(answer(done))

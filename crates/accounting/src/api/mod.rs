@@ -18,7 +18,6 @@ mod views;
 use std::sync::Arc;
 
 use axum::{
-    Router,
     extract::{FromRequestParts, Path},
     http::{HeaderMap, HeaderValue, Method, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
@@ -27,9 +26,11 @@ use marimo_platform::{
     ApiError, ApiResult,
     auth::Caller,
     idempotency::{self, Keyed},
+    openapi,
 };
-use serde::de::DeserializeOwned;
+use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::{
     app::{
@@ -52,19 +53,24 @@ pub(crate) struct AppState {
 /// not even in the window the platform's layer leaves): the layer leaves
 /// them alone.
 pub(crate) const IN_TRANSACTION: &[(Method, &str)] = &[
-    (Method::POST, "/api/accounting/journal-entries"),
-    (Method::POST, "/api/accounting/journal-entries/{id}/reverse"),
-    (Method::POST, "/api/accounting/transactions"),
+    (Method::POST, "/api/v1/accounting/journal-entries"),
+    (Method::POST, "/api/v1/accounting/journal-entries/{id}/reverse"),
+    (Method::POST, "/api/v1/accounting/transactions"),
 ];
 
-pub(crate) fn routes(state: AppState) -> Router {
-    Router::new()
-        .merge(accounts::routes())
-        .merge(journal::routes())
-        .merge(periods::routes())
-        .merge(reports::routes())
-        .merge(compat::routes())
-        .with_state(state)
+/// The service's routes with their OpenAPI document (`utoipa-axum`: a
+/// route and its spec entry are registered together).
+pub(crate) fn routes(state: AppState) -> OpenApiRouter {
+    OpenApiRouter::with_openapi(openapi::document(
+        "accounting",
+        "A double-entry ledger: the chart of accounts, journal entries (posted entries are immutable; corrections are reversals), monthly periods, financial reports (JSON or CSV), and the original API's `/transactions` and `/balance`. For accountants and admins.",
+    ))
+    .merge(accounts::routes())
+    .merge(journal::routes())
+    .merge(periods::routes())
+    .merge(reports::routes())
+    .merge(compat::routes())
+    .with_state(state)
 }
 
 // ------------------------------------------------------ path values
@@ -134,8 +140,17 @@ pub(crate) fn opt_date(field: &str, v: Option<&str>) -> ApiResult<Option<time::D
 }
 
 /// Deserialises a JSON value into a request type; mismatches are 400.
+/// An unknown field is refused naming it (`details.field`).
 pub(crate) fn parse_body<T: DeserializeOwned>(v: Value) -> ApiResult<T> {
-    serde_json::from_value(v).map_err(|e| ApiError::validation(format!("invalid request: {e}")))
+    serde_json::from_value(v).map_err(|e| {
+        let message = format!("invalid request: {e}");
+        match marimo_platform::http::extract::unknown_field(&message) {
+            Some(field) => {
+                ApiError::validation(message).with_details(serde_json::json!({ "field": field }))
+            }
+            None => ApiError::validation(message),
+        }
+    })
 }
 
 /// Report output: JSON (default) or CSV.
@@ -203,9 +218,18 @@ pub(crate) fn answer(a: Answer) -> Response {
 }
 
 /// A reply of `201 Created`.
-pub(crate) fn created(body: Value) -> Reply {
+pub(crate) fn created(body: impl Serialize) -> Reply {
     Reply {
         status: StatusCode::CREATED.as_u16(),
-        body,
+        // A view of strings, numbers and lists always serialises.
+        body: serde_json::to_value(body).unwrap_or(Value::Null),
     }
+}
+
+/// `format`: `json` (default) or `csv`.
+#[derive(Debug, Clone, Copy, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum FormatParam {
+    Json,
+    Csv,
 }

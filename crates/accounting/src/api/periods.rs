@@ -1,19 +1,20 @@
-//! `/api/accounting/periods`: monthly periods and their status.
+//! `/api/v1/accounting/periods`: monthly periods and their status.
 
-use axum::{
-    Router,
-    extract::State,
-    routing::{get, post},
-};
+use axum::extract::State;
 use marimo_platform::{
     ApiResult,
     auth::policy::{Admins, Authorized, Bookkeepers},
     http::{Json, Query},
+    openapi::ErrorBody,
 };
 use serde::Deserialize;
-use serde_json::{Value, json};
+use utoipa::IntoParams;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{AppState, PeriodParam};
+use super::{
+    AppState, PeriodParam,
+    views::{self, PeriodChange, PeriodChanged, PeriodList},
+};
 use crate::{
     domain::{
         calendar::{MAX_YEAR, MIN_YEAR, Period, today},
@@ -22,24 +23,34 @@ use crate::{
     store::periods,
 };
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/accounting/periods", get(list))
-        .route("/api/accounting/periods/{period}/close", post(close))
-        .route("/api/accounting/periods/{period}/reopen", post(reopen))
-        .route("/api/accounting/periods/{period}/lock", post(lock))
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(close))
+        .routes(routes!(reopen))
+        .routes(routes!(lock))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Only this year's periods.
+    #[param(minimum = 1900, maximum = 9999, example = 2026)]
     year: Option<i32>,
 }
 
+/// Periods that were posted to or whose status was set, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/accounting/periods",
+    params(ListQuery),
+    responses((status = 200, description = "The periods.", body = PeriodList)),
+)]
 async fn list(
     _: Authorized<Bookkeepers>,
     State(s): State<AppState>,
     Query(q): Query<ListQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<PeriodList>> {
     if let Some(y) = q.year
         && !(MIN_YEAR..=MAX_YEAR).contains(&y)
     {
@@ -48,18 +59,11 @@ async fn list(
         )));
     }
     let list = periods::list(s.ledger.db.pool(), q.year).await?;
-    Ok(Json(json!({
-        "success": true,
-        // Periods without a row are open: only those posted to or whose
-        // status was set are listed.
-        "periods": list.iter().map(|p| json!({
-            "period": p.period,
-            "status": p.status,
-            "updated_at": p.updated_at,
-            "updated_by": p.updated_by,
-        })).collect::<Vec<_>>(),
-        "current_period": Period::of(today()).to_string(),
-    })))
+    Ok(Json(PeriodList {
+        success: true,
+        periods: list.iter().map(views::period).collect(),
+        current_period: Period::of(today()).to_string(),
+    }))
 }
 
 async fn change(
@@ -67,45 +71,74 @@ async fn change(
     caller: &marimo_platform::auth::Caller,
     p: Period,
     action: PeriodAction,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<PeriodChanged>> {
     let change = s.ledger.change_period(p, action, &caller.user_id).await?;
     let message = if change.from == change.to {
         format!("period {p} was already {}", change.to)
     } else {
         format!("period {p} is now {}", change.to)
     };
-    Ok(Json(json!({
-        "success": true,
-        "message": message,
-        "period": {
-            "period": p.to_string(),
-            "status": change.to,
-            "previous_status": change.from,
+    Ok(Json(PeriodChanged {
+        success: true,
+        message,
+        period: PeriodChange {
+            period: p.to_string(),
+            status: change.to,
+            previous_status: change.from,
         },
-    })))
+    }))
 }
 
+/// Closes a period: nothing posts into it until it is reopened. Admins only.
+#[utoipa::path(
+    post,
+    path = "/api/v1/accounting/periods/{period}/close",
+    params(("period" = String, Path, description = "`YYYY-MM`.", example = "2026-11")),
+    responses(
+        (status = 200, description = "Closed (or already closed).", body = PeriodChanged),
+        (status = 409, description = "The period is locked.", body = ErrorBody),
+    ),
+)]
 async fn close(
     Authorized(caller, _): Authorized<Admins>,
     State(s): State<AppState>,
     PeriodParam(p): PeriodParam,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<PeriodChanged>> {
     change(&s, &caller, p, PeriodAction::Close).await
 }
 
+/// Reopens a closed period. Admins only.
+#[utoipa::path(
+    post,
+    path = "/api/v1/accounting/periods/{period}/reopen",
+    params(("period" = String, Path, description = "`YYYY-MM`.", example = "2026-11")),
+    responses(
+        (status = 200, description = "Open (or already open).", body = PeriodChanged),
+        (status = 409, description = "The period is locked.", body = ErrorBody),
+    ),
+)]
 async fn reopen(
     Authorized(caller, _): Authorized<Admins>,
     State(s): State<AppState>,
     PeriodParam(p): PeriodParam,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<PeriodChanged>> {
     change(&s, &caller, p, PeriodAction::Reopen).await
 }
 
-/// Irreversible.
+/// Locks a period for good: irreversible. Admins only.
+#[utoipa::path(
+    post,
+    path = "/api/v1/accounting/periods/{period}/lock",
+    params(("period" = String, Path, description = "`YYYY-MM`.", example = "2026-11")),
+    responses(
+        (status = 200, description = "Locked (or already locked).", body = PeriodChanged),
+        (status = 409, description = "The period cannot be locked now.", body = ErrorBody),
+    ),
+)]
 async fn lock(
     Authorized(caller, _): Authorized<Admins>,
     State(s): State<AppState>,
     PeriodParam(p): PeriodParam,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<PeriodChanged>> {
     change(&s, &caller, p, PeriodAction::Lock).await
 }

@@ -1,12 +1,10 @@
-//! `/api/accounting/reports/...`, an account's ledger and the dashboard
+//! `/api/v1/accounting/reports/...`, an account's ledger and the dashboard
 //! summary (computed by `app::reports`). Amounts are decimal strings;
 //! `?format=csv` answers `text/csv`.
 
 use axum::{
-    Router,
     extract::State,
     response::{IntoResponse, Response},
-    routing::get,
 };
 use marimo_contracts::{
     Success, accounting as contract,
@@ -16,46 +14,57 @@ use marimo_platform::{
     ApiError, ApiResult,
     auth::policy::{Authorized, Bookkeepers, Staff},
     http::{Json, Page, Query},
+    openapi::PageFields,
 };
 use serde::Deserialize;
-use serde_json::{Value, json};
 use time::Date;
+use utoipa::IntoParams;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{AccountCode, AppState, Format, csv_response, format, opt_date, views};
+use super::{
+    AccountCode, AppState, Format, FormatParam, csv_response, format, opt_date,
+    views::{
+        self, BalanceSheetView, IncomeStatementView, Ledger, LedgerAccount, LedgerLineView,
+        ReportAsOf, ReportOver, TrialBalanceView,
+    },
+};
 use crate::domain::{
     calendar::{Period, format_date, today},
     csv,
 };
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/accounting/reports/trial-balance", get(trial_balance))
-        .route(
-            "/api/accounting/reports/income-statement",
-            get(income_statement),
-        )
-        .route("/api/accounting/reports/balance-sheet", get(balance_sheet))
-        .route("/api/accounting/accounts/{code}/ledger", get(ledger))
-        .route("/api/accounting/summary", get(summary))
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(trial_balance))
+        .routes(routes!(income_statement))
+        .routes(routes!(balance_sheet))
+        .routes(routes!(ledger))
+        .routes(routes!(summary))
 }
 
-/// Merges a report's fields into the response object.
-fn with(mut head: Value, body: Value) -> Value {
-    if let (Some(h), Value::Object(b)) = (head.as_object_mut(), body) {
-        h.extend(b);
-    }
-    head
-}
-
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct AsOfQuery {
+    /// The day, `YYYY-MM-DD` (default today, UTC).
+    #[param(example = "2026-12-31")]
     as_of: Option<String>,
+    /// `json` (default) or `csv`.
+    #[param(value_type = Option<FormatParam>, inline)]
     format: Option<String>,
 }
 
-/// `as_of` is a day: every posting dated on or before it counts (whole
-/// months from the monthly balances, the days of its own month from the
-/// lines).
+/// A trial balance at a day: every posting dated on or before `as_of`
+/// counts (whole months from the monthly balances, the days of its own
+/// month from the lines).
+#[utoipa::path(
+    get,
+    path = "/api/v1/accounting/reports/trial-balance",
+    params(AsOfQuery),
+    responses((status = 200, description = "The trial balance.", content(
+        (ReportAsOf<TrialBalanceView> = "application/json"),
+        (String = "text/csv"),
+    ))),
+)]
 async fn trial_balance(
     _: Authorized<Bookkeepers>,
     State(s): State<AppState>,
@@ -70,18 +79,28 @@ async fn trial_balance(
             &format!("trial-balance-{}.csv", format_date(as_of)),
             csv::trial_balance(&tb, c),
         ),
-        Format::Json => Json(with(
-            json!({"success": true, "report": "trial_balance", "as_of": format_date(as_of), "currency": c.code()}),
-            views::trial_balance(&tb, c),
-        ))
+        Format::Json => Json(ReportAsOf {
+            success: true,
+            report: "trial_balance",
+            as_of: format_date(as_of),
+            currency: c.code().to_owned(),
+            body: views::trial_balance(&tb, c),
+        })
         .into_response(),
     })
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct RangeQuery {
+    /// First day, `YYYY-MM-DD` (default the first day of `to`'s year).
+    #[param(example = "2026-01-01")]
     from: Option<String>,
+    /// Last day, `YYYY-MM-DD` (default today, UTC).
+    #[param(example = "2026-12-31")]
     to: Option<String>,
+    /// `json` (default) or `csv`.
+    #[param(value_type = Option<FormatParam>, inline)]
     format: Option<String>,
 }
 
@@ -101,6 +120,16 @@ fn range(from: Option<&str>, to: Option<&str>) -> ApiResult<(Date, Date)> {
     Ok((from, to))
 }
 
+/// Revenue and expenses over `[from, to]`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/accounting/reports/income-statement",
+    params(RangeQuery),
+    responses((status = 200, description = "The income statement.", content(
+        (ReportOver<IncomeStatementView> = "application/json"),
+        (String = "text/csv"),
+    ))),
+)]
 async fn income_statement(
     _: Authorized<Bookkeepers>,
     State(s): State<AppState>,
@@ -112,17 +141,35 @@ async fn income_statement(
     let c = &s.ledger.currency();
     Ok(match fmt {
         Format::Csv => csv_response(
-            &format!("income-statement-{}-{}.csv", format_date(from), format_date(to)),
+            &format!(
+                "income-statement-{}-{}.csv",
+                format_date(from),
+                format_date(to)
+            ),
             csv::income_statement(&is, c),
         ),
-        Format::Json => Json(with(
-            json!({"success": true, "report": "income_statement", "from": format_date(from), "to": format_date(to), "currency": c.code()}),
-            views::income_statement(&is, c),
-        ))
+        Format::Json => Json(ReportOver {
+            success: true,
+            report: "income_statement",
+            from: format_date(from),
+            to: format_date(to),
+            currency: c.code().to_owned(),
+            body: views::income_statement(&is, c),
+        })
         .into_response(),
     })
 }
 
+/// Assets, liabilities and equity at `as_of`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/accounting/reports/balance-sheet",
+    params(AsOfQuery),
+    responses((status = 200, description = "The balance sheet.", content(
+        (ReportAsOf<BalanceSheetView> = "application/json"),
+        (String = "text/csv"),
+    ))),
+)]
 async fn balance_sheet(
     _: Authorized<Bookkeepers>,
     State(s): State<AppState>,
@@ -137,26 +184,49 @@ async fn balance_sheet(
             &format!("balance-sheet-{}.csv", format_date(as_of)),
             csv::balance_sheet(&bs, c),
         ),
-        Format::Json => Json(with(
-            json!({"success": true, "report": "balance_sheet", "as_of": format_date(as_of), "currency": c.code()}),
-            views::balance_sheet(&bs, c),
-        ))
+        Format::Json => Json(ReportAsOf {
+            success: true,
+            report: "balance_sheet",
+            as_of: format_date(as_of),
+            currency: c.code().to_owned(),
+            body: views::balance_sheet(&bs, c),
+        })
         .into_response(),
     })
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct LedgerQuery {
+    /// First day, `YYYY-MM-DD` (default: the beginning).
+    #[param(example = "2026-01-01")]
     from: Option<String>,
+    /// Last day, `YYYY-MM-DD` (default today, UTC).
+    #[param(example = "2026-12-31")]
     to: Option<String>,
+    /// `json` (default) or `csv`.
+    #[param(value_type = Option<FormatParam>, inline)]
     format: Option<String>,
+    /// The page, from 1 (default 1).
+    #[param(minimum = 1)]
     page: Option<u32>,
+    /// Lines per page, 1 to 10000 (default 1000).
+    #[param(minimum = 1, maximum = 10000)]
     limit: Option<u32>,
 }
 
 /// An account's lines in `[from, to]` (default: everything up to today)
 /// with the running balance on its normal side, from the opening balance
 /// (everything before `from`). Pages carry on the running balance.
+#[utoipa::path(
+    get,
+    path = "/api/v1/accounting/accounts/{code}/ledger",
+    params(("code" = String, Path, description = "The account's code."), LedgerQuery),
+    responses((status = 200, description = "The account's ledger.", content(
+        (Ledger = "application/json"),
+        (String = "text/csv"),
+    ))),
+)]
 async fn ledger(
     _: Authorized<Bookkeepers>,
     State(s): State<AppState>,
@@ -190,38 +260,50 @@ async fn ledger(
             csv::ledger(l.page_opening, &l.lines, c),
         ));
     }
-    Ok(Json(json!({
-        "success": true,
-        "account": {
-            "code": l.account.code,
-            "name": l.account.name,
-            "type": t,
-            "normal_balance": t.normal_side(),
+    Ok(Json(Ledger {
+        success: true,
+        account: LedgerAccount {
+            code: l.account.code.clone(),
+            name: l.account.name.clone(),
+            account_type: t,
+            normal_balance: t.normal_side(),
         },
-        "from": format_date(from),
-        "to": format_date(to),
-        "currency": c.code(),
-        "opening_balance": c.format(l.opening),
-        "closing_balance": c.format(l.closing),
-        "lines": l.lines.iter().map(|(line, balance)| json!({
-            "date": line.date,
-            "entry_id": line.entry_id,
-            "number": line.number,
-            "description": line.description,
-            "memo": line.memo,
-            "debit": c.format(line.debit),
-            "credit": c.format(line.credit),
-            "balance": c.format(*balance),
-        })).collect::<Vec<_>>(),
-        "total": l.total,
-        "page": page_no,
-        "limit": limit,
-    }))
+        from: format_date(from),
+        to: format_date(to),
+        currency: c.code().to_owned(),
+        opening_balance: c.format(l.opening),
+        closing_balance: c.format(l.closing),
+        lines: l
+            .lines
+            .iter()
+            .map(|(line, balance)| LedgerLineView {
+                date: line.date.clone(),
+                entry_id: line.entry_id.clone(),
+                number: line.number.clone(),
+                description: line.description.clone(),
+                memo: line.memo.clone(),
+                debit: c.format(line.debit),
+                credit: c.format(line.credit),
+                balance: c.format(*balance),
+            })
+            .collect(),
+        page: PageFields {
+            total: l.total,
+            page: page_no,
+            limit,
+        },
+    })
     .into_response())
 }
 
 /// The dashboard's figures: revenue today, this calendar month and per
 /// day over the last 30 days (UTC), and how many entries were posted.
+/// Also for managers and shop managers.
+#[utoipa::path(
+    get,
+    path = "/api/v1/accounting/summary",
+    responses((status = 200, description = "The figures.", body = Success<contract::Summary>)),
+)]
 async fn summary(
     _: Authorized<Staff>,
     State(s): State<AppState>,

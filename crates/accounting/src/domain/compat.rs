@@ -20,7 +20,7 @@ use super::{
     reports::AccountTotals,
 };
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     Income,
@@ -55,14 +55,23 @@ impl Kind {
     }
 }
 
-/// `POST /transactions` as the original clients send it.
-#[derive(Debug, Clone, Deserialize)]
+/// `POST /transactions` as the original clients send it. Unknown fields
+/// are refused (400).
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"type": "income", "amount": "250.00", "description": "Consulting", "category": "services"}))]
 pub struct TransactionRequest {
+    /// `income` or `expense`.
     #[serde(rename = "type")]
+    #[schema(example = "income")]
     pub kind: String,
+    /// Positive, in the ledger's currency, with at most its decimals.
     pub amount: Decimal,
+    /// Default: `<type> transaction`. At most 500 characters.
     #[serde(default)]
     pub description: Option<String>,
+    /// Free text, matched case-insensitively; default `general`. At most
+    /// 60 characters.
     #[serde(default)]
     pub category: Option<String>,
 }

@@ -25,23 +25,44 @@ pub const MAX_DESCRIPTION_LEN: usize = 500;
 pub const MAX_REFERENCE_LEN: usize = 200;
 pub const MAX_MEMO_LEN: usize = 500;
 
-/// `POST /journal-entries` as the client sends it.
-#[derive(Debug, Clone, Deserialize)]
+/// `POST /journal-entries` as the client sends it. Unknown fields are
+/// refused (400).
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "date": "2026-12-01",
+    "description": "Owner's capital",
+    "reference": "DEP-1",
+    "lines": [
+        {"account": "1000", "debit": "1000.00"},
+        {"account": "3000", "credit": "1000.00", "memo": "initial capital"}
+    ]
+}))]
 pub struct EntryRequest {
+    /// The accounting date, `YYYY-MM-DD`, in an open period.
+    #[schema(example = "2026-12-01")]
     pub date: String,
+    /// What the entry books; 1 to 500 characters.
     pub description: String,
+    /// The source document (`INV-7`), at most 200 characters.
     #[serde(default)]
     pub reference: Option<String>,
+    /// At least two lines; the debits equal the credits.
     pub lines: Vec<LineRequest>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// One line: exactly one of `debit` and `credit`, positive.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct LineRequest {
+    /// An active account's code (`1000`).
+    #[schema(example = "1000")]
     pub account: String,
     #[serde(default)]
     pub debit: Option<Decimal>,
     #[serde(default)]
     pub credit: Option<Decimal>,
+    /// At most 500 characters.
     #[serde(default)]
     pub memo: Option<String>,
 }

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::{Rejection, RejectionKind, calendar::Period};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PeriodStatus {
     Open,

@@ -9,6 +9,7 @@ mod db_metrics;
 mod events;
 mod immutability;
 mod journal;
+mod openapi;
 mod periods;
 mod rbac;
 mod reports;

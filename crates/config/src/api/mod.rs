@@ -1,19 +1,16 @@
-//! HTTP handlers under `/api/config/...`: parse, authorize, call the
+//! HTTP handlers under `/api/v1/config/...`: parse, authorize, call the
 //! domain rules, the use cases (`app`) or the store, respond (`views`). Reads are for any signed-in user,
 //! writes for admins. Every error is an [`ApiError`] in the one JSON
 //! shape; no handler panics on any input.
 
 use axum::{
-    Router,
     extract::{Path, State},
-    handler::Handler,
     http::{HeaderMap, HeaderValue, header},
     response::{IntoResponse, Response},
-    routing::get,
 };
 use marimo_contracts::{
     Success,
-    config::{ReferenceList, SettingList},
+    config::{ReferenceList, Setting as SettingView, SettingList},
 };
 use marimo_platform::{
     ApiError, ApiResult,
@@ -26,9 +23,15 @@ use marimo_platform::{
     http::cache_control,
     http::{Json, Query, extract::Page},
     money::Decimal,
+    openapi::{self, Done, ErrorBody, PageFields},
 };
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::{
+    router::{OpenApiRouter, UtoipaMethodRouter},
+    routes,
+};
 
 use crate::{
     ConfigError,
@@ -46,37 +49,57 @@ pub(crate) struct AppState {
     pub outbox: Outbox,
 }
 
-fn shared() -> cache_control::Policy {
-    cache_control::policy(cache_control::SHARED_NO_CACHE)
+/// Reads answer every caller allowed to see them alike: the gateway may
+/// share them per role (see platform http::cache_control).
+fn shared(r: UtoipaMethodRouter<AppState>) -> UtoipaMethodRouter<AppState> {
+    let (schemas, paths, method_router) = r;
+    (
+        schemas,
+        paths,
+        method_router.layer(cache_control::policy(cache_control::SHARED_NO_CACHE)),
+    )
 }
 
-pub(crate) fn routes(state: AppState) -> Router {
-    Router::new()
-        // Reads answer every caller allowed to see them alike: the gateway
-        // may share them per role (see platform http::cache_control).
-        .route("/api/config", get(list.layer(shared())).post(create))
-        .route("/api/config/", get(list.layer(shared())).post(create))
-        .route(
-            "/api/config/reference/{kind}",
-            get(list_reference.layer(shared())).post(upsert_reference),
-        )
-        .route(
-            "/api/config/{key}",
-            get(show.layer(shared())).put(replace).delete(remove),
-        )
-        .route("/api/config/{key}/history", get(history.layer(shared())))
-        .with_state(state)
+/// The service's routes with their OpenAPI document (`utoipa-axum`: a
+/// route and its spec entry are registered together).
+pub(crate) fn routes(state: AppState) -> OpenApiRouter {
+    OpenApiRouter::with_openapi(openapi::document(
+        "config",
+        "Central configuration: typed settings with history and optimistic concurrency (`ETag` / `If-Match`), and reference data (currencies, units, tax rates). Reads for any signed-in user, writes for admins.",
+    ))
+    .routes(shared(routes!(list)))
+    .routes(routes!(create))
+    .routes(shared(routes!(list_slash)))
+    .routes(routes!(create_slash))
+    .routes(shared(routes!(list_reference)))
+    .routes(routes!(upsert_reference))
+    .routes(shared(routes!(show)))
+    .routes(routes!(replace, remove))
+    .routes(shared(routes!(history)))
+    .with_state(state)
 }
 
-/// The body of `POST /api/config` and `PUT /api/config/{key}`.
-#[derive(Debug, Deserialize)]
+/// The body of `POST /api/v1/config` and `PUT /api/v1/config/{key}`.
+/// Unknown fields are refused.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"key": "support_email", "value": "help@example.com", "type": "app", "value_type": "string", "description": "Where customers write to"}))]
 struct SettingBody {
+    /// Required on POST; on PUT, if sent, equal to the path's key.
+    /// Lower case letters, digits, `_`, `.` and `-`.
+    #[schema(example = "support_email")]
     key: Option<String>,
+    /// Required: text, a number or a boolean, checked against `value_type`.
     value: Option<Value>,
+    /// The scope (`system`, `app`, ...), the original API's `type`.
     #[serde(rename = "type")]
     scope: Option<String>,
+    /// `string`, `int`, `decimal`, `bool`, `json` or `secret`.
     value_type: Option<String>,
     description: Option<String>,
+    /// The version this write replaces (or send `If-Match`); a stale one
+    /// is 409.
+    #[schema(minimum = 1)]
     version: Option<i64>,
 }
 
@@ -154,13 +177,43 @@ fn written(setting: Setting, outcome: Outcome) -> Response {
     };
     with_etag(
         setting.version,
-        json!({"success": true, "message": message, "config": setting}),
+        views::Written {
+            success: true,
+            message: message.to_owned(),
+            config: setting,
+        },
     )
 }
 
 // ------------------------------------------------------------ settings
 
+/// Every setting, by key (secrets masked).
+#[utoipa::path(
+    get,
+    path = "/api/v1/config",
+    responses((status = 200, description = "The settings.", body = Success<SettingList>)),
+)]
 async fn list(
+    st: State<AppState>,
+    caller: Authorized<SignedIn>,
+) -> ApiResult<Json<Success<SettingList>>> {
+    list_settings(st, caller).await
+}
+
+/// Every setting (the original API's spelling, with a slash).
+#[utoipa::path(
+    get,
+    path = "/api/v1/config/",
+    responses((status = 200, description = "The settings.", body = Success<SettingList>)),
+)]
+async fn list_slash(
+    st: State<AppState>,
+    caller: Authorized<SignedIn>,
+) -> ApiResult<Json<Success<SettingList>>> {
+    list_settings(st, caller).await
+}
+
+async fn list_settings(
     State(st): State<AppState>,
     _: Authorized<SignedIn>,
 ) -> ApiResult<Json<Success<SettingList>>> {
@@ -171,6 +224,13 @@ async fn list(
     })))
 }
 
+/// One setting at the top level, with its version as `ETag`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/config/{key}",
+    params(("key" = String, Path, description = "The setting's key.")),
+    responses((status = 200, description = "The setting.", body = Success<SettingView>, headers(("ETag" = String, description = "`\"<version>\"`, for `If-Match`.")))),
+)]
 async fn show(
     State(st): State<AppState>,
     _: Authorized<SignedIn>,
@@ -187,7 +247,48 @@ async fn show(
     Ok(with_etag(setting.version, Success::new(setting)))
 }
 
+/// Creates or replaces a setting (the original API's upsert). Admins only.
+#[utoipa::path(
+    post,
+    path = "/api/v1/config",
+    params(("If-Match" = Option<String>, Header, description = "The version this write replaces, `\"3\"`.")),
+    request_body = SettingBody,
+    responses(
+        (status = 200, description = "Written.", body = views::Written, headers(("ETag" = String, description = "The new version."))),
+        (status = 409, description = "The version is stale.", body = ErrorBody),
+    ),
+)]
 async fn create(
+    st: State<AppState>,
+    caller: Authorized<Admins>,
+    headers: HeaderMap,
+    body: Json<SettingBody>,
+) -> ApiResult<Response> {
+    create_setting(st, caller, headers, body).await
+}
+
+/// Creates or replaces a setting (the original API's spelling, with a
+/// slash). Admins only.
+#[utoipa::path(
+    post,
+    path = "/api/v1/config/",
+    params(("If-Match" = Option<String>, Header, description = "The version this write replaces, `\"3\"`.")),
+    request_body = SettingBody,
+    responses(
+        (status = 200, description = "Written.", body = views::Written, headers(("ETag" = String, description = "The new version."))),
+        (status = 409, description = "The version is stale.", body = ErrorBody),
+    ),
+)]
+async fn create_slash(
+    st: State<AppState>,
+    caller: Authorized<Admins>,
+    headers: HeaderMap,
+    body: Json<SettingBody>,
+) -> ApiResult<Response> {
+    create_setting(st, caller, headers, body).await
+}
+
+async fn create_setting(
     State(st): State<AppState>,
     caller: Authorized<Admins>,
     headers: HeaderMap,
@@ -201,6 +302,20 @@ async fn create(
     Ok(written(setting, outcome))
 }
 
+/// Creates or replaces the setting `key`. Admins only.
+#[utoipa::path(
+    put,
+    path = "/api/v1/config/{key}",
+    params(
+        ("key" = String, Path, description = "The setting's key."),
+        ("If-Match" = Option<String>, Header, description = "The version this write replaces, `\"3\"`."),
+    ),
+    request_body = SettingBody,
+    responses(
+        (status = 200, description = "Written.", body = views::Written, headers(("ETag" = String, description = "The new version."))),
+        (status = 409, description = "The version is stale.", body = ErrorBody),
+    ),
+)]
 async fn replace(
     State(st): State<AppState>,
     caller: Authorized<Admins>,
@@ -220,28 +335,46 @@ async fn replace(
     Ok(written(setting, outcome))
 }
 
+/// Deletes a setting. Admins only.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/config/{key}",
+    params(
+        ("key" = String, Path, description = "The setting's key."),
+        ("If-Match" = Option<String>, Header, description = "The version this delete expects, `\"3\"`."),
+    ),
+    responses(
+        (status = 200, description = "Deleted.", body = Done),
+        (status = 409, description = "The version is stale.", body = ErrorBody),
+    ),
+)]
 async fn remove(
     State(st): State<AppState>,
     caller: Authorized<Admins>,
     Path(key): Path<String>,
     headers: HeaderMap,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Done>> {
     if domain::parse_key(&key).is_err() {
         return Err(ConfigError::NotFound(key).into());
     }
     let expected = if_match(&headers)?;
     app::delete(&st.db, &st.outbox, &key, expected, Some(&caller.user_id)).await?;
-    Ok(Json(
-        json!({"success": true, "message": "configuration deleted"}),
-    ))
+    Ok(Json(Done::new("configuration deleted")))
 }
 
+/// A setting's changes, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/config/{key}/history",
+    params(("key" = String, Path, description = "The setting's key."), Page),
+    responses((status = 200, description = "A page of changes.", body = views::History)),
+)]
 async fn history(
     State(st): State<AppState>,
     _: Authorized<SignedIn>,
     Path(key): Path<String>,
     Query(page): Query<Page>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<views::History>> {
     let (page_no, limit, offset) = page.resolve()?;
     let Ok(key) = domain::parse_key(&key) else {
         return Err(ConfigError::NotFound(key).into());
@@ -250,19 +383,21 @@ async fn history(
     if total == 0 {
         return Err(ConfigError::NotFound(key).into());
     }
-    let history: Vec<Value> = store::history(st.db.pool(), &key, limit, offset)
+    let history = store::history(st.db.pool(), &key, limit, offset)
         .await?
         .iter()
         .map(views::change)
         .collect();
-    Ok(Json(json!({
-        "success": true,
-        "key": key,
-        "history": history,
-        "total": total,
-        "page": page_no,
-        "limit": limit,
-    })))
+    Ok(Json(views::History {
+        success: true,
+        key,
+        history,
+        page: PageFields {
+            total,
+            page: page_no,
+            limit,
+        },
+    }))
 }
 
 // ------------------------------------------------------ reference data
@@ -273,6 +408,13 @@ fn ref_kind(kind: &str) -> ApiResult<RefKind> {
     })
 }
 
+/// The rows of one kind of reference data.
+#[utoipa::path(
+    get,
+    path = "/api/v1/config/reference/{kind}",
+    params(("kind" = String, Path, description = "`currencies`, `units` or `tax-rates`.")),
+    responses((status = 200, description = "The rows, under the kind's own field name.", body = Success<ReferenceList>)),
+)]
 async fn list_reference(
     State(st): State<AppState>,
     _: Authorized<SignedIn>,
@@ -287,20 +429,37 @@ async fn list_reference(
     ))))
 }
 
-#[derive(Debug, Deserialize)]
+/// A reference row to create or replace. Unknown fields are refused.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"code": "EUR", "name": "Euro", "minor_units": 2}))]
 struct RefBody {
+    /// ISO 4217 for currencies; lower-case letters, digits, `_` and `-`
+    /// otherwise.
     code: Option<String>,
+    /// 1 to 200 characters.
     name: Option<String>,
+    /// Currencies: decimal places of the minor unit (0 to 4).
+    #[schema(minimum = 0, maximum = 4)]
     minor_units: Option<i64>,
+    /// Tax rates: percent, 0 to 100.
     rate: Option<Decimal>,
 }
 
+/// Creates or replaces a reference row. Admins only.
+#[utoipa::path(
+    post,
+    path = "/api/v1/config/reference/{kind}",
+    params(("kind" = String, Path, description = "`currencies`, `units` or `tax-rates`.")),
+    request_body = RefBody,
+    responses((status = 200, description = "Saved.", body = views::RefSaved)),
+)]
 async fn upsert_reference(
     State(st): State<AppState>,
     caller: Authorized<Admins>,
     Path(kind): Path<String>,
     Json(body): Json<RefBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<views::RefSaved>> {
     let kind = ref_kind(&kind)?;
     let err = |e: domain::Invalid| ApiError::from(ConfigError::from(e));
     let missing = |field: &'static str| err(domain::Invalid::required(field));
@@ -353,10 +512,10 @@ async fn upsert_reference(
         Some(&caller.user_id),
     )
     .await?;
-    Ok(Json(json!({
-        "success": true,
-        "message": "reference data saved",
-        "kind": kind.as_str(),
-        "item": item,
-    })))
+    Ok(Json(views::RefSaved {
+        success: true,
+        message: "reference data saved".to_owned(),
+        kind: kind.as_str(),
+        item,
+    }))
 }

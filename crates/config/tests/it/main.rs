@@ -4,6 +4,7 @@
 
 mod consul_mirror;
 mod db_metrics;
+mod openapi;
 mod reference;
 mod settings;
 mod support;

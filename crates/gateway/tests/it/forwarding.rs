@@ -1,6 +1,6 @@
 //! What reaches the upstream, and what comes back.
 
-use marimo_platform::{auth::Role, service::ServiceName};
+use marimo_platform::{auth::Role, http::version, service::ServiceName};
 use marimo_testkit::token_for_user;
 use reqwest::Method;
 use serde_json::json;
@@ -27,7 +27,9 @@ async fn forwards_method_path_query_headers_and_body() {
     let echo = &res.json;
     assert_eq!(echo["service"], "shop");
     assert_eq!(echo["method"], "POST");
-    assert_eq!(echo["path"], "/api/shop/orders");
+    // An alias is forwarded as its v1 path; the client is told it is deprecated.
+    assert_eq!(echo["path"], "/api/v1/shop/orders");
+    assert_eq!(res.header("deprecation"), Some("@1796083200"));
     assert_eq!(echo["query"], "x=1&name=a%20b&x=2");
     let body: serde_json::Value = serde_json::from_str(echo["body"].as_str().unwrap()).unwrap();
     assert_eq!(body["items"][0]["quantity"], 2);
@@ -56,7 +58,7 @@ async fn forwards_method_path_query_headers_and_body() {
             .await
             .expect(200);
         assert_eq!(res.json["method"], method.as_str());
-        assert_eq!(res.json["path"], "/api/factory/products/p1/status");
+        assert_eq!(res.json["path"], "/api/v1/factory/products/p1/status");
         assert_eq!(res.json["body_len"], 0);
     }
 }
@@ -80,10 +82,25 @@ async fn each_prefix_reaches_its_service() {
     ] {
         let res = sys.gw.http.get(path).bearer(&t).send().await.expect(200);
         assert_eq!(res.json["service"], service, "{path}");
-        assert_eq!(res.json["path"], path);
+        assert_eq!(res.json["path"], version::v1_path(path));
+        // The same route under v1, not deprecated.
+        let v1 = version::v1_path(path);
+        let res = sys.gw.http.get(&v1).bearer(&t).send().await.expect(200);
+        assert_eq!(res.json["service"], service, "{v1}");
+        assert_eq!(res.json["path"], v1);
+        assert_eq!(res.header("deprecation"), None, "{v1}");
     }
     let before = sys.total_hits();
-    for path in ["/api/nope/x", "/api/workers/x", "/api", "/api/"] {
+    for path in [
+        "/api/nope/x",
+        "/api/workers/x",
+        "/api",
+        "/api/",
+        "/api/v1",
+        "/api/v1/",
+        "/api/v1/nope/x",
+        "/api/v2/shop/orders",
+    ] {
         let res = sys.gw.http.get(path).bearer(&t).send().await;
         assert_error(&res, 404, "NOT_FOUND");
     }
@@ -208,4 +225,47 @@ async fn request_ids_are_generated_when_absent() {
     let id = res.header("x-request-id").unwrap();
     assert_ne!(id.len(), 300);
     assert_eq!(seen(&res.json, "x-request-id"), Some(id));
+}
+
+#[tokio::test]
+async fn aliases_answer_like_v1_and_say_they_are_deprecated() {
+    let sys = System::start(&[]).await;
+    let t = token_for_user("u1", Role::Admin);
+    let alias = sys
+        .gw
+        .http
+        .get("/api/shop/orders?status=paid")
+        .bearer(&t)
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(alias.header("deprecation"), Some("@1796083200"));
+    assert_eq!(
+        alias.header("link"),
+        Some("</api/v1/shop/orders>; rel=\"successor-version\"")
+    );
+    let v1 = sys
+        .gw
+        .http
+        .get("/api/v1/shop/orders?status=paid")
+        .bearer(&t)
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(v1.header("deprecation"), None);
+    assert_eq!(v1.header("link"), None);
+    for res in [&alias, &v1] {
+        assert_eq!(res.json["path"], "/api/v1/shop/orders");
+        assert_eq!(res.json["query"], "status=paid");
+    }
+    // Errors of an alias are marked too, and public routes are public
+    // under both prefixes.
+    let res = sys.gw.http.get("/api/shop/orders").send().await;
+    assert_error(&res, 401, "UNAUTHORIZED");
+    assert_eq!(res.header("deprecation"), Some("@1796083200"));
+    for path in ["/api/shop/products", "/api/v1/shop/products"] {
+        sys.gw.http.get(path).send().await.expect(200);
+    }
+    let res = sys.gw.http.get("/api/v1/shop/orders").send().await;
+    assert_error(&res, 401, "UNAUTHORIZED");
 }

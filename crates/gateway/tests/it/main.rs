@@ -4,6 +4,7 @@
 mod auth;
 mod cache;
 mod config;
+mod docs;
 mod edge;
 mod fakes;
 mod forwarding;

@@ -33,6 +33,7 @@ pub type HealthCheck = Arc<dyn Fn() -> CheckFuture + Send + Sync>;
 
 pub struct ServiceApp {
     ctx: ServiceContext,
+    routes: super::version::Routes,
     checks: Vec<(&'static str, HealthCheck)>,
     health: Option<MethodRouter>,
     idempotency: Option<crate::idempotency::Layer>,
@@ -52,6 +53,7 @@ impl ServiceApp {
             checks: Vec::new(),
             health: None,
             idempotency: None,
+            routes: super::version::Routes::Unversioned,
         };
         if let Some(db) = ctx.db.clone() {
             app = app.check("database", move || {
@@ -94,6 +96,51 @@ impl ServiceApp {
     pub fn idempotency(mut self, layer: crate::idempotency::Layer) -> Self {
         self.idempotency = Some(layer);
         self
+    }
+
+    /// The API routes are declared under `/api/v1/...` (the default is
+    /// `/api/...`, for services that have not moved yet); either way both
+    /// prefixes reach them ([`super::version`]).
+    pub fn v1_routes(mut self) -> Self {
+        self.routes = super::version::Routes::V1;
+        self
+    }
+
+    /// Wraps a service's API declared with `utoipa-axum` under
+    /// `/api/v1/<service>/...`: its OpenAPI document (finished with the
+    /// shared parts, [`crate::openapi::finish`]) is served at
+    /// `/api/v1/<service>/openapi.json`, query parameters an operation does
+    /// not declare are refused with 400 ([`crate::openapi::strict_query`]),
+    /// and the rest is [`ServiceApp::router`] with v1 routes.
+    pub fn api(self, api: utoipa_axum::router::OpenApiRouter) -> Router {
+        let (routes, doc) = api.split_for_parts();
+        let doc = crate::openapi::finish(doc, self.ctx.name.as_str());
+        let rules = Arc::new(crate::openapi::QueryRules::from_document(&doc));
+        let body: Arc<str> = Arc::from(doc.to_string());
+        let spec_path = format!(
+            "{}/{}/openapi.json",
+            super::version::V1_PREFIX,
+            self.ctx.name.as_str()
+        );
+        let routes = routes
+            .route_layer(middleware::from_fn_with_state(
+                rules,
+                crate::openapi::strict_query,
+            ))
+            .route(
+                &spec_path,
+                get(move || {
+                    let body = body.clone();
+                    async move {
+                        (
+                            [(header::CONTENT_TYPE, "application/json")],
+                            body.to_string(),
+                        )
+                            .into_response()
+                    }
+                }),
+            );
+        self.v1_routes().router(routes)
     }
 
     /// Wraps the service's API routes with the platform's routes and layers.
@@ -156,7 +203,10 @@ impl ServiceApp {
         // routing, policies and handlers all see the path that was judged.
         Router::new()
             .fallback_service(routed)
-            .layer(middleware::from_fn(super::path::middleware))
+            .layer(middleware::from_fn_with_state(
+                self.routes,
+                super::path::middleware,
+            ))
             .layer(middleware::from_fn(super::request_id::middleware))
     }
 }

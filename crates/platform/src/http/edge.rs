@@ -96,7 +96,12 @@ fn guarded(path: &str) -> bool {
 
 /// Refuses `/api/` requests without a valid edge signature (403).
 pub async fn middleware(State(key): State<EdgeKey>, req: Request, next: Next) -> Response {
-    let path = req.uri().path();
+    // The path the gateway signed: as received, before the version mapping
+    // moved it onto this service's routes.
+    let path = req
+        .extensions()
+        .get::<super::version::ReceivedPath>()
+        .map_or(req.uri().path(), |p| p.0.as_str());
     if guarded(path) {
         let signed = req
             .headers()

@@ -84,12 +84,26 @@ fn json_rejection(r: JsonRejection) -> ApiError {
             ErrorCode::InvalidJson,
             format!("malformed JSON: {}", r.body_text()),
         ),
-        JsonRejection::JsonDataError(_) => ApiError::validation(r.body_text()),
+        JsonRejection::JsonDataError(_) => {
+            let text = r.body_text();
+            match unknown_field(&text) {
+                Some(field) => ApiError::validation(text.clone())
+                    .with_details(serde_json::json!({ "field": field })),
+                None => ApiError::validation(text),
+            }
+        }
         _ if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             ApiError::of(ErrorCode::PayloadTooLarge, "the request body is too large")
         }
         _ => ApiError::validation(r.body_text()),
     }
+}
+
+/// The field serde names in "unknown field `x`" (a body field the type
+/// does not know, refused by `#[serde(deny_unknown_fields)]`).
+pub fn unknown_field(message: &str) -> Option<String> {
+    let rest = message.split("unknown field `").nth(1)?;
+    rest.split('`').next().map(str::to_owned)
 }
 
 /// Query-string extractor; bad parameters → 400 naming the problem.
@@ -115,9 +129,14 @@ where
 
 /// `?page=&limit=`: 1-based page, limit 1..=100, default 20 (a list with
 /// larger pages states its own bounds with [`Page::resolve_within`]).
-#[derive(Debug, Clone, Copy, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Page {
+    /// The page, from 1 (default 1).
+    #[param(minimum = 1, example = 1)]
     pub page: Option<u32>,
+    /// Items per page, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100, example = 20)]
     pub limit: Option<u32>,
 }
 

@@ -24,16 +24,20 @@
 //! A path under `/api/` whose dot segments climb out of `/api/` answers 404:
 //! the platform's own `/health`, `/ready`, `/metrics` and the web UI are
 //! never reached through an API path.
+//!
+//! The same step then maps `/api/v1/...` and its deprecated alias
+//! `/api/...` onto the routes ([`super::version`]).
 
 use std::fmt::Write as _;
 
 use axum::{
-    extract::Request,
-    http::{Uri, uri::PathAndQuery},
+    extract::{Request, State},
+    http::{Uri, header, uri::PathAndQuery},
     middleware::Next,
     response::{IntoResponse, Response},
 };
 
+use super::version::{self, Addressed, ReceivedPath, Routes};
 use crate::error::ApiError;
 
 /// Why a path has no canonical form.
@@ -158,8 +162,10 @@ fn under_api(path: &str) -> bool {
 }
 
 /// The middleware: rewrites the request URI to the canonical path (query
-/// unchanged) or answers 400 / 404 in the one error shape.
-pub async fn middleware(mut req: Request, next: Next) -> Response {
+/// unchanged) or answers 400 / 404 in the one error shape; then maps an
+/// API path onto the prefix the router's routes are declared under
+/// ([`super::version`]), and marks the answer to a deprecated alias.
+pub async fn middleware(State(routes): State<Routes>, mut req: Request, next: Next) -> Response {
     let raw = req.uri().path();
     let canon = match canonical(raw) {
         Ok(c) => c,
@@ -168,10 +174,12 @@ pub async fn middleware(mut req: Request, next: Next) -> Response {
     if under_api(raw) && !under_api(&canon) {
         return ApiError::not_found("no such endpoint").into_response();
     }
-    if canon != raw {
+    let (mapped, addressed) = version::route(&canon, routes);
+    let target = mapped.as_deref().unwrap_or(&canon);
+    if target != raw {
         let pq = match req.uri().query() {
-            Some(q) => format!("{canon}?{q}"),
-            None => canon,
+            Some(q) => format!("{target}?{q}"),
+            None => target.to_owned(),
         };
         let mut parts = req.uri().clone().into_parts();
         let Ok(pq) = PathAndQuery::try_from(pq) else {
@@ -185,7 +193,20 @@ pub async fn middleware(mut req: Request, next: Next) -> Response {
             }
         }
     }
-    next.run(req).await
+    if let Some(addressed) = addressed {
+        req.extensions_mut().insert(addressed);
+    }
+    let alias = (addressed == Some(Addressed::Alias)).then(|| version::successor_link(&canon));
+    req.extensions_mut().insert(ReceivedPath(canon));
+    let mut res = next.run(req).await;
+    if let Some(link) = alias {
+        let headers = res.headers_mut();
+        headers.insert(version::DEPRECATION, version::deprecation_value());
+        if let Some(link) = link {
+            headers.append(header::LINK, link);
+        }
+    }
+    res
 }
 
 #[cfg(test)]

@@ -174,6 +174,18 @@ impl Layer {
     }
 }
 
+/// Whether two route templates name the same endpoint, whichever API
+/// prefix each is written under (`/api/v1/...` or its `/api/...` alias), so
+/// a service's in-transaction list holds however its routes are declared.
+fn same_route(a: &str, b: &str) -> bool {
+    fn unversioned(p: &str) -> &str {
+        p.strip_prefix(crate::http::version::V1_PREFIX)
+            .or_else(|| p.strip_prefix("/api"))
+            .unwrap_or(p)
+    }
+    unversioned(a) == unversioned(b)
+}
+
 /// Creates the table unless it is there (nothing but reads when it is).
 pub async fn prepare_table(db: &Db) -> Result<Prepared, DbError> {
     db.prepare(&Schema::new().part("idempotency", DDL)).await
@@ -200,7 +212,7 @@ pub async fn middleware(State(layer): State<Layer>, req: Request, next: Next) ->
     if inner
         .in_transaction
         .iter()
-        .any(|(m, p)| m == req.method() && *p == route)
+        .any(|(m, p)| m == req.method() && same_route(p, &route))
     {
         return next.run(req).await;
     }

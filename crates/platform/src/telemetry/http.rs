@@ -20,12 +20,14 @@ const UNTRACED: [&str; 3] = ["/health", "/ready", "/metrics"];
 
 /// Middleware: the request runs inside a server span, named
 /// `<METHOD> <route template>`, child of the incoming `traceparent` if it
-/// is valid (a new trace otherwise).
+/// is valid (a new trace otherwise). The template is written without the
+/// API version (`/api/shop/orders/{id}/pay` for the v1 route and its
+/// alias alike), as the metrics label it.
 pub async fn server_span(State(tracer): State<Tracer>, req: Request, next: Next) -> Response {
     let route = req
         .extensions()
         .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned());
+        .map(|p| crate::http::version::unversioned(p.as_str()).into_owned());
     if route.as_deref().is_some_and(|r| UNTRACED.contains(&r)) {
         return next.run(req).await;
     }

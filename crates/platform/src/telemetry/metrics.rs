@@ -134,7 +134,12 @@ pub async fn http_metrics(State(m): State<Metrics>, req: Request, next: Next) ->
     let route = req
         .extensions()
         .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+        // Without the API version: one series per route whichever prefix
+        // the client used, and the dashboards' and alerts' labels unchanged.
+        .map_or_else(
+            || "unmatched".to_owned(),
+            |p| crate::http::version::unversioned(p.as_str()).into_owned(),
+        );
     let req_size = content_length(req.headers());
     let res = next.run(req).await;
     let status = res.status().as_u16().to_string();

@@ -12,3 +12,4 @@ mod rabbit;
 mod redis;
 mod support;
 mod telemetry;
+mod versions;

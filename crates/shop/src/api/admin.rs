@@ -14,9 +14,16 @@ use marimo_platform::{
     money::{Decimal, format_scaled},
 };
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
 
-use super::{AppState, IdParam, catalog, orders::parse_status, views};
+use super::{
+    AppState, IdParam, catalog,
+    orders::parse_status,
+    views::{
+        self, OrderPage, ProductPage, ProductRemoved, ProductSaved, SettingsAnswer, SettingsView,
+    },
+};
 use crate::{
     domain::{
         catalog::{ProductFields, parse_units},
@@ -28,81 +35,125 @@ use crate::{
     },
 };
 
-/// `GET /admin/products`: the catalog listing with inactive products.
+/// The catalog listing with inactive products. Shop managers and admins.
+#[utoipa::path(
+    get,
+    path = "/api/v1/shop/admin/products",
+    params(catalog::ListQuery),
+    responses((status = 200, description = "A page of products.", body = ProductPage)),
+)]
 pub(super) async fn products(
     State(st): State<AppState>,
     _: Authorized<ShopStaff>,
     Query(q): Query<catalog::ListQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ProductPage>> {
     catalog::listing(&st, &q, true).await
 }
 
-/// `POST /admin/products`: 201 `{success, message, product}`.
+/// Adds a product: name and price are required. Shop managers and admins.
+#[utoipa::path(
+    post,
+    path = "/api/v1/shop/admin/products",
+    request_body = ProductFields,
+    responses(
+        (status = 201, description = "Created.", body = ProductSaved),
+        (status = 409, description = "The SKU is taken.", body = marimo_platform::openapi::ErrorBody),
+    ),
+)]
 pub(super) async fn create_product(
     State(st): State<AppState>,
     caller: Authorized<ShopStaff>,
     Json(fields): Json<ProductFields>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<ProductSaved>)> {
     let product = st.create_product(&fields).await?;
     tracing::info!(by = %caller.user_id, id = %product.id, name = %product.name, "product created");
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "success": true,
-            "message": "product created",
-            "product": views::product(&product),
-        })),
+        Json(ProductSaved {
+            success: true,
+            message: "product created".to_owned(),
+            product: views::product(&product),
+        }),
     ))
 }
 
-/// `PUT /admin/products/{id}`: a partial change.
+/// Changes the fields sent (a partial change). Shop managers and admins.
+#[utoipa::path(
+    put,
+    path = "/api/v1/shop/admin/products/{id}",
+    params(("id" = String, Path, description = "The product's id.")),
+    request_body = ProductFields,
+    responses(
+        (status = 200, description = "Updated.", body = ProductSaved),
+        (status = 409, description = "The SKU is taken.", body = marimo_platform::openapi::ErrorBody),
+    ),
+)]
 pub(super) async fn update_product(
     State(st): State<AppState>,
     caller: Authorized<ShopStaff>,
     IdParam(id): IdParam,
     Json(fields): Json<ProductFields>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ProductSaved>> {
     let product = st.update_product(&id, &fields).await?;
     tracing::info!(by = %caller.user_id, %id, "product changed");
-    Ok(Json(json!({
-        "success": true,
-        "message": "product updated",
-        "product": views::product(&product),
-    })))
+    Ok(Json(ProductSaved {
+        success: true,
+        message: "product updated".to_owned(),
+        product: views::product(&product),
+    }))
 }
 
-/// `DELETE /admin/products/{id}`: deleted, or deactivated when it was
-/// ever ordered.
+/// Deletes a product, or deactivates it when it was ever ordered. Shop
+/// managers and admins.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/shop/admin/products/{id}",
+    params(("id" = String, Path, description = "The product's id.")),
+    responses((status = 200, description = "Deleted or deactivated.", body = ProductRemoved)),
+)]
 pub(super) async fn delete_product(
     State(st): State<AppState>,
     caller: Authorized<ShopStaff>,
     IdParam(id): IdParam,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ProductRemoved>> {
     let deactivated = st.delete_product(&id).await?;
     tracing::info!(by = %caller.user_id, %id, deactivated, "product removed");
-    Ok(Json(json!({
-        "success": true,
-        "message": if deactivated {
+    Ok(Json(ProductRemoved {
+        success: true,
+        message: if deactivated {
             "the product was ordered before, so it was deactivated instead of deleted"
         } else {
             "product deleted"
-        },
-        "deactivated": deactivated,
-    })))
+        }
+        .to_owned(),
+        deactivated,
+    }))
 }
 
-#[derive(Debug, Deserialize)]
+/// Units to add. Unknown fields are refused.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"quantity": 25}))]
 pub(super) struct RestockBody {
+    /// A whole number from 1 (or its digits as a string).
+    #[schema(value_type = i64, minimum = 1)]
     quantity: Option<Value>,
 }
 
-/// `POST /admin/products/{id}/restock {quantity}`: adds to the stock.
+/// Adds to a product's stock. Shop managers and admins.
+#[utoipa::path(
+    post,
+    path = "/api/v1/shop/admin/products/{id}/restock",
+    params(("id" = String, Path, description = "The product's id.")),
+    request_body = RestockBody,
+    responses((status = 200, description = "Restocked.", body = ProductSaved)),
+)]
 pub(super) async fn restock(
     State(st): State<AppState>,
     caller: Authorized<ShopStaff>,
     IdParam(id): IdParam,
     Json(body): Json<RestockBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ProductSaved>> {
     let quantity = parse_units(
         "quantity",
         body.quantity.as_ref().unwrap_or(&Value::Null),
@@ -111,30 +162,42 @@ pub(super) async fn restock(
     .map_err(crate::ShopError::from)?;
     let product = st.restock(&id, quantity).await?;
     tracing::info!(by = %caller.user_id, %id, quantity, stock = product.stock, "product restocked");
-    Ok(Json(json!({
-        "success": true,
-        "message": format!("{quantity} units added"),
-        "product": views::product(&product),
-    })))
+    Ok(Json(ProductSaved {
+        success: true,
+        message: format!("{quantity} units added"),
+        product: views::product(&product),
+    }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct OrdersQuery {
+    /// Only orders in this status.
+    #[param(value_type = Option<crate::domain::order::Status>)]
     status: Option<String>,
+    /// Only this customer's orders.
     user_id: Option<String>,
     /// RFC 3339 time or `YYYY-MM-DD`, inclusive.
+    #[param(example = "2026-12-01")]
     from: Option<String>,
     /// RFC 3339 time or `YYYY-MM-DD` (the whole day), inclusive.
+    #[param(example = "2026-12-31")]
     to: Option<String>,
 }
 
-/// `GET /admin/orders`: every order, newest first, with filters.
+/// Every order, newest first, with filters. Shop managers and admins.
+#[utoipa::path(
+    get,
+    path = "/api/v1/shop/admin/orders",
+    params(Page, OrdersQuery),
+    responses((status = 200, description = "A page of orders.", body = OrderPage)),
+)]
 pub(super) async fn orders(
     State(st): State<AppState>,
     _: Authorized<ShopStaff>,
     Query(page): Query<Page>,
     Query(q): Query<OrdersQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<OrderPage>> {
     let (page, limit, offset) = page.resolve()?;
     let range = TimeRange::parse(q.from.as_deref(), q.to.as_deref())?;
     let filter = Filter {
@@ -152,26 +215,37 @@ pub(super) async fn orders(
     Ok(Json(views::order_page(&list, total, page, limit)))
 }
 
-/// `GET /admin/settings`: the values new orders use.
+/// The values new orders use. Shop managers and admins.
+#[utoipa::path(
+    get,
+    path = "/api/v1/shop/admin/settings",
+    responses((status = 200, description = "The settings.", body = SettingsAnswer)),
+)]
 pub(super) async fn settings(
     State(st): State<AppState>,
     _: Authorized<ShopStaff>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<SettingsAnswer>> {
     let s = store::settings::load(st.db.pool()).await?;
     // Milliseconds are whole milli-minutes × 60 (see the domain).
     let milli_minutes = i64::try_from(s.order_ttl.as_millis() / 60).unwrap_or(i64::MAX);
     let text = format_scaled(milli_minutes, 3);
     let minutes = Decimal::parse(&text).map_or(text, |d| d.to_string());
-    Ok(Json(json!({
-        "success": true,
-        "settings": {
-            "tax_rate": s.tax_rate.percent(),
-            "order_ttl_minutes": minutes,
+    Ok(Json(SettingsAnswer {
+        success: true,
+        settings: SettingsView {
+            tax_rate: s.tax_rate.percent(),
+            order_ttl_minutes: minutes,
         },
-    })))
+    }))
 }
 
-/// `GET /summary`: figures for the dashboard.
+/// Figures for the dashboard. Staff (admins, managers, accountants, shop
+/// managers).
+#[utoipa::path(
+    get,
+    path = "/api/v1/shop/summary",
+    responses((status = 200, description = "The figures.", body = Success<contract::Summary>)),
+)]
 pub(super) async fn summary(
     State(st): State<AppState>,
     _: Authorized<Staff>,

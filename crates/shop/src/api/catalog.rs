@@ -7,11 +7,15 @@ use marimo_platform::{
     auth::MaybeCaller,
     http::{Json, Page, Query},
     ids,
+    openapi::PageFields,
 };
 use serde::Deserialize;
-use serde_json::{Value, json};
+use utoipa::IntoParams;
 
-use super::{AppState, IdParam, views};
+use super::{
+    AppState, IdParam,
+    views::{self, CategoryList, CategoryView, ProductAnswer, ProductPage},
+};
 use crate::{
     ShopError,
     domain::{
@@ -21,21 +25,37 @@ use crate::{
     store::products::{self, Filter},
 };
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct ListQuery {
-    /// Case-insensitive substring of the name or the description.
+    /// Case-insensitive substring of the name or the description (at most
+    /// 200 characters).
+    #[param(example = "widget")]
     q: Option<String>,
+    /// Only this category (exact).
+    #[param(example = "Electronics")]
     category: Option<String>,
-    /// Decimal bounds in `currency` (default USD); with either, only
-    /// products in that currency are listed.
+    /// Lower price bound, a decimal in `currency` (default USD); with
+    /// either bound, only products in that currency are listed.
+    #[param(example = "10.00")]
     min_price: Option<String>,
+    /// Upper price bound, a decimal in `currency`.
+    #[param(example = "50.00")]
     max_price: Option<String>,
+    /// ISO 4217: only products in this currency.
+    #[param(example = "USD")]
     currency: Option<String>,
-    /// name (default), price, -price, newest.
+    /// `name` (default), `price`, `-price` or `newest`.
+    #[param(example = "price")]
     sort: Option<String>,
+    /// The page, from 1 (default 1).
+    #[param(minimum = 1)]
     page: Option<u32>,
+    /// Products per page, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
-    /// Staff only (`/admin/products` always includes them).
+    /// Staff only: include inactive products (`/admin/products` always
+    /// does). Ignored for everyone else.
     include_inactive: Option<bool>,
 }
 
@@ -103,55 +123,77 @@ pub(super) async fn listing(
     st: &AppState,
     q: &ListQuery,
     include_inactive: bool,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ProductPage>> {
     let (filter, page, limit, offset) = filter_of(q, include_inactive)?;
     let (list, total) = products::list(st.db.pool(), &filter, limit, offset).await?;
-    let list: Vec<Value> = list.iter().map(views::product).collect();
-    Ok(Json(json!({
-        "success": true,
-        "products": list,
-        "total": total,
-        "page": page,
-        "limit": limit,
-    })))
+    Ok(Json(ProductPage {
+        success: true,
+        products: list.iter().map(views::product).collect(),
+        page: PageFields { total, page, limit },
+    }))
 }
 
+/// The public catalog: active products (staff may ask for inactive ones
+/// too), searched, filtered, sorted and paged.
+#[utoipa::path(
+    get,
+    path = "/api/v1/shop/products",
+    params(ListQuery),
+    security((), ("bearer" = [])),
+    responses((status = 200, description = "A page of products.", body = ProductPage)),
+)]
 pub(super) async fn list(
     State(st): State<AppState>,
     MaybeCaller(caller): MaybeCaller,
     Query(q): Query<ListQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ProductPage>> {
     let staff = caller.as_ref().is_some_and(crate::is_staff);
     listing(&st, &q, staff && q.include_inactive == Some(true)).await
 }
 
 /// The product at the top level of the body (as the original API);
 /// inactive products do not exist for the public.
+#[utoipa::path(
+    get,
+    path = "/api/v1/shop/products/{id}",
+    params(("id" = String, Path, description = "The product's id.")),
+    security((), ("bearer" = [])),
+    responses((status = 200, description = "The product.", body = ProductAnswer)),
+)]
 pub(super) async fn get(
     State(st): State<AppState>,
     MaybeCaller(caller): MaybeCaller,
     IdParam(id): IdParam,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ProductAnswer>> {
     let not_found = || ApiError::not_found("no such product");
     if !ids::is_uuid(&id) {
         return Err(not_found());
     }
     let staff = caller.as_ref().is_some_and(crate::is_staff);
     match products::find(st.db.pool(), &id).await? {
-        Some(p) if p.active || staff => {
-            let mut body = views::product(&p);
-            body["success"] = Value::Bool(true);
-            Ok(Json(body))
-        }
+        Some(p) if p.active || staff => Ok(Json(ProductAnswer {
+            success: true,
+            product: views::product(&p),
+        })),
         _ => Err(not_found()),
     }
 }
 
-pub(super) async fn categories(State(st): State<AppState>) -> ApiResult<Json<Value>> {
-    let list: Vec<Value> = products::categories(st.db.pool())
+/// The categories of active products, with how many each has.
+#[utoipa::path(
+    get,
+    path = "/api/v1/shop/categories",
+    security((), ("bearer" = [])),
+    responses((status = 200, description = "The categories.", body = CategoryList)),
+)]
+pub(super) async fn categories(State(st): State<AppState>) -> ApiResult<Json<CategoryList>> {
+    let categories = products::categories(st.db.pool())
         .await?
         .into_iter()
-        .map(|(name, count)| json!({"name": name, "count": count}))
+        .map(|(name, count)| CategoryView { name, count })
         .collect();
-    Ok(Json(json!({"success": true, "categories": list})))
+    Ok(Json(CategoryList {
+        success: true,
+        categories,
+    }))
 }

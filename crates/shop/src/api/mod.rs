@@ -1,4 +1,4 @@
-//! HTTP handlers under `/api/shop/...`: parse, authorize, call the use
+//! HTTP handlers under `/api/v1/shop/...`: parse, authorize, call the use
 //! cases or the store, respond. Every error is an `ApiError` (the one JSON
 //! shape); no handler panics on any input: garbage ids are 404, bad
 //! decimals and numbers 400.
@@ -12,13 +12,14 @@
 use std::sync::Arc;
 
 use axum::{
-    Router,
     extract::{FromRequestParts, Path},
-    handler::Handler,
     http::{Method, request::Parts},
-    routing::{get, post, put},
 };
-use marimo_platform::{ApiError, http::cache_control};
+use marimo_platform::{ApiError, http::cache_control, openapi};
+use utoipa_axum::{
+    router::{OpenApiRouter, UtoipaMethodRouter},
+    routes,
+};
 
 use crate::app::Shop;
 
@@ -30,50 +31,49 @@ mod views;
 
 pub(crate) type AppState = Arc<Shop>;
 
-fn public() -> cache_control::Policy {
-    cache_control::policy(cache_control::PUBLIC)
+/// The catalogue answers everyone alike, signed in or not: any cache may
+/// keep it for a minute.
+fn public(r: UtoipaMethodRouter<AppState>) -> UtoipaMethodRouter<AppState> {
+    let (schemas, paths, method_router) = r;
+    (
+        schemas,
+        paths,
+        method_router.layer(cache_control::policy(cache_control::PUBLIC)),
+    )
 }
 
 /// Routes whose handlers claim the `Idempotency-Key` inside the
 /// transaction of their effect (an order's stock reservation, a payment's
 /// capture): the platform's layer leaves them alone.
 pub(crate) const IN_TRANSACTION: &[(Method, &str)] = &[
-    (Method::POST, "/api/shop/orders"),
-    (Method::POST, "/api/shop/orders/{id}/pay"),
+    (Method::POST, "/api/v1/shop/orders"),
+    (Method::POST, "/api/v1/shop/orders/{id}/pay"),
 ];
 
-pub(crate) fn routes(state: AppState) -> Router {
-    Router::new()
-        // The catalogue answers everyone alike, signed in or not.
-        .route("/api/shop/products", get(catalog::list.layer(public())))
-        .route("/api/shop/products/{id}", get(catalog::get.layer(public())))
-        .route(
-            "/api/shop/categories",
-            get(catalog::categories.layer(public())),
-        )
-        .route("/api/shop/orders", post(orders::place).get(orders::mine))
-        .route("/api/shop/orders/{id}", get(orders::get))
-        .route("/api/shop/orders/{id}/pay", post(orders::pay))
-        .route("/api/shop/payments/callback", post(payments::callback))
-        .route("/api/shop/orders/{id}/ship", post(orders::ship))
-        .route("/api/shop/orders/{id}/deliver", post(orders::deliver))
-        .route("/api/shop/orders/{id}/cancel", post(orders::cancel))
-        .route("/api/shop/summary", get(admin::summary))
-        .route(
-            "/api/shop/admin/products",
-            get(admin::products).post(admin::create_product),
-        )
-        .route(
-            "/api/shop/admin/products/{id}",
-            put(admin::update_product).delete(admin::delete_product),
-        )
-        .route(
-            "/api/shop/admin/products/{id}/restock",
-            post(admin::restock),
-        )
-        .route("/api/shop/admin/orders", get(admin::orders))
-        .route("/api/shop/admin/settings", get(admin::settings))
-        .with_state(state)
+/// The service's routes with their OpenAPI document (`utoipa-axum`: a
+/// route and its spec entry are registered together).
+pub(crate) fn routes(state: AppState) -> OpenApiRouter {
+    OpenApiRouter::with_openapi(openapi::document(
+        "shop",
+        "The online shop: the public catalog, orders with stock reservations and their lifecycle (pending → paid → shipped → delivered, or cancelled/expired), the payment provider's signed callback, and products and orders for shop managers and admins.",
+    ))
+    .routes(public(routes!(catalog::list)))
+    .routes(public(routes!(catalog::get)))
+    .routes(public(routes!(catalog::categories)))
+    .routes(routes!(orders::place, orders::mine))
+    .routes(routes!(orders::get))
+    .routes(routes!(orders::pay))
+    .routes(routes!(payments::callback))
+    .routes(routes!(orders::ship))
+    .routes(routes!(orders::deliver))
+    .routes(routes!(orders::cancel))
+    .routes(routes!(admin::summary))
+    .routes(routes!(admin::products, admin::create_product))
+    .routes(routes!(admin::update_product, admin::delete_product))
+    .routes(routes!(admin::restock))
+    .routes(routes!(admin::orders))
+    .routes(routes!(admin::settings))
+    .with_state(state)
 }
 
 /// The `{id}` of a path. Whether it names anything is for the use case to

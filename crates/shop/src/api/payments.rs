@@ -1,4 +1,4 @@
-//! `POST /api/shop/payments/callback`: the payment provider tells the shop
+//! `POST /api/v1/shop/payments/callback`: the payment provider tells the shop
 //! that an order was paid. Public (the provider has no user token), so
 //! believed only when signed with `PAYMENT_WEBHOOK_SECRET` over the raw
 //! body and a fresh timestamp ([`crate::domain::payment`]); applied once
@@ -15,9 +15,13 @@ use axum::{
 };
 use marimo_platform::{ApiError, ApiResult, clock, http::Json, money::Decimal};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use utoipa::ToSchema;
 
-use super::{AppState, orders::body_bytes, views};
+use super::{
+    AppState,
+    orders::body_bytes,
+    views::{self, CallbackAnswer},
+};
 use crate::{
     ShopError,
     domain::{
@@ -30,14 +34,22 @@ use crate::{
 pub const TIMESTAMP_HEADER: &str = "x-payment-timestamp";
 pub const SIGNATURE_HEADER: &str = "x-payment-signature";
 
-#[derive(Debug, Deserialize)]
-struct Callback {
+/// The provider's event. Fields this service does not know are **ignored**:
+/// the provider's payload is its own contract and may grow, and a refused
+/// callback would be retried for ever.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"event_id": "evt_0001", "type": "payment.succeeded", "order_id": "0192f1c4-7c3e-7d2a-9c1e-2b9d2b7e4a10", "amount": "64.93", "currency": "USD", "reference": "ch_123"}))]
+pub(super) struct Callback {
+    /// The provider's event id: each is applied once.
     event_id: String,
+    /// `payment.succeeded`; other types are acknowledged and ignored.
     #[serde(rename = "type")]
     kind: String,
     order_id: String,
+    /// The amount paid; must equal the order's total.
     amount: Decimal,
     currency: String,
+    /// Default: the event id.
     #[serde(default)]
     reference: Option<String>,
 }
@@ -46,11 +58,29 @@ fn refused(message: &'static str) -> ApiError {
     ShopError::CallbackRefused(message).into()
 }
 
+/// The payment provider says an order was paid. Public, but believed only
+/// with a valid signature: `X-Payment-Signature: sha256=<hex HMAC-SHA256
+/// of "<timestamp>.<raw body>" with PAYMENT_WEBHOOK_SECRET>` and a fresh
+/// `X-Payment-Timestamp`; refused with 401 otherwise.
+#[utoipa::path(
+    post,
+    path = "/api/v1/shop/payments/callback",
+    security(()),
+    params(
+        ("X-Payment-Timestamp" = String, Header, description = "Unix seconds when the provider signed."),
+        ("X-Payment-Signature" = String, Header, description = "The HMAC-SHA256 signature."),
+    ),
+    request_body = Callback,
+    responses(
+        (status = 200, description = "Applied, a duplicate, or an ignored event type.", body = CallbackAnswer),
+        (status = 422, description = "The amount or currency does not match the order.", body = marimo_platform::openapi::ErrorBody),
+    ),
+)]
 pub(super) async fn callback(
     State(st): State<AppState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<CallbackAnswer>> {
     let body = body_bytes(body)?;
     let Some(secret) = st.payment_secret.as_deref() else {
         tracing::warn!("payment callback refused: PAYMENT_WEBHOOK_SECRET is not set");
@@ -85,7 +115,11 @@ pub(super) async fn callback(
         .into());
     }
     if cb.kind != "payment.succeeded" {
-        return Ok(Json(json!({"success": true, "ignored": true})));
+        return Ok(Json(CallbackAnswer {
+            success: true,
+            ignored: Some(true),
+            ..CallbackAnswer::default()
+        }));
     }
     let currency = pricing::parse_currency("currency", &cb.currency).map_err(ShopError::from)?;
     let amount = pricing::parse_price("amount", &cb.amount, &currency).map_err(ShopError::from)?;
@@ -106,11 +140,16 @@ pub(super) async fn callback(
         .provider_paid(event_id, &cb.order_id, amount, &currency, reference)
         .await?
     {
-        Some(order) => Ok(Json(json!({
-            "success": true,
-            "message": format!("order {}", order.status),
-            "order": views::order(&order),
-        }))),
-        None => Ok(Json(json!({"success": true, "duplicate": true}))),
+        Some(order) => Ok(Json(CallbackAnswer {
+            success: true,
+            message: Some(format!("order {}", order.status)),
+            order: Some(views::order(&order)),
+            ..CallbackAnswer::default()
+        })),
+        None => Ok(Json(CallbackAnswer {
+            success: true,
+            duplicate: Some(true),
+            ..CallbackAnswer::default()
+        })),
     }
 }

@@ -161,17 +161,29 @@ pub fn parse_units(field: &str, v: &Value, min: i64) -> Result<i64, Invalid> {
 
 /// The JSON body of creating (`POST`) and changing (`PUT`, partial) a
 /// product. Absent fields are unchanged; `"sku": null` removes the link.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// Unknown fields are refused (400).
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "Premium Widget", "description": "Our best widget", "price": "29.99", "currency": "USD", "stock": 50, "category": "Electronics", "sku": "WIDGET-PREMIUM"}))]
 pub struct ProductFields {
+    /// Required on creation; 1 to 200 characters.
     pub name: Option<String>,
     pub description: Option<String>,
+    /// Required on creation; positive, with the currency's decimals.
     pub price: Option<Decimal>,
+    /// ISO 4217 (default USD).
+    #[schema(example = "USD")]
     pub currency: Option<String>,
+    /// Units available (default 0): a whole number or a digit string.
+    #[schema(value_type = Option<i64>, minimum = 0)]
     pub stock: Option<Value>,
     pub category: Option<String>,
     pub image_url: Option<String>,
+    /// The factory item it is made as; `null` removes the link.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
     pub sku: Option<Option<String>>,
+    /// Inactive products are hidden from the public catalog.
     pub active: Option<bool>,
 }
 

@@ -14,7 +14,8 @@ use std::{fmt, str::FromStr};
 
 use super::pricing::TaxRate;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
 pub enum Status {
     Pending,
     Paid,

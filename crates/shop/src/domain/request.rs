@@ -13,6 +13,8 @@ use super::{Invalid, catalog::Product};
 pub const MAX_ITEMS: usize = 100;
 /// Units per line (after merging duplicates too).
 pub const MAX_QUANTITY: i64 = 1000;
+/// The fields of a line: `price` is the original API's, ignored.
+const LINE_FIELDS: [&str; 3] = ["product_id", "quantity", "price"];
 /// Longest product id worth looking up; anything longer is unknown.
 const MAX_PRODUCT_ID_CHARS: usize = 100;
 
@@ -33,6 +35,17 @@ pub fn order_lines(body: &Value) -> Result<Vec<RequestedLine>, Invalid> {
             "expected a JSON object {\"items\": [...]}",
         ));
     };
+    // Unknown fields are refused, naming them; `price` in a line is the
+    // original API's and is accepted and ignored (prices come from the
+    // catalog).
+    if let Some(unknown) = obj.keys().find(|k| *k != "items") {
+        return Err(Invalid::new(
+            unknown.clone(),
+            format!(
+                "unknown field `{unknown}`; an order is {{\"items\": [{{\"product_id\", \"quantity\"}}]}}"
+            ),
+        ));
+    }
     let Some(items) = obj.get("items").and_then(Value::as_array) else {
         return Err(Invalid::new("items", "items must be a list of order lines"));
     };
@@ -48,6 +61,17 @@ pub fn order_lines(body: &Value) -> Result<Vec<RequestedLine>, Invalid> {
     let mut lines: Vec<RequestedLine> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
     for (i, item) in items.iter().enumerate() {
+        if let Some(unknown) = item
+            .as_object()
+            .and_then(|o| o.keys().find(|k| !LINE_FIELDS.contains(&k.as_str())))
+        {
+            return Err(Invalid::new(
+                format!("items[{i}].{unknown}"),
+                format!(
+                    "unknown field `{unknown}` in items[{i}]; a line is {{\"product_id\", \"quantity\"}}"
+                ),
+            ));
+        }
         let product_id = match item.get("product_id") {
             Some(Value::String(s)) => s.trim().to_owned(),
             // The original API's ids were numbers; such an id is simply
@@ -270,6 +294,16 @@ mod tests {
             .map(|i| json!({"product_id": format!("p{i}"), "quantity": 1}))
             .collect();
         assert_eq!(lines(json!({ "items": hundred })).unwrap().len(), 100);
+        // Unknown fields are named; a line's `price` is the original API's.
+        assert_eq!(
+            field(json!({"items": [{"product_id": "a", "quantity": 1}], "coupon": "X"})),
+            "coupon"
+        );
+        assert_eq!(
+            field(json!({"items": [{"product_id": "a", "quantity": 1, "qty": 2}]})),
+            "items[0].qty"
+        );
+        assert!(lines(json!({"items": [{"product_id": "a", "quantity": 1, "price": 5}]})).is_ok());
     }
 
     #[test]

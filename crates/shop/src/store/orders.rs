@@ -7,13 +7,12 @@ use std::collections::HashMap;
 
 use marimo_platform::db::Exec;
 use marimo_platform::db::{Conn, ConnHandle, DbPool, TxConn};
-use serde_json::{Value, json};
 use sqlx::{AssertSqlSafe, Row, any::AnyRow};
 
 use super::{decode_err, placeholders};
 use crate::domain::{
     order::{Order, OrderItem, Status},
-    pricing::{TaxRate, format_money},
+    pricing::TaxRate,
 };
 
 macro_rules! order_columns {
@@ -290,7 +289,17 @@ pub async fn append_history<'e>(
 }
 
 /// The order's history, oldest first, as API JSON.
-pub async fn history(pool: &DbPool, order_id: &str) -> Result<Vec<Value>, sqlx::Error> {
+/// One step of an order's history, as stored.
+#[derive(Debug, Clone)]
+pub struct HistoryRow {
+    pub from: Option<String>,
+    pub to: String,
+    pub actor: String,
+    pub reason: Option<String>,
+    pub at: String,
+}
+
+pub async fn history(pool: &DbPool, order_id: &str) -> Result<Vec<HistoryRow>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT from_status, to_status, actor, reason, created_at FROM order_events
          WHERE order_id = $1 ORDER BY id",
@@ -300,13 +309,13 @@ pub async fn history(pool: &DbPool, order_id: &str) -> Result<Vec<Value>, sqlx::
     .await?;
     rows.iter()
         .map(|r| {
-            Ok(json!({
-                "from": r.try_get::<Option<String>, _>("from_status")?,
-                "to": r.try_get::<String, _>("to_status")?,
-                "actor": r.try_get::<String, _>("actor")?,
-                "reason": r.try_get::<Option<String>, _>("reason")?,
-                "at": r.try_get::<String, _>("created_at")?,
-            }))
+            Ok(HistoryRow {
+                from: r.try_get("from_status")?,
+                to: r.try_get("to_status")?,
+                actor: r.try_get("actor")?,
+                reason: r.try_get("reason")?,
+                at: r.try_get("created_at")?,
+            })
         })
         .collect()
 }
@@ -383,7 +392,19 @@ pub async fn note_callback<'e>(
 }
 
 /// The order's payments, oldest first, as API JSON.
-pub async fn payments(pool: &DbPool, order_id: &str) -> Result<Vec<Value>, sqlx::Error> {
+/// A payment of an order, as stored (amount in minor units).
+#[derive(Debug, Clone)]
+pub struct PaymentRow {
+    pub id: String,
+    pub kind: String,
+    pub amount: i64,
+    pub currency: String,
+    pub created_at: String,
+    pub method: Option<String>,
+    pub reference: Option<String>,
+}
+
+pub async fn payments(pool: &DbPool, order_id: &str) -> Result<Vec<PaymentRow>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT id, kind, amount, currency, created_at, method, reference FROM payments
          WHERE order_id = $1 ORDER BY id",
@@ -393,16 +414,15 @@ pub async fn payments(pool: &DbPool, order_id: &str) -> Result<Vec<Value>, sqlx:
     .await?;
     rows.iter()
         .map(|r| {
-            let currency: String = r.try_get("currency")?;
-            Ok(json!({
-                "id": r.try_get::<String, _>("id")?,
-                "kind": r.try_get::<String, _>("kind")?,
-                "amount": format_money(r.try_get("amount")?, &currency),
-                "currency": currency,
-                "created_at": r.try_get::<String, _>("created_at")?,
-                "method": r.try_get::<Option<String>, _>("method")?,
-                "reference": r.try_get::<Option<String>, _>("reference")?,
-            }))
+            Ok(PaymentRow {
+                id: r.try_get("id")?,
+                kind: r.try_get("kind")?,
+                amount: r.try_get("amount")?,
+                currency: r.try_get("currency")?,
+                created_at: r.try_get("created_at")?,
+                method: r.try_get("method")?,
+                reference: r.try_get("reference")?,
+            })
         })
         .collect()
 }

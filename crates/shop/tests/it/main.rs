@@ -9,6 +9,7 @@ mod db_metrics;
 mod events;
 mod jobs;
 mod lifecycle;
+mod openapi;
 mod orders;
 mod payments;
 mod support;

@@ -1,4 +1,4 @@
-//! HTTP handlers under `/api/users/...`: parse, authorize, call the use
+//! HTTP handlers under `/api/v1/users/...`: parse, authorize, call the use
 //! case (`app`), respond (`views`). Every error is an [`ApiError`] (the one
 //! JSON shape); no handler panics on any input.
 //!
@@ -8,23 +8,22 @@
 use std::net::{IpAddr, SocketAddr};
 
 use axum::{
-    Router,
     extract::{ConnectInfo, FromRequestParts, Path},
     http::request::Parts,
-    routing::{get, post},
+    routing::get,
 };
 use marimo_platform::{
     ApiError, ApiResult,
     auth::{Caller, Policy},
     http::cache_control,
-    ids,
+    ids, openapi,
 };
-use serde_json::{Value, json};
+use utoipa_axum::{
+    router::{OpenApiRouter, UtoipaMethodRouter},
+    routes,
+};
 
-use crate::{
-    app::{Users, sessions::Tokens},
-    store::UserRecord,
-};
+use crate::{app::Users, store::UserRecord};
 
 mod accounts;
 mod session;
@@ -32,42 +31,41 @@ mod views;
 
 pub(crate) type AppState = Users;
 
-pub(crate) fn routes(state: AppState) -> Router {
-    Router::new()
-        // Token answers are never kept by any cache.
-        .route(
-            "/api/users/register",
-            post(session::register).layer(cache_control::no_store()),
-        )
-        .route(
-            "/api/users/login",
-            post(session::login).layer(cache_control::no_store()),
-        )
-        .route(
-            "/api/users/refresh",
-            post(session::refresh).layer(cache_control::no_store()),
-        )
-        .route("/api/users/logout", post(session::logout))
-        // Outside `/api`: the gateway never forwards it; services read it
-        // directly at start (`platform::auth::revocation`).
-        .route(
-            marimo_platform::auth::revocation::MARKS_PATH,
-            get(session::revocation_marks),
-        )
-        .route("/api/users/change-password", post(session::change_password))
-        .route("/api/users/profile", get(accounts::profile))
-        .route("/api/users/list", get(accounts::list))
-        .route("/api/users/summary", get(accounts::summary))
-        .route("/api/users/admin/assign-role", post(accounts::assign_role))
-        .route(
-            "/api/users/admin/users/{id}/deactivate",
-            post(accounts::deactivate),
-        )
-        .route(
-            "/api/users/admin/users/{id}/reactivate",
-            post(accounts::reactivate),
-        )
-        .with_state(state)
+/// Token answers are never kept by any cache.
+fn no_store(r: UtoipaMethodRouter<AppState>) -> UtoipaMethodRouter<AppState> {
+    let (schemas, paths, method_router) = r;
+    (
+        schemas,
+        paths,
+        method_router.layer(cache_control::no_store()),
+    )
+}
+
+/// The service's routes with their OpenAPI document (`utoipa-axum`: a
+/// route and its spec entry are registered together).
+pub(crate) fn routes(state: AppState) -> OpenApiRouter {
+    OpenApiRouter::with_openapi(openapi::document(
+        "users",
+        "Accounts, credentials, sessions and roles: registration, sign-in (access token + rotating refresh token), sign-out, the caller's profile, and account administration. Roles: `admin`, `manager` (production), `accountant`, `shop_manager`, `user` (a customer, the default at registration).",
+    ))
+    .routes(no_store(routes!(session::register)))
+    .routes(no_store(routes!(session::login)))
+    .routes(no_store(routes!(session::refresh)))
+    .routes(routes!(session::logout))
+    // Not under /api (the gateway never forwards it); services read it
+    // directly at start (`platform::auth::revocation`): outside the API document.
+    .route(
+        marimo_platform::auth::revocation::MARKS_PATH,
+        get(session::revocation_marks),
+    )
+    .routes(routes!(session::change_password))
+    .routes(routes!(accounts::profile))
+    .routes(routes!(accounts::list))
+    .routes(routes!(accounts::summary))
+    .routes(routes!(accounts::assign_role))
+    .routes(routes!(accounts::deactivate))
+    .routes(routes!(accounts::reactivate))
+    .with_state(state)
 }
 
 // ------------------------------------------------------------- errors
@@ -158,16 +156,4 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
 async fn signed_in<P: Policy>(st: &AppState, caller: &Caller) -> ApiResult<UserRecord> {
     caller.require_policy::<P>()?;
     Ok(st.account_of(caller, P::ROLES).await?)
-}
-
-/// The body of every answer that hands out tokens.
-fn token_body(message: &str, tokens: Tokens) -> Value {
-    json!({
-        "success": true,
-        "message": message,
-        "access_token": tokens.access_token,
-        "refresh_token": tokens.refresh_token,
-        "expires_in": tokens.expires_in,
-        "token_type": "Bearer",
-    })
 }

@@ -6,71 +6,122 @@ use marimo_platform::{
     ApiError, ApiResult,
     auth::{Caller, MaybeCaller, policy::SignedIn},
     http::{Json, OptionalJson},
+    openapi::{Done, ErrorBody},
 };
 use serde::Deserialize;
-use serde_json::{Value, json};
+use utoipa::ToSchema;
 
-use super::{AppState, ClientIp, signed_in, token_body, views};
+use super::{
+    AppState, ClientIp, signed_in,
+    views::{self, LoginAnswer, Registered, RevocationMark, RevocationMarks, TokenAnswer},
+};
 use crate::domain;
 
-#[derive(Deserialize)]
+/// A new account (role `user`). Unknown fields are refused.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"email": "ann@example.com", "password": "Customer-1", "name": "Ann"}))]
 pub(super) struct RegisterBody {
+    /// Unique, case-insensitive.
+    #[schema(example = "ann@example.com")]
     email: String,
+    /// At least 8 characters with a letter and a digit; not the email.
+    #[schema(example = "Customer-1")]
     password: String,
+    /// 1 to 100 characters.
     name: String,
 }
 
+/// Registers a customer account.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/register",
+    security(()),
+    request_body = RegisterBody,
+    responses(
+        (status = 201, description = "Registered.", body = Registered),
+        (status = 409, description = "The email is taken.", body = ErrorBody),
+    ),
+)]
 pub(super) async fn register(
     State(st): State<AppState>,
     Json(body): Json<RegisterBody>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<Registered>)> {
     let user = st.register(&body.email, &body.name, &body.password).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "success": true,
-            "message": "registration successful",
-            "user": views::user(&user),
-        })),
+        Json(Registered {
+            success: true,
+            message: "registration successful".to_owned(),
+            user: views::user(&user),
+        }),
     ))
 }
 
-#[derive(Deserialize)]
+/// Credentials. Unknown fields are refused.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"email": "admin@example.com", "password": "Admin-Passw0rd"}))]
 pub(super) struct LoginBody {
     email: String,
     password: String,
 }
 
+/// Signs in: an access token and a refresh token (a new session). Repeated
+/// failures slow down per account and client address.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/login",
+    security(()),
+    request_body = LoginBody,
+    responses((status = 200, description = "Signed in.", body = LoginAnswer)),
+)]
 pub(super) async fn login(
     State(st): State<AppState>,
     ip: ClientIp,
     Json(body): Json<LoginBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<LoginAnswer>> {
     let email = domain::normalise_email(&body.email);
     if email.is_empty() || body.password.is_empty() {
         return Err(ApiError::validation("email and password are required"));
     }
     let (user, tokens) = st.login(&email, &body.password, ip.get()).await?;
-    let mut body = token_body("login successful", tokens);
-    body["user"] = views::user(&user);
-    Ok(Json(body))
+    Ok(Json(LoginAnswer {
+        tokens: views::tokens("login successful", tokens),
+        user: views::user(&user),
+    }))
 }
 
-#[derive(Deserialize)]
+/// A refresh token to rotate. Unknown fields are refused.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub(super) struct RefreshBody {
     refresh_token: String,
 }
 
+/// Rotates a refresh token: a new pair. A used token presented again
+/// revokes its whole session (401).
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/refresh",
+    security(()),
+    request_body = RefreshBody,
+    responses((status = 200, description = "Refreshed.", body = TokenAnswer)),
+)]
 pub(super) async fn refresh(
     State(st): State<AppState>,
     Json(body): Json<RefreshBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<TokenAnswer>> {
     let tokens = st.refresh(&body.refresh_token).await?;
-    Ok(Json(token_body("token refreshed", tokens)))
+    Ok(Json(views::tokens("token refreshed", tokens)))
 }
 
-#[derive(Deserialize, Default)]
+/// What to sign out of. Unknown fields are refused.
+#[derive(Deserialize, Default, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"refresh_token": "r1…", "all": false}))]
 pub(super) struct LogoutBody {
+    /// The session to end.
     #[serde(default)]
     refresh_token: Option<String>,
     /// Sign out of every session of the account.
@@ -82,37 +133,54 @@ pub(super) struct LogoutBody {
 /// tokens are fine. `all` needs to know whose sessions to end: a valid
 /// bearer, or else a live refresh token; without either it is 401 rather
 /// than a silent no-op.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/logout",
+    security((), ("bearer" = [])),
+    request_body(content = Option<LogoutBody>, description = "Optional."),
+    responses((status = 200, description = "Signed out.", body = Done)),
+)]
 pub(super) async fn logout(
     State(st): State<AppState>,
     MaybeCaller(caller): MaybeCaller,
     OptionalJson(body): OptionalJson<LogoutBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Done>> {
     st.logout(
         caller.as_ref().map(|c| c.user_id.as_str()),
         body.refresh_token.as_deref(),
         body.all,
     )
     .await?;
-    Ok(Json(json!({
-        "success": true,
-        "message": if body.all { "logged out of all sessions" } else { "logged out" },
+    Ok(Json(Done::new(if body.all {
+        "logged out of all sessions"
+    } else {
+        "logged out"
     })))
 }
 
-#[derive(Deserialize)]
+/// The current and the new password. Unknown fields are refused.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub(super) struct ChangePasswordBody {
     current_password: String,
+    /// The password policy of registration.
     new_password: String,
 }
 
 /// Changes the caller's password; every other session is signed out and
 /// this client gets a new one.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/change-password",
+    request_body = ChangePasswordBody,
+    responses((status = 200, description = "Changed; new tokens.", body = TokenAnswer)),
+)]
 pub(super) async fn change_password(
     State(st): State<AppState>,
     caller: Caller,
     ip: ClientIp,
     Json(body): Json<ChangePasswordBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<TokenAnswer>> {
     let record = signed_in::<SignedIn>(&st, &caller).await?;
     let tokens = st
         .change_password(
@@ -122,7 +190,7 @@ pub(super) async fn change_password(
             ip.get(),
         )
         .await?;
-    Ok(Json(token_body(
+    Ok(Json(views::tokens(
         "password changed; other sessions have been signed out",
         tokens,
     )))
@@ -131,17 +199,22 @@ pub(super) async fn change_password(
 /// `GET /internal/revocations`: the revocation marks of the last day (a
 /// service starting up reads them; see `platform::auth::revocation`).
 /// Only account ids and times: nothing a caller could sign in with.
-pub(super) async fn revocation_marks(State(st): State<AppState>) -> ApiResult<Json<Value>> {
+pub(super) async fn revocation_marks(
+    State(st): State<AppState>,
+) -> ApiResult<Json<RevocationMarks>> {
     use marimo_platform::auth::revocation::MARKS_WINDOW;
     let since = marimo_platform::clock::unix_now_ms() - MARKS_WINDOW.as_millis() as i64;
     let marks = crate::store::revocations_since(st.db.pool(), since)
         .await
         .map_err(crate::UsersError::from)?;
-    Ok(Json(json!({
-        "success": true,
-        "marks": marks
+    Ok(Json(RevocationMarks {
+        success: true,
+        marks: marks
             .into_iter()
-            .map(|(user_id, ms)| json!({"user_id": user_id, "not_before_ms": ms}))
-            .collect::<Vec<_>>(),
-    })))
+            .map(|(user_id, not_before_ms)| RevocationMark {
+                user_id,
+                not_before_ms,
+            })
+            .collect(),
+    }))
 }

@@ -5,6 +5,7 @@
 mod admin;
 mod auth;
 mod db_metrics;
+mod openapi;
 mod outage;
 mod sessions;
 mod support;
