@@ -76,7 +76,7 @@ pub struct EntryReversed {
 /// `GET /api/accounting/summary` (inside [`crate::Success`]): revenue
 /// figures for the dashboard, in the ledger's currency. Every field
 /// defaults when absent.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct Summary {
     /// The ledger's base currency.
@@ -93,7 +93,7 @@ pub struct Summary {
 }
 
 /// One day of [`Summary::revenue_by_day`].
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct RevenueDay {
     /// The day (`YYYY-MM-DD`).

@@ -59,7 +59,7 @@ fn setting_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Er
 }
 
 /// The kinds of reference data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum RefKind {
     #[serde(rename = "currencies")]
     Currencies,
@@ -88,7 +88,7 @@ pub struct ReferenceChanged {
 /// One row of reference data. On the wire the row's fields alone; which
 /// kind it is follows from its fields (`minor_units`: a currency, `rate`:
 /// a tax rate, neither: a unit).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum ReferenceItem {
     Currency(CurrencyRow),
@@ -115,7 +115,7 @@ impl ReferenceItem {
 }
 
 /// A currency the system knows.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CurrencyRow {
     /// ISO 4217 code (`USD`).
     pub code: String,
@@ -133,7 +133,7 @@ pub struct CurrencyRow {
 }
 
 /// A unit of measure.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UnitRow {
     /// Its code (`kg`, `pcs`).
     pub code: String,
@@ -149,7 +149,7 @@ pub struct UnitRow {
 }
 
 /// A tax rate.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TaxRateRow {
     /// Its code (`standard`).
     pub code: String,
@@ -168,7 +168,7 @@ pub struct TaxRateRow {
 
 /// A setting, as `GET /api/config/{key}` answers it (inside
 /// [`crate::Success`]) and as each item of [`SettingList`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Setting {
     /// Its key.
     pub key: String,
@@ -197,7 +197,7 @@ pub struct Setting {
 }
 
 /// `GET /api/config` (inside [`crate::Success`]): every setting.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SettingList {
     /// The settings, by key.
     #[serde(default)]
@@ -209,7 +209,7 @@ pub struct SettingList {
 
 /// `GET /api/config/reference/{kind}` (inside [`crate::Success`]): the
 /// rows of one kind, under the kind's own field name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReferenceList {
     pub kind: RefKind,
     /// How many rows there are. Defaults when absent.

@@ -182,7 +182,7 @@ pub const CATALOG: &[(&str, u32)] = &[
 
 /// A success answer in the original API's shape: `"success": true` beside
 /// the answer's own fields (`{"success": true, "total_users": 3, ...}`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Success<T> {
     /// Always `true` (failures have the one error shape instead). Defaults
     /// when absent.

@@ -107,7 +107,7 @@ pub struct ProductRestocked {
 
 /// `GET /api/shop/summary` (inside [`crate::Success`]): order and
 /// catalog figures for the dashboard. Every field defaults when absent.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct Summary {
     /// Every order.

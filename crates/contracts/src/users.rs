@@ -101,7 +101,7 @@ pub struct PasswordChanged {
 
 /// `GET /api/users/summary` (inside [`crate::Success`]): account counts
 /// for the dashboard. Every field defaults when absent.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct Summary {
     /// Every account, active or not.

@@ -266,8 +266,9 @@ impl<'de> Deserialize<'de> for Decimal {
 macro_rules! decimal_newtype {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
         #[serde(transparent)]
+        #[schema(value_type = String, example = "29.99")]
         pub struct $name(Decimal);
 
         impl $name {
@@ -359,8 +360,21 @@ impl Qty {
 }
 
 /// An ISO 4217 currency code (`"USD"`), as the publisher wrote it.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(transparent)]
+#[schema(value_type = String, example = "USD")]
 pub struct Currency(String);
 
 impl Currency {
