@@ -8,7 +8,7 @@
 //!   append-only guards (triggers) and the seeds.
 //! - `app`: the use cases — every change, each in one transaction with its
 //!   stock moves, balances and outbox events ([`Factory`]).
-//! - `api`: the HTTP handlers under `/api/factory/...`, including the
+//! - `api`: the HTTP handlers under `/api/v1/factory/...`, including the
 //!   original API's `/products` and `/orders`.
 //! - [`events`]: what the factory publishes (docs/EVENTS.md).
 //! - [`error`]: [`FactoryError`], the crate's one error type, mapped to the
@@ -46,6 +46,9 @@ use marimo_platform::{
     telemetry::Metrics,
 };
 
+// utoipa's macros expand to fully qualified paths of the types named in
+// them, which the workspace's `unused_qualifications` lint would flag.
+#[allow(unused_qualifications)]
 mod api;
 mod app;
 pub mod domain;
@@ -104,7 +107,7 @@ pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
     marimo_platform::idempotency::spawn_purge(&ctx, factory.db.clone(), IDEMPOTENCY_TTL);
     events::subscribe(&ctx, factory.db.clone()).await?;
     let api = api::routes(std::sync::Arc::new(factory));
-    Ok(ServiceApp::new(&ctx).router(api))
+    Ok(ServiceApp::new(&ctx).api(api))
 }
 
 /// Prepares the database and returns the factory without HTTP: for tools
