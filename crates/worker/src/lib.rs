@@ -26,6 +26,9 @@ use marimo_platform::{
     service::{ServiceContext, StartError},
 };
 
+// utoipa's macros expand to fully qualified paths of the types named in
+// them, which the workspace's `unused_qualifications` lint would flag.
+#[allow(unused_qualifications)]
 mod api;
 pub mod app;
 pub mod domain;
@@ -107,5 +110,5 @@ pub async fn router_with(ctx: ServiceContext, tuning: WorkerTuning) -> Result<Ro
     events::subscribe(&ctx, &shared).await?;
 
     let api = api::routes(api::AppState { db, webhook_allow });
-    Ok(ServiceApp::new(&ctx).router(api))
+    Ok(ServiceApp::new(&ctx).api(api))
 }

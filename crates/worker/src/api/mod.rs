@@ -1,19 +1,20 @@
 //! HTTP handlers: parse, authorize, call the store, respond (`views`).
+//! Under `/api/v1` (the unversioned `/api/...` paths are deprecated
+//! aliases, as for every service):
 //!
-//! - `GET  /api/audit` (admin): the audit log, filtered and paged.
-//! - `GET  /api/notifications` (signed in): own and role notifications.
-//! - `POST /api/notifications/{id}/read`, `POST /api/notifications/read-all`.
-//! - `/api/notifications/webhooks...` (admin): see [`webhooks`].
-//! - `GET  /api/worker/summary` (admin): backlog and failure counts.
+//! - `GET  /api/v1/audit` (admin): the audit log, filtered and paged.
+//! - `GET  /api/v1/notifications` (signed in): own and role notifications.
+//! - `POST /api/v1/notifications/{id}/read`, `POST /api/v1/notifications/read-all`.
+//! - `/api/v1/notifications/webhooks...` (admin): see [`webhooks`].
+//! - `GET  /api/v1/worker/summary` (admin): backlog and failure counts.
+//!
+//! The routes are registered with their OpenAPI entries (`utoipa-axum`),
+//! served at `/api/v1/worker/openapi.json`.
 
 mod views;
 mod webhooks;
 
-use axum::{
-    Router,
-    extract::{Path, State},
-    routing::{delete, get, post},
-};
+use axum::extract::{Path, State};
 use marimo_platform::{
     ApiError, ApiResult, TimeRange,
     auth::{Authorized, Caller, policy::Admins},
@@ -21,11 +22,14 @@ use marimo_platform::{
     db::Db,
     http::{Json, Page, Query},
     ids,
+    openapi::{self, PageFields},
 };
 use serde::Deserialize;
-use serde_json::{Value, json};
+use utoipa::IntoParams;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{WorkerError, domain::audit::action_prefix_pattern, store};
+use views::{AuditPage, MarkedAllRead, MarkedRead, NotificationPage, SummaryAnswer};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -34,31 +38,42 @@ pub struct AppState {
     pub webhook_allow: crate::domain::destination::Allowlist,
 }
 
-pub fn routes(state: AppState) -> Router {
-    Router::new()
-        .route("/api/audit", get(audit_log))
-        .route("/api/notifications", get(notifications))
-        .route("/api/notifications/read-all", post(read_all))
-        .route("/api/notifications/{id}/read", post(read_one))
-        .route(
-            "/api/notifications/webhooks",
-            post(webhooks::create).get(webhooks::list),
-        )
-        .route("/api/notifications/webhooks/{id}", delete(webhooks::remove))
-        .route(
-            "/api/notifications/webhooks/{id}/deliveries",
-            get(webhooks::deliveries),
-        )
-        .route("/api/worker/summary", get(summary))
-        .with_state(state)
+/// The service's routes with their OpenAPI document (`utoipa-axum`: a
+/// route and its spec entry are registered together).
+pub fn routes(state: AppState) -> OpenApiRouter {
+    OpenApiRouter::with_openapi(openapi::document(
+        "worker",
+        "The audit log (admins), notifications for users and roles, webhooks that receive the system's events (admins), and the worker's backlog. Its paths are `/api/v1/audit`, `/api/v1/notifications/...` and `/api/v1/worker/...`.",
+    ))
+    .routes(routes!(audit_log))
+    .routes(routes!(notifications))
+    .routes(routes!(read_all))
+    .routes(routes!(read_one))
+    .routes(routes!(webhooks::create, webhooks::list))
+    .routes(routes!(webhooks::remove))
+    .routes(routes!(webhooks::deliveries))
+    .routes(routes!(summary))
+    .with_state(state)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct AuditQuery {
+    /// Only what this user did (their id).
     actor: Option<String>,
+    /// Only this action and every action below it: `shop.order` (also
+    /// written `shop.order.` or `shop.order.*`) matches
+    /// `shop.order.placed`.
+    #[param(example = "shop.order")]
     action: Option<String>,
+    /// Only what was done to this (an id).
     target: Option<String>,
+    /// Occurred at or after: RFC 3339, or a date (`YYYY-MM-DD`, from its
+    /// start).
+    #[param(example = "2026-12-01")]
     from: Option<String>,
+    /// Occurred at or before: RFC 3339, or a date (that whole day).
+    #[param(example = "2026-12-31")]
     to: Option<String>,
 }
 
@@ -66,12 +81,20 @@ fn text_filter(v: Option<String>) -> String {
     v.map(|s| s.trim().to_owned()).unwrap_or_default()
 }
 
+/// The audit log, newest first, a page at a time. Admins only.
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit",
+    tag = "worker",
+    params(AuditQuery, Page),
+    responses((status = 200, description = "A page of entries.", body = AuditPage)),
+)]
 async fn audit_log(
     State(st): State<AppState>,
     _: Authorized<Admins>,
     Query(page): Query<Page>,
     Query(q): Query<AuditQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AuditPage>> {
     let (page, limit, offset) = page.resolve()?;
     // `shop.order`, `shop.order.` and `shop.order.*` all mean "this action
     // and every action below it".
@@ -97,27 +120,35 @@ async fn audit_log(
     };
     let (entries, total) =
         store::audit::list(st.db.pool(), &filter, i64::from(limit), offset).await?;
-    Ok(Json(json!({
-        "success": true,
-        "entries": entries.iter().map(views::audit_entry).collect::<Vec<_>>(),
-        "total": total,
-        "page": page,
-        "limit": limit,
-    })))
+    Ok(Json(AuditPage {
+        success: true,
+        entries: entries.iter().map(views::audit_entry).collect(),
+        page: PageFields { total, page, limit },
+    }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct NotificationQuery {
+    /// Only unread ones (default false).
     #[serde(default)]
     unread_only: bool,
 }
 
+/// The caller's notifications and their role's, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/notifications",
+    tag = "worker",
+    params(NotificationQuery, Page),
+    responses((status = 200, description = "A page of notifications.", body = NotificationPage)),
+)]
 async fn notifications(
     State(st): State<AppState>,
     caller: Caller,
     Query(page): Query<Page>,
     Query(q): Query<NotificationQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<NotificationPage>> {
     let (page, limit, offset) = page.resolve()?;
     let listing = store::notifications::list(
         st.db.pool(),
@@ -128,21 +159,31 @@ async fn notifications(
         offset,
     )
     .await?;
-    Ok(Json(json!({
-        "success": true,
-        "notifications": listing.items.iter().map(views::notification).collect::<Vec<_>>(),
-        "unread_count": listing.unread,
-        "total": listing.total,
-        "page": page,
-        "limit": limit,
-    })))
+    Ok(Json(NotificationPage {
+        success: true,
+        notifications: listing.items.iter().map(views::notification).collect(),
+        unread_count: listing.unread,
+        page: PageFields {
+            total: listing.total,
+            page,
+            limit,
+        },
+    }))
 }
 
+/// Marks one of the caller's (or their role's) notifications read.
+#[utoipa::path(
+    post,
+    path = "/api/v1/notifications/{id}/read",
+    tag = "worker",
+    params(("id" = String, Path, description = "The notification's id.")),
+    responses((status = 200, description = "Read.", body = MarkedRead)),
+)]
 async fn read_one(
     State(st): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<MarkedRead>> {
     let not_found = || ApiError::from(WorkerError::NotFound("no such notification"));
     if !ids::is_uuid(&id) {
         return Err(not_found());
@@ -159,10 +200,21 @@ async fn read_one(
         // Someone else's notification answers like a missing one.
         return Err(not_found());
     }
-    Ok(Json(json!({"success": true, "id": id, "read": true})))
+    Ok(Json(MarkedRead {
+        success: true,
+        id,
+        read: true,
+    }))
 }
 
-async fn read_all(State(st): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+/// Marks every notification of the caller (and their role's) read.
+#[utoipa::path(
+    post,
+    path = "/api/v1/notifications/read-all",
+    tag = "worker",
+    responses((status = 200, description = "Read.", body = MarkedAllRead)),
+)]
+async fn read_all(State(st): State<AppState>, caller: Caller) -> ApiResult<Json<MarkedAllRead>> {
     let marked = store::notifications::mark_all_read(
         &st.db,
         &caller.user_id,
@@ -170,12 +222,26 @@ async fn read_all(State(st): State<AppState>, caller: Caller) -> ApiResult<Json<
         &clock::now_text(),
     )
     .await?;
-    Ok(Json(json!({"success": true, "marked": marked})))
+    Ok(Json(MarkedAllRead {
+        success: true,
+        marked,
+    }))
 }
 
-async fn summary(State(st): State<AppState>, _: Authorized<Admins>) -> ApiResult<Json<Value>> {
+/// The worker's backlog and failures. Admins only.
+#[utoipa::path(
+    get,
+    path = "/api/v1/worker/summary",
+    tag = "worker",
+    responses((status = 200, description = "The counts.", body = SummaryAnswer)),
+)]
+async fn summary(
+    State(st): State<AppState>,
+    _: Authorized<Admins>,
+) -> ApiResult<Json<SummaryAnswer>> {
     let s = store::summary::summary(st.db.pool()).await?;
-    Ok(Json(
-        json!({"success": true, "summary": views::summary(&s)}),
-    ))
+    Ok(Json(SummaryAnswer {
+        success: true,
+        summary: views::summary(&s),
+    }))
 }

@@ -6,6 +6,7 @@ mod audit;
 mod db_metrics;
 mod mail;
 mod notifications;
+mod openapi;
 mod smtp;
 mod support;
 mod webhooks;
