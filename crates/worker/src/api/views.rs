@@ -36,8 +36,8 @@ pub(crate) struct AuditEntryView {
     pub target: Option<String>,
     pub client_ip: Option<String>,
     pub request_id: Option<String>,
-    /// The event's own fields (without secrets).
-    #[schema(value_type = Object)]
+    /// The event's own fields (without secrets): an object, or the
+    /// stored text when it was not JSON.
     pub details: Value,
 }
 
