@@ -240,7 +240,7 @@ pub(super) struct CompleteBody {
     post,
     path = "/api/v1/factory/work-orders/{id}/complete",
     params(("id" = String, Path, description = "The work order's id.")),
-    request_body(content = Option<CompleteBody>, description = "Optional."),
+    request_body(content = Option<CompleteBody>, description = "Optional: no body, or `null`, is all planned and no scrap."),
     responses(
         (status = 200, description = "Completed.", body = WorkOrderCompleted),
         (status = 409, description = "Not `started` (`INVALID_TRANSITION`), or the components are no longer there (`INSUFFICIENT_STOCK`).", body = ErrorBody),
@@ -251,8 +251,10 @@ async fn complete(
     State(f): State<AppState>,
     Authorized(caller, _): Authorized<ProductionManagers>,
     IdPath(id): IdPath,
-    OptionalJson(b): OptionalJson<CompleteBody>,
+    // `null` is the same as no body, as the document says (`Option`).
+    OptionalJson(b): OptionalJson<Option<CompleteBody>>,
 ) -> ApiResult<Json<WorkOrderCompleted>> {
+    let b = b.unwrap_or_default();
     let completion = Completion {
         produced_qty: b
             .produced_qty

@@ -161,3 +161,30 @@ async fn unknown_body_fields_are_refused_by_name() {
     assert_eq!(app.scalar("SELECT COUNT(*) FROM stock_moves").await, 0);
     assert_eq!(app.scalar("SELECT COUNT(*) FROM work_orders").await, 0);
 }
+
+#[tokio::test]
+async fn a_completion_body_may_be_null_as_documented() {
+    let app = app(&Backend::Sqlite).await;
+    app.raw("STEEL").await;
+    app.item("W1", "finished_good", "pcs", "0").await;
+    app.receive("STEEL", "10", "1.00").await;
+    app.bom("W1", "1", &[("STEEL", "2")]).await.expect(201);
+    let id = app.work_order("W1", "3").await;
+    app.act(&id, "release").await.expect(200);
+    app.act(&id, "start").await.expect(200);
+    // The document's request body is `null` or a CompleteBody: `null`
+    // is no body, i.e. everything planned produced and no scrap.
+    let done = app
+        .post(
+            &format!("/api/v1/factory/work-orders/{id}/complete"),
+            json!(null),
+        )
+        .await
+        .expect(200);
+    assert_eq!(done.json["work_order"]["status"], "completed");
+    assert_eq!(done.json["work_order"]["produced_qty"], "3.000");
+    assert_eq!(done.json["work_order"]["scrap_qty"], "0.000");
+    // 3 widgets of 2 steel each: 6 of the 10 received are issued.
+    let (on_hand, ..) = app.level("STEEL").await;
+    assert_eq!(on_hand, "4.000");
+}
