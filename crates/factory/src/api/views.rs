@@ -136,8 +136,9 @@ pub(crate) struct MoveView {
     pub unit_cost: String,
     /// Signed: the exact change of the stock's value.
     pub value: String,
-    /// `receipt`, `issue`, `adjustment`, `transfer_in`, `transfer_out`,
-    /// `production_issue`, `production_receipt`, `scrap`, ...
+    /// `receipt`, `issue`, `adjustment`, `transfer` (out of one
+    /// warehouse, into another), `production_consume`,
+    /// `production_output` or `shipment`.
     pub reason: String,
     pub reference: Option<String>,
     pub note: Option<String>,

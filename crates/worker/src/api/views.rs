@@ -61,7 +61,8 @@ pub(crate) fn audit_entry(e: &Entry) -> AuditEntryView {
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct NotificationView {
     pub id: String,
-    /// What it is about (`order_placed`, `low_stock`, ...).
+    /// What it is about (`order.paid`, `stock.low`, `work_order.released`,
+    /// ...).
     pub kind: String,
     pub title: String,
     pub body: String,
