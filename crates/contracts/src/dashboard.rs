@@ -16,7 +16,7 @@ use crate::{
 };
 
 /// `GET /api/main/dashboard` (inside [`crate::Success`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Dashboard {
     /// `Welcome, <email>`. Defaults when absent.
     #[serde(default)]
@@ -35,7 +35,7 @@ pub struct Dashboard {
 }
 
 /// The caller, as the dashboard greets them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DashboardUser {
     pub id: UserId,
     pub email: String,
@@ -44,7 +44,7 @@ pub struct DashboardUser {
 }
 
 /// A module of the web UI.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Module {
     /// `dashboard`, `users`, `config`, ...
     pub key: String,
@@ -56,7 +56,7 @@ pub struct Module {
 
 /// The dashboard's key figures; each `null` when unknown, and defaults
 /// (to `null`) when absent.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct Kpis {
     /// Revenue posted today, in `currency` (accounting).
@@ -79,7 +79,7 @@ pub struct Kpis {
 
 /// `GET /api/main/stats` (inside [`crate::Success`]): the original API's
 /// statistics.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StatsAnswer {
     pub stats: Stats,
     /// As [`Dashboard::degraded`]. Defaults when absent.
@@ -89,7 +89,7 @@ pub struct StatsAnswer {
 
 /// The original API's statistics; each `null` when unknown, and defaults
 /// (to `null`) when absent.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct Stats {
     /// Every account (users).

@@ -129,7 +129,7 @@ pub struct Consumed {
 
 /// `GET /api/factory/summary` (inside [`crate::Success`]): production and
 /// stock figures for the dashboard. Every field defaults when absent.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct Summary {
     /// Work orders per status; every status appears, zero or not.
@@ -148,7 +148,7 @@ pub struct Summary {
 }
 
 /// One item of [`Summary::low_stock`].
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct LowStockItem {
     /// The item.

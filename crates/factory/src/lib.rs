@@ -8,7 +8,7 @@
 //!   append-only guards (triggers) and the seeds.
 //! - `app`: the use cases — every change, each in one transaction with its
 //!   stock moves, balances and outbox events ([`Factory`]).
-//! - `api`: the HTTP handlers under `/api/factory/...`, including the
+//! - `api`: the HTTP handlers under `/api/v1/factory/...`, including the
 //!   original API's `/products` and `/orders`.
 //! - [`events`]: what the factory publishes (docs/EVENTS.md).
 //! - [`error`]: [`FactoryError`], the crate's one error type, mapped to the
@@ -46,6 +46,9 @@ use marimo_platform::{
     telemetry::Metrics,
 };
 
+// utoipa's macros expand to fully qualified paths of the types named in
+// them, which the workspace's `unused_qualifications` lint would flag.
+#[allow(unused_qualifications)]
 mod api;
 mod app;
 pub mod domain;
@@ -114,7 +117,7 @@ pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
             (Method::POST, "/api/factory/stock/adjustments"),
             (Method::POST, "/api/factory/stock/transfers"),
         ]);
-    Ok(ServiceApp::new(&ctx).idempotency(idempotency).router(api))
+    Ok(ServiceApp::new(&ctx).idempotency(idempotency).api(api))
 }
 
 /// Prepares the database and returns the factory without HTTP: for tools

@@ -22,6 +22,9 @@ use marimo_platform::{
     service::{ServiceContext, StartError},
 };
 
+// utoipa's macros expand to fully qualified paths of the types named in
+// them, which the workspace's `unused_qualifications` lint would flag.
+#[allow(unused_qualifications)]
 mod api;
 mod app;
 pub mod domain;
@@ -73,5 +76,5 @@ pub async fn router_with(ctx: ServiceContext, tuning: MainTuning) -> Result<Rout
     let api = api::routes(api::AppState {
         fanout: Arc::new(fanout),
     });
-    Ok(ServiceApp::new(&ctx).router(api))
+    Ok(ServiceApp::new(&ctx).api(api))
 }

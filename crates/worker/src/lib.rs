@@ -29,6 +29,9 @@ use marimo_platform::{
     service::{ServiceContext, StartError},
 };
 
+// utoipa's macros expand to fully qualified paths of the types named in
+// them, which the workspace's `unused_qualifications` lint would flag.
+#[allow(unused_qualifications)]
 mod api;
 pub mod app;
 pub mod domain;
@@ -121,5 +124,5 @@ pub async fn router_with(ctx: ServiceContext, tuning: WorkerTuning) -> Result<Ro
         dead_letters,
         webhook_allow,
     });
-    Ok(ServiceApp::new(&ctx).idempotency(idempotency).router(api))
+    Ok(ServiceApp::new(&ctx).idempotency(idempotency).api(api))
 }

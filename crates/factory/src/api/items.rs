@@ -1,17 +1,26 @@
 //! Items, units and warehouses.
 
-use axum::{Router, extract::State, http::StatusCode, routing::get};
+use axum::{extract::State, http::StatusCode};
 use marimo_platform::{
     ApiError, ApiResult, Invalid,
     auth::policy::{Authorized, ProductionManagers, Staff},
     http::{Json, Page, Query},
     invalid::required,
     money::Decimal,
+    openapi::ErrorBody,
 };
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{AppState, SkuPath, views};
+use super::{
+    AppState, SkuPath,
+    views::{
+        self, ItemAnswer, ItemDetail, ItemDetailAnswer, ItemPage, UnitList, UnitView,
+        WarehouseAnswer, WarehouseList,
+    },
+};
 use crate::{
     domain::{
         items::{self, Item, ItemChanges, Kind, ProductStatus},
@@ -20,15 +29,12 @@ use crate::{
     store::items::{self as store, ItemFilter},
 };
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/factory/items", get(list).post(create))
-        .route("/api/factory/items/{sku}", get(show).put(update))
-        .route("/api/factory/units", get(units))
-        .route(
-            "/api/factory/warehouses",
-            get(list_warehouses).post(create_warehouse),
-        )
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(show, update))
+        .routes(routes!(units))
+        .routes(routes!(list_warehouses, create_warehouse))
 }
 
 fn parse_kind(raw: &str) -> ApiResult<Kind> {
@@ -37,18 +43,30 @@ fn parse_kind(raw: &str) -> ApiResult<Kind> {
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct ListQuery {
+    /// Only items of this kind: `raw_material`, `component` or
+    /// `finished_good` (empty: every kind).
+    #[param(example = "raw_material")]
     kind: Option<String>,
+    /// Only active (`true`) or inactive (`false`) items.
     active: Option<bool>,
 }
 
+/// Items by SKU, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/api/v1/factory/items",
+    params(ListQuery, Page),
+    responses((status = 200, description = "A page of items.", body = ItemPage)),
+)]
 async fn list(
     State(f): State<AppState>,
     _: Authorized<Staff>,
     Query(q): Query<ListQuery>,
     Query(page): Query<Page>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ItemPage>> {
     let (page, limit, offset) = page.resolve()?;
     let filter = ItemFilter {
         kind: q
@@ -60,22 +78,40 @@ async fn list(
         active: q.active,
     };
     let (list, total) = store::list_items(f.db.pool(), &filter, limit, offset).await?;
-    let items = list.iter().map(|i| views::item(i, &f.currency)).collect();
-    Ok(Json(views::page("items", items, total, page, limit)))
+    Ok(Json(ItemPage {
+        success: true,
+        items: list.iter().map(|i| views::item(i, &f.currency)).collect(),
+        page: marimo_platform::openapi::PageFields { total, page, limit },
+    }))
 }
 
 /// An item as a client writes it, to create or to change. On creation
 /// `sku`, `name` and `kind` are required; on a change every field is
 /// optional and the SKU, if sent, must be the item's own.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"sku": "STEEL", "name": "Steel sheet", "kind": "raw_material", "uom": "kg", "standard_cost": "2.50", "reorder_point": "100"}))]
 pub(super) struct ItemBody {
+    /// 1 to 64 of `A-Z 0-9 . _ -` (trimmed and upper-cased first); the
+    /// item's key, never changed. Required on creation.
     sku: Option<String>,
+    /// 1 to 200 characters. Required on creation.
     name: Option<String>,
+    /// Required on creation: `raw_material`, `component` or `finished_good`.
     kind: Option<String>,
+    /// A unit's code (see `/units`; default `pcs`). `unit` is accepted
+    /// as another name of this field.
     #[serde(alias = "unit")]
     uom: Option<String>,
+    /// Per unit, base currency, not negative: a decimal string (or a
+    /// JSON number). Default 0.
+    #[schema(value_type = Option<String>, example = "2.50")]
     standard_cost: Option<Decimal>,
+    /// Up to three places, not negative (decimal string or number).
+    /// Default 0.
+    #[schema(value_type = Option<String>, example = "100")]
     reorder_point: Option<Decimal>,
+    /// Default true.
     active: Option<bool>,
 }
 
@@ -103,11 +139,21 @@ fn changes(f: &AppState, body: &ItemBody) -> ApiResult<ItemChanges> {
     })
 }
 
+/// Creates an item (status `planned`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/factory/items",
+    request_body = ItemBody,
+    responses(
+        (status = 201, description = "Created.", body = ItemAnswer),
+        (status = 409, description = "The SKU is taken.", body = ErrorBody),
+    ),
+)]
 async fn create(
     State(f): State<AppState>,
     Authorized(caller, _): Authorized<ProductionManagers>,
     Json(body): Json<ItemBody>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<ItemAnswer>)> {
     let sku = items::parse_sku("sku", required("sku", body.sku.as_deref())?)?;
     let c = changes(&f, &body)?;
     let new = Item {
@@ -124,33 +170,58 @@ async fn create(
     tracing::info!(by = %caller.user_id, sku = %item.item.sku, "item created");
     Ok((
         StatusCode::CREATED,
-        Json(json!({"success": true, "item": views::item(&item, &f.currency)})),
+        Json(ItemAnswer {
+            success: true,
+            item: views::item(&item, &f.currency),
+        }),
     ))
 }
 
+/// An item with its on hand and its stock per warehouse.
+#[utoipa::path(
+    get,
+    path = "/api/v1/factory/items/{sku}",
+    params(("sku" = String, Path, description = "The item's SKU.", example = "STEEL")),
+    responses((status = 200, description = "The item.", body = ItemDetailAnswer)),
+)]
 async fn show(
     State(f): State<AppState>,
     _: Authorized<Staff>,
     SkuPath(sku): SkuPath,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ItemDetailAnswer>> {
     let (item, levels) = f.item_with_stock(&sku).await?;
     let on_hand = levels.iter().map(|l| l.level.on_hand).sum();
-    let stock: Vec<Value> = levels
-        .iter()
-        .map(|l| views::level(&l.sku, &l.warehouse, &l.level, &f.currency))
-        .collect();
-    let mut body = views::item(&item, &f.currency);
-    body["on_hand"] = json!(qty::format(on_hand));
-    body["stock"] = json!(stock);
-    Ok(Json(json!({"success": true, "item": body})))
+    Ok(Json(ItemDetailAnswer {
+        success: true,
+        item: ItemDetail {
+            item: views::item(&item, &f.currency),
+            on_hand: qty::format(on_hand),
+            stock: levels
+                .iter()
+                .map(|l| views::level(&l.sku, &l.warehouse, &l.level, &f.currency))
+                .collect(),
+        },
+    }))
 }
 
+/// Changes an item's name, kind, unit, cost, reorder point or activity;
+/// the SKU never changes.
+#[utoipa::path(
+    put,
+    path = "/api/v1/factory/items/{sku}",
+    params(("sku" = String, Path, description = "The item's SKU.", example = "STEEL")),
+    request_body = ItemBody,
+    responses(
+        (status = 200, description = "Changed.", body = ItemAnswer),
+        (status = 409, description = "The unit of an item with moves (`UOM_IN_USE`), or raw material for an item with a BOM (`ITEM_HAS_BOM`).", body = ErrorBody),
+    ),
+)]
 async fn update(
     State(f): State<AppState>,
     Authorized(caller, _): Authorized<ProductionManagers>,
     SkuPath(sku): SkuPath,
     Json(body): Json<ItemBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ItemAnswer>> {
     if let Some(other) = body.sku.as_deref() {
         // The SKU is the item's key in every move and BOM: it never changes.
         if items::parse_sku("sku", other).ok().as_deref() != Some(sku.as_str()) {
@@ -159,48 +230,86 @@ async fn update(
     }
     let changes = changes(&f, &body)?;
     let item = f.update_item(&caller.user_id, &sku, changes).await?;
-    Ok(Json(
-        json!({"success": true, "item": views::item(&item, &f.currency)}),
-    ))
+    Ok(Json(ItemAnswer {
+        success: true,
+        item: views::item(&item, &f.currency),
+    }))
 }
 
-async fn units(State(f): State<AppState>, _: Authorized<Staff>) -> ApiResult<Json<Value>> {
-    let units: Vec<Value> = store::list_units(f.db.pool())
+/// The units of measure items may use.
+#[utoipa::path(
+    get,
+    path = "/api/v1/factory/units",
+    responses((status = 200, description = "The units.", body = UnitList)),
+)]
+async fn units(State(f): State<AppState>, _: Authorized<Staff>) -> ApiResult<Json<UnitList>> {
+    let units = store::list_units(f.db.pool())
         .await?
         .into_iter()
-        .map(|(code, name)| json!({"code": code, "name": name}))
+        .map(|(code, name)| UnitView { code, name })
         .collect();
-    Ok(Json(json!({"success": true, "units": units})))
+    Ok(Json(UnitList {
+        success: true,
+        units,
+    }))
 }
 
+/// Every warehouse.
+#[utoipa::path(
+    get,
+    path = "/api/v1/factory/warehouses",
+    responses((status = 200, description = "The warehouses.", body = WarehouseList)),
+)]
 async fn list_warehouses(
     State(f): State<AppState>,
     _: Authorized<Staff>,
-) -> ApiResult<Json<Value>> {
-    let list: Vec<Value> = store::list_warehouses(f.db.pool())
+) -> ApiResult<Json<WarehouseList>> {
+    let warehouses = store::list_warehouses(f.db.pool())
         .await?
         .iter()
         .map(views::warehouse)
         .collect();
-    Ok(Json(json!({"success": true, "warehouses": list})))
+    Ok(Json(WarehouseList {
+        success: true,
+        warehouses,
+    }))
 }
 
-#[derive(Deserialize)]
+/// A new warehouse.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"code": "EAST", "name": "East depot"}))]
 pub(super) struct WarehouseBody {
+    /// 1 to 32 of `A-Z 0-9 . _ -` (trimmed and upper-cased first).
+    /// Required.
     code: Option<String>,
+    /// 1 to 200 characters. Required.
     name: Option<String>,
 }
 
+/// Creates a warehouse.
+#[utoipa::path(
+    post,
+    path = "/api/v1/factory/warehouses",
+    request_body = WarehouseBody,
+    responses(
+        (status = 201, description = "Created.", body = WarehouseAnswer),
+        (status = 409, description = "The code is taken.", body = ErrorBody),
+    ),
+)]
 async fn create_warehouse(
     State(f): State<AppState>,
     Authorized(caller, _): Authorized<ProductionManagers>,
     Json(body): Json<WarehouseBody>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<WarehouseAnswer>)> {
     let code = items::parse_warehouse("code", &required("code", body.code)?)?;
     let name = items::parse_name("name", &required("name", body.name)?)?;
     let w = f.create_warehouse(&caller.user_id, &code, &name).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"success": true, "warehouse": views::warehouse(&w)})),
+        Json(WarehouseAnswer {
+            success: true,
+            warehouse: views::warehouse(&w),
+        }),
     ))
 }

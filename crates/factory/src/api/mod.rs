@@ -1,4 +1,4 @@
-//! HTTP handlers under `/api/factory/...`: parse, authorize, call the
+//! HTTP handlers under `/api/v1/factory/...`: parse, authorize, call the
 //! use case (`app`) or the store, respond (`views`). Every error is an `ApiError` (the one JSON
 //! shape); no handler panics on any input: malformed SKUs and ids in paths
 //! are 404, malformed bodies and queries 400.
@@ -21,11 +21,11 @@ mod work_orders;
 use std::sync::Arc;
 
 use axum::{
-    Router,
     extract::{FromRequestParts, Path},
     http::request::Parts,
 };
-use marimo_platform::{ApiError, Invalid, ids, invalid::required, money::Decimal};
+use marimo_platform::{ApiError, Invalid, ids, invalid::required, money::Decimal, openapi};
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::{
     Factory,
@@ -37,9 +37,14 @@ use crate::{
 
 pub(crate) type AppState = Arc<Factory>;
 
-pub(crate) fn routes(state: AppState) -> Router {
-    Router::new()
-        .merge(items::routes())
+/// The service's routes with their OpenAPI document (`utoipa-axum`: a
+/// route and its spec entry are registered together).
+pub(crate) fn routes(state: AppState) -> OpenApiRouter {
+    OpenApiRouter::with_openapi(openapi::document(
+        "factory",
+        "Production: items, units and warehouses, the stock ledger (receipts, issues, adjustments, transfers; moves are immutable, valued at moving average cost), bills of materials, and work orders (planned → released → started → completed, or cancelled), plus the original API's `/products` and `/orders`. Managers and admins do everything; accountants and shop managers may also read items, units, warehouses, stock and moves, and the summary. Quantities are decimal strings with up to three places; money is a decimal string in the base currency.",
+    ))
+    .merge(items::routes())
         .merge(stock::routes())
         .merge(boms::routes())
         .merge(work_orders::routes())

@@ -1,11 +1,9 @@
 //! Receipts, issues, adjustments, transfers; balances and the ledger.
 
 use axum::{
-    Router,
     extract::State,
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
-    routing::{get, post},
 };
 use marimo_platform::{
     ApiResult, Invalid, TimeRange,
@@ -17,25 +15,32 @@ use marimo_platform::{
     idempotency::{self, Keyed},
     invalid::required,
     money::Decimal,
+    openapi::{ErrorBody, IdempotencyKeyHeader, PageFields},
 };
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{AppState, positive_qty, views, warehouse_or_default};
+use super::{
+    AppState, positive_qty,
+    views::{self, LevelList, MovePage, MovePosted, MovesPosted},
+    warehouse_or_default,
+};
 use crate::{
     app::posting::{Idem, Posted, Requester},
     domain::{items, money, qty},
     store::stock::{self as store, MoveFilter, MoveRecord},
 };
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/factory/stock", get(levels))
-        .route("/api/factory/stock/moves", get(moves))
-        .route("/api/factory/stock/receipts", post(receipt))
-        .route("/api/factory/stock/issues", post(issue))
-        .route("/api/factory/stock/adjustments", post(adjustment))
-        .route("/api/factory/stock/transfers", post(transfer))
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(levels))
+        .routes(routes!(moves))
+        .routes(routes!(receipt))
+        .routes(routes!(issue))
+        .routes(routes!(adjustment))
+        .routes(routes!(transfer))
 }
 
 fn sku_of(body: Option<String>) -> Result<String, Invalid> {
@@ -54,15 +59,27 @@ fn keyed(
     Keyed::from_request(headers, &caller.user_id, "POST", path, body)
 }
 
-/// The 201 body of a stock POST: the move, or for a transfer the moves.
+/// The 201 body of a stock POST: the move ([`MovePosted`]), or for a
+/// transfer the moves ([`MovesPosted`]). A `Value` because a use case
+/// stores it under the `Idempotency-Key` for replays.
 fn created_body(f: &AppState, moves: &[MoveRecord], one: bool) -> Value {
-    let list: Vec<Value> = moves
+    let mut list: Vec<_> = moves
         .iter()
         .map(|m| views::stock_move(m, &f.currency))
         .collect();
-    match (one, list.first()) {
-        (true, Some(m)) => json!({"success": true, "move": m}),
-        _ => json!({"success": true, "moves": list}),
+    // A view of strings and numbers always serialises.
+    if one && !list.is_empty() {
+        serde_json::to_value(MovePosted {
+            success: true,
+            stock_move: list.swap_remove(0),
+        })
+        .unwrap_or(Value::Null)
+    } else {
+        serde_json::to_value(MovesPosted {
+            success: true,
+            moves: list,
+        })
+        .unwrap_or(Value::Null)
     }
 }
 
@@ -87,15 +104,40 @@ fn answer(f: &AppState, posted: Posted, one: bool) -> Response {
     }
 }
 
-#[derive(Deserialize, Serialize)]
+/// Stock received (bought or found), at its unit cost.
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"sku": "STEEL", "warehouse": "MAIN", "qty": "100", "unit_cost": "2.50", "reference": "PO-17"}))]
 pub(super) struct ReceiptBody {
+    /// The item's SKU. Required.
     sku: Option<String>,
+    /// A warehouse code; default the default warehouse (`MAIN`).
     warehouse: Option<String>,
+    /// Positive, up to three places (decimal string or number). Required.
+    #[schema(value_type = Option<String>, example = "100")]
     qty: Option<Decimal>,
+    /// Per unit, base currency, not negative (decimal string or number).
+    /// Required.
+    #[schema(value_type = Option<String>, example = "2.50")]
     unit_cost: Option<Decimal>,
+    /// Up to 500 characters, e.g. the purchase order.
     reference: Option<String>,
 }
 
+/// Receives stock into a warehouse: a move in, valued at its unit cost
+/// (the moving average cost is updated).
+#[utoipa::path(
+    post,
+    path = "/api/v1/factory/stock/receipts",
+    params(IdempotencyKeyHeader),
+    request_body = ReceiptBody,
+    responses(
+        (status = 201, description = "Received.", body = MovePosted),
+        (status = 404, description = "No such item or warehouse.", body = ErrorBody),
+        (status = 409, description = "The balance changed meanwhile (`CONCURRENT_UPDATE`): try again.", body = ErrorBody),
+        (status = 422, description = "The item is inactive (`ITEM_INACTIVE`), the value is too large (`TOO_LARGE`), or the Idempotency-Key was used with another request.", body = ErrorBody),
+    ),
+)]
 async fn receipt(
     State(f): State<AppState>,
     Authorized(caller, _): Authorized<ProductionManagers>,
@@ -126,14 +168,36 @@ async fn receipt(
     Ok(answer(&f, posted, true))
 }
 
-#[derive(Deserialize, Serialize)]
+/// Stock taken out (used, sold or lost), at the moving average cost.
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"sku": "STEEL", "warehouse": "MAIN", "qty": "5", "reference": "maintenance"}))]
 pub(super) struct IssueBody {
+    /// The item's SKU. Required.
     sku: Option<String>,
+    /// A warehouse code; default the default warehouse (`MAIN`).
     warehouse: Option<String>,
+    /// Positive, up to three places (decimal string or number). Required.
+    #[schema(value_type = Option<String>, example = "5")]
     qty: Option<Decimal>,
+    /// Up to 500 characters.
     reference: Option<String>,
 }
 
+/// Issues stock out of a warehouse: a move out at the moving average
+/// cost; never more than is available (on hand minus reserved).
+#[utoipa::path(
+    post,
+    path = "/api/v1/factory/stock/issues",
+    params(IdempotencyKeyHeader),
+    request_body = IssueBody,
+    responses(
+        (status = 201, description = "Issued.", body = MovePosted),
+        (status = 404, description = "No such item or warehouse.", body = ErrorBody),
+        (status = 409, description = "Not enough stock available (`INSUFFICIENT_STOCK`).", body = ErrorBody),
+        (status = 422, description = "The item is inactive (`ITEM_INACTIVE`), a figure is too large (`TOO_LARGE`), or the Idempotency-Key was used with another request.", body = ErrorBody),
+    ),
+)]
 async fn issue(
     State(f): State<AppState>,
     Authorized(caller, _): Authorized<ProductionManagers>,
@@ -151,15 +215,39 @@ async fn issue(
     Ok(answer(&f, posted, true))
 }
 
-#[derive(Deserialize, Serialize)]
+/// A count correction, with why.
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"sku": "STEEL", "warehouse": "MAIN", "qty": "-2", "reason_note": "damaged in storage"}))]
 pub(super) struct AdjustmentBody {
+    /// The item's SKU. Required.
     sku: Option<String>,
+    /// A warehouse code; default the default warehouse (`MAIN`).
     warehouse: Option<String>,
+    /// Signed, not zero, up to three places: positive adds, negative
+    /// removes (decimal string or number). Required.
+    #[schema(value_type = Option<String>, example = "-2")]
     qty: Option<Decimal>,
+    /// Why, 1 to 500 characters. Required. `note` is accepted as another
+    /// name of this field.
     #[serde(alias = "note")]
     reason_note: Option<String>,
 }
 
+/// Adjusts the stock of a warehouse by a signed quantity, with a note;
+/// never below zero.
+#[utoipa::path(
+    post,
+    path = "/api/v1/factory/stock/adjustments",
+    params(IdempotencyKeyHeader),
+    request_body = AdjustmentBody,
+    responses(
+        (status = 201, description = "Adjusted.", body = MovePosted),
+        (status = 404, description = "No such item or warehouse.", body = ErrorBody),
+        (status = 409, description = "Not enough stock available to remove (`INSUFFICIENT_STOCK`).", body = ErrorBody),
+        (status = 422, description = "The item is inactive (`ITEM_INACTIVE`), a figure is too large (`TOO_LARGE`), or the Idempotency-Key was used with another request.", body = ErrorBody),
+    ),
+)]
 async fn adjustment(
     State(f): State<AppState>,
     Authorized(caller, _): Authorized<ProductionManagers>,
@@ -178,15 +266,38 @@ async fn adjustment(
     Ok(answer(&f, posted, true))
 }
 
-#[derive(Deserialize, Serialize)]
+/// Stock moved between two warehouses.
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"sku": "STEEL", "from": "MAIN", "to": "EAST", "qty": "10"}))]
 pub(super) struct TransferBody {
+    /// The item's SKU. Required.
     sku: Option<String>,
+    /// The warehouse it leaves. Required.
     from: Option<String>,
+    /// The warehouse it enters (not `from`). Required.
     to: Option<String>,
+    /// Positive, up to three places (decimal string or number). Required.
+    #[schema(value_type = Option<String>, example = "10")]
     qty: Option<Decimal>,
+    /// Up to 500 characters.
     reference: Option<String>,
 }
 
+/// Transfers stock between warehouses: a move out and a move in, at the
+/// moving average cost of the source.
+#[utoipa::path(
+    post,
+    path = "/api/v1/factory/stock/transfers",
+    params(IdempotencyKeyHeader),
+    request_body = TransferBody,
+    responses(
+        (status = 201, description = "Transferred: the move out, then the move in.", body = MovesPosted),
+        (status = 404, description = "No such item or warehouse.", body = ErrorBody),
+        (status = 409, description = "Not enough stock available (`INSUFFICIENT_STOCK`).", body = ErrorBody),
+        (status = 422, description = "The item is inactive (`ITEM_INACTIVE`), a figure is too large (`TOO_LARGE`), or the Idempotency-Key was used with another request.", body = ErrorBody),
+    ),
+)]
 async fn transfer(
     State(f): State<AppState>,
     Authorized(caller, _): Authorized<ProductionManagers>,
@@ -205,9 +316,14 @@ async fn transfer(
     Ok(answer(&f, posted, false))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct LevelsQuery {
+    /// Only this item (empty: every item).
+    #[param(example = "STEEL")]
     sku: Option<String>,
+    /// Only this warehouse (empty: every warehouse).
+    #[param(example = "MAIN")]
     warehouse: Option<String>,
 }
 
@@ -222,34 +338,60 @@ fn filter_code(
     }
 }
 
+/// Stock levels per item and warehouse: on hand, reserved, available and
+/// value.
+#[utoipa::path(
+    get,
+    path = "/api/v1/factory/stock",
+    params(LevelsQuery),
+    responses((status = 200, description = "The levels.", body = LevelList)),
+)]
 async fn levels(
     State(f): State<AppState>,
     _: Authorized<Staff>,
     Query(q): Query<LevelsQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<LevelList>> {
     let sku = filter_code("sku", q.sku.as_deref(), items::parse_sku)?;
     let warehouse = filter_code("warehouse", q.warehouse.as_deref(), items::parse_warehouse)?;
-    let stock: Vec<Value> = store::list_levels(f.db.pool(), &sku, &warehouse)
+    let stock = store::list_levels(f.db.pool(), &sku, &warehouse)
         .await?
         .iter()
         .map(|l| views::level(&l.sku, &l.warehouse, &l.level, &f.currency))
         .collect();
-    Ok(Json(json!({"success": true, "stock": stock})))
+    Ok(Json(LevelList {
+        success: true,
+        stock,
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct MovesQuery {
+    /// Only this item's moves.
+    #[param(example = "STEEL")]
     sku: Option<String>,
+    /// Made at or after: RFC 3339, or a date (`YYYY-MM-DD`, from its
+    /// start).
+    #[param(example = "2026-12-01")]
     from: Option<String>,
+    /// Made at or before: RFC 3339, or a date (that whole day).
+    #[param(example = "2026-12-31")]
     to: Option<String>,
 }
 
+/// The stock ledger, newest first, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/api/v1/factory/stock/moves",
+    params(MovesQuery, Page),
+    responses((status = 200, description = "A page of moves.", body = MovePage)),
+)]
 async fn moves(
     State(f): State<AppState>,
     _: Authorized<Staff>,
     Query(q): Query<MovesQuery>,
     Query(page): Query<Page>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<MovePage>> {
     let (page, limit, offset) = page.resolve()?;
     let filter = MoveFilter {
         sku: filter_code("sku", q.sku.as_deref(), items::parse_sku)?,
@@ -257,9 +399,12 @@ async fn moves(
         made: TimeRange::parse(q.from.as_deref(), q.to.as_deref())?,
     };
     let (list, total) = store::list_moves(f.db.pool(), &filter, limit, offset).await?;
-    let moves = list
-        .iter()
-        .map(|m| views::stock_move(m, &f.currency))
-        .collect();
-    Ok(Json(views::page("moves", moves, total, page, limit)))
+    Ok(Json(MovePage {
+        success: true,
+        moves: list
+            .iter()
+            .map(|m| views::stock_move(m, &f.currency))
+            .collect(),
+        page: PageFields { total, page, limit },
+    }))
 }

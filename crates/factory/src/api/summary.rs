@@ -1,6 +1,6 @@
 //! The dashboard's figures.
 
-use axum::{Router, extract::State, routing::get};
+use axum::extract::State;
 use marimo_contracts::{
     Success,
     factory::{LowStockItem, Summary},
@@ -12,6 +12,7 @@ use marimo_platform::{
     auth::policy::{Authorized, Staff},
     http::Json,
 };
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::AppState;
 use crate::{
@@ -19,13 +20,21 @@ use crate::{
     store::{summary, work_orders},
 };
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new().route("/api/factory/summary", get(show))
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(show))
 }
 
+/// The dashboard's production figures: work orders by status, items
+/// below their reorder point, the stock's value.
+///
 /// Every status appears in `work_orders_by_status`, zero or not;
 /// `in_progress` is released + started; `low_stock` lists active items
 /// whose on hand over all warehouses is below their reorder point.
+#[utoipa::path(
+    get,
+    path = "/api/v1/factory/summary",
+    responses((status = 200, description = "The figures.", body = Success<Summary>)),
+)]
 async fn show(
     State(f): State<AppState>,
     _: Authorized<Staff>,

@@ -9,6 +9,7 @@ mod db_metrics;
 mod events;
 mod immutability;
 mod items;
+mod openapi;
 mod rbac;
 mod stock;
 mod support;

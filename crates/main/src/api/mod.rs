@@ -1,4 +1,4 @@
-//! HTTP handlers under `/api/main/...` (the platform's `SignedIn` policy:
+//! HTTP handlers under `/api/v1/main/...` (the platform's `SignedIn` policy:
 //! every role): the dashboard and the statistics, composed from the other
 //! services' summaries through `app::fanout`. Main never reads another
 //! service's tables. A service that is down or slow makes the answer
@@ -7,10 +7,8 @@
 use std::sync::Arc;
 
 use axum::{
-    Router,
     extract::{FromRequestParts, State},
     http::request::Parts,
-    routing::get,
 };
 use marimo_contracts::{
     Success,
@@ -25,7 +23,9 @@ use marimo_platform::{
         policy::{Authorized, SignedIn},
     },
     http::Json,
+    openapi,
 };
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{MainError, app::fanout::Fanout, domain};
 
@@ -36,11 +36,16 @@ pub(crate) struct AppState {
     pub fanout: Arc<Fanout>,
 }
 
-pub(crate) fn routes(state: AppState) -> Router {
-    Router::new()
-        .route("/api/main/dashboard", get(dashboard))
-        .route("/api/main/stats", get(stats))
-        .with_state(state)
+/// The service's routes with their OpenAPI document (`utoipa-axum`: a
+/// route and its spec entry are registered together).
+pub(crate) fn routes(state: AppState) -> OpenApiRouter {
+    OpenApiRouter::with_openapi(openapi::document(
+        "main",
+        "The dashboard and the original API's statistics, composed from the users, accounting, shop and factory services' summaries. Every signed-in role; each figure the caller's role may not read, or whose service is down or slow, is `null`, and `degraded` names the services that did not answer.",
+    ))
+    .routes(routes!(dashboard))
+    .routes(routes!(stats))
+    .with_state(state)
 }
 
 /// The caller, admitted by the platform's `SignedIn` policy, with their
@@ -63,6 +68,13 @@ impl<S: Send + Sync> FromRequestParts<S> for Forwarded {
     }
 }
 
+/// The caller's dashboard: a greeting, the UI modules their role may
+/// open, and the key figures of the services.
+#[utoipa::path(
+    get,
+    path = "/api/v1/main/dashboard",
+    responses((status = 200, description = "The dashboard (figures `null` when unknown).", body = Success<Dashboard>)),
+)]
 async fn dashboard(
     State(st): State<AppState>,
     who: Forwarded,
@@ -82,6 +94,13 @@ async fn dashboard(
     })))
 }
 
+/// The original API's statistics: users, orders, paid revenue, products
+/// on the catalog (real figures, `null` when unknown).
+#[utoipa::path(
+    get,
+    path = "/api/v1/main/stats",
+    responses((status = 200, description = "The statistics.", body = Success<StatsAnswer>)),
+)]
 async fn stats(
     State(st): State<AppState>,
     who: Forwarded,

@@ -22,9 +22,9 @@ use serde_json::{Value, json};
 
 /// A fake service: answers `path` with `body`, after `delay`; refuses
 /// callers without a valid token (401) and with a role in `deny` (403).
-struct Fake {
+pub(crate) struct Fake {
     server: TestServer,
-    calls: Arc<AtomicUsize>,
+    pub(crate) calls: Arc<AtomicUsize>,
 }
 
 async fn fake(path: &str, body: Value, delay: Duration, deny: &'static [Role]) -> Fake {
@@ -79,7 +79,7 @@ fn factory_body() -> Value {
 
 pub(crate) struct System {
     pub(crate) main: TestServer,
-    users: Fake,
+    pub(crate) users: Fake,
     accounting: Fake,
     shop: Fake,
     factory: Option<Fake>,

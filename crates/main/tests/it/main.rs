@@ -4,3 +4,4 @@
 
 mod dashboard;
 mod db_metrics;
+mod openapi;

@@ -7,6 +7,7 @@ mod db_metrics;
 mod dead_letters;
 mod mail;
 mod notifications;
+mod openapi;
 mod smtp;
 mod support;
 mod webhooks;
