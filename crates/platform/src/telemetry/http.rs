@@ -46,7 +46,13 @@ pub async fn server_span(State(tracer): State<Tracer>, req: Request, next: Next)
     if let Some(r) = route {
         span.set_attribute("http.route", r);
     }
-    span.set_attribute("url.path", req.uri().path());
+    // The path the client asked for (canonical, before the version step
+    // mapped an alias onto its v1 route).
+    let path = req
+        .extensions()
+        .get::<crate::http::version::ReceivedPath>()
+        .map_or(req.uri().path(), |p| p.0.as_str());
+    span.set_attribute("url.path", path);
     if let Some(id) = crate::http::request_id::current() {
         span.set_attribute("marimo.request_id", id);
     }
