@@ -320,8 +320,14 @@ async fn events(settings: Settings, command: EventsCommand) -> anyhow::Result<()
             let letters = bus::dlq::list(&settings, &queue).await?;
             for l in &letters {
                 println!(
-                    "{} {} attempts={} failed_at={}\n  error: {}\n  envelope: {}",
-                    l.event_id, l.event_type, l.attempts, l.failed_at, l.error, l.envelope
+                    "{} {} reason={} attempts={} failed_at={}\n  error: {}\n  envelope: {}",
+                    l.event_id,
+                    l.event_type,
+                    l.reason,
+                    l.attempts,
+                    l.failed_at,
+                    l.error,
+                    l.envelope
                 );
             }
             println!("{} dead letter(s) in {queue}", letters.len());

@@ -37,7 +37,7 @@ use ::redis::{
 
 use crate::{
     config::Settings,
-    resilience::breaker::{Breaker, BreakerConfig},
+    resilience::breaker::{Breaker, BreakerConfig, BreakerState},
     telemetry::Metrics,
 };
 
@@ -51,12 +51,13 @@ pub const COMMAND_TIMEOUT: Duration = Duration::from_millis(50);
 pub const RETRY_AFTER: Duration = Duration::from_millis(500);
 
 /// The breaker in front of Redis: judged over the last 2 s, it opens once
-/// at least 3 calls were made and half of them failed; open for
+/// at least 5 calls were made and half of them failed (a single slow
+/// answer on a busy machine does not cut Redis off); open for
 /// [`RETRY_AFTER`]; one successful trial closes it.
 fn breaker_config() -> BreakerConfig {
     BreakerConfig {
         window: Duration::from_secs(2),
-        min_requests: 3,
+        min_requests: 5,
         failure_rate: 50,
         open_for: RETRY_AFTER,
         half_open: 1,
@@ -111,9 +112,9 @@ impl std::fmt::Debug for Redis {
 
 struct Inner {
     client: Client,
-    /// Replaced by a fresh one after a timeout: the manager reconnects by
-    /// itself when a connection drops, but not when one merely stops
-    /// answering.
+    /// Replaced by a fresh one when timeouts open the breaker: the manager
+    /// reconnects by itself when a connection drops, but not when one
+    /// merely stops answering.
     conn: RwLock<ConnectionManager>,
     addr: String,
     namespace: String,
@@ -266,15 +267,11 @@ impl Redis {
                 Err(e.into())
             }
             Ok(Err(e)) => {
-                if e.is_timeout() {
-                    self.renew_connection();
-                }
-                self.failed(op, &e.to_string());
+                self.failed(op, &e.to_string(), e.is_timeout());
                 Err(e.into())
             }
             Err(_) => {
-                self.renew_connection();
-                self.failed(op, "timed out");
+                self.failed(op, "timed out", true);
                 Err(RedisError::Timeout(self.inner.timeout))
             }
         }
@@ -300,9 +297,19 @@ impl Redis {
         }
     }
 
-    fn failed(&self, op: &'static str, error: &str) {
+    /// A call that did not reach Redis; `stuck`: it timed out (the
+    /// connection may hang rather than be closed).
+    fn failed(&self, op: &'static str, error: &str, stuck: bool) {
         self.count_error(op);
-        self.inner.breaker.record_failure();
+        let breaker = &self.inner.breaker;
+        let was_open = breaker.state() == BreakerState::Open;
+        breaker.record_failure();
+        // A connection that stopped answering is replaced when the breaker
+        // opens on it (and after each failed trial), not after every slow
+        // answer: a busy moment must not cost every caller a reconnect.
+        if stuck && !was_open && breaker.state() == BreakerState::Open {
+            self.renew_connection();
+        }
         let mut h = self.health();
         if h.down_since.is_none() {
             h.down_since = Some(Instant::now());
