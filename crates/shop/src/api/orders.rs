@@ -187,13 +187,11 @@ pub(super) async fn pay(
 
 /// A use case's answer as stored (or replayed) under its key.
 fn answer(a: crate::app::orders::Placement) -> Response {
-    let status = StatusCode::from_u16(a.status).unwrap_or(StatusCode::OK);
-    let mut res = (status, [(header::CONTENT_TYPE, "application/json")], a.body).into_response();
     if a.replayed {
-        res.headers_mut()
-            .insert(idempotency::REPLAYED, HeaderValue::from_static("true"));
+        return idempotency::replay(a.status, a.body);
     }
-    res
+    let status = StatusCode::from_u16(a.status).unwrap_or(StatusCode::OK);
+    (status, [(header::CONTENT_TYPE, "application/json")], a.body).into_response()
 }
 
 /// A raw body in the one error shape when it cannot be read (too large).
