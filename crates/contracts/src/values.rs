@@ -146,6 +146,27 @@ impl Decimal {
         (negative, int, frac)
     }
 
+    /// The same number in its shortest text: no leading zeros before the
+    /// point, no trailing zeros after it, no point without digits after
+    /// it, and no sign on zero (`"007.50"` → `"7.5"`, `"-0.00"` → `"0"`).
+    /// Two decimals are the same number exactly when their normal forms
+    /// are equal.
+    pub fn normalized(&self) -> Self {
+        let (negative, int, frac) = self.parts();
+        let int = int.trim_start_matches('0');
+        let frac = frac.trim_end_matches('0');
+        let mut text = String::with_capacity(int.len() + frac.len() + 3);
+        if negative && !(int.is_empty() && frac.is_empty()) {
+            text.push('-');
+        }
+        text.push_str(if int.is_empty() { "0" } else { int });
+        if !frac.is_empty() {
+            text.push('.');
+            text.push_str(frac);
+        }
+        Self(text)
+    }
+
     /// The value in units of 10^-`scale` (`"12.34"` at scale 2 → 1234).
     /// More non-zero decimal places than `scale` is an error, never a
     /// rounding.
@@ -396,6 +417,16 @@ mod tests {
         ] {
             assert!(Decimal::parse(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn normal_forms_are_the_shortest_text() {
+        assert_eq!(d("007.50").normalized().as_str(), "7.5");
+        assert_eq!(d("-0.00").normalized().as_str(), "0");
+        assert_eq!(d("0.050").normalized().as_str(), "0.05");
+        assert_eq!(d("-12").normalized().as_str(), "-12");
+        assert_eq!(d("3.000").normalized(), d("3"));
+        assert_ne!(d("3.001").normalized(), d("3"));
     }
 
     #[test]

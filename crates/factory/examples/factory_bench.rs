@@ -32,7 +32,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use marimo_factory::{Factory, NewBom, NewItem, domain};
+use marimo_factory::{Factory, Item, NewBom, domain};
 use marimo_platform::{
     auth::{JwtKeys, Role, jwt::Identity},
     service::ServiceName,
@@ -47,8 +47,8 @@ fn env_usize(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-fn item(sku: &str, kind: domain::items::Kind) -> NewItem {
-    NewItem {
+fn item(sku: &str, kind: domain::items::Kind) -> Item {
+    Item {
         sku: sku.to_owned(),
         name: format!("Item {sku}"),
         kind,

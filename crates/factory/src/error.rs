@@ -4,10 +4,10 @@
 //! for `sqlx::Error`, a broken internal rule a logged 500.
 
 use axum::http::StatusCode;
-use marimo_platform::ApiError;
+use marimo_platform::{ApiError, Invalid, idempotency};
 use serde_json::{Value, json};
 
-use crate::domain::{self, Invalid, bom::format_path, work_order::InvalidTransition};
+use crate::domain::{self, bom::format_path, work_order::InvalidTransition};
 
 /// One component the stock cannot cover.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +46,9 @@ pub enum FactoryError {
     Transition(#[from] InvalidTransition),
     #[error("the bill of materials would form a cycle: {}", format_path(.0))]
     BomCycle(Vec<String>),
+    /// 422: an `Idempotency-Key` sent again with another request.
+    #[error("the Idempotency-Key was used with a different request")]
+    KeyReused,
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
     /// A rule the code relies on did not hold (logged, 500).
@@ -89,9 +92,7 @@ impl From<FactoryError> for ApiError {
             None => e,
         };
         match err {
-            FactoryError::Invalid(i) => {
-                ApiError::validation(i.message).with_details(json!({"field": i.field}))
-            }
+            FactoryError::Invalid(i) => i.into(),
             FactoryError::NotFound(m) => ApiError::not_found(m),
             FactoryError::Conflict {
                 code,
@@ -139,6 +140,7 @@ impl From<FactoryError> for ApiError {
                 ),
             )
             .with_details(json!({"cycle": format_path(&path), "path": path})),
+            FactoryError::KeyReused => idempotency::key_reused(),
             FactoryError::Db(e) => e.into(),
             FactoryError::Internal(why) => {
                 tracing::error!(%why, "factory invariant broken");

@@ -13,9 +13,10 @@ use marimo_contracts::{
     ids::{MoveId, Sku, WarehouseCode, WorkOrderId},
     values::{self, Money, Qty, UnitCost},
 };
-use marimo_platform::bus::{Envelope, HandlerError, inbox};
-
-use crate::domain::money::Currency;
+use marimo_platform::{
+    bus::{Envelope, HandlerError, inbox},
+    money::Currency,
+};
 
 pub const SOURCE: &str = "factory";
 

@@ -27,7 +27,8 @@
 //! Choices worth knowing:
 //! - Quantities: `i64` thousandths (3 places), decimal strings in JSON.
 //! - Money: `i64` minor units of one base currency (`factory_settings`,
-//!   default USD); unit costs at the currency's precision.
+//!   default USD; a `marimo_platform::money::Currency`); unit costs at the
+//!   currency's precision.
 //! - Valuation: moving average cost (see [`domain::valuation`]).
 //! - `factory.stock.low` is judged **per warehouse**: a move emits it when
 //!   it takes that warehouse's on hand from ≥ the item's reorder point to
@@ -40,6 +41,7 @@ use marimo_platform::{
     bus::Outbox,
     db::Db,
     http::ServiceApp,
+    money::Currency,
     service::{ServiceContext, StartError},
     telemetry::Metrics,
 };
@@ -53,17 +55,15 @@ mod store;
 
 pub use app::{
     boms::NewBom,
-    items::{ItemChanges, NewItem},
     posting::{Idem, Posted, Requester},
     work_orders::Completion,
 };
+pub use domain::items::{Item, ItemChanges};
 pub use store::{
     boms::BomRecord, items::ItemRecord, stock::MoveRecord, work_orders::WorkOrderRecord,
 };
 
 pub use error::{FactoryError, Shortage};
-
-use domain::money::Currency;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 

@@ -18,9 +18,10 @@
 //!
 //! The flow is the same in every service: [`Keyed::from_request`] reads the
 //! header in the handler; the use case opens its transaction and calls
-//! [`claim`]: a [`Claim::Replay`] is answered with [`replay`], a
+//! [`Keyed::claim`]: a [`Claim::Replay`] is answered with [`replay`], a
 //! [`Claim::Mismatch`] with [`key_reused`]; a fresh claim does the work and
-//! stores the response it will answer with [`complete`] before commit.
+//! stores the response it will answer with [`Keyed::complete`] before
+//! commit.
 //!
 //! Every service that uses this has the same table in its own schema:
 //!
@@ -98,6 +99,22 @@ impl Keyed {
             key,
             request_hash: fingerprint(method, path, body),
         }))
+    }
+
+    /// [`claim`]s this key inside the request's transaction.
+    pub async fn claim(&self, conn: &mut TxConn, now: &str) -> Result<Claim, sqlx::Error> {
+        claim(conn, &self.caller, &self.key, &self.request_hash, now).await
+    }
+
+    /// Stores the answer of the request that claimed this key
+    /// ([`complete`]), in the same transaction.
+    pub async fn complete(
+        &self,
+        conn: &mut TxConn,
+        status: u16,
+        body: &str,
+    ) -> Result<(), sqlx::Error> {
+        complete(conn, &self.caller, &self.key, status, body).await
     }
 }
 

@@ -2,7 +2,9 @@
 //!
 //! Domain rules return [`Invalid`] (no HTTP in sight); the API answers it
 //! as 400 `VALIDATION_ERROR` with `details.field` naming the field, so a
-//! form can put the message next to the right input.
+//! form can put the message next to the right input. A rule that clients
+//! may want to tell apart by machine (which password rule failed) is
+//! named too, as `details.rule`.
 
 use std::borrow::Cow;
 
@@ -18,6 +20,9 @@ pub struct Invalid {
     pub field: Cow<'static, str>,
     /// What is wrong, for a person.
     pub message: String,
+    /// Which rule was broken, for a program (`min_length`, `format`):
+    /// set where a service documents its rule names.
+    pub rule: Option<&'static str>,
 }
 
 impl Invalid {
@@ -25,6 +30,7 @@ impl Invalid {
         Self {
             field: field.into(),
             message: message.into(),
+            rule: None,
         }
     }
 
@@ -32,13 +38,23 @@ impl Invalid {
     pub fn required(field: impl Into<Cow<'static, str>>) -> Self {
         let field = field.into();
         let message = format!("{field} is required");
-        Self { field, message }
+        Self::new(field, message)
+    }
+
+    /// The same refusal, naming the rule it broke.
+    pub fn with_rule(mut self, rule: &'static str) -> Self {
+        self.rule = Some(rule);
+        self
     }
 }
 
 impl From<Invalid> for ApiError {
     fn from(i: Invalid) -> Self {
-        ApiError::validation(i.message).with_details(json!({ "field": i.field }))
+        let details = match i.rule {
+            Some(rule) => json!({ "field": i.field, "rule": rule }),
+            None => json!({ "field": i.field }),
+        };
+        ApiError::validation(i.message).with_details(details)
     }
 }
 
@@ -62,6 +78,17 @@ mod tests {
         assert_eq!(
             required::<u8>("sku", None).unwrap_err().message,
             "sku is required"
+        );
+    }
+
+    #[test]
+    fn a_named_rule_is_in_the_details() {
+        let e: ApiError = Invalid::new("password", "password must contain a digit")
+            .with_rule("digit")
+            .into();
+        assert_eq!(
+            e.details,
+            Some(json!({"field": "password", "rule": "digit"}))
         );
     }
 }

@@ -7,157 +7,71 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Deserializer, Serialize, de};
+use marimo_contracts::values;
+use serde::{Deserialize, Deserializer, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DecimalError {
-    #[error("'{0}' is not a decimal number")]
-    Syntax(String),
-    #[error("'{value}' has more than {scale} decimal places")]
-    TooPrecise { value: String, scale: u32 },
-    #[error("'{0}' is too large")]
-    Overflow(String),
-}
+/// Why a text is not a decimal: the one error of the wire grammar
+/// (`marimo_contracts::values`), which this module reads with.
+pub use marimo_contracts::values::DecimalError;
 
-/// A decimal exactly as the client wrote it (validated syntax).
+/// A decimal number a client sent, validated and kept in its normal form
+/// (`"007.50"` is `7.5`), so equal numbers compare equal. The grammar and
+/// the reading of JSON numbers are the contracts' ([`values::Decimal`]):
+/// one parser for what services send each other and what clients send.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Decimal {
-    negative: bool,
-    int: String,
-    frac: String,
-}
-
-/// More significant digits than an f64 keeps exactly: a JSON number with
-/// more could already have been rounded by the JSON parser.
-const MAX_NUMBER_DIGITS: usize = 15;
+pub struct Decimal(values::Decimal);
 
 impl Decimal {
-    /// Parses `-?digits(.digits)?` (no exponent, no spaces).
+    /// Parses `[+-]?digits(.digits)?` (no exponent). Surrounding blanks
+    /// are refused here: a caller that accepts them trims first, so that
+    /// it is a choice and not an accident.
     pub fn parse(s: &str) -> Result<Self, DecimalError> {
-        let err = || DecimalError::Syntax(s.to_owned());
-        let (negative, body) = match s.strip_prefix('-') {
-            Some(rest) => (true, rest),
-            None => (false, s.strip_prefix('+').unwrap_or(s)),
-        };
-        let (int, frac) = body.split_once('.').unwrap_or((body, ""));
-        let digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
-        // Digits are required on both sides of a point: "1." and ".5" are
-        // more likely typos than amounts.
-        if int.is_empty()
-            || !digits(int)
-            || !digits(frac)
-            || (body.contains('.') && frac.is_empty())
-        {
-            return Err(err());
+        if s.trim() != s {
+            return Err(DecimalError::Syntax(s.to_owned()));
         }
-        let int = int.trim_start_matches('0');
-        let frac = frac.trim_end_matches('0');
-        Ok(Self {
-            negative: negative && !(int.is_empty() && frac.is_empty()),
-            int: int.to_owned(),
-            frac: frac.to_owned(),
-        })
-    }
-
-    fn from_json_number(n: &serde_json::Number) -> Result<Self, DecimalError> {
-        if n.is_i64() || n.is_u64() {
-            return Self::parse(&n.to_string());
-        }
-        let f = n
-            .as_f64()
-            .ok_or_else(|| DecimalError::Syntax(n.to_string()))?;
-        if !f.is_finite() {
-            return Err(DecimalError::Syntax(n.to_string()));
-        }
-        // serde_json prints an f64 as the shortest text that reads back as
-        // the same f64: for numbers of up to 15 significant digits that is
-        // exactly what the client wrote.
-        let text = format!("{f}");
-        let d = Self::parse(&text)?;
-        if d.int.len() + d.frac.len() > MAX_NUMBER_DIGITS {
-            return Err(DecimalError::TooPrecise {
-                value: text,
-                scale: 0,
-            });
-        }
-        Ok(d)
+        values::Decimal::parse(s).map(|d| Self(d.normalized()))
     }
 
     pub fn is_negative(&self) -> bool {
-        self.negative
+        self.0.parts().0
     }
 
     pub fn is_zero(&self) -> bool {
-        self.int.is_empty() && self.frac.is_empty()
+        // The normal form of zero is "0".
+        self.0.as_str() == "0"
     }
 
     /// Decimal places written (trailing zeros ignored).
     pub fn scale(&self) -> u32 {
-        self.frac.len() as u32
+        u32::try_from(self.0.parts().2.len()).unwrap_or(u32::MAX)
     }
 
     /// The value in units of 10^-scale, e.g. `12.34` at scale 2 → 1234.
     /// More decimal places than `scale` is an error, never a rounding.
     pub fn to_scaled(&self, scale: u32) -> Result<i64, DecimalError> {
-        if self.scale() > scale {
-            return Err(DecimalError::TooPrecise {
-                value: self.to_string(),
-                scale,
-            });
-        }
-        let overflow = || DecimalError::Overflow(self.to_string());
-        let mut digits = String::with_capacity(self.int.len() + scale as usize);
-        digits.push_str(&self.int);
-        digits.push_str(&self.frac);
-        digits.extend(std::iter::repeat_n('0', (scale - self.scale()) as usize));
-        let digits = digits.trim_start_matches('0');
-        if digits.is_empty() {
-            return Ok(0);
-        }
-        let v: i64 = digits.parse().map_err(|_| overflow())?;
-        Ok(if self.negative { -v } else { v })
+        self.0.to_scaled(scale)
     }
 }
 
-/// A wire decimal of a contract payload, read exactly (the contract's
-/// grammar is this one's, so nothing can fail).
-impl From<&marimo_contracts::values::Decimal> for Decimal {
-    fn from(d: &marimo_contracts::values::Decimal) -> Self {
-        let (negative, int, frac) = d.parts();
-        let int = int.trim_start_matches('0');
-        let frac = frac.trim_end_matches('0');
-        Self {
-            negative: negative && !(int.is_empty() && frac.is_empty()),
-            int: int.to_owned(),
-            frac: frac.to_owned(),
-        }
+/// A wire decimal of a contract payload, read exactly (the grammar is the
+/// same, so nothing can fail).
+impl From<&values::Decimal> for Decimal {
+    fn from(d: &values::Decimal) -> Self {
+        Self(d.normalized())
     }
 }
 
 impl fmt::Display for Decimal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.negative {
-            f.write_str("-")?;
-        }
-        f.write_str(if self.int.is_empty() { "0" } else { &self.int })?;
-        if !self.frac.is_empty() {
-            write!(f, ".{}", self.frac)?;
-        }
-        Ok(())
+        fmt::Display::fmt(&self.0, f)
     }
 }
 
+/// A JSON string (surrounding blanks ignored) or number, read from its
+/// text exactly, as the contracts read it.
 impl<'de> Deserialize<'de> for Decimal {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match serde_json::Value::deserialize(d)? {
-            serde_json::Value::String(s) => Decimal::parse(s.trim()).map_err(de::Error::custom),
-            serde_json::Value::Number(n) => {
-                Decimal::from_json_number(&n).map_err(de::Error::custom)
-            }
-            other => Err(de::Error::custom(format!(
-                "expected a decimal number or string, got {other}"
-            ))),
-        }
+        values::Decimal::deserialize(d).map(|wire| Self::from(&wire))
     }
 }
 
@@ -168,20 +82,12 @@ impl Serialize for Decimal {
 }
 
 /// Formats `units` of 10^-scale as a decimal string with exactly `scale`
-/// places: `format_scaled(2999, 2)` → `"29.99"`, `(-5, 2)` → `"-0.05"`.
+/// places: `format_scaled(2999, 2)` → `"29.99"`, `(-5, 2)` → `"-0.05"`
+/// (the wire form, [`values::Decimal::from_scaled`]).
 pub fn format_scaled(units: i64, scale: u32) -> String {
-    let sign = if units < 0 { "-" } else { "" };
-    let abs = units.unsigned_abs();
-    if scale == 0 {
-        return format!("{sign}{abs}");
-    }
-    let p = 10u64.pow(scale);
-    format!(
-        "{sign}{}.{:0width$}",
-        abs / p,
-        abs % p,
-        width = scale as usize
-    )
+    values::Decimal::from_scaled(units, scale)
+        .as_str()
+        .to_owned()
 }
 
 /// `amount × numerator / denominator`, rounded half away from zero: the
@@ -333,7 +239,7 @@ mod tests {
 
     #[test]
     fn wire_decimals_convert_exactly() {
-        let wire = |s: &str| Decimal::from(&marimo_contracts::values::Decimal::parse(s).unwrap());
+        let wire = |s: &str| Decimal::from(&values::Decimal::parse(s).unwrap());
         assert_eq!(wire("3.000"), d("3"));
         assert_eq!(wire("-0.050").to_scaled(2), Ok(-5));
         assert_eq!(wire("-0.00"), d("0"));

@@ -2,7 +2,7 @@
 //! shape in one place (`From<ShopError> for ApiError`).
 
 use axum::http::StatusCode;
-use marimo_platform::{ApiError, ErrorCode};
+use marimo_platform::{ApiError, ErrorCode, idempotency};
 use serde_json::json;
 
 use crate::domain::{
@@ -122,11 +122,7 @@ impl From<ShopError> for ApiError {
                 message,
             ),
             ShopError::CallbackRefused(m) => ApiError::unauthorized(m),
-            ShopError::IdempotencyMismatch => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "IDEMPOTENCY_KEY_REUSED",
-                message,
-            ),
+            ShopError::IdempotencyMismatch => idempotency::key_reused(),
             ShopError::DuplicateSku(sku) => {
                 ApiError::new(StatusCode::CONFLICT, ErrorCode::Conflict.as_str(), message)
                     .with_details(json!({"field": "sku", "sku": sku}))

@@ -57,8 +57,7 @@ pub enum UsersError {
 impl From<UsersError> for ApiError {
     fn from(err: UsersError) -> Self {
         match err {
-            UsersError::Invalid(i) => ApiError::validation(i.message)
-                .with_details(json!({"field": i.field, "rule": i.rule})),
+            UsersError::Invalid(i) => i.into(),
             UsersError::DuplicateEmail(_) => ApiError::new(
                 StatusCode::CONFLICT,
                 ErrorCode::Conflict.as_str(),

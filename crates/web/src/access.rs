@@ -1,9 +1,16 @@
-//! Which role may use which screen. These mirror the services' own rules
-//! (which still decide: a page that slipped through here would get the
-//! API's 403); the UI uses them to hide links and actions a role cannot
-//! use, and to refuse the page itself with a 403 page.
+//! Which role may use which screen: each area is one of the platform's
+//! named role policies (`marimo_platform::auth::policy`), the same the
+//! services guard their handlers with, so the UI cannot drift from them
+//! (the services still decide: a page that slipped through here would get
+//! the API's 403). The UI uses them to hide links and actions a role
+//! cannot use, and to refuse the page itself with a 403 page. A page runs
+//! on a session, not on a request's bearer token, so it asks the policy's
+//! role set rather than the `Authorized` extractor.
 
-use marimo_platform::auth::Role;
+use marimo_platform::auth::{
+    Role,
+    policy::{Admins, Bookkeepers, Policy, ProductionManagers, ShopStaff, SignedIn, Staff},
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Area {
@@ -23,20 +30,26 @@ pub enum Area {
 }
 
 impl Area {
+    /// The roles of the area's policy.
     pub fn roles(self) -> &'static [Role] {
-        use Role::*;
         match self {
-            Area::Dashboard | Area::Customer => &[Admin, Manager, Accountant, ShopManager, User],
-            Area::ShopManage | Area::OrdersManage => &[Admin, ShopManager],
-            Area::Accounting => &[Admin, Accountant],
-            Area::Factory => &[Admin, Manager],
-            Area::Users | Area::Config | Area::Audit => &[Admin],
+            Area::Dashboard | Area::Customer => SignedIn::ROLES,
+            Area::ShopManage | Area::OrdersManage => ShopStaff::ROLES,
+            Area::Accounting => Bookkeepers::ROLES,
+            Area::Factory => ProductionManagers::ROLES,
+            Area::Users | Area::Config | Area::Audit => Admins::ROLES,
         }
     }
 
     pub fn allows(self, role: Role) -> bool {
         self.roles().contains(&role)
     }
+}
+
+/// Whether `role` may read the services' summaries (the platform's
+/// `Staff` policy): the dashboard asks for them only then.
+pub fn reads_summaries(role: Role) -> bool {
+    Staff::admits(role)
 }
 
 /// A link of the main navigation.
@@ -120,5 +133,29 @@ mod tests {
         assert!(!keys(Some(Role::Accountant)).contains(&"factory"));
         assert!(keys(Some(Role::Manager)).contains(&"factory"));
         assert_eq!(keys(Some(Role::Admin)).len(), NAV.len());
+    }
+
+    #[test]
+    fn areas_and_summaries_follow_the_policies() {
+        let allowed = |a: Area| {
+            Role::ALL
+                .into_iter()
+                .filter(|r| a.allows(*r))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(allowed(Area::Config), [Role::Admin]);
+        assert_eq!(allowed(Area::Factory), [Role::Admin, Role::Manager]);
+        assert_eq!(allowed(Area::Accounting), [Role::Admin, Role::Accountant]);
+        assert_eq!(
+            allowed(Area::OrdersManage),
+            [Role::Admin, Role::ShopManager]
+        );
+        assert_eq!(allowed(Area::Customer).len(), Role::ALL.len());
+        assert!(!reads_summaries(Role::User));
+        let readers = Role::ALL
+            .into_iter()
+            .filter(|r| reads_summaries(*r))
+            .count();
+        assert_eq!(readers, Role::ALL.len() - 1, "every staff role");
     }
 }

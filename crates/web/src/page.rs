@@ -194,6 +194,35 @@ pub fn render(t: &impl Template) -> Response {
     }
 }
 
+/// A refusal of what a form sent (400, 409, 422): shown next to the form,
+/// not as an error page.
+pub fn is_input_error(f: &ApiFail) -> bool {
+    matches!(f.status.as_u16(), 400 | 409 | 422)
+}
+
+/// The answer to a form post: `ok` (a redirect, see [`done`]) when the API
+/// took it; when the service refused the input, the form again, rendered
+/// by `again` with the field errors, in the refusal's status; anything else
+/// the error page.
+pub async fn form_answer<T, Fut>(
+    sent: Result<T, ApiFail>,
+    ok: impl FnOnce() -> Response,
+    again: impl FnOnce(FieldErrors) -> Fut,
+) -> PageResult
+where
+    Fut: Future<Output = PageResult>,
+{
+    match sent {
+        Ok(_) => Ok(ok()),
+        Err(f) if is_input_error(&f) => {
+            let mut res = again(FieldErrors::from_fail(&f)).await?;
+            *res.status_mut() = f.status;
+            Ok(res)
+        }
+        Err(f) => Err(f.into()),
+    }
+}
+
 /// Back to `to` after a form (post/redirect/get), with a message key.
 pub fn done(to: &str, flash: &str) -> Response {
     let sep = if to.contains('?') { '&' } else { '?' };

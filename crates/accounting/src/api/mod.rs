@@ -23,14 +23,18 @@ use axum::{
     http::{HeaderMap, HeaderValue, Method, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
 };
-use marimo_platform::{ApiError, ApiResult, auth::Caller, idempotency};
+use marimo_platform::{
+    ApiError, ApiResult,
+    auth::Caller,
+    idempotency::{self, Keyed},
+};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::{
     app::{
         Ledger,
-        entries::{Answer, IdempotencyKey, Reply},
+        entries::{Answer, Reply},
     },
     domain::{
         accounts::is_valid_code,
@@ -182,12 +186,8 @@ pub(crate) fn idempotency_key(
     method: &str,
     path: &str,
     body: &Value,
-) -> ApiResult<Option<IdempotencyKey>> {
-    Ok(idempotency::key_from(headers)?.map(|key| IdempotencyKey {
-        scope: caller.user_id.clone(),
-        key,
-        fingerprint: idempotency::fingerprint(method, path, body),
-    }))
+) -> ApiResult<Option<Keyed>> {
+    Keyed::from_request(headers, &caller.user_id, method, path, body)
 }
 
 /// The response of a posting: the new one, or the first response to the
@@ -198,21 +198,7 @@ pub(crate) fn answer(a: Answer) -> Response {
             StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
             &body,
         ),
-        Answer::Replay { status, body } => {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-            let mut res = (
-                status,
-                [(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json"),
-                )],
-                body,
-            )
-                .into_response();
-            res.headers_mut()
-                .insert("idempotent-replayed", HeaderValue::from_static("true"));
-            res
-        }
+        Answer::Replay { status, body } => idempotency::replay(status, body),
     }
 }
 

@@ -10,7 +10,7 @@
 
 use marimo_platform::{
     clock,
-    idempotency::{self, Claim},
+    idempotency::{Claim, Keyed},
 };
 use serde_json::Value;
 use time::Date;
@@ -26,16 +26,6 @@ use crate::{
     error::LedgerResult,
     store::compat::{self as store, TransactionRecord},
 };
-
-/// A request's `Idempotency-Key`, scoped to its caller, with the
-/// fingerprint of the request (see `platform::idempotency`).
-#[derive(Debug, Clone)]
-pub struct IdempotencyKey {
-    /// The caller's user id: keys of different callers never meet.
-    pub scope: String,
-    pub key: String,
-    pub fingerprint: String,
-}
 
 /// A response: HTTP status and JSON body.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,7 +47,7 @@ pub enum Answer {
 /// The posting transaction, with the key it claimed.
 struct Posting {
     tx: Tx,
-    key: Option<IdempotencyKey>,
+    key: Option<Keyed>,
 }
 
 impl Ledger {
@@ -66,7 +56,7 @@ impl Ledger {
         &self,
         draft: &Draft,
         origin: Origin<'_>,
-        key: Option<IdempotencyKey>,
+        key: Option<Keyed>,
         respond: impl FnOnce(&PostedEntry) -> Reply,
     ) -> LedgerResult<Answer> {
         let mut posting = match self.begin_posting(key).await? {
@@ -84,7 +74,7 @@ impl Ledger {
         id: &str,
         date: Option<Date>,
         origin: Origin<'_>,
-        key: Option<IdempotencyKey>,
+        key: Option<Keyed>,
         respond: impl FnOnce(&PostedEntry) -> Reply,
     ) -> LedgerResult<Answer> {
         let mut posting = match self.begin_posting(key).await? {
@@ -102,7 +92,7 @@ impl Ledger {
         &self,
         t: CompatTransaction,
         origin: Origin<'_>,
-        key: Option<IdempotencyKey>,
+        key: Option<Keyed>,
         respond: impl FnOnce(&TransactionRecord) -> Reply,
     ) -> LedgerResult<Answer> {
         let mut posting = match self.begin_posting(key).await? {
@@ -136,23 +126,12 @@ impl Ledger {
 
     /// Opens the posting transaction and claims the key, if any; a key
     /// already answered gives its first response instead.
-    async fn begin_posting(
-        &self,
-        key: Option<IdempotencyKey>,
-    ) -> LedgerResult<Result<Posting, Answer>> {
+    async fn begin_posting(&self, key: Option<Keyed>) -> LedgerResult<Result<Posting, Answer>> {
         let mut tx = self.db.begin().await?;
         let Some(k) = key else {
             return Ok(Ok(Posting { tx, key: None }));
         };
-        match idempotency::claim(
-            &mut tx,
-            &k.scope,
-            &k.key,
-            &k.fingerprint,
-            &clock::now_text(),
-        )
-        .await?
-        {
+        match k.claim(&mut tx, &clock::now_text()).await? {
             Claim::Fresh => Ok(Ok(Posting { tx, key: Some(k) })),
             Claim::Replay { status, body } => {
                 tx.rollback().await?;
@@ -173,14 +152,8 @@ impl Ledger {
     /// Stores the reply under the key, commits and wakes the relay.
     async fn finish(&self, mut posting: Posting, reply: Reply) -> LedgerResult<Answer> {
         if let Some(k) = &posting.key {
-            idempotency::complete(
-                &mut posting.tx,
-                &k.scope,
-                &k.key,
-                reply.status,
-                &reply.body.to_string(),
-            )
-            .await?;
+            k.complete(&mut posting.tx, reply.status, &reply.body.to_string())
+                .await?;
         }
         posting.tx.commit().await?;
         self.committed();

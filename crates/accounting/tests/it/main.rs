@@ -5,6 +5,7 @@
 mod accounts;
 mod compat;
 mod currency;
+mod db_metrics;
 mod events;
 mod immutability;
 mod journal;

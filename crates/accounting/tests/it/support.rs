@@ -40,6 +40,13 @@ pub async fn app_on(
     }
 }
 
+/// What `testkit::each_backend` starts: the service on a fresh database.
+impl marimo_testkit::Fixture for App {
+    async fn start(backend: &Backend) -> Self {
+        app(backend).await
+    }
+}
+
 /// `testkit::token_for`: a fixed user per role, which Idempotency-Key
 /// scoping relies on.
 pub fn accountant() -> String {

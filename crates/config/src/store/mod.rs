@@ -84,22 +84,30 @@ pub async fn next_version(conn: &mut TxConn, key: &str) -> Result<i64, sqlx::Err
     Ok(max.unwrap_or(0) + 1)
 }
 
+/// A query with a setting's columns bound as `$1`..`$8`, in
+/// [`SETTING_COLS`] order (`key` is `$1`).
+type SettingQuery<'q> = sqlx::query::Query<'q, Any, <Any as sqlx::Database>::Arguments>;
+
+fn bind_setting<'q>(q: SettingQuery<'q>, s: &Setting) -> SettingQuery<'q> {
+    q.bind(&s.key)
+        .bind(&s.value)
+        .bind(&s.scope)
+        .bind(&s.value_type)
+        .bind(&s.description)
+        .bind(s.version)
+        .bind(&s.updated_by)
+        .bind(&s.updated_at)
+}
+
 /// Inserts a new setting; false when the key exists already.
 pub async fn insert_setting(conn: &mut TxConn, s: &Setting) -> Result<bool, sqlx::Error> {
-    let res = sqlx::query(
-        "INSERT INTO settings (key, value, type, value_type, description, version, updated_by, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (key) DO NOTHING",
-    )
-    .bind(&s.key)
-    .bind(&s.value)
-    .bind(&s.scope)
-    .bind(&s.value_type)
-    .bind(&s.description)
-    .bind(s.version)
-    .bind(&s.updated_by)
-    .bind(&s.updated_at)
-    .execute(conn)
-    .await?;
+    let sql = format!(
+        "INSERT INTO settings ({SETTING_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (key) DO NOTHING"
+    );
+    let res = bind_setting(sqlx::query(sqlx::AssertSqlSafe(sql)), s)
+        .execute(conn)
+        .await?;
     Ok(res.rows_affected() == 1)
 }
 
@@ -111,22 +119,12 @@ pub async fn update_setting(
     s: &Setting,
     expected: i64,
 ) -> Result<bool, sqlx::Error> {
-    let res = sqlx::query(
+    let q = sqlx::query(
         "UPDATE settings SET value = $2, type = $3, value_type = $4, description = $5,
                 version = $6, updated_by = $7, updated_at = $8
          WHERE key = $1 AND version = $9",
-    )
-    .bind(&s.key)
-    .bind(&s.value)
-    .bind(&s.scope)
-    .bind(&s.value_type)
-    .bind(&s.description)
-    .bind(s.version)
-    .bind(&s.updated_by)
-    .bind(&s.updated_at)
-    .bind(expected)
-    .execute(conn)
-    .await?;
+    );
+    let res = bind_setting(q, s).bind(expected).execute(conn).await?;
     Ok(res.rows_affected() == 1)
 }
 
@@ -244,11 +242,7 @@ pub async fn ever_existed<C: ConnHandle>(
     conn: &mut Conn<C>,
     key: &str,
 ) -> Result<bool, sqlx::Error> {
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM config_history WHERE key = $1")
-        .bind(key)
-        .fetch_one(conn)
-        .await?;
-    Ok(n > 0)
+    Ok(history_count(conn, key).await? > 0)
 }
 
 // ------------------------------------------------------- reference data

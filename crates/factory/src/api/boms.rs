@@ -2,18 +2,20 @@
 
 use axum::{Router, extract::State, http::StatusCode, routing::get};
 use marimo_platform::{
-    ApiError, ApiResult,
+    ApiError, ApiResult, Invalid,
+    auth::policy::{Authorized, ProductionManagers},
     http::{Json, Query},
+    invalid::required,
     money::Decimal,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{AppState, IdPath, Manager, invalid, positive_qty, required, views};
+use super::{AppState, IdPath, positive_qty, views};
 use crate::{
     NewBom,
     app::boms::duplicates,
-    domain::{Invalid, bom::Component, items, qty},
+    domain::{bom::Component, items, qty},
     store::boms as store,
 };
 
@@ -42,27 +44,26 @@ pub(super) struct CreateBody {
 
 async fn create(
     State(f): State<AppState>,
-    Manager(caller): Manager,
+    Authorized(caller, _): Authorized<ProductionManagers>,
     Json(b): Json<CreateBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let product_sku = items::parse_sku("product_sku", &required("product_sku", b.product_sku)?)
-        .map_err(invalid)?;
+    let product_sku = items::parse_sku("product_sku", &required("product_sku", b.product_sku)?)?;
     let output_qty = match b.output_qty {
-        Some(d) => qty::positive("output_qty", &d).map_err(invalid)?,
+        Some(d) => qty::positive("output_qty", &d)?,
         None => qty::ONE,
     };
     let list = required("components", b.components)?;
     if list.is_empty() || list.len() > MAX_COMPONENTS {
-        return Err(invalid(Invalid::new(
+        return Err(Invalid::new(
             "components",
             format!("components must list 1-{MAX_COMPONENTS} items"),
-        )));
+        )
+        .into());
     }
     let mut components = Vec::with_capacity(list.len());
     for c in list {
         components.push(Component {
-            sku: items::parse_sku("components.sku", &required("components.sku", c.sku)?)
-                .map_err(invalid)?,
+            sku: items::parse_sku("components.sku", &required("components.sku", c.sku)?)?,
             qty: positive_qty("components.qty", c.qty)?,
         });
     }
@@ -98,7 +99,7 @@ pub(super) struct ListQuery {
 
 async fn list(
     State(f): State<AppState>,
-    _: Manager,
+    _: Authorized<ProductionManagers>,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Json<Value>> {
     let product = match q
@@ -107,7 +108,7 @@ async fn list(
         .map(str::trim)
         .filter(|s| !s.is_empty())
     {
-        Some(s) => items::parse_sku("product_sku", s).map_err(invalid)?,
+        Some(s) => items::parse_sku("product_sku", s)?,
         None => String::new(),
     };
     let mut conn = f.db.pool().acquire().await?;
@@ -119,7 +120,11 @@ async fn list(
     Ok(Json(json!({"success": true, "boms": boms})))
 }
 
-async fn show(State(f): State<AppState>, _: Manager, IdPath(id): IdPath) -> ApiResult<Json<Value>> {
+async fn show(
+    State(f): State<AppState>,
+    _: Authorized<ProductionManagers>,
+    IdPath(id): IdPath,
+) -> ApiResult<Json<Value>> {
     let mut conn = f.db.pool().acquire().await?;
     let bom = store::find(&mut conn, &id)
         .await?
@@ -134,15 +139,14 @@ pub(super) struct ExplodeQuery {
 
 async fn explode(
     State(f): State<AppState>,
-    _: Manager,
+    _: Authorized<ProductionManagers>,
     IdPath(id): IdPath,
     Query(q): Query<ExplodeQuery>,
 ) -> ApiResult<Json<Value>> {
     let amount = match q.qty.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         Some(raw) => {
-            let d = Decimal::parse(raw)
-                .map_err(|e| invalid(Invalid::new("qty", format!("qty: {e}"))))?;
-            qty::positive("qty", &d).map_err(invalid)?
+            let d = Decimal::parse(raw).map_err(|e| Invalid::new("qty", format!("qty: {e}")))?;
+            qty::positive("qty", &d)?
         }
         None => qty::ONE,
     };

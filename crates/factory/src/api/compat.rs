@@ -19,16 +19,21 @@ use axum::{
     http::StatusCode,
     routing::{get, put},
 };
-use marimo_platform::{ApiError, ApiResult, http::Json, ids, money::Decimal};
+use marimo_platform::{
+    ApiError, ApiResult, Invalid,
+    auth::policy::{Authorized, ProductionManagers},
+    http::Json,
+    ids,
+    invalid::required,
+    money::Decimal,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{AppState, IdPath, Manager, invalid, positive_qty, required, views};
+use super::{AppState, IdPath, positive_qty, views};
 use crate::{
-    NewItem,
     domain::{
-        Invalid,
-        items::{self, Kind, ProductStatus},
+        items::{self, Item, Kind, ProductStatus},
         qty,
     },
     store::{items as item_store, work_orders as wo_store},
@@ -57,18 +62,10 @@ fn parse_status(raw: &str) -> ApiResult<ProductStatus> {
     })
 }
 
-/// A finished good by its id, with its on hand.
-async fn product_by_id(f: &AppState, id: &str) -> ApiResult<Value> {
-    let pool = f.db.pool();
-    let item = item_store::find_by_id(pool, id)
-        .await?
-        .filter(|i| i.kind == Kind::FinishedGood)
-        .ok_or_else(no_such_product)?;
-    let on_hand = item_store::on_hand_total(pool, &item.sku).await?;
-    Ok(views::product(&item, on_hand))
-}
-
-async fn list_products(State(f): State<AppState>, _: Manager) -> ApiResult<Json<Value>> {
+async fn list_products(
+    State(f): State<AppState>,
+    _: Authorized<ProductionManagers>,
+) -> ApiResult<Json<Value>> {
     let products: Vec<Value> = item_store::list_products(f.db.pool())
         .await?
         .iter()
@@ -91,20 +88,20 @@ pub(super) struct ProductBody {
 
 async fn create_product(
     State(f): State<AppState>,
-    Manager(caller): Manager,
+    Authorized(caller, _): Authorized<ProductionManagers>,
     Json(b): Json<ProductBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let name = items::parse_name("name", &required("name", b.name)?).map_err(invalid)?;
-    let sku = items::parse_sku("sku", &required("sku", b.sku)?).map_err(invalid)?;
+    let name = items::parse_name("name", &required("name", b.name)?)?;
+    let sku = items::parse_sku("sku", &required("sku", b.sku)?)?;
     let opening = match b.quantity {
-        Some(d) => qty::non_negative("quantity", &d).map_err(invalid)?,
+        Some(d) => qty::non_negative("quantity", &d)?,
         None => 0,
     };
     let status = match b.status.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         Some(s) => parse_status(s)?,
         None => ProductStatus::Planned,
     };
-    let new = NewItem {
+    let new = Item {
         sku,
         name,
         kind: Kind::FinishedGood,
@@ -129,10 +126,11 @@ async fn create_product(
 
 async fn show_product(
     State(f): State<AppState>,
-    _: Manager,
+    _: Authorized<ProductionManagers>,
     IdPath(id): IdPath,
 ) -> ApiResult<Json<Value>> {
-    let mut body = product_by_id(&f, &id).await?;
+    let (product, on_hand) = f.product(&id).await?;
+    let mut body = views::product(&product, on_hand);
     body["success"] = Value::Bool(true);
     Ok(Json(body))
 }
@@ -144,7 +142,7 @@ pub(super) struct StatusBody {
 
 async fn set_status(
     State(f): State<AppState>,
-    Manager(caller): Manager,
+    Authorized(caller, _): Authorized<ProductionManagers>,
     IdPath(id): IdPath,
     Json(b): Json<StatusBody>,
 ) -> ApiResult<Json<Value>> {
@@ -152,11 +150,14 @@ async fn set_status(
     let item = f.set_product_status(&caller.user_id, &id, status).await?;
     Ok(Json(json!({
         "success": true,
-        "message": format!("status of {} is now {}", item.sku, status),
+        "message": format!("status of {} is now {}", item.item.sku, status),
     })))
 }
 
-async fn list_orders(State(f): State<AppState>, _: Manager) -> ApiResult<Json<Value>> {
+async fn list_orders(
+    State(f): State<AppState>,
+    _: Authorized<ProductionManagers>,
+) -> ApiResult<Json<Value>> {
     let orders: Vec<Value> = wo_store::list_all(f.db.pool())
         .await?
         .iter()
@@ -177,7 +178,7 @@ pub(super) struct OrderBody {
 
 async fn create_order(
     State(f): State<AppState>,
-    Manager(caller): Manager,
+    Authorized(caller, _): Authorized<ProductionManagers>,
     Json(b): Json<OrderBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let product_id = match required("product_id", b.product_id)? {
@@ -185,28 +186,15 @@ async fn create_order(
         // The original's ids were numbers; none of those exist here.
         Value::Number(_) => return Err(no_such_product()),
         _ => {
-            return Err(invalid(Invalid::new(
-                "product_id",
-                "product_id must be a product id",
-            )));
+            return Err(Invalid::new("product_id", "product_id must be a product id").into());
         }
     };
     let quantity = positive_qty("quantity", b.quantity)?;
     if !ids::is_uuid(&product_id) {
         return Err(no_such_product());
     }
-    let item = item_store::find_by_id(f.db.pool(), &product_id.to_ascii_lowercase())
-        .await?
-        .filter(|i| i.kind == Kind::FinishedGood)
-        .ok_or_else(no_such_product)?;
     let wo = f
-        .create_work_order(
-            &caller.user_id,
-            &item.sku,
-            quantity,
-            crate::DEFAULT_WAREHOUSE,
-            true,
-        )
+        .create_product_order(&caller.user_id, &product_id.to_ascii_lowercase(), quantity)
         .await?;
     Ok((
         StatusCode::CREATED,
@@ -220,7 +208,7 @@ async fn create_order(
 
 async fn show_order(
     State(f): State<AppState>,
-    _: Manager,
+    _: Authorized<ProductionManagers>,
     IdPath(id): IdPath,
 ) -> ApiResult<Json<Value>> {
     let wo = wo_store::find(f.db.pool(), &id)

@@ -2,20 +2,20 @@
 
 use axum::{Router, extract::State, http::StatusCode, routing::get};
 use marimo_platform::{
-    ApiError, ApiResult,
-    http::{Json, Query, extract::Page},
+    ApiError, ApiResult, Invalid,
+    auth::policy::{Authorized, ProductionManagers, Staff},
+    http::{Json, Page, Query},
+    invalid::required,
     money::Decimal,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{AppState, Manager, Reader, SkuPath, invalid, required, views};
+use super::{AppState, SkuPath, views};
 use crate::{
-    ItemChanges, NewItem,
     domain::{
-        Invalid,
-        items::{self, Kind, ProductStatus},
-        qty,
+        items::{self, Item, ItemChanges, Kind, ProductStatus},
+        money, qty,
     },
     store::items::{self as store, ItemFilter},
 };
@@ -39,22 +39,17 @@ fn parse_kind(raw: &str) -> ApiResult<Kind> {
 
 #[derive(Deserialize)]
 pub(super) struct ListQuery {
-    page: Option<u32>,
-    limit: Option<u32>,
     kind: Option<String>,
     active: Option<bool>,
 }
 
 async fn list(
     State(f): State<AppState>,
-    _: Reader,
+    _: Authorized<Staff>,
     Query(q): Query<ListQuery>,
+    Query(page): Query<Page>,
 ) -> ApiResult<Json<Value>> {
-    let (page, limit, offset) = Page {
-        page: q.page,
-        limit: q.limit,
-    }
-    .resolve()?;
+    let (page, limit, offset) = page.resolve()?;
     let filter = ItemFilter {
         kind: q
             .kind
@@ -65,18 +60,15 @@ async fn list(
         active: q.active,
     };
     let (list, total) = store::list_items(f.db.pool(), &filter, limit, offset).await?;
-    let items: Vec<Value> = list.iter().map(|i| views::item(i, &f.currency)).collect();
-    Ok(Json(json!({
-        "success": true,
-        "items": items,
-        "total": total,
-        "page": page,
-        "limit": limit,
-    })))
+    let items = list.iter().map(|i| views::item(i, &f.currency)).collect();
+    Ok(Json(views::page("items", items, total, page, limit)))
 }
 
+/// An item as a client writes it, to create or to change. On creation
+/// `sku`, `name` and `kind` are required; on a change every field is
+/// optional and the SKU, if sent, must be the item's own.
 #[derive(Deserialize)]
-pub(super) struct CreateBody {
+pub(super) struct ItemBody {
     sku: Option<String>,
     name: Option<String>,
     kind: Option<String>,
@@ -87,33 +79,49 @@ pub(super) struct CreateBody {
     active: Option<bool>,
 }
 
-async fn create(
-    State(f): State<AppState>,
-    Manager(caller): Manager,
-    Json(body): Json<CreateBody>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
-    let new = NewItem {
-        sku: items::parse_sku("sku", &required("sku", body.sku)?).map_err(invalid)?,
-        name: items::parse_name("name", &required("name", body.name)?).map_err(invalid)?,
-        kind: parse_kind(&required("kind", body.kind)?)?,
-        uom: items::parse_unit(body.uom.as_deref().unwrap_or("pcs")).map_err(invalid)?,
+/// What the body sets besides the SKU, validated.
+fn changes(f: &AppState, body: &ItemBody) -> ApiResult<ItemChanges> {
+    Ok(ItemChanges {
+        name: body
+            .name
+            .as_deref()
+            .map(|n| items::parse_name("name", n))
+            .transpose()?,
+        kind: body.kind.as_deref().map(parse_kind).transpose()?,
+        uom: body.uom.as_deref().map(items::parse_unit).transpose()?,
         standard_cost: body
             .standard_cost
-            .map(|d| f.currency.cost("standard_cost", &d))
-            .transpose()
-            .map_err(invalid)?
-            .unwrap_or(0),
+            .as_ref()
+            .map(|d| money::cost(&f.currency, "standard_cost", d))
+            .transpose()?,
         reorder_point: body
             .reorder_point
-            .map(|d| qty::non_negative("reorder_point", &d))
-            .transpose()
-            .map_err(invalid)?
-            .unwrap_or(0),
-        active: body.active.unwrap_or(true),
+            .as_ref()
+            .map(|d| qty::non_negative("reorder_point", d))
+            .transpose()?,
+        active: body.active,
+    })
+}
+
+async fn create(
+    State(f): State<AppState>,
+    Authorized(caller, _): Authorized<ProductionManagers>,
+    Json(body): Json<ItemBody>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let sku = items::parse_sku("sku", required("sku", body.sku.as_deref())?)?;
+    let c = changes(&f, &body)?;
+    let new = Item {
+        sku,
+        name: required("name", c.name)?,
+        kind: required("kind", c.kind)?,
+        uom: c.uom.unwrap_or_else(|| "pcs".to_owned()),
+        standard_cost: c.standard_cost.unwrap_or(0),
+        reorder_point: c.reorder_point.unwrap_or(0),
+        active: c.active.unwrap_or(true),
         status: ProductStatus::Planned,
     };
     let item = f.create_item(&caller.user_id, new).await?;
-    tracing::info!(by = %caller.user_id, sku = %item.sku, "item created");
+    tracing::info!(by = %caller.user_id, sku = %item.item.sku, "item created");
     Ok((
         StatusCode::CREATED,
         Json(json!({"success": true, "item": views::item(&item, &f.currency)})),
@@ -122,15 +130,11 @@ async fn create(
 
 async fn show(
     State(f): State<AppState>,
-    _: Reader,
+    _: Authorized<Staff>,
     SkuPath(sku): SkuPath,
 ) -> ApiResult<Json<Value>> {
-    let pool = f.db.pool();
-    let item = store::find_by_sku(pool, &sku)
-        .await?
-        .ok_or_else(|| ApiError::not_found("no such item"))?;
-    let levels = crate::store::stock::list_levels(pool, &sku, "").await?;
-    let on_hand: i64 = levels.iter().map(|l| l.level.on_hand).sum();
+    let (item, levels) = f.item_with_stock(&sku).await?;
+    let on_hand = levels.iter().map(|l| l.level.on_hand).sum();
     let stock: Vec<Value> = levels
         .iter()
         .map(|l| views::level(&l.sku, &l.warehouse, &l.level, &f.currency))
@@ -141,66 +145,26 @@ async fn show(
     Ok(Json(json!({"success": true, "item": body})))
 }
 
-#[derive(Deserialize)]
-pub(super) struct UpdateBody {
-    name: Option<String>,
-    kind: Option<String>,
-    #[serde(alias = "unit")]
-    uom: Option<String>,
-    standard_cost: Option<Decimal>,
-    reorder_point: Option<Decimal>,
-    active: Option<bool>,
-    sku: Option<String>,
-}
-
 async fn update(
     State(f): State<AppState>,
-    Manager(caller): Manager,
+    Authorized(caller, _): Authorized<ProductionManagers>,
     SkuPath(sku): SkuPath,
-    Json(body): Json<UpdateBody>,
+    Json(body): Json<ItemBody>,
 ) -> ApiResult<Json<Value>> {
     if let Some(other) = body.sku.as_deref() {
         // The SKU is the item's key in every move and BOM: it never changes.
         if items::parse_sku("sku", other).ok().as_deref() != Some(sku.as_str()) {
-            return Err(invalid(Invalid::new(
-                "sku",
-                "the SKU of an item cannot change",
-            )));
+            return Err(Invalid::new("sku", "the SKU of an item cannot change").into());
         }
     }
-    let changes = ItemChanges {
-        name: body
-            .name
-            .as_deref()
-            .map(|n| items::parse_name("name", n))
-            .transpose()
-            .map_err(invalid)?,
-        kind: body.kind.as_deref().map(parse_kind).transpose()?,
-        uom: body
-            .uom
-            .as_deref()
-            .map(items::parse_unit)
-            .transpose()
-            .map_err(invalid)?,
-        standard_cost: body
-            .standard_cost
-            .map(|d| f.currency.cost("standard_cost", &d))
-            .transpose()
-            .map_err(invalid)?,
-        reorder_point: body
-            .reorder_point
-            .map(|d| qty::non_negative("reorder_point", &d))
-            .transpose()
-            .map_err(invalid)?,
-        active: body.active,
-    };
+    let changes = changes(&f, &body)?;
     let item = f.update_item(&caller.user_id, &sku, changes).await?;
     Ok(Json(
         json!({"success": true, "item": views::item(&item, &f.currency)}),
     ))
 }
 
-async fn units(State(f): State<AppState>, _: Reader) -> ApiResult<Json<Value>> {
+async fn units(State(f): State<AppState>, _: Authorized<Staff>) -> ApiResult<Json<Value>> {
     let units: Vec<Value> = store::list_units(f.db.pool())
         .await?
         .into_iter()
@@ -209,7 +173,10 @@ async fn units(State(f): State<AppState>, _: Reader) -> ApiResult<Json<Value>> {
     Ok(Json(json!({"success": true, "units": units})))
 }
 
-async fn list_warehouses(State(f): State<AppState>, _: Reader) -> ApiResult<Json<Value>> {
+async fn list_warehouses(
+    State(f): State<AppState>,
+    _: Authorized<Staff>,
+) -> ApiResult<Json<Value>> {
     let list: Vec<Value> = store::list_warehouses(f.db.pool())
         .await?
         .iter()
@@ -226,11 +193,11 @@ pub(super) struct WarehouseBody {
 
 async fn create_warehouse(
     State(f): State<AppState>,
-    Manager(caller): Manager,
+    Authorized(caller, _): Authorized<ProductionManagers>,
     Json(body): Json<WarehouseBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let code = items::parse_warehouse("code", &required("code", body.code)?).map_err(invalid)?;
-    let name = items::parse_name("name", &required("name", body.name)?).map_err(invalid)?;
+    let code = items::parse_warehouse("code", &required("code", body.code)?)?;
+    let name = items::parse_name("name", &required("name", body.name)?)?;
     let w = f.create_warehouse(&caller.user_id, &code, &name).await?;
     Ok((
         StatusCode::CREATED,

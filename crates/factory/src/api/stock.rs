@@ -3,27 +3,29 @@
 use axum::{
     Router,
     extract::State,
-    http::{HeaderMap, HeaderValue, StatusCode},
+    http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
 use marimo_platform::{
-    ApiResult, clock,
-    http::{Json, Query, extract::Page},
-    idempotency,
+    ApiResult, Invalid, TimeRange,
+    auth::{
+        Caller,
+        policy::{Authorized, ProductionManagers, Staff},
+    },
+    http::{Json, Page, Query},
+    idempotency::{self, Keyed},
+    invalid::required,
     money::Decimal,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use time::{Date, Duration, macros::format_description};
 
-use super::{
-    AppState, Manager, Reader, invalid, positive_qty, required, views, warehouse_or_default,
-};
+use super::{AppState, positive_qty, views, warehouse_or_default};
 use crate::{
     app::posting::{Idem, Posted, Requester},
-    domain::{Invalid, items, qty},
-    store::stock::{self as store, MoveFilter},
+    domain::{items, money, qty},
+    store::stock::{self as store, MoveFilter, MoveRecord},
 };
 
 pub(super) fn routes() -> Router<AppState> {
@@ -36,51 +38,53 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/api/factory/stock/transfers", post(transfer))
 }
 
-fn sku_of(body: Option<String>) -> ApiResult<String> {
-    items::parse_sku("sku", &required("sku", body)?).map_err(invalid)
+fn sku_of(body: Option<String>) -> Result<String, Invalid> {
+    items::parse_sku("sku", &required("sku", body)?)
 }
 
-fn text(field: &'static str, raw: Option<&str>) -> ApiResult<Option<String>> {
-    items::parse_text(field, raw).map_err(invalid)
+/// The `Idempotency-Key` of a stock POST, scoped to the caller, with the
+/// fingerprint of its request: the path and the parsed body (fields in a
+/// fixed order).
+fn keyed(
+    headers: &HeaderMap,
+    caller: &Caller,
+    path: &str,
+    body: &impl Serialize,
+) -> ApiResult<Option<Keyed>> {
+    Keyed::from_request(headers, &caller.user_id, "POST", path, body)
 }
 
-/// The `Idempotency-Key` of a stock POST, with the fingerprint of its
-/// request: the path and the parsed body (fields in a fixed order).
-fn idem_of(headers: &HeaderMap, path: &str, body: &impl Serialize) -> ApiResult<Option<Idem>> {
-    let Some(key) = idempotency::key_from(headers)? else {
-        return Ok(None);
-    };
-    Ok(Some(Idem {
-        key,
-        request_hash: idempotency::fingerprint("POST", path, body),
-    }))
-}
-
-fn by<'a>(caller: &'a marimo_platform::auth::Caller, idem: &'a Option<Idem>) -> Requester<'a> {
-    Requester {
-        actor: &caller.user_id,
-        idem: idem.as_ref(),
-    }
-}
-
-/// 201 with the move (or, for a transfer, the moves); a replay of an
-/// `Idempotency-Key` answers the same, marked `Idempotent-Replayed`.
-fn created(f: &AppState, posted: &Posted, one: bool) -> Response {
-    let list: Vec<Value> = posted
-        .moves
+/// The 201 body of a stock POST: the move, or for a transfer the moves.
+fn created_body(f: &AppState, moves: &[MoveRecord], one: bool) -> Value {
+    let list: Vec<Value> = moves
         .iter()
         .map(|m| views::stock_move(m, &f.currency))
         .collect();
-    let body = match (one, list.first()) {
+    match (one, list.first()) {
         (true, Some(m)) => json!({"success": true, "move": m}),
         _ => json!({"success": true, "moves": list}),
-    };
-    let mut res = (StatusCode::CREATED, Json(body)).into_response();
-    if posted.replayed {
-        res.headers_mut()
-            .insert(idempotency::REPLAYED, HeaderValue::from_static("true"));
     }
-    res
+}
+
+/// The 201 body of a stock POST, as a use case stores it under the key.
+type Respond<'a> = dyn Fn(&[MoveRecord]) -> Value + Send + Sync + 'a;
+
+fn by<'a>(caller: &'a Caller, key: Option<&'a Keyed>, respond: &'a Respond<'a>) -> Requester<'a> {
+    Requester {
+        actor: &caller.user_id,
+        idem: key.map(|keyed| Idem { keyed, respond }),
+    }
+}
+
+/// 201 with the moves written now, or the stored first answer of a
+/// replayed `Idempotency-Key` (marked `Idempotent-Replayed: true`).
+fn answer(f: &AppState, posted: Posted, one: bool) -> Response {
+    match posted {
+        Posted::Moves(moves) => {
+            (StatusCode::CREATED, Json(created_body(f, &moves, one))).into_response()
+        }
+        Posted::Replay { status, body } => idempotency::replay(status, body),
+    }
 }
 
 #[derive(Deserialize, Serialize)]
@@ -94,22 +98,24 @@ pub(super) struct ReceiptBody {
 
 async fn receipt(
     State(f): State<AppState>,
-    Manager(caller): Manager,
+    Authorized(caller, _): Authorized<ProductionManagers>,
     headers: HeaderMap,
     Json(b): Json<ReceiptBody>,
 ) -> ApiResult<Response> {
-    let idem = idem_of(&headers, "/api/factory/stock/receipts", &b)?;
+    let key = keyed(&headers, &caller, "/api/factory/stock/receipts", &b)?;
     let sku = sku_of(b.sku)?;
     let warehouse = warehouse_or_default("warehouse", b.warehouse.as_deref())?;
     let qty = positive_qty("qty", b.qty)?;
-    let unit_cost = f
-        .currency
-        .cost("unit_cost", &required("unit_cost", b.unit_cost)?)
-        .map_err(invalid)?;
-    let reference = text("reference", b.reference.as_deref())?;
+    let unit_cost = money::cost(
+        &f.currency,
+        "unit_cost",
+        &required("unit_cost", b.unit_cost)?,
+    )?;
+    let reference = items::parse_text("reference", b.reference.as_deref())?;
+    let respond = |moves: &[MoveRecord]| created_body(&f, moves, true);
     let posted = f
         .receive(
-            by(&caller, &idem),
+            by(&caller, key.as_ref(), &respond),
             &sku,
             &warehouse,
             qty,
@@ -117,7 +123,7 @@ async fn receipt(
             reference,
         )
         .await?;
-    Ok(created(&f, &posted, true))
+    Ok(answer(&f, posted, true))
 }
 
 #[derive(Deserialize, Serialize)]
@@ -130,19 +136,19 @@ pub(super) struct IssueBody {
 
 async fn issue(
     State(f): State<AppState>,
-    Manager(caller): Manager,
+    Authorized(caller, _): Authorized<ProductionManagers>,
     headers: HeaderMap,
     Json(b): Json<IssueBody>,
 ) -> ApiResult<Response> {
-    let idem = idem_of(&headers, "/api/factory/stock/issues", &b)?;
+    let key = keyed(&headers, &caller, "/api/factory/stock/issues", &b)?;
     let sku = sku_of(b.sku)?;
     let warehouse = warehouse_or_default("warehouse", b.warehouse.as_deref())?;
     let qty = positive_qty("qty", b.qty)?;
-    let reference = text("reference", b.reference.as_deref())?;
-    let posted = f
-        .issue(by(&caller, &idem), &sku, &warehouse, qty, reference)
-        .await?;
-    Ok(created(&f, &posted, true))
+    let reference = items::parse_text("reference", b.reference.as_deref())?;
+    let respond = |moves: &[MoveRecord]| created_body(&f, moves, true);
+    let by = by(&caller, key.as_ref(), &respond);
+    let posted = f.issue(by, &sku, &warehouse, qty, reference).await?;
+    Ok(answer(&f, posted, true))
 }
 
 #[derive(Deserialize, Serialize)]
@@ -156,20 +162,20 @@ pub(super) struct AdjustmentBody {
 
 async fn adjustment(
     State(f): State<AppState>,
-    Manager(caller): Manager,
+    Authorized(caller, _): Authorized<ProductionManagers>,
     headers: HeaderMap,
     Json(b): Json<AdjustmentBody>,
 ) -> ApiResult<Response> {
-    let idem = idem_of(&headers, "/api/factory/stock/adjustments", &b)?;
+    let key = keyed(&headers, &caller, "/api/factory/stock/adjustments", &b)?;
     let sku = sku_of(b.sku)?;
     let warehouse = warehouse_or_default("warehouse", b.warehouse.as_deref())?;
     // Signed; zero and a missing note are refused by `Factory::adjust`.
-    let qty = qty::parse("qty", &required("qty", b.qty)?).map_err(invalid)?;
-    let note = text("reason_note", b.reason_note.as_deref())?;
-    let posted = f
-        .adjust(by(&caller, &idem), &sku, &warehouse, qty, note)
-        .await?;
-    Ok(created(&f, &posted, true))
+    let qty = qty::parse("qty", &required("qty", b.qty)?)?;
+    let note = items::parse_text("reason_note", b.reason_note.as_deref())?;
+    let respond = |moves: &[MoveRecord]| created_body(&f, moves, true);
+    let by = by(&caller, key.as_ref(), &respond);
+    let posted = f.adjust(by, &sku, &warehouse, qty, note).await?;
+    Ok(answer(&f, posted, true))
 }
 
 #[derive(Deserialize, Serialize)]
@@ -183,20 +189,20 @@ pub(super) struct TransferBody {
 
 async fn transfer(
     State(f): State<AppState>,
-    Manager(caller): Manager,
+    Authorized(caller, _): Authorized<ProductionManagers>,
     headers: HeaderMap,
     Json(b): Json<TransferBody>,
 ) -> ApiResult<Response> {
-    let idem = idem_of(&headers, "/api/factory/stock/transfers", &b)?;
+    let key = keyed(&headers, &caller, "/api/factory/stock/transfers", &b)?;
     let sku = sku_of(b.sku)?;
-    let from = items::parse_warehouse("from", &required("from", b.from)?).map_err(invalid)?;
-    let to = items::parse_warehouse("to", &required("to", b.to)?).map_err(invalid)?;
+    let from = items::parse_warehouse("from", &required("from", b.from)?)?;
+    let to = items::parse_warehouse("to", &required("to", b.to)?)?;
     let qty = positive_qty("qty", b.qty)?;
-    let reference = text("reference", b.reference.as_deref())?;
-    let posted = f
-        .transfer(by(&caller, &idem), &sku, &from, &to, qty, reference)
-        .await?;
-    Ok(created(&f, &posted, false))
+    let reference = items::parse_text("reference", b.reference.as_deref())?;
+    let respond = |moves: &[MoveRecord]| created_body(&f, moves, false);
+    let by = by(&caller, key.as_ref(), &respond);
+    let posted = f.transfer(by, &sku, &from, &to, qty, reference).await?;
+    Ok(answer(&f, posted, false))
 }
 
 #[derive(Deserialize)]
@@ -209,16 +215,16 @@ fn filter_code(
     field: &'static str,
     raw: Option<&str>,
     parse: fn(&'static str, &str) -> Result<String, Invalid>,
-) -> ApiResult<String> {
+) -> Result<String, Invalid> {
     match raw.map(str::trim).filter(|s| !s.is_empty()) {
-        Some(v) => parse(field, v).map_err(invalid),
+        Some(v) => parse(field, v),
         None => Ok(String::new()),
     }
 }
 
 async fn levels(
     State(f): State<AppState>,
-    _: Reader,
+    _: Authorized<Staff>,
     Query(q): Query<LevelsQuery>,
 ) -> ApiResult<Json<Value>> {
     let sku = filter_code("sku", q.sku.as_deref(), items::parse_sku)?;
@@ -236,59 +242,24 @@ pub(super) struct MovesQuery {
     sku: Option<String>,
     from: Option<String>,
     to: Option<String>,
-    page: Option<u32>,
-    limit: Option<u32>,
-}
-
-/// A bound of a time range: an RFC 3339 time, or a date (`YYYY-MM-DD`),
-/// which as `to` includes that whole day.
-fn time_bound(field: &'static str, raw: Option<&str>, end: bool) -> ApiResult<String> {
-    let Some(raw) = raw.map(str::trim).filter(|s| !s.is_empty()) else {
-        return Ok(String::new());
-    };
-    if let Some(t) = clock::parse(raw) {
-        return Ok(clock::format(t));
-    }
-    let bad = || {
-        invalid(Invalid::new(
-            field,
-            format!("{field} must be an RFC 3339 time or a date YYYY-MM-DD"),
-        ))
-    };
-    let date = Date::parse(raw, format_description!("[year]-[month]-[day]")).map_err(|_| bad())?;
-    let date = if end {
-        date.checked_add(Duration::days(1)).ok_or_else(bad)?
-    } else {
-        date
-    };
-    Ok(clock::format(date.midnight().assume_utc()))
 }
 
 async fn moves(
     State(f): State<AppState>,
-    _: Reader,
+    _: Authorized<Staff>,
     Query(q): Query<MovesQuery>,
+    Query(page): Query<Page>,
 ) -> ApiResult<Json<Value>> {
-    let (page, limit, offset) = Page {
-        page: q.page,
-        limit: q.limit,
-    }
-    .resolve()?;
+    let (page, limit, offset) = page.resolve()?;
     let filter = MoveFilter {
         sku: filter_code("sku", q.sku.as_deref(), items::parse_sku)?,
-        from: time_bound("from", q.from.as_deref(), false)?,
-        to: time_bound("to", q.to.as_deref(), true)?,
+        // Both bounds inclusive; a date as `to` is that whole day.
+        made: TimeRange::parse(q.from.as_deref(), q.to.as_deref())?,
     };
     let (list, total) = store::list_moves(f.db.pool(), &filter, limit, offset).await?;
-    let moves: Vec<Value> = list
+    let moves = list
         .iter()
         .map(|m| views::stock_move(m, &f.currency))
         .collect();
-    Ok(Json(json!({
-        "success": true,
-        "moves": moves,
-        "total": total,
-        "page": page,
-        "limit": limit,
-    })))
+    Ok(Json(views::page("moves", moves, total, page, limit)))
 }

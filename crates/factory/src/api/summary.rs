@@ -7,9 +7,13 @@ use marimo_contracts::{
     ids::Sku,
     values::{Currency, Money, Qty},
 };
-use marimo_platform::{ApiResult, http::Json};
+use marimo_platform::{
+    ApiResult,
+    auth::policy::{Authorized, Staff},
+    http::Json,
+};
 
-use super::{AppState, Reader};
+use super::AppState;
 use crate::{
     domain::work_order::Status,
     store::{summary, work_orders},
@@ -22,7 +26,10 @@ pub(super) fn routes() -> Router<AppState> {
 /// Every status appears in `work_orders_by_status`, zero or not;
 /// `in_progress` is released + started; `low_stock` lists active items
 /// whose on hand over all warehouses is below their reorder point.
-async fn show(State(f): State<AppState>, _: Reader) -> ApiResult<Json<Success<Summary>>> {
+async fn show(
+    State(f): State<AppState>,
+    _: Authorized<Staff>,
+) -> ApiResult<Json<Success<Summary>>> {
     let pool = f.db.pool();
     let counts = work_orders::count_by_status(pool).await?;
     let count = |s: Status| -> i64 {

@@ -1,10 +1,11 @@
 //! How records look in JSON: quantities as decimal strings with three
 //! places, money as decimal strings in the base currency, times RFC 3339.
 
+use marimo_platform::money::Currency;
 use serde_json::{Value, json};
 
 use crate::{
-    domain::{money::Currency, qty, valuation::Level},
+    domain::{qty, valuation::Level},
     store::{
         boms::BomRecord,
         items::{ItemRecord, WarehouseRecord},
@@ -13,9 +14,17 @@ use crate::{
     },
 };
 
-pub fn item(i: &ItemRecord, c: &Currency) -> Value {
+/// A page of a list: `{success, <key>: [...], total, page, limit}`.
+pub fn page(key: &str, list: Vec<Value>, total: i64, page: u32, limit: u32) -> Value {
+    let mut body = json!({"success": true, "total": total, "page": page, "limit": limit});
+    body[key] = Value::Array(list);
+    body
+}
+
+pub fn item(r: &ItemRecord, c: &Currency) -> Value {
+    let i = &r.item;
     json!({
-        "id": i.id,
+        "id": r.id,
         "sku": i.sku,
         "name": i.name,
         "kind": i.kind.as_str(),
@@ -24,9 +33,9 @@ pub fn item(i: &ItemRecord, c: &Currency) -> Value {
         "reorder_point": qty::format(i.reorder_point),
         "active": i.active,
         "status": i.status.as_str(),
-        "created_by": i.created_by,
-        "created_at": i.created_at,
-        "updated_at": i.updated_at,
+        "created_by": r.created_by,
+        "created_at": r.created_at,
+        "updated_at": r.updated_at,
     })
 }
 
@@ -115,17 +124,17 @@ pub fn reservation(r: &Reservation) -> Value {
 
 /// The original API's product: `quantity` is the on hand over every
 /// warehouse, as a JSON number.
-pub fn product(i: &ItemRecord, on_hand: i64) -> Value {
+pub fn product(r: &ItemRecord, on_hand: i64) -> Value {
     let mut v = json!({
-        "id": i.id,
-        "name": i.name,
-        "sku": i.sku,
+        "id": r.id,
+        "name": r.item.name,
+        "sku": r.item.sku,
         "quantity": qty::json_number(on_hand),
-        "status": i.status.as_str(),
-        "created_by": i.created_by,
-        "created_at": i.created_at,
+        "status": r.item.status.as_str(),
+        "created_by": r.created_by,
+        "created_at": r.created_at,
     });
-    if let Some(at) = &i.completed_at {
+    if let Some(at) = &r.completed_at {
         v["completed_at"] = json!(at);
     }
     v

@@ -2,22 +2,21 @@
 
 use axum::{
     Router,
-    extract::{Request, State},
+    extract::State,
     http::StatusCode,
     routing::{get, post},
 };
 use marimo_platform::{
     ApiError, ApiResult,
-    http::{Json, Query, extract::Page},
+    auth::policy::{Authorized, ProductionManagers},
+    http::{Json, OptionalJson, Page, Query},
+    invalid::required,
     money::Decimal,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{
-    AppState, IdPath, Manager, invalid, optional_json, positive_qty, required, views,
-    warehouse_or_default,
-};
+use super::{AppState, IdPath, positive_qty, views, warehouse_or_default};
 use crate::{
     Completion,
     domain::{items, qty, work_order::Status},
@@ -47,11 +46,10 @@ pub(super) struct CreateBody {
 
 async fn create(
     State(f): State<AppState>,
-    Manager(caller): Manager,
+    Authorized(caller, _): Authorized<ProductionManagers>,
     Json(b): Json<CreateBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let sku = items::parse_sku("product_sku", &required("product_sku", b.product_sku)?)
-        .map_err(invalid)?;
+    let sku = items::parse_sku("product_sku", &required("product_sku", b.product_sku)?)?;
     let qty = positive_qty("qty", b.qty)?;
     let warehouse = warehouse_or_default("warehouse", b.warehouse.as_deref())?;
     let wo = f
@@ -63,20 +61,15 @@ async fn create(
 #[derive(Deserialize)]
 pub(super) struct ListQuery {
     status: Option<String>,
-    page: Option<u32>,
-    limit: Option<u32>,
 }
 
 async fn list(
     State(f): State<AppState>,
-    _: Manager,
+    _: Authorized<ProductionManagers>,
     Query(q): Query<ListQuery>,
+    Query(page): Query<Page>,
 ) -> ApiResult<Json<Value>> {
-    let (page, limit, offset) = Page {
-        page: q.page,
-        limit: q.limit,
-    }
-    .resolve()?;
+    let (page, limit, offset) = page.resolve()?;
     let status = match q.status.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         Some(s) => Some(s.parse::<Status>().map_err(|msg| {
             let allowed: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
@@ -85,21 +78,19 @@ async fn list(
         None => None,
     };
     let (list, total) = store::list(f.db.pool(), status, limit, offset).await?;
-    let orders: Vec<Value> = list
+    let orders = list
         .iter()
         .map(|w| views::work_order(w, &f.currency))
         .collect();
-    Ok(Json(json!({
-        "success": true,
-        "work_orders": orders,
-        "total": total,
-        "page": page,
-        "limit": limit,
-    })))
+    Ok(Json(views::page("work_orders", orders, total, page, limit)))
 }
 
 /// The order with what it reserved and every move it made.
-async fn show(State(f): State<AppState>, _: Manager, IdPath(id): IdPath) -> ApiResult<Json<Value>> {
+async fn show(
+    State(f): State<AppState>,
+    _: Authorized<ProductionManagers>,
+    IdPath(id): IdPath,
+) -> ApiResult<Json<Value>> {
     let wo = f.work_order(&id).await?;
     let pool = f.db.pool();
     let reservations: Vec<Value> = store::reservations(pool, &id)
@@ -120,7 +111,7 @@ async fn show(State(f): State<AppState>, _: Manager, IdPath(id): IdPath) -> ApiR
 
 async fn release(
     State(f): State<AppState>,
-    Manager(caller): Manager,
+    Authorized(caller, _): Authorized<ProductionManagers>,
     IdPath(id): IdPath,
 ) -> ApiResult<Json<Value>> {
     let wo = f.release(&caller.user_id, &id).await?;
@@ -129,7 +120,7 @@ async fn release(
 
 async fn start(
     State(f): State<AppState>,
-    Manager(caller): Manager,
+    Authorized(caller, _): Authorized<ProductionManagers>,
     IdPath(id): IdPath,
 ) -> ApiResult<Json<Value>> {
     let wo = f.start(&caller.user_id, &id).await?;
@@ -138,7 +129,7 @@ async fn start(
 
 async fn cancel(
     State(f): State<AppState>,
-    Manager(caller): Manager,
+    Authorized(caller, _): Authorized<ProductionManagers>,
     IdPath(id): IdPath,
 ) -> ApiResult<Json<Value>> {
     let wo = f.cancel(&caller.user_id, &id).await?;
@@ -153,22 +144,19 @@ pub(super) struct CompleteBody {
 
 async fn complete(
     State(f): State<AppState>,
-    Manager(caller): Manager,
+    Authorized(caller, _): Authorized<ProductionManagers>,
     IdPath(id): IdPath,
-    req: Request,
+    OptionalJson(b): OptionalJson<CompleteBody>,
 ) -> ApiResult<Json<Value>> {
-    let b: CompleteBody = optional_json(req).await?;
     let completion = Completion {
         produced_qty: b
             .produced_qty
             .map(|d| qty::positive("produced_qty", &d))
-            .transpose()
-            .map_err(invalid)?,
+            .transpose()?,
         scrap_qty: b
             .scrap_qty
             .map(|d| qty::non_negative("scrap_qty", &d))
-            .transpose()
-            .map_err(invalid)?,
+            .transpose()?,
     };
     let (wo, moves) = f.complete(&caller.user_id, &id, completion).await?;
     let moves: Vec<Value> = moves

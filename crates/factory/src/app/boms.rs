@@ -40,6 +40,7 @@ impl Factory {
             .ok_or_else(|| {
                 FactoryError::not_found(format!("no item with SKU {}", new.product_sku))
             })?;
+        let product = &product.item;
         if product.kind == Kind::RawMaterial {
             return Err(FactoryError::unprocessable(
                 "INVALID_BOM",

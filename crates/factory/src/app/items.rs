@@ -6,36 +6,16 @@ use serde_json::json;
 use super::posting::{MoveSpec, Posting};
 use crate::{
     Factory, FactoryError,
-    domain::items::{Kind, ProductStatus, Reason},
+    domain::items::{Item, ItemChanges, Kind, ProductStatus, Reason},
     store::{
         boms as bom_store,
         items::{self as store, ItemRecord, WarehouseRecord},
+        stock::{self as stock_store, LevelRecord},
     },
 };
 
-/// A validated new item.
-#[derive(Debug, Clone)]
-pub struct NewItem {
-    pub sku: String,
-    pub name: String,
-    pub kind: Kind,
-    pub uom: String,
-    pub standard_cost: i64,
-    pub reorder_point: i64,
-    pub active: bool,
-    /// The original API's product status (default planned).
-    pub status: ProductStatus,
-}
-
-/// Validated changes to an item; `None` leaves a field as it is.
-#[derive(Debug, Clone, Default)]
-pub struct ItemChanges {
-    pub name: Option<String>,
-    pub kind: Option<Kind>,
-    pub uom: Option<String>,
-    pub standard_cost: Option<i64>,
-    pub reorder_point: Option<i64>,
-    pub active: Option<bool>,
+pub(crate) fn no_such_product() -> FactoryError {
+    FactoryError::not_found("no such product")
 }
 
 fn duplicate_sku(sku: &str) -> FactoryError {
@@ -62,18 +42,12 @@ async fn check_unit(p: &mut Posting<'_>, uom: &str) -> Result<(), FactoryError> 
     })
 }
 
-fn record(new: NewItem, actor: &str, now: &str) -> ItemRecord {
+/// A new item's record: a fresh id, created now by `actor`.
+fn record(item: Item, actor: &str, now: &str) -> ItemRecord {
     ItemRecord {
         id: ids::new_id(),
-        sku: new.sku,
-        name: new.name,
-        kind: new.kind,
-        uom: new.uom,
-        standard_cost: new.standard_cost,
-        reorder_point: new.reorder_point,
-        active: new.active,
-        completed_at: (new.status == ProductStatus::Completed).then(|| now.to_owned()),
-        status: new.status,
+        completed_at: (item.status == ProductStatus::Completed).then(|| now.to_owned()),
+        item,
         created_by: actor.to_owned(),
         created_at: now.to_owned(),
         updated_at: now.to_owned(),
@@ -81,7 +55,7 @@ fn record(new: NewItem, actor: &str, now: &str) -> ItemRecord {
 }
 
 impl Factory {
-    pub async fn create_item(&self, actor: &str, new: NewItem) -> Result<ItemRecord, FactoryError> {
+    pub async fn create_item(&self, actor: &str, new: Item) -> Result<ItemRecord, FactoryError> {
         self.create_item_with_stock(actor, new, 0).await
     }
 
@@ -92,13 +66,14 @@ impl Factory {
     pub async fn create_item_with_stock(
         &self,
         actor: &str,
-        new: NewItem,
+        new: Item,
         opening: i64,
     ) -> Result<ItemRecord, FactoryError> {
         let mut p = Posting::begin(self, actor).await?;
         check_unit(&mut p, &new.uom).await?;
-        let item = record(new, actor, &p.now);
-        if !store::insert_item(&mut *p.tx, &item).await? {
+        let record = record(new, actor, &p.now);
+        let item = &record.item;
+        if !store::insert_item(&mut *p.tx, &record).await? {
             return Err(duplicate_sku(&item.sku));
         }
         if opening > 0 {
@@ -111,7 +86,7 @@ impl Factory {
                 .await?;
         }
         p.commit().await?;
-        Ok(item)
+        Ok(record)
     }
 
     pub async fn update_item(
@@ -121,11 +96,12 @@ impl Factory {
         changes: ItemChanges,
     ) -> Result<ItemRecord, FactoryError> {
         let mut p = Posting::begin(self, actor).await?;
-        let mut item = store::find_by_sku(&mut *p.tx, sku)
+        let mut record = store::find_by_sku(&mut *p.tx, sku)
             .await?
             .ok_or_else(|| FactoryError::not_found(format!("no item with SKU {sku}")))?;
-        if let Some(uom) = changes.uom.filter(|u| *u != item.uom) {
-            check_unit(&mut p, &uom).await?;
+        let item = &record.item;
+        if let Some(uom) = changes.uom.as_deref().filter(|u| *u != item.uom) {
+            check_unit(&mut p, uom).await?;
             // Quantities already booked were counted in the old unit.
             if store::has_moves(&mut *p.tx, sku).await? {
                 return Err(FactoryError::conflict(
@@ -136,36 +112,46 @@ impl Factory {
                     ),
                 ));
             }
-            item.uom = uom;
         }
-        if let Some(kind) = changes.kind {
-            if kind == Kind::RawMaterial
-                && item.kind != Kind::RawMaterial
-                && bom_store::max_version(&mut *p.tx, sku).await? > 0
-            {
-                return Err(FactoryError::conflict(
-                    "ITEM_HAS_BOM",
-                    format!("{sku} has a bill of materials; a raw material cannot"),
-                ));
-            }
-            item.kind = kind;
+        if changes.kind == Some(Kind::RawMaterial)
+            && item.kind != Kind::RawMaterial
+            && bom_store::max_version(&mut *p.tx, sku).await? > 0
+        {
+            return Err(FactoryError::conflict(
+                "ITEM_HAS_BOM",
+                format!("{sku} has a bill of materials; a raw material cannot"),
+            ));
         }
-        if let Some(name) = changes.name {
-            item.name = name;
-        }
-        if let Some(c) = changes.standard_cost {
-            item.standard_cost = c;
-        }
-        if let Some(r) = changes.reorder_point {
-            item.reorder_point = r;
-        }
-        if let Some(a) = changes.active {
-            item.active = a;
-        }
-        item.updated_at = p.now.clone();
-        store::update_item(&mut *p.tx, &item).await?;
+        record.item.apply(changes);
+        record.updated_at = p.now.clone();
+        store::update_item(&mut *p.tx, &record).await?;
         p.commit().await?;
-        Ok(item)
+        Ok(record)
+    }
+
+    /// The item with `sku` and its balance in every warehouse that ever
+    /// held it.
+    pub async fn item_with_stock(
+        &self,
+        sku: &str,
+    ) -> Result<(ItemRecord, Vec<LevelRecord>), FactoryError> {
+        let pool = self.db.pool();
+        let record = store::find_by_sku(pool, sku)
+            .await?
+            .ok_or_else(|| FactoryError::not_found("no such item"))?;
+        let levels = stock_store::list_levels(pool, sku, "").await?;
+        Ok((record, levels))
+    }
+
+    /// The original API's product `id` (a finished good) with its on hand
+    /// over every warehouse.
+    pub async fn product(&self, id: &str) -> Result<(ItemRecord, i64), FactoryError> {
+        let pool = self.db.pool();
+        let record = store::find_product(pool, id)
+            .await?
+            .ok_or_else(no_such_product)?;
+        let on_hand = store::on_hand_total(pool, &record.item.sku).await?;
+        Ok((record, on_hand))
     }
 
     /// Sets the original API's status of a product (a finished good).
@@ -177,21 +163,20 @@ impl Factory {
         status: ProductStatus,
     ) -> Result<ItemRecord, FactoryError> {
         let mut p = Posting::begin(self, actor).await?;
-        let mut item = store::find_by_id(&mut *p.tx, id)
+        let mut record = store::find_product(&mut *p.tx, id)
             .await?
-            .filter(|i| i.kind == Kind::FinishedGood)
-            .ok_or_else(|| FactoryError::not_found("no such product"))?;
-        if item.status != status {
-            item.completed_at = match status {
+            .ok_or_else(no_such_product)?;
+        if record.item.status != status {
+            record.completed_at = match status {
                 ProductStatus::Completed => Some(p.now.clone()),
                 _ => None,
             };
-            item.status = status;
-            item.updated_at = p.now.clone();
-            store::update_item(&mut *p.tx, &item).await?;
+            record.item.status = status;
+            record.updated_at = p.now.clone();
+            store::update_item(&mut *p.tx, &record).await?;
         }
         p.commit().await?;
-        Ok(item)
+        Ok(record)
     }
 
     pub async fn create_warehouse(

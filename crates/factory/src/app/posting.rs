@@ -3,12 +3,14 @@
 use std::collections::{BTreeMap, HashMap};
 
 use marimo_platform::{
+    Invalid,
     bus::Envelope,
     clock,
     db::Tx,
-    idempotency::{self, Claim},
+    idempotency::{Claim, Keyed},
     ids,
 };
+use serde_json::Value;
 
 use crate::{
     Factory, FactoryError, Shortage,
@@ -18,7 +20,11 @@ use crate::{
         work_order::Status,
     },
     events,
-    store::{items as item_store, items::ItemRecord, stock as stock_store, stock::MoveRecord},
+    store::{
+        items as item_store,
+        items::ItemRecord,
+        stock::{self as stock_store, Change, MoveRecord},
+    },
 };
 
 pub(crate) type Key = (String, String);
@@ -53,16 +59,16 @@ pub(crate) struct Posting<'f> {
     pub moves: Vec<MoveRecord>,
     events: Vec<Envelope>,
     statuses: Vec<Status>,
-    /// The `Idempotency-Key` this posting claimed; its moves are
-    /// remembered under it at commit.
-    idem_key: Option<String>,
+    /// The `Idempotency-Key` this posting claimed: the answer to its
+    /// moves is stored under it at commit.
+    idem: Option<Idem<'f>>,
 }
 
 /// Who asks for a stock change, with the `Idempotency-Key` they sent.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct Requester<'a> {
     pub actor: &'a str,
-    pub idem: Option<&'a Idem>,
+    pub idem: Option<Idem<'a>>,
 }
 
 impl<'a> From<&'a str> for Requester<'a> {
@@ -72,19 +78,25 @@ impl<'a> From<&'a str> for Requester<'a> {
     }
 }
 
-/// An `Idempotency-Key` and the fingerprint of the request it came with.
-#[derive(Debug, Clone)]
-pub struct Idem {
-    pub key: String,
-    pub request_hash: String,
+/// An `Idempotency-Key` (scoped to the caller, with the request's
+/// fingerprint) and how the request's answer looks: the answer is stored
+/// under the key before the commit, so a replay answers exactly the first
+/// response (`platform::idempotency`).
+#[derive(Clone, Copy)]
+pub struct Idem<'a> {
+    pub keyed: &'a Keyed,
+    /// The 201 body of the answer, from the moves written.
+    pub respond: &'a (dyn Fn(&[MoveRecord]) -> Value + Send + Sync),
 }
 
-/// The moves a stock request wrote, or wrote the first time it was sent
-/// (`replayed`) when it came again with the same `Idempotency-Key`.
-#[derive(Debug)]
-pub struct Posted {
-    pub moves: Vec<MoveRecord>,
-    pub replayed: bool,
+/// What a stock request got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Posted {
+    /// Written now.
+    Moves(Vec<MoveRecord>),
+    /// The key was seen with this same request: its first answer, as
+    /// stored (status and JSON text).
+    Replay { status: u16, body: String },
 }
 
 pub(crate) enum Begun<'f> {
@@ -124,46 +136,25 @@ impl<'f> Posting<'f> {
             moves: Vec::new(),
             events: Vec::new(),
             statuses: Vec::new(),
-            idem_key: None,
+            idem: None,
         })
     }
 
-    /// Begins a posting that claims `idem` first: a key seen before with
-    /// the same request gives back the moves written then (moves are
-    /// immutable, so they answer exactly as the first time); with another
-    /// request, 422.
-    pub async fn begin_keyed(f: &'f Factory, by: Requester<'_>) -> Result<Begun<'f>, FactoryError> {
+    /// Begins a posting that claims the request's key first: a key seen
+    /// before with the same request gives back the answer stored then;
+    /// with another request, 422 (`FactoryError::KeyReused`).
+    pub async fn begin_keyed(f: &'f Factory, by: Requester<'f>) -> Result<Begun<'f>, FactoryError> {
         let mut p = Box::new(Self::begin(f, by.actor).await?);
         let Some(idem) = by.idem else {
             return Ok(Begun::Fresh(p));
         };
-        match idempotency::claim(&mut p.tx, by.actor, &idem.key, &idem.request_hash, &p.now).await?
-        {
+        match idem.keyed.claim(&mut p.tx, &p.now).await? {
             Claim::Fresh => {
-                p.idem_key = Some(idem.key.clone());
+                p.idem = Some(idem);
                 Ok(Begun::Fresh(p))
             }
-            Claim::Replay { body, .. } => {
-                let mut moves = Vec::new();
-                for id in body.split(',').filter(|s| !s.is_empty()) {
-                    let m = stock_store::find_move(&mut *p.tx, id)
-                        .await?
-                        .ok_or_else(|| {
-                            FactoryError::Internal(format!(
-                                "idempotency record names a missing move {id}"
-                            ))
-                        })?;
-                    moves.push(m);
-                }
-                Ok(Begun::Replayed(Posted {
-                    moves,
-                    replayed: true,
-                }))
-            }
-            Claim::Mismatch => Err(FactoryError::unprocessable(
-                "IDEMPOTENCY_KEY_REUSED",
-                "this Idempotency-Key was already used with a different request",
-            )),
+            Claim::Replay { status, body } => Ok(Begun::Replayed(Posted::Replay { status, body })),
+            Claim::Mismatch => Err(FactoryError::KeyReused),
         }
     }
 
@@ -249,9 +240,9 @@ impl<'f> Posting<'f> {
         let before = self.level(key);
         let after = before.receive(qty, value).map_err(|e| match e {
             LevelError::TooLarge => FactoryError::too_large("the balance"),
-            other => FactoryError::Invalid(crate::domain::Invalid::new("qty", other.to_string())),
+            other => FactoryError::Invalid(Invalid::new("qty", other.to_string())),
         })?;
-        if !stock_store::add(&mut *self.tx, &key.0, &key.1, qty, value, &self.now).await? {
+        if !self.change(key, Change::Add, qty, value).await? {
             return Err(drifted(&key.0, &key.1));
         }
         let m = self.record(key, qty, unit_cost, value, spec);
@@ -277,16 +268,15 @@ impl<'f> Posting<'f> {
             LevelError::Short { available } => short(&key.0, &key.1, qty, available),
             LevelError::TooLarge => FactoryError::too_large("the value"),
             LevelError::NotPositive => {
-                FactoryError::Invalid(crate::domain::Invalid::new("qty", "qty must be positive"))
+                FactoryError::Invalid(Invalid::new("qty", "qty must be positive"))
             }
         })?;
-        let ok = if from_reserved {
-            stock_store::take_reserved(&mut *self.tx, &key.0, &key.1, qty, value, &self.now).await?
+        let change = if from_reserved {
+            Change::TakeReserved
         } else {
-            stock_store::take_available(&mut *self.tx, &key.0, &key.1, qty, value, &self.now)
-                .await?
+            Change::TakeAvailable
         };
-        if !ok {
+        if !self.change(key, change, qty, value).await? {
             return Err(drifted(&key.0, &key.1));
         }
         let unit_cost = valuation::unit_cost(value, qty);
@@ -294,7 +284,7 @@ impl<'f> Posting<'f> {
         stock_store::insert_move(&mut *self.tx, &m).await?;
         self.levels.insert(key.clone(), after);
         self.moves.push(m.clone());
-        let item = self.item(&key.0).await?;
+        let item = self.item(&key.0).await?.item;
         if valuation::crosses_reorder_point(before.on_hand, after.on_hand, item.reorder_point) {
             self.event(events::stock_low(
                 &key.0,
@@ -310,7 +300,7 @@ impl<'f> Posting<'f> {
     /// needed: the condition is the whole rule). `Err(available)` when the
     /// stock cannot cover it.
     pub async fn reserve(&mut self, key: &Key, qty: i64) -> Result<Result<(), i64>, FactoryError> {
-        if stock_store::reserve(&mut *self.tx, &key.0, &key.1, qty, &self.now).await? {
+        if self.change(key, Change::Reserve, qty, 0).await? {
             return Ok(Ok(()));
         }
         let available = stock_store::read_level(&mut *self.tx, &key.0, &key.1)
@@ -321,11 +311,27 @@ impl<'f> Posting<'f> {
 
     /// Gives back `qty` of a reservation of `key`.
     pub async fn unreserve(&mut self, key: &Key, qty: i64) -> Result<(), FactoryError> {
-        if stock_store::unreserve(&mut *self.tx, &key.0, &key.1, qty, &self.now).await? {
+        if self.change(key, Change::Unreserve, qty, 0).await? {
             Ok(())
         } else {
             Err(drifted(&key.0, &key.1))
         }
+    }
+
+    /// Applies `change` of `qty` (worth `value`) to the balance of `key`
+    /// in this transaction; `false` when the row cannot cover it.
+    async fn change(
+        &mut self,
+        key: &Key,
+        change: Change,
+        qty: i64,
+        value: i64,
+    ) -> Result<bool, FactoryError> {
+        let (sku, warehouse) = key;
+        Ok(
+            stock_store::apply(&mut *self.tx, change, sku, warehouse, qty, value, &self.now)
+                .await?,
+        )
     }
 
     /// Queues an event to publish in this transaction.
@@ -338,12 +344,13 @@ impl<'f> Posting<'f> {
         self.statuses.push(status);
     }
 
-    /// Publishes the queued events into the outbox, commits, wakes the
-    /// relay and records metrics. Returns the moves written.
+    /// Stores the answer under the claimed key, publishes the queued
+    /// events into the outbox, commits, wakes the relay and records
+    /// metrics. Returns the moves written.
     pub async fn commit(mut self) -> Result<Vec<MoveRecord>, FactoryError> {
-        if let Some(key) = &self.idem_key {
-            let ids: Vec<&str> = self.moves.iter().map(|m| m.id.as_str()).collect();
-            idempotency::complete(&mut self.tx, &self.actor, key, 201, &ids.join(",")).await?;
+        if let Some(idem) = self.idem {
+            let body = (idem.respond)(&self.moves).to_string();
+            idem.keyed.complete(&mut self.tx, 201, &body).await?;
         }
         for env in &self.events {
             self.f.outbox.publish(&mut self.tx, env).await?;

@@ -1,10 +1,12 @@
 //! Receipts, issues, adjustments and transfers: each one transaction of
 //! moves, balances and events.
 
+use marimo_platform::Invalid;
+
 use super::posting::{Begun, Key, MoveSpec, Posted, Posting, Requester};
 use crate::{
     Factory, FactoryError,
-    domain::{Invalid, items::Reason, valuation},
+    domain::{items::Reason, money::MAX_VALUE, valuation},
     events,
 };
 
@@ -32,8 +34,7 @@ impl Factory {
             Begun::Fresh(p) => p,
             Begun::Replayed(posted) => return Ok(posted),
         };
-        let item = p.item(sku).await?;
-        if !item.active {
+        if !p.item(sku).await?.item.active {
             return Err(inactive(sku));
         }
         p.warehouse(warehouse).await?;
@@ -57,10 +58,7 @@ impl Factory {
             &self.currency,
         ));
         p.commit().await?;
-        Ok(Posted {
-            moves: vec![m],
-            replayed: false,
-        })
+        Ok(Posted::Moves(vec![m]))
     }
 
     /// Issues `qty` (> 0) of the available stock at the moving average.
@@ -82,10 +80,7 @@ impl Factory {
         spec.reference = reference;
         let m = p.take(&key(sku, warehouse), qty, false, spec).await?;
         p.commit().await?;
-        Ok(Posted {
-            moves: vec![m],
-            replayed: false,
-        })
+        Ok(Posted::Moves(vec![m]))
     }
 
     /// Corrects a balance by `qty` (signed, ≠ 0), saying why in `note`
@@ -108,7 +103,7 @@ impl Factory {
             Begun::Fresh(p) => p,
             Begun::Replayed(posted) => return Ok(posted),
         };
-        let item = p.item(sku).await?;
+        let item = p.item(sku).await?.item;
         p.warehouse(warehouse).await?;
         let k = key(sku, warehouse);
         let mut spec = MoveSpec::new(Reason::Adjustment);
@@ -119,7 +114,7 @@ impl Factory {
             let (value, unit_cost) = if level.on_hand > 0 {
                 let unit = level.average_unit_cost().unwrap_or(0);
                 let value = marimo_platform::money::mul_div_round(level.value, qty, level.on_hand)
-                    .filter(|v| *v <= crate::domain::money::MAX_VALUE)
+                    .filter(|v| *v <= MAX_VALUE)
                     .ok_or_else(|| FactoryError::too_large("the adjustment's value"))?;
                 (value, unit)
             } else {
@@ -132,10 +127,7 @@ impl Factory {
             p.take(&k, -qty, false, spec).await?
         };
         p.commit().await?;
-        Ok(Posted {
-            moves: vec![m],
-            replayed: false,
-        })
+        Ok(Posted::Moves(vec![m]))
     }
 
     /// Moves `qty` (> 0) from one warehouse to another: two moves in one
@@ -166,9 +158,6 @@ impl Factory {
         spec.reference = reference;
         let out = p.take(&src, qty, false, spec.clone()).await?;
         p.put(&dst, qty, -out.value, out.unit_cost, spec).await?;
-        Ok(Posted {
-            moves: p.commit().await?,
-            replayed: false,
-        })
+        Ok(Posted::Moves(p.commit().await?))
     }
 }

@@ -13,7 +13,7 @@ use crate::{
     },
     events,
     store::{
-        boms as bom_store,
+        boms as bom_store, items as item_store,
         stock::MoveRecord,
         work_orders::{self as store, Reservation, WorkOrderRecord},
     },
@@ -74,7 +74,7 @@ impl Factory {
     ) -> Result<WorkOrderRecord, FactoryError> {
         let mut p = Posting::begin(self, actor).await?;
         let item = p.item(product_sku).await?;
-        if !item.active {
+        if !item.item.active {
             return Err(FactoryError::unprocessable(
                 "ITEM_INACTIVE",
                 format!("{product_sku} is inactive"),
@@ -112,6 +112,29 @@ impl Factory {
         p.entered(Status::Planned);
         p.commit().await?;
         Ok(wo)
+    }
+
+    /// The original API's order: a work order for `qty` of the product
+    /// `product_id` in the default warehouse, with the product's active BOM
+    /// if it has one (the original orders had none). An unknown product is
+    /// a 404 and creates nothing.
+    pub async fn create_product_order(
+        &self,
+        actor: &str,
+        product_id: &str,
+        qty: i64,
+    ) -> Result<WorkOrderRecord, FactoryError> {
+        let product = item_store::find_product(self.db.pool(), product_id)
+            .await?
+            .ok_or_else(super::items::no_such_product)?;
+        self.create_work_order(
+            actor,
+            &product.item.sku,
+            qty,
+            crate::DEFAULT_WAREHOUSE,
+            true,
+        )
+        .await
     }
 
     pub async fn work_order(&self, id: &str) -> Result<WorkOrderRecord, FactoryError> {

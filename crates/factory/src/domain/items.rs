@@ -1,9 +1,9 @@
-//! Items, warehouses and the original API's product statuses: the rules
-//! for their names and codes.
+//! Items, warehouses and the original API's product statuses: what an
+//! item is, and the rules for their names and codes.
 
 use std::{fmt, str::FromStr};
 
-use super::Invalid;
+use marimo_platform::Invalid;
 
 pub const MAX_SKU_LEN: usize = 64;
 pub const MAX_WAREHOUSE_LEN: usize = 32;
@@ -83,6 +83,69 @@ pub fn parse_unit(raw: &str) -> Result<String, Invalid> {
         ));
     }
     Ok(u)
+}
+
+/// An item as it is defined: everything a client sets. Its identity
+/// (`id`) and history (who created it, when it changed) are the stored
+/// record's (`ItemRecord`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Item {
+    pub sku: String,
+    pub name: String,
+    pub kind: Kind,
+    pub uom: String,
+    /// Minor units of the base currency per unit.
+    pub standard_cost: i64,
+    /// Thousandths.
+    pub reorder_point: i64,
+    pub active: bool,
+    /// The original API's product status (planned for a new item).
+    pub status: ProductStatus,
+}
+
+/// Validated changes to an item; `None` leaves a field as it is. The SKU
+/// never changes: it is the item's key in every move and BOM.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ItemChanges {
+    pub name: Option<String>,
+    pub kind: Option<Kind>,
+    pub uom: Option<String>,
+    pub standard_cost: Option<i64>,
+    pub reorder_point: Option<i64>,
+    pub active: Option<bool>,
+}
+
+impl Item {
+    /// Applies `changes`. Whether the unit or the kind may change depends
+    /// on the stock and the BOMs; the use case checks that first.
+    pub fn apply(&mut self, changes: ItemChanges) {
+        let ItemChanges {
+            name,
+            kind,
+            uom,
+            standard_cost,
+            reorder_point,
+            active,
+        } = changes;
+        if let Some(v) = name {
+            self.name = v;
+        }
+        if let Some(v) = kind {
+            self.kind = v;
+        }
+        if let Some(v) = uom {
+            self.uom = v;
+        }
+        if let Some(v) = standard_cost {
+            self.standard_cost = v;
+        }
+        if let Some(v) = reorder_point {
+            self.reorder_point = v;
+        }
+        if let Some(v) = active {
+            self.active = v;
+        }
+    }
 }
 
 macro_rules! string_enum {
@@ -184,6 +247,30 @@ mod tests {
         assert!(parse_text("reference", Some(&"x".repeat(501))).is_err());
         assert_eq!(parse_unit(" KG "), Ok("kg".into()));
         assert!(parse_unit("k g").is_err());
+    }
+
+    #[test]
+    fn changes_touch_only_what_they_name() {
+        let mut item = Item {
+            sku: "BOLT".into(),
+            name: "Bolt".into(),
+            kind: Kind::RawMaterial,
+            uom: "pcs".into(),
+            standard_cost: 5,
+            reorder_point: 1000,
+            active: true,
+            status: ProductStatus::Planned,
+        };
+        let before = item.clone();
+        item.apply(ItemChanges::default());
+        assert_eq!(item, before);
+        item.apply(ItemChanges {
+            name: Some("Hex bolt".into()),
+            active: Some(false),
+            ..ItemChanges::default()
+        });
+        assert_eq!((item.name.as_str(), item.active), ("Hex bolt", false));
+        assert_eq!((item.sku.as_str(), item.standard_cost), ("BOLT", 5));
     }
 
     #[test]

@@ -9,7 +9,7 @@
 use marimo_platform::money::{Decimal, DecimalError, format_scaled};
 use serde_json::Value;
 
-use super::Invalid;
+use marimo_platform::Invalid;
 
 /// Decimal places of a quantity.
 pub const SCALE: u32 = 3;

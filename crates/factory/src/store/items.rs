@@ -3,22 +3,13 @@
 use sqlx::{Any, Executor, Row, any::AnyRow};
 
 use super::parse_stored;
-use crate::domain::items::{Kind, ProductStatus};
+use crate::domain::items::{Item, Kind};
 
-/// An item as stored.
+/// An item as stored: its definition, identity and history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ItemRecord {
     pub id: String,
-    pub sku: String,
-    pub name: String,
-    pub kind: Kind,
-    pub uom: String,
-    /// Minor units per unit.
-    pub standard_cost: i64,
-    /// Thousandths.
-    pub reorder_point: i64,
-    pub active: bool,
-    pub status: ProductStatus,
+    pub item: Item,
     pub created_by: String,
     pub created_at: String,
     pub updated_at: String,
@@ -33,14 +24,16 @@ fn item_from(row: &AnyRow) -> Result<ItemRecord, sqlx::Error> {
     let status: String = row.try_get("status")?;
     Ok(ItemRecord {
         id: row.try_get("id")?,
-        sku: row.try_get("sku")?,
-        name: row.try_get("name")?,
-        kind: parse_stored(&kind)?,
-        uom: row.try_get("uom")?,
-        standard_cost: row.try_get("standard_cost")?,
-        reorder_point: row.try_get("reorder_point")?,
-        active: row.try_get::<i64, _>("active")? != 0,
-        status: parse_stored(&status)?,
+        item: Item {
+            sku: row.try_get("sku")?,
+            name: row.try_get("name")?,
+            kind: parse_stored(&kind)?,
+            uom: row.try_get("uom")?,
+            standard_cost: row.try_get("standard_cost")?,
+            reorder_point: row.try_get("reorder_point")?,
+            active: row.try_get::<i64, _>("active")? != 0,
+            status: parse_stored(&status)?,
+        },
         created_by: row.try_get("created_by")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
@@ -51,15 +44,16 @@ fn item_from(row: &AnyRow) -> Result<ItemRecord, sqlx::Error> {
 /// Inserts an item; `false` when the SKU is taken.
 pub async fn insert_item<'e>(
     ex: impl Executor<'e, Database = Any>,
-    item: &ItemRecord,
+    r: &ItemRecord,
 ) -> Result<bool, sqlx::Error> {
+    let item = &r.item;
     let res = sqlx::query(
         "INSERT INTO items (id, sku, name, kind, uom, standard_cost, reorder_point, active, status,
                             created_by, created_at, updated_at, completed_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
          ON CONFLICT (sku) DO NOTHING",
     )
-    .bind(&item.id)
+    .bind(&r.id)
     .bind(&item.sku)
     .bind(&item.name)
     .bind(item.kind.as_str())
@@ -68,10 +62,10 @@ pub async fn insert_item<'e>(
     .bind(item.reorder_point)
     .bind(i64::from(item.active))
     .bind(item.status.as_str())
-    .bind(&item.created_by)
-    .bind(&item.created_at)
-    .bind(&item.updated_at)
-    .bind(&item.completed_at)
+    .bind(&r.created_by)
+    .bind(&r.created_at)
+    .bind(&r.updated_at)
+    .bind(&r.completed_at)
     .execute(ex)
     .await?;
     Ok(res.rows_affected() == 1)
@@ -80,8 +74,9 @@ pub async fn insert_item<'e>(
 /// Writes the mutable fields of an item (by id).
 pub async fn update_item<'e>(
     ex: impl Executor<'e, Database = Any>,
-    item: &ItemRecord,
+    r: &ItemRecord,
 ) -> Result<(), sqlx::Error> {
+    let item = &r.item;
     sqlx::query(
         "UPDATE items SET name = $1, kind = $2, uom = $3, standard_cost = $4, reorder_point = $5,
                 active = $6, status = $7, updated_at = $8, completed_at = $9
@@ -94,37 +89,40 @@ pub async fn update_item<'e>(
     .bind(item.reorder_point)
     .bind(i64::from(item.active))
     .bind(item.status.as_str())
-    .bind(&item.updated_at)
-    .bind(&item.completed_at)
-    .bind(&item.id)
+    .bind(&r.updated_at)
+    .bind(&r.completed_at)
+    .bind(&r.id)
     .execute(ex)
     .await?;
     Ok(())
 }
 
+/// The item with `sku`.
 pub async fn find_by_sku<'e>(
     ex: impl Executor<'e, Database = Any>,
     sku: &str,
 ) -> Result<Option<ItemRecord>, sqlx::Error> {
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {ITEM_COLUMNS} FROM items WHERE sku = $1"
-    )))
-    .bind(sku)
-    .fetch_optional(ex)
-    .await?
-    .as_ref()
-    .map(item_from)
-    .transpose()
+    find_where(ex, "sku = $1", sku).await
 }
 
-pub async fn find_by_id<'e>(
+/// The original API's product `id`: the finished good with that id.
+pub async fn find_product<'e>(
     ex: impl Executor<'e, Database = Any>,
     id: &str,
 ) -> Result<Option<ItemRecord>, sqlx::Error> {
+    find_where(ex, "id = $1 AND kind = 'finished_good'", id).await
+}
+
+/// The one item matching `cond` (on a unique column, bound as `$1`).
+async fn find_where<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    cond: &'static str,
+    value: &str,
+) -> Result<Option<ItemRecord>, sqlx::Error> {
     sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {ITEM_COLUMNS} FROM items WHERE id = $1"
+        "SELECT {ITEM_COLUMNS} FROM items WHERE {cond}"
     )))
-    .bind(id)
+    .bind(value)
     .fetch_optional(ex)
     .await?
     .as_ref()
@@ -223,10 +221,16 @@ pub async fn unit_exists<'e>(
     ex: impl Executor<'e, Database = Any>,
     code: &str,
 ) -> Result<bool, sqlx::Error> {
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM units WHERE code = $1")
-        .bind(code)
-        .fetch_one(ex)
-        .await?;
+    code_exists(ex, "SELECT COUNT(*) FROM units WHERE code = $1", code).await
+}
+
+/// Whether the reference row of `code` exists (`sql` counts it).
+async fn code_exists<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    sql: &'static str,
+    code: &str,
+) -> Result<bool, sqlx::Error> {
+    let n: i64 = sqlx::query_scalar(sql).bind(code).fetch_one(ex).await?;
     Ok(n > 0)
 }
 
@@ -290,11 +294,7 @@ pub async fn warehouse_exists<'e>(
     ex: impl Executor<'e, Database = Any>,
     code: &str,
 ) -> Result<bool, sqlx::Error> {
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM warehouses WHERE code = $1")
-        .bind(code)
-        .fetch_one(ex)
-        .await?;
-    Ok(n > 0)
+    code_exists(ex, "SELECT COUNT(*) FROM warehouses WHERE code = $1", code).await
 }
 
 pub async fn list_warehouses<'e>(

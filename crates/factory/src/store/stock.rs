@@ -6,6 +6,7 @@
 //! [`lock_level`], which locks the row first (a no-op UPDATE: a row lock on
 //! PostgreSQL; SQLite's write transactions are exclusive already).
 
+use marimo_platform::TimeRange;
 use sqlx::{Any, Executor, Row, any::AnyRow};
 
 use super::parse_stored;
@@ -143,121 +144,83 @@ pub async fn read_level<'e>(
     .transpose()
 }
 
-/// Takes `qty` worth `value` out of the **available** stock; `false` (and
-/// nothing changed) when less than `qty` is available.
-pub async fn take_available<'e>(
+/// A change of a balance row. Each is one conditional update that
+/// refuses what the row cannot cover, so a change applies whole or not at
+/// all, whatever runs concurrently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// Adds `qty` worth `value` (the row must exist: see [`ensure_level`]).
+    Add,
+    /// Takes `qty` worth `value` out of the **available** stock.
+    TakeAvailable,
+    /// Takes `qty` worth `value` out of what is **reserved** (consuming
+    /// the reservation).
+    TakeReserved,
+    /// Reserves `qty` of the available stock. The condition is evaluated
+    /// on the latest committed row (PostgreSQL re-checks it after waiting
+    /// for a concurrent writer), so concurrent reservations can never
+    /// exceed what is on hand.
+    Reserve,
+    /// Gives back `qty` of a reservation.
+    Unreserve,
+}
+
+impl Change {
+    /// `$1` qty, `$2` now, `$3` SKU, `$4` warehouse, and `$5` value for
+    /// the changes that move value.
+    fn sql(self) -> &'static str {
+        match self {
+            Self::Add => {
+                "UPDATE stock_levels SET on_hand = on_hand + $1, value = value + $5, updated_at = $2
+                 WHERE sku = $3 AND warehouse = $4"
+            }
+            Self::TakeAvailable => {
+                "UPDATE stock_levels SET on_hand = on_hand - $1, value = value - $5, updated_at = $2
+                 WHERE sku = $3 AND warehouse = $4 AND on_hand - reserved >= $1 AND value >= $5"
+            }
+            Self::TakeReserved => {
+                "UPDATE stock_levels
+                 SET on_hand = on_hand - $1, reserved = reserved - $1, value = value - $5, updated_at = $2
+                 WHERE sku = $3 AND warehouse = $4 AND reserved >= $1 AND on_hand >= $1 AND value >= $5"
+            }
+            Self::Reserve => {
+                "UPDATE stock_levels SET reserved = reserved + $1, updated_at = $2
+                 WHERE sku = $3 AND warehouse = $4 AND on_hand - reserved >= $1"
+            }
+            Self::Unreserve => {
+                "UPDATE stock_levels SET reserved = reserved - $1, updated_at = $2
+                 WHERE sku = $3 AND warehouse = $4 AND reserved >= $1"
+            }
+        }
+    }
+
+    fn moves_value(self) -> bool {
+        matches!(self, Self::Add | Self::TakeAvailable | Self::TakeReserved)
+    }
+}
+
+/// Applies `change` of `qty` (worth `value`, for the changes that move
+/// value) to the balance of (`sku`, `warehouse`); `false`, and nothing
+/// changed, when the row cannot cover it.
+pub async fn apply<'e>(
     ex: impl Executor<'e, Database = Any>,
+    change: Change,
     sku: &str,
     warehouse: &str,
     qty: i64,
     value: i64,
     now: &str,
 ) -> Result<bool, sqlx::Error> {
-    let res = sqlx::query(
-        "UPDATE stock_levels SET on_hand = on_hand - $1, value = value - $2, updated_at = $3
-         WHERE sku = $4 AND warehouse = $5 AND on_hand - reserved >= $1 AND value >= $2",
-    )
-    .bind(qty)
-    .bind(value)
-    .bind(now)
-    .bind(sku)
-    .bind(warehouse)
-    .execute(ex)
-    .await?;
-    Ok(res.rows_affected() == 1)
-}
-
-/// Takes `qty` worth `value` out of what is **reserved** (consuming the
-/// reservation); `false` when less than `qty` is reserved.
-pub async fn take_reserved<'e>(
-    ex: impl Executor<'e, Database = Any>,
-    sku: &str,
-    warehouse: &str,
-    qty: i64,
-    value: i64,
-    now: &str,
-) -> Result<bool, sqlx::Error> {
-    let res = sqlx::query(
-        "UPDATE stock_levels
-         SET on_hand = on_hand - $1, reserved = reserved - $1, value = value - $2, updated_at = $3
-         WHERE sku = $4 AND warehouse = $5 AND reserved >= $1 AND on_hand >= $1 AND value >= $2",
-    )
-    .bind(qty)
-    .bind(value)
-    .bind(now)
-    .bind(sku)
-    .bind(warehouse)
-    .execute(ex)
-    .await?;
-    Ok(res.rows_affected() == 1)
-}
-
-/// Adds `qty` worth `value` (the row must exist: see [`ensure_level`]).
-pub async fn add<'e>(
-    ex: impl Executor<'e, Database = Any>,
-    sku: &str,
-    warehouse: &str,
-    qty: i64,
-    value: i64,
-    now: &str,
-) -> Result<bool, sqlx::Error> {
-    let res = sqlx::query(
-        "UPDATE stock_levels SET on_hand = on_hand + $1, value = value + $2, updated_at = $3
-         WHERE sku = $4 AND warehouse = $5",
-    )
-    .bind(qty)
-    .bind(value)
-    .bind(now)
-    .bind(sku)
-    .bind(warehouse)
-    .execute(ex)
-    .await?;
-    Ok(res.rows_affected() == 1)
-}
-
-/// Reserves `qty` of the available stock; `false` (nothing reserved) when
-/// less is available. The condition is evaluated on the latest committed
-/// row (PostgreSQL re-checks it after waiting for a concurrent writer), so
-/// concurrent reservations can never exceed what is on hand.
-pub async fn reserve<'e>(
-    ex: impl Executor<'e, Database = Any>,
-    sku: &str,
-    warehouse: &str,
-    qty: i64,
-    now: &str,
-) -> Result<bool, sqlx::Error> {
-    let res = sqlx::query(
-        "UPDATE stock_levels SET reserved = reserved + $1, updated_at = $2
-         WHERE sku = $3 AND warehouse = $4 AND on_hand - reserved >= $1",
-    )
-    .bind(qty)
-    .bind(now)
-    .bind(sku)
-    .bind(warehouse)
-    .execute(ex)
-    .await?;
-    Ok(res.rows_affected() == 1)
-}
-
-/// Gives back `qty` of a reservation; `false` when less is reserved.
-pub async fn unreserve<'e>(
-    ex: impl Executor<'e, Database = Any>,
-    sku: &str,
-    warehouse: &str,
-    qty: i64,
-    now: &str,
-) -> Result<bool, sqlx::Error> {
-    let res = sqlx::query(
-        "UPDATE stock_levels SET reserved = reserved - $1, updated_at = $2
-         WHERE sku = $3 AND warehouse = $4 AND reserved >= $1",
-    )
-    .bind(qty)
-    .bind(now)
-    .bind(sku)
-    .bind(warehouse)
-    .execute(ex)
-    .await?;
-    Ok(res.rows_affected() == 1)
+    let mut q = sqlx::query(change.sql())
+        .bind(qty)
+        .bind(now)
+        .bind(sku)
+        .bind(warehouse);
+    // PostgreSQL refuses a parameter the text does not use.
+    if change.moves_value() {
+        q = q.bind(value);
+    }
+    Ok(q.execute(ex).await?.rows_affected() == 1)
 }
 
 /// A balance row for the API.
@@ -294,13 +257,11 @@ pub async fn list_levels<'e>(
         .collect()
 }
 
-/// Filters of the move list ('' = any): SKU, and a time range
-/// `from <= created_at < to`.
+/// Filters of the move list: SKU ('' = any), and when the move was made.
 #[derive(Debug, Clone, Default)]
 pub struct MoveFilter {
     pub sku: String,
-    pub from: String,
-    pub to: String,
+    pub made: TimeRange,
 }
 
 /// A page of moves, newest first, and the total matching.
@@ -313,6 +274,10 @@ pub async fn list_moves<'e, E>(
 where
     E: Executor<'e, Database = Any> + Copy,
 {
+    // The range as storage text, '' for an open bound: `start` is the
+    // first instant that counts, `end` the first that no longer does.
+    let start = f.made.start_text().unwrap_or_default();
+    let end = f.made.end_text().unwrap_or_default();
     let cond =
         "($1 = '' OR sku = $1) AND ($2 = '' OR created_at >= $2) AND ($3 = '' OR created_at < $3)";
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -320,8 +285,8 @@ where
          ORDER BY created_at DESC, id DESC LIMIT $4 OFFSET $5"
     )))
     .bind(&f.sku)
-    .bind(&f.from)
-    .bind(&f.to)
+    .bind(&start)
+    .bind(&end)
     .bind(i64::from(limit))
     .bind(offset)
     .fetch_all(ex)
@@ -330,28 +295,12 @@ where
         "SELECT COUNT(*) FROM stock_moves WHERE {cond}"
     )))
     .bind(&f.sku)
-    .bind(&f.from)
-    .bind(&f.to)
+    .bind(&start)
+    .bind(&end)
     .fetch_one(ex)
     .await?;
     let moves = rows.iter().map(move_from).collect::<Result<_, _>>()?;
     Ok((moves, total))
-}
-
-/// One move by id.
-pub async fn find_move<'e>(
-    ex: impl Executor<'e, Database = Any>,
-    id: &str,
-) -> Result<Option<MoveRecord>, sqlx::Error> {
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {MOVE_COLUMNS} FROM stock_moves WHERE id = $1"
-    )))
-    .bind(id)
-    .fetch_optional(ex)
-    .await?
-    .as_ref()
-    .map(move_from)
-    .transpose()
 }
 
 /// The moves of a work order, oldest first.

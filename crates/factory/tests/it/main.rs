@@ -5,6 +5,7 @@
 mod boms;
 mod compat;
 mod concurrency;
+mod db_metrics;
 mod events;
 mod immutability;
 mod items;

@@ -340,6 +340,23 @@ async fn the_ledger_is_listed_filtered_and_paginated() {
             .await
             .expect(200);
         assert_eq!(past.json["total"], 0);
+        // Both bounds are inclusive (`platform::TimeRange`): the range from
+        // the newest move's own time to that same time lists exactly it.
+        let at = all.json["moves"][0]["created_at"].as_str().unwrap();
+        let instant = app
+            .get(&format!("/api/factory/stock/moves?from={at}&to={at}"))
+            .await
+            .expect(200);
+        assert_eq!(instant.json["total"], 1);
+        assert_eq!(instant.json["moves"][0], all.json["moves"][0]);
+        let upto = app
+            .get(&format!("/api/factory/stock/moves?sku=B1&to={at}"))
+            .await
+            .expect(200);
+        assert_eq!(upto.json["total"], 1, "the move at `to` itself counts");
+        app.get("/api/factory/stock/moves?from=2026-03-02&to=2026-03-01")
+            .await
+            .expect(400);
         app.get("/api/factory/stock/moves?from=yesterday")
             .await
             .expect(400);

@@ -1,7 +1,8 @@
-//! HTTP handlers under `/api/main/...` (signed-in): the dashboard and the
-//! statistics, composed from the other services' summaries through
-//! `app::fanout`. Main never reads another service's tables. A
-//! service that is down or slow makes the answer degraded, never failed.
+//! HTTP handlers under `/api/main/...` (the platform's `SignedIn` policy:
+//! every role): the dashboard and the statistics, composed from the other
+//! services' summaries through `app::fanout`. Main never reads another
+//! service's tables. A service that is down or slow makes the answer
+//! degraded, never failed.
 
 use std::sync::Arc;
 
@@ -18,7 +19,11 @@ use marimo_contracts::{
 };
 use marimo_platform::{
     ApiError, ApiResult,
-    auth::{Caller, caller::bearer},
+    auth::{
+        Caller,
+        caller::bearer,
+        policy::{Authorized, SignedIn},
+    },
     http::Json,
 };
 
@@ -38,18 +43,21 @@ pub(crate) fn routes(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The verified caller and their bearer token, which is forwarded to the
-/// services so each applies its own role rules.
-struct SignedIn {
+/// The caller, admitted by the platform's `SignedIn` policy, with their
+/// bearer token, which is forwarded to the services so each applies its
+/// own role rules.
+struct Forwarded {
     caller: Caller,
     token: String,
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
+impl<S: Send + Sync> FromRequestParts<S> for Forwarded {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let caller = Caller::from_request_parts(parts, state).await?;
+        let caller = Authorized::<SignedIn>::from_request_parts(parts, state)
+            .await?
+            .into_caller();
         let token = bearer(parts).ok_or(MainError::MissingBearer)?.to_owned();
         Ok(Self { caller, token })
     }
@@ -57,7 +65,7 @@ impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
 
 async fn dashboard(
     State(st): State<AppState>,
-    who: SignedIn,
+    who: Forwarded,
 ) -> ApiResult<Json<Success<Dashboard>>> {
     let known = st.fanout.figures(who.caller.role, &who.token).await;
     let c = &who.caller;
@@ -74,7 +82,10 @@ async fn dashboard(
     })))
 }
 
-async fn stats(State(st): State<AppState>, who: SignedIn) -> ApiResult<Json<Success<StatsAnswer>>> {
+async fn stats(
+    State(st): State<AppState>,
+    who: Forwarded,
+) -> ApiResult<Json<Success<StatsAnswer>>> {
     let known = st.fanout.figures(who.caller.role, &who.token).await;
     Ok(Json(Success::new(StatsAnswer {
         stats: known.stats(),

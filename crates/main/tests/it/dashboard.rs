@@ -77,8 +77,8 @@ fn factory_body() -> Value {
            "low_stock": [{"sku": "A"}, {"sku": "B"}], "items": 20, "stock_value": "500.00"})
 }
 
-struct System {
-    main: TestServer,
+pub(crate) struct System {
+    pub(crate) main: TestServer,
     users: Fake,
     accounting: Fake,
     shop: Fake,
@@ -97,7 +97,7 @@ const NOT_USERS: &[Role] = &[Role::User];
 
 /// Main in front of fakes. `shop_delay` makes the shop slow; without
 /// `factory_up` the factory's URL is a closed port.
-async fn system(shop_delay: Duration, factory_up: bool) -> System {
+pub(crate) async fn system(shop_delay: Duration, factory_up: bool) -> System {
     let users = fake(
         "/api/users/summary",
         users_body(),
@@ -146,8 +146,23 @@ async fn system(shop_delay: Duration, factory_up: bool) -> System {
     }
 }
 
+/// The `key`s of a dashboard's modules, in order.
+fn module_keys(body: &Value) -> Vec<&str> {
+    body["modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["key"].as_str().unwrap())
+        .collect()
+}
+
 impl System {
-    fn token(&self, role: Role) -> String {
+    /// `GET path` on main with `token`.
+    pub(crate) async fn get(&self, path: &str, token: &str) -> testkit::Res {
+        self.main.http.get(path).bearer(token).send().await
+    }
+
+    pub(crate) fn token(&self, role: Role) -> String {
         testkit::sign(&Identity {
             user_id: format!("id-{role}"),
             email: format!("{role}@example.com"),
@@ -160,14 +175,7 @@ impl System {
 async fn dashboard_composes_the_services_figures() {
     let sys = system(Duration::ZERO, true).await;
     let admin = sys.token(Role::Admin);
-    let res = sys
-        .main
-        .http
-        .get("/api/main/dashboard")
-        .bearer(&admin)
-        .send()
-        .await
-        .expect(200);
+    let res = sys.get("/api/main/dashboard", &admin).await.expect(200);
     let b = &res.json;
     assert_eq!(b["success"], true);
     assert_eq!(b["welcome"], "Welcome, admin@example.com");
@@ -197,14 +205,7 @@ async fn dashboard_composes_the_services_figures() {
             .all(|m| m["key"].is_string() && m["name"].is_string() && m["path"].is_string())
     );
 
-    let res = sys
-        .main
-        .http
-        .get("/api/main/stats")
-        .bearer(&admin)
-        .send()
-        .await
-        .expect(200);
+    let res = sys.get("/api/main/stats", &admin).await.expect(200);
     assert_eq!(res.json["success"], true);
     assert_eq!(res.json["degraded"], json!([]));
     let s = &res.json["stats"];
@@ -220,14 +221,7 @@ async fn a_down_and_a_slow_service_degrade_but_never_fail() {
     let admin = sys.token(Role::Admin);
     // The shop answers 200 after 2 s: only the 500 ms bound makes it
     // degraded.
-    let res = sys
-        .main
-        .http
-        .get("/api/main/dashboard")
-        .bearer(&admin)
-        .send()
-        .await
-        .expect(200);
+    let res = sys.get("/api/main/dashboard", &admin).await.expect(200);
     assert_eq!(res.json["degraded"], json!(["shop", "factory"]));
     let k = &res.json["kpis"];
     assert_eq!(k["users_total"], 7);
@@ -237,14 +231,7 @@ async fn a_down_and_a_slow_service_degrade_but_never_fail() {
     assert!(k["work_orders_in_progress"].is_null());
     assert!(k["low_stock_items"].is_null());
 
-    let res = sys
-        .main
-        .http
-        .get("/api/main/stats")
-        .bearer(&admin)
-        .send()
-        .await
-        .expect(200);
+    let res = sys.get("/api/main/stats", &admin).await.expect(200);
     assert_eq!(res.json["degraded"], json!(["shop", "factory"]));
     assert_eq!(res.json["stats"]["total_users"], 7);
     assert!(res.json["stats"]["total_orders"].is_null());
@@ -256,45 +243,21 @@ async fn forbidden_figures_are_omitted_not_degraded() {
     let sys = system(Duration::ZERO, true).await;
     // A customer: every fake refuses them (403), none is down.
     let user = sys.token(Role::User);
-    let res = sys
-        .main
-        .http
-        .get("/api/main/dashboard")
-        .bearer(&user)
-        .send()
-        .await
-        .expect(200);
+    let res = sys.get("/api/main/dashboard", &user).await.expect(200);
     assert_eq!(res.json["degraded"], json!([]));
     assert_eq!(res.json["welcome"], "Welcome, user@example.com");
     assert!(res.json["kpis"]["users_total"].is_null());
     assert!(res.json["kpis"]["revenue_today"].is_null());
-    let keys: Vec<&str> = res.json["modules"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["key"].as_str().unwrap())
-        .collect();
+    let keys = module_keys(&res.json);
     assert_eq!(keys, ["shop", "orders"]);
 
     // A shop manager: accounting refuses, the rest answer.
     let sm = sys.token(Role::ShopManager);
-    let res = sys
-        .main
-        .http
-        .get("/api/main/dashboard")
-        .bearer(&sm)
-        .send()
-        .await
-        .expect(200);
+    let res = sys.get("/api/main/dashboard", &sm).await.expect(200);
     assert_eq!(res.json["degraded"], json!([]));
     assert!(res.json["kpis"]["revenue_today"].is_null());
     assert_eq!(res.json["kpis"]["open_orders"], 5);
-    let keys: Vec<&str> = res.json["modules"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["key"].as_str().unwrap())
-        .collect();
+    let keys = module_keys(&res.json);
     assert_eq!(keys, ["shop"]);
 
     for (role, expected) in [
@@ -302,20 +265,8 @@ async fn forbidden_figures_are_omitted_not_degraded() {
         (Role::Accountant, vec!["accounting"]),
     ] {
         let t = sys.token(role);
-        let res = sys
-            .main
-            .http
-            .get("/api/main/dashboard")
-            .bearer(&t)
-            .send()
-            .await
-            .expect(200);
-        let keys: Vec<&str> = res.json["modules"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| m["key"].as_str().unwrap())
-            .collect();
+        let res = sys.get("/api/main/dashboard", &t).await.expect(200);
+        let keys = module_keys(&res.json);
         assert_eq!(keys, expected, "{role}");
     }
 }
@@ -354,21 +305,9 @@ async fn summaries_are_cached_per_role() {
     let sys = system(Duration::ZERO, true).await;
     let admin = sys.token(Role::Admin);
     for _ in 0..3 {
-        sys.main
-            .http
-            .get("/api/main/dashboard")
-            .bearer(&admin)
-            .send()
-            .await
-            .expect(200);
+        sys.get("/api/main/dashboard", &admin).await.expect(200);
     }
-    sys.main
-        .http
-        .get("/api/main/stats")
-        .bearer(&admin)
-        .send()
-        .await
-        .expect(200);
+    sys.get("/api/main/stats", &admin).await.expect(200);
     for fake in [&sys.users, &sys.accounting, &sys.shop] {
         assert_eq!(fake.calls.load(Ordering::SeqCst), 1, "cached for the role");
     }
@@ -378,23 +317,12 @@ async fn summaries_are_cached_per_role() {
         email: "b@example.com".into(),
         role: Role::Admin,
     });
-    sys.main
-        .http
-        .get("/api/main/dashboard")
-        .bearer(&other_admin)
-        .send()
+    sys.get("/api/main/dashboard", &other_admin)
         .await
         .expect(200);
     assert_eq!(sys.users.calls.load(Ordering::SeqCst), 1);
     let manager = sys.token(Role::Manager);
-    let res = sys
-        .main
-        .http
-        .get("/api/main/dashboard")
-        .bearer(&manager)
-        .send()
-        .await
-        .expect(200);
+    let res = sys.get("/api/main/dashboard", &manager).await.expect(200);
     assert_eq!(sys.users.calls.load(Ordering::SeqCst), 2);
     assert_eq!(res.json["kpis"]["users_total"], 7);
 }

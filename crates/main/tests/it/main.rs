@@ -3,3 +3,4 @@
 //! driven over HTTP. Main has no database, so there is no backend loop.
 
 mod dashboard;
+mod db_metrics;

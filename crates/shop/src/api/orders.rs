@@ -5,7 +5,7 @@
 use axum::{
     body::Bytes,
     extract::{State, rejection::BytesRejection},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use marimo_platform::{
@@ -48,18 +48,16 @@ pub(super) async fn place(
             })
         })
         .await?;
+    if placed.replayed {
+        return Ok(idempotency::replay(placed.status, placed.body));
+    }
     let status = StatusCode::from_u16(placed.status).unwrap_or(StatusCode::CREATED);
-    let mut res = (
+    Ok((
         status,
         [(header::CONTENT_TYPE, "application/json")],
         placed.body,
     )
-        .into_response();
-    if placed.replayed {
-        res.headers_mut()
-            .insert("idempotent-replayed", HeaderValue::from_static("true"));
-    }
-    Ok(res)
+        .into_response())
 }
 
 #[derive(Debug, Deserialize)]

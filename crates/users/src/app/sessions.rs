@@ -231,15 +231,15 @@ impl Users {
         ip: Option<&str>,
     ) -> Result<Tokens, UsersError> {
         domain::check_password(new).map_err(|mut e| {
-            e.field = "new_password";
+            e.field = "new_password".into();
             e
         })?;
         if new == current {
-            return Err(Invalid {
-                field: "new_password",
-                rule: "unchanged",
-                message: "the new password must differ from the current one".into(),
-            }
+            return Err(Invalid::new(
+                "new_password",
+                "the new password must differ from the current one",
+            )
+            .with_rule("unchanged")
             .into());
         }
         if current.len() > domain::LOGIN_PASSWORD_MAX_BYTES {

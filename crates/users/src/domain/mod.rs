@@ -32,20 +32,10 @@ pub struct User {
     pub updated_at: String,
 }
 
-/// An input that breaks a rule: which field, which rule (machine-readable),
-/// and a human sentence naming the rule.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct Invalid {
-    pub field: &'static str,
-    pub rule: &'static str,
-    pub message: String,
-}
+/// An input that breaks a rule: `marimo_platform::Invalid`, naming the
+/// field, the rule (machine-readable, `details.rule`) and a sentence.
+pub use marimo_platform::Invalid;
 
 fn invalid(field: &'static str, rule: &'static str, message: impl Into<String>) -> Invalid {
-    Invalid {
-        field,
-        rule,
-        message: message.into(),
-    }
+    Invalid::new(field, message).with_rule(rule)
 }

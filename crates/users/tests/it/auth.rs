@@ -479,7 +479,10 @@ async fn change_password_checks_the_current_one_and_ends_other_sessions() {
         assert_eq!(res.json["error"]["details"]["field"], "current_password");
         let res = change(PASSWORD, "weak").await.expect(400);
         assert_eq!(res.json["error"]["details"]["field"], "new_password");
-        change(PASSWORD, PASSWORD).await.expect(400);
+        // The rule broken is named for programs too.
+        assert_eq!(res.json["error"]["details"]["rule"], "min_length");
+        let res = change(PASSWORD, PASSWORD).await.expect(400);
+        assert_eq!(res.json["error"]["details"]["rule"], "unchanged");
 
         let res = change(PASSWORD, "Newpass99").await.expect(200);
         assert_eq!(res.json["token_type"], "Bearer");

@@ -15,10 +15,9 @@ use crate::{
     access::Area,
     format,
     page::{
-        Chrome, FieldErrors, FormData, PageResult, Session, WebError, done, flash, render, text,
-        urlencode,
+        Chrome, FieldErrors, FormData, PageResult, Session, WebError, done, flash, form_answer,
+        render, text, urlencode,
     },
-    screens::shop::is_input_error,
 };
 
 #[derive(Deserialize, Default)]
@@ -213,15 +212,13 @@ pub async fn post_entry(s: Session, form: FormData) -> PageResult {
         "reference": form.opt("reference"),
         "lines": lines,
     });
-    match s.api.post("/api/accounting/journal-entries", body).await {
-        Ok(_) => Ok(done("/accounting", "entry_posted")),
-        Err(f) if is_input_error(&f) => {
-            let mut res = journal_page(&s, form, inputs, FieldErrors::from_fail(&f), None).await?;
-            *res.status_mut() = f.status;
-            Ok(res)
-        }
-        Err(f) => Err(f.into()),
-    }
+    let sent = s.api.post("/api/accounting/journal-entries", body).await;
+    form_answer(
+        sent,
+        || done("/accounting", "entry_posted"),
+        |errors| journal_page(&s, form, inputs, errors, None),
+    )
+    .await
 }
 
 pub async fn reverse(s: Session, Path(id): Path<String>) -> PageResult {
@@ -319,15 +316,13 @@ pub async fn create_account(s: Session, form: FormData) -> PageResult {
         "type": form.get("type"),
         "parent": form.opt("parent"),
     });
-    match s.api.post("/api/accounting/accounts", body).await {
-        Ok(_) => Ok(done("/accounting/accounts", "account_created")),
-        Err(f) if is_input_error(&f) => {
-            let mut res = accounts_page(&s, form, FieldErrors::from_fail(&f), None).await?;
-            *res.status_mut() = f.status;
-            Ok(res)
-        }
-        Err(f) => Err(f.into()),
-    }
+    let sent = s.api.post("/api/accounting/accounts", body).await;
+    form_answer(
+        sent,
+        || done("/accounting/accounts", "account_created"),
+        |errors| accounts_page(&s, form, errors, None),
+    )
+    .await
 }
 
 // ---------------------------------------------------------------- reports

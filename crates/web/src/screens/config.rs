@@ -14,10 +14,9 @@ use crate::{
     access::Area,
     format,
     page::{
-        Chrome, FieldErrors, FormData, PageResult, Session, WebError, done, flash, render, text,
-        urlencode,
+        Chrome, FieldErrors, FormData, PageResult, Session, WebError, done, flash, form_answer,
+        render, text, urlencode,
     },
-    screens::shop::is_input_error,
 };
 
 pub struct SettingRow {
@@ -156,13 +155,12 @@ pub async fn save(s: Session, form: FormData) -> PageResult {
         "value_type": form.opt("value_type"),
         "description": form.opt("description"),
     });
-    match s.api.post("/api/config", body).await {
-        Ok(_) => Ok(done("/config", "saved")),
-        Err(f) if is_input_error(&f) => {
-            let mut res = page(&s, &Params::default(), form, FieldErrors::from_fail(&f)).await?;
-            *res.status_mut() = f.status;
-            Ok(res)
-        }
-        Err(f) => Err(f.into()),
-    }
+    let sent = s.api.post("/api/config", body).await;
+    let params = Params::default();
+    form_answer(
+        sent,
+        || done("/config", "saved"),
+        |errors| page(&s, &params, form, errors),
+    )
+    .await
 }

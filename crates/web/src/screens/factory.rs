@@ -11,10 +11,9 @@ use crate::{
     access::Area,
     format,
     page::{
-        Chrome, FieldErrors, FormData, PageResult, Session, WebError, done, flash, render, text,
-        urlencode,
+        Chrome, FieldErrors, FormData, PageResult, Session, WebError, done, flash, form_answer,
+        render, text, urlencode,
     },
-    screens::shop::is_input_error,
 };
 
 #[derive(Deserialize, Default)]
@@ -432,24 +431,17 @@ pub async fn create(s: Session, Path(what): Path<String>, form: FormData) -> Pag
         ),
         _ => return Err(WebError::NotFound),
     };
-    match s.api.post(api, body).await {
-        Ok(_) => Ok(done(&format!("/factory/{tab}"), "saved")),
-        Err(f) if is_input_error(&f) => {
+    let sent = s.api.post(api, body).await;
+    let params = Params::default();
+    form_answer(
+        sent,
+        || done(&format!("/factory/{tab}"), "saved"),
+        |errors| {
             let tab = tab_of(tab).unwrap_or("items");
-            let mut res = page(
-                &s,
-                tab,
-                &Params::default(),
-                form,
-                FieldErrors::from_fail(&f),
-                action,
-            )
-            .await?;
-            *res.status_mut() = f.status;
-            Ok(res)
-        }
-        Err(f) => Err(f.into()),
-    }
+            page(&s, tab, &params, form, errors, action)
+        },
+    )
+    .await
 }
 
 /// `POST /factory/stock/{receipts|adjustments|transfers}`: a stock move.

@@ -14,11 +14,10 @@ use serde_json::{Value, json};
 
 use crate::{
     access::Area,
-    api::ApiFail,
     cookies, format,
     page::{
-        Chrome, FieldErrors, FormData, PageResult, Session, WebError, done, flash, render, text,
-        urlencode,
+        Chrome, FieldErrors, FormData, PageResult, Session, WebError, done, flash, form_answer,
+        render, text, urlencode,
     },
 };
 
@@ -387,16 +386,13 @@ pub async fn create_product(s: Session, form: FormData) -> PageResult {
         "category": form.opt("category"),
         "sku": form.opt("sku"),
     });
-    match s.api.post("/api/shop/admin/products", body).await {
-        Ok(_) => Ok(done("/shop/manage", "product_created")),
-        Err(f) if is_input_error(&f) => {
-            let errors = FieldErrors::from_fail(&f);
-            let mut res = manage_page(&s, form, errors, None).await?;
-            *res.status_mut() = f.status;
-            Ok(res)
-        }
-        Err(f) => Err(f.into()),
-    }
+    let sent = s.api.post("/api/shop/admin/products", body).await;
+    form_answer(
+        sent,
+        || done("/shop/manage", "product_created"),
+        |errors| manage_page(&s, form, errors, None),
+    )
+    .await
 }
 
 pub async fn restock(s: Session, Path(id): Path<String>, form: FormData) -> PageResult {
@@ -418,23 +414,19 @@ pub async fn restock(s: Session, Path(id): Path<String>, form: FormData) -> Page
 pub async fn change_price(s: Session, Path(id): Path<String>, form: FormData) -> PageResult {
     s.require(Area::ShopManage)?;
     let price = form.get("price").replace(',', ".");
-    match s
+    let sent = s
         .api
         .put(
             &format!("/api/shop/admin/products/{}", urlencode(&id)),
             json!({ "price": price }),
         )
-        .await
-    {
-        Ok(_) => Ok(done("/shop/manage", "price_changed")),
-        Err(f) if is_input_error(&f) => {
-            let mut res =
-                manage_page(&s, FormData(Vec::new()), FieldErrors::from_fail(&f), None).await?;
-            *res.status_mut() = f.status;
-            Ok(res)
-        }
-        Err(f) => Err(f.into()),
-    }
+        .await;
+    form_answer(
+        sent,
+        || done("/shop/manage", "price_changed"),
+        |errors| manage_page(&s, FormData(Vec::new()), errors, None),
+    )
+    .await
 }
 
 /// `POST /shop/manage/products/{id}/{deactivate|activate}`: takes a product
@@ -460,10 +452,6 @@ pub async fn set_active(s: Session, Path((id, action)): Path<(String, String)>) 
 }
 
 /// Bad input the user can correct (shown next to the form).
-pub fn is_input_error(f: &ApiFail) -> bool {
-    matches!(f.status.as_u16(), 400 | 409 | 422)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
