@@ -466,8 +466,9 @@ async fn replica_kill(args: &Args) -> anyhow::Result<()> {
         }
     }
     let kill_sec = killed_at / 1000;
-    // The first second is warm-up; the kill's own second is mixed.
-    let before: Vec<usize> = (1..kill_sec)
+    // The baseline is the last 5 full seconds before the kill (the first
+    // ones are warm-up: pools filling, first queries planned).
+    let before: Vec<usize> = (kill_sec.saturating_sub(5).max(1)..kill_sec)
         .map(|s| per_sec.get(&s).copied().unwrap_or(0))
         .collect();
     let after: Vec<usize> = (kill_sec..kill_sec + args.after)
@@ -480,7 +481,7 @@ async fn replica_kill(args: &Args) -> anyhow::Result<()> {
         .filter(|n| (**n as f64) < 0.8 * baseline)
         .count();
     println!(
-        "  throughput (successful answers/s): before the kill {baseline:.0}; seconds after it {after:?}"
+        "  throughput (successful answers/s): the 5 s before the kill {before:?} (mean {baseline:.0}); the seconds after it {after:?}"
     );
     println!(
         "  throughput dip: lowest second {lowest} ({:.0} % of before), {under} s under 80 %",

@@ -612,12 +612,8 @@ fn report(what: &str, stats: &Stats) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_killed_under_read_and_write_load_fails_no_request() {
     let _turn = ONE_AT_A_TIME.lock().await;
-    // The ledger books the payments; config serves the shop's settings.
-    let Some(mut c) = Cluster::start(
-        &[(ServiceName::Shop, 2)],
-        &[ServiceName::Config, ServiceName::Accounting],
-    )
-    .await
+    // The ledger books the payments.
+    let Some(mut c) = Cluster::start(&[(ServiceName::Shop, 2)], &[ServiceName::Accounting]).await
     else {
         return;
     };
@@ -629,8 +625,8 @@ async fn a_replica_killed_under_read_and_write_load_fails_no_request() {
     );
 
     let mut load = Load::new();
-    load.buyers(&c, &customer, &product, 3, true);
-    load.readers(&c, &customer, &product, 3);
+    load.buyers(&c, &customer, &product, 2, true);
+    load.readers(&c, &customer, &product, 2);
     load.progress("payments before the kill", 15, |s| s.paid.len())
         .await;
     c.proc(ServiceName::Shop, 0).kill();
@@ -666,19 +662,15 @@ async fn a_replica_killed_under_read_and_write_load_fails_no_request() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_replica_starts_under_write_load_all_succeed_without_a_500() {
     let _turn = ONE_AT_A_TIME.lock().await;
-    // The ledger books the payments; config serves the shop's settings.
-    let Some(mut c) = Cluster::start(
-        &[(ServiceName::Shop, 2)],
-        &[ServiceName::Config, ServiceName::Accounting],
-    )
-    .await
+    // The ledger books the payments.
+    let Some(mut c) = Cluster::start(&[(ServiceName::Shop, 2)], &[ServiceName::Accounting]).await
     else {
         return;
     };
     let product = product(&c).await;
     let customer = token(&register_and_login(&c.gw, "replica-writer@example.com").await);
     let mut load = Load::new();
-    load.buyers(&c, &customer, &product, 3, false);
+    load.buyers(&c, &customer, &product, 2, false);
     let second = c.proc(ServiceName::Shop, 1).url();
     for round in 1..=20 {
         c.proc(ServiceName::Shop, 1).kill();
@@ -722,7 +714,7 @@ async fn each_service_killed_mid_flow_loses_nothing_and_the_books_reconcile() {
             (ServiceName::Accounting, 1),
             (ServiceName::Worker, 1),
         ],
-        &[ServiceName::Config],
+        &[],
     )
     .await
     else {
