@@ -54,7 +54,10 @@ pub(crate) struct AppState {
 /// them alone.
 pub(crate) const IN_TRANSACTION: &[(Method, &str)] = &[
     (Method::POST, "/api/v1/accounting/journal-entries"),
-    (Method::POST, "/api/v1/accounting/journal-entries/{id}/reverse"),
+    (
+        Method::POST,
+        "/api/v1/accounting/journal-entries/{id}/reverse",
+    ),
     (Method::POST, "/api/v1/accounting/transactions"),
 ];
 

@@ -20,7 +20,7 @@ async fn the_dashboard_runs_no_query_of_mains_own() {
     // spelling (v1 or the deprecated alias) the client used.
     let dashboard = [
         ("service", "main"),
-        ("route", "/api/v1/main/dashboard"),
+        ("route", "/api/main/dashboard"),
         ("status", "200"),
     ];
     let before = scrape::sample(&metrics().await, "http_requests_total", &dashboard);
