@@ -29,15 +29,13 @@ async fn settings_are_mirrored_into_consul_kv() {
         let app = App::on(settings).await;
         let (admin, http) = (app.admin(), app.http());
 
-        // The seeded settings are copied on start.
+        // The seeded settings are copied on start, one key at a time, so
+        // each is awaited on its own.
         eventually("the seeds in Consul", async || {
             kv(&consul, "marimo/config/app_name").as_deref() == Some("Marimo ERP")
+                && kv(&consul, "marimo/config/currency").as_deref() == Some("USD")
         })
         .await;
-        assert_eq!(
-            kv(&consul, "marimo/config/currency").as_deref(),
-            Some("USD")
-        );
 
         // A change reaches Consul; a deletion removes the key.
         http.put("/api/config/shop.banner")
