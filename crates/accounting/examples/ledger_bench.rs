@@ -108,6 +108,7 @@ async fn run(backend: &Backend) -> Result<(), Box<dyn std::error::Error + Send +
             user_id: "bench".into(),
             email: "bench@example.com".into(),
             role: Role::Accountant,
+            tenant: Default::default(),
         })
         .0;
 

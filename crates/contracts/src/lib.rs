@@ -127,6 +127,10 @@ pub const CATALOG: &[(&str, u32)] = &[
         users::SESSIONS_REVOKED.version(),
     ),
     (
+        users::TENANT_CREATED.name(),
+        users::TENANT_CREATED.version(),
+    ),
+    (
         config::SETTING_CHANGED.name(),
         config::SETTING_CHANGED.version(),
     ),

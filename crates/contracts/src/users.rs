@@ -14,6 +14,26 @@ pub const DEACTIVATED: Topic<UserRef> = Topic::new("users.user.deactivated", 1);
 pub const REACTIVATED: Topic<UserRef> = Topic::new("users.user.reactivated", 1);
 pub const PASSWORD_CHANGED: Topic<PasswordChanged> = Topic::new("users.user.password_changed", 1);
 pub const SESSIONS_REVOKED: Topic<SessionsRevoked> = Topic::new("users.user.sessions_revoked", 1);
+pub const TENANT_CREATED: Topic<TenantCreated> = Topic::new("users.tenant.created", 1);
+
+/// `users.tenant.created`: a business signed up (or an operator created
+/// one). Published in the new tenant (the envelope's `tenant` is
+/// `tenant_id`); services seed what a tenant starts with (chart of
+/// accounts, warehouses, settings) in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantCreated {
+    /// The new tenant's id (UUIDv7 text).
+    pub tenant_id: String,
+    /// Its short name, unique in the installation (sign-in picks a tenant
+    /// by it).
+    pub slug: String,
+    /// The business's name.
+    pub name: String,
+    /// Its book-keeping currency (ISO 4217).
+    pub currency: String,
+    /// The month its fiscal year starts in (1–12).
+    pub fiscal_year_start_month: u8,
+}
 
 /// `users.user.sessions_revoked`: every access token of the account issued
 /// before `not_before_ms` is void (deactivation, role change, password

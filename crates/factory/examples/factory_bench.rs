@@ -156,6 +156,7 @@ async fn http_moves(url: &str, backend: &str, n: usize, conc: usize) {
             user_id: "bench".into(),
             email: "bench@example.com".into(),
             role: Role::Manager,
+            tenant: Default::default(),
         })
         .0;
     let http = marimo_testkit::Http::new(url);
@@ -317,6 +318,7 @@ async fn explosion(f: &Factory, url: &str, backend: &str, runs: usize) {
             user_id: "bench".into(),
             email: "bench@example.com".into(),
             role: Role::Manager,
+            tenant: Default::default(),
         })
         .0;
     let http = marimo_testkit::Http::new(url);

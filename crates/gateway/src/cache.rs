@@ -377,6 +377,7 @@ mod tests {
             user_id: id.into(),
             email: format!("{id}@x"),
             role,
+            tenant: Default::default(),
         }
     }
 

@@ -90,6 +90,7 @@ mod tests {
             user_id: "0190-u1".into(),
             email: "a@b.c".into(),
             role: Role::Manager,
+            tenant: Default::default(),
         }
     }
 

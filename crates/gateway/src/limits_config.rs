@@ -116,6 +116,7 @@ pub async fn follow(
         user_id: "service:gateway".into(),
         email: "gateway@marimo.internal".into(),
         role: Role::User,
+        tenant: Default::default(),
     });
     let shutdown = ctx.shutdown.clone();
     ctx.tasks.spawn(async move {

@@ -14,6 +14,8 @@
 //! - [`service`]: the context a service is started with.
 //! - [`idempotency`]: the `Idempotency-Key` header and its records.
 //! - [`invalid`]: a field a client got wrong ([`Invalid`], answered 400).
+//! - [`tenant`]: the tenant a request or event acts in, and the
+//!   PostgreSQL Row-Level Security policy that keeps tenants apart.
 //! - [`time_range`]: the one `from`/`to` rule for lists ([`TimeRange`]).
 //! - [`money`]: exact decimals and currencies ([`money::Currency`]).
 //! - [`client`]: calls to another service through discovery, with a
@@ -46,6 +48,7 @@ pub mod redis;
 pub mod resilience;
 pub mod service;
 pub mod telemetry;
+pub mod tenant;
 pub mod time_range;
 
 pub use error::{ApiError, ApiResult, ErrorCode};

@@ -47,6 +47,7 @@ fn token(role: Role) -> String {
             user_id: ids::new_id(),
             email: "bench@example.com".into(),
             role,
+            tenant: Default::default(),
         })
         .0
 }

@@ -135,6 +135,7 @@ pub fn token_for_user(user_id: &str, role: Role) -> String {
         user_id: user_id.to_owned(),
         email: format!("{user_id}@example.com"),
         role,
+        tenant: Default::default(),
     })
 }
 

@@ -458,6 +458,7 @@ async fn stock_posts_with_an_idempotency_key_happen_once() {
                     user_id: "second-manager".into(),
                     email: "m2@example.com".into(),
                     role: marimo_platform::auth::Role::Manager,
+                    tenant: Default::default(),
                 })
                 .0;
         app.http

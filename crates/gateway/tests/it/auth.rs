@@ -100,6 +100,7 @@ async fn protected_routes_refuse_missing_bad_and_expired_tokens_without_forwardi
             user_id: "u1".into(),
             email: "a@b.c".into(),
             role: Role::Admin,
+            tenant: Default::default(),
         })
         .0;
     let expired = expired_token("u1");

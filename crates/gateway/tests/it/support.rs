@@ -168,6 +168,7 @@ pub fn expired_token(user_id: &str) -> String {
         iat: now - 4500,
         iat_ms: 0,
         jti: "j1".into(),
+        tid: Default::default(),
     };
     jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),

@@ -167,6 +167,7 @@ impl System {
             user_id: format!("id-{role}"),
             email: format!("{role}@example.com"),
             role,
+            tenant: Default::default(),
         })
     }
 }
@@ -316,6 +317,7 @@ async fn summaries_are_cached_per_role() {
         user_id: "id-2".into(),
         email: "b@example.com".into(),
         role: Role::Admin,
+        tenant: Default::default(),
     });
     sys.get("/api/main/dashboard", &other_admin)
         .await

@@ -107,6 +107,7 @@ async fn forged_tokens_are_refused_at_the_edge() {
         user_id: uid.into(),
         email: "victim@example.com".into(),
         role: Role::User,
+        tenant: Default::default(),
     });
     gw.get("/api/users/list")
         .bearer(&as_user)

@@ -23,6 +23,7 @@ fn shop_manager_token() -> String {
             user_id: marimo_platform::ids::new_id(),
             email: "till@example.com".into(),
             role: Role::ShopManager,
+            tenant: Default::default(),
         })
         .0
 }

@@ -11,13 +11,16 @@ use super::{
     jwt::{Identity, JwtKeys, TokenError},
     roles::Role,
 };
-use crate::error::ApiError;
+use crate::{error::ApiError, tenant::TenantId};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     pub user_id: String,
     pub email: String,
+    /// The role in `tenant`.
     pub role: Role,
+    /// The tenant the caller acts in (from the token).
+    pub tenant: TenantId,
 }
 
 impl Caller {
@@ -41,6 +44,7 @@ impl From<Identity> for Caller {
             user_id: i.user_id,
             email: i.email,
             role: i.role,
+            tenant: i.tenant,
         }
     }
 }

@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{revocation::Revocations, roles::Role};
+use crate::tenant::TenantId;
 
 pub const ISSUER: &str = "marimo-erp";
 /// The audience of the access tokens: the system's API.
@@ -48,6 +49,10 @@ pub struct Claims {
     #[serde(default)]
     pub iat_ms: i64,
     pub jti: String,
+    /// The tenant the token acts in. Absent in tokens from before
+    /// tenancy (and in the original system's): the default tenant.
+    #[serde(default)]
+    pub tid: TenantId,
 }
 
 impl Claims {
@@ -66,7 +71,9 @@ impl Claims {
 pub struct Identity {
     pub user_id: String,
     pub email: String,
+    /// The role in `tenant`.
     pub role: Role,
+    pub tenant: TenantId,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -189,6 +196,7 @@ impl JwtKeys {
             iat_ms: now_ms,
             exp: now + ttl.as_secs() as i64,
             jti: crate::ids::new_id(),
+            tid: who.tenant.clone(),
         };
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(self.current.kid.clone());
@@ -233,6 +241,7 @@ impl JwtKeys {
             user_id: c.user_id,
             email: c.email,
             role: c.role,
+            tenant: c.tid,
         })
     }
 }
@@ -252,6 +261,7 @@ mod tests {
             user_id: "u1".into(),
             email: "a@b.c".into(),
             role: Role::Accountant,
+            tenant: Default::default(),
         }
     }
 

@@ -147,6 +147,7 @@ mod tests {
             user_id: "u".into(),
             email: "u@example.com".into(),
             role: Role::Accountant,
+            tenant: Default::default(),
         };
         assert!(c.may::<Bookkeepers>());
         assert!(c.require_policy::<Bookkeepers>().is_ok());

@@ -4,6 +4,8 @@ use marimo_contracts::Topic;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::Value;
 
+use crate::tenant::TenantId;
+
 /// `{id, type, version, source, occurred_at, trace context, payload}`.
 ///
 /// `type` is `<service>.<entity>.<event>` (e.g. `shop.order.paid`) and
@@ -30,6 +32,12 @@ pub struct Envelope {
     /// The client's address, for audit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_ip: Option<String>,
+    /// The tenant the event happened in: consumers act in it
+    /// ([`crate::db::Db::tenant`]). Set by [`super::Outbox::publish`] from
+    /// the tenant of the transaction; absent in events from before
+    /// tenancy, which belong to the default tenant.
+    #[serde(default)]
+    pub tenant: TenantId,
     pub payload: Value,
 }
 
@@ -51,6 +59,7 @@ impl Envelope {
             request_id: crate::http::request_id::current(),
             actor: None,
             client_ip: None,
+            tenant: TenantId::default_tenant(),
             payload,
         }
     }

@@ -18,7 +18,8 @@ pub struct Outbox {
 
 impl Outbox {
     /// Writes `event` into the outbox within `tx`: it is relayed if and
-    /// only if `tx` commits.
+    /// only if `tx` commits. An event published in a tenant's transaction
+    /// ([`crate::db::Db::tenant`]) carries that tenant.
     ///
     /// Inside a traced request or event this is a producer span
     /// (`<type> publish`), and the envelope's `traceparent` is set to it
@@ -26,20 +27,24 @@ impl Outbox {
     pub async fn publish(&self, tx: &mut Tx, event: &Envelope) -> Result<(), sqlx::Error> {
         let mut span = trace::current_tracer()
             .and_then(|t| t.child(format!("{} publish", event.event_type), SpanKind::Producer));
-        let stamped;
-        let mut event = event;
+        let mut stamped = None::<Envelope>;
+        if let Some(tenant) = tx.tenant()
+            && *tenant != event.tenant
+        {
+            let copy = stamped.get_or_insert_with(|| event.clone());
+            copy.tenant = tenant.clone();
+        }
         if let Some(span) = &mut span {
             span.set_attribute("messaging.system", "marimo");
             span.set_attribute("messaging.operation.type", "publish");
             span.set_attribute("messaging.destination.name", event.event_type.clone());
             span.set_attribute("messaging.message.id", event.id.clone());
             if event.traceparent.is_none() {
-                let mut copy = event.clone();
+                let copy = stamped.get_or_insert_with(|| event.clone());
                 copy.traceparent = Some(span.context().traceparent());
-                stamped = copy;
-                event = &stamped;
             }
         }
+        let event = stamped.as_ref().unwrap_or(event);
         let json = serde_json::to_string(event).expect("an envelope always serialises");
         sqlx::query("INSERT INTO outbox (id, event_type, envelope, created_at, attempts) VALUES ($1, $2, $3, $4, 0)")
             .bind(&event.id)

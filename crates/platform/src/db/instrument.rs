@@ -40,9 +40,12 @@ use sqlx::{
     pool::PoolConnection,
 };
 
-use crate::telemetry::{
-    Metrics, Tracer,
-    trace::{self, Span, SpanKind},
+use crate::{
+    telemetry::{
+        Metrics, Tracer,
+        trace::{self, Span, SpanKind},
+    },
+    tenant::TenantId,
 };
 
 /// Where a service's database measurements go.
@@ -177,6 +180,7 @@ impl DbPool {
                 tx,
                 probe: self.probe().clone(),
             },
+            tenant: None,
         }
     }
 }
@@ -185,6 +189,9 @@ impl DbPool {
 /// (`&mut *tx`), committed with [`Tx::commit`]; rolled back when dropped.
 pub struct Tx {
     conn: TxConn,
+    /// The tenant this transaction acts in ([`super::Db::tenant`]); `None`
+    /// for system transactions. Events published in it carry this tenant.
+    tenant: Option<TenantId>,
 }
 
 /// An instrumented connection: a transaction's ([`TxConn`], `&mut *tx`)
@@ -227,6 +234,15 @@ impl DerefMut for Tx {
 }
 
 impl Tx {
+    /// The tenant this transaction acts in, when it was opened for one.
+    pub fn tenant(&self) -> Option<&TenantId> {
+        self.tenant.as_ref()
+    }
+
+    pub(crate) fn set_tenant(&mut self, tenant: TenantId) {
+        self.tenant = Some(tenant);
+    }
+
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         let TxConn { tx, probe } = self.conn;
         let obs = probe.map(|p| Observation::start(p, "COMMIT"));

@@ -41,6 +41,7 @@ use sqlx::{
 use crate::{
     config::{DatabaseConfig, MigrateMode},
     telemetry::{Metrics, Tracer},
+    tenant::TenantId,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -345,6 +346,29 @@ impl Db {
         }
     }
 
+    /// The transactions of `tenant` (see [`crate::tenant`]): each sets
+    /// the tenant for PostgreSQL's row policies before its first query,
+    /// and events published in it carry the tenant.
+    pub fn tenant<'a>(&'a self, tenant: &'a TenantId) -> TenantScope<'a> {
+        TenantScope {
+            db: self,
+            setting: tenant.as_str(),
+            tenant: Some(tenant),
+        }
+    }
+
+    /// Transactions that see every tenant's rows, for jobs that work
+    /// across tenants (sweeps, reports of the installation). Never for
+    /// work done on behalf of a request or an event: those act in their
+    /// tenant through [`Db::tenant`].
+    pub fn all_tenants(&self) -> TenantScope<'_> {
+        TenantScope {
+            db: self,
+            setting: crate::tenant::ALL_TENANTS,
+            tenant: None,
+        }
+    }
+
     /// True when a trivial query succeeds (readiness).
     pub async fn ping(&self) -> bool {
         // Not measured: probes would drown the service's own queries.
@@ -399,6 +423,55 @@ async fn create_schema(url: &str, schema: &str, migrate: MigrateMode) -> Result<
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
         }
+    }
+}
+
+/// Transactions in one tenant (or in all of them): [`Db::tenant`],
+/// [`Db::all_tenants`]. On PostgreSQL each begins by setting
+/// `marimo.tenant_id` for the transaction only, so a pooled connection
+/// never carries one request's tenant into the next; on SQLite, which has
+/// no row policies, the store layer's filters are the isolation.
+#[derive(Clone, Copy)]
+pub struct TenantScope<'a> {
+    db: &'a Db,
+    setting: &'a str,
+    tenant: Option<&'a TenantId>,
+}
+
+impl TenantScope<'_> {
+    /// [`Db::begin`] in this tenant.
+    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        self.enter(self.db.begin().await?).await
+    }
+
+    /// [`Db::snapshot`] in this tenant.
+    pub async fn snapshot(&self) -> Result<Tx, sqlx::Error> {
+        self.enter(self.db.snapshot().await?).await
+    }
+
+    /// A transaction for reads that need no single snapshot (dropped, not
+    /// committed: it rolls back). PostgreSQL's policies need a
+    /// transaction to hold the setting; on SQLite it is a deferred
+    /// transaction, which takes no write lock.
+    pub async fn read(&self) -> Result<Tx, sqlx::Error> {
+        let obs = self.db.pool.observe("BEGIN");
+        let result = self.db.pool.raw().begin().await;
+        instrument::finish(obs, result.as_ref().err());
+        self.enter(self.db.pool.wrap(result?)).await
+    }
+
+    async fn enter(&self, mut tx: Tx) -> Result<Tx, sqlx::Error> {
+        if self.db.kind == DbKind::Postgres {
+            sqlx::query("SELECT set_config($1, $2, true)")
+                .bind(crate::tenant::SETTING)
+                .bind(self.setting)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(tenant) = self.tenant {
+            tx.set_tenant(tenant.clone());
+        }
+        Ok(tx)
     }
 }
 

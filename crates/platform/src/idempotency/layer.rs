@@ -223,7 +223,7 @@ pub async fn middleware(State(layer): State<Layer>, req: Request, next: Next) ->
     };
     let (parts, body) = req.into_parts();
     let caller = match bearer(&parts).map(|t| inner.jwt.verify_identity(t)) {
-        Some(Ok(identity)) => identity.user_id,
+        Some(Ok(identity)) => identity.tenant.scope(&identity.user_id),
         // No caller to scope the key to; the handler decides (401, or a
         // public endpoint whose answer must not be stored).
         _ => return next.run(Request::from_parts(parts, body)).await,

@@ -12,4 +12,5 @@ mod rabbit;
 mod redis;
 mod support;
 mod telemetry;
+mod tenancy;
 mod versions;

@@ -266,6 +266,7 @@ async fn a_json_log_line_of_a_request_carries_its_context() {
         user_id: "0192f000-0000-7000-8000-000000000001".into(),
         email: "ann@example.com".into(),
         role: Role::User,
+        tenant: Default::default(),
     });
     let parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
     server

@@ -79,6 +79,7 @@ impl App {
             user_id: id.clone(),
             email: email.clone(),
             role,
+            tenant: Default::default(),
         });
         User { id, email, token }
     }

@@ -299,6 +299,7 @@ impl Users {
                 user_id: user.id.clone(),
                 email: user.email.clone(),
                 role: user.role,
+                tenant: Default::default(),
             },
             ttl,
         );

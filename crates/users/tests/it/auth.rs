@@ -521,6 +521,7 @@ async fn forged_expired_and_malformed_tokens_are_401() {
                 user_id: claims.user_id.clone(),
                 email: claims.email.clone(),
                 role: Role::Admin,
+                tenant: Default::default(),
             },
         );
         // alg: none with the real payload.

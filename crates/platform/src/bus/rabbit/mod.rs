@@ -499,14 +499,20 @@ async fn send(channel: &Channel, env: &Envelope) -> Result<lapin::PublisherConfi
     if let Some(t) = crate::clock::parse(&env.occurred_at) {
         props = props.with_timestamp(t.unix_timestamp().max(0) as u64);
     }
+    // The tenant travels as a header too, so a broker-side binding or a
+    // shovel can route or filter by tenant without parsing the body.
+    let mut headers = FieldTable::default();
+    headers.insert(
+        "x-tenant".into(),
+        AMQPValue::LongString(LongString::from(env.tenant.as_str())),
+    );
     if let Some(traceparent) = &env.traceparent {
-        let mut headers = FieldTable::default();
         headers.insert(
             "traceparent".into(),
             AMQPValue::LongString(LongString::from(traceparent.as_str())),
         );
-        props = props.with_headers(headers);
     }
+    props = props.with_headers(headers);
     channel
         .basic_publish(
             EXCHANGE.into(),
