@@ -37,13 +37,23 @@
 //! **Invalidation**: a successful POST/PUT/PATCH/DELETE under `/api/shop/`
 //! or `/api/config/` drops that prefix.
 //!
-//! **Coalescing**: concurrent misses on one key wait on a per-key async
-//! mutex; the first fetches, the rest find its stored answer and never go
-//! upstream. (If the answer is not storable they go upstream one by one.)
+//! **Coalescing**: concurrent misses on one key wait on a per-key gate
+//! (an async mutex); the first fetches, the rest find its stored answer and
+//! never go upstream. Waiting is only worth it when an answer will be
+//! stored, so nobody waits longer than one upstream call:
+//!
+//! - If the first's answer was not stored (not storable, an error, or the
+//!   store dropped it), the gate opens: everyone behind it goes upstream
+//!   at once, side by side, not one by one.
+//! - While the store is known to be away (Redis's breaker is open), misses
+//!   skip the gate altogether: nothing could be stored for them to find.
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
     time::Duration,
 };
 
@@ -165,12 +175,22 @@ fn storable(res: &Response) -> bool {
         .any(|d| d == "no-store" || d == "private" || d.starts_with("private="))
 }
 
-/// The response cache: a store plus the per-key locks that coalesce misses.
+/// The response cache: a store plus the per-key gates that coalesce misses.
 pub struct ResponseCache {
     store: Arc<dyn CacheStore>,
     ttl: Duration,
-    inflight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    inflight: Mutex<HashMap<String, Arc<Gate>>>,
     metrics: Metrics,
+}
+
+/// Concurrent misses on one key (see the module docs).
+#[derive(Default)]
+struct Gate {
+    /// Held by the miss that fetches; the others wait for its answer.
+    turn: tokio::sync::Mutex<()>,
+    /// A fetch under this gate did not store its answer: those behind it
+    /// would not find one either, so they stop waiting for each other.
+    open: AtomicBool,
 }
 
 impl ResponseCache {
@@ -230,7 +250,7 @@ impl ResponseCache {
         self.store.invalidate_prefix(prefix.to_owned()).await;
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<tokio::sync::Mutex<()>>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Gate>>> {
         self.inflight
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -242,18 +262,34 @@ impl ResponseCache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Response, ApiError>>,
     {
+        if !self.store.available() {
+            // Redis away: a read would miss and a write be dropped, so
+            // there is no answer worth waiting for — straight upstream.
+            self.count(false);
+            return self.miss(&key, fetch).await.map(|(res, _)| res);
+        }
         if let Some(hit) = self.lookup(&key).await {
             self.count(true);
             return Ok(hit);
         }
         let gate = self.lock().entry(key.clone()).or_default().clone();
         let outcome = {
-            let _turn = gate.lock().await;
+            let turn = gate.turn.lock().await;
             let found = self.lookup(&key).await;
             self.count(found.is_some());
             match found {
                 Some(hit) => Ok(hit),
-                None => self.miss(&key, fetch).await,
+                None if gate.open.load(Ordering::Acquire) => {
+                    drop(turn);
+                    self.miss(&key, fetch).await.map(|(res, _)| res)
+                }
+                None => {
+                    let fetched = self.miss(&key, fetch).await;
+                    if !matches!(fetched, Ok((_, true))) {
+                        gate.open.store(true, Ordering::Release);
+                    }
+                    fetched.map(|(res, _)| res)
+                }
             }
         };
         {
@@ -274,7 +310,8 @@ impl ResponseCache {
         Some(res)
     }
 
-    async fn miss<F, Fut>(&self, key: &str, fetch: F) -> Result<Response, ApiError>
+    /// The upstream's answer, and whether it was stored.
+    async fn miss<F, Fut>(&self, key: &str, fetch: F) -> Result<(Response, bool), ApiError>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Response, ApiError>>,
@@ -288,7 +325,7 @@ impl ResponseCache {
             .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
             .is_some_and(|n| n > MAX_ENTRY_BYTES);
         if !storable(&res) || too_big {
-            return Ok(res);
+            return Ok((res, false));
         }
         let (parts, body) = res.into_parts();
         let mut stream = body.into_data_stream();
@@ -304,7 +341,7 @@ impl ResponseCache {
                 // Too big to store: pass what was read and the rest through.
                 let head = futures_util::stream::iter([Ok(buf.freeze()), Ok(chunk)]);
                 let body = Body::from_stream(head.chain(stream));
-                return Ok(Response::from_parts(parts, body));
+                return Ok((Response::from_parts(parts, body), false));
             }
             buf.extend_from_slice(&chunk);
         }
@@ -312,10 +349,11 @@ impl ResponseCache {
         let mut headers = parts.headers.clone();
         headers.remove(&X_CACHE);
         headers.remove("x-request-id");
-        self.store
+        let stored = self
+            .store
             .put(key.to_owned(), encode(&headers, &body), self.ttl)
             .await;
-        Ok(Response::from_parts(parts, Body::from(body)))
+        Ok((Response::from_parts(parts, Body::from(body)), stored))
     }
 }
 
@@ -368,9 +406,165 @@ fn decode(mut bytes: Bytes) -> Option<Response> {
 
 #[cfg(test)]
 mod tests {
-    use marimo_platform::auth::Role;
+    use std::sync::atomic::AtomicUsize;
+
+    use marimo_platform::{auth::Role, bus::BoxFuture, cache::MokaStore};
+    use tokio::sync::{Barrier, Notify};
 
     use super::*;
+
+    /// A store that reads nothing and drops every write; `up` is what it
+    /// reports as [`CacheStore::available`].
+    struct Forgetful {
+        up: bool,
+    }
+
+    impl CacheStore for Forgetful {
+        fn kind(&self) -> &'static str {
+            "redis"
+        }
+        fn available(&self) -> bool {
+            self.up
+        }
+        fn get<'a>(&'a self, _key: &'a str) -> BoxFuture<'a, Option<Bytes>> {
+            Box::pin(async { None })
+        }
+        fn put(&self, _key: String, _value: Bytes, _ttl: Duration) -> BoxFuture<'_, bool> {
+            Box::pin(async { false })
+        }
+        fn invalidate_prefix(&self, _prefix: String) -> BoxFuture<'_, ()> {
+            Box::pin(async {})
+        }
+    }
+
+    fn cache(store: impl CacheStore + 'static) -> Arc<ResponseCache> {
+        Arc::new(ResponseCache::new(
+            Arc::new(store),
+            Duration::from_secs(60),
+            Metrics::new("gateway"),
+        ))
+    }
+
+    fn ok() -> Response {
+        Response::new(Body::from("{}"))
+    }
+
+    /// Guards a test that would hang if misses waited for each other.
+    async fn without_waiting_in_line<T>(what: &str, f: impl Future<Output = T>) -> T {
+        tokio::time::timeout(Duration::from_secs(20), f)
+            .await
+            .unwrap_or_else(|_| panic!("{what}: misses waited for each other"))
+    }
+
+    /// Starts a miss whose upstream call waits for `release`; returns once
+    /// that call began (so it holds the key's gate).
+    async fn first_miss(
+        cache: &Arc<ResponseCache>,
+        release: Arc<Notify>,
+    ) -> tokio::task::JoinHandle<Result<Response, ApiError>> {
+        let began = Arc::new(Notify::new());
+        let task = {
+            let (cache, began) = (cache.clone(), began.clone());
+            tokio::spawn(async move {
+                cache
+                    .fetch("k".into(), || async move {
+                        began.notify_one();
+                        release.notified().await;
+                        Ok(ok())
+                    })
+                    .await
+            })
+        };
+        began.notified().await;
+        task
+    }
+
+    /// `n` more misses on the same key; each upstream call counts in
+    /// `calls`, then waits on `barrier` (`None`: answers at once).
+    fn more_misses(
+        cache: &Arc<ResponseCache>,
+        n: usize,
+        calls: &Arc<AtomicUsize>,
+        barrier: Option<Arc<Barrier>>,
+    ) -> Vec<tokio::task::JoinHandle<Result<Response, ApiError>>> {
+        (0..n)
+            .map(|_| {
+                let (cache, calls, barrier) = (cache.clone(), calls.clone(), barrier.clone());
+                tokio::spawn(async move {
+                    cache
+                        .fetch("k".into(), || async move {
+                            calls.fetch_add(1, Ordering::SeqCst);
+                            if let Some(b) = barrier {
+                                b.wait().await;
+                            }
+                            Ok(ok())
+                        })
+                        .await
+                })
+            })
+            .collect()
+    }
+
+    /// Lets every spawned task run until it waits (current-thread runtime).
+    async fn settle() {
+        for _ in 0..50 {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stored_answer_serves_everyone_who_waited_for_it() {
+        let cache = cache(MokaStore::new(1 << 20));
+        let release = Arc::new(Notify::new());
+        let first = first_miss(&cache, release.clone()).await;
+        let calls = Arc::new(AtomicUsize::new(0));
+        let rest = more_misses(&cache, 7, &calls, None);
+        settle().await;
+        release.notify_one();
+        assert_eq!(first.await.unwrap().unwrap().headers()[&X_CACHE], "MISS");
+        for t in rest {
+            assert_eq!(t.await.unwrap().unwrap().headers()[&X_CACHE], "HIT");
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 0, "one upstream call in all");
+    }
+
+    #[tokio::test]
+    async fn an_answer_not_stored_lets_those_behind_it_go_upstream_side_by_side() {
+        let cache = cache(Forgetful { up: true });
+        let release = Arc::new(Notify::new());
+        let first = first_miss(&cache, release.clone()).await;
+        // Seven misses queue behind the first; each of their upstream
+        // calls waits until all seven are in flight together.
+        let calls = Arc::new(AtomicUsize::new(0));
+        let rest = more_misses(&cache, 7, &calls, Some(Arc::new(Barrier::new(7))));
+        settle().await;
+        assert_eq!(calls.load(Ordering::SeqCst), 0, "they wait for the first");
+        release.notify_one();
+        without_waiting_in_line("after an unstored answer", async {
+            first.await.unwrap().unwrap();
+            for t in rest {
+                assert_eq!(t.await.unwrap().unwrap().headers()[&X_CACHE], "MISS");
+            }
+        })
+        .await;
+        assert_eq!(calls.load(Ordering::SeqCst), 7);
+    }
+
+    #[tokio::test]
+    async fn with_the_store_away_misses_do_not_wait_for_each_other() {
+        let cache = cache(Forgetful { up: false });
+        // Eight misses at once: each upstream call waits until all eight
+        // are in flight, which only happens if none waits on another.
+        let calls = Arc::new(AtomicUsize::new(0));
+        let all = more_misses(&cache, 8, &calls, Some(Arc::new(Barrier::new(8))));
+        without_waiting_in_line("with the store away", async {
+            for t in all {
+                assert_eq!(t.await.unwrap().unwrap().headers()[&X_CACHE], "MISS");
+            }
+        })
+        .await;
+        assert_eq!(calls.load(Ordering::SeqCst), 8);
+    }
 
     fn who(id: &str, role: Role) -> Identity {
         Identity {

@@ -10,15 +10,20 @@
 //!   Redis that stops answering (a blackhole, not only a refused
 //!   connection) costs a request at most that.
 //! - Calls go through a local circuit breaker
-//!   ([`crate::resilience::breaker`]): once most of the last few calls
-//!   failed it opens, and calls fail at once without touching the network
-//!   for [`RETRY_AFTER`]; then a single trial call goes (the others still
-//!   fail at once) and its success closes it. So an outage costs requests
-//!   next to nothing — each caller falls back to its local behaviour — and
-//!   a returning Redis is used again within that delay.
-//! - The first failure of an outage is logged (warn) and counted in
-//!   `redis_outages_total`; its end is logged (info). Every failed command
-//!   counts in `redis_errors_total{op}`.
+//!   ([`crate::resilience::breaker`], probed use): once most of the last
+//!   few calls failed it opens, and from then on every call fails at once
+//!   without touching the network, however long the outage lasts. No
+//!   caller's command is ever the trial that finds Redis back (it would pay
+//!   the deadline, and on a blackholed Redis it would pay it every time):
+//!   a background task of this handle sends `PING` every [`PROBE_EVERY`],
+//!   on a fresh connection after each one that failed (a stuck connection
+//!   is not reused), and the first answer closes the breaker. So an outage
+//!   costs requests next to nothing — each caller falls back to its local
+//!   behaviour — and a returning Redis is used again within that period.
+//! - An outage is the breaker being open: its start is logged once (warn)
+//!   and counted in `redis_outages_total`, its end once (info, with
+//!   `down_ms`). Every failed command counts in `redis_errors_total{op}`;
+//!   failed probes count nowhere (they are the outage, already counted).
 //!
 //! Keys are namespaced: `<namespace>:<kind>:<rest>`, the namespace from
 //! `MARIMO_REDIS_NAMESPACE` (default `marimo`), so several deployments (or
@@ -26,7 +31,7 @@
 
 use std::{
     future::Future,
-    sync::{Arc, Mutex, RwLock},
+    sync::{Arc, Mutex, RwLock, Weak},
     time::{Duration, Instant},
 };
 
@@ -37,7 +42,7 @@ use ::redis::{
 
 use crate::{
     config::Settings,
-    resilience::breaker::{Breaker, BreakerConfig, BreakerState},
+    resilience::breaker::{Breaker, BreakerConfig},
     telemetry::Metrics,
 };
 
@@ -47,26 +52,28 @@ pub const DEFAULT_NAMESPACE: &str = "marimo";
 /// a millisecond on its network; this bounds what a dead or stuck Redis
 /// can cost a request.
 pub const COMMAND_TIMEOUT: Duration = Duration::from_millis(50);
-/// While Redis is down, calls fail at once for this long between trials.
-pub const RETRY_AFTER: Duration = Duration::from_millis(500);
+/// While Redis is down, the background probe sends `PING` this often; a
+/// returning Redis is used again at most this long after it answers.
+pub const PROBE_EVERY: Duration = Duration::from_millis(250);
 
 /// The breaker in front of Redis: judged over the last 2 s, it opens once
 /// at least 5 calls were made and half of them failed (a single slow
-/// answer on a busy machine does not cut Redis off); open for
-/// [`RETRY_AFTER`]; one successful trial closes it.
+/// answer on a busy machine does not cut Redis off). It is used probed
+/// (callers only ask whether it is closed), so `open_for` and `half_open`
+/// never admit a caller; only a probe's answer closes it.
 fn breaker_config() -> BreakerConfig {
     BreakerConfig {
         window: Duration::from_secs(2),
         min_requests: 5,
         failure_rate: 50,
-        open_for: RETRY_AFTER,
+        open_for: PROBE_EVERY,
         half_open: 1,
     }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum RedisError {
-    /// Known down: not tried (see [`RETRY_AFTER`]).
+    /// Known down (the breaker is open): not tried.
     #[error("redis is unreachable")]
     Down,
     #[error("redis did not answer within {0:?}")]
@@ -112,9 +119,9 @@ impl std::fmt::Debug for Redis {
 
 struct Inner {
     client: Client,
-    /// Replaced by a fresh one when timeouts open the breaker: the manager
-    /// reconnects by itself when a connection drops, but not when one
-    /// merely stops answering.
+    /// Replaced by a fresh one when timeouts open the breaker and after
+    /// each failed probe: the manager reconnects by itself when a
+    /// connection drops, but not when one merely stops answering.
     conn: RwLock<ConnectionManager>,
     addr: String,
     namespace: String,
@@ -124,9 +131,12 @@ struct Inner {
     health: Mutex<Health>,
 }
 
+/// The outage, if any. Its lock orders an outage's start (the breaker
+/// opened: warn, start the probe) and its end (close the breaker, log), so
+/// each outage is announced, probed and ended exactly once.
 #[derive(Default)]
 struct Health {
-    /// Since when Redis is down, `None` while it is up.
+    /// Since when the breaker is open (a probe runs), `None` while closed.
     down_since: Option<Instant>,
 }
 
@@ -189,9 +199,10 @@ impl Redis {
         format!("{}:{kind}:{rest}", self.inner.namespace)
     }
 
-    /// Whether the last call reached Redis.
+    /// Whether calls go to Redis (the breaker is closed); `false` during
+    /// an outage, until a probe got an answer.
     pub fn is_up(&self) -> bool {
-        self.health().down_since.is_none()
+        self.inner.breaker.is_closed()
     }
 
     /// Runs one command; `op` names it in metrics and logs.
@@ -244,24 +255,19 @@ impl Redis {
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: Future<Output = ::redis::RedisResult<T>>,
     {
-        if !self.inner.breaker.try_acquire() {
+        // Open: fail at once. Never a trial — the probe finds Redis back.
+        if !self.inner.breaker.is_closed() {
             return Err(RedisError::Down);
         }
-        let conn = self
-            .inner
-            .conn
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone();
-        match tokio::time::timeout(self.inner.timeout, f(conn)).await {
+        match tokio::time::timeout(self.inner.timeout, f(self.conn())).await {
             Ok(Ok(v)) => {
-                self.reached();
+                self.inner.breaker.record_success();
                 Ok(v)
             }
             Ok(Err(e)) if answered(&e) => {
                 // Redis is up and refused this command (a bug or a full
                 // memory): counted, but no outage.
-                self.reached();
+                self.inner.breaker.record_success();
                 self.count_error(op);
                 tracing::warn!(op, error = %e, "redis refused a command");
                 Err(e.into())
@@ -284,17 +290,12 @@ impl Redis {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn reached(&self) {
-        self.inner.breaker.record_success();
-        let mut h = self.health();
-        if let Some(since) = h.down_since.take() {
-            drop(h);
-            tracing::info!(
-                addr = %self.inner.addr,
-                down_ms = since.elapsed().as_millis() as u64,
-                "redis reachable again"
-            );
-        }
+    fn conn(&self) -> ConnectionManager {
+        self.inner
+            .conn
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// A call that did not reach Redis; `stuck`: it timed out (the
@@ -302,28 +303,98 @@ impl Redis {
     fn failed(&self, op: &'static str, error: &str, stuck: bool) {
         self.count_error(op);
         let breaker = &self.inner.breaker;
-        let was_open = breaker.state() == BreakerState::Open;
         breaker.record_failure();
-        // A connection that stopped answering is replaced when the breaker
-        // opens on it (and after each failed trial), not after every slow
-        // answer: a busy moment must not cost every caller a reconnect.
-        if stuck && !was_open && breaker.state() == BreakerState::Open {
-            self.renew_connection();
+        if breaker.is_closed() {
+            // Below the breaker's threshold: a slow moment, not an outage.
+            return;
         }
         let mut h = self.health();
-        if h.down_since.is_none() {
-            h.down_since = Some(Instant::now());
-            drop(h);
-            tracing::warn!(
+        if h.down_since.is_some() {
+            // A late failure of a call made before it opened: this outage
+            // is announced and probed already.
+            return;
+        }
+        h.down_since = Some(Instant::now());
+        drop(h);
+        // A connection that stopped answering is replaced when the breaker
+        // opens on it, not after every slow answer: a busy moment must not
+        // cost every caller a reconnect.
+        if stuck {
+            self.renew_connection();
+        }
+        tracing::warn!(
+            addr = %self.inner.addr,
+            op,
+            error,
+            "redis unreachable: cache passes through, rate limits are local, \
+             scheduled jobs skip their turns until it is back"
+        );
+        self.inner.metrics.record(|| {
+            metrics::counter!("redis_outages_total").increment(1);
+        });
+        self.start_probe();
+    }
+
+    /// Starts the outage's probe: a task that holds the handle only
+    /// weakly (it ends when the last handle is dropped) and PINGs every
+    /// [`PROBE_EVERY`] until Redis answers.
+    fn start_probe(&self) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            // No runtime to probe from (not reached: `failed` runs inside
+            // a call): end the outage now, so calls try Redis again rather
+            // than fail for ever.
+            self.recovered();
+            return;
+        };
+        let handle: Weak<Inner> = Arc::downgrade(&self.inner);
+        runtime.spawn(async move {
+            loop {
+                tokio::time::sleep(PROBE_EVERY).await;
+                let Some(inner) = handle.upgrade() else {
+                    return;
+                };
+                if (Redis { inner }).probe().await {
+                    return;
+                }
+            }
+        });
+    }
+
+    /// One `PING` under the command deadline; on an answer the outage
+    /// ends, otherwise the connection is replaced for the next probe (and
+    /// for the callers after it).
+    async fn probe(&self) -> bool {
+        let mut conn = self.conn();
+        let ping = async move {
+            ::redis::cmd("PING")
+                .query_async::<::redis::Value>(&mut conn)
+                .await
+        };
+        match tokio::time::timeout(self.inner.timeout, ping).await {
+            Ok(Ok(_)) => {}
+            // An error reply comes from a live server: callers get answers.
+            Ok(Err(e)) if answered(&e) => {}
+            Ok(Err(_)) | Err(_) => {
+                self.renew_connection();
+                return false;
+            }
+        }
+        self.recovered();
+        true
+    }
+
+    /// Ends the outage: the breaker closes, the end is logged once.
+    fn recovered(&self) {
+        let mut h = self.health();
+        let since = h.down_since.take();
+        self.inner.breaker.close();
+        drop(h);
+        if let Some(since) = since {
+            tracing::info!(
                 addr = %self.inner.addr,
-                op,
-                error,
-                "redis unreachable: cache passes through, rate limits are local, \
-                 scheduled jobs skip their turns until it is back"
+                down_ms = since.elapsed().as_millis() as u64,
+                "redis reachable again"
             );
-            self.inner.metrics.record(|| {
-                metrics::counter!("redis_outages_total").increment(1);
-            });
         }
     }
 
@@ -374,8 +445,8 @@ fn manager(client: &Client) -> Result<ConnectionManager, String> {
     let config = ConnectionManagerConfig::new()
         .set_connection_timeout(Some(COMMAND_TIMEOUT))
         .set_response_timeout(Some(COMMAND_TIMEOUT))
-        // One attempt per reconnect: outages are paced by `RETRY_AFTER`,
-        // not by backoff inside the client.
+        // One attempt per reconnect: outages are paced by the probe
+        // (`PROBE_EVERY`), not by backoff inside the client.
         .set_number_of_retries(0);
     ConnectionManager::new_lazy_with_config(client.clone(), config)
         .map_err(|e| format!("REDIS_ADDR: {e}"))

@@ -11,9 +11,21 @@
 //! - [`TcpProxy::restore`]: back to normal. Bytes held during a blackhole
 //!   are delivered then, as TCP retransmission would.
 //!
+//! The proxy keeps reading what each side sends (also during a blackhole,
+//! when it holds the bytes instead of passing them on), so
+//! [`TcpProxy::sent_count`] can tell what a client sent even into a
+//! blackhole — e.g. that no command was sent while a breaker was open.
+//!
 //! The shared backend itself is never stopped.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
 
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
@@ -21,7 +33,7 @@ use tokio::{
         TcpListener, TcpStream,
         tcp::{OwnedReadHalf, OwnedWriteHalf},
     },
-    sync::{Mutex, watch},
+    sync::{Mutex, mpsc, watch},
     task::JoinHandle,
 };
 use tokio_util::sync::CancellationToken;
@@ -38,7 +50,46 @@ pub struct TcpProxy {
     addr: SocketAddr,
     upstream: SocketAddr,
     mode: watch::Sender<Mode>,
+    sent: Arc<Traffic>,
     running: Mutex<Option<(CancellationToken, JoinHandle<()>)>>,
+}
+
+/// What went through the proxy: connections accepted, and what clients
+/// sent once [`TcpProxy::record`] was called (one byte stream per
+/// connection).
+#[derive(Default)]
+struct Traffic {
+    accepted: AtomicUsize,
+    on: AtomicBool,
+    streams: std::sync::Mutex<Vec<Vec<u8>>>,
+}
+
+impl Traffic {
+    fn streams(&self) -> std::sync::MutexGuard<'_, Vec<Vec<u8>>> {
+        self.streams
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// One connection's client-to-backend bytes, appended to [`Traffic`].
+struct Tap {
+    sent: Arc<Traffic>,
+    stream: Option<usize>,
+}
+
+impl Tap {
+    fn record(&mut self, bytes: &[u8]) {
+        if !self.sent.on.load(Ordering::SeqCst) {
+            return;
+        }
+        let mut streams = self.sent.streams();
+        let i = *self.stream.get_or_insert_with(|| {
+            streams.push(Vec::new());
+            streams.len() - 1
+        });
+        streams[i].extend_from_slice(bytes);
+    }
 }
 
 impl TcpProxy {
@@ -51,9 +102,15 @@ impl TcpProxy {
             addr,
             upstream,
             mode,
+            sent: Arc::default(),
             running: Mutex::new(None),
         };
-        *proxy.running.lock().await = Some(serve(listener, upstream, proxy.mode.clone()));
+        *proxy.running.lock().await = Some(serve(
+            listener,
+            upstream,
+            proxy.mode.clone(),
+            proxy.sent.clone(),
+        ));
         proxy
     }
 
@@ -99,6 +156,32 @@ impl TcpProxy {
         self.mode.send_replace(Mode::Slow(delay));
     }
 
+    /// Connections accepted so far (during a blackhole too).
+    pub fn connections(&self) -> usize {
+        self.sent.accepted.load(Ordering::SeqCst)
+    }
+
+    /// Keeps, from now on, every byte clients send through the proxy (on
+    /// open connections and new ones) for [`TcpProxy::sent_count`].
+    pub fn record(&self) {
+        self.sent.on.store(true, Ordering::SeqCst);
+    }
+
+    /// How often `needle` occurs in what clients sent since
+    /// [`TcpProxy::record`], each connection's bytes searched as one
+    /// stream. A byte counts once the proxy has read it, which it does
+    /// during a blackhole too.
+    pub fn sent_count(&self, needle: &[u8]) -> usize {
+        if needle.is_empty() {
+            return 0;
+        }
+        self.sent
+            .streams()
+            .iter()
+            .map(|s| s.windows(needle.len()).filter(|w| *w == needle).count())
+            .sum()
+    }
+
     /// Listens again on the same address (after a cut) and moves bytes at
     /// full speed again (after a blackhole or a slow-down).
     pub async fn restore(&self) {
@@ -108,7 +191,12 @@ impl TcpProxy {
             let listener = TcpListener::bind(self.addr)
                 .await
                 .expect("rebind the proxy's address");
-            *running = Some(serve(listener, self.upstream, self.mode.clone()));
+            *running = Some(serve(
+                listener,
+                self.upstream,
+                self.mode.clone(),
+                self.sent.clone(),
+            ));
         }
     }
 }
@@ -127,6 +215,7 @@ fn serve(
     listener: TcpListener,
     upstream: SocketAddr,
     mode: watch::Sender<Mode>,
+    sent: Arc<Traffic>,
 ) -> (CancellationToken, JoinHandle<()>) {
     let stop = CancellationToken::new();
     let token = stop.clone();
@@ -137,7 +226,9 @@ fn serve(
                 () = token.cancelled() => break,
                 accepted = listener.accept() => {
                     let Ok((client, _)) = accepted else { continue };
-                    conns.spawn(pipe(client, upstream, mode.subscribe(), token.clone()));
+                    sent.accepted.fetch_add(1, Ordering::SeqCst);
+                    let tap = Tap { sent: sent.clone(), stream: None };
+                    conns.spawn(pipe(client, upstream, mode.subscribe(), tap, token.clone()));
                 }
             }
         }
@@ -152,6 +243,7 @@ async fn pipe(
     client: TcpStream,
     upstream: SocketAddr,
     mode: watch::Receiver<Mode>,
+    tap: Tap,
     stop: CancellationToken,
 ) {
     let Ok(server) = TcpStream::connect(upstream).await else {
@@ -165,33 +257,58 @@ async fn pipe(
     // `copy_bidirectional` would.
     tokio::select! {
         () = stop.cancelled() => {}
-        () = forward(client_read, server_write, mode.clone()) => {}
-        () = forward(server_read, client_write, mode) => {}
+        () = forward(client_read, server_write, mode.clone(), Some(tap)) => {}
+        () = forward(server_read, client_write, mode, None) => {}
     }
 }
 
 /// Copies one direction chunk by chunk, holding bytes while the proxy is a
-/// blackhole and delaying them while it is slow.
-async fn forward(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, mut mode: watch::Receiver<Mode>) {
-    let mut buf = vec![0u8; 16 * 1024];
-    loop {
-        if hold_while_blackholed(&mut mode).await.is_err() {
-            return;
+/// blackhole and delaying them while it is slow. Reading goes on whatever
+/// the mode (what was read is held, in order), so `tap` sees everything
+/// the sender sent; the peer sees nothing more than before.
+async fn forward(
+    mut from: OwnedReadHalf,
+    mut to: OwnedWriteHalf,
+    mut mode: watch::Receiver<Mode>,
+    mut tap: Option<Tap>,
+) {
+    let (held, mut next) = mpsc::unbounded_channel::<Vec<u8>>();
+    let read = async move {
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            let n = match from.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            if let Some(tap) = &mut tap {
+                tap.record(&buf[..n]);
+            }
+            if held.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
         }
-        let n = match from.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => n,
-        };
-        // Bytes read just before a blackhole began wait for its end too.
-        let Ok(current) = hold_while_blackholed(&mut mode).await else {
-            return;
-        };
-        if let Mode::Slow(delay) = current {
-            tokio::time::sleep(delay).await;
+        // The sender is done: what is held still goes out (the writer
+        // ends once it is drained), then the connection ends.
+        drop(held);
+        std::future::pending::<()>().await;
+    };
+    let write = async move {
+        while let Some(chunk) = next.recv().await {
+            // Bytes read before or during a blackhole wait for its end.
+            let Ok(current) = hold_while_blackholed(&mut mode).await else {
+                return;
+            };
+            if let Mode::Slow(delay) = current {
+                tokio::time::sleep(delay).await;
+            }
+            if to.write_all(&chunk).await.is_err() {
+                return;
+            }
         }
-        if to.write_all(&buf[..n]).await.is_err() {
-            return;
-        }
+    };
+    tokio::select! {
+        () = read => {}
+        () = write => {}
     }
 }
 
@@ -208,6 +325,7 @@ async fn hold_while_blackholed(mode: &mut watch::Receiver<Mode>) -> Result<Mode,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::eventually;
 
     /// An upstream that echoes every byte back.
     async fn echo_server() -> SocketAddr {
@@ -258,5 +376,41 @@ mod tests {
         proxy.restore().await;
         let mut again = TcpStream::connect(proxy.addr()).await.unwrap();
         assert_eq!(round_trip(&mut again, 4).await, 4);
+    }
+
+    #[tokio::test]
+    async fn what_clients_send_is_counted_even_into_a_blackhole() {
+        let proxy = TcpProxy::start(echo_server().await).await;
+        let mut conn = TcpStream::connect(proxy.addr()).await.unwrap();
+        conn.write_all(b"before-recording").await.unwrap();
+        let mut got = [0u8; 16];
+        conn.read_exact(&mut got).await.unwrap();
+        proxy.record();
+        assert_eq!(proxy.sent_count(b"before"), 0, "not recorded yet");
+
+        // Split across two writes, the needle still counts once.
+        conn.write_all(b"GET ma").await.unwrap();
+        conn.write_all(b"rk\n").await.unwrap();
+        let mut echoed = [0u8; 9];
+        conn.read_exact(&mut echoed).await.unwrap();
+        assert_eq!(&echoed, b"GET mark\n");
+        assert_eq!(proxy.sent_count(b"mark"), 1);
+
+        proxy.blackhole();
+        assert_eq!(proxy.connections(), 1);
+        let mut other = TcpStream::connect(proxy.addr()).await.unwrap();
+        other.write_all(b"mark mark").await.unwrap();
+        // Read by the proxy (and held from the echo server) at once.
+        eventually("the blackholed bytes are counted", async || {
+            proxy.sent_count(b"mark") == 3 && proxy.connections() == 2
+        })
+        .await;
+        let held =
+            tokio::time::timeout(Duration::from_millis(300), other.read_exact(&mut [0u8; 1])).await;
+        assert!(held.is_err(), "a blackholed connection delivered a byte");
+        proxy.restore().await;
+        let mut back = [0u8; 9];
+        other.read_exact(&mut back).await.unwrap();
+        assert_eq!(&back, b"mark mark");
     }
 }

@@ -20,8 +20,16 @@ use crate::bus::BoxFuture;
 pub trait CacheStore: Send + Sync {
     /// `memory` or `redis`: the `store` label of the cache metrics.
     fn kind(&self) -> &'static str;
+    /// Whether the store is reachable now, as far as it knows without
+    /// asking (Redis: its breaker is closed). While it is not, reads miss
+    /// and writes are dropped at once, so callers need not wait for each
+    /// other to fill it.
+    fn available(&self) -> bool {
+        true
+    }
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Option<Bytes>>;
-    fn put(&self, key: String, value: Bytes, ttl: Duration) -> BoxFuture<'_, ()>;
+    /// Whether the value was stored.
+    fn put(&self, key: String, value: Bytes, ttl: Duration) -> BoxFuture<'_, bool>;
     fn invalidate_prefix(&self, prefix: String) -> BoxFuture<'_, ()>;
 }
 
@@ -68,8 +76,11 @@ impl CacheStore for MokaStore {
         Box::pin(async move { self.cache.get(key).await.map(|e| e.value) })
     }
 
-    fn put(&self, key: String, value: Bytes, ttl: Duration) -> BoxFuture<'_, ()> {
-        Box::pin(async move { self.cache.insert(key, Entry { value, ttl }).await })
+    fn put(&self, key: String, value: Bytes, ttl: Duration) -> BoxFuture<'_, bool> {
+        Box::pin(async move {
+            self.cache.insert(key, Entry { value, ttl }).await;
+            true
+        })
     }
 
     fn invalidate_prefix(&self, prefix: String) -> BoxFuture<'_, ()> {

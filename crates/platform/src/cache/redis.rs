@@ -102,6 +102,10 @@ impl CacheStore for RedisStore {
         "redis"
     }
 
+    fn available(&self) -> bool {
+        self.redis.is_up()
+    }
+
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Option<Bytes>> {
         Box::pin(async move {
             let pending = self.retry_pending().await;
@@ -117,7 +121,7 @@ impl CacheStore for RedisStore {
         })
     }
 
-    fn put(&self, key: String, value: Bytes, ttl: Duration) -> BoxFuture<'_, ()> {
+    fn put(&self, key: String, value: Bytes, ttl: Duration) -> BoxFuture<'_, bool> {
         Box::pin(async move {
             let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
             let mut cmd = ::redis::cmd("SET");
@@ -126,7 +130,7 @@ impl CacheStore for RedisStore {
                 .arg("PX")
                 .arg(ms);
             // Dropped when Redis is away: the next read is a miss.
-            let _ = self.redis.query::<()>("cache_put", &cmd).await;
+            self.redis.query::<()>("cache_put", &cmd).await.is_ok()
         })
     }
 

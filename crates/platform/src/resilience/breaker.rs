@@ -19,6 +19,13 @@
 //!
 //! What counts as a failure is the caller's decision (the gateway: 5xx,
 //! timeouts, connection errors).
+//!
+//! **Probed use.** A dependency that can be asked whether it is back
+//! without a caller's request (Redis answers `PING`) needs no caller to be
+//! a trial: its callers ask [`Breaker::is_closed`] instead of
+//! [`Breaker::try_acquire`], so while open every call fails at once,
+//! however long the outage, and the owner's background probe calls
+//! [`Breaker::close`] on its first answer.
 
 use std::{
     sync::Mutex,
@@ -211,6 +218,21 @@ impl Breaker {
         }
     }
 
+    /// Whether calls may go without being a trial: closed only. For probed
+    /// use (see the module docs): open and half-open both refuse, and no
+    /// call is ever admitted as a trial.
+    pub fn is_closed(&self) -> bool {
+        matches!(self.lock().phase, Phase::Closed)
+    }
+
+    /// Closes the breaker on evidence from outside the calls (a probe that
+    /// got an answer); a fresh window starts.
+    pub fn close(&self) {
+        let mut inner = self.lock();
+        inner.phase = Phase::Closed;
+        inner.window.clear();
+    }
+
     /// How long until an open breaker lets a trial through.
     pub fn retry_in(&self) -> Duration {
         self.retry_in_at(Instant::now())
@@ -386,6 +408,33 @@ mod tests {
         assert!(b.try_acquire_at(two_secs));
         b.record_at(two_secs, true);
         assert_eq!(b.state_at(two_secs), BreakerState::Closed);
+    }
+
+    #[test]
+    fn probed_use_refuses_every_call_until_closed_from_outside() {
+        let t = Instant::now();
+        let b = Breaker::new_at(cfg(), t);
+        assert!(b.is_closed());
+        for _ in 0..cfg().min_requests {
+            b.record_at(t, false);
+        }
+        assert!(!b.is_closed());
+        // Long after the open period a trial would be due, callers that
+        // only ask `is_closed` are still refused: none becomes the trial.
+        let later = t + cfg().open_for * 10;
+        assert_eq!(b.state_at(later), BreakerState::HalfOpen);
+        assert!(!b.is_closed());
+        // A late answer of a call made before it opened changes nothing.
+        b.record_at(later, true);
+        assert!(!b.is_closed());
+        b.close();
+        assert!(b.is_closed());
+        assert_eq!(b.state_at(later), BreakerState::Closed);
+        // A fresh window: four failures after closing do not open it.
+        for _ in 0..cfg().min_requests - 1 {
+            b.record_at(later, false);
+        }
+        assert!(b.is_closed());
     }
 
     #[test]

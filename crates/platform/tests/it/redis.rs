@@ -14,10 +14,14 @@ use std::{
 use bytes::Bytes;
 use marimo_platform::{
     cache::{CacheStore, RedisStore},
+    config::LogFormat,
     lock::{self, Lease, LocalLocks, Locks, Turn, run_exclusive},
     redis::{LuaScript, Redis, RedisError},
+    telemetry::log,
 };
 use marimo_testkit::{TcpProxy, TestRedis, eventually, redis_url};
+
+use crate::support::Capture;
 
 const TTL: Duration = Duration::from_secs(60);
 
@@ -195,39 +199,83 @@ async fn store_passes_through_while_redis_is_cut_and_catches_up_after() {
     assert_eq!(store.get("/api/config/c").await, None, "dropped put");
 }
 
+// A current-thread runtime: the probe task and the log subscriber set
+// below live on this one thread.
 #[tokio::test]
-async fn a_blackholed_redis_is_cut_off_by_the_breaker_and_used_again_after() {
+async fn a_blackholed_redis_is_cut_off_and_found_back_by_a_probe_never_by_a_caller() {
     let Some(url) = redis_url() else { return };
+    let capture = Capture::default();
+    let _logs =
+        tracing::subscriber::set_default(log::subscriber("info", LogFormat::Json, capture.clone()));
     let proxy = TcpProxy::to_url(&url).await;
     let t = TestRedis::new(&proxy.url("redis"));
     let r = t.client("test");
     let store = RedisStore::new(r.clone());
-    store
-        .put("/api/shop/a".into(), Bytes::from_static(b"a"), TTL)
-        .await;
-    assert!(store.get("/api/shop/a").await.is_some());
+    put_surely(&store, "/api/shop/a", b"a").await;
 
     // Redis stops answering without closing anything: every call still
     // ends (its deadline), and soon the breaker answers for Redis without
     // touching the network at all.
+    let logged_before = capture.lines().len();
     proxy.blackhole();
     eventually("the breaker opened", async || {
         matches!(
-            r.query::<Option<String>>("test_get", ::redis::cmd("GET").arg("k"))
+            r.query::<Option<String>>("test_get", ::redis::cmd("GET").arg("trip"))
                 .await,
             Err(RedisError::Down)
         )
     })
     .await;
     assert!(!r.is_up());
-    assert_eq!(store.get("/api/shop/a").await, None, "a miss, not an error");
 
-    proxy.restore().await;
-    eventually("the store reads from Redis again", async || {
-        store.get("/api/shop/a").await.is_some()
+    // While it is open, callers keep calling (past the moment a caller
+    // used to be let through as the trial) and fail at once; the proxy
+    // sees none of their commands, only the probes. Each probe that got no
+    // answer leaves its connection for a fresh one: three new connections
+    // are three probes (their PING waits behind the connection's
+    // handshake, which the blackhole holds).
+    proxy.record();
+    let connections = proxy.connections();
+    let marker = format!("while-open-{}", marimo_platform::ids::new_id());
+    let mut calls = 0;
+    eventually("three probes", async || {
+        let got = r
+            .query::<Option<String>>("test_get", ::redis::cmd("GET").arg(&marker))
+            .await;
+        assert!(matches!(got, Err(RedisError::Down)), "{got:?}");
+        assert_eq!(store.get(&marker).await, None, "a miss, not an error");
+        store
+            .put(marker.clone(), Bytes::from_static(b"x"), TTL)
+            .await;
+        calls += 3;
+        proxy.connections() >= connections + 3
     })
     .await;
-    assert!(r.is_up());
+    assert!(calls >= 3);
+    assert_eq!(
+        proxy.sent_count(marker.as_bytes()),
+        0,
+        "a caller's command was sent while the breaker was open"
+    );
+
+    // Healed: a probe finds it (no caller calls meanwhile) and closes the
+    // breaker; then callers are served again.
+    proxy.restore().await;
+    eventually("a probe closed the breaker", async || r.is_up()).await;
+    assert_eq!(proxy.sent_count(marker.as_bytes()), 0);
+    assert!(proxy.sent_count(b"PING") >= 1, "closed by a PING");
+    // One warning for the outage, one line for its end.
+    let lines = capture.lines().split_off(logged_before);
+    still_there(&store, "/api/shop/a").await;
+
+    let said = |m: &str| {
+        lines
+            .iter()
+            .filter(|l| l["message"].as_str().is_some_and(|s| s.starts_with(m)))
+            .count()
+    };
+    assert_eq!(said("redis unreachable"), 1, "{lines:?}");
+    assert_eq!(said("redis reachable again"), 1, "{lines:?}");
 }
 
 #[tokio::test]

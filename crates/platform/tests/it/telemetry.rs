@@ -2,7 +2,7 @@
 //! status, consumer outcomes and dead letters in the consumer's
 //! `/metrics`, JSON log lines that carry the request's trace context.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::{Router, routing::get};
 use marimo_platform::{
@@ -14,7 +14,9 @@ use marimo_platform::{
     telemetry::log,
 };
 use marimo_testkit::{backends, context, context_on, eventually, scrape::sample, spawn};
-use serde_json::{Value, json};
+use serde_json::json;
+
+use crate::support::Capture;
 
 /// The current value of a sample in `ctx`'s `/metrics` (0 when absent).
 async fn value(ctx: &ServiceContext, name: &str, labels: &[(&str, &str)]) -> f64 {
@@ -212,36 +214,6 @@ async fn a_stopped_service_leaves_its_pool_unreferenced() {
 }
 
 /// Log lines written to memory.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
-    type Writer = Capture;
-    fn make_writer(&'a self) -> Capture {
-        self.clone()
-    }
-}
-
-impl Capture {
-    fn lines(&self) -> Vec<Value> {
-        String::from_utf8(self.0.lock().unwrap().clone())
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-            .collect()
-    }
-}
-
 async fn whoami(caller: Caller) -> &'static str {
     tracing::info!(answer = 42, "who am i");
     let _ = caller;
