@@ -210,14 +210,13 @@ impl Change {
 }
 
 /// Applies `change` of `qty` (worth `value`, for the changes that move
-/// value) to the balance of (`sku`, `warehouse`); `false`, and nothing
+/// value) to the balance of `(sku, warehouse)`; `false`, and nothing
 /// changed, when the row cannot cover it.
 pub async fn apply<'e>(
     ex: impl Executor<'e, Database = Any>,
     t: &TenantId,
     change: Change,
-    sku: &str,
-    warehouse: &str,
+    (sku, warehouse): (&str, &str),
     qty: i64,
     value: i64,
     now: &str,

@@ -28,8 +28,11 @@ struct World {
 }
 
 async fn world(backend: &Backend) -> World {
+    world_on(backend.settings(&[]).await).await
+}
+
+async fn world_on(settings: marimo_platform::config::Settings) -> World {
     let bus = Bus::embedded();
-    let settings = backend.settings(&[]).await;
     let users = context_on(ServiceName::Users, settings.clone(), bus.clone()).await;
     let marimo_testkit::Service { ctx, server } =
         start_service(ServiceName::Factory, settings, bus, marimo_factory::router).await;
@@ -485,28 +488,21 @@ async fn row_policies_hide_other_tenants_from_a_query_without_a_filter() {
     else {
         return;
     };
-    let w = world(&backend).await;
+    let settings = backend.settings(&[]).await;
+    let url = match &settings.database {
+        DatabaseConfig::Postgres { url } => url.clone(),
+        DatabaseConfig::Sqlite { .. } => unreachable!("a PostgreSQL backend"),
+    };
+    let w = world_on(settings).await;
     let (acme, globex) = (w.new_tenant("acme").await, w.new_tenant("globex").await);
     let (a, g) = (w.tenant(&acme), w.tenant(&globex));
     let (a_ids, _) = tokio::join!(
         a.flow(("10", "2.00"), ("100", "0.05"), "2"),
         g.flow(("4", "3.00"), ("10", "0.10"), "1"),
     );
-    let url = match &backend.settings(&[]).await.database {
-        DatabaseConfig::Postgres { url } => url.clone(),
-        DatabaseConfig::Sqlite { .. } => unreachable!("a PostgreSQL backend"),
-    };
-    // The factory's schema lives in the test database the factory uses:
-    // connect to that database as an ordinary role.
+    // The factory's database, as an ordinary role (superusers bypass
+    // every policy).
     let owner = w.factory.db();
-    let database: String = sqlx::query_scalar("SELECT current_database()")
-        .fetch_one(owner.pool())
-        .await
-        .unwrap();
-    let url = match url.rfind('/') {
-        Some(i) => format!("{}/{database}", &url[..i]),
-        None => url,
-    };
     let role = format!(
         "marimo_app_{}",
         marimo_platform::ids::new_id().replace('-', "")[..12].to_owned()
