@@ -32,10 +32,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use marimo_factory::{Factory, Item, NewBom, domain};
+use marimo_factory::{Factory, Item, NewBom, Requester, domain};
 use marimo_platform::{
     auth::{JwtKeys, Role, jwt::Identity},
     service::ServiceName,
+    tenant::TenantId,
 };
 use marimo_testkit::{Backend, TEST_JWT_SECRET};
 use serde_json::json;
@@ -60,6 +61,11 @@ fn item(sku: &str, kind: domain::items::Kind) -> Item {
     }
 }
 
+/// The bench runs in the default tenant (a single business).
+fn dt() -> TenantId {
+    TenantId::default_tenant()
+}
+
 fn per_sec(n: usize, d: Duration) -> f64 {
     n as f64 / d.as_secs_f64()
 }
@@ -73,17 +79,17 @@ async fn moves(f: &Arc<Factory>, backend: &str, n: usize, conc: usize) {
     use domain::items::Kind;
     let actor = "bench";
     // One client, one SKU: receipt, issue, receipt, issue...
-    f.create_item(actor, item("SEQ", Kind::RawMaterial))
+    f.create_item(&dt(), actor, item("SEQ", Kind::RawMaterial))
         .await
         .expect("item");
     let t = Instant::now();
     for i in 0..n {
         if i % 2 == 0 {
-            f.receive(actor.into(), "SEQ", "MAIN", 2000, 150, None)
+            f.receive(Requester::new(&dt(), actor), "SEQ", "MAIN", 2000, 150, None)
                 .await
                 .expect("receipt");
         } else {
-            f.issue(actor.into(), "SEQ", "MAIN", 1000, None)
+            f.issue(Requester::new(&dt(), actor), "SEQ", "MAIN", 1000, None)
                 .await
                 .expect("issue");
         }
@@ -97,11 +103,11 @@ async fn moves(f: &Arc<Factory>, backend: &str, n: usize, conc: usize) {
 
     // `conc` clients, each on its own SKU.
     for c in 0..conc {
-        f.create_item(actor, item(&format!("PAR{c}"), Kind::RawMaterial))
+        f.create_item(&dt(), actor, item(&format!("PAR{c}"), Kind::RawMaterial))
             .await
             .expect("item");
     }
-    f.create_item(actor, item("HOT", Kind::RawMaterial))
+    f.create_item(&dt(), actor, item("HOT", Kind::RawMaterial))
         .await
         .expect("item");
     for (label, shared) in [("own SKU each", false), ("one shared SKU", true)] {
@@ -120,12 +126,19 @@ async fn moves(f: &Arc<Factory>, backend: &str, n: usize, conc: usize) {
                     };
                     for i in 0..per {
                         if i % 2 == 0 {
-                            f.receive("bench".into(), &sku, "MAIN", 2000, 150, None)
-                                .await
-                                .expect("receipt");
+                            f.receive(
+                                Requester::new(&dt(), "bench"),
+                                &sku,
+                                "MAIN",
+                                2000,
+                                150,
+                                None,
+                            )
+                            .await
+                            .expect("receipt");
                             made.fetch_add(1, Ordering::Relaxed);
                         } else if f
-                            .issue("bench".into(), &sku, "MAIN", 1000, None)
+                            .issue(Requester::new(&dt(), "bench"), &sku, "MAIN", 1000, None)
                             .await
                             .is_ok()
                         {
@@ -218,7 +231,7 @@ async fn build_bom(f: &Factory) -> String {
             _ => Kind::Component,
         };
         for k in 0..*size {
-            f.create_item("bench", item(&name(level, k), kind))
+            f.create_item(&dt(), "bench", item(&name(level, k), kind))
                 .await
                 .expect("item");
         }
@@ -236,6 +249,7 @@ async fn build_bom(f: &Factory) -> String {
                 .collect();
             let bom = f
                 .create_bom(
+                    &dt(),
                     "bench",
                     NewBom {
                         product_sku: name(level, k),
@@ -264,7 +278,7 @@ async fn explosion(f: &Factory, url: &str, backend: &str, runs: usize) {
     let mut leaves = 0;
     for _ in 0..runs {
         let t = Instant::now();
-        let (_, e) = f.explode(&root, 7000).await.expect("explode");
+        let (_, e) = f.explode(&dt(), &root, 7000).await.expect("explode");
         engine.push(t.elapsed());
         leaves = e.requirements.len();
         assert_eq!(e.depth, 4);

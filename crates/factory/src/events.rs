@@ -1,16 +1,18 @@
 //! Events the factory publishes (docs/EVENTS.md), always through the
-//! outbox in the transaction of the change they report, and the one it
+//! outbox in the transaction of the change they report, and the ones it
 //! consumes: `config.reference.changed` for units of measure, which keeps
 //! the factory's copy of the config service's units (items are validated
-//! against it, by a foreign key). Payloads are the types of
-//! `marimo_contracts`; quantities and amounts are decimal strings, as in
-//! the API.
+//! against it, by a foreign key), and `users.tenant.created`, which seeds
+//! a new tenant's units, main warehouse and settings. Each is applied in
+//! the envelope's tenant. Payloads are the types of `marimo_contracts`;
+//! quantities and amounts are decimal strings, as in the API.
 
 use marimo_contracts::{
     Topic,
     config::{REFERENCE_CHANGED as REFERENCE, RefKind},
     factory::{self as contract, StockLow, StockReceived, WorkOrder, WorkOrderCompleted},
     ids::{MoveId, Sku, WarehouseCode, WorkOrderId},
+    users::TENANT_CREATED,
     values::{self, Money, Qty, UnitCost},
 };
 use marimo_platform::{
@@ -128,28 +130,39 @@ pub fn work_order_completed(c: &Completed<'_>, currency: &Currency) -> Envelope 
 /// The factory's queue.
 pub const QUEUE: &str = "factory";
 pub const REFERENCE_CHANGED: &str = REFERENCE.name();
+pub const TENANT_CREATED_EVENT: &str = TENANT_CREATED.name();
 
-/// Subscribes the factory's queue.
+/// Subscribes the factory's queue. A new tenant is seeded with
+/// `currency`, the factory's base currency.
 pub async fn subscribe(
     ctx: &marimo_platform::service::ServiceContext,
     db: marimo_platform::db::Db,
+    currency: String,
 ) -> Result<(), marimo_platform::bus::BusError> {
     let bus_db = db.clone();
     ctx.bus
         .subscribe(
             &bus_db,
             QUEUE,
-            &[REFERENCE_CHANGED],
+            &[REFERENCE_CHANGED, TENANT_CREATED_EVENT],
             move |env: Envelope| {
                 let db = db.clone();
-                async move { handle(&db, env).await }
+                let currency = currency.clone();
+                async move { handle(&db, &currency, env).await }
             },
         )
         .await
 }
 
-/// Applies one event exactly once.
-pub async fn handle(db: &marimo_platform::db::Db, env: Envelope) -> Result<(), HandlerError> {
+/// Applies one event exactly once, in the envelope's tenant.
+pub async fn handle(
+    db: &marimo_platform::db::Db,
+    currency: &str,
+    env: Envelope,
+) -> Result<(), HandlerError> {
+    if env.is(TENANT_CREATED) {
+        return seed_tenant(db, currency, env).await;
+    }
     if !env.is(REFERENCE) {
         return Err(HandlerError::Permanent(format!(
             "{} v{} is not an event the factory consumes",
@@ -168,12 +181,41 @@ pub async fn handle(db: &marimo_platform::db::Db, env: Envelope) -> Result<(), H
     let code = crate::domain::items::parse_unit(unit("code", change.item.code())?)
         .map_err(|e| HandlerError::Permanent(e.message.clone()))?;
     let name = unit("name", change.item.name())?;
-    let Some(mut tx) = inbox::begin(db, QUEUE, &env.id).await? else {
+    let tenant = &env.tenant;
+    let Some(mut tx) = inbox::begin_in(&db.tenant(tenant), QUEUE, &env.id).await? else {
         return Ok(());
     };
-    crate::store::items::upsert_unit(&mut *tx, &code, name).await?;
+    crate::store::items::upsert_unit(&mut *tx, tenant, &code, name).await?;
     tx.commit().await?;
-    tracing::info!(%code, "unit of measure from the config service");
+    tracing::info!(%code, %tenant, "unit of measure from the config service");
+    Ok(())
+}
+
+/// `users.tenant.created`: gives the new tenant what the default tenant
+/// got at installation (units, the main warehouse, the base currency).
+/// Idempotent twice over: the inbox applies an event once, and the seeds
+/// leave existing rows alone.
+async fn seed_tenant(
+    db: &marimo_platform::db::Db,
+    currency: &str,
+    env: Envelope,
+) -> Result<(), HandlerError> {
+    let created = env.decode(TENANT_CREATED)?;
+    let tenant = &env.tenant;
+    // The event is published in the new tenant; one naming another tenant
+    // than it travels in is refused rather than seeding either.
+    if created.tenant_id != tenant.as_str() {
+        return Err(HandlerError::Permanent(format!(
+            "users.tenant.created for tenant {} arrived in tenant {tenant}",
+            created.tenant_id
+        )));
+    }
+    let Some(mut tx) = inbox::begin_in(&db.tenant(tenant), QUEUE, &env.id).await? else {
+        return Ok(());
+    };
+    crate::store::schema::seed(&mut tx, tenant, currency, crate::DEFAULT_WAREHOUSE).await?;
+    tx.commit().await?;
+    tracing::info!(%tenant, slug = %created.slug, "tenant seeded");
     Ok(())
 }
 

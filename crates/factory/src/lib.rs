@@ -44,6 +44,7 @@ use marimo_platform::{
     money::Currency,
     service::{ServiceContext, StartError},
     telemetry::Metrics,
+    tenant::TenantId,
 };
 
 // utoipa's macros expand to fully qualified paths of the types named in
@@ -105,7 +106,7 @@ const IDEMPOTENCY_TTL: std::time::Duration = std::time::Duration::from_secs(24 *
 pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
     let factory = start(&ctx).await?;
     marimo_platform::idempotency::spawn_purge(&ctx, factory.db.clone(), IDEMPOTENCY_TTL);
-    events::subscribe(&ctx, factory.db.clone()).await?;
+    events::subscribe(&ctx, factory.db.clone(), factory.currency.code().to_owned()).await?;
     let api = api::routes(std::sync::Arc::new(factory));
     // Stock moves claim their key in their own transaction; the layer
     // covers the rest (items, BOMs, work orders, products).
@@ -129,12 +130,17 @@ pub async fn start(ctx: &ServiceContext) -> Result<Factory, StartError> {
         .ok_or("the factory service was started without a database")?;
     db.migrate(&MIGRATOR).await?;
     store::schema::install_guards(&db).await?;
-    store::schema::seed(&db, DEFAULT_CURRENCY, DEFAULT_WAREHOUSE).await?;
+    store::schema::seed_default(&db, DEFAULT_CURRENCY, DEFAULT_WAREHOUSE).await?;
     // The base currency is the factory's own setting (seeded USD), read
-    // once: the factory keeps one currency for its whole life.
-    let code = store::schema::setting(&db, store::schema::CURRENCY_SETTING)
-        .await?
-        .unwrap_or_else(|| DEFAULT_CURRENCY.to_owned());
+    // once: the factory keeps one currency for its whole life (the
+    // default tenant's; new tenants are seeded with the same).
+    let code = store::schema::setting(
+        &db,
+        &TenantId::default_tenant(),
+        store::schema::CURRENCY_SETTING,
+    )
+    .await?
+    .unwrap_or_else(|| DEFAULT_CURRENCY.to_owned());
     let currency =
         Currency::new(&code).ok_or_else(|| format!("factory: unknown base currency '{code}'"))?;
     Ok(Factory {

@@ -109,6 +109,7 @@ async fn create(
     }
     let bom = f
         .create_bom(
+            &caller.tenant,
             &caller.user_id,
             NewBom {
                 product_sku,
@@ -144,7 +145,7 @@ pub(super) struct ListQuery {
 )]
 async fn list(
     State(f): State<AppState>,
-    _: Authorized<ProductionManagers>,
+    Authorized(caller, _): Authorized<ProductionManagers>,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Json<BomList>> {
     let product = match q
@@ -156,8 +157,8 @@ async fn list(
         Some(s) => items::parse_sku("product_sku", s)?,
         None => String::new(),
     };
-    let mut conn = f.db.pool().acquire().await?;
-    let boms = store::list(&mut conn, &product)
+    let mut tx = f.db.tenant(&caller.tenant).snapshot().await?;
+    let boms = store::list(&mut tx, &caller.tenant, &product)
         .await?
         .iter()
         .map(views::bom)
@@ -177,11 +178,11 @@ async fn list(
 )]
 async fn show(
     State(f): State<AppState>,
-    _: Authorized<ProductionManagers>,
+    Authorized(caller, _): Authorized<ProductionManagers>,
     IdPath(id): IdPath,
 ) -> ApiResult<Json<BomAnswer>> {
-    let mut conn = f.db.pool().acquire().await?;
-    let bom = store::find(&mut conn, &id)
+    let mut tx = f.db.tenant(&caller.tenant).snapshot().await?;
+    let bom = store::find(&mut tx, &caller.tenant, &id)
         .await?
         .ok_or_else(|| ApiError::not_found("no such bill of materials"))?;
     Ok(Json(BomAnswer {
@@ -212,7 +213,7 @@ pub(super) struct ExplodeQuery {
 )]
 async fn explode(
     State(f): State<AppState>,
-    _: Authorized<ProductionManagers>,
+    Authorized(caller, _): Authorized<ProductionManagers>,
     IdPath(id): IdPath,
     Query(q): Query<ExplodeQuery>,
 ) -> ApiResult<Json<Explosion>> {
@@ -223,7 +224,7 @@ async fn explode(
         }
         None => qty::ONE,
     };
-    let (bom, explosion) = f.explode(&id, amount).await?;
+    let (bom, explosion) = f.explode(&caller.tenant, &id, amount).await?;
     let requirements = explosion
         .requirements
         .iter()

@@ -71,9 +71,10 @@ fn parse_status(raw: &str) -> ApiResult<ProductStatus> {
 )]
 async fn list_products(
     State(f): State<AppState>,
-    _: Authorized<ProductionManagers>,
+    Authorized(caller, _): Authorized<ProductionManagers>,
 ) -> ApiResult<Json<ProductList>> {
-    let products: Vec<_> = item_store::list_products(f.db.pool())
+    let mut tx = f.db.tenant(&caller.tenant).read().await?;
+    let products: Vec<_> = item_store::list_products(&mut *tx, &caller.tenant)
         .await?
         .iter()
         .map(|(item, on_hand)| views::product(item, *on_hand))
@@ -141,7 +142,7 @@ async fn create_product(
         status,
     };
     let item = f
-        .create_item_with_stock(&caller.user_id, new, opening)
+        .create_item_with_stock(&caller.tenant, &caller.user_id, new, opening)
         .await?;
     Ok((
         StatusCode::CREATED,
@@ -162,10 +163,10 @@ async fn create_product(
 )]
 async fn show_product(
     State(f): State<AppState>,
-    _: Authorized<ProductionManagers>,
+    Authorized(caller, _): Authorized<ProductionManagers>,
     IdPath(id): IdPath,
 ) -> ApiResult<Json<ProductAnswer>> {
-    let (product, on_hand) = f.product(&id).await?;
+    let (product, on_hand) = f.product(&caller.tenant, &id).await?;
     Ok(Json(ProductAnswer {
         success: true,
         product: views::product(&product, on_hand),
@@ -197,7 +198,9 @@ async fn set_status(
     Json(b): Json<StatusBody>,
 ) -> ApiResult<Json<marimo_platform::openapi::Done>> {
     let status = parse_status(&required("status", b.status)?)?;
-    let item = f.set_product_status(&caller.user_id, &id, status).await?;
+    let item = f
+        .set_product_status(&caller.tenant, &caller.user_id, &id, status)
+        .await?;
     Ok(Json(marimo_platform::openapi::Done::new(format!(
         "status of {} is now {}",
         item.item.sku, status
@@ -212,9 +215,10 @@ async fn set_status(
 )]
 async fn list_orders(
     State(f): State<AppState>,
-    _: Authorized<ProductionManagers>,
+    Authorized(caller, _): Authorized<ProductionManagers>,
 ) -> ApiResult<Json<OrderList>> {
-    let orders: Vec<_> = wo_store::list_all(f.db.pool())
+    let mut tx = f.db.tenant(&caller.tenant).read().await?;
+    let orders: Vec<_> = wo_store::list_all(&mut *tx, &caller.tenant)
         .await?
         .iter()
         .map(views::order)
@@ -271,7 +275,12 @@ async fn create_order(
         return Err(no_such_product());
     }
     let wo = f
-        .create_product_order(&caller.user_id, &product_id.to_ascii_lowercase(), quantity)
+        .create_product_order(
+            &caller.tenant,
+            &caller.user_id,
+            &product_id.to_ascii_lowercase(),
+            quantity,
+        )
         .await?;
     Ok((
         StatusCode::CREATED,
@@ -292,10 +301,11 @@ async fn create_order(
 )]
 async fn show_order(
     State(f): State<AppState>,
-    _: Authorized<ProductionManagers>,
+    Authorized(caller, _): Authorized<ProductionManagers>,
     IdPath(id): IdPath,
 ) -> ApiResult<Json<OrderAnswer>> {
-    let wo = wo_store::find(f.db.pool(), &id)
+    let mut tx = f.db.tenant(&caller.tenant).read().await?;
+    let wo = wo_store::find(&mut *tx, &caller.tenant, &id)
         .await?
         .ok_or_else(|| ApiError::not_found("no such order"))?;
     Ok(Json(OrderAnswer {

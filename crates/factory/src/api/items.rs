@@ -63,7 +63,7 @@ pub(super) struct ListQuery {
 )]
 async fn list(
     State(f): State<AppState>,
-    _: Authorized<Staff>,
+    Authorized(caller, _): Authorized<Staff>,
     Query(q): Query<ListQuery>,
     Query(page): Query<Page>,
 ) -> ApiResult<Json<ItemPage>> {
@@ -77,7 +77,8 @@ async fn list(
             .transpose()?,
         active: q.active,
     };
-    let (list, total) = store::list_items(f.db.pool(), &filter, limit, offset).await?;
+    let mut tx = f.db.tenant(&caller.tenant).snapshot().await?;
+    let (list, total) = store::list_items(&mut tx, &caller.tenant, &filter, limit, offset).await?;
     Ok(Json(ItemPage {
         success: true,
         items: list.iter().map(|i| views::item(i, &f.currency)).collect(),
@@ -166,7 +167,7 @@ async fn create(
         active: c.active.unwrap_or(true),
         status: ProductStatus::Planned,
     };
-    let item = f.create_item(&caller.user_id, new).await?;
+    let item = f.create_item(&caller.tenant, &caller.user_id, new).await?;
     tracing::info!(by = %caller.user_id, sku = %item.item.sku, "item created");
     Ok((
         StatusCode::CREATED,
@@ -186,10 +187,10 @@ async fn create(
 )]
 async fn show(
     State(f): State<AppState>,
-    _: Authorized<Staff>,
+    Authorized(caller, _): Authorized<Staff>,
     SkuPath(sku): SkuPath,
 ) -> ApiResult<Json<ItemDetailAnswer>> {
-    let (item, levels) = f.item_with_stock(&sku).await?;
+    let (item, levels) = f.item_with_stock(&caller.tenant, &sku).await?;
     let on_hand = levels.iter().map(|l| l.level.on_hand).sum();
     Ok(Json(ItemDetailAnswer {
         success: true,
@@ -229,7 +230,9 @@ async fn update(
         }
     }
     let changes = changes(&f, &body)?;
-    let item = f.update_item(&caller.user_id, &sku, changes).await?;
+    let item = f
+        .update_item(&caller.tenant, &caller.user_id, &sku, changes)
+        .await?;
     Ok(Json(ItemAnswer {
         success: true,
         item: views::item(&item, &f.currency),
@@ -242,8 +245,12 @@ async fn update(
     path = "/api/v1/factory/units",
     responses((status = 200, description = "The units.", body = UnitList)),
 )]
-async fn units(State(f): State<AppState>, _: Authorized<Staff>) -> ApiResult<Json<UnitList>> {
-    let units = store::list_units(f.db.pool())
+async fn units(
+    State(f): State<AppState>,
+    Authorized(caller, _): Authorized<Staff>,
+) -> ApiResult<Json<UnitList>> {
+    let mut tx = f.db.tenant(&caller.tenant).read().await?;
+    let units = store::list_units(&mut *tx, &caller.tenant)
         .await?
         .into_iter()
         .map(|(code, name)| UnitView { code, name })
@@ -262,9 +269,10 @@ async fn units(State(f): State<AppState>, _: Authorized<Staff>) -> ApiResult<Jso
 )]
 async fn list_warehouses(
     State(f): State<AppState>,
-    _: Authorized<Staff>,
+    Authorized(caller, _): Authorized<Staff>,
 ) -> ApiResult<Json<WarehouseList>> {
-    let warehouses = store::list_warehouses(f.db.pool())
+    let mut tx = f.db.tenant(&caller.tenant).read().await?;
+    let warehouses = store::list_warehouses(&mut *tx, &caller.tenant)
         .await?
         .iter()
         .map(views::warehouse)
@@ -304,7 +312,9 @@ async fn create_warehouse(
 ) -> ApiResult<(StatusCode, Json<WarehouseAnswer>)> {
     let code = items::parse_warehouse("code", &required("code", body.code)?)?;
     let name = items::parse_name("name", &required("name", body.name)?)?;
-    let w = f.create_warehouse(&caller.user_id, &code, &name).await?;
+    let w = f
+        .create_warehouse(&caller.tenant, &caller.user_id, &code, &name)
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(WarehouseAnswer {

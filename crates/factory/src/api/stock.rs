@@ -56,7 +56,10 @@ fn keyed(
     path: &str,
     body: &impl Serialize,
 ) -> ApiResult<Option<Keyed>> {
-    Keyed::from_request(headers, &caller.user_id, "POST", path, body)
+    // Keys are scoped to the tenant and the caller, as the platform's
+    // idempotency layer scopes them (`TenantId::scope`).
+    let scope = caller.tenant.scope(&caller.user_id);
+    Keyed::from_request(headers, &scope, "POST", path, body)
 }
 
 /// The 201 body of a stock POST: the move ([`MovePosted`]), or for a
@@ -88,6 +91,7 @@ type Respond<'a> = dyn Fn(&[MoveRecord]) -> Value + Send + Sync + 'a;
 
 fn by<'a>(caller: &'a Caller, key: Option<&'a Keyed>, respond: &'a Respond<'a>) -> Requester<'a> {
     Requester {
+        tenant: &caller.tenant,
         actor: &caller.user_id,
         idem: key.map(|keyed| Idem { keyed, respond }),
     }
@@ -348,12 +352,13 @@ fn filter_code(
 )]
 async fn levels(
     State(f): State<AppState>,
-    _: Authorized<Staff>,
+    Authorized(caller, _): Authorized<Staff>,
     Query(q): Query<LevelsQuery>,
 ) -> ApiResult<Json<LevelList>> {
     let sku = filter_code("sku", q.sku.as_deref(), items::parse_sku)?;
     let warehouse = filter_code("warehouse", q.warehouse.as_deref(), items::parse_warehouse)?;
-    let stock = store::list_levels(f.db.pool(), &sku, &warehouse)
+    let mut tx = f.db.tenant(&caller.tenant).read().await?;
+    let stock = store::list_levels(&mut *tx, &caller.tenant, &sku, &warehouse)
         .await?
         .iter()
         .map(|l| views::level(&l.sku, &l.warehouse, &l.level, &f.currency))
@@ -388,7 +393,7 @@ pub(super) struct MovesQuery {
 )]
 async fn moves(
     State(f): State<AppState>,
-    _: Authorized<Staff>,
+    Authorized(caller, _): Authorized<Staff>,
     Query(q): Query<MovesQuery>,
     Query(page): Query<Page>,
 ) -> ApiResult<Json<MovePage>> {
@@ -398,7 +403,8 @@ async fn moves(
         // Both bounds inclusive; a date as `to` is that whole day.
         made: TimeRange::parse(q.from.as_deref(), q.to.as_deref())?,
     };
-    let (list, total) = store::list_moves(f.db.pool(), &filter, limit, offset).await?;
+    let mut tx = f.db.tenant(&caller.tenant).snapshot().await?;
+    let (list, total) = store::list_moves(&mut tx, &caller.tenant, &filter, limit, offset).await?;
     Ok(Json(MovePage {
         success: true,
         moves: list

@@ -37,10 +37,11 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 )]
 async fn show(
     State(f): State<AppState>,
-    _: Authorized<Staff>,
+    Authorized(caller, _): Authorized<Staff>,
 ) -> ApiResult<Json<Success<Summary>>> {
-    let pool = f.db.pool();
-    let counts = work_orders::count_by_status(pool).await?;
+    let t = &caller.tenant;
+    let mut tx = f.db.tenant(t).snapshot().await?;
+    let counts = work_orders::count_by_status(&mut *tx, t).await?;
     let count = |s: Status| -> i64 {
         counts
             .iter()
@@ -52,7 +53,7 @@ async fn show(
         .iter()
         .map(|s| (s.as_str().to_owned(), count(*s)))
         .collect();
-    let low_stock = summary::low_stock(pool)
+    let low_stock = summary::low_stock(&mut *tx, t)
         .await?
         .into_iter()
         .map(|l| LowStockItem {
@@ -62,7 +63,7 @@ async fn show(
             reorder_point: Qty::from_thousandths(l.reorder_point),
         })
         .collect();
-    let (items, value) = summary::totals(pool).await?;
+    let (items, value) = summary::totals(&mut tx, t).await?;
     Ok(Json(Success::new(Summary {
         work_orders_by_status,
         in_progress: count(Status::Released) + count(Status::Started),

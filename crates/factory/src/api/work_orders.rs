@@ -80,7 +80,14 @@ async fn create(
     let qty = positive_qty("qty", b.qty)?;
     let warehouse = warehouse_or_default("warehouse", b.warehouse.as_deref())?;
     let wo = f
-        .create_work_order(&caller.user_id, &sku, qty, &warehouse, false)
+        .create_work_order(
+            &caller.tenant,
+            &caller.user_id,
+            &sku,
+            qty,
+            &warehouse,
+            false,
+        )
         .await?;
     Ok((StatusCode::CREATED, one(&f, &wo)))
 }
@@ -103,7 +110,7 @@ pub(super) struct ListQuery {
 )]
 async fn list(
     State(f): State<AppState>,
-    _: Authorized<ProductionManagers>,
+    Authorized(caller, _): Authorized<ProductionManagers>,
     Query(q): Query<ListQuery>,
     Query(page): Query<Page>,
 ) -> ApiResult<Json<WorkOrderPage>> {
@@ -115,7 +122,8 @@ async fn list(
         })?),
         None => None,
     };
-    let (list, total) = store::list(f.db.pool(), status, limit, offset).await?;
+    let mut tx = f.db.tenant(&caller.tenant).snapshot().await?;
+    let (list, total) = store::list(&mut tx, &caller.tenant, status, limit, offset).await?;
     Ok(Json(WorkOrderPage {
         success: true,
         work_orders: list
@@ -135,17 +143,17 @@ async fn list(
 )]
 async fn show(
     State(f): State<AppState>,
-    _: Authorized<ProductionManagers>,
+    Authorized(caller, _): Authorized<ProductionManagers>,
     IdPath(id): IdPath,
 ) -> ApiResult<Json<WorkOrderDetailAnswer>> {
-    let wo = f.work_order(&id).await?;
-    let pool = f.db.pool();
-    let reservations = store::reservations(pool, &id)
+    let wo = f.work_order(&caller.tenant, &id).await?;
+    let mut tx = f.db.tenant(&caller.tenant).snapshot().await?;
+    let reservations = store::reservations(&mut *tx, &caller.tenant, &id)
         .await?
         .iter()
         .map(views::reservation)
         .collect();
-    let moves = stock_store::moves_of_work_order(pool, &id)
+    let moves = stock_store::moves_of_work_order(&mut *tx, &caller.tenant, &id)
         .await?
         .iter()
         .map(|m| views::stock_move(m, &f.currency))
@@ -176,7 +184,7 @@ async fn release(
     Authorized(caller, _): Authorized<ProductionManagers>,
     IdPath(id): IdPath,
 ) -> ApiResult<Json<WorkOrderAnswer>> {
-    let wo = f.release(&caller.user_id, &id).await?;
+    let wo = f.release(&caller.tenant, &caller.user_id, &id).await?;
     Ok(one(&f, &wo))
 }
 
@@ -195,7 +203,7 @@ async fn start(
     Authorized(caller, _): Authorized<ProductionManagers>,
     IdPath(id): IdPath,
 ) -> ApiResult<Json<WorkOrderAnswer>> {
-    let wo = f.start(&caller.user_id, &id).await?;
+    let wo = f.start(&caller.tenant, &caller.user_id, &id).await?;
     Ok(one(&f, &wo))
 }
 
@@ -215,7 +223,7 @@ async fn cancel(
     Authorized(caller, _): Authorized<ProductionManagers>,
     IdPath(id): IdPath,
 ) -> ApiResult<Json<WorkOrderAnswer>> {
-    let wo = f.cancel(&caller.user_id, &id).await?;
+    let wo = f.cancel(&caller.tenant, &caller.user_id, &id).await?;
     Ok(one(&f, &wo))
 }
 
@@ -265,7 +273,9 @@ async fn complete(
             .map(|d| qty::non_negative("scrap_qty", &d))
             .transpose()?,
     };
-    let (wo, moves) = f.complete(&caller.user_id, &id, completion).await?;
+    let (wo, moves) = f
+        .complete(&caller.tenant, &caller.user_id, &id, completion)
+        .await?;
     Ok(Json(WorkOrderCompleted {
         success: true,
         work_order: views::work_order(&wo, &f.currency),

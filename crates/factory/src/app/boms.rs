@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use marimo_platform::ids;
+use marimo_platform::{ids, tenant::TenantId};
 use serde_json::json;
 
 use crate::{
@@ -30,12 +30,17 @@ impl Factory {
     /// Creates the product's next BOM version, which becomes its active
     /// BOM. Refused with `BOM_CYCLE` when the product would (through the
     /// active BOMs of its components, at any depth) need itself.
-    pub async fn create_bom(&self, actor: &str, new: NewBom) -> Result<BomRecord, FactoryError> {
-        let mut tx = self.db.begin().await?;
+    pub async fn create_bom(
+        &self,
+        t: &TenantId,
+        actor: &str,
+        new: NewBom,
+    ) -> Result<BomRecord, FactoryError> {
+        let mut tx = self.db.tenant(t).begin().await?;
         // Serialises BOM creation: the cycle check below must see every
         // BOM committed before this one is.
-        store::lock(&mut *tx).await?;
-        let product = item_store::find_by_sku(&mut *tx, &new.product_sku)
+        store::lock(&mut *tx, t).await?;
+        let product = item_store::find_by_sku(&mut *tx, t, &new.product_sku)
             .await?
             .ok_or_else(|| {
                 FactoryError::not_found(format!("no item with SKU {}", new.product_sku))
@@ -55,7 +60,10 @@ impl Factory {
         }
         let mut unknown = Vec::new();
         for c in &new.components {
-            if item_store::find_by_sku(&mut *tx, &c.sku).await?.is_none() {
+            if item_store::find_by_sku(&mut *tx, t, &c.sku)
+                .await?
+                .is_none()
+            {
                 unknown.push(c.sku.clone());
             }
         }
@@ -66,11 +74,11 @@ impl Factory {
                 details: Some(json!({"field": "components", "skus": unknown})),
             });
         }
-        let graph = store::active_graph(&mut *tx).await?;
+        let graph = store::active_graph(&mut *tx, t).await?;
         if let Some(path) = bom::find_cycle(&graph, &new.product_sku, &new.components) {
             return Err(FactoryError::BomCycle(path));
         }
-        let version = store::max_version(&mut *tx, &new.product_sku).await? + 1;
+        let version = store::max_version(&mut *tx, t, &new.product_sku).await? + 1;
         let record = BomRecord {
             id: ids::new_id(),
             product_sku: new.product_sku,
@@ -81,9 +89,9 @@ impl Factory {
             created_at: marimo_platform::clock::now_text(),
             active: true,
         };
-        store::insert_header(&mut *tx, &record).await?;
+        store::insert_header(&mut *tx, t, &record).await?;
         for (line, c) in record.components.iter().enumerate() {
-            store::insert_component(&mut *tx, &record.id, line as i64 + 1, c).await?;
+            store::insert_component(&mut *tx, t, &record.id, line as i64 + 1, c).await?;
         }
         tx.commit().await?;
         Ok(record)
@@ -93,14 +101,15 @@ impl Factory {
     /// through every level of active BOMs below it.
     pub async fn explode(
         &self,
+        t: &TenantId,
         id: &str,
         qty: i64,
     ) -> Result<(BomRecord, Explosion), FactoryError> {
-        let mut conn = self.db.pool().acquire().await?;
-        let bom = store::find(&mut conn, id)
+        let mut tx = self.db.tenant(t).snapshot().await?;
+        let bom = store::find(&mut tx, t, id)
             .await?
             .ok_or_else(|| FactoryError::not_found("no such bill of materials"))?;
-        let graph = store::active_graph(&mut conn).await?;
+        let graph = store::active_graph(&mut *tx, t).await?;
         let explosion =
             bom::explode(&graph, &bom.product_sku, &bom.bom(), qty).map_err(|e| match e {
                 ExplodeError::Cycle(path) => FactoryError::BomCycle(path),

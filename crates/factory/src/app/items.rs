@@ -1,6 +1,6 @@
 //! Items, warehouses and the original API's products.
 
-use marimo_platform::{clock, ids};
+use marimo_platform::{clock, ids, tenant::TenantId};
 use serde_json::json;
 
 use super::posting::{MoveSpec, Posting};
@@ -27,10 +27,10 @@ fn duplicate_sku(sku: &str) -> FactoryError {
 }
 
 async fn check_unit(p: &mut Posting<'_>, uom: &str) -> Result<(), FactoryError> {
-    if store::unit_exists(&mut *p.tx, uom).await? {
+    if store::unit_exists(&mut *p.tx, &p.tenant, uom).await? {
         return Ok(());
     }
-    let known: Vec<String> = store::list_units(&mut *p.tx)
+    let known: Vec<String> = store::list_units(&mut *p.tx, &p.tenant)
         .await?
         .into_iter()
         .map(|(c, _)| c)
@@ -55,8 +55,13 @@ fn record(item: Item, actor: &str, now: &str) -> ItemRecord {
 }
 
 impl Factory {
-    pub async fn create_item(&self, actor: &str, new: Item) -> Result<ItemRecord, FactoryError> {
-        self.create_item_with_stock(actor, new, 0).await
+    pub async fn create_item(
+        &self,
+        t: &TenantId,
+        actor: &str,
+        new: Item,
+    ) -> Result<ItemRecord, FactoryError> {
+        self.create_item_with_stock(t, actor, new, 0).await
     }
 
     /// Creates an item; `opening` thousandths (> 0) are booked into the
@@ -65,15 +70,16 @@ impl Factory {
     /// the item's standard cost.
     pub async fn create_item_with_stock(
         &self,
+        t: &TenantId,
         actor: &str,
         new: Item,
         opening: i64,
     ) -> Result<ItemRecord, FactoryError> {
-        let mut p = Posting::begin(self, actor).await?;
+        let mut p = Posting::begin(self, t, actor).await?;
         check_unit(&mut p, &new.uom).await?;
         let record = record(new, actor, &p.now);
         let item = &record.item;
-        if !store::insert_item(&mut *p.tx, &record).await? {
+        if !store::insert_item(&mut *p.tx, &p.tenant, &record).await? {
             return Err(duplicate_sku(&item.sku));
         }
         if opening > 0 {
@@ -91,19 +97,20 @@ impl Factory {
 
     pub async fn update_item(
         &self,
+        t: &TenantId,
         actor: &str,
         sku: &str,
         changes: ItemChanges,
     ) -> Result<ItemRecord, FactoryError> {
-        let mut p = Posting::begin(self, actor).await?;
-        let mut record = store::find_by_sku(&mut *p.tx, sku)
+        let mut p = Posting::begin(self, t, actor).await?;
+        let mut record = store::find_by_sku(&mut *p.tx, &p.tenant, sku)
             .await?
             .ok_or_else(|| FactoryError::not_found(format!("no item with SKU {sku}")))?;
         let item = &record.item;
         if let Some(uom) = changes.uom.as_deref().filter(|u| *u != item.uom) {
             check_unit(&mut p, uom).await?;
             // Quantities already booked were counted in the old unit.
-            if store::has_moves(&mut *p.tx, sku).await? {
+            if store::has_moves(&mut *p.tx, &p.tenant, sku).await? {
                 return Err(FactoryError::conflict(
                     "UOM_IN_USE",
                     format!(
@@ -115,7 +122,7 @@ impl Factory {
         }
         if changes.kind == Some(Kind::RawMaterial)
             && item.kind != Kind::RawMaterial
-            && bom_store::max_version(&mut *p.tx, sku).await? > 0
+            && bom_store::max_version(&mut *p.tx, &p.tenant, sku).await? > 0
         {
             return Err(FactoryError::conflict(
                 "ITEM_HAS_BOM",
@@ -124,7 +131,7 @@ impl Factory {
         }
         record.item.apply(changes);
         record.updated_at = p.now.clone();
-        store::update_item(&mut *p.tx, &record).await?;
+        store::update_item(&mut *p.tx, &p.tenant, &record).await?;
         p.commit().await?;
         Ok(record)
     }
@@ -133,24 +140,25 @@ impl Factory {
     /// held it.
     pub async fn item_with_stock(
         &self,
+        t: &TenantId,
         sku: &str,
     ) -> Result<(ItemRecord, Vec<LevelRecord>), FactoryError> {
-        let pool = self.db.pool();
-        let record = store::find_by_sku(pool, sku)
+        let mut tx = self.db.tenant(t).read().await?;
+        let record = store::find_by_sku(&mut *tx, t, sku)
             .await?
             .ok_or_else(|| FactoryError::not_found("no such item"))?;
-        let levels = stock_store::list_levels(pool, sku, "").await?;
+        let levels = stock_store::list_levels(&mut *tx, t, sku, "").await?;
         Ok((record, levels))
     }
 
     /// The original API's product `id` (a finished good) with its on hand
     /// over every warehouse.
-    pub async fn product(&self, id: &str) -> Result<(ItemRecord, i64), FactoryError> {
-        let pool = self.db.pool();
-        let record = store::find_product(pool, id)
+    pub async fn product(&self, t: &TenantId, id: &str) -> Result<(ItemRecord, i64), FactoryError> {
+        let mut tx = self.db.tenant(t).read().await?;
+        let record = store::find_product(&mut *tx, t, id)
             .await?
             .ok_or_else(no_such_product)?;
-        let on_hand = store::on_hand_total(pool, &record.item.sku).await?;
+        let on_hand = store::on_hand_total(&mut *tx, t, &record.item.sku).await?;
         Ok((record, on_hand))
     }
 
@@ -158,12 +166,13 @@ impl Factory {
     /// `completed_at` is stamped when it becomes completed.
     pub async fn set_product_status(
         &self,
+        t: &TenantId,
         actor: &str,
         id: &str,
         status: ProductStatus,
     ) -> Result<ItemRecord, FactoryError> {
-        let mut p = Posting::begin(self, actor).await?;
-        let mut record = store::find_product(&mut *p.tx, id)
+        let mut p = Posting::begin(self, t, actor).await?;
+        let mut record = store::find_product(&mut *p.tx, &p.tenant, id)
             .await?
             .ok_or_else(no_such_product)?;
         if record.item.status != status {
@@ -173,7 +182,7 @@ impl Factory {
             };
             record.item.status = status;
             record.updated_at = p.now.clone();
-            store::update_item(&mut *p.tx, &record).await?;
+            store::update_item(&mut *p.tx, &p.tenant, &record).await?;
         }
         p.commit().await?;
         Ok(record)
@@ -181,6 +190,7 @@ impl Factory {
 
     pub async fn create_warehouse(
         &self,
+        t: &TenantId,
         actor: &str,
         code: &str,
         name: &str,
@@ -191,8 +201,8 @@ impl Factory {
             created_by: actor.to_owned(),
             created_at: clock::now_text(),
         };
-        let mut tx = self.db.begin().await?;
-        if !store::insert_warehouse(&mut *tx, &w).await? {
+        let mut tx = self.db.tenant(t).begin().await?;
+        if !store::insert_warehouse(&mut *tx, t, &w).await? {
             return Err(FactoryError::Conflict {
                 code: "CONFLICT",
                 message: format!("a warehouse {code} already exists"),

@@ -9,6 +9,7 @@ use marimo_platform::{
     db::Tx,
     idempotency::{Claim, Keyed},
     ids,
+    tenant::TenantId,
 };
 use serde_json::Value;
 
@@ -51,6 +52,9 @@ impl MoveSpec {
 
 pub(crate) struct Posting<'f> {
     pub f: &'f Factory,
+    /// The tenant everything in this posting belongs to; `tx` is one of
+    /// its transactions.
+    pub tenant: TenantId,
     pub tx: Tx,
     pub actor: String,
     pub now: String,
@@ -64,17 +68,23 @@ pub(crate) struct Posting<'f> {
     idem: Option<Idem<'f>>,
 }
 
-/// Who asks for a stock change, with the `Idempotency-Key` they sent.
+/// Who asks for a stock change — in which tenant — with the
+/// `Idempotency-Key` they sent.
 #[derive(Clone, Copy)]
 pub struct Requester<'a> {
+    pub tenant: &'a TenantId,
     pub actor: &'a str,
     pub idem: Option<Idem<'a>>,
 }
 
-impl<'a> From<&'a str> for Requester<'a> {
+impl<'a> Requester<'a> {
     /// A request without an `Idempotency-Key`.
-    fn from(actor: &'a str) -> Self {
-        Self { actor, idem: None }
+    pub fn new(tenant: &'a TenantId, actor: &'a str) -> Self {
+        Self {
+            tenant,
+            actor,
+            idem: None,
+        }
     }
 }
 
@@ -125,10 +135,15 @@ fn drifted(sku: &str, warehouse: &str) -> FactoryError {
 }
 
 impl<'f> Posting<'f> {
-    pub async fn begin(f: &'f Factory, actor: &str) -> Result<Posting<'f>, FactoryError> {
+    pub async fn begin(
+        f: &'f Factory,
+        tenant: &TenantId,
+        actor: &str,
+    ) -> Result<Posting<'f>, FactoryError> {
         Ok(Self {
             f,
-            tx: f.db.begin().await?,
+            tenant: tenant.clone(),
+            tx: f.db.tenant(tenant).begin().await?,
             actor: actor.to_owned(),
             now: clock::now_text(),
             levels: BTreeMap::new(),
@@ -144,7 +159,7 @@ impl<'f> Posting<'f> {
     /// before with the same request gives back the answer stored then;
     /// with another request, 422 (`FactoryError::KeyReused`).
     pub async fn begin_keyed(f: &'f Factory, by: Requester<'f>) -> Result<Begun<'f>, FactoryError> {
-        let mut p = Box::new(Self::begin(f, by.actor).await?);
+        let mut p = Box::new(Self::begin(f, by.tenant, by.actor).await?);
         let Some(idem) = by.idem else {
             return Ok(Begun::Fresh(p));
         };
@@ -163,7 +178,7 @@ impl<'f> Posting<'f> {
         if let Some(item) = self.items.get(sku) {
             return Ok(item.clone());
         }
-        let item = item_store::find_by_sku(&mut *self.tx, sku)
+        let item = item_store::find_by_sku(&mut *self.tx, &self.tenant, sku)
             .await?
             .ok_or_else(|| FactoryError::not_found(format!("no item with SKU {sku}")))?;
         self.items.insert(sku.to_owned(), item.clone());
@@ -172,7 +187,7 @@ impl<'f> Posting<'f> {
 
     /// 404 unless the warehouse exists.
     pub async fn warehouse(&mut self, code: &str) -> Result<(), FactoryError> {
-        if item_store::warehouse_exists(&mut *self.tx, code).await? {
+        if item_store::warehouse_exists(&mut *self.tx, &self.tenant, code).await? {
             Ok(())
         } else {
             Err(FactoryError::not_found(format!("no warehouse {code}")))
@@ -189,8 +204,8 @@ impl<'f> Posting<'f> {
             if self.levels.contains_key(&(sku.clone(), wh.clone())) {
                 continue;
             }
-            stock_store::ensure_level(&mut *self.tx, &sku, &wh, &self.now).await?;
-            let level = stock_store::lock_level(&mut *self.tx, &sku, &wh)
+            stock_store::ensure_level(&mut *self.tx, &self.tenant, &sku, &wh, &self.now).await?;
+            let level = stock_store::lock_level(&mut *self.tx, &self.tenant, &sku, &wh)
                 .await?
                 .unwrap_or_default();
             self.levels.insert((sku, wh), level);
@@ -246,7 +261,7 @@ impl<'f> Posting<'f> {
             return Err(drifted(&key.0, &key.1));
         }
         let m = self.record(key, qty, unit_cost, value, spec);
-        stock_store::insert_move(&mut *self.tx, &m).await?;
+        stock_store::insert_move(&mut *self.tx, &self.tenant, &m).await?;
         self.levels.insert(key.clone(), after);
         self.moves.push(m.clone());
         Ok(m)
@@ -281,7 +296,7 @@ impl<'f> Posting<'f> {
         }
         let unit_cost = valuation::unit_cost(value, qty);
         let m = self.record(key, -qty, unit_cost, -value, spec);
-        stock_store::insert_move(&mut *self.tx, &m).await?;
+        stock_store::insert_move(&mut *self.tx, &self.tenant, &m).await?;
         self.levels.insert(key.clone(), after);
         self.moves.push(m.clone());
         let item = self.item(&key.0).await?.item;
@@ -303,7 +318,7 @@ impl<'f> Posting<'f> {
         if self.change(key, Change::Reserve, qty, 0).await? {
             return Ok(Ok(()));
         }
-        let available = stock_store::read_level(&mut *self.tx, &key.0, &key.1)
+        let available = stock_store::read_level(&mut *self.tx, &self.tenant, &key.0, &key.1)
             .await?
             .map_or(0, |l| l.available());
         Ok(Err(available))
@@ -328,10 +343,16 @@ impl<'f> Posting<'f> {
         value: i64,
     ) -> Result<bool, FactoryError> {
         let (sku, warehouse) = key;
-        Ok(
-            stock_store::apply(&mut *self.tx, change, sku, warehouse, qty, value, &self.now)
-                .await?,
+        Ok(stock_store::apply(
+            &mut *self.tx,
+            &self.tenant,
+            change,
+            (sku, warehouse),
+            qty,
+            value,
+            &self.now,
         )
+        .await?)
     }
 
     /// Queues an event to publish in this transaction.

@@ -1,7 +1,7 @@
 //! Work orders: plan, release (reserve), start, complete (consume and
 //! produce), cancel — each one transaction, each along the state machine.
 
-use marimo_platform::ids;
+use marimo_platform::{ids, tenant::TenantId};
 
 use super::posting::{Key, MoveSpec, Posting};
 use crate::{
@@ -13,7 +13,7 @@ use crate::{
     },
     events,
     store::{
-        boms as bom_store, items as item_store,
+        boms as bom_store,
         stock::MoveRecord,
         work_orders::{self as store, Reservation, WorkOrderRecord},
     },
@@ -40,16 +40,16 @@ async fn advance(
     action: Action,
 ) -> Result<(WorkOrderRecord, Status), FactoryError> {
     for _ in 0..3 {
-        let wo = store::find(&mut *p.tx, id)
+        let wo = store::find(&mut *p.tx, &p.tenant, id)
             .await?
             .ok_or_else(no_such_order)?;
         let to = work_order::transition(wo.status, action)?;
-        if store::set_status(&mut *p.tx, id, wo.status, to, &p.now).await? {
+        if store::set_status(&mut *p.tx, &p.tenant, id, wo.status, to, &p.now).await? {
             p.entered(to);
             return Ok((wo, to));
         }
     }
-    let wo = store::find(&mut *p.tx, id)
+    let wo = store::find(&mut *p.tx, &p.tenant, id)
         .await?
         .ok_or_else(no_such_order)?;
     Err(InvalidTransition {
@@ -66,13 +66,14 @@ impl Factory {
     /// unless `allow_no_bom` (the original API's orders, which had none).
     pub async fn create_work_order(
         &self,
+        t: &TenantId,
         actor: &str,
         product_sku: &str,
         qty: i64,
         warehouse: &str,
         allow_no_bom: bool,
     ) -> Result<WorkOrderRecord, FactoryError> {
-        let mut p = Posting::begin(self, actor).await?;
+        let mut p = Posting::begin(self, t, actor).await?;
         let item = p.item(product_sku).await?;
         if !item.item.active {
             return Err(FactoryError::unprocessable(
@@ -81,7 +82,7 @@ impl Factory {
             ));
         }
         p.warehouse(warehouse).await?;
-        let bom_id = bom_store::active_id(&mut *p.tx, product_sku).await?;
+        let bom_id = bom_store::active_id(&mut *p.tx, &p.tenant, product_sku).await?;
         if bom_id.is_none() && !allow_no_bom {
             return Err(FactoryError::unprocessable(
                 "NO_ACTIVE_BOM",
@@ -108,7 +109,7 @@ impl Factory {
             completed_at: None,
             cancelled_at: None,
         };
-        store::insert(&mut *p.tx, &wo).await?;
+        store::insert(&mut *p.tx, &p.tenant, &wo).await?;
         p.entered(Status::Planned);
         p.commit().await?;
         Ok(wo)
@@ -120,14 +121,17 @@ impl Factory {
     /// a 404 and creates nothing.
     pub async fn create_product_order(
         &self,
+        t: &TenantId,
         actor: &str,
         product_id: &str,
         qty: i64,
     ) -> Result<WorkOrderRecord, FactoryError> {
-        let product = item_store::find_product(self.db.pool(), product_id)
-            .await?
-            .ok_or_else(super::items::no_such_product)?;
+        let product = self
+            .product(t, product_id)
+            .await
+            .map(|(record, _)| record)?;
         self.create_work_order(
+            t,
             actor,
             &product.item.sku,
             qty,
@@ -137,8 +141,13 @@ impl Factory {
         .await
     }
 
-    pub async fn work_order(&self, id: &str) -> Result<WorkOrderRecord, FactoryError> {
-        store::find(self.db.pool(), id)
+    pub async fn work_order(
+        &self,
+        t: &TenantId,
+        id: &str,
+    ) -> Result<WorkOrderRecord, FactoryError> {
+        let mut tx = self.db.tenant(t).read().await?;
+        store::find(&mut *tx, t, id)
             .await?
             .ok_or_else(no_such_order)
     }
@@ -146,19 +155,29 @@ impl Factory {
     /// Reserves the single-level components (`qty × component /
     /// output_qty`, rounded up to a thousandth) in the order's warehouse:
     /// all or nothing. 409 `INSUFFICIENT_STOCK` lists every shortage.
-    pub async fn release(&self, actor: &str, id: &str) -> Result<WorkOrderRecord, FactoryError> {
+    pub async fn release(
+        &self,
+        t: &TenantId,
+        actor: &str,
+        id: &str,
+    ) -> Result<WorkOrderRecord, FactoryError> {
         // Run again, whole, when it lost against another transaction.
         self.db
-            .retry_conflicts(|| self.release_once(actor, id))
+            .retry_conflicts(|| self.release_once(t, actor, id))
             .await
     }
 
-    async fn release_once(&self, actor: &str, id: &str) -> Result<WorkOrderRecord, FactoryError> {
-        let mut p = Posting::begin(self, actor).await?;
+    async fn release_once(
+        &self,
+        t: &TenantId,
+        actor: &str,
+        id: &str,
+    ) -> Result<WorkOrderRecord, FactoryError> {
+        let mut p = Posting::begin(self, t, actor).await?;
         let (wo, _) = advance(&mut p, id, Action::Release).await?;
         let mut needs: Vec<(String, i64)> = match &wo.bom_id {
             Some(bom_id) => {
-                let b = bom_store::find(&mut p.tx, bom_id)
+                let b = bom_store::find(&mut p.tx, &p.tenant, bom_id)
                     .await?
                     .ok_or_else(|| FactoryError::not_found("the work order's BOM is gone"))?;
                 bom::single_level(&b.bom(), wo.qty)
@@ -191,7 +210,7 @@ impl Factory {
                 warehouse: wo.warehouse.clone(),
                 qty,
             };
-            store::insert_reservation(&mut *p.tx, id, &r).await?;
+            store::insert_reservation(&mut *p.tx, &p.tenant, id, &r).await?;
         }
         p.event(events::work_order(
             events::WORK_ORDER_RELEASED,
@@ -200,11 +219,16 @@ impl Factory {
             wo.qty,
         ));
         p.commit().await?;
-        self.work_order(id).await
+        self.work_order(t, id).await
     }
 
-    pub async fn start(&self, actor: &str, id: &str) -> Result<WorkOrderRecord, FactoryError> {
-        let mut p = Posting::begin(self, actor).await?;
+    pub async fn start(
+        &self,
+        t: &TenantId,
+        actor: &str,
+        id: &str,
+    ) -> Result<WorkOrderRecord, FactoryError> {
+        let mut p = Posting::begin(self, t, actor).await?;
         let (wo, _) = advance(&mut p, id, Action::Start).await?;
         p.event(events::work_order(
             events::WORK_ORDER_STARTED,
@@ -213,7 +237,7 @@ impl Factory {
             wo.qty,
         ));
         p.commit().await?;
-        self.work_order(id).await
+        self.work_order(t, id).await
     }
 
     /// Consumes the reserved components (at their moving average) and
@@ -222,27 +246,29 @@ impl Factory {
     /// produced quantity.
     pub async fn complete(
         &self,
+        t: &TenantId,
         actor: &str,
         id: &str,
         completion: Completion,
     ) -> Result<(WorkOrderRecord, Vec<MoveRecord>), FactoryError> {
         // Run again, whole, when it lost against another transaction.
         self.db
-            .retry_conflicts(|| self.complete_once(actor, id, completion))
+            .retry_conflicts(|| self.complete_once(t, actor, id, completion))
             .await
     }
 
     async fn complete_once(
         &self,
+        t: &TenantId,
         actor: &str,
         id: &str,
         completion: Completion,
     ) -> Result<(WorkOrderRecord, Vec<MoveRecord>), FactoryError> {
-        let mut p = Posting::begin(self, actor).await?;
+        let mut p = Posting::begin(self, t, actor).await?;
         let (wo, _) = advance(&mut p, id, Action::Complete).await?;
         let produced = completion.produced_qty.unwrap_or(wo.qty);
         let scrap = completion.scrap_qty.unwrap_or(0);
-        let reservations = store::reservations(&mut *p.tx, id).await?;
+        let reservations = store::reservations(&mut *p.tx, &p.tenant, id).await?;
         let output: Key = (wo.product_sku.clone(), wo.warehouse.clone());
         let mut keys: Vec<Key> = reservations
             .iter()
@@ -280,7 +306,7 @@ impl Factory {
             work_order_id: Some(id.to_owned()),
         };
         p.put(&output, produced, total, unit_cost, spec).await?;
-        store::set_result(&mut *p.tx, id, produced, scrap, unit_cost, total).await?;
+        store::set_result(&mut *p.tx, &p.tenant, id, produced, scrap, unit_cost, total).await?;
         p.event(events::work_order_completed(
             &events::Completed {
                 work_order_id: id,
@@ -295,16 +321,21 @@ impl Factory {
             &self.currency,
         ));
         let moves = p.commit().await?;
-        Ok((self.work_order(id).await?, moves))
+        Ok((self.work_order(t, id).await?, moves))
     }
 
     /// Cancels a planned, released or started order, giving back what a
     /// release reserved.
-    pub async fn cancel(&self, actor: &str, id: &str) -> Result<WorkOrderRecord, FactoryError> {
-        let mut p = Posting::begin(self, actor).await?;
+    pub async fn cancel(
+        &self,
+        t: &TenantId,
+        actor: &str,
+        id: &str,
+    ) -> Result<WorkOrderRecord, FactoryError> {
+        let mut p = Posting::begin(self, t, actor).await?;
         let (wo, _) = advance(&mut p, id, Action::Cancel).await?;
         if wo.status.holds_reservations() {
-            for r in store::reservations(&mut *p.tx, id).await? {
+            for r in store::reservations(&mut *p.tx, &p.tenant, id).await? {
                 p.unreserve(&(r.sku, r.warehouse), r.qty).await?;
             }
         }
@@ -315,6 +346,6 @@ impl Factory {
             wo.qty,
         ));
         p.commit().await?;
-        self.work_order(id).await
+        self.work_order(t, id).await
     }
 }

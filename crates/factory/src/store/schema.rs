@@ -1,14 +1,18 @@
 //! What the migrations cannot say in one SQL text: the triggers that make
 //! the stock ledger and the BOMs append-only (their DDL differs between
-//! SQLite and PostgreSQL), and the seeds (units, the default warehouse,
-//! the base currency). The triggers are applied once, as a schema part
-//! (see `marimo_platform::db::migrate`); the seeds are idempotent and run
-//! at every start.
+//! SQLite and PostgreSQL), PostgreSQL's row-level security policies
+//! (docs/TENANCY.md), and the seeds of a tenant (units, the default
+//! warehouse, the base currency, the BOM lock row). The triggers and
+//! policies are applied once, as schema parts (see
+//! `marimo_platform::db::migrate`); the seeds are idempotent and run at
+//! every start for the default tenant, and for every new tenant when
+//! `users.tenant.created` arrives.
 
 use marimo_platform::{
     append_only::{self, Guarded},
     clock,
-    db::{Db, DbError, Prepared},
+    db::{Db, DbError, DbKind, Prepared, Schema, Tx},
+    tenant::{TenantId, rls_ddl},
 };
 
 /// Tables whose rows are facts: no UPDATE, no DELETE, ever.
@@ -38,49 +42,115 @@ pub const UNITS: &[(&str, &str)] = &[
     ("h", "hour"),
 ];
 
+/// The factory's business tables: each has `tenant_id` and, on
+/// PostgreSQL, the tenant policy. (`idempotency_keys` is not one: the
+/// platform's idempotency code owns its SQL and scopes its keys by tenant
+/// in the `caller` column.)
+pub const TENANT_TABLES: &[&str] = &[
+    "factory_settings",
+    "units",
+    "items",
+    "warehouses",
+    "stock_levels",
+    "stock_moves",
+    "boms",
+    "bom_components",
+    "bom_lock",
+    "work_orders",
+    "work_order_reservations",
+];
+
+/// The append-only triggers and, on PostgreSQL, the tenant policies.
 pub async fn install_guards(db: &Db) -> Result<Prepared, DbError> {
-    append_only::install(db, APPEND_ONLY, "").await
+    // The tenancy migration rebuilt the guarded tables, which dropped
+    // their triggers: this marker changes the part's fingerprint, so a
+    // database migrated before it installs them again.
+    let guards = append_only::install(db, APPEND_ONLY, "-- tables with tenant_id\n").await?;
+    if db.kind() != DbKind::Postgres {
+        return Ok(guards);
+    }
+    let policies = db
+        .prepare(&Schema::new().part("tenancy", rls_ddl(TENANT_TABLES)))
+        .await?;
+    Ok(
+        if guards == Prepared::Current && policies == Prepared::Current {
+            Prepared::Current
+        } else {
+            Prepared::Applied
+        },
+    )
 }
 
 /// The base currency setting's name in `factory_settings`.
 pub const CURRENCY_SETTING: &str = "currency";
 
-/// Seeds units, the default warehouse and the base currency; rows that
-/// exist (possibly edited since) are left as they are.
-pub async fn seed(db: &Db, currency: &str, warehouse: &str) -> Result<(), sqlx::Error> {
+/// Seeds what a tenant starts with — units, the default warehouse, the
+/// base currency and its BOM lock row — in `tx` (a transaction of `t`);
+/// rows that exist (possibly edited since) are left as they are, so it
+/// may run any number of times.
+pub async fn seed(
+    tx: &mut Tx,
+    t: &TenantId,
+    currency: &str,
+    warehouse: &str,
+) -> Result<(), sqlx::Error> {
     let now = clock::now_text();
-    let mut tx = db.begin().await?;
+    let t = t.as_str();
     for (code, name) in UNITS {
-        sqlx::query("INSERT INTO units (code, name) VALUES ($1, $2) ON CONFLICT (code) DO NOTHING")
-            .bind(*code)
-            .bind(*name)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO units (tenant_id, code, name) VALUES ($1, $2, $3)
+             ON CONFLICT (tenant_id, code) DO NOTHING",
+        )
+        .bind(t)
+        .bind(*code)
+        .bind(*name)
+        .execute(&mut *tx)
+        .await?;
     }
     sqlx::query(
-        "INSERT INTO warehouses (code, name, created_by, created_at) VALUES ($1, $2, 'system', $3)
-         ON CONFLICT (code) DO NOTHING",
+        "INSERT INTO warehouses (tenant_id, code, name, created_by, created_at)
+         VALUES ($1, $2, $3, 'system', $4)
+         ON CONFLICT (tenant_id, code) DO NOTHING",
     )
+    .bind(t)
     .bind(warehouse)
     .bind("Main warehouse")
     .bind(&now)
     .execute(&mut *tx)
     .await?;
     sqlx::query(
-        "INSERT INTO factory_settings (name, value, updated_at) VALUES ($1, $2, $3)
-         ON CONFLICT (name) DO NOTHING",
+        "INSERT INTO factory_settings (tenant_id, name, value, updated_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (tenant_id, name) DO NOTHING",
     )
+    .bind(t)
     .bind(CURRENCY_SETTING)
     .bind(currency)
     .bind(&now)
     .execute(&mut *tx)
     .await?;
+    sqlx::query(
+        "INSERT INTO bom_lock (tenant_id, id, bumps) VALUES ($1, 1, 0)
+         ON CONFLICT (tenant_id, id) DO NOTHING",
+    )
+    .bind(t)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// The default tenant's seeds ([`seed`]), in a transaction of their own.
+pub async fn seed_default(db: &Db, currency: &str, warehouse: &str) -> Result<(), sqlx::Error> {
+    let t = TenantId::default_tenant();
+    let mut tx = db.tenant(&t).begin().await?;
+    seed(&mut tx, &t, currency, warehouse).await?;
     tx.commit().await
 }
 
-pub async fn setting(db: &Db, name: &str) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT value FROM factory_settings WHERE name = $1")
+pub async fn setting(db: &Db, t: &TenantId, name: &str) -> Result<Option<String>, sqlx::Error> {
+    let mut tx = db.tenant(t).read().await?;
+    sqlx::query_scalar("SELECT value FROM factory_settings WHERE tenant_id = $1 AND name = $2")
+        .bind(t.as_str())
         .bind(name)
-        .fetch_optional(db.pool())
+        .fetch_optional(&mut *tx)
         .await
 }

@@ -6,7 +6,7 @@
 //! [`lock_level`], which locks the row first (a no-op UPDATE: a row lock on
 //! PostgreSQL; SQLite's write transactions are exclusive already).
 
-use marimo_platform::TimeRange;
+use marimo_platform::{TimeRange, db::Tx, tenant::TenantId};
 use sqlx::{Any, Executor, Row, any::AnyRow};
 
 use super::parse_stored;
@@ -55,12 +55,13 @@ fn move_from(row: &AnyRow) -> Result<MoveRecord, sqlx::Error> {
 
 pub async fn insert_move<'e>(
     ex: impl Executor<'e, Database = Any>,
+    t: &TenantId,
     m: &MoveRecord,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO stock_moves (id, sku, warehouse, qty, unit_cost, value, reason, reference,
-                                  note, work_order_id, created_by, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                                  note, work_order_id, created_by, created_at, tenant_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(&m.id)
     .bind(&m.sku)
@@ -74,6 +75,7 @@ pub async fn insert_move<'e>(
     .bind(&m.work_order_id)
     .bind(&m.created_by)
     .bind(&m.created_at)
+    .bind(t.as_str())
     .execute(ex)
     .await?;
     Ok(())
@@ -82,18 +84,20 @@ pub async fn insert_move<'e>(
 /// Creates the (empty) balance row when it does not exist yet.
 pub async fn ensure_level<'e>(
     ex: impl Executor<'e, Database = Any>,
+    t: &TenantId,
     sku: &str,
     warehouse: &str,
     now: &str,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO stock_levels (sku, warehouse, on_hand, reserved, value, updated_at)
-         VALUES ($1, $2, 0, 0, 0, $3)
-         ON CONFLICT (sku, warehouse) DO NOTHING",
+        "INSERT INTO stock_levels (tenant_id, sku, warehouse, on_hand, reserved, value, updated_at)
+         VALUES ($4, $1, $2, 0, 0, 0, $3)
+         ON CONFLICT (tenant_id, sku, warehouse) DO NOTHING",
     )
     .bind(sku)
     .bind(warehouse)
     .bind(now)
+    .bind(t.as_str())
     .execute(ex)
     .await?;
     Ok(())
@@ -110,15 +114,18 @@ fn level_from(row: &AnyRow) -> Result<Level, sqlx::Error> {
 /// Locks the balance row for the rest of the transaction and reads it.
 pub async fn lock_level<'e>(
     ex: impl Executor<'e, Database = Any>,
+    t: &TenantId,
     sku: &str,
     warehouse: &str,
 ) -> Result<Option<Level>, sqlx::Error> {
     sqlx::query(
-        "UPDATE stock_levels SET on_hand = on_hand WHERE sku = $1 AND warehouse = $2
+        "UPDATE stock_levels SET on_hand = on_hand
+         WHERE tenant_id = $3 AND sku = $1 AND warehouse = $2
          RETURNING on_hand, reserved, value",
     )
     .bind(sku)
     .bind(warehouse)
+    .bind(t.as_str())
     .fetch_optional(ex)
     .await?
     .as_ref()
@@ -129,14 +136,17 @@ pub async fn lock_level<'e>(
 /// Reads a balance without locking it.
 pub async fn read_level<'e>(
     ex: impl Executor<'e, Database = Any>,
+    t: &TenantId,
     sku: &str,
     warehouse: &str,
 ) -> Result<Option<Level>, sqlx::Error> {
     sqlx::query(
-        "SELECT on_hand, reserved, value FROM stock_levels WHERE sku = $1 AND warehouse = $2",
+        "SELECT on_hand, reserved, value FROM stock_levels
+         WHERE tenant_id = $3 AND sku = $1 AND warehouse = $2",
     )
     .bind(sku)
     .bind(warehouse)
+    .bind(t.as_str())
     .fetch_optional(ex)
     .await?
     .as_ref()
@@ -166,30 +176,30 @@ pub enum Change {
 }
 
 impl Change {
-    /// `$1` qty, `$2` now, `$3` SKU, `$4` warehouse, and `$5` value for
-    /// the changes that move value.
+    /// `$1` qty, `$2` now, `$3` SKU, `$4` warehouse, `$5` tenant, and `$6`
+    /// value for the changes that move value.
     fn sql(self) -> &'static str {
         match self {
             Self::Add => {
-                "UPDATE stock_levels SET on_hand = on_hand + $1, value = value + $5, updated_at = $2
-                 WHERE sku = $3 AND warehouse = $4"
+                "UPDATE stock_levels SET on_hand = on_hand + $1, value = value + $6, updated_at = $2
+                 WHERE tenant_id = $5 AND sku = $3 AND warehouse = $4"
             }
             Self::TakeAvailable => {
-                "UPDATE stock_levels SET on_hand = on_hand - $1, value = value - $5, updated_at = $2
-                 WHERE sku = $3 AND warehouse = $4 AND on_hand - reserved >= $1 AND value >= $5"
+                "UPDATE stock_levels SET on_hand = on_hand - $1, value = value - $6, updated_at = $2
+                 WHERE tenant_id = $5 AND sku = $3 AND warehouse = $4 AND on_hand - reserved >= $1 AND value >= $6"
             }
             Self::TakeReserved => {
                 "UPDATE stock_levels
-                 SET on_hand = on_hand - $1, reserved = reserved - $1, value = value - $5, updated_at = $2
-                 WHERE sku = $3 AND warehouse = $4 AND reserved >= $1 AND on_hand >= $1 AND value >= $5"
+                 SET on_hand = on_hand - $1, reserved = reserved - $1, value = value - $6, updated_at = $2
+                 WHERE tenant_id = $5 AND sku = $3 AND warehouse = $4 AND reserved >= $1 AND on_hand >= $1 AND value >= $6"
             }
             Self::Reserve => {
                 "UPDATE stock_levels SET reserved = reserved + $1, updated_at = $2
-                 WHERE sku = $3 AND warehouse = $4 AND on_hand - reserved >= $1"
+                 WHERE tenant_id = $5 AND sku = $3 AND warehouse = $4 AND on_hand - reserved >= $1"
             }
             Self::Unreserve => {
                 "UPDATE stock_levels SET reserved = reserved - $1, updated_at = $2
-                 WHERE sku = $3 AND warehouse = $4 AND reserved >= $1"
+                 WHERE tenant_id = $5 AND sku = $3 AND warehouse = $4 AND reserved >= $1"
             }
         }
     }
@@ -200,13 +210,13 @@ impl Change {
 }
 
 /// Applies `change` of `qty` (worth `value`, for the changes that move
-/// value) to the balance of (`sku`, `warehouse`); `false`, and nothing
+/// value) to the balance of `(sku, warehouse)`; `false`, and nothing
 /// changed, when the row cannot cover it.
 pub async fn apply<'e>(
     ex: impl Executor<'e, Database = Any>,
+    t: &TenantId,
     change: Change,
-    sku: &str,
-    warehouse: &str,
+    (sku, warehouse): (&str, &str),
     qty: i64,
     value: i64,
     now: &str,
@@ -215,7 +225,8 @@ pub async fn apply<'e>(
         .bind(qty)
         .bind(now)
         .bind(sku)
-        .bind(warehouse);
+        .bind(warehouse)
+        .bind(t.as_str());
     // PostgreSQL refuses a parameter the text does not use.
     if change.moves_value() {
         q = q.bind(value);
@@ -234,16 +245,18 @@ pub struct LevelRecord {
 /// Balances, filtered by SKU and/or warehouse ('' = any).
 pub async fn list_levels<'e>(
     ex: impl Executor<'e, Database = Any>,
+    t: &TenantId,
     sku: &str,
     warehouse: &str,
 ) -> Result<Vec<LevelRecord>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT sku, warehouse, on_hand, reserved, value FROM stock_levels
-         WHERE ($1 = '' OR sku = $1) AND ($2 = '' OR warehouse = $2)
+         WHERE tenant_id = $3 AND ($1 = '' OR sku = $1) AND ($2 = '' OR warehouse = $2)
          ORDER BY sku, warehouse",
     )
     .bind(sku)
     .bind(warehouse)
+    .bind(t.as_str())
     .fetch_all(ex)
     .await?;
     rows.iter()
@@ -265,15 +278,13 @@ pub struct MoveFilter {
 }
 
 /// A page of moves, newest first, and the total matching.
-pub async fn list_moves<'e, E>(
-    ex: E,
+pub async fn list_moves(
+    tx: &mut Tx,
+    t: &TenantId,
     f: &MoveFilter,
     limit: u32,
     offset: i64,
-) -> Result<(Vec<MoveRecord>, i64), sqlx::Error>
-where
-    E: Executor<'e, Database = Any> + Copy,
-{
+) -> Result<(Vec<MoveRecord>, i64), sqlx::Error> {
     // The range as storage text, '' for an open bound: `start` is the
     // first instant that counts, `end` the first that no longer does.
     let start = f.made.start_text().unwrap_or_default();
@@ -281,7 +292,7 @@ where
     let cond =
         "($1 = '' OR sku = $1) AND ($2 = '' OR created_at >= $2) AND ($3 = '' OR created_at < $3)";
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {MOVE_COLUMNS} FROM stock_moves WHERE {cond}
+        "SELECT {MOVE_COLUMNS} FROM stock_moves WHERE tenant_id = $6 AND {cond}
          ORDER BY created_at DESC, id DESC LIMIT $4 OFFSET $5"
     )))
     .bind(&f.sku)
@@ -289,15 +300,17 @@ where
     .bind(&end)
     .bind(i64::from(limit))
     .bind(offset)
-    .fetch_all(ex)
+    .bind(t.as_str())
+    .fetch_all(&mut *tx)
     .await?;
     let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT COUNT(*) FROM stock_moves WHERE {cond}"
+        "SELECT COUNT(*) FROM stock_moves WHERE tenant_id = $4 AND {cond}"
     )))
     .bind(&f.sku)
     .bind(&start)
     .bind(&end)
-    .fetch_one(ex)
+    .bind(t.as_str())
+    .fetch_one(&mut *tx)
     .await?;
     let moves = rows.iter().map(move_from).collect::<Result<_, _>>()?;
     Ok((moves, total))
@@ -306,12 +319,15 @@ where
 /// The moves of a work order, oldest first.
 pub async fn moves_of_work_order<'e>(
     ex: impl Executor<'e, Database = Any>,
+    t: &TenantId,
     work_order_id: &str,
 ) -> Result<Vec<MoveRecord>, sqlx::Error> {
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {MOVE_COLUMNS} FROM stock_moves WHERE work_order_id = $1 ORDER BY created_at, id"
+        "SELECT {MOVE_COLUMNS} FROM stock_moves WHERE tenant_id = $2 AND work_order_id = $1
+         ORDER BY created_at, id"
     )))
     .bind(work_order_id)
+    .bind(t.as_str())
     .fetch_all(ex)
     .await?;
     rows.iter().map(move_from).collect()

@@ -1,5 +1,6 @@
 //! Work orders and their reservations.
 
+use marimo_platform::{db::Tx, tenant::TenantId};
 use sqlx::{Any, Executor, Row, any::AnyRow};
 
 use super::parse_stored;
@@ -28,6 +29,10 @@ pub struct WorkOrderRecord {
     pub completed_at: Option<String>,
     pub cancelled_at: Option<String>,
 }
+
+/// Work orders with their product (of the same tenant).
+const FROM: &str =
+    "work_orders w JOIN items i ON i.tenant_id = w.tenant_id AND i.sku = w.product_sku";
 
 const COLUMNS: &str = "w.id, w.product_sku, i.id AS product_id, w.bom_id, w.warehouse, w.qty, w.status, \
      w.produced_qty, w.scrap_qty, w.unit_cost, w.total_cost, w.created_by, w.created_at, w.updated_at, \
@@ -59,12 +64,13 @@ fn from_row(row: &AnyRow) -> Result<WorkOrderRecord, sqlx::Error> {
 
 pub async fn insert<'e>(
     ex: impl Executor<'e, Database = Any>,
+    t: &TenantId,
     w: &WorkOrderRecord,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO work_orders (id, product_sku, bom_id, warehouse, qty, status, created_by,
-                                  created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+                                  created_at, updated_at, tenant_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)",
     )
     .bind(&w.id)
     .bind(&w.product_sku)
@@ -74,6 +80,7 @@ pub async fn insert<'e>(
     .bind(w.status.as_str())
     .bind(&w.created_by)
     .bind(&w.created_at)
+    .bind(t.as_str())
     .execute(ex)
     .await?;
     Ok(())
@@ -81,12 +88,14 @@ pub async fn insert<'e>(
 
 pub async fn find<'e>(
     ex: impl Executor<'e, Database = Any>,
+    t: &TenantId,
     id: &str,
 ) -> Result<Option<WorkOrderRecord>, sqlx::Error> {
     sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM work_orders w JOIN items i ON i.sku = w.product_sku WHERE w.id = $1"
+        "SELECT {COLUMNS} FROM {FROM} WHERE w.tenant_id = $2 AND w.id = $1"
     )))
     .bind(id)
+    .bind(t.as_str())
     .fetch_optional(ex)
     .await?
     .as_ref()
@@ -99,6 +108,7 @@ pub async fn find<'e>(
 /// changed it first.
 pub async fn set_status<'e>(
     ex: impl Executor<'e, Database = Any>,
+    t: &TenantId,
     id: &str,
     from: Status,
     to: Status,
@@ -113,12 +123,13 @@ pub async fn set_status<'e>(
     };
     let res = sqlx::query(sqlx::AssertSqlSafe(format!(
         "UPDATE work_orders SET status = $1, {stamp} = $2, updated_at = $2
-         WHERE id = $3 AND status = $4"
+         WHERE tenant_id = $5 AND id = $3 AND status = $4"
     )))
     .bind(to.as_str())
     .bind(now)
     .bind(id)
     .bind(from.as_str())
+    .bind(t.as_str())
     .execute(ex)
     .await?;
     Ok(res.rows_affected() == 1)
@@ -127,6 +138,7 @@ pub async fn set_status<'e>(
 /// Records what a completion produced and what it cost.
 pub async fn set_result<'e>(
     ex: impl Executor<'e, Database = Any>,
+    t: &TenantId,
     id: &str,
     produced: i64,
     scrap: i64,
@@ -135,13 +147,14 @@ pub async fn set_result<'e>(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE work_orders SET produced_qty = $1, scrap_qty = $2, unit_cost = $3, total_cost = $4
-         WHERE id = $5",
+         WHERE tenant_id = $6 AND id = $5",
     )
     .bind(produced)
     .bind(scrap)
     .bind(unit_cost)
     .bind(total_cost)
     .bind(id)
+    .bind(t.as_str())
     .execute(ex)
     .await?;
     Ok(())
@@ -149,31 +162,32 @@ pub async fn set_result<'e>(
 
 /// A page of work orders (newest first; `status` None for all) and the
 /// total matching.
-pub async fn list<'e, E>(
-    ex: E,
+pub async fn list(
+    tx: &mut Tx,
+    t: &TenantId,
     status: Option<Status>,
     limit: u32,
     offset: i64,
-) -> Result<(Vec<WorkOrderRecord>, i64), sqlx::Error>
-where
-    E: Executor<'e, Database = Any> + Copy,
-{
+) -> Result<(Vec<WorkOrderRecord>, i64), sqlx::Error> {
     let status = status.map_or("", Status::as_str);
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM work_orders w JOIN items i ON i.sku = w.product_sku
-         WHERE ($1 = '' OR w.status = $1)
+        "SELECT {COLUMNS} FROM {FROM}
+         WHERE w.tenant_id = $4 AND ($1 = '' OR w.status = $1)
          ORDER BY w.created_at DESC, w.id DESC LIMIT $2 OFFSET $3"
     )))
     .bind(status)
     .bind(i64::from(limit))
     .bind(offset)
-    .fetch_all(ex)
+    .bind(t.as_str())
+    .fetch_all(&mut *tx)
     .await?;
-    let total: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM work_orders WHERE ($1 = '' OR status = $1)")
-            .bind(status)
-            .fetch_one(ex)
-            .await?;
+    let total: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM work_orders WHERE tenant_id = $2 AND ($1 = '' OR status = $1)",
+    )
+    .bind(status)
+    .bind(t.as_str())
+    .fetch_one(&mut *tx)
+    .await?;
     let list = rows.iter().map(from_row).collect::<Result<_, _>>()?;
     Ok((list, total))
 }
@@ -181,11 +195,12 @@ where
 /// Every work order, oldest first (the original API's list).
 pub async fn list_all<'e>(
     ex: impl Executor<'e, Database = Any>,
+    t: &TenantId,
 ) -> Result<Vec<WorkOrderRecord>, sqlx::Error> {
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM work_orders w JOIN items i ON i.sku = w.product_sku
-         ORDER BY w.created_at, w.id"
+        "SELECT {COLUMNS} FROM {FROM} WHERE w.tenant_id = $1 ORDER BY w.created_at, w.id"
     )))
+    .bind(t.as_str())
     .fetch_all(ex)
     .await?;
     rows.iter().map(from_row).collect()
@@ -201,17 +216,19 @@ pub struct Reservation {
 
 pub async fn insert_reservation<'e>(
     ex: impl Executor<'e, Database = Any>,
+    t: &TenantId,
     work_order_id: &str,
     r: &Reservation,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO work_order_reservations (work_order_id, sku, warehouse, qty)
-         VALUES ($1, $2, $3, $4)",
+        "INSERT INTO work_order_reservations (work_order_id, sku, warehouse, qty, tenant_id)
+         VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(work_order_id)
     .bind(&r.sku)
     .bind(&r.warehouse)
     .bind(r.qty)
+    .bind(t.as_str())
     .execute(ex)
     .await?;
     Ok(())
@@ -220,13 +237,16 @@ pub async fn insert_reservation<'e>(
 /// The reservations of an order, by SKU (the order locks are taken in).
 pub async fn reservations<'e>(
     ex: impl Executor<'e, Database = Any>,
+    t: &TenantId,
     work_order_id: &str,
 ) -> Result<Vec<Reservation>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT sku, warehouse, qty FROM work_order_reservations WHERE work_order_id = $1
+        "SELECT sku, warehouse, qty FROM work_order_reservations
+         WHERE tenant_id = $2 AND work_order_id = $1
          ORDER BY sku, warehouse",
     )
     .bind(work_order_id)
+    .bind(t.as_str())
     .fetch_all(ex)
     .await?;
     rows.iter()
@@ -243,10 +263,14 @@ pub async fn reservations<'e>(
 /// Work orders per status.
 pub async fn count_by_status<'e>(
     ex: impl Executor<'e, Database = Any>,
+    t: &TenantId,
 ) -> Result<Vec<(Status, i64)>, sqlx::Error> {
-    let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM work_orders GROUP BY status")
-        .fetch_all(ex)
-        .await?;
+    let rows = sqlx::query(
+        "SELECT status, COUNT(*) AS n FROM work_orders WHERE tenant_id = $1 GROUP BY status",
+    )
+    .bind(t.as_str())
+    .fetch_all(ex)
+    .await?;
     rows.iter()
         .map(|r| {
             let s: String = r.try_get("status")?;

@@ -13,4 +13,5 @@ mod openapi;
 mod rbac;
 mod stock;
 mod support;
+mod tenancy;
 mod work_orders;
