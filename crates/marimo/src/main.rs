@@ -38,6 +38,8 @@ Environment (unset means the embedded default):
   MARIMO_ADMIN_EMAIL MARIMO_ADMIN_PASSWORD
                           the first admin, created at start if absent (never overwritten);
                           MARIMO_ADMIN_PASSWORD is also read by `admin create-user`
+  MARIMO_SIGNUP           on|off: self-service sign-up of new businesses (tenants) with
+                          their first admin; off answers 404 [on]
   GATEWAY_PORT USERS_PORT CONFIG_PORT ACCOUNTING_PORT FACTORY_PORT SHOP_PORT MAIN_PORT WORKER_PORT
                           listening ports [8080..8087]
   GATEWAY_URLS USERS_URLS CONFIG_URLS ACCOUNTING_URLS FACTORY_URLS SHOP_URLS MAIN_URLS WORKER_URLS
