@@ -275,6 +275,7 @@ pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
         api: web_api,
         jwt: ctx.jwt.clone(),
         secret: settings.jwt_secret.clone(),
+        signup: settings.signup,
         trusted_proxy: Arc::new(move |ip| trusted_for_web.trusted.contains(ip)),
     });
 
