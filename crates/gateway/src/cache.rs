@@ -6,8 +6,11 @@
 //! | `/api/shop/categories`        | public: shared per role (or anon)  |
 //! | `/api/config*` (settings, reference data) | per role               |
 //!
-//! **Keys**: `<path>?<query pairs sorted>␟GET␟<scope>`. The path comes
-//! first so that a prefix invalidates every key under it. The scope is
+//! **Keys**: `<path>?<query pairs sorted>␟GET␟<scope>`, scoped to the
+//! request's tenant (`TenantId::scope`: unchanged in the default tenant,
+//! `<tenant>/…` in any other), so one tenant's cached catalog never
+//! answers another's. The path comes first (after the tenant) so that a
+//! prefix invalidates every key of a tenant under it. The scope is
 //! `anon` for anonymous callers and `role:<role>` for signed-in ones — the
 //! routes above answer the same to every caller of one role, and the token
 //! is verified at the edge before the key is built, so a response is never
@@ -35,7 +38,8 @@
 //! nothing is stored, and no request fails because of it.
 //!
 //! **Invalidation**: a successful POST/PUT/PATCH/DELETE under `/api/shop/`
-//! or `/api/config/` drops that prefix.
+//! or `/api/config/` drops that prefix in the writer's tenant; an event
+//! drops it in the event's tenant.
 //!
 //! **Coalescing**: concurrent misses on one key wait on a per-key gate
 //! (an async mutex); the first fetches, the rest find its stored answer and
@@ -63,7 +67,7 @@ use futures_util::StreamExt;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use marimo_platform::{
     ApiError, ErrorCode, auth::jwt::Identity, cache::CacheStore, http::version::unversioned,
-    telemetry::Metrics,
+    telemetry::Metrics, tenant::TenantId,
 };
 
 /// Largest answer stored (bigger ones are passed through, not stored).
@@ -134,8 +138,14 @@ pub fn invalidation_prefix(path: &str) -> Option<&'static str> {
     })
 }
 
-/// The cache key (see the module docs).
-pub fn key(path: &str, query: Option<&str>, scope: Scope, who: Option<&Identity>) -> String {
+/// The cache key of a request in `tenant` (see the module docs).
+pub fn key(
+    tenant: &TenantId,
+    path: &str,
+    query: Option<&str>,
+    scope: Scope,
+    who: Option<&Identity>,
+) -> String {
     // Keys are unversioned, like the invalidation prefixes; the answers
     // are the same under both prefixes (the deprecation headers are added
     // after the cache).
@@ -151,7 +161,10 @@ pub fn key(path: &str, query: Option<&str>, scope: Scope, who: Option<&Identity>
         (Scope::Role, Some(w)) => format!("role:{}", w.role.as_str()),
         (Scope::User, Some(w)) => format!("user:{}", w.user_id),
     };
-    format!("{path}?{}\u{1f}GET\u{1f}{caller}", pairs.join("&"))
+    tenant.scope(&format!(
+        "{path}?{}\u{1f}GET\u{1f}{caller}",
+        pairs.join("&")
+    ))
 }
 
 pub fn is_write(method: &Method) -> bool {
@@ -603,8 +616,21 @@ mod tests {
 
     #[test]
     fn keys_sort_the_query_and_carry_the_caller() {
-        let a = key("/api/shop/products", Some("b=2&a=1&&c"), Scope::Role, None);
-        let b = key("/api/shop/products", Some("c&a=1&b=2"), Scope::Role, None);
+        let d = TenantId::default_tenant();
+        let a = key(
+            &d,
+            "/api/shop/products",
+            Some("b=2&a=1&&c"),
+            Scope::Role,
+            None,
+        );
+        let b = key(
+            &d,
+            "/api/shop/products",
+            Some("c&a=1&b=2"),
+            Scope::Role,
+            None,
+        );
         assert_eq!(a, b);
         assert!(a.starts_with("/api/shop/products?a=1&b=2&c"));
         let admin = who("u1", Role::Admin);
@@ -612,25 +638,40 @@ mod tests {
         let user2 = who("u3", Role::User);
         let p = "/api/config/x";
         assert_ne!(
-            key(p, None, Scope::Role, Some(&admin)),
-            key(p, None, Scope::Role, Some(&user))
+            key(&d, p, None, Scope::Role, Some(&admin)),
+            key(&d, p, None, Scope::Role, Some(&user))
         );
         assert_eq!(
-            key(p, None, Scope::Role, Some(&user)),
-            key(p, None, Scope::Role, Some(&user2))
+            key(&d, p, None, Scope::Role, Some(&user)),
+            key(&d, p, None, Scope::Role, Some(&user2))
         );
         assert_ne!(
-            key(p, None, Scope::User, Some(&user)),
-            key(p, None, Scope::User, Some(&user2))
+            key(&d, p, None, Scope::User, Some(&user)),
+            key(&d, p, None, Scope::User, Some(&user2))
         );
         assert_ne!(
-            key(p, None, Scope::Role, None),
-            key(p, None, Scope::Role, Some(&user))
+            key(&d, p, None, Scope::Role, None),
+            key(&d, p, None, Scope::Role, Some(&user))
         );
         assert_ne!(
-            key(p, Some("a=1"), Scope::Role, None),
-            key(p, Some("a=2"), Scope::Role, None)
+            key(&d, p, Some("a=1"), Scope::Role, None),
+            key(&d, p, Some("a=2"), Scope::Role, None)
         );
+    }
+
+    #[test]
+    fn keys_carry_the_tenant_and_the_default_tenant_keeps_the_old_form() {
+        let d = TenantId::default_tenant();
+        let acme = TenantId::parse("acme-1").unwrap();
+        let p = "/api/shop/products";
+        let old = key(&d, p, None, Scope::Role, None);
+        assert!(old.starts_with("/api/shop/products?"));
+        let theirs = key(&acme, p, None, Scope::Role, None);
+        assert_ne!(old, theirs);
+        assert!(theirs.starts_with("acme-1//api/shop/products?"));
+        // A tenant's invalidation prefix covers its keys only.
+        assert!(theirs.starts_with(&acme.scope("/api/shop/")));
+        assert!(!old.starts_with(&acme.scope("/api/shop/")));
     }
 
     #[test]

@@ -225,7 +225,8 @@ pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
                 if let (Some(cache), Some(prefix)) =
                     (&gw.cache, cache::prefix_for_event(&env.event_type))
                 {
-                    cache.invalidate(prefix).await;
+                    // Only the event's tenant's entries are stale.
+                    cache.invalidate(&env.tenant.scope(prefix)).await;
                 }
                 Ok(())
             }
@@ -274,6 +275,7 @@ pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
         api: web_api,
         jwt: ctx.jwt.clone(),
         secret: settings.jwt_secret.clone(),
+        signup: settings.signup,
         trusted_proxy: Arc::new(move |ip| trusted_for_web.trusted.contains(ip)),
     });
 

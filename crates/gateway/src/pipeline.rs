@@ -9,7 +9,12 @@
 //! 2. **anonymous limit**: login, register and refresh per client address.
 //! 3. **edge auth**: a valid access token on protected routes; the identity
 //!    headers are set from it and never from the client.
-//! 4. **user limit**: signed-in traffic per user id.
+//! 4. **tenant**: the token's tenant, else the `X-Marimo-Tenant` header
+//!    of an anonymous request (a malformed one is 400), else the default
+//!    tenant; forwarded upstream as `X-Marimo-Tenant`, and part of every
+//!    cache key.
+//!    **user limit**: signed-in traffic per user id in the tenant, and per
+//!    tenant.
 //! 5. **body checks**: JSON content type (415), declared size (413).
 //! 6. **upstream**: pick an instance, forward, stream the answer back.
 //!
@@ -39,7 +44,11 @@ use axum::{
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, header, request::Parts};
 use marimo_platform::{
-    ApiError, ErrorCode, http::request_id, service::ServiceName, telemetry::Metrics,
+    ApiError, ErrorCode,
+    http::request_id,
+    service::ServiceName,
+    telemetry::Metrics,
+    tenant::{self, TenantId},
 };
 use serde_json::json;
 
@@ -120,11 +129,12 @@ async fn run(gw: &Gateway, service: ServiceName, req: Request) -> Result<Respons
     let access = policy::access(&parts.method, &path);
     let identity = edge_auth::authenticate(&gw.jwt, &parts, access).because("unauthorized")?;
 
-    // 4. user limit
+    // 4. tenant, then the user limit
+    let tenant = request_tenant(identity.as_ref(), &parts.headers).because("bad_request")?;
     if let Some(who) = &identity {
         marimo_platform::telemetry::trace::set_user(&who.user_id);
         gw.limits
-            .check_user(&who.user_id)
+            .check_user(&tenant, &who.user_id)
             .await
             .because("rate_limited")?;
     }
@@ -169,6 +179,12 @@ async fn run(gw: &Gateway, service: ServiceName, req: Request) -> Result<Respons
     if let Some(who) = &identity {
         edge_auth::set_identity(&mut headers, who);
     }
+    // The tenant the edge decided on, whatever the client sent: services
+    // read it for anonymous requests (a signed-in one's token decides).
+    headers.remove(tenant::HEADER);
+    if let Ok(v) = HeaderValue::from_str(tenant.as_str()) {
+        headers.insert(http::HeaderName::from_static(tenant::HEADER), v);
+    }
     if let Some(id) = request_id::current()
         && let Ok(v) = HeaderValue::from_str(&id)
     {
@@ -182,7 +198,7 @@ async fn run(gw: &Gateway, service: ServiceName, req: Request) -> Result<Respons
         && !unverified_credentials
         && let (Some(cache), Some(scope)) = (gw.cache.as_ref(), cache::rule(&path))
     {
-        let key = cache::key(&path, parts.uri.query(), scope, identity.as_ref());
+        let key = cache::key(&tenant, &path, parts.uri.query(), scope, identity.as_ref());
         return cache
             .fetch(key, || send(gw, service, parts, headers, body))
             .await
@@ -195,9 +211,29 @@ async fn run(gw: &Gateway, service: ServiceName, req: Request) -> Result<Respons
         && res.status().is_success()
         && let (Some(cache), Some(prefix)) = (gw.cache.as_ref(), cache::invalidation_prefix(&path))
     {
-        cache.invalidate(prefix).await;
+        cache.invalidate(&tenant.scope(prefix)).await;
     }
     Ok(res)
+}
+
+/// The tenant a request acts in: the verified token's, else the
+/// `X-Marimo-Tenant` header of an anonymous request, else the default
+/// tenant (the platform's `Tenant` extractor decides the same way).
+fn request_tenant(
+    identity: Option<&marimo_platform::auth::jwt::Identity>,
+    headers: &HeaderMap,
+) -> Result<TenantId, ApiError> {
+    if let Some(who) = identity {
+        return Ok(who.tenant.clone());
+    }
+    match headers.get(tenant::HEADER) {
+        None => Ok(TenantId::default_tenant()),
+        Some(v) => v
+            .to_str()
+            .map_err(|_| marimo_platform::Invalid::new("tenant", "the tenant header is not text"))
+            .and_then(TenantId::parse)
+            .map_err(ApiError::from),
+    }
 }
 
 /// The request body as sent upstream: replayable when buffered; a

@@ -28,8 +28,9 @@ pub enum Access {
     Protected,
 }
 
-const PUBLIC_USER_ACTIONS: [&str; 5] = [
+const PUBLIC_USER_ACTIONS: [&str; 6] = [
     "/api/users/register",
+    "/api/users/signup",
     "/api/users/login",
     "/api/users/refresh",
     "/api/users/logout",
@@ -65,7 +66,8 @@ pub fn anonymous_limit(method: &Method, path: &str) -> Option<LimitKind> {
     }
     match &*unversioned(path) {
         "/api/users/login" => Some(LimitKind::Login),
-        "/api/users/register" => Some(LimitKind::Register),
+        // Sign-up creates an account (and a tenant): the register limit.
+        "/api/users/register" | "/api/users/signup" => Some(LimitKind::Register),
         "/api/users/refresh" => Some(LimitKind::Refresh),
         _ => None,
     }
@@ -176,6 +178,10 @@ mod tests {
         );
         assert_eq!(
             anonymous_limit(&Method::POST, "/api/users/register"),
+            Some(LimitKind::Register)
+        );
+        assert_eq!(
+            anonymous_limit(&Method::POST, "/api/v1/users/signup"),
             Some(LimitKind::Register)
         );
         assert_eq!(

@@ -38,11 +38,14 @@ Environment (unset means the embedded default):
   MARIMO_ADMIN_EMAIL MARIMO_ADMIN_PASSWORD
                           the first admin, created at start if absent (never overwritten);
                           MARIMO_ADMIN_PASSWORD is also read by `admin create-user`
+  MARIMO_SIGNUP           on|off: self-service sign-up of new businesses (tenants) with
+                          their first admin; off answers 404 [on]
   GATEWAY_PORT USERS_PORT CONFIG_PORT ACCOUNTING_PORT FACTORY_PORT SHOP_PORT MAIN_PORT WORKER_PORT
                           listening ports [8080..8087]
   GATEWAY_URLS USERS_URLS CONFIG_URLS ACCOUNTING_URLS FACTORY_URLS SHOP_URLS MAIN_URLS WORKER_URLS
                           comma-separated base URLs of a service's instances [its local port]
-  MARIMO_RATE_LIMITS      e.g. login=10/m:3,register=5/m:2,refresh=30/m:5,user=300/m:50, or off
+  MARIMO_RATE_LIMITS      e.g. login=10/m:3,register=5/m:2,refresh=30/m:5,user=300/m:50,tenant=3000/m:500,
+                          or off (tenant: one bucket per tenant for all its signed-in users)
   CORS_ORIGINS            comma-separated allowed origins [none]
   TRUSTED_PROXIES         comma-separated IPs/CIDRs whose X-Forwarded-For is believed [none]
   MAX_BODY_BYTES          request body limit [1048576]

@@ -147,6 +147,9 @@ pub struct Settings {
     /// Base URLs of each service's instances (`<SERVICE>_URLS`).
     pub service_urls: HashMap<ServiceName, Vec<String>>,
     pub bootstrap_admin: Option<BootstrapAdmin>,
+    /// `MARIMO_SIGNUP`: self-service sign-up of new tenants (`on`, the
+    /// default, or `off`: the sign-up endpoint answers 404).
+    pub signup: bool,
     /// `MARIMO_RATE_LIMITS`, parsed by the gateway.
     pub rate_limits: Option<String>,
     pub cors_origins: Vec<String>,
@@ -310,6 +313,17 @@ impl Settings {
             _ => None,
         };
 
+        let signup = match get("MARIMO_SIGNUP").as_deref().map(str::trim) {
+            None | Some("on") | Some("true") | Some("1") => true,
+            Some("off") | Some("false") | Some("0") => false,
+            Some(other) => {
+                return Err(invalid(
+                    "MARIMO_SIGNUP",
+                    format!("'{other}' is neither on nor off"),
+                ));
+            }
+        };
+
         let max_body_bytes = match get("MAX_BODY_BYTES") {
             Some(v) => v
                 .parse()
@@ -330,6 +344,7 @@ impl Settings {
             ports,
             service_urls,
             bootstrap_admin,
+            signup,
             rate_limits: get("MARIMO_RATE_LIMITS"),
             cors_origins: get("CORS_ORIGINS")
                 .map(|v| split_list(&v))

@@ -41,6 +41,17 @@ pub enum UsersError {
     /// 404.
     #[error("no such user")]
     NoSuchUser,
+    /// 404: the tenant named does not exist, or the caller is not a
+    /// member of it (the same answer, so tenants cannot be enumerated).
+    #[error("no such tenant")]
+    NoSuchTenant,
+    /// 409 on sign-up: the slug or the email is in use. One answer for
+    /// both, so sign-up does not tell which emails have accounts.
+    #[error("this business slug or email is already in use")]
+    Taken,
+    /// 404: self-service sign-up is turned off (`MARIMO_SIGNUP=off`).
+    #[error("self-service sign-up is not available")]
+    SignupOff,
     /// 409 with the reason.
     #[error("{0}")]
     Conflict(&'static str),
@@ -80,7 +91,10 @@ impl From<UsersError> for ApiError {
             UsersError::Forbidden => ApiError::forbidden(err.to_string()),
             UsersError::WrongCurrentPassword => ApiError::forbidden(err.to_string())
                 .with_details(json!({"field": "current_password"})),
-            UsersError::NoSuchUser => ApiError::not_found(err.to_string()),
+            UsersError::NoSuchUser | UsersError::NoSuchTenant | UsersError::SignupOff => {
+                ApiError::not_found(err.to_string())
+            }
+            UsersError::Taken => ApiError::conflict(err.to_string()),
             UsersError::Conflict(why) => ApiError::conflict(why),
             UsersError::Database(e) => e.into(),
             UsersError::Password(e) => {

@@ -7,7 +7,7 @@ use marimo_contracts::{
     ids::UserId,
     users::{
         self as contract, LoginFailed, PasswordChanged, Registered, RoleChanged, SessionsRevoked,
-        UserRef,
+        TenantCreated, UserRef,
     },
 };
 use marimo_platform::{
@@ -17,7 +17,10 @@ use marimo_platform::{
     service::ServiceContext,
 };
 
-use crate::{app::lifetimes, domain::User};
+use crate::{
+    app::lifetimes,
+    domain::{Tenant, User},
+};
 
 pub const SOURCE: &str = "users";
 /// The users service's queue on the bus.
@@ -46,6 +49,7 @@ pub const ROLE_CHANGED: &str = contract::ROLE_CHANGED.name();
 pub const DEACTIVATED: &str = contract::DEACTIVATED.name();
 pub const REACTIVATED: &str = contract::REACTIVATED.name();
 pub const PASSWORD_CHANGED: &str = contract::PASSWORD_CHANGED.name();
+pub const TENANT_CREATED: &str = contract::TENANT_CREATED.name();
 
 /// Why a sign-in failed (audit only; clients always see the same 401).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,6 +127,19 @@ pub fn sessions_revoked(user_id: &str, not_before_ms: i64, actor: &str) -> Envel
         not_before_ms,
     };
     Envelope::of(contract::SESSIONS_REVOKED, &payload).actor(actor)
+}
+
+/// `users.tenant.created`: published in the new tenant's transaction (so
+/// its envelope carries the new tenant), by the admin who signed it up.
+pub fn tenant_created(tenant: &Tenant, actor: &str) -> Envelope {
+    let payload = TenantCreated {
+        tenant_id: tenant.id.as_str().to_owned(),
+        slug: tenant.slug.clone(),
+        name: tenant.name.clone(),
+        currency: tenant.currency.clone(),
+        fiscal_year_start_month: tenant.fiscal_year_start_month,
+    };
+    Envelope::of(contract::TENANT_CREATED, &payload).actor(actor)
 }
 
 pub fn password_changed(user: &User) -> Envelope {

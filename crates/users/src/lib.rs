@@ -26,10 +26,11 @@ use axum::Router;
 use marimo_platform::{
     auth::Role,
     clock,
-    db::Db,
+    db::{Db, DbKind, Schema},
     http::ServiceApp,
     idempotency, lock,
     service::{ServiceContext, StartError},
+    tenant,
 };
 
 // utoipa's macros expand to fully qualified paths of the types named in
@@ -67,7 +68,7 @@ fn db_of(ctx: &ServiceContext) -> Result<Db, UsersError> {
 /// router wrapped in the platform's [`ServiceApp`].
 pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
     let db = db_of(&ctx)?;
-    db.migrate(&MIGRATOR).await?;
+    prepare(&db).await?;
     if let Some(admin) = &ctx.settings.bootstrap_admin {
         app::accounts::bootstrap_admin(&db, &ctx.outbox, admin).await?;
     }
@@ -96,10 +97,28 @@ pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
         jwt: ctx.jwt.clone(),
         outbox: ctx.outbox.clone(),
         metrics: ctx.metrics.clone(),
+        signup: ctx.settings.signup,
     });
     let idempotency = idempotency::Layer::prepare(&ctx).await?;
     idempotency::spawn_purge(&ctx, ctx.db().clone(), IDEMPOTENCY_TTL);
     Ok(ServiceApp::new(&ctx).idempotency(idempotency).api(api))
+}
+
+/// The business tables of this service: under the tenant policy on
+/// PostgreSQL. `users`, `tenants`, sessions, revocation marks and the
+/// sign-in throttle are global (a person signs in before any tenant is
+/// known), so they are system tables.
+pub const TENANT_TABLES: &[&str] = &["memberships"];
+
+/// The migrations, and on PostgreSQL the row policies of
+/// [`TENANT_TABLES`] (docs/TENANCY.md).
+async fn prepare(db: &Db) -> Result<(), UsersError> {
+    let mut schema = Schema::new().migrations(&MIGRATOR);
+    if db.kind() == DbKind::Postgres {
+        schema = schema.part("users_tenancy_rls", tenant::rls_ddl(TENANT_TABLES));
+    }
+    db.prepare(&schema).await?;
+    Ok(())
 }
 
 /// How long an `Idempotency-Key` is remembered (the platform's layer
@@ -117,10 +136,11 @@ pub async fn create_user(
     role: Role,
 ) -> Result<User, UsersError> {
     let db = db_of(ctx)?;
-    db.migrate(&MIGRATOR).await?;
+    prepare(&db).await?;
     app::accounts::create_account(
         &db,
         &ctx.outbox,
+        &tenant::TenantId::default_tenant(),
         app::accounts::NewAccount {
             email,
             name,

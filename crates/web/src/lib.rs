@@ -51,6 +51,9 @@ pub struct WebConfig {
     pub jwt: Arc<JwtKeys>,
     /// `JWT_SECRET`; the CSRF key is derived from it.
     pub secret: Vec<u8>,
+    /// Self-service sign-up is on (`MARIMO_SIGNUP`): the sign-up page and
+    /// its link are shown.
+    pub signup: bool,
     pub trusted_proxy: TrustedProxy,
 }
 
@@ -62,6 +65,7 @@ struct Inner {
     api: Router,
     jwt: Arc<JwtKeys>,
     csrf: CsrfKey,
+    signup: bool,
     trusted_proxy: TrustedProxy,
     /// Recent rotations by the refresh token they used and the client that
     /// presented it (SHA-256 of both): two page loads of one browser (two
@@ -80,6 +84,7 @@ impl Web {
             api: cfg.api,
             jwt: cfg.jwt,
             csrf: CsrfKey::derive(&cfg.secret),
+            signup: cfg.signup,
             trusted_proxy: cfg.trusted_proxy,
             refreshes: moka::future::Cache::builder()
                 .max_capacity(10_000)
@@ -123,6 +128,9 @@ impl Web {
     pub fn csrf(&self) -> &CsrfKey {
         &self.0.csrf
     }
+    pub fn signup(&self) -> bool {
+        self.0.signup
+    }
     pub fn is_secure(&self, req: &axum::extract::Request) -> bool {
         session::came_over_tls(req, &*self.0.trusted_proxy)
     }
@@ -143,6 +151,8 @@ pub fn router(cfg: WebConfig) -> Router {
         .route("/", get(dashboard::show))
         .route("/login", get(auth::login_form).post(auth::login))
         .route("/register", get(auth::register_form).post(auth::register))
+        .route("/signup", get(auth::signup_form).post(auth::signup))
+        .route("/tenant", post(auth::switch_tenant))
         .route("/logout", post(auth::logout))
         .route("/lang/{code}", get(auth::switch_language))
         .route("/shop", get(shop::catalog))

@@ -32,6 +32,8 @@ pub struct Session {
     /// The path and query of the page (for the language switch and
     /// sign-in redirects).
     pub here: String,
+    /// Self-service sign-up is on.
+    pub signup: bool,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Session {
@@ -72,19 +74,30 @@ impl Session {
     }
 
     /// The header, navigation and switches of a page; `title_key` is a
-    /// string key. Signed-in pages show the unread notification count.
+    /// string key. Signed-in pages show the unread notification count and
+    /// the current tenant (with a switch when there are several).
     pub async fn chrome(&self, title_key: &str) -> Chrome {
-        let unread = match &self.user {
-            Some(_) => self
-                .api
-                .get("/api/notifications?unread_only=true&limit=1")
-                .await
-                .ok()
-                .and_then(|v| v["unread_count"].as_i64())
-                .unwrap_or(0),
-            None => 0,
+        let (unread, tenants) = match &self.user {
+            Some(_) => {
+                let (unread, tenants) = tokio::join!(
+                    self.api.get("/api/notifications?unread_only=true&limit=1"),
+                    self.api.get("/api/users/tenants"),
+                );
+                let unread = unread
+                    .ok()
+                    .and_then(|v| v["unread_count"].as_i64())
+                    .unwrap_or(0);
+                (
+                    unread,
+                    tenants.map(|v| tenant_options(&v)).unwrap_or_default(),
+                )
+            }
+            None => (0, Vec::new()),
         };
-        self.chrome_with(title_key, unread)
+        let mut chrome = self.chrome_with(title_key, unread);
+        chrome.tenant_name = tenants.iter().find(|t| t.current).map(|t| t.name.clone());
+        chrome.tenants = tenants;
+        chrome
     }
 
     /// The chrome without any API call (error pages).
@@ -118,9 +131,38 @@ impl Session {
             switch_label: tr.t("lang.switch").to_owned(),
             css: assets::css_path(),
             js: assets::js_path(),
+            signup: self.signup,
+            tenant_name: None,
+            tenants: Vec::new(),
             tr,
         }
     }
+}
+
+/// One of the signed-in user's tenants, for the header's switch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantOption {
+    pub id: String,
+    pub name: String,
+    pub current: bool,
+}
+
+/// The tenants of a `GET /api/users/tenants` answer.
+pub fn tenant_options(answer: &Value) -> Vec<TenantOption> {
+    answer["tenants"]
+        .as_array()
+        .map(|all| {
+            all.iter()
+                .filter_map(|t| {
+                    Some(TenantOption {
+                        id: t["id"].as_str()?.to_owned(),
+                        name: t["name"].as_str()?.to_owned(),
+                        current: t["current"].as_bool().unwrap_or(false),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 pub struct NavLink {
@@ -143,6 +185,12 @@ pub struct Chrome {
     pub switch_label: String,
     pub css: &'static str,
     pub js: &'static str,
+    /// Self-service sign-up is on: the header links to it.
+    pub signup: bool,
+    /// The signed-in user's current tenant.
+    pub tenant_name: Option<String>,
+    /// Their tenants; the header offers a switch when there are several.
+    pub tenants: Vec<TenantOption>,
 }
 
 impl Chrome {

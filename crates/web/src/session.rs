@@ -116,6 +116,7 @@ pub async fn layer(State(web): State<Web>, req: Request, next: Next) -> Response
         secure,
         api: api.with_token(token),
         here,
+        signup: web.signup(),
     };
 
     let mut req = req;

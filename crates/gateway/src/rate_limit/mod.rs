@@ -8,10 +8,18 @@
 //!
 //! - Anonymous, abuse-prone routes are limited per client address:
 //!   `login`, `register`, `refresh` (see [`crate::policy::anonymous_limit`]).
-//! - Signed-in traffic is limited per user id: `user`.
+//!   Sign-up counts against `register`. These stay keyed by address
+//!   alone: a tenant named in a header is unverified, and keying by it
+//!   would give a client one budget per made-up tenant.
+//! - Signed-in traffic is limited per user id in the token's tenant
+//!   (`TenantId::scope`): `user`; and per tenant, all its users together:
+//!   `tenant`, so one busy business cannot take every replica's capacity
+//!   (the noisy neighbour). Only signed-in traffic counts against a
+//!   tenant's bucket: the token, which users signed, names the tenant, so
+//!   nobody can spend another tenant's budget by naming it in a header.
 //!
 //! `MARIMO_RATE_LIMITS` overrides the defaults, e.g.
-//! `login=10/m:3,register=5/m:2,refresh=30/m:5,user=300/m:50`: `<key>=<count>/<unit>[:<burst>]`
+//! `login=10/m:3,register=5/m:2,refresh=30/m:5,user=300/m:50,tenant=3000/m:500`: `<key>=<count>/<unit>[:<burst>]`
 //! with units `s`, `m`, `h`; the burst defaults to the count (governor's own
 //! meaning of a quota); `<key>=off` disables one limit and `off` all of them.
 //! Keys not named keep their defaults.
@@ -26,7 +34,9 @@ pub mod shared;
 use std::{hash::Hash, net::IpAddr, num::NonZeroU32, sync::Arc, time::Duration};
 
 use governor::{DefaultKeyedRateLimiter, Quota, clock::Clock};
-use marimo_platform::{ApiError, redis::Redis, service::ServiceContext, telemetry::Metrics};
+use marimo_platform::{
+    ApiError, redis::Redis, service::ServiceContext, telemetry::Metrics, tenant::TenantId,
+};
 
 use self::shared::SharedLimits;
 
@@ -37,10 +47,17 @@ pub enum LimitKind {
     Register,
     Refresh,
     User,
+    Tenant,
 }
 
 impl LimitKind {
-    pub const ALL: [LimitKind; 4] = [Self::Login, Self::Register, Self::Refresh, Self::User];
+    pub const ALL: [LimitKind; 5] = [
+        Self::Login,
+        Self::Register,
+        Self::Refresh,
+        Self::User,
+        Self::Tenant,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -48,6 +65,7 @@ impl LimitKind {
             Self::Register => "register",
             Self::Refresh => "refresh",
             Self::User => "user",
+            Self::Tenant => "tenant",
         }
     }
 
@@ -57,6 +75,7 @@ impl LimitKind {
             Self::Register => (5, 2),
             Self::Refresh => (30, 5),
             Self::User => (300, 50),
+            Self::Tenant => (3000, 500),
         };
         Rate {
             count: nz(count),
@@ -92,6 +111,7 @@ pub struct LimitSpec {
     pub register: Option<Rate>,
     pub refresh: Option<Rate>,
     pub user: Option<Rate>,
+    pub tenant: Option<Rate>,
 }
 
 impl Default for LimitSpec {
@@ -101,6 +121,7 @@ impl Default for LimitSpec {
             register: Some(LimitKind::Register.default_rate()),
             refresh: Some(LimitKind::Refresh.default_rate()),
             user: Some(LimitKind::User.default_rate()),
+            tenant: Some(LimitKind::Tenant.default_rate()),
         }
     }
 }
@@ -112,6 +133,7 @@ impl LimitSpec {
             LimitKind::Register => &mut self.register,
             LimitKind::Refresh => &mut self.refresh,
             LimitKind::User => &mut self.user,
+            LimitKind::Tenant => &mut self.tenant,
         }
     }
 
@@ -121,6 +143,7 @@ impl LimitSpec {
             LimitKind::Register => self.register,
             LimitKind::Refresh => self.refresh,
             LimitKind::User => self.user,
+            LimitKind::Tenant => self.tenant,
         }
     }
 
@@ -130,6 +153,7 @@ impl LimitSpec {
             register: None,
             refresh: None,
             user: None,
+            tenant: None,
         }
     }
 }
@@ -140,7 +164,7 @@ pub struct SpecError(String);
 
 fn spec_err(msg: impl Into<String>) -> SpecError {
     SpecError(format!(
-        "{}; expected e.g. 'login=10/m:3,register=5/m:2,refresh=30/m:5,user=300/m:50' or 'off'",
+        "{}; expected e.g. 'login=10/m:3,register=5/m:2,refresh=30/m:5,user=300/m:50,tenant=3000/m:500' or 'off'",
         msg.into()
     ))
 }
@@ -165,7 +189,7 @@ pub fn parse_spec(spec: Option<&str>) -> Result<LimitSpec, SpecError> {
             .find(|k| k.as_str() == key)
             .ok_or_else(|| {
                 spec_err(format!(
-                    "unknown limit '{key}' (known: login, register, refresh, user)"
+                    "unknown limit '{key}' (known: login, register, refresh, user, tenant)"
                 ))
             })?;
         if seen.contains(&kind) {
@@ -230,6 +254,7 @@ struct Local {
     register: Option<Limiter<IpAddr>>,
     refresh: Option<Limiter<IpAddr>>,
     user: Option<Limiter<String>>,
+    tenant: Option<Limiter<String>>,
 }
 
 impl Local {
@@ -240,6 +265,7 @@ impl Local {
             register: limiter(spec.register),
             refresh: limiter(spec.refresh),
             user: limiter(spec.user),
+            tenant: limiter(spec.tenant),
         }
     }
 }
@@ -295,7 +321,7 @@ impl RateLimits {
             LimitKind::Login => &local.login,
             LimitKind::Register => &local.register,
             LimitKind::Refresh => &local.refresh,
-            LimitKind::User => return Ok(()),
+            LimitKind::User | LimitKind::Tenant => return Ok(()),
         };
         if let Some(decided) = self.check_shared(&local.spec, kind, &ip.to_string()).await {
             return decided;
@@ -303,16 +329,28 @@ impl RateLimits {
         check(kind, limiter.as_deref(), &ip)
     }
 
-    /// Counts one request of a signed-in user.
-    pub async fn check_user(&self, user_id: &str) -> Result<(), ApiError> {
+    /// Counts one request of a signed-in user in `tenant`: against the
+    /// user's bucket there (`tenant.scope(user_id)`: the default tenant's
+    /// keys keep their old form) and the tenant's own bucket.
+    pub async fn check_user(&self, tenant: &TenantId, user_id: &str) -> Result<(), ApiError> {
         let local = self.current();
-        if let Some(decided) = self
-            .check_shared(&local.spec, LimitKind::User, user_id)
+        let user_key = tenant.scope(user_id);
+        let user = match self
+            .check_shared(&local.spec, LimitKind::User, &user_key)
             .await
         {
-            return decided;
+            Some(decided) => decided,
+            None => check(LimitKind::User, local.user.as_deref(), &user_key),
+        };
+        user?;
+        let tenant_key = tenant.as_str().to_owned();
+        match self
+            .check_shared(&local.spec, LimitKind::Tenant, &tenant_key)
+            .await
+        {
+            Some(decided) => decided,
+            None => check(LimitKind::Tenant, local.tenant.as_deref(), &tenant_key),
         }
-        check(LimitKind::User, local.user.as_deref(), &user_id.to_owned())
     }
 
     /// Redis's decision, `None` without Redis or when it cannot answer.
@@ -342,6 +380,7 @@ impl RateLimits {
         sweep_one(&local.register);
         sweep_one(&local.refresh);
         sweep_one(&local.user);
+        sweep_one(&local.tenant);
     }
 
     /// Number of keys held (all limiters).
@@ -350,7 +389,7 @@ impl RateLimits {
             l.as_ref().map_or(0, |l| l.len())
         }
         let l = self.current();
-        len(&l.login) + len(&l.register) + len(&l.refresh) + len(&l.user)
+        len(&l.login) + len(&l.register) + len(&l.refresh) + len(&l.user) + len(&l.tenant)
     }
 
     /// Sweeps on an interval until the service shuts down.
@@ -495,7 +534,7 @@ mod tests {
     async fn disabled_limits_never_reject() {
         let limits = RateLimits::new(&parse_spec(Some("off")).unwrap());
         for _ in 0..100 {
-            limits.check_user("u1").await.unwrap();
+            limits.check_user(&d(), "u1").await.unwrap();
             limits
                 .check_ip(LimitKind::Login, IpAddr::V4(Ipv4Addr::LOCALHOST))
                 .await
@@ -507,14 +546,41 @@ mod tests {
     #[tokio::test]
     async fn sweep_forgets_fresh_keys() {
         // 1000/s: a key is back to fresh a few milliseconds after its use.
-        let limits = RateLimits::new(&parse_spec(Some("user=1000/s:1")).unwrap());
+        let limits = RateLimits::new(&parse_spec(Some("user=1000/s:1,tenant=off")).unwrap());
         for i in 0..50 {
-            limits.check_user(&format!("u{i}")).await.unwrap();
+            limits.check_user(&d(), &format!("u{i}")).await.unwrap();
         }
         assert_eq!(limits.keys_held(), 50);
         std::thread::sleep(Duration::from_millis(20));
         limits.sweep();
         assert_eq!(limits.keys_held(), 0);
+    }
+
+    fn d() -> TenantId {
+        TenantId::default_tenant()
+    }
+
+    #[tokio::test]
+    async fn users_count_per_tenant_and_each_tenant_has_its_own_bucket() {
+        let (a, b) = (
+            TenantId::parse("acme").unwrap(),
+            TenantId::parse("bolt").unwrap(),
+        );
+        // One request per user per minute, tenants unlimited: the same
+        // person has a budget in each of their tenants.
+        let limits = RateLimits::new(&parse_spec(Some("user=1/m:1,tenant=off")).unwrap());
+        limits.check_user(&a, "u1").await.unwrap();
+        assert_eq!(limits.check_user(&a, "u1").await.unwrap_err().status, 429);
+        limits.check_user(&b, "u1").await.unwrap();
+
+        // Two requests per tenant at once, users unlimited: acme's third
+        // request is refused whoever sends it; bolt is untouched.
+        let limits = RateLimits::new(&parse_spec(Some("user=off,tenant=1/m:2")).unwrap());
+        limits.check_user(&a, "u1").await.unwrap();
+        limits.check_user(&a, "u2").await.unwrap();
+        let err = limits.check_user(&a, "u3").await.unwrap_err();
+        assert_eq!(err.status, 429);
+        limits.check_user(&b, "u1").await.unwrap();
     }
 
     #[test]

@@ -88,6 +88,94 @@ async fn miss_then_hit_then_invalidated_by_a_write() {
     assert_eq!(shop.script.hits(), before + 3);
 }
 
+/// A token of `user_id` with `role` acting in `tenant`.
+fn token_in(tenant: &str, user_id: &str, role: Role) -> String {
+    marimo_testkit::sign(&marimo_platform::auth::jwt::Identity {
+        user_id: user_id.to_owned(),
+        email: format!("{user_id}@example.com"),
+        role,
+        tenant: marimo_platform::tenant::TenantId::parse(tenant).unwrap(),
+    })
+}
+
+#[tokio::test]
+async fn one_tenants_cached_answer_never_answers_another() {
+    let (shop, config, gw) = setup().await;
+    let get = |tenant: Option<&'static str>| {
+        let req = gw.http.get("/api/shop/products?page=1");
+        match tenant {
+            Some(t) => req.header("x-marimo-tenant", t),
+            None => req,
+        }
+    };
+    // Anonymous catalog reads: keyed by the header's tenant, which is
+    // forwarded upstream.
+    let res = get(Some("acme")).send().await.expect(200);
+    assert_eq!(
+        (res.header("x-cache"), res.json["tenant"].as_str()),
+        (Some("MISS"), Some("acme"))
+    );
+    let res = get(Some("acme")).send().await.expect(200);
+    assert_eq!(res.header("x-cache"), Some("HIT"));
+    let res = get(Some("bolt")).send().await.expect(200);
+    assert_eq!(
+        (res.header("x-cache"), res.json["tenant"].as_str()),
+        (Some("MISS"), Some("bolt")),
+        "acme's answer served to bolt"
+    );
+    let res = get(None).send().await.expect(200);
+    assert_eq!(
+        (res.header("x-cache"), res.json["tenant"].as_str()),
+        (Some("MISS"), Some("default"))
+    );
+    assert_eq!(shop.script.hits(), 3);
+
+    // Signed in: the token's tenant, whatever header the client adds.
+    let acme_user = token_in("acme", "u1", Role::User);
+    let bolt_user = token_in("bolt", "u2", Role::User);
+    let res = gw
+        .http
+        .get("/api/config/app")
+        .bearer(&acme_user)
+        .header("x-marimo-tenant", "bolt")
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(
+        (res.header("x-cache"), res.json["tenant"].as_str()),
+        (Some("MISS"), Some("acme"))
+    );
+    let res = gw
+        .http
+        .get("/api/config/app")
+        .bearer(&bolt_user)
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(
+        (res.header("x-cache"), res.json["tenant"].as_str()),
+        (Some("MISS"), Some("bolt")),
+        "same role, other tenant: not shared"
+    );
+    assert_eq!(config.script.hits(), 2);
+
+    // A write in acme drops acme's entries only.
+    gw.http
+        .post("/api/shop/orders")
+        .bearer(&acme_user)
+        .json(serde_json::json!({}))
+        .send()
+        .await
+        .expect(200);
+    let res = get(Some("acme")).send().await.expect(200);
+    assert_eq!(res.header("x-cache"), Some("MISS"));
+    let res = get(Some("bolt")).send().await.expect(200);
+    assert_eq!(res.header("x-cache"), Some("HIT"));
+
+    // A malformed tenant header is refused before anything is looked up.
+    get(Some("Not A Tenant")).send().await.expect(400);
+}
+
 #[tokio::test]
 async fn per_role_entries_are_never_shared_across_roles() {
     let (_shop, config, gw) = setup().await;

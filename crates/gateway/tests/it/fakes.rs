@@ -106,13 +106,20 @@ async fn answer(State((name, script)): State<(&'static str, Script)>, req: Reque
     let n = script.hits.fetch_add(1, Ordering::SeqCst) + 1;
     let scripted = script.statuses.lock().unwrap().pop_front();
     let query = req.uri().query().unwrap_or("").to_owned();
+    // The tenant the edge forwarded, echoed so tests see what arrived.
+    let tenant = req
+        .headers()
+        .get("x-marimo-tenant")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
     let body = axum::body::to_bytes(req.into_body(), usize::MAX)
         .await
         .unwrap_or_default();
     let status = StatusCode::from_u16(scripted.unwrap_or(200)).unwrap();
     let mut res = (
         status,
-        axum::Json(json!({"success": status.is_success(), "instance": name, "n": n, "body_len": body.len()})),
+        axum::Json(json!({"success": status.is_success(), "instance": name, "n": n, "body_len": body.len(), "tenant": tenant})),
     )
         .into_response();
     if let Some(cc) = query.split('&').find_map(|p| p.strip_prefix("cc=")) {

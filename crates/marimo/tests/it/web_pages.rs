@@ -695,3 +695,89 @@ async fn the_orders_list_pages_through_many_orders() {
     assert!(!second.body.contains("id=\"next-page\""));
     sys.stop().await;
 }
+
+/// Sign-up from the web: the new business and its admin, signed in, with
+/// the business's name in the header; once a member of a second business
+/// the header offers the switch, and switching acts there. With
+/// `MARIMO_SIGNUP=off` there is no page and no link.
+#[tokio::test]
+async fn signing_up_a_business_and_switching_tenants() {
+    let sys = start_on_sqlite(&[]).await;
+    let mut ann = Page::new(&sys);
+    let form = ann.get("/signup").await;
+    assert_eq!(form.status, 200);
+    assert!(form.body.contains("id=\"signup-submit\""), "{}", form.body);
+    let done = ann
+        .submit(
+            "/signup",
+            &[
+                ("business_name", "Acme Tools"),
+                ("slug", "acme"),
+                ("currency", "eur"),
+                ("fiscal_year_start_month", "4"),
+                ("admin_name", "Ann"),
+                ("email", "ann@acme.test"),
+                ("password", "Founder-1"),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let home = ann.get("/").await;
+    assert_eq!(home.status, 200);
+    assert!(
+        home.body.contains("id=\"tenant-name\">Acme Tools<"),
+        "{}",
+        home.body
+    );
+    // A taken slug is refused next to the form.
+    let mut other = Page::new(&sys);
+    let taken = other
+        .submit(
+            "/signup",
+            &[
+                ("business_name", "Acme Again"),
+                ("slug", "acme"),
+                ("currency", "EUR"),
+                ("fiscal_year_start_month", "1"),
+                ("admin_name", "Otto"),
+                ("email", "otto@acme.test"),
+                ("password", "Founder-1"),
+            ],
+        )
+        .await;
+    assert_eq!(taken.status, 409);
+    assert!(taken.body.contains("id=\"form-error\""), "{}", taken.body);
+
+    // The default tenant's admin adds ann as an accountant.
+    let admin = login(&sys.gw, ADMIN.0, ADMIN.1).await;
+    sys.gw
+        .post("/api/v1/users/admin/members")
+        .bearer(admin["access_token"].as_str().unwrap())
+        .json(json!({"email": "ann@acme.test", "role": "accountant"}))
+        .send()
+        .await
+        .expect(201);
+    let home = ann.get("/").await;
+    assert!(home.body.contains("id=\"tenant-switch\""), "{}", home.body);
+    assert!(
+        home.body.contains("<option value=\"default\">"),
+        "{}",
+        home.body
+    );
+    let switched = ann.submit("/tenant", &[("tenant", "default")]).await;
+    assert_eq!(switched.status, 303, "{}", switched.body);
+    let home = ann.get("/").await;
+    assert!(
+        home.body.contains("<option value=\"default\" selected>"),
+        "{}",
+        home.body
+    );
+    sys.stop().await;
+
+    let sys = start_on_sqlite(&[("MARIMO_SIGNUP", "off")]).await;
+    let mut page = Page::new(&sys);
+    assert_eq!(page.get("/signup").await.status, 404);
+    let login_page = page.get("/login").await;
+    assert!(!login_page.body.contains("id=\"signup-link\""));
+    sys.stop().await;
+}

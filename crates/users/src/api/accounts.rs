@@ -49,7 +49,8 @@ pub(super) struct ListQuery {
 
 const SEARCH_MAX_CHARS: usize = 200;
 
-/// Accounts, searched and paged. Admins and managers.
+/// The members of the caller's tenant (with their role there), searched
+/// and paged. Admins and managers.
 #[utoipa::path(
     get,
     path = "/api/v1/users/list",
@@ -71,7 +72,7 @@ pub(super) async fn list(
         ))
         .with_details(json!({"field": "q"})));
     }
-    let (users, total) = st.list(q, limit, offset).await?;
+    let (users, total) = st.list(&caller.tenant, q, limit, offset).await?;
     Ok(Json(UserList {
         success: true,
         users: users.iter().map(views::user).collect(),
@@ -91,7 +92,7 @@ pub(super) async fn summary(
     caller: Caller,
 ) -> ApiResult<Json<Success<contract::Summary>>> {
     signed_in::<Staff>(&st, &caller).await?;
-    let sum = st.summary().await?;
+    let sum = st.summary(&caller.tenant).await?;
     let by_role = sum
         .by_role
         .iter()
@@ -114,7 +115,8 @@ pub(super) struct AssignRoleBody {
     role: String,
 }
 
-/// Gives an account a role; its sessions are revoked. Admins only.
+/// Gives a member of the caller's tenant a role there; their sessions are
+/// revoked. Admins only; a user of another tenant is 404.
 #[utoipa::path(
     post,
     path = "/api/v1/users/admin/assign-role",
@@ -136,7 +138,7 @@ pub(super) async fn assign_role(
         ApiError::validation(msg).with_details(json!({"field": "role", "allowed": allowed}))
     })?;
     let target = st
-        .assign_role(&admin, &body.user_id, role, ip.get())
+        .assign_role(&admin, &caller.tenant, &body.user_id, role, ip.get())
         .await?;
     Ok(Json(Done::new(format!(
         "role of {} is now {role}",
@@ -144,8 +146,8 @@ pub(super) async fn assign_role(
     ))))
 }
 
-/// Deactivates an account: it cannot sign in and its sessions are
-/// revoked. Admins only.
+/// Deactivates a member of the caller's tenant: they cannot sign in to it
+/// and their sessions there are revoked. Admins only.
 #[utoipa::path(
     post,
     path = "/api/v1/users/admin/users/{id}/deactivate",
@@ -162,13 +164,13 @@ pub(super) async fn deactivate(
     UserId(id): UserId,
 ) -> ApiResult<Json<Done>> {
     let admin = signed_in::<Admins>(&st, &caller).await?.user;
-    st.deactivate(&admin, &id, ip.get()).await?;
+    st.deactivate(&admin, &caller.tenant, &id, ip.get()).await?;
     Ok(Json(Done::new(
         "user deactivated; their sessions have been revoked",
     )))
 }
 
-/// Reactivates an account. Admins only.
+/// Reactivates a member of the caller's tenant. Admins only.
 #[utoipa::path(
     post,
     path = "/api/v1/users/admin/users/{id}/reactivate",
@@ -182,6 +184,6 @@ pub(super) async fn reactivate(
     UserId(id): UserId,
 ) -> ApiResult<Json<Done>> {
     let admin = signed_in::<Admins>(&st, &caller).await?.user;
-    st.reactivate(&admin, &id, ip.get()).await?;
+    st.reactivate(&admin, &caller.tenant, &id, ip.get()).await?;
     Ok(Json(Done::new("user reactivated")))
 }

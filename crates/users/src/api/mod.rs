@@ -4,6 +4,8 @@
 //!
 //! - [`session`]: register, login, refresh, logout, change-password.
 //! - [`accounts`]: profile, list, summary and the admin actions.
+//! - [`tenants`]: sign-up, my tenants, switching, the current tenant,
+//!   adding members.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -27,6 +29,7 @@ use crate::{app::Users, store::UserRecord};
 
 mod accounts;
 mod session;
+mod tenants;
 mod views;
 
 pub(crate) type AppState = Users;
@@ -65,6 +68,11 @@ pub(crate) fn routes(state: AppState) -> OpenApiRouter {
     .routes(routes!(accounts::assign_role))
     .routes(routes!(accounts::deactivate))
     .routes(routes!(accounts::reactivate))
+    .routes(no_store(routes!(tenants::signup)))
+    .routes(routes!(tenants::my_tenants))
+    .routes(no_store(routes!(tenants::switch)))
+    .routes(routes!(tenants::current, tenants::update))
+    .routes(routes!(tenants::add_member))
     .with_state(state)
 }
 

@@ -7,6 +7,7 @@ use marimo_platform::{
     auth::{Caller, MaybeCaller, policy::SignedIn},
     http::{Json, OptionalJson},
     openapi::{Done, ErrorBody},
+    tenant::Tenant,
 };
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -32,22 +33,28 @@ pub(super) struct RegisterBody {
     name: String,
 }
 
-/// Registers a customer account.
+/// Registers a customer account in the request's tenant (`X-Marimo-Tenant`,
+/// else the default tenant).
 #[utoipa::path(
     post,
     path = "/api/v1/users/register",
     security(()),
+    params(("X-Marimo-Tenant" = Option<String>, Header, description = "The tenant's id (default: `default`).")),
     request_body = RegisterBody,
     responses(
         (status = 201, description = "Registered.", body = Registered),
+        (status = 404, description = "No such tenant.", body = ErrorBody),
         (status = 409, description = "The email is taken.", body = ErrorBody),
     ),
 )]
 pub(super) async fn register(
     State(st): State<AppState>,
+    Tenant(tenant): Tenant,
     Json(body): Json<RegisterBody>,
 ) -> ApiResult<(StatusCode, Json<Registered>)> {
-    let user = st.register(&body.email, &body.name, &body.password).await?;
+    let user = st
+        .register(&tenant, &body.email, &body.name, &body.password)
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(Registered {
@@ -58,13 +65,47 @@ pub(super) async fn register(
     ))
 }
 
-/// Credentials. Unknown fields are refused.
+/// Credentials. Unknown fields are refused; only a JSON object is
+/// accepted (serde would otherwise take an array of three strings as the
+/// three fields).
 #[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, try_from = "LoginObject")]
 #[schema(example = json!({"email": "admin@example.com", "password": "Admin-Passw0rd"}))]
 pub(super) struct LoginBody {
     email: String,
     password: String,
+    /// The tenant to act in, by slug or id. Absent: the account's
+    /// default-tenant membership, else its oldest. Not a member: the same
+    /// 401 as a wrong password.
+    #[serde(default)]
+    #[schema(example = "acme")]
+    tenant: Option<String>,
+}
+
+/// The login body as a JSON object, before its fields are read.
+#[derive(Deserialize)]
+#[serde(transparent)]
+pub(super) struct LoginObject(serde_json::Map<String, serde_json::Value>);
+
+impl TryFrom<LoginObject> for LoginBody {
+    type Error = serde_json::Error;
+
+    fn try_from(LoginObject(map): LoginObject) -> Result<Self, Self::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Fields {
+            email: String,
+            password: String,
+            #[serde(default)]
+            tenant: Option<String>,
+        }
+        let f: Fields = serde_json::from_value(serde_json::Value::Object(map))?;
+        Ok(Self {
+            email: f.email,
+            password: f.password,
+            tenant: f.tenant,
+        })
+    }
 }
 
 /// Signs in: an access token and a refresh token (a new session). Repeated
@@ -85,10 +126,13 @@ pub(super) async fn login(
     if email.is_empty() || body.password.is_empty() {
         return Err(ApiError::validation("email and password are required"));
     }
-    let (user, tokens) = st.login(&email, &body.password, ip.get()).await?;
+    let (user, tenant, tokens) = st
+        .login(&email, &body.password, body.tenant.as_deref(), ip.get())
+        .await?;
     Ok(Json(LoginAnswer {
         tokens: views::tokens("login successful", tokens),
         user: views::user(&user),
+        tenant: views::tenant(&tenant),
     }))
 }
 
@@ -185,6 +229,7 @@ pub(super) async fn change_password(
     let tokens = st
         .change_password(
             &record,
+            &caller.tenant,
             &body.current_password,
             &body.new_password,
             ip.get(),

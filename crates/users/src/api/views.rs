@@ -6,7 +6,10 @@ use marimo_platform::{auth::Role, openapi::PageFields};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::{app::sessions::Tokens, domain::User};
+use crate::{
+    app::sessions::Tokens,
+    domain::{Tenant, User},
+};
 
 /// An account.
 #[derive(Debug, Serialize, ToSchema)]
@@ -67,11 +70,81 @@ pub(crate) fn tokens(message: &str, t: Tokens) -> TokenAnswer {
     }
 }
 
-/// Signed in: the tokens and the account.
+/// Signed in: the tokens, the account (with its role in the tenant) and
+/// the tenant the tokens act in.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct LoginAnswer {
     #[serde(flatten)]
     pub tokens: TokenAnswer,
+    pub user: UserView,
+    pub tenant: TenantView,
+}
+
+/// A tenant (business).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"id": "default", "slug": "default", "name": "Marimo ERP", "currency": "USD", "fiscal_year_start_month": 1, "created_at": "2026-12-01T09:00:00.000000Z"}))]
+pub(crate) struct TenantView {
+    /// `default` for the installation's first business, else a UUIDv7.
+    pub id: String,
+    /// Unique; sign-in and switching accept it in place of the id.
+    pub slug: String,
+    pub name: String,
+    /// ISO 4217.
+    pub currency: String,
+    /// 1 (January) to 12.
+    pub fiscal_year_start_month: u8,
+    pub created_at: String,
+}
+
+pub(crate) fn tenant(t: &Tenant) -> TenantView {
+    TenantView {
+        id: t.id.as_str().to_owned(),
+        slug: t.slug.clone(),
+        name: t.name.clone(),
+        currency: t.currency.clone(),
+        fiscal_year_start_month: t.fiscal_year_start_month,
+        created_at: t.created_at.clone(),
+    }
+}
+
+/// `{success, tenant}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct TenantAnswer {
+    pub success: bool,
+    pub tenant: TenantView,
+}
+
+/// One of the caller's tenants with their role there.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct MyTenant {
+    #[serde(flatten)]
+    pub tenant: TenantView,
+    pub role: Role,
+    /// The tenant the presented token acts in.
+    pub current: bool,
+}
+
+/// The caller's tenants, oldest membership first.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct MyTenants {
+    pub success: bool,
+    pub tenants: Vec<MyTenant>,
+}
+
+/// Signed up: the new tenant, its admin and a token pair in it (201).
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SignedUp {
+    #[serde(flatten)]
+    pub tokens: TokenAnswer,
+    pub user: UserView,
+    pub tenant: TenantView,
+}
+
+/// A member added to the caller's tenant (201).
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct MemberAdded {
+    pub success: bool,
+    pub message: String,
     pub user: UserView,
 }
 

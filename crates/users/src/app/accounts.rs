@@ -10,6 +10,7 @@ use marimo_platform::{
     db::Db,
     ids,
     service::StartError,
+    tenant::TenantId,
 };
 
 use super::{Users, with_ip};
@@ -27,11 +28,13 @@ pub struct NewAccount<'a> {
     pub role: Role,
 }
 
-/// Validates and creates an account (registration, the CLI, the bootstrap
-/// admin) and publishes `users.user.registered` in the same transaction.
+/// Validates and creates an account, a member of `tenant` with its role
+/// (registration, the CLI, the bootstrap admin, an admin adding a member)
+/// and publishes `users.user.registered` in the same transaction.
 pub async fn create_account(
     db: &Db,
     outbox: &Outbox,
+    tenant: &TenantId,
     NewAccount {
         email,
         name,
@@ -54,10 +57,11 @@ pub async fn create_account(
         updated_at: now,
     };
     // Hash first: the write transaction (SQLite's write lock) stays short.
-    let mut tx = db.begin().await?;
+    let mut tx = db.tenant(tenant).begin().await?;
     if !store::insert_user(&mut *tx, &user, &hash).await? {
         return Err(UsersError::DuplicateEmail(user.email));
     }
+    store::insert_membership(&mut *tx, tenant, &user.id, role, &user.created_at).await?;
     outbox
         .publish(&mut tx, &events::registered(&user, None))
         .await?;
@@ -88,7 +92,7 @@ pub async fn bootstrap_admin(
         password: &admin.password,
         role: Role::Admin,
     };
-    match create_account(db, outbox, account).await {
+    match create_account(db, outbox, &TenantId::default_tenant(), account).await {
         Ok(user) => {
             tracing::info!(email = %user.email, id = %user.id, "bootstrap admin created");
             Ok(())
@@ -110,38 +114,50 @@ pub struct Summary {
 }
 
 impl Users {
-    /// Registration: an account with the `user` role.
+    /// Registration: an account with the `user` role in `tenant` (the
+    /// anonymous request's), which must exist and be active.
     pub async fn register(
         &self,
+        tenant: &TenantId,
         email: &str,
         name: &str,
         password: &str,
     ) -> Result<User, UsersError> {
+        match store::find_tenant(self.db.pool(), tenant).await? {
+            Some(t) if t.active => {}
+            _ => return Err(UsersError::NoSuchTenant),
+        }
         let account = NewAccount {
             email,
             name,
             password,
             role: Role::User,
         };
-        let user = create_account(&self.db, &self.outbox, account).await?;
+        let user = create_account(&self.db, &self.outbox, tenant, account).await?;
         tracing::info!(user_id = %user.id, "user registered");
         Ok(user)
     }
 
-    /// A page of accounts, optionally those whose email or name contains
-    /// `q` (case-insensitively), and how many match in all.
+    /// A page of `tenant`'s members (with their role there), optionally
+    /// those whose email or name contains `q` (case-insensitively), and
+    /// how many match in all.
     pub async fn list(
         &self,
+        tenant: &TenantId,
         q: Option<&str>,
         limit: u32,
         offset: i64,
     ) -> Result<(Vec<User>, i64), UsersError> {
         let pattern = q.map(domain::contains_pattern);
-        Ok(store::list_users(self.db.pool(), pattern.as_deref(), limit, offset).await?)
+        let mut tx = self.db.tenant(tenant).read().await?;
+        Ok(store::list_members(&mut tx, tenant, pattern.as_deref(), limit, offset).await?)
     }
 
-    pub async fn summary(&self) -> Result<Summary, UsersError> {
-        let counts = store::role_counts(self.db.pool()).await?;
+    /// The counts of `tenant`'s members.
+    pub async fn summary(&self, tenant: &TenantId) -> Result<Summary, UsersError> {
+        let mut tx = self.db.tenant(tenant).read().await?;
+        let counts = store::member_role_counts(&mut *tx, tenant).await?;
+        drop(tx);
         let by_role = Role::ALL
             .iter()
             .map(|role| {
@@ -164,12 +180,13 @@ impl Users {
         })
     }
 
-    /// Gives account `user_id` the role `role`; publishes
+    /// Gives member `user_id` of `tenant` the role `role` there; publishes
     /// `users.user.role_changed` when it changes. Returns the account as
-    /// read before the change.
+    /// read before the change. Not a member of `tenant`: no such user.
     pub async fn assign_role(
         &self,
         admin: &User,
+        tenant: &TenantId,
         user_id: &str,
         role: Role,
         ip: Option<&str>,
@@ -182,14 +199,13 @@ impl Users {
         if user_id == admin.id && role != Role::Admin {
             return Err(UsersError::Conflict("you cannot change your own role"));
         }
-        let now = clock::now_text();
-        let mut tx = self.db.begin().await?;
-        let Some(target) = store::find_by_id(&mut *tx, user_id).await? else {
+        let mut tx = self.db.tenant(tenant).begin().await?;
+        let Some(target) = store::find_member(&mut *tx, tenant, user_id).await? else {
             return Err(UsersError::NoSuchUser);
         };
         let old = target.user.role;
         if old != role {
-            store::set_role(&mut *tx, &target.user.id, role, &now).await?;
+            store::set_member_role(&mut *tx, tenant, &target.user.id, role).await?;
             let event = with_ip(events::role_changed(&target.user, old, role, &admin.id), ip);
             self.outbox.publish(&mut tx, &event).await?;
             // Tokens carry the role: the old ones must stop working now,
@@ -203,12 +219,14 @@ impl Users {
         Ok(target.user)
     }
 
-    /// Deactivates account `id` and revokes its sessions. Idempotent:
-    /// sessions are revoked every time, `users.user.deactivated` is
-    /// published only on the change.
+    /// Deactivates member `id` in `tenant` (their membership: other
+    /// tenants are theirs to keep) and revokes their sessions there.
+    /// Idempotent: sessions are revoked every time,
+    /// `users.user.deactivated` is published only on the change.
     pub async fn deactivate(
         &self,
         admin: &User,
+        tenant: &TenantId,
         id: &str,
         ip: Option<&str>,
     ) -> Result<(), UsersError> {
@@ -218,16 +236,16 @@ impl Users {
             ));
         }
         let now = clock::now_text();
-        let mut tx = self.db.begin().await?;
-        let Some(target) = store::find_by_id(&mut *tx, id).await? else {
+        let mut tx = self.db.tenant(tenant).begin().await?;
+        let Some(target) = store::find_member(&mut *tx, tenant, id).await? else {
             return Err(UsersError::NoSuchUser);
         };
         if target.user.active {
-            store::set_active(&mut *tx, id, false, &now).await?;
+            store::set_member_active(&mut *tx, tenant, id, false).await?;
             let event = with_ip(events::deactivated(&target.user, &admin.id), ip);
             self.outbox.publish(&mut tx, &event).await?;
         }
-        let sessions = store::revoke_user_families(&mut *tx, id, &now).await?;
+        let sessions = store::revoke_user_families_in(&mut *tx, id, tenant, &now).await?;
         self.revoke_access(&mut tx, id, &admin.id).await?;
         tx.commit().await?;
         self.outbox.wake();
@@ -235,20 +253,21 @@ impl Users {
         Ok(())
     }
 
-    /// Reactivates account `id`; publishes `users.user.reactivated` when
-    /// it was deactivated.
+    /// Reactivates member `id` in `tenant`; publishes
+    /// `users.user.reactivated` when it was deactivated.
     pub async fn reactivate(
         &self,
         admin: &User,
+        tenant: &TenantId,
         id: &str,
         ip: Option<&str>,
     ) -> Result<(), UsersError> {
-        let mut tx = self.db.begin().await?;
-        let Some(target) = store::find_by_id(&mut *tx, id).await? else {
+        let mut tx = self.db.tenant(tenant).begin().await?;
+        let Some(target) = store::find_member(&mut *tx, tenant, id).await? else {
             return Err(UsersError::NoSuchUser);
         };
         if !target.user.active {
-            store::set_active(&mut *tx, id, true, &clock::now_text()).await?;
+            store::set_member_active(&mut *tx, tenant, id, true).await?;
             let event = with_ip(events::reactivated(&target.user, &admin.id), ip);
             self.outbox.publish(&mut tx, &event).await?;
             tx.commit().await?;

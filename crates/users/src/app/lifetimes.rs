@@ -28,7 +28,10 @@ pub async fn current(db: &Db) -> Result<Lifetimes, sqlx::Error> {
 pub async fn apply(db: &Db, env: &Envelope) -> Result<(), HandlerError> {
     let change = env.decode(SETTING_CHANGED)?;
     let key = change.key.as_str();
-    if key != ACCESS_KEY && key != REFRESH_KEY {
+    // Token lifetimes are installation-wide: only the default tenant's
+    // (the operator's) setting counts, so no other tenant's admin changes
+    // every tenant's sessions.
+    if (key != ACCESS_KEY && key != REFRESH_KEY) || !env.tenant.is_default() {
         return Ok(());
     }
     let version = change

@@ -7,6 +7,8 @@
 //!   rotation and reuse detection, sign-out, password change, the purge
 //!   of dead sessions.
 //! - [`lifetimes`]: the token lifetimes the config service sets.
+//! - [`tenants`]: sign-up, my tenants, the current tenant's settings and
+//!   adding members.
 //! - `observe`: the service's own metrics.
 //!
 //! Whether the bearer's token holds a role is `api`'s check; whether its
@@ -17,6 +19,7 @@ pub mod accounts;
 pub mod lifetimes;
 pub(crate) mod observe;
 pub mod sessions;
+pub mod tenants;
 
 use std::sync::Arc;
 
@@ -40,24 +43,33 @@ pub struct Users {
     pub jwt: Arc<JwtKeys>,
     pub outbox: Outbox,
     pub metrics: Metrics,
+    /// Self-service sign-up is open (`MARIMO_SIGNUP`, default on).
+    pub signup: bool,
 }
 
 impl Users {
-    /// The caller's current account, which must still exist, be active and
-    /// hold one of `roles` in the database (so a deactivated or demoted
-    /// account loses access at once, not when its access token expires).
+    /// The caller's current account as a member of the token's tenant
+    /// (its role there), which must still exist, be active there and hold
+    /// one of `roles` in the database (so a deactivated or demoted account
+    /// loses access at once, not when its access token expires).
     pub async fn account_of(
         &self,
         caller: &Caller,
         roles: &[Role],
     ) -> Result<UserRecord, UsersError> {
-        let record = if ids::is_uuid(&caller.user_id) {
-            store::find_by_id(self.db.pool(), &caller.user_id).await?
-        } else {
-            None
-        };
-        let Some(record) = record else {
+        if !ids::is_uuid(&caller.user_id) {
             return Err(UsersError::Unauthenticated("this account no longer exists"));
+        }
+        let mut tx = self.db.tenant(&caller.tenant).read().await?;
+        let member = store::find_member(&mut *tx, &caller.tenant, &caller.user_id).await?;
+        drop(tx);
+        let Some(record) = member else {
+            return Err(
+                match store::find_by_id(self.db.pool(), &caller.user_id).await? {
+                    Some(_) => UsersError::Unauthenticated("you are not a member of this tenant"),
+                    None => UsersError::Unauthenticated("this account no longer exists"),
+                },
+            );
         };
         if !record.user.active {
             return Err(UsersError::Unauthenticated("this account is deactivated"));

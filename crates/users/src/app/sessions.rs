@@ -13,6 +13,7 @@ use marimo_platform::{
     clock,
     db::{Db, Tx},
     ids,
+    tenant::TenantId,
 };
 
 use super::{
@@ -60,14 +61,18 @@ struct Counted {
 impl Users {
     /// Signs in with a normalised email: checked under the brute-force
     /// delay, the same answer and timing whether or not the email exists;
-    /// a legacy or weaker hash is upgraded. Starts a session and publishes
-    /// `users.user.logged_in` (or `users.user.login_failed`).
+    /// a legacy or weaker hash is upgraded. Acts in the tenant `wanted`
+    /// names (slug or id), else the account's default-tenant membership,
+    /// else its oldest; not a member is the same 401 as a wrong password.
+    /// Starts a session and publishes `users.user.logged_in` (or
+    /// `users.user.login_failed`).
     pub async fn login(
         &self,
         email: &str,
         password: &str,
+        wanted: Option<&str>,
         ip: Option<&str>,
-    ) -> Result<(User, Tokens), UsersError> {
+    ) -> Result<(User, domain::Tenant, Tokens), UsersError> {
         // No account can have such inputs; refuse before hashing them.
         if email.chars().count() > domain::EMAIL_MAX_CHARS
             || password.len() > domain::LOGIN_PASSWORD_MAX_BYTES
@@ -100,26 +105,78 @@ impl Users {
             return Err(UsersError::BadCredentials);
         };
         self.attempt_succeeded(&counted).await?;
+        if verdict.needs_rehash {
+            self.rehash(&record, password).await;
+        }
 
+        let memberships = self.memberships_of(&record.user.id).await?;
+        let Some(member) = domain::pick_membership(&memberships, wanted) else {
+            // Right password, but no such tenant for this account: the
+            // answer of a wrong password, so tenants cannot be probed.
+            observe::count_attempt(&self.metrics, Attempt::Failure);
+            return Err(UsersError::BadCredentials);
+        };
+        let tenant = member.tenant.clone();
         // Only the account's owner (right password) learns it is
-        // deactivated.
-        if !record.user.active {
+        // deactivated (everywhere, or in this tenant).
+        if !record.user.active || !member.active {
             observe::count_attempt(&self.metrics, Attempt::Inactive);
             let event = with_ip(events::login_failed(email, FailReason::Deactivated), ip);
-            let mut tx = self.db.begin().await?;
+            let mut tx = self.db.tenant(&tenant.id).begin().await?;
             self.outbox.publish(&mut tx, &event).await?;
             tx.commit().await?;
             self.outbox.wake();
             return Err(UsersError::AccountDeactivated);
         }
-        if verdict.needs_rehash {
-            self.rehash(&record, password).await;
-        }
-        let event = with_ip(events::logged_in(&record.user), ip);
-        let refresh_token = self.start_session(&record.user, Some(event)).await?;
+        let user = User {
+            role: member.role,
+            ..record.user
+        };
+        let event = with_ip(events::logged_in(&user), ip);
+        let refresh_token = self.start_session(&user, &tenant.id, Some(event)).await?;
         observe::count_attempt(&self.metrics, Attempt::Success);
-        let tokens = self.tokens(&record.user, refresh_token).await?;
-        Ok((record.user, tokens))
+        let tokens = self.tokens(&user, &tenant.id, refresh_token).await?;
+        Ok((user, tenant, tokens))
+    }
+
+    /// Every membership of account `user_id`, oldest first: the one read
+    /// across tenants, keyed by the verified account, never by a request's
+    /// tenant (see `store::memberships_of`).
+    pub(crate) async fn memberships_of(
+        &self,
+        user_id: &str,
+    ) -> Result<Vec<domain::Membership>, UsersError> {
+        let mut tx = self.db.all_tenants().read().await?;
+        Ok(store::memberships_of(&mut *tx, user_id).await?)
+    }
+
+    /// A new session of account `caller` in the tenant `wanted` names
+    /// (slug or id): a new token pair there. Not a member (or a member
+    /// deactivated there) is 404, whichever tenant it is.
+    pub async fn switch_tenant(
+        &self,
+        user_id: &str,
+        wanted: &str,
+    ) -> Result<(User, domain::Tenant, Tokens), UsersError> {
+        let Some(record) = store::find_by_id(self.db.pool(), user_id).await? else {
+            return Err(UsersError::Unauthenticated("this account no longer exists"));
+        };
+        if !record.user.active {
+            return Err(UsersError::Unauthenticated("this account is deactivated"));
+        }
+        let memberships = self.memberships_of(user_id).await?;
+        let Some(member) = domain::pick_membership(&memberships, Some(wanted)).filter(|m| m.active)
+        else {
+            return Err(UsersError::NoSuchTenant);
+        };
+        let tenant = member.tenant.clone();
+        let user = User {
+            role: member.role,
+            ..record.user
+        };
+        let refresh_token = self.start_session(&user, &tenant.id, None).await?;
+        let tokens = self.tokens(&user, &tenant.id, refresh_token).await?;
+        Ok((user, tenant, tokens))
     }
 
     /// Rotates a refresh token: marks it used and issues its successor in
@@ -135,7 +192,15 @@ impl Users {
         let now = clock::now();
         let now_text = clock::format(now);
 
-        let mut tx = self.db.begin().await?;
+        // The session's tenant first (sessions are system rows), so the
+        // transaction that rotates the token acts in it.
+        let Some(tenant) = store::find_token(self.db.pool(), &hash)
+            .await?
+            .map(|t| t.tenant)
+        else {
+            return Err(UsersError::Unauthenticated(INVALID_REFRESH_TOKEN));
+        };
+        let mut tx = self.db.tenant(&tenant).begin().await?;
         let Some(token) = store::find_token(&mut *tx, &hash).await? else {
             return Err(UsersError::Unauthenticated(INVALID_REFRESH_TOKEN));
         };
@@ -151,6 +216,16 @@ impl Users {
             return Err(UsersError::Unauthenticated(INVALID_REFRESH_TOKEN));
         }
         if !token.user.active {
+            return Err(UsersError::Unauthenticated("this account is deactivated"));
+        }
+        // The role and the standing in the session's tenant, as stored now.
+        let Some(member) = store::find_member(&mut *tx, &token.tenant, &token.user.id).await?
+        else {
+            return Err(UsersError::Unauthenticated(
+                "you are no longer a member of this tenant; sign in again",
+            ));
+        };
+        if !member.user.active {
             return Err(UsersError::Unauthenticated("this account is deactivated"));
         }
         // The one guard against concurrent refreshes of the same token:
@@ -170,7 +245,7 @@ impl Users {
         .await?;
         tx.commit().await?;
         observe::count_token(&self.metrics, TokenType::Refresh);
-        self.tokens(&token.user, next).await
+        self.tokens(&member.user, &token.tenant, next).await
     }
 
     /// Ends the session of `refresh_token` (unknown, used or revoked tokens
@@ -226,6 +301,7 @@ impl Users {
     pub async fn change_password(
         &self,
         record: &UserRecord,
+        tenant: &TenantId,
         current: &str,
         new: &str,
         ip: Option<&str>,
@@ -262,7 +338,7 @@ impl Users {
 
         let new_hash = password::hash(new).await?;
         let now = clock::now_text();
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.db.tenant(tenant).begin().await?;
         if !store::change_password(
             &mut *tx,
             &record.user.id,
@@ -285,13 +361,18 @@ impl Users {
         self.outbox.wake();
         tracing::info!(user_id = %record.user.id, "password changed");
 
-        let refresh_token = self.start_session(&record.user, None).await?;
-        self.tokens(&record.user, refresh_token).await
+        let refresh_token = self.start_session(&record.user, tenant, None).await?;
+        self.tokens(&record.user, tenant, refresh_token).await
     }
 
-    /// An access token for `user`, valid for the configured lifetime, with
-    /// `refresh_token`.
-    async fn tokens(&self, user: &User, refresh_token: String) -> Result<Tokens, UsersError> {
+    /// An access token for `user` (with its role) in `tenant`, valid for
+    /// the configured lifetime, with `refresh_token`.
+    pub(crate) async fn tokens(
+        &self,
+        user: &User,
+        tenant: &TenantId,
+        refresh_token: String,
+    ) -> Result<Tokens, UsersError> {
         let ttl = lifetimes::current(&self.db).await?.access;
         observe::count_token(&self.metrics, TokenType::Access);
         let (access_token, expires_in) = self.jwt.issue_for(
@@ -299,7 +380,7 @@ impl Users {
                 user_id: user.id.clone(),
                 email: user.email.clone(),
                 role: user.role,
-                tenant: Default::default(),
+                tenant: tenant.clone(),
             },
             ttl,
         );
@@ -313,9 +394,10 @@ impl Users {
     /// Starts a session (a new refresh-token family) and returns its first
     /// refresh token, publishing `event` in the same transaction. Sessions
     /// of the user that can no longer be used are pruned first.
-    async fn start_session(
+    pub(crate) async fn start_session(
         &self,
         user: &User,
+        tenant: &TenantId,
         event: Option<Envelope>,
     ) -> Result<String, UsersError> {
         let refresh_ttl = lifetimes::current(&self.db).await?.refresh;
@@ -323,9 +405,9 @@ impl Users {
         let now_text = clock::format(now);
         let token = domain::new_refresh_token();
         let family = ids::new_id();
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.db.tenant(tenant).begin().await?;
         store::prune_sessions(&mut tx, &user.id, &now_text).await?;
-        store::create_family(&mut *tx, &family, &user.id, &now_text).await?;
+        store::create_family(&mut *tx, &family, &user.id, tenant, &now_text).await?;
         store::insert_token(
             &mut *tx,
             &domain::hash_refresh_token(&token),

@@ -5,17 +5,21 @@
 //! - [`tokens`]: what a refresh token is and how it is stored.
 //! - [`lifetimes`]: the token lifetimes the config service may set.
 //! - [`search`]: the user search pattern.
+//! - [`tenant`]: tenants (slug, currency, fiscal year), memberships and
+//!   which one a sign-in acts in.
 
 use marimo_platform::auth::Role;
 
 pub mod account;
 pub mod lifetimes;
 pub mod search;
+pub mod tenant;
 pub mod throttle;
 pub mod tokens;
 
 pub use account::*;
 pub use search::*;
+pub use tenant::*;
 pub use throttle::*;
 pub use tokens::*;
 

@@ -9,6 +9,7 @@
 //! - [`sessions`]: refresh tokens and their families.
 //! - [`throttle`]: the brute-force state of sign-in.
 //! - [`settings`]: the token lifetimes received from the config service.
+//! - [`tenants`]: the tenants and their memberships.
 
 use marimo_platform::{auth::Role, clock};
 use sqlx::{Row, any::AnyRow};
@@ -46,23 +47,16 @@ macro_rules! user_columns {
     };
 }
 
-/// The search filter of the user list: `$1` is a lower-cased `LIKE`
-/// pattern (see `domain::contains_pattern`), `''` for no filter, so one SQL
-/// text serves both cases. Emails are stored lower-cased already.
-macro_rules! user_filter {
-    () => {
-        "($1 = '' OR email LIKE $1 ESCAPE '\\' OR lower(name) LIKE $1 ESCAPE '\\')"
-    };
-}
-
 // After the macros above, which the submodules use.
 pub mod sessions;
 pub mod settings;
+pub mod tenants;
 pub mod throttle;
 pub mod users;
 
 pub use sessions::*;
 pub use settings::*;
+pub use tenants::*;
 pub use throttle::*;
 pub use users::*;
 

@@ -3,6 +3,7 @@
 
 use marimo_platform::db::Exec;
 use marimo_platform::db::TxConn;
+use marimo_platform::tenant::TenantId;
 use sqlx::Row;
 use time::OffsetDateTime;
 
@@ -16,6 +17,8 @@ pub struct TokenRecord {
     pub expires_at: OffsetDateTime,
     pub used: bool,
     pub family_revoked: bool,
+    /// The tenant the session acts in (refresh keeps it).
+    pub tenant: TenantId,
     pub user: User,
 }
 
@@ -23,14 +26,18 @@ pub async fn create_family<'e>(
     ex: impl Exec<'e>,
     family_id: &str,
     user_id: &str,
+    tenant: &TenantId,
     now: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO token_families (id, user_id, created_at) VALUES ($1, $2, $3)")
-        .bind(family_id)
-        .bind(user_id)
-        .bind(now)
-        .execute(ex)
-        .await?;
+    sqlx::query(
+        "INSERT INTO token_families (id, user_id, created_at, tenant_id) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(family_id)
+    .bind(user_id)
+    .bind(now)
+    .bind(tenant.as_str())
+    .execute(ex)
+    .await?;
     Ok(())
 }
 
@@ -59,7 +66,7 @@ pub async fn find_token<'e>(
     token_hash: &str,
 ) -> Result<Option<TokenRecord>, sqlx::Error> {
     let row = sqlx::query(concat!(
-        "SELECT t.family_id, t.expires_at, t.used_at, f.revoked_at, ",
+        "SELECT t.family_id, t.expires_at, t.used_at, f.revoked_at, f.tenant_id, ",
         user_columns!("u."),
         " FROM refresh_tokens t
           JOIN token_families f ON f.id = t.family_id
@@ -75,6 +82,8 @@ pub async fn find_token<'e>(
         expires_at: parse_time(&row.try_get::<String, _>("expires_at")?)?,
         used: row.try_get::<Option<String>, _>("used_at")?.is_some(),
         family_revoked: row.try_get::<Option<String>, _>("revoked_at")?.is_some(),
+        tenant: TenantId::parse(&row.try_get::<String, _>("tenant_id")?)
+            .map_err(|e| super::decode_err(e.message))?,
         user: record_from(&row)?.user,
     }))
 }
@@ -121,6 +130,26 @@ pub async fn revoke_user_families<'e>(
     )
     .bind(user_id)
     .bind(now)
+    .execute(ex)
+    .await?;
+    Ok(res.rows_affected())
+}
+
+/// Revokes a user's sessions in one tenant (deactivation there leaves
+/// their sessions in other tenants alone); returns how many were live.
+pub async fn revoke_user_families_in<'e>(
+    ex: impl Exec<'e>,
+    user_id: &str,
+    tenant: &TenantId,
+    now: &str,
+) -> Result<u64, sqlx::Error> {
+    let res = sqlx::query(
+        "UPDATE token_families SET revoked_at = $2
+          WHERE user_id = $1 AND tenant_id = $3 AND revoked_at IS NULL",
+    )
+    .bind(user_id)
+    .bind(now)
+    .bind(tenant.as_str())
     .execute(ex)
     .await?;
     Ok(res.rows_affected())

@@ -1,11 +1,10 @@
-//! Accounts: insert, look up, change, list and count.
+//! Accounts (global: one per person): insert, look up, change the
+//! password. Roles and standing are per tenant (`tenants`).
 
-use marimo_platform::auth::Role;
 use marimo_platform::db::DbPool;
 use marimo_platform::db::Exec;
-use sqlx::Row;
 
-use super::{UserRecord, decode_err, record_from};
+use super::{UserRecord, record_from};
 use crate::domain::User;
 
 /// Inserts an account; `false` when the (normalised) email is taken.
@@ -84,22 +83,6 @@ pub async fn replace_password_hash(
     Ok(res.rows_affected() == 1)
 }
 
-/// `false` when there is no such user.
-pub async fn set_role<'e>(
-    ex: impl Exec<'e>,
-    id: &str,
-    role: Role,
-    now: &str,
-) -> Result<bool, sqlx::Error> {
-    let res = sqlx::query("UPDATE users SET role = $2, updated_at = $3 WHERE id = $1")
-        .bind(id)
-        .bind(role.as_str())
-        .bind(now)
-        .execute(ex)
-        .await?;
-    Ok(res.rows_affected() == 1)
-}
-
 /// A password change by the user: the hash is replaced only if it is still
 /// `old` (two concurrent changes cannot both win); `true` when replaced.
 pub async fn change_password<'e>(
@@ -119,70 +102,4 @@ pub async fn change_password<'e>(
     .execute(ex)
     .await?;
     Ok(res.rows_affected() == 1)
-}
-
-/// `false` when there is no such user.
-pub async fn set_active<'e>(
-    ex: impl Exec<'e>,
-    id: &str,
-    active: bool,
-    now: &str,
-) -> Result<bool, sqlx::Error> {
-    let res = sqlx::query("UPDATE users SET active = $2, updated_at = $3 WHERE id = $1")
-        .bind(id)
-        .bind(i64::from(active))
-        .bind(now)
-        .execute(ex)
-        .await?;
-    Ok(res.rows_affected() == 1)
-}
-
-/// One page of users, oldest first, optionally filtered by a lower-cased
-/// `LIKE` pattern over email and name; with the total of the filter.
-pub async fn list_users(
-    pool: &DbPool,
-    pattern: Option<&str>,
-    limit: u32,
-    offset: i64,
-) -> Result<(Vec<User>, i64), sqlx::Error> {
-    let pattern = pattern.unwrap_or("");
-    let rows = sqlx::query(concat!(
-        "SELECT ",
-        user_columns!(""),
-        " FROM users WHERE ",
-        user_filter!(),
-        " ORDER BY created_at, id LIMIT $2 OFFSET $3"
-    ))
-    .bind(pattern)
-    .bind(i64::from(limit))
-    .bind(offset)
-    .fetch_all(pool)
-    .await?;
-    let users = rows
-        .iter()
-        .map(|r| record_from(r).map(|rec| rec.user))
-        .collect::<Result<Vec<_>, _>>()?;
-    let total: i64 =
-        sqlx::query_scalar(concat!("SELECT COUNT(*) FROM users WHERE ", user_filter!()))
-            .bind(pattern)
-            .fetch_one(pool)
-            .await?;
-    Ok((users, total))
-}
-
-/// (role, active, count) for every combination present.
-pub async fn role_counts(pool: &DbPool) -> Result<Vec<(Role, bool, i64)>, sqlx::Error> {
-    let rows = sqlx::query("SELECT role, active, COUNT(*) AS n FROM users GROUP BY role, active")
-        .fetch_all(pool)
-        .await?;
-    rows.iter()
-        .map(|r| {
-            let role: String = r.try_get("role")?;
-            Ok((
-                role.parse::<Role>().map_err(decode_err)?,
-                r.try_get::<i64, _>("active")? != 0,
-                r.try_get::<i64, _>("n")?,
-            ))
-        })
-        .collect()
 }

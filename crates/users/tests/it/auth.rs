@@ -394,6 +394,16 @@ async fn legacy_bcrypt_hashes_verify_and_are_upgraded_to_argon2id() {
         .execute(app.pool())
         .await
         .unwrap();
+        // A carried-over account is a member of the default tenant (the
+        // tenancy migration makes every existing account one).
+        sqlx::query(
+            "INSERT INTO memberships (tenant_id, user_id, role, active, created_at)
+             SELECT 'default', id, role, active, created_at FROM users WHERE email = $1",
+        )
+        .bind("old@example.com")
+        .execute(app.pool())
+        .await
+        .unwrap();
 
         app.login("old@example.com", "legacypass1").await.expect(401);
         assert_eq!(app.stored_hash("old@example.com").await, legacy);

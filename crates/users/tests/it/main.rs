@@ -9,3 +9,4 @@ mod openapi;
 mod outage;
 mod sessions;
 mod support;
+mod tenancy;

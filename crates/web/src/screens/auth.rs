@@ -12,7 +12,9 @@ use serde_json::{Value, json};
 use crate::{
     cookies,
     i18n::Lang,
-    page::{Chrome, FieldErrors, FormData, PageResult, Session, render, safe_next, see_other},
+    page::{
+        Chrome, FieldErrors, FormData, PageResult, Session, WebError, render, safe_next, see_other,
+    },
 };
 
 #[derive(Template)]
@@ -29,6 +31,19 @@ struct LoginPage {
 struct RegisterPage {
     p: Chrome,
     name: String,
+    email: String,
+    errors: FieldErrors,
+}
+
+#[derive(Template)]
+#[template(path = "signup.html")]
+struct SignupPage {
+    p: Chrome,
+    business_name: String,
+    slug: String,
+    currency: String,
+    month: String,
+    admin_name: String,
     email: String,
     errors: FieldErrors,
 }
@@ -147,6 +162,81 @@ pub async fn register(s: Session, form: FormData) -> PageResult {
     });
     *res.status_mut() = fail.status;
     Ok(res)
+}
+
+/// `GET /signup`: the sign-up form (404 when sign-up is off).
+pub async fn signup_form(s: Session) -> PageResult {
+    if !s.signup {
+        return Err(WebError::NotFound);
+    }
+    Ok(render(&SignupPage {
+        p: s.chrome("tenant.signup").await,
+        business_name: String::new(),
+        slug: String::new(),
+        currency: String::new(),
+        month: "1".to_owned(),
+        admin_name: String::new(),
+        email: String::new(),
+        errors: FieldErrors::default(),
+    }))
+}
+
+/// `POST /signup`: creates the business and its admin, signs them in.
+pub async fn signup(s: Session, form: FormData) -> PageResult {
+    if !s.signup {
+        return Err(WebError::NotFound);
+    }
+    let month = form.get("fiscal_year_start_month").trim().to_owned();
+    let body = json!({
+        "business_name": form.get("business_name"),
+        "slug": form.get("slug"),
+        "currency": form.get("currency"),
+        // Not a number: the API names the field in its refusal.
+        "fiscal_year_start_month": month.parse::<i64>().map_or(json!(month), |m| json!(m)),
+        "admin_name": form.get("admin_name"),
+        "email": form.get("email"),
+        "password": form.get("password"),
+    });
+    let fail = match s.api.post("/api/users/signup", body).await {
+        Ok(answer) => return Ok(signed_in(&s, &answer, "/")),
+        Err(f) => f,
+    };
+    let mut errors = FieldErrors::from_fail(&fail);
+    match fail.status.as_u16() {
+        409 => errors.message = Some(s.tr().t("tenant.taken").to_owned()),
+        404 => errors.message = Some(s.tr().t("tenant.signup_off").to_owned()),
+        _ => {}
+    }
+    let mut res = render(&SignupPage {
+        p: s.chrome("tenant.signup").await,
+        business_name: form.get("business_name").to_owned(),
+        slug: form.get("slug").to_owned(),
+        currency: form.get("currency").to_owned(),
+        month,
+        admin_name: form.get("admin_name").to_owned(),
+        email: form.get("email").to_owned(),
+        errors,
+    });
+    *res.status_mut() = fail.status;
+    Ok(res)
+}
+
+/// `POST /tenant`: a new session in another of the user's tenants.
+pub async fn switch_tenant(s: Session, form: FormData) -> PageResult {
+    if s.user.is_none() {
+        return Err(WebError::SignIn("/".to_owned()));
+    }
+    match s
+        .api
+        .post(
+            "/api/users/tenants/switch",
+            json!({"tenant": form.get("tenant")}),
+        )
+        .await
+    {
+        Ok(answer) => Ok(signed_in(&s, &answer, "/")),
+        Err(f) => Err(f.into()),
+    }
 }
 
 /// Revokes the refresh token (the API's logout) and clears the cookies.
