@@ -321,16 +321,16 @@ pub fn own_api() -> OpenApiRouter<Arc<Docs>> {
 /// here).
 pub fn own_document(api: &OpenApiRouter<Arc<Docs>>) -> Value {
     let mut doc = openapi::finish(api.get_openapi().clone(), "gateway");
-    doc["paths"]["/health"] = json!({"get": {
-        "tags": ["gateway"],
-        "summary": "The status of the gateway and of every service behind it.",
-        "operationId": "get_health",
-        "security": [{}],
-        "responses": {
-            "200": {"description": "Every service is up.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/GatewayHealth"}}}},
-            "503": {"description": "A service is down: the same fields with `success: false`, plus the error shape's `message` and `error` (`details.down`).", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/GatewayHealth"}}}}
-        }
-    }});
+    doc["paths"]["/health"] = marimo_platform::http::health::probe_path(
+        "gateway",
+        "get_health",
+        "The status of the gateway and of every service behind it.",
+        ("Every service is up.", "GatewayHealth"),
+        (
+            "A service is down: the same fields with `success: false`, plus the error shape's `message` and `error` (`details.down`).",
+            "GatewayHealth",
+        ),
+    );
     // The schemas of `/health`, which no route of the document names.
     let mut schemas = Vec::new();
     <crate::health::GatewayHealth as utoipa::ToSchema>::schemas(&mut schemas);

@@ -126,34 +126,53 @@ pub fn schemas() -> Vec<(
     out
 }
 
-/// `GET /ready` as a path item: the platform serves it outside the
-/// `routes!` of a service, so it is documented here once. (`/health` is a
-/// service's own in its document, and the gateway's in the merged one.)
-pub fn ready_path(tag: &str) -> Value {
+/// A public `GET` path item with a 200 and a 503 answer, each a JSON
+/// schema of `components.schemas` (`/health` and `/ready`, here and in
+/// the gateway).
+pub fn probe_path(
+    tag: &str,
+    id: &str,
+    summary: &str,
+    ok: (&str, &str),
+    down: (&str, &str),
+) -> Value {
+    let answer = |(description, schema): (&str, &str)| json!({"description": description, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}});
     json!({"get": {
         "tags": [tag],
-        "summary": "Whether this instance can take traffic: every dependency check passes.",
-        "operationId": "get_ready",
+        "summary": summary,
+        "operationId": id,
         "security": [{}],
-        "responses": {
-            "200": {"description": "Ready.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Ready"}}}},
-            "503": {"description": "Not ready: the one error shape, `error.details` holds the checks by name (each a `CheckView`).", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
-        }
+        "responses": {"200": answer(ok), "503": answer(down)}
     }})
+}
+
+/// `GET /ready` as a path item: the platform serves it outside the
+/// `routes!` of a service, so it is documented here once.
+pub fn ready_path(tag: &str) -> Value {
+    probe_path(
+        tag,
+        "get_ready",
+        "Whether this instance can take traffic: every dependency check passes.",
+        ("Ready.", "Ready"),
+        (
+            "Not ready: the one error shape, `error.details` holds the checks by name (each a `CheckView`).",
+            "ErrorBody",
+        ),
+    )
 }
 
 /// `GET /health` of a service as a path item.
 pub fn health_path(tag: &str) -> Value {
-    json!({"get": {
-        "tags": [tag],
-        "summary": "The service's status, version, uptime and dependency checks.",
-        "operationId": "get_health",
-        "security": [{}],
-        "responses": {
-            "200": {"description": "Every check passed.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ServiceHealth"}}}},
-            "503": {"description": "A check failed: the same fields, `success: false`, `status: unavailable`.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ServiceHealth"}}}}
-        }
-    }})
+    probe_path(
+        tag,
+        "get_health",
+        "The service's status, version, uptime and dependency checks.",
+        ("Every check passed.", "ServiceHealth"),
+        (
+            "A check failed: the same fields, `success: false`, `status: unavailable`.",
+            "ServiceHealth",
+        ),
+    )
 }
 
 /// Adds `/health` and `/ready` (unless the document has its own) and
