@@ -226,7 +226,11 @@ fn merge(mut doc: Value, parts: Vec<(ServiceName, Part)>) -> Value {
             object(&mut doc, "paths"),
         ) {
             for (path, item) in paths {
-                ours.insert(path.clone(), item.clone());
+                // `/health` and `/ready` through the gateway are the
+                // gateway's own; a service's describe its own port.
+                if path.starts_with("/api/") {
+                    ours.insert(path.clone(), item.clone());
+                }
             }
         }
         for kind in ["schemas", "responses", "securitySchemes"] {
@@ -312,20 +316,21 @@ pub fn own_api() -> OpenApiRouter<Arc<Docs>> {
     OpenApiRouter::with_openapi(openapi::document("gateway", DESCRIPTION)).routes(routes!(document))
 }
 
-/// The gateway's own part of the merged document, with `GET /health`
-/// (served by the platform's app, not by a route of its own here).
+/// The gateway's own part of the merged document, with `GET /health` and
+/// `GET /ready` (served by the platform's app, not by routes of their own
+/// here).
 pub fn own_document(api: &OpenApiRouter<Arc<Docs>>) -> Value {
     let mut doc = openapi::finish(api.get_openapi().clone(), "gateway");
-    doc["paths"]["/health"] = json!({"get": {
-        "tags": ["gateway"],
-        "summary": "The status of the gateway and of every service behind it.",
-        "operationId": "get_health",
-        "security": [{}],
-        "responses": {
-            "200": {"description": "Every service is up.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/GatewayHealth"}}}},
-            "503": {"description": "A service is down: the same fields with `success: false`, plus the error shape's `message` and `error` (`details.down`).", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/GatewayHealth"}}}}
-        }
-    }});
+    doc["paths"]["/health"] = marimo_platform::http::health::probe_path(
+        "gateway",
+        "get_health",
+        "The status of the gateway and of every service behind it.",
+        ("Every service is up.", "GatewayHealth"),
+        (
+            "A service is down: the same fields with `success: false`, plus the error shape's `message` and `error` (`details.down`).",
+            "GatewayHealth",
+        ),
+    );
     // The schemas of `/health`, which no route of the document names.
     let mut schemas = Vec::new();
     <crate::health::GatewayHealth as utoipa::ToSchema>::schemas(&mut schemas);
@@ -343,6 +348,8 @@ pub fn own_document(api: &OpenApiRouter<Arc<Docs>>) -> Value {
             }
         }
     }
+    // `/ready` is the platform's, as in every service.
+    marimo_platform::http::health::document_paths(&mut doc, "gateway");
     doc
 }
 

@@ -28,6 +28,10 @@ use crate::Http;
 /// a handler.
 const PLACEHOLDER: &str = "00000000-0000-7000-8000-000000000000";
 
+/// The platform's routes every service serves and documents outside its
+/// `/api/v1/<service>` section.
+const PLATFORM_PATHS: [&str; 2] = ["/health", "/ready"];
+
 fn concrete(path: &str) -> String {
     let mut out = String::new();
     let mut rest = path;
@@ -65,9 +69,49 @@ pub async fn document(http: &Http, service: &str) -> Value {
 }
 
 /// Fails when the service's document and its routes disagree (see the
-/// module docs). `api_src` is the crate's `src/api` directory.
-pub async fn assert_coverage(http: &Http, service: &str, api_src: impl AsRef<Path>) {
-    assert_coverage_under(http, service, &[service], api_src).await;
+/// module docs). `api_src` is the crate's `src/api` directory. Returns the
+/// document, for the test's own assertions.
+pub async fn assert_coverage(http: &Http, service: &str, api_src: impl AsRef<Path>) -> Value {
+    assert_coverage_under(http, service, &[service], api_src).await
+}
+
+/// The `$ref` of an operation's JSON request body.
+pub fn request_schema(op: &Value) -> &str {
+    op["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+        .as_str()
+        .unwrap_or("")
+}
+
+/// The `$ref` of an operation's JSON answer with `status`.
+pub fn answer_schema<'a>(op: &'a Value, status: &str) -> &'a str {
+    op["responses"][status]["content"]["application/json"]["schema"]["$ref"]
+        .as_str()
+        .unwrap_or("")
+}
+
+/// Whether an operation declares the `Idempotency-Key` header.
+pub fn takes_idempotency_key(op: &Value) -> bool {
+    op["parameters"].as_array().is_some_and(|params| {
+        params
+            .iter()
+            .any(|p| p["name"] == "Idempotency-Key" && p["in"] == "header")
+    })
+}
+
+/// Fails unless each of `schemas` refuses unknown fields
+/// (`additionalProperties: false`).
+pub fn assert_strict_bodies(doc: &Value, schemas: &[&str]) {
+    for name in schemas {
+        assert_eq!(
+            doc["components"]["schemas"][name]["additionalProperties"], false,
+            "{name} refuses unknown fields"
+        );
+    }
+}
+
+/// A property of a component schema: what a test checks constraints on.
+pub fn property<'a>(doc: &'a Value, schema: &str, field: &str) -> &'a Value {
+    &doc["components"]["schemas"][schema]["properties"][field]
 }
 
 /// [`assert_coverage`] for a service whose paths sit under more than its
@@ -79,7 +123,7 @@ pub async fn assert_coverage_under(
     service: &str,
     sections: &[&str],
     api_src: impl AsRef<Path>,
-) {
+) -> Value {
     let doc = document(http, service).await;
     let ops = operations(&doc);
     assert!(!ops.is_empty(), "the {service} document has no operation");
@@ -91,7 +135,7 @@ pub async fn assert_coverage_under(
             .strip_prefix("/api/v1/")
             .and_then(|rest| rest.split('/').next())
             .unwrap_or("");
-        if !sections.contains(&section) {
+        if !sections.contains(&section) && !PLATFORM_PATHS.contains(&path.as_str()) {
             problems.push(format!(
                 "{path}: outside /api/v1/{{{}}}",
                 sections.join(",")
@@ -126,6 +170,7 @@ pub async fn assert_coverage_under(
         "the {service} routes and OpenAPI document disagree:\n{}",
         problems.join("\n")
     );
+    doc
 }
 
 /// Routes declared without `routes!` in the `.rs` files under `dir`.

@@ -44,7 +44,7 @@ pub(super) struct ComponentBody {
     sku: Option<String>,
     /// Per `output_qty` of the product; positive, up to three places
     /// (decimal string or number). Required.
-    #[schema(value_type = Option<String>, example = "2.5")]
+    #[schema(example = "2.5")]
     qty: Option<Decimal>,
 }
 
@@ -57,7 +57,7 @@ pub(super) struct BomBody {
     product_sku: Option<String>,
     /// How much of the product the components make; positive (decimal
     /// string or number). Default 1.
-    #[schema(value_type = Option<String>, example = "1")]
+    #[schema(example = "1")]
     output_qty: Option<Decimal>,
     /// 1 to 1000 lines, each SKU once. Required.
     components: Option<Vec<ComponentBody>>,

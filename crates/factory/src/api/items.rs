@@ -37,6 +37,17 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_warehouses, create_warehouse))
 }
 
+/// What an item is for, as the document names it: the values of
+/// `domain::items::Kind`, which parses them (a test keeps the two equal).
+#[derive(serde::Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code, reason = "a schema only: requests parse into Kind")]
+pub(super) enum ItemKind {
+    RawMaterial,
+    Component,
+    FinishedGood,
+}
+
 fn parse_kind(raw: &str) -> ApiResult<Kind> {
     raw.parse::<Kind>().map_err(|msg| {
         ApiError::validation(msg).with_details(json!({"field": "kind", "allowed": Kind::names()}))
@@ -95,22 +106,27 @@ async fn list(
 pub(super) struct ItemBody {
     /// 1 to 64 of `A-Z 0-9 . _ -` (trimmed and upper-cased first); the
     /// item's key, never changed. Required on creation.
+    #[schema(pattern = r"^\s*[A-Za-z0-9._-]{1,64}\s*$", example = "STEEL")]
     sku: Option<String>,
-    /// 1 to 200 characters. Required on creation.
+    /// 1 to 200 characters (after trimming), no control characters.
+    /// Required on creation.
+    #[schema(min_length = 1, max_length = 200)]
     name: Option<String>,
-    /// Required on creation: `raw_material`, `component` or `finished_good`.
+    /// Required on creation.
+    #[schema(value_type = Option<ItemKind>)]
     kind: Option<String>,
-    /// A unit's code (see `/units`; default `pcs`). `unit` is accepted
-    /// as another name of this field.
+    /// A unit's code (see `/units`; default `pcs`): 1 to 16 letters or
+    /// digits. `unit` is accepted as another name of this field.
     #[serde(alias = "unit")]
+    #[schema(pattern = r"^\s*[A-Za-z0-9]{1,16}\s*$", example = "kg")]
     uom: Option<String>,
     /// Per unit, base currency, not negative: a decimal string (or a
     /// JSON number). Default 0.
-    #[schema(value_type = Option<String>, example = "2.50")]
+    #[schema(example = "2.50")]
     standard_cost: Option<Decimal>,
     /// Up to three places, not negative (decimal string or number).
     /// Default 0.
-    #[schema(value_type = Option<String>, example = "100")]
+    #[schema(example = "100")]
     reorder_point: Option<Decimal>,
     /// Default true.
     active: Option<bool>,
@@ -290,8 +306,10 @@ async fn list_warehouses(
 pub(super) struct WarehouseBody {
     /// 1 to 32 of `A-Z 0-9 . _ -` (trimmed and upper-cased first).
     /// Required.
+    #[schema(pattern = r"^\s*[A-Za-z0-9._-]{1,32}\s*$", example = "EAST")]
     code: Option<String>,
-    /// 1 to 200 characters. Required.
+    /// 1 to 200 characters (after trimming). Required.
+    #[schema(min_length = 1, max_length = 200)]
     name: Option<String>,
 }
 
@@ -322,4 +340,28 @@ async fn create_warehouse(
             warehouse: views::warehouse(&w),
         }),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_kinds_are_the_parsed_ones() {
+        let documented: Vec<String> = [
+            ItemKind::RawMaterial,
+            ItemKind::Component,
+            ItemKind::FinishedGood,
+        ]
+        .iter()
+        .map(|k| {
+            serde_json::to_value(k)
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+        assert_eq!(documented, Kind::names());
+    }
 }

@@ -118,11 +118,11 @@ pub(super) struct ReceiptBody {
     /// A warehouse code; default the default warehouse (`MAIN`).
     warehouse: Option<String>,
     /// Positive, up to three places (decimal string or number). Required.
-    #[schema(value_type = Option<String>, example = "100")]
+    #[schema(example = "100")]
     qty: Option<Decimal>,
     /// Per unit, base currency, not negative (decimal string or number).
     /// Required.
-    #[schema(value_type = Option<String>, example = "2.50")]
+    #[schema(example = "2.50")]
     unit_cost: Option<Decimal>,
     /// Up to 500 characters, e.g. the purchase order.
     reference: Option<String>,
@@ -182,7 +182,7 @@ pub(super) struct IssueBody {
     /// A warehouse code; default the default warehouse (`MAIN`).
     warehouse: Option<String>,
     /// Positive, up to three places (decimal string or number). Required.
-    #[schema(value_type = Option<String>, example = "5")]
+    #[schema(example = "5")]
     qty: Option<Decimal>,
     /// Up to 500 characters.
     reference: Option<String>,
@@ -230,7 +230,7 @@ pub(super) struct AdjustmentBody {
     warehouse: Option<String>,
     /// Signed, not zero, up to three places: positive adds, negative
     /// removes (decimal string or number). Required.
-    #[schema(value_type = Option<String>, example = "-2")]
+    #[schema(example = "-2")]
     qty: Option<Decimal>,
     /// Why, 1 to 500 characters. Required. `note` is accepted as another
     /// name of this field.
@@ -282,7 +282,7 @@ pub(super) struct TransferBody {
     /// The warehouse it enters (not `from`). Required.
     to: Option<String>,
     /// Positive, up to three places (decimal string or number). Required.
-    #[schema(value_type = Option<String>, example = "10")]
+    #[schema(example = "10")]
     qty: Option<Decimal>,
     /// Up to 500 characters.
     reference: Option<String>,

@@ -53,7 +53,7 @@ pub(super) struct WorkOrderBody {
     /// The product to make (it needs an active BOM). Required.
     product_sku: Option<String>,
     /// Positive, up to three places (decimal string or number). Required.
-    #[schema(value_type = Option<String>, example = "5")]
+    #[schema(example = "5")]
     qty: Option<Decimal>,
     /// Where components are taken from and the product goes; default
     /// the default warehouse (`MAIN`).
@@ -235,10 +235,10 @@ async fn cancel(
 pub(super) struct CompleteBody {
     /// Positive, up to three places (decimal string or number); default
     /// the planned quantity.
-    #[schema(value_type = Option<String>, example = "4")]
+    #[schema(example = "4")]
     produced_qty: Option<Decimal>,
     /// Not negative (decimal string or number); default 0.
-    #[schema(value_type = Option<String>, example = "1")]
+    #[schema(example = "1")]
     scrap_qty: Option<Decimal>,
 }
 

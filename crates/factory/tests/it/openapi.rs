@@ -9,56 +9,63 @@ use crate::support::app;
 #[tokio::test]
 async fn every_route_is_documented_and_every_operation_routed() {
     let app = app(&Backend::Sqlite).await;
-    openapi::assert_coverage(
+    let doc = openapi::assert_coverage(
         &app.http,
         "factory",
         concat!(env!("CARGO_MANIFEST_DIR"), "/src/api"),
     )
     .await;
-    let doc = openapi::document(&app.http, "factory").await;
     // Typed bodies: a receipt's request and answer are schemas, and it
     // takes an Idempotency-Key.
     let post = &doc["paths"]["/api/v1/factory/stock/receipts"]["post"];
     assert_eq!(
-        post["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+        openapi::request_schema(post),
         "#/components/schemas/ReceiptBody"
     );
     assert_eq!(
-        post["responses"]["201"]["content"]["application/json"]["schema"]["$ref"],
+        openapi::answer_schema(post, "201"),
         "#/components/schemas/MovePosted"
     );
-    assert!(
-        post["parameters"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|p| p["name"] == "Idempotency-Key" && p["in"] == "header")
+    assert!(openapi::takes_idempotency_key(post));
+    openapi::assert_strict_bodies(
+        &doc,
+        &[
+            "ItemBody",
+            "WarehouseBody",
+            "ReceiptBody",
+            "IssueBody",
+            "AdjustmentBody",
+            "TransferBody",
+            "BomBody",
+            "ComponentBody",
+            "WorkOrderBody",
+            "CompleteBody",
+            "ProductBody",
+            "StatusBody",
+            "OrderBody",
+        ],
     );
-    for body in [
-        "ItemBody",
-        "WarehouseBody",
-        "ReceiptBody",
-        "IssueBody",
-        "AdjustmentBody",
-        "TransferBody",
-        "BomBody",
-        "ComponentBody",
-        "WorkOrderBody",
-        "CompleteBody",
-        "ProductBody",
-        "StatusBody",
-        "OrderBody",
-    ] {
-        assert_eq!(
-            doc["components"]["schemas"][body]["additionalProperties"], false,
-            "{body} refuses unknown fields"
-        );
-    }
+    // Quantities and costs are exact decimals: a string with the
+    // decimal pattern, or a JSON number, as `Decimal` reads them.
+    let qty = openapi::property(&doc, "ReceiptBody", "qty").to_string();
+    assert!(qty.contains("#/components/schemas/Decimal"), "{qty}");
+    let decimal = doc["components"]["schemas"]["Decimal"]["oneOf"][0].clone();
+    assert_eq!(decimal["type"], "string");
+    assert_eq!(decimal["pattern"], r"^\s*[-+]?[0-9]+(\.[0-9]+)?\s*$");
+    // The item's rules, as `domain::items` enforces them.
+    assert_eq!(
+        doc["components"]["schemas"]["ItemKind"]["enum"],
+        json!(["raw_material", "component", "finished_good"])
+    );
+    let sku = openapi::property(&doc, "ItemBody", "sku");
+    assert_eq!(sku["pattern"], r"^\s*[A-Za-z0-9._-]{1,64}\s*$");
+    let name = openapi::property(&doc, "ItemBody", "name");
+    assert_eq!(name["maxLength"], 200);
     // The original API's answers keep the product and order at the top
     // level of the body.
     let product = &doc["paths"]["/api/v1/factory/products/{id}"]["get"];
     assert_eq!(
-        product["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
+        openapi::answer_schema(product, "200"),
         "#/components/schemas/ProductAnswer"
     );
     // A list declares its filters and the page.

@@ -50,7 +50,22 @@ async fn the_services_documents_are_merged_and_browsable_offline() {
     assert_eq!(doc["info"]["title"], "Marimo ERP API");
     assert!(doc["paths"]["/api/v1/shop/products"]["get"].is_object());
     assert!(doc["paths"]["/api/v1/openapi.json"]["get"].is_object());
-    assert!(doc["paths"]["/health"]["get"].is_object());
+    // Through the gateway, `/health` and `/ready` are the gateway's own,
+    // typed.
+    assert_eq!(
+        doc["paths"]["/health"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+            ["$ref"],
+        "#/components/schemas/GatewayHealth"
+    );
+    assert_eq!(
+        doc["paths"]["/ready"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+            ["$ref"],
+        "#/components/schemas/Ready"
+    );
+    assert_eq!(
+        doc["components"]["schemas"]["ReadyStatus"]["enum"],
+        json!(["ready"])
+    );
     // The shop's ErrorBody differs from the shared one: kept apart.
     assert_eq!(
         doc["components"]["schemas"]["ShopErrorBody"]["description"],

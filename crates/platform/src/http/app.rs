@@ -18,9 +18,9 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{MethodRouter, get},
 };
-use serde_json::json;
 use tower_http::catch_panic::CatchPanicLayer;
 
+use super::health::{CheckView, HealthStatus, Ready, ServiceHealth};
 use crate::{
     error::{ApiError, ErrorCode},
     service::ServiceContext,
@@ -114,7 +114,9 @@ impl ServiceApp {
     /// and the rest is [`ServiceApp::router`] with v1 routes.
     pub fn api(self, api: utoipa_axum::router::OpenApiRouter) -> Router {
         let (routes, doc) = api.split_for_parts();
-        let doc = crate::openapi::finish(doc, self.ctx.name.as_str());
+        let mut doc = crate::openapi::finish(doc, self.ctx.name.as_str());
+        // The platform's own routes of every service, beside its API.
+        super::health::document_paths(&mut doc, self.ctx.name.as_str());
         let rules = Arc::new(crate::openapi::QueryRules::from_document(&doc));
         let body: Arc<str> = Arc::from(doc.to_string());
         let spec_path = format!(
@@ -211,7 +213,7 @@ impl ServiceApp {
     }
 }
 
-async fn run_checks(state: &HealthState) -> (bool, BTreeMap<&'static str, serde_json::Value>) {
+async fn run_checks(state: &HealthState) -> (bool, BTreeMap<String, CheckView>) {
     let results = futures_util::future::join_all(state.checks.iter().map(|(name, probe)| {
         let probe = probe.clone();
         async move {
@@ -226,42 +228,36 @@ async fn run_checks(state: &HealthState) -> (bool, BTreeMap<&'static str, serde_
     let healthy = results.iter().all(|(_, r)| r.is_ok());
     let checks = results
         .into_iter()
-        .map(|(name, r)| {
-            let v = match r {
-                Ok(()) => json!({"status": "ok"}),
-                Err(e) => json!({"status": "down", "error": e}),
-            };
-            (name, v)
-        })
+        .map(|(name, r)| (name.to_owned(), CheckView::of(r)))
         .collect();
     (healthy, checks)
 }
 
 async fn health(State(state): State<Arc<HealthState>>) -> Response {
     let (healthy, checks) = run_checks(&state).await;
-    let status = if healthy {
-        StatusCode::OK
+    let (code, status) = if healthy {
+        (StatusCode::OK, HealthStatus::Ok)
     } else {
-        StatusCode::SERVICE_UNAVAILABLE
+        (StatusCode::SERVICE_UNAVAILABLE, HealthStatus::Unavailable)
     };
-    let body = json!({
-        "success": healthy,
-        "status": if healthy { "ok" } else { "unavailable" },
-        "service": state.service,
-        "version": env!("CARGO_PKG_VERSION"),
-        "uptime_seconds": state.started.elapsed().as_secs(),
-        "checks": checks,
-    });
-    (status, axum::Json(body)).into_response()
+    let body = ServiceHealth {
+        success: healthy,
+        status,
+        service: state.service.to_owned(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        uptime_seconds: state.started.elapsed().as_secs(),
+        checks,
+    };
+    (code, axum::Json(body)).into_response()
 }
 
 async fn ready(State(state): State<Arc<HealthState>>) -> Response {
     let (healthy, checks) = run_checks(&state).await;
     if healthy {
-        axum::Json(json!({"success": true, "status": "ready"})).into_response()
+        axum::Json(Ready::new()).into_response()
     } else {
         ApiError::unavailable(format!("{} is not ready", state.service))
-            .with_details(json!(checks))
+            .with_details(serde_json::to_value(checks).unwrap_or_default())
             .into_response()
     }
 }

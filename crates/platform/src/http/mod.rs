@@ -1,5 +1,5 @@
 //! HTTP plumbing shared by every service: the service app with health,
-//! readiness and metrics ([`app`]), request ids ([`request_id`]), JSON and
+//! readiness and metrics ([`app`]; their bodies in [`health`]), request ids ([`request_id`]), JSON and
 //! query extractors that answer in the one error shape ([`extract`]), the
 //! canonical request path ([`path`]) and the API versions on it
 //! ([`version`]), cache policy of answers
@@ -11,6 +11,7 @@ pub mod app;
 pub mod cache_control;
 pub mod edge;
 pub mod extract;
+pub mod health;
 pub mod path;
 pub mod request_id;
 pub mod serve;

@@ -23,13 +23,17 @@ use crate::domain;
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"email": "ann@example.com", "password": "Customer-1", "name": "Ann"}))]
 pub(super) struct RegisterBody {
-    /// Unique, case-insensitive.
-    #[schema(example = "ann@example.com")]
+    /// Unique, case-insensitive; stored trimmed and lower-cased. At most
+    /// 254 characters (`domain::account::EMAIL_MAX_CHARS`).
+    #[schema(example = "ann@example.com", format = Email, max_length = 254)]
     email: String,
-    /// At least 8 characters with a letter and a digit; not the email.
-    #[schema(example = "Customer-1")]
+    /// The password policy (`domain::account::check_password`): 8 to 128
+    /// characters with at least one upper-case letter, one lower-case
+    /// letter and one digit (any script).
+    #[schema(example = "Customer-1", min_length = 8, max_length = 128)]
     password: String,
-    /// 1 to 100 characters.
+    /// 1 to 100 characters after trimming, no control characters.
+    #[schema(example = "Ann", min_length = 1, max_length = 100)]
     name: String,
 }
 
@@ -207,7 +211,9 @@ pub(super) async fn logout(
 #[serde(deny_unknown_fields)]
 pub(super) struct ChangePasswordBody {
     current_password: String,
-    /// The password policy of registration.
+    /// The password policy of registration: 8 to 128 characters with an
+    /// upper-case letter, a lower-case letter and a digit.
+    #[schema(min_length = 8, max_length = 128)]
     new_password: String,
 }
 

@@ -9,13 +9,12 @@ use crate::support::App;
 #[tokio::test]
 async fn every_route_is_documented_and_every_operation_routed() {
     let app = App::start(&Backend::Sqlite).await;
-    openapi::assert_coverage(
+    let doc = openapi::assert_coverage(
         app.http(),
         "users",
         concat!(env!("CARGO_MANIFEST_DIR"), "/src/api"),
     )
     .await;
-    let doc = openapi::document(app.http(), "users").await;
     // Signing in needs no token; the profile does.
     assert_eq!(
         doc["paths"]["/api/v1/users/login"]["post"]["security"],
@@ -30,6 +29,50 @@ async fn every_route_is_documented_and_every_operation_routed() {
         doc["components"]["schemas"]["Role"]["enum"],
         json!(["admin", "manager", "accountant", "shop_manager", "user"])
     );
+    // The rules registration enforces, stated in the document.
+    let email = openapi::property(&doc, "RegisterBody", "email");
+    assert_eq!(email["format"], "email");
+    assert_eq!(email["maxLength"], 254);
+    for (schema, field) in [
+        ("RegisterBody", "password"),
+        ("ChangePasswordBody", "new_password"),
+    ] {
+        let password = openapi::property(&doc, schema, field);
+        assert_eq!(password["minLength"], 8, "{schema}.{field}");
+        assert_eq!(password["maxLength"], 128, "{schema}.{field}");
+    }
+    let name = openapi::property(&doc, "RegisterBody", "name");
+    assert_eq!(
+        (&name["minLength"], &name["maxLength"]),
+        (&json!(1), &json!(100))
+    );
+}
+
+#[tokio::test]
+async fn the_documented_password_and_name_bounds_are_the_enforced_ones() {
+    let app = App::start(&Backend::Sqlite).await;
+    let register = |password: String, name: String| json!({"email": "cy@example.com", "password": password, "name": name});
+    // 7 characters is one short of the documented minimum; 129 one over
+    // the maximum; a 101-character name one over its maximum.
+    for body in [
+        register("Abcdef1".to_owned(), "Cy".to_owned()),
+        register(format!("Aa1{}", "x".repeat(126)), "Cy".to_owned()),
+        register("Abcdefg1".to_owned(), "n".repeat(101)),
+    ] {
+        app.http()
+            .post("/api/v1/users/register")
+            .json(body)
+            .send()
+            .await
+            .expect(400);
+    }
+    // Exactly at the bounds: 128 characters and a 100-character name.
+    app.http()
+        .post("/api/v1/users/register")
+        .json(register(format!("Aa1{}", "x".repeat(125)), "n".repeat(100)))
+        .send()
+        .await
+        .expect(201);
 }
 
 #[tokio::test]
