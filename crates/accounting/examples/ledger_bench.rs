@@ -6,6 +6,8 @@
 //! # PostgreSQL too:
 //! MARIMO_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres cargo run --release ...
 //! # smaller/larger: LINES=200000 POSTINGS=1000 CONCURRENCY=16
+//! # PostgreSQL as an ordinary role, so that the row policies apply
+//! # (superusers bypass them): APP_ROLE=1
 //! ```
 //!
 //! 1. Postings per second through the HTTP API (`POSTINGS` two-line
@@ -91,18 +93,60 @@ fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }
 
+/// `url` signing in as `user` instead.
+fn as_user(url: &str, user: &str) -> String {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[start..];
+    let host = rest.find('@').map_or(rest, |at| &rest[at + 1..]);
+    format!("{}{user}@{host}", &url[..start])
+}
+
 async fn run(backend: &Backend) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let postings = env_usize("POSTINGS", 2000);
     let concurrency = env_usize("CONCURRENCY", 16);
     let target_lines = env_usize("LINES", 1_000_000);
     println!("== {} ==", backend.name());
 
-    let settings = backend.settings(&[]).await;
+    let mut settings = backend.settings(&[]).await;
     let database = settings.database.clone();
+    // With APP_ROLE=1 on PostgreSQL, the service runs as an ordinary role
+    // (as in production): the schema is prepared as the owner first, then
+    // every query of the benchmark passes the row policies.
+    let app_role = match &database {
+        DatabaseConfig::Postgres { url } if std::env::var("APP_ROLE").is_ok_and(|v| v == "1") => {
+            let owner = marimo_testkit::context(ServiceName::Accounting, settings.clone()).await;
+            marimo_accounting::start(&owner).await?;
+            let role = format!(
+                "marimo_bench_{}",
+                marimo_platform::ids::new_id().replace('-', "")[..12].to_owned()
+            );
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "CREATE ROLE {role} LOGIN;
+                 GRANT USAGE ON SCHEMA accounting TO {role};
+                 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA accounting TO {role};"
+            )))
+            .execute(owner.db().pool())
+            .await?;
+            owner.shutdown.cancel();
+            owner.db().close().await;
+            settings.database = DatabaseConfig::Postgres {
+                url: as_user(url, &role),
+            };
+            println!("(as the ordinary role {role}: row policies apply)");
+            Some(role)
+        }
+        _ => None,
+    };
     let ctx = marimo_testkit::context(ServiceName::Accounting, settings).await;
     let router = marimo_accounting::router(ctx.clone()).await?;
     let ledger = marimo_accounting::start(&ctx).await?;
     let server = marimo_testkit::spawn(router).await;
+    // The default tenant's books, as every posting below.
+    let tenant = marimo_platform::tenant::TenantId::default_tenant();
+    let count = async |sql: &'static str| -> Result<i64, sqlx::Error> {
+        let mut tx = ctx.db().tenant(&tenant).read().await?;
+        sqlx::query_scalar(sql).fetch_one(&mut *tx).await
+    };
     let token = JwtKeys::new(TEST_JWT_SECRET.as_bytes())
         .issue(&Identity {
             user_id: "bench".into(),
@@ -161,7 +205,7 @@ async fn run(backend: &Backend) -> Result<(), Box<dyn std::error::Error + Send +
             reference: None,
             lines: vec![DraftLine::debit("1000", a), DraftLine::credit("4000", a)],
         };
-        marimo_accounting::bulk_post(&ledger, std::slice::from_ref(&draft)).await?;
+        marimo_accounting::bulk_post(&ledger, &tenant, std::slice::from_ref(&draft)).await?;
     }
     let elapsed = start.elapsed();
     println!(
@@ -170,9 +214,7 @@ async fn run(backend: &Backend) -> Result<(), Box<dyn std::error::Error + Send +
     );
 
     // 2. Bulk load to LINES lines over 2025-01 .. 2026-12.
-    let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM journal_lines")
-        .fetch_one(ctx.db().pool())
-        .await?;
+    let existing = count("SELECT COUNT(*) FROM journal_lines").await?;
     let mut lines = existing as usize;
     let start = Instant::now();
     let first = Period::parse("2025-01")?;
@@ -203,7 +245,7 @@ async fn run(backend: &Backend) -> Result<(), Box<dyn std::error::Error + Send +
                 lines: ls,
             });
         }
-        marimo_accounting::bulk_post(&ledger, &batch).await?;
+        marimo_accounting::bulk_post(&ledger, &tenant, &batch).await?;
     }
     let elapsed = start.elapsed();
     println!(
@@ -215,12 +257,8 @@ async fn run(backend: &Backend) -> Result<(), Box<dyn std::error::Error + Send +
     if ctx.db().kind() == marimo_platform::db::DbKind::Postgres {
         sqlx::query("ANALYZE").execute(ctx.db().pool()).await?;
     }
-    let total_lines: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM journal_lines")
-        .fetch_one(ctx.db().pool())
-        .await?;
-    let balance_rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM account_balances")
-        .fetch_one(ctx.db().pool())
-        .await?;
+    let total_lines = count("SELECT COUNT(*) FROM journal_lines").await?;
+    let balance_rows = count("SELECT COUNT(*) FROM account_balances").await?;
     println!("journal: {total_lines} lines, {balance_rows} monthly balance rows");
 
     // 1c. The posting path again, on the large journal.
@@ -233,7 +271,7 @@ async fn run(backend: &Backend) -> Result<(), Box<dyn std::error::Error + Send +
             reference: None,
             lines: vec![DraftLine::debit("1000", a), DraftLine::credit("4000", a)],
         };
-        marimo_accounting::bulk_post(&ledger, std::slice::from_ref(&draft)).await?;
+        marimo_accounting::bulk_post(&ledger, &tenant, std::slice::from_ref(&draft)).await?;
     }
     let elapsed = start.elapsed();
     println!(
@@ -317,6 +355,12 @@ async fn run(backend: &Backend) -> Result<(), Box<dyn std::error::Error + Send +
                 sqlx::query(sqlx::AssertSqlSafe(drop_db))
                     .execute(&mut conn)
                     .await?;
+                if let Some(role) = &app_role {
+                    let drop_role = format!("DROP ROLE IF EXISTS {role}");
+                    sqlx::query(sqlx::AssertSqlSafe(drop_role))
+                        .execute(&mut conn)
+                        .await?;
+                }
             }
         }
     }

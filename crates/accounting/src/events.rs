@@ -5,8 +5,12 @@
 //! the ledger's, one without `tax` has none.
 //!
 //! Consumed (queue `accounting`, payloads in docs/EVENTS.md), each applied
-//! exactly once: `inbox::begin` records the event id in the same
-//! transaction as the posting.
+//! exactly once: `inbox::begin_in` records the event id in the same
+//! transaction as the posting. Each acts in the event's tenant
+//! (`Envelope.tenant`): its transaction is that tenant's, so it reads and
+//! posts only that tenant's books. `users.tenant.created` seeds a new
+//! tenant's books (standard chart, category mapping, its currency); a
+//! posting event of a tenant not seeded yet is deferred until it is.
 //!
 //! | event | entry | reference |
 //! |---|---|---|
@@ -39,6 +43,7 @@ use marimo_contracts::{
     factory::{STOCK_RECEIVED, WORK_ORDER_COMPLETED},
     ids::Sku,
     shop::{ORDER_CANCELLED, ORDER_PAID},
+    users::TENANT_CREATED,
     values::{self, Money},
 };
 use marimo_platform::{
@@ -58,7 +63,7 @@ use crate::{
         money::{self, Currency},
     },
     error::LedgerError,
-    store::journal,
+    store::{journal, schema},
 };
 
 pub const QUEUE: &str = "accounting";
@@ -68,6 +73,7 @@ pub const BINDINGS: &[&str] = &[
     ORDER_CANCELLED.name(),
     STOCK_RECEIVED.name(),
     WORK_ORDER_COMPLETED.name(),
+    TENANT_CREATED.name(),
 ];
 
 /// What an event asks of the ledger.
@@ -230,10 +236,25 @@ pub async fn handle(ledger: &Ledger, env: Envelope) -> Result<(), HandlerError> 
     if env.event_type == SETTING_CHANGED.name() {
         return base_currency(ledger, &env).await;
     }
-    let action = plan(&env, &ledger.currency())?;
-    let Some(mut tx) = inbox::begin(&ledger.db, QUEUE, &env.id).await? else {
+    if env.is(TENANT_CREATED) {
+        return tenant_created(ledger, &env).await;
+    }
+    let tenant = &env.tenant;
+    let Some(mut tx) = inbox::begin_in(&ledger.db.tenant(tenant), QUEUE, &env.id).await? else {
         return Ok(());
     };
+    // A tenant's books exist once its creation was consumed; an event of
+    // its business may overtake that (another queue, a redelivery).
+    if schema::currency_in(&mut tx, tenant).await?.is_none() {
+        return Err(HandlerError::Deferred(format!(
+            "tenant {tenant} has no books in accounting yet"
+        )));
+    }
+    let currency = ledger
+        .currency_in(&mut tx, tenant)
+        .await
+        .map_err(ledger_failure)?;
+    let action = plan(&env, &currency)?;
     let actor = env
         .actor
         .as_deref()
@@ -249,7 +270,7 @@ pub async fn handle(ledger: &Ledger, env: Envelope) -> Result<(), HandlerError> 
             // A source document is posted once, even if its event were
             // published twice under different ids.
             let reference = draft.reference.as_deref().unwrap_or_default();
-            if journal::find_event_posting(&mut tx, reference)
+            if journal::find_event_posting(&mut tx, tenant, reference)
                 .await?
                 .is_some()
             {
@@ -262,14 +283,14 @@ pub async fn handle(ledger: &Ledger, env: Envelope) -> Result<(), HandlerError> 
             }
         }
         Action::Reverse { reference } => {
-            let Some(id) = journal::find_event_posting(&mut tx, &reference).await? else {
+            let Some(id) = journal::find_event_posting(&mut tx, tenant, &reference).await? else {
                 // The paid event may not have been applied yet: retry; if it
                 // never comes, the cancellation is dead-lettered for review.
                 return Err(HandlerError::Deferred(format!(
                     "no posting with reference {reference} to reverse yet"
                 )));
             };
-            let original = journal::get(&mut tx, &id).await?;
+            let original = journal::get(&mut tx, tenant, &id).await?;
             if let Some(o) = original.filter(|o| o.reversed_by.is_none()) {
                 // Never before the original, even with skewed clocks.
                 let date = parse_date("date", &o.date)
@@ -292,13 +313,44 @@ pub async fn handle(ledger: &Ledger, env: Envelope) -> Result<(), HandlerError> 
     Ok(())
 }
 
-/// The config service's `currency` becomes the ledger's base currency
-/// while nothing is posted yet; once anything is, the books stay in their
-/// currency (converting posted history is not a setting change) and the
-/// refusal is logged. A deleted setting changes nothing.
+/// Seeds the books of a new tenant in its own transaction (the envelope's
+/// tenant, which must be the payload's): the standard chart, the category
+/// mapping, and its currency as the base currency. Idempotent twice over:
+/// the inbox skips a redelivered event, and the seed leaves rows that
+/// exist alone.
+async fn tenant_created(ledger: &Ledger, env: &Envelope) -> Result<(), HandlerError> {
+    let created = env.decode(TENANT_CREATED)?;
+    let tenant = &env.tenant;
+    if created.tenant_id != tenant.as_str() {
+        return Err(permanent(format!(
+            "users.tenant.created for {} was published in tenant {tenant}",
+            created.tenant_id
+        )));
+    }
+    let code = created.currency.trim().to_ascii_uppercase();
+    let Some(currency) = Currency::new(&code) else {
+        return Err(permanent(format!(
+            "tenant {tenant}: unknown currency '{}'",
+            created.currency
+        )));
+    };
+    let Some(mut tx) = inbox::begin_in(&ledger.db.tenant(tenant), QUEUE, &env.id).await? else {
+        return Ok(());
+    };
+    schema::seed_in(&mut tx, tenant, currency.code()).await?;
+    tx.commit().await?;
+    tracing::info!(%tenant, currency = currency.code(), "tenant books seeded");
+    Ok(())
+}
+
+/// The config service's `currency` (of the event's tenant) becomes that
+/// tenant's base currency while nothing is posted in it yet; once anything
+/// is, the books stay in their currency (converting posted history is not
+/// a setting change) and the refusal is logged. A deleted setting changes
+/// nothing.
 async fn base_currency(ledger: &Ledger, env: &Envelope) -> Result<(), HandlerError> {
     let change = env.decode(SETTING_CHANGED)?;
-    if change.key != crate::store::schema::CURRENCY_SETTING {
+    if change.key != schema::CURRENCY_SETTING {
         return Ok(());
     }
     let Some(code) = change.value.as_deref() else {
@@ -311,7 +363,8 @@ async fn base_currency(ledger: &Ledger, env: &Envelope) -> Result<(), HandlerErr
         );
         return Ok(());
     };
-    let Some(mut tx) = inbox::begin(&ledger.db, QUEUE, &env.id).await? else {
+    let tenant = &env.tenant;
+    let Some(mut tx) = inbox::begin_in(&ledger.db.tenant(tenant), QUEUE, &env.id).await? else {
         return Ok(());
     };
     if ledger.db.kind() == marimo_platform::db::DbKind::Postgres {
@@ -322,12 +375,17 @@ async fn base_currency(ledger: &Ledger, env: &Envelope) -> Result<(), HandlerErr
             .execute(&mut *tx)
             .await?;
     }
-    let entries = journal::count(&mut *tx).await?;
-    let current = ledger.currency();
+    let entries = journal::count(&mut *tx, tenant).await?;
+    let current = ledger
+        .currency_in(&mut tx, tenant)
+        .await
+        .map_err(ledger_failure)?;
+    let mut changed = false;
     if entries == 0 {
-        crate::store::schema::set_currency_in(&mut tx, currency.code()).await?;
+        changed = schema::set_currency_in(&mut tx, tenant, currency.code()).await?;
     } else if currency != current {
         tracing::warn!(
+            %tenant,
             entries,
             base = current.code(),
             requested = currency.code(),
@@ -335,13 +393,14 @@ async fn base_currency(ledger: &Ledger, env: &Envelope) -> Result<(), HandlerErr
         );
     }
     tx.commit().await?;
-    if entries == 0 && currency != current {
+    if changed && currency != current {
         tracing::info!(
+            %tenant,
             from = current.code(),
             to = currency.code(),
             "base currency changed"
         );
-        ledger.set_currency(currency);
+        ledger.set_currency(tenant, currency);
     }
     Ok(())
 }

@@ -15,11 +15,17 @@
 //! - [`error`]: [`LedgerError`], the crate's one error type, and its
 //!   mapping to the platform's error shape.
 //!
+//! Every row is a tenant's (`tenant_id`, leading every key): requests act
+//! in the caller's tenant, consumers in the event's, each through a
+//! `Db::tenant` transaction, and every store query binds the tenant; on
+//! PostgreSQL row policies hold it too (`store::schema`).
+//!
 //! Invariants, each also held by the database: every entry balances and
 //! has ≥ 2 one-sided positive lines (checks + posting rules); posted
 //! entries, lines and reversal links are never updated or deleted
-//! (triggers); entry numbers `JE-<year>-<seq>` are unique (index) and
-//! gapless per year (counter row updated in the posting transaction); an
+//! (triggers); entry numbers `JE-<year>-<seq>` are unique per tenant
+//! (index) and gapless per tenant and year (counter row updated in the
+//! posting transaction); an
 //! entry is reversed at most once (unique index); `account_balances`
 //! equals the sum of the lines per account and month (maintained in the
 //! posting transaction; only grows, by trigger); nothing posts into a
@@ -31,6 +37,7 @@ use axum::Router;
 use marimo_platform::{
     http::ServiceApp,
     service::{ServiceContext, StartError},
+    tenant::TenantId,
 };
 
 // utoipa's macros expand to fully qualified paths of the types named in
@@ -80,21 +87,23 @@ pub async fn start(ctx: &ServiceContext) -> Result<Ledger, StartError> {
         .ok_or("the accounting service was started without a database")?;
     db.migrate(&MIGRATOR).await?;
     store::schema::install_guards(&db).await?;
+    store::schema::install_policies(&db).await?;
     store::schema::seed(&db, DEFAULT_CURRENCY).await?;
-    // The base currency is the service's own setting (seeded USD); it
-    // follows the config service's `currency` while the ledger is empty
-    // (`events::base_currency`).
-    let code = store::schema::setting(&db, store::schema::CURRENCY_SETTING)
-        .await?
-        .unwrap_or_else(|| DEFAULT_CURRENCY.to_owned());
-    let currency = domain::money::Currency::new(&code)
-        .ok_or_else(|| format!("accounting: unknown base currency '{code}'"))?;
-    Ok(Ledger::new(db, ctx.outbox.clone(), currency))
+    // Each tenant's base currency is its own setting (the default
+    // tenant's seeded USD, a new tenant's from its creation); it follows
+    // the config service's `currency` while that tenant's ledger is empty
+    // (`events::base_currency`). Read per tenant on first use.
+    let fallback = domain::money::Currency::new(DEFAULT_CURRENCY)
+        .ok_or_else(|| format!("accounting: unknown base currency '{DEFAULT_CURRENCY}'"))?;
+    let ledger = Ledger::new(db, ctx.outbox.clone(), fallback);
+    // The default tenant's currency as of this start, as before tenancy.
+    ledger.currency(&TenantId::default_tenant()).await?;
+    Ok(ledger)
 }
 
-/// Keeps a replica's idea of the base currency current for reads (another
-/// replica may have applied a change while the ledger was empty; postings
-/// check it in their own transaction anyway).
+/// Keeps a replica's idea of each tenant's base currency current for reads
+/// (another replica may have applied a change while that ledger was empty;
+/// postings check it in their own transaction anyway).
 fn spawn_currency_refresh(ctx: &ServiceContext, ledger: Arc<Ledger>) {
     let shutdown = ctx.shutdown.clone();
     ctx.tasks.spawn(async move {
@@ -103,26 +112,31 @@ fn spawn_currency_refresh(ctx: &ServiceContext, ledger: Arc<Ledger>) {
                 () = shutdown.cancelled() => return,
                 () = tokio::time::sleep(Duration::from_secs(5)) => {}
             }
-            if let Ok(Some(code)) =
-                store::schema::setting(&ledger.db, store::schema::CURRENCY_SETTING).await
-                && code != ledger.currency().code()
-                && let Some(c) = domain::money::Currency::new(&code)
-            {
-                ledger.set_currency(c);
+            let Ok(all) = store::schema::currencies(&ledger.db).await else {
+                continue;
+            };
+            for (tenant, code) in all {
+                if let (Ok(t), Some(c)) = (
+                    TenantId::parse(&tenant),
+                    domain::money::Currency::new(&code),
+                ) {
+                    ledger.set_currency(&t, c);
+                }
             }
         }
     });
 }
 
 /// Bulk loading for the benchmark: posts `drafts` through the posting
-/// path in one transaction (same checks, numbers and balances) without
-/// writing outbox events. Not for production use.
+/// path in one transaction of tenant `t` (same checks, numbers and
+/// balances) without writing outbox events. Not for production use.
 #[doc(hidden)]
 pub async fn bulk_post(
     ledger: &Ledger,
+    t: &TenantId,
     drafts: &[domain::entry::Draft],
 ) -> Result<usize, LedgerError> {
-    let mut tx = ledger.db.begin().await?;
+    let mut tx = ledger.db.tenant(t).begin().await?;
     let origin = app::Origin {
         source: "api",
         created_by: "benchmark",

@@ -22,7 +22,6 @@ use super::{
 use crate::{
     app::chart::AccountChanges,
     domain::accounts::{Account, AccountType, parse_code, parse_name},
-    store::accounts,
 };
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -50,7 +49,7 @@ struct ListQuery {
     responses((status = 200, description = "The accounts, by code.", body = AccountList)),
 )]
 async fn list(
-    _: Authorized<Bookkeepers>,
+    Authorized(caller, _): Authorized<Bookkeepers>,
     State(s): State<AppState>,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Json<AccountList>> {
@@ -59,7 +58,7 @@ async fn list(
         .as_deref()
         .map(str::parse::<AccountType>)
         .transpose()?;
-    let all = accounts::list(s.ledger.db.pool()).await?;
+    let all = s.ledger.accounts(&caller.tenant).await?;
     let list: Vec<views::AccountView> = all
         .iter()
         .filter(|r| wanted_type.is_none_or(|t| r.account.account_type == t))
@@ -106,7 +105,7 @@ struct CreateRequest {
     ),
 )]
 async fn create(
-    _: Authorized<Bookkeepers>,
+    Authorized(caller, _): Authorized<Bookkeepers>,
     State(s): State<AppState>,
     Json(body): Json<Value>,
 ) -> ApiResult<Response> {
@@ -122,7 +121,7 @@ async fn create(
         parent,
         active: req.active.unwrap_or(true),
     };
-    let record = s.ledger.create_account(account).await?;
+    let record = s.ledger.create_account(&caller.tenant, account).await?;
     Ok((
         StatusCode::CREATED,
         Json(AccountSaved {
@@ -142,11 +141,13 @@ async fn create(
     responses((status = 200, description = "The account.", body = AccountAnswer)),
 )]
 async fn show(
-    _: Authorized<Bookkeepers>,
+    Authorized(caller, _): Authorized<Bookkeepers>,
     State(s): State<AppState>,
     AccountCode(code): AccountCode,
 ) -> ApiResult<Json<AccountAnswer>> {
-    let record = accounts::get(s.ledger.db.pool(), &code)
+    let record = s
+        .ledger
+        .account(&caller.tenant, &code)
         .await?
         .ok_or_else(|| ApiError::not_found("no such account"))?;
     Ok(Json(AccountAnswer {
@@ -194,7 +195,7 @@ struct UpdateRequest {
     ),
 )]
 async fn update(
-    _: Authorized<Bookkeepers>,
+    Authorized(caller, _): Authorized<Bookkeepers>,
     State(s): State<AppState>,
     AccountCode(code): AccountCode,
     Json(body): Json<Value>,
@@ -215,7 +216,10 @@ async fn update(
         },
         active: req.active,
     };
-    let record = s.ledger.update_account(&code, changes).await?;
+    let record = s
+        .ledger
+        .update_account(&caller.tenant, &code, changes)
+        .await?;
     Ok(Json(AccountSaved {
         success: true,
         message: format!("account {code} updated"),

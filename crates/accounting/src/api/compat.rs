@@ -21,7 +21,6 @@ use super::{
 use crate::{
     app::Origin,
     domain::compat::{self, TransactionRequest},
-    store::compat as store,
 };
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -52,7 +51,7 @@ struct ListQuery {
     responses((status = 200, description = "A page of transactions.", body = TransactionPage)),
 )]
 async fn list(
-    _: Authorized<Bookkeepers>,
+    Authorized(caller, _): Authorized<Bookkeepers>,
     State(s): State<AppState>,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Json<TransactionPage>> {
@@ -61,8 +60,11 @@ async fn list(
         limit: q.limit,
     }
     .resolve_within(500, 1000)?;
-    let (rows, total) = store::list(s.ledger.db.pool(), offset, i64::from(limit)).await?;
-    let c = &s.ledger.currency();
+    let (rows, total) = s
+        .ledger
+        .compat_transactions(&caller.tenant, offset, i64::from(limit))
+        .await?;
+    let c = &s.ledger.currency(&caller.tenant).await?;
     Ok(Json(TransactionPage {
         success: true,
         transactions: rows.iter().map(|r| views::transaction(r, c)).collect(),
@@ -101,7 +103,7 @@ async fn create(
         &body,
     )?;
     let req: TransactionRequest = parse_body(body)?;
-    let c = &s.ledger.currency();
+    let c = &s.ledger.currency(&caller.tenant).await?;
     let tx = compat::validate(&req, c)?;
     let origin = Origin {
         source: "compat",
@@ -109,7 +111,7 @@ async fn create(
     };
     let done = s
         .ledger
-        .record_transaction(tx, origin, key, |record| {
+        .record_transaction(&caller.tenant, tx, origin, key, |record| {
             created(TransactionRecorded {
                 success: true,
                 message: "transaction recorded".to_owned(),
@@ -128,16 +130,18 @@ async fn create(
     responses((status = 200, description = "The transaction.", body = TransactionAnswer)),
 )]
 async fn show(
-    _: Authorized<Bookkeepers>,
+    Authorized(caller, _): Authorized<Bookkeepers>,
     State(s): State<AppState>,
     EntryId(id): EntryId,
 ) -> ApiResult<Json<TransactionAnswer>> {
-    let r = store::get(s.ledger.db.pool(), &id)
+    let r = s
+        .ledger
+        .compat_transaction(&caller.tenant, &id)
         .await?
         .ok_or_else(|| ApiError::not_found("no such transaction"))?;
     Ok(Json(TransactionAnswer {
         success: true,
-        transaction: views::transaction(&r, &s.ledger.currency()),
+        transaction: views::transaction(&r, &s.ledger.currency(&caller.tenant).await?),
     }))
 }
 
@@ -149,11 +153,11 @@ async fn show(
     responses((status = 200, description = "The balance.", body = Balance)),
 )]
 async fn balance(
-    _: Authorized<Bookkeepers>,
+    Authorized(caller, _): Authorized<Bookkeepers>,
     State(s): State<AppState>,
 ) -> ApiResult<Json<Balance>> {
-    let (income, expense, balance) = s.ledger.compat_balance().await?;
-    let c = &s.ledger.currency();
+    let (income, expense, balance) = s.ledger.compat_balance(&caller.tenant).await?;
+    let c = &s.ledger.currency(&caller.tenant).await?;
     Ok(Json(Balance {
         success: true,
         balance: c.format(balance),

@@ -29,7 +29,7 @@ use crate::{
         calendar::format_date,
         entry::{self, EntryRequest},
     },
-    store::journal::{self, Filter},
+    store::journal::Filter,
 };
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -74,7 +74,7 @@ struct ListQuery {
     responses((status = 200, description = "A page of entries.", body = EntryPage)),
 )]
 async fn list(
-    _: Authorized<Bookkeepers>,
+    Authorized(caller, _): Authorized<Bookkeepers>,
     State(s): State<AppState>,
     Query(q): Query<ListQuery>,
     Query(p): Query<Page>,
@@ -107,9 +107,11 @@ async fn list(
         reference: q.reference.map(|r| r.trim().to_owned()).unwrap_or_default(),
         newest_first,
     };
-    let (entries, total) =
-        journal::list(s.ledger.db.pool(), &filter, offset, i64::from(limit)).await?;
-    let c = &s.ledger.currency();
+    let (entries, total) = s
+        .ledger
+        .entries(&caller.tenant, &filter, offset, i64::from(limit))
+        .await?;
+    let c = &s.ledger.currency(&caller.tenant).await?;
     Ok(Json(EntryPage {
         success: true,
         entries: entries.iter().map(|e| views::entry(e, c)).collect(),
@@ -146,15 +148,15 @@ async fn create(
     let req: EntryRequest = parse_body(body)?;
     // Validation needs no database: a malformed or unbalanced entry is
     // refused before any transaction (and before the key is claimed).
-    let draft = entry::validate(&req, &s.ledger.currency())?;
+    let c = s.ledger.currency(&caller.tenant).await?;
+    let draft = entry::validate(&req, &c)?;
     let origin = Origin {
         source: "api",
         created_by: &caller.user_id,
     };
-    let c = s.ledger.currency();
     let done = s
         .ledger
-        .create_entry(&draft, origin, key, |posted| {
+        .create_entry(&caller.tenant, &draft, origin, key, |posted| {
             created(EntryPosted {
                 success: true,
                 message: format!("journal entry {} posted", posted.number),
@@ -173,14 +175,14 @@ async fn create(
     responses((status = 200, description = "The entry.", body = EntryAnswer)),
 )]
 async fn show(
-    _: Authorized<Bookkeepers>,
+    Authorized(caller, _): Authorized<Bookkeepers>,
     State(s): State<AppState>,
     EntryId(id): EntryId,
 ) -> ApiResult<Json<EntryAnswer>> {
-    let e = s.ledger.get(&id).await?;
+    let e = s.ledger.get(&caller.tenant, &id).await?;
     Ok(Json(EntryAnswer {
         success: true,
-        entry: views::entry(&e, &s.ledger.currency()),
+        entry: views::entry(&e, &s.ledger.currency(&caller.tenant).await?),
     }))
 }
 
@@ -248,10 +250,10 @@ async fn reverse(
         source: "api",
         created_by: &caller.user_id,
     };
-    let c = s.ledger.currency();
+    let c = s.ledger.currency(&caller.tenant).await?;
     let done = s
         .ledger
-        .reverse_entry(&id, date, origin, key, |reversal| {
+        .reverse_entry(&caller.tenant, &id, date, origin, key, |reversal| {
             created(EntryReversed {
                 success: true,
                 message: format!("journal entry reversed by {}", reversal.number),

@@ -205,7 +205,13 @@ pub(crate) fn idempotency_key(
     path: &str,
     body: &Value,
 ) -> ApiResult<Option<Keyed>> {
-    Keyed::from_request(headers, &caller.user_id, method, path, body)
+    Keyed::from_request(
+        headers,
+        &caller.tenant.scope(&caller.user_id),
+        method,
+        path,
+        body,
+    )
 }
 
 /// The response of a posting: the new one, or the first response to the

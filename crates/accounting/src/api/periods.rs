@@ -15,12 +15,9 @@ use super::{
     AppState, PeriodParam,
     views::{self, PeriodChange, PeriodChanged, PeriodList},
 };
-use crate::{
-    domain::{
-        calendar::{MAX_YEAR, MIN_YEAR, Period, today},
-        period::PeriodAction,
-    },
-    store::periods,
+use crate::domain::{
+    calendar::{MAX_YEAR, MIN_YEAR, Period, today},
+    period::PeriodAction,
 };
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -47,7 +44,7 @@ struct ListQuery {
     responses((status = 200, description = "The periods.", body = PeriodList)),
 )]
 async fn list(
-    _: Authorized<Bookkeepers>,
+    Authorized(caller, _): Authorized<Bookkeepers>,
     State(s): State<AppState>,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Json<PeriodList>> {
@@ -58,7 +55,7 @@ async fn list(
             "year must be {MIN_YEAR}..={MAX_YEAR}"
         )));
     }
-    let list = periods::list(s.ledger.db.pool(), q.year).await?;
+    let list = s.ledger.periods(&caller.tenant, q.year).await?;
     Ok(Json(PeriodList {
         success: true,
         periods: list.iter().map(views::period).collect(),
@@ -72,7 +69,10 @@ async fn change(
     p: Period,
     action: PeriodAction,
 ) -> ApiResult<Json<PeriodChanged>> {
-    let change = s.ledger.change_period(p, action, &caller.user_id).await?;
+    let change = s
+        .ledger
+        .change_period(&caller.tenant, p, action, &caller.user_id)
+        .await?;
     let message = if change.from == change.to {
         format!("period {p} was already {}", change.to)
     } else {

@@ -66,14 +66,14 @@ struct AsOfQuery {
     ))),
 )]
 async fn trial_balance(
-    _: Authorized<Bookkeepers>,
+    Authorized(caller, _): Authorized<Bookkeepers>,
     State(s): State<AppState>,
     Query(q): Query<AsOfQuery>,
 ) -> ApiResult<Response> {
     let fmt = format(q.format.as_deref())?;
     let as_of = opt_date("as_of", q.as_of.as_deref())?.unwrap_or_else(today);
-    let tb = s.ledger.trial_balance(as_of).await?;
-    let c = &s.ledger.currency();
+    let tb = s.ledger.trial_balance(&caller.tenant, as_of).await?;
+    let c = &s.ledger.currency(&caller.tenant).await?;
     Ok(match fmt {
         Format::Csv => csv_response(
             &format!("trial-balance-{}.csv", format_date(as_of)),
@@ -131,14 +131,14 @@ fn range(from: Option<&str>, to: Option<&str>) -> ApiResult<(Date, Date)> {
     ))),
 )]
 async fn income_statement(
-    _: Authorized<Bookkeepers>,
+    Authorized(caller, _): Authorized<Bookkeepers>,
     State(s): State<AppState>,
     Query(q): Query<RangeQuery>,
 ) -> ApiResult<Response> {
     let fmt = format(q.format.as_deref())?;
     let (from, to) = range(q.from.as_deref(), q.to.as_deref())?;
-    let is = s.ledger.income_statement(from, to).await?;
-    let c = &s.ledger.currency();
+    let is = s.ledger.income_statement(&caller.tenant, from, to).await?;
+    let c = &s.ledger.currency(&caller.tenant).await?;
     Ok(match fmt {
         Format::Csv => csv_response(
             &format!(
@@ -171,14 +171,14 @@ async fn income_statement(
     ))),
 )]
 async fn balance_sheet(
-    _: Authorized<Bookkeepers>,
+    Authorized(caller, _): Authorized<Bookkeepers>,
     State(s): State<AppState>,
     Query(q): Query<AsOfQuery>,
 ) -> ApiResult<Response> {
     let fmt = format(q.format.as_deref())?;
     let as_of = opt_date("as_of", q.as_of.as_deref())?.unwrap_or_else(today);
-    let bs = s.ledger.balance_sheet(as_of).await?;
-    let c = &s.ledger.currency();
+    let bs = s.ledger.balance_sheet(&caller.tenant, as_of).await?;
+    let c = &s.ledger.currency(&caller.tenant).await?;
     Ok(match fmt {
         Format::Csv => csv_response(
             &format!("balance-sheet-{}.csv", format_date(as_of)),
@@ -228,7 +228,7 @@ struct LedgerQuery {
     ))),
 )]
 async fn ledger(
-    _: Authorized<Bookkeepers>,
+    Authorized(caller, _): Authorized<Bookkeepers>,
     State(s): State<AppState>,
     AccountCode(code): AccountCode,
     Query(q): Query<LedgerQuery>,
@@ -246,10 +246,10 @@ async fn ledger(
     .resolve_within(1000, 10_000)?;
     let l = s
         .ledger
-        .account_ledger(&code, from, to, offset, i64::from(limit))
+        .account_ledger(&caller.tenant, &code, from, to, offset, i64::from(limit))
         .await?;
     let t = l.account.account_type;
-    let c = &s.ledger.currency();
+    let c = &s.ledger.currency(&caller.tenant).await?;
     if fmt == Format::Csv {
         return Ok(csv_response(
             &format!(
@@ -305,11 +305,11 @@ async fn ledger(
     responses((status = 200, description = "The figures.", body = Success<contract::Summary>)),
 )]
 async fn summary(
-    _: Authorized<Staff>,
+    Authorized(caller, _): Authorized<Staff>,
     State(s): State<AppState>,
 ) -> ApiResult<Json<Success<contract::Summary>>> {
-    let sum = s.ledger.summary(today()).await?;
-    let c = &s.ledger.currency();
+    let sum = s.ledger.summary(&caller.tenant, today()).await?;
+    let c = &s.ledger.currency(&caller.tenant).await?;
     let money = |units| Money::from_minor(units, c.scale());
     let days = sum
         .revenue_by_day

@@ -2,6 +2,7 @@
 //! chart's rules (unique codes, parents of the same type without cycles, a
 //! type that is fixed once the account has postings).
 
+use marimo_platform::tenant::TenantId;
 use serde_json::json;
 
 use super::Ledger;
@@ -32,10 +33,26 @@ fn no_such_account(code: &str) -> Rejection {
 }
 
 impl Ledger {
-    pub async fn create_account(&self, a: Account) -> LedgerResult<AccountRecord> {
+    /// Every account of tenant `t`, by code.
+    pub async fn accounts(&self, t: &TenantId) -> LedgerResult<Vec<AccountRecord>> {
+        let mut tx = self.db.tenant(t).read().await?;
+        let all = accounts::list(&mut tx, t).await?;
+        tx.rollback().await?;
+        Ok(all)
+    }
+
+    /// Account `code` of tenant `t`.
+    pub async fn account(&self, t: &TenantId, code: &str) -> LedgerResult<Option<AccountRecord>> {
+        let mut tx = self.db.tenant(t).read().await?;
+        let record = accounts::get(&mut *tx, t, code).await?;
+        tx.rollback().await?;
+        Ok(record)
+    }
+
+    pub async fn create_account(&self, t: &TenantId, a: Account) -> LedgerResult<AccountRecord> {
         let now = marimo_platform::clock::now_text();
-        let mut tx = self.db.begin().await?;
-        let tree = accounts::tree(&mut tx).await?;
+        let mut tx = self.db.tenant(t).begin().await?;
+        let tree = accounts::tree(&mut tx, t).await?;
         let duplicate = || {
             Rejection::new(
                 RejectionKind::Conflict,
@@ -50,10 +67,10 @@ impl Ledger {
         if let Some(parent) = &a.parent {
             check_parent(&a.code, a.account_type, parent, |c| tree.get(c).cloned())?;
         }
-        if !accounts::insert(&mut tx, &a, &now).await? {
+        if !accounts::insert(&mut tx, t, &a, &now).await? {
             return Err(duplicate().into());
         }
-        let record = accounts::get(&mut *tx, &a.code)
+        let record = accounts::get(&mut *tx, t, &a.code)
             .await?
             .ok_or_else(|| no_such_account(&a.code))?;
         tx.commit().await?;
@@ -62,12 +79,13 @@ impl Ledger {
 
     pub async fn update_account(
         &self,
+        t: &TenantId,
         code: &str,
         changes: AccountChanges,
     ) -> LedgerResult<AccountRecord> {
         let now = marimo_platform::clock::now_text();
-        let mut tx = self.db.begin().await?;
-        let current = accounts::get(&mut *tx, code)
+        let mut tx = self.db.tenant(t).begin().await?;
+        let current = accounts::get(&mut *tx, t, code)
             .await?
             .ok_or_else(|| no_such_account(code))?
             .account;
@@ -85,7 +103,7 @@ impl Ledger {
             next.account_type = t;
         }
         if next.account_type != current.account_type {
-            if accounts::has_postings(&mut tx, code).await? {
+            if accounts::has_postings(&mut tx, t, code).await? {
                 return Err(Rejection::new(
                     RejectionKind::Conflict,
                     "ACCOUNT_HAS_POSTINGS",
@@ -97,7 +115,7 @@ impl Ledger {
                 .into());
             }
             let children =
-                accounts::children_of_other_type(&mut tx, code, next.account_type).await?;
+                accounts::children_of_other_type(&mut tx, t, code, next.account_type).await?;
             if !children.is_empty() {
                 return Err(Rejection::new(
                     RejectionKind::Unprocessable,
@@ -114,13 +132,13 @@ impl Ledger {
         if let Some(parent) = &next.parent
             && (next.parent != current.parent || next.account_type != current.account_type)
         {
-            let tree = accounts::tree(&mut tx).await?;
+            let tree = accounts::tree(&mut tx, t).await?;
             check_parent(code, next.account_type, parent, |c| tree.get(c).cloned())?;
         }
         if next != current {
-            accounts::update(&mut tx, &next, &now).await?;
+            accounts::update(&mut tx, t, &next, &now).await?;
         }
-        let record = accounts::get(&mut *tx, code)
+        let record = accounts::get(&mut *tx, t, code)
             .await?
             .ok_or_else(|| no_such_account(code))?;
         tx.commit().await?;

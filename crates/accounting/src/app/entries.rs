@@ -15,6 +15,7 @@
 use marimo_platform::{
     clock,
     idempotency::{Claim, Keyed},
+    tenant::TenantId,
 };
 use serde_json::Value;
 use time::Date;
@@ -58,6 +59,7 @@ impl Ledger {
     /// Posts a validated entry (`entry::validate`).
     pub async fn create_entry(
         &self,
+        t: &TenantId,
         draft: &Draft,
         origin: Origin<'_>,
         key: Option<Keyed>,
@@ -66,7 +68,7 @@ impl Ledger {
         let (key, respond) = (&key, &respond);
         self.db
             .retry_conflicts(|| async move {
-                let mut posting = match self.begin_posting(key.clone()).await? {
+                let mut posting = match self.begin_posting(t, key.clone()).await? {
                     Ok(p) => p,
                     Err(replay) => return Ok(replay),
                 };
@@ -80,6 +82,7 @@ impl Ledger {
     /// the reversing entry.
     pub async fn reverse_entry(
         &self,
+        t: &TenantId,
         id: &str,
         date: Option<Date>,
         origin: Origin<'_>,
@@ -89,7 +92,7 @@ impl Ledger {
         let (key, respond) = (&key, &respond);
         self.db
             .retry_conflicts(|| async move {
-                let mut posting = match self.begin_posting(key.clone()).await? {
+                let mut posting = match self.begin_posting(t, key.clone()).await? {
                     Ok(p) => p,
                     Err(replay) => return Ok(replay),
                 };
@@ -104,6 +107,7 @@ impl Ledger {
     /// to (unmapped: the kind's default account), plus the transaction row.
     pub async fn record_transaction(
         &self,
+        tenant: &TenantId,
         t: CompatTransaction,
         origin: Origin<'_>,
         key: Option<Keyed>,
@@ -112,18 +116,24 @@ impl Ledger {
         let (t, key, respond) = (&t, &key, &respond);
         self.db
             .retry_conflicts(|| async move {
-                let mut posting = match self.begin_posting(key.clone()).await? {
+                let mut posting = match self.begin_posting(tenant, key.clone()).await? {
                     Ok(p) => p,
                     Err(replay) => return Ok(replay),
                 };
-                let account =
-                    store::account_for(&mut posting.tx, t.kind, &compat::category_key(&t.category))
-                        .await?
-                        .unwrap_or_else(|| t.kind.default_account().to_owned());
-                let draft = compat::draft(t, &account, today(), &self.currency())?;
+                let account = store::account_for(
+                    &mut posting.tx,
+                    tenant,
+                    t.kind,
+                    &compat::category_key(&t.category),
+                )
+                .await?
+                .unwrap_or_else(|| t.kind.default_account().to_owned());
+                let currency = self.currency_in(&mut posting.tx, tenant).await?;
+                let draft = compat::draft(t, &account, today(), &currency)?;
                 let posted = self.post_in(&mut posting.tx, &draft, origin).await?;
                 store::insert(
                     &mut posting.tx,
+                    tenant,
                     &posted.id,
                     t,
                     origin.created_by,
@@ -145,8 +155,12 @@ impl Ledger {
 
     /// Opens the posting transaction and claims the key, if any; a key
     /// already answered gives its first response instead.
-    async fn begin_posting(&self, key: Option<Keyed>) -> LedgerResult<Result<Posting, Answer>> {
-        let mut tx = self.db.begin().await?;
+    async fn begin_posting(
+        &self,
+        t: &TenantId,
+        key: Option<Keyed>,
+    ) -> LedgerResult<Result<Posting, Answer>> {
+        let mut tx = self.db.tenant(t).begin().await?;
         let Some(k) = key else {
             return Ok(Ok(Posting { tx, key: None }));
         };

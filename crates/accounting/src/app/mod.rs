@@ -17,7 +17,10 @@ pub mod entries;
 pub mod periods;
 pub mod reports;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::{
+    collections::{BTreeMap, BTreeSet, HashMap},
+    sync::{Arc, RwLock},
+};
 
 use marimo_contracts::{
     accounting::{self as contract, EntryPosted, EntryReversed},
@@ -29,6 +32,7 @@ use marimo_platform::{
     clock,
     db::Db,
     ids,
+    tenant::TenantId,
 };
 use serde_json::json;
 use time::Date;
@@ -63,17 +67,32 @@ pub const ENTRY_REVERSED: &str = contract::ENTRY_REVERSED.name();
 /// A posting refused because the base currency changed under it.
 pub const CURRENCY_CHANGED: &str = "CURRENCY_CHANGED";
 
-/// The ledger of one service instance.
+/// The ledger of one service instance: the books of every tenant, each
+/// in its own rows (`tenant_id`), acted on in that tenant's transactions
+/// (`Db::tenant`).
 #[derive(Debug, Clone)]
 pub struct Ledger {
     pub db: Db,
     pub outbox: Outbox,
-    /// The base currency, as `ledger_settings` says: it follows the config
-    /// service's `currency` only while the ledger is empty (see
+    /// Each tenant's base currency, as its `ledger_settings` says (a cache,
+    /// filled on first use): it is the tenant's currency at creation
+    /// (`users.tenant.created`), follows the config service's `currency`
+    /// only while the tenant's ledger is empty (see
     /// `events::base_currency`), and every posting checks it in its
     /// transaction, so a replica that has not heard of a change yet
     /// refuses to post rather than post in the old currency.
-    currency: std::sync::Arc<std::sync::RwLock<Currency>>,
+    currencies: Arc<RwLock<HashMap<TenantId, Currency>>>,
+    /// The currency of a tenant accounting has not seeded (it has no
+    /// accounts either, so nothing can post there).
+    fallback: Currency,
+}
+
+/// The tenant a ledger transaction was opened in (`Db::tenant`). A
+/// transaction without one is a bug: refuse it rather than guess.
+pub(crate) fn tenant_of(tx: &Tx) -> LedgerResult<TenantId> {
+    tx.tenant().cloned().ok_or_else(|| {
+        sqlx::Error::Protocol("a ledger transaction must be opened in a tenant".into()).into()
+    })
 }
 
 fn not_found() -> Rejection {
@@ -85,24 +104,62 @@ fn not_found() -> Rejection {
 }
 
 impl Ledger {
-    pub fn new(db: Db, outbox: Outbox, currency: Currency) -> Self {
+    /// `fallback`: the currency of tenants accounting has not seeded.
+    pub fn new(db: Db, outbox: Outbox, fallback: Currency) -> Self {
         Self {
             db,
             outbox,
-            currency: std::sync::Arc::new(std::sync::RwLock::new(currency)),
+            currencies: Arc::new(RwLock::new(HashMap::new())),
+            fallback,
         }
     }
 
-    /// The base currency.
-    pub fn currency(&self) -> Currency {
-        self.currency
+    fn cached_currency(&self, t: &TenantId) -> Option<Currency> {
+        self.currencies
             .read()
             .unwrap_or_else(|p| p.into_inner())
-            .clone()
+            .get(t)
+            .cloned()
     }
 
-    pub fn set_currency(&self, currency: Currency) {
-        *self.currency.write().unwrap_or_else(|p| p.into_inner()) = currency;
+    /// A tenant's base currency (from the cache, else its settings).
+    pub async fn currency(&self, t: &TenantId) -> LedgerResult<Currency> {
+        if let Some(c) = self.cached_currency(t) {
+            return Ok(c);
+        }
+        let mut tx = self.db.tenant(t).read().await?;
+        let code = crate::store::schema::currency_in(&mut tx, t).await?;
+        tx.rollback().await?;
+        Ok(self.remember(t, code))
+    }
+
+    /// A tenant's base currency, read (when not cached) in the caller's
+    /// transaction of that tenant.
+    pub async fn currency_in(&self, tx: &mut Tx, t: &TenantId) -> LedgerResult<Currency> {
+        if let Some(c) = self.cached_currency(t) {
+            return Ok(c);
+        }
+        let code = crate::store::schema::currency_in(tx, t).await?;
+        Ok(self.remember(t, code))
+    }
+
+    /// Caches a tenant's currency as read from its settings; a tenant
+    /// without settings (not seeded) gets the fallback, uncached.
+    fn remember(&self, t: &TenantId, code: Option<String>) -> Currency {
+        match code.as_deref().and_then(Currency::new) {
+            Some(c) => {
+                self.set_currency(t, c.clone());
+                c
+            }
+            None => self.fallback.clone(),
+        }
+    }
+
+    pub fn set_currency(&self, t: &TenantId, currency: Currency) {
+        self.currencies
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(t.clone(), currency);
     }
 
     /// Posts `draft` in the caller's transaction.
@@ -138,7 +195,8 @@ impl Ledger {
         if reverses.is_some() && drafts.len() != 1 {
             return Err(sqlx::Error::Protocol("a reversal posts exactly one entry".into()).into());
         }
-        let currency = self.currency();
+        let tenant = tenant_of(tx)?;
+        let currency = self.currency_in(tx, &tenant).await?;
         // Drafts are built by `entry::validate`/`entry::build`, but their
         // fields are public: re-check the rules every entry obeys, so no
         // caller can post an unbalanced entry.
@@ -151,11 +209,11 @@ impl Ledger {
                 &currency,
             )?;
         }
-        let names = self.check_accounts(tx, drafts).await?;
+        let names = self.check_accounts(tx, &tenant, drafts).await?;
         let now = clock::now_text();
         let periods: BTreeSet<Period> = drafts.iter().map(Draft::period).collect();
         for p in &periods {
-            if let Err(status) = crate::store::periods::hold_open(tx, *p, &now).await? {
+            if let Err(status) = crate::store::periods::hold_open(tx, &tenant, *p, &now).await? {
                 return Err(period::closed(*p, status).into());
             }
         }
@@ -167,20 +225,20 @@ impl Ledger {
         let mut next: BTreeMap<i32, i64> = BTreeMap::new();
         for (year, n) in &per_year {
             let first = if *n == 1 {
-                journal::next_seq(tx, *year).await?
+                journal::next_seq(tx, &tenant, *year).await?
             } else {
-                journal::reserve_seqs(tx, *year, *n).await?
+                journal::reserve_seqs(tx, &tenant, *year, *n).await?
             };
             next.insert(*year, first);
         }
         // Checked after taking numbers: a base-currency change (only ever
         // made while no number was taken, see `events::base_currency`)
         // either waited for this posting or is seen here.
-        if let Some(code) = crate::store::schema::currency_in(tx).await?
+        if let Some(code) = crate::store::schema::currency_in(tx, &tenant).await?
             && code != currency.code()
         {
             if let Some(c) = Currency::new(&code) {
-                self.set_currency(c);
+                self.set_currency(&tenant, c);
             }
             return Err(Rejection::new(
                 RejectionKind::Conflict,
@@ -250,7 +308,7 @@ impl Ledger {
             })
             .collect();
         for chunk in headers.chunks(journal::ROWS_PER_STATEMENT) {
-            journal::insert_entries(tx, chunk).await?;
+            journal::insert_entries(tx, &tenant, chunk).await?;
         }
         let lines: Vec<journal::NewLine<'_>> = posted
             .iter()
@@ -261,67 +319,69 @@ impl Ledger {
                     .map(move |l| (p.id.as_str(), p.date.as_str(), l))
             })
             .collect();
-        journal::insert_lines(tx, &lines).await?;
+        journal::insert_lines(tx, &tenant, &lines).await?;
         let deltas = journal::balance_deltas(
             drafts
                 .iter()
                 .flat_map(|d| d.lines.iter().map(move |l| (d.period(), l))),
         );
-        journal::add_balances(tx, &deltas).await?;
+        journal::add_balances(tx, &tenant, &deltas).await?;
         if let (Some(original), Some(reversal)) = (reverses, posted.first())
-            && !journal::link_reversal(tx, &original.id, &reversal.id, &now).await?
+            && !journal::link_reversal(tx, &tenant, &original.id, &reversal.id, &now).await?
         {
             return Err(already_reversed(original, None).into());
         }
         if publish {
             for p in &posted {
-                self.outbox.publish(tx, &self.posted_event(p)).await?;
+                self.outbox.publish(tx, &posted_event(p, &currency)).await?;
             }
             if let (Some(original), Some(reversal)) = (reverses, posted.first()) {
                 self.outbox
-                    .publish(tx, &self.reversed_event(original, reversal))
+                    .publish(tx, &reversed_event(original, reversal, &currency))
                     .await?;
             }
         }
         Ok(posted)
     }
+}
 
-    fn posted_event(&self, e: &PostedEntry) -> Envelope {
-        let c = self.currency();
-        let payload = EntryPosted {
-            entry_id: EntryId::new(&e.id),
-            number: e.number.clone(),
-            date: e.date.clone(),
-            reference: e.reference.clone(),
-            total: Money::from_minor(e.total, c.scale()),
-            currency: values::Currency::new(c.code()),
-            source: e.source.clone(),
-        };
-        Envelope::of(contract::ENTRY_POSTED, &payload).actor(e.created_by.clone())
-    }
+/// `accounting.entry.posted`, in the tenant's currency `c`.
+fn posted_event(e: &PostedEntry, c: &Currency) -> Envelope {
+    let payload = EntryPosted {
+        entry_id: EntryId::new(&e.id),
+        number: e.number.clone(),
+        date: e.date.clone(),
+        reference: e.reference.clone(),
+        total: Money::from_minor(e.total, c.scale()),
+        currency: values::Currency::new(c.code()),
+        source: e.source.clone(),
+    };
+    Envelope::of(contract::ENTRY_POSTED, &payload).actor(e.created_by.clone())
+}
 
-    /// The original is named by entry_id/number; the reversing entry by
-    /// the reversal fields (and by its own accounting.entry.posted).
-    fn reversed_event(&self, original: &PostedEntry, reversal: &PostedEntry) -> Envelope {
-        let c = self.currency();
-        let payload = EntryReversed {
-            entry_id: EntryId::new(&original.id),
-            number: original.number.clone(),
-            date: reversal.date.clone(),
-            reference: original.reference.clone(),
-            total: Money::from_minor(original.total, c.scale()),
-            currency: values::Currency::new(c.code()),
-            source: original.source.clone(),
-            reversal_entry_id: EntryId::new(&reversal.id),
-            reversal_number: reversal.number.clone(),
-        };
-        Envelope::of(contract::ENTRY_REVERSED, &payload).actor(reversal.created_by.clone())
-    }
+/// The original is named by entry_id/number; the reversing entry by
+/// the reversal fields (and by its own accounting.entry.posted).
+fn reversed_event(original: &PostedEntry, reversal: &PostedEntry, c: &Currency) -> Envelope {
+    let payload = EntryReversed {
+        entry_id: EntryId::new(&original.id),
+        number: original.number.clone(),
+        date: reversal.date.clone(),
+        reference: original.reference.clone(),
+        total: Money::from_minor(original.total, c.scale()),
+        currency: values::Currency::new(c.code()),
+        source: original.source.clone(),
+        reversal_entry_id: EntryId::new(&reversal.id),
+        reversal_number: reversal.number.clone(),
+    };
+    Envelope::of(contract::ENTRY_REVERSED, &payload).actor(reversal.created_by.clone())
+}
 
+impl Ledger {
     /// Every account of the drafts exists and is active; returns names.
     async fn check_accounts(
         &self,
         tx: &mut Tx,
+        tenant: &TenantId,
         drafts: &[Draft],
     ) -> LedgerResult<BTreeMap<String, String>> {
         let codes: BTreeSet<&str> = drafts
@@ -331,7 +391,7 @@ impl Ledger {
         let codes: Vec<&str> = codes.into_iter().collect();
         let mut found = BTreeMap::new();
         for chunk in codes.chunks(journal::ROWS_PER_STATEMENT) {
-            found.extend(crate::store::accounts::activity(tx, chunk).await?);
+            found.extend(crate::store::accounts::activity(tx, tenant, chunk).await?);
         }
         let unknown: Vec<&str> = codes
             .iter()
@@ -388,7 +448,10 @@ impl Ledger {
         date: Option<Date>,
         origin: Origin<'_>,
     ) -> LedgerResult<PostedEntry> {
-        let original = journal::get(tx, original_id).await?.ok_or_else(not_found)?;
+        let tenant = tenant_of(tx)?;
+        let original = journal::get(tx, &tenant, original_id)
+            .await?
+            .ok_or_else(not_found)?;
         if let Some(of) = &original.reverses {
             return Err(Rejection::new(
                 RejectionKind::Conflict,
@@ -422,7 +485,7 @@ impl Ledger {
             original.reference.as_deref(),
             &original.draft_lines(),
             date,
-            &self.currency(),
+            &self.currency_in(tx, &tenant).await?,
         )?;
         let mut posted = self
             .post_batch_in(
@@ -438,12 +501,12 @@ impl Ledger {
             .ok_or_else(|| sqlx::Error::Protocol("reversal returned nothing".into()).into())
     }
 
-    /// An entry with its lines.
-    pub async fn get(&self, id: &str) -> LedgerResult<PostedEntry> {
-        let mut conn = self.db.pool().acquire().await?;
-        journal::get(&mut conn, id)
-            .await?
-            .ok_or_else(|| not_found().into())
+    /// An entry of tenant `t` with its lines.
+    pub async fn get(&self, t: &TenantId, id: &str) -> LedgerResult<PostedEntry> {
+        let mut tx = self.db.tenant(t).read().await?;
+        let entry = journal::get(&mut tx, t, id).await?;
+        tx.rollback().await?;
+        entry.ok_or_else(|| not_found().into())
     }
 
     /// Tells the outbox relay that committed events wait.

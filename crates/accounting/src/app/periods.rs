@@ -1,5 +1,7 @@
 //! Closing, reopening and locking periods.
 
+use marimo_platform::tenant::TenantId;
+
 use crate::{
     domain::{
         calendar::Period,
@@ -24,18 +26,31 @@ impl Ledger {
     /// (they hold the row) and postings after it see the new status.
     pub async fn change_period(
         &self,
+        t: &TenantId,
         p: Period,
         action: PeriodAction,
         actor: &str,
     ) -> LedgerResult<Change> {
         let now = marimo_platform::clock::now_text();
-        let mut tx = self.db.begin().await?;
-        let from = store::lock_for_change(&mut tx, p, &now).await?;
+        let mut tx = self.db.tenant(t).begin().await?;
+        let from = store::lock_for_change(&mut tx, t, p, &now).await?;
         let to = period::transition(p, from, action)?;
         if to != from {
-            store::set_status(&mut tx, p, action, from, to, actor, &now).await?;
+            store::set_status(&mut tx, t, p, action, from, to, actor, &now).await?;
         }
         tx.commit().await?;
         Ok(Change { from, to })
+    }
+
+    /// Tenant `t`'s periods with a row, newest first; `year` filters.
+    pub async fn periods(
+        &self,
+        t: &TenantId,
+        year: Option<i32>,
+    ) -> LedgerResult<Vec<store::PeriodRecord>> {
+        let mut tx = self.db.tenant(t).read().await?;
+        let list = store::list(&mut tx, t, year).await?;
+        tx.rollback().await?;
+        Ok(list)
     }
 }

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use marimo_platform::tenant::TenantId;
 use time::Date;
 
 use super::Ledger;
@@ -18,7 +19,7 @@ use crate::{
         reports::{self, BalanceSheet, IncomeStatement, LedgerLine, TrialBalance},
     },
     error::LedgerResult,
-    store::{accounts, journal, reports as store},
+    store::{accounts, compat as compat_store, journal, reports as store},
 };
 
 /// A page of an account's ledger over `[from, to]`.
@@ -53,25 +54,30 @@ pub struct Summary {
 impl Ledger {
     /// Every posting dated on or before `as_of` (whole months from the
     /// monthly balances, the days of its own month from the lines).
-    pub async fn trial_balance(&self, as_of: Date) -> LedgerResult<TrialBalance> {
-        let mut tx = self.db.snapshot().await?;
-        let totals = store::totals(&mut tx, None, as_of).await?;
+    pub async fn trial_balance(&self, t: &TenantId, as_of: Date) -> LedgerResult<TrialBalance> {
+        let mut tx = self.db.tenant(t).snapshot().await?;
+        let totals = store::totals(&mut tx, t, None, as_of).await?;
         tx.commit().await?;
         Ok(reports::trial_balance(&totals))
     }
 
     /// Revenue and expenses over `[from, to]`, both inclusive.
-    pub async fn income_statement(&self, from: Date, to: Date) -> LedgerResult<IncomeStatement> {
-        let mut tx = self.db.snapshot().await?;
-        let totals = store::totals(&mut tx, Some(from), to).await?;
+    pub async fn income_statement(
+        &self,
+        t: &TenantId,
+        from: Date,
+        to: Date,
+    ) -> LedgerResult<IncomeStatement> {
+        let mut tx = self.db.tenant(t).snapshot().await?;
+        let totals = store::totals(&mut tx, t, Some(from), to).await?;
         tx.commit().await?;
         Ok(reports::income_statement(&totals))
     }
 
     /// Assets, liabilities and equity (with current earnings) at `as_of`.
-    pub async fn balance_sheet(&self, as_of: Date) -> LedgerResult<BalanceSheet> {
-        let mut tx = self.db.snapshot().await?;
-        let totals = store::totals(&mut tx, None, as_of).await?;
+    pub async fn balance_sheet(&self, t: &TenantId, as_of: Date) -> LedgerResult<BalanceSheet> {
+        let mut tx = self.db.tenant(t).snapshot().await?;
+        let totals = store::totals(&mut tx, t, None, as_of).await?;
         tx.commit().await?;
         Ok(reports::balance_sheet(&totals))
     }
@@ -81,14 +87,15 @@ impl Ledger {
     /// opening balance (everything before `from`).
     pub async fn account_ledger(
         &self,
+        tenant: &TenantId,
         code: &str,
         from: Date,
         to: Date,
         offset: i64,
         limit: i64,
     ) -> LedgerResult<AccountLedger> {
-        let mut tx = self.db.snapshot().await?;
-        let account = accounts::get(&mut *tx, code)
+        let mut tx = self.db.tenant(tenant).snapshot().await?;
+        let account = accounts::get(&mut *tx, tenant, code)
             .await?
             .ok_or_else(|| Rejection::new(RejectionKind::NotFound, "NOT_FOUND", "no such account"))?
             .account;
@@ -98,15 +105,15 @@ impl Ledger {
             .filter(|d| *d >= Period::MIN.first_day());
         let opening = match before_from {
             Some(day) => {
-                let sums = store::sums(&mut tx, None, day, Some(code)).await?;
+                let sums = store::sums(&mut tx, tenant, None, day, Some(code)).await?;
                 sums.get(code).map_or(0, |(d, c)| t.balance(*d, *c))
             }
             None => 0,
         };
-        let in_range = store::sums(&mut tx, Some(from), to, Some(code)).await?;
+        let in_range = store::sums(&mut tx, tenant, Some(from), to, Some(code)).await?;
         let closing = opening + in_range.get(code).map_or(0, |(d, c)| t.balance(*d, *c));
         let (lines, total, (bd, bc)) =
-            store::ledger_page(&mut tx, code, from, to, offset, limit).await?;
+            store::ledger_page(&mut tx, tenant, code, from, to, offset, limit).await?;
         tx.commit().await?;
         let page_opening = opening + t.balance(bd, bc);
         Ok(AccountLedger {
@@ -122,25 +129,66 @@ impl Ledger {
     /// The original API's `/balance`: income, expense and their difference
     /// over every posting, future-dated ones included, whatever path
     /// posted them.
-    pub async fn compat_balance(&self) -> LedgerResult<(i64, i64, i64)> {
-        let mut tx = self.db.snapshot().await?;
+    pub async fn compat_balance(&self, t: &TenantId) -> LedgerResult<(i64, i64, i64)> {
+        let mut tx = self.db.tenant(t).snapshot().await?;
         let to = Period::MAX.last_day();
-        let totals = store::totals(&mut tx, None, to).await?;
+        let totals = store::totals(&mut tx, t, None, to).await?;
         tx.commit().await?;
         Ok(compat::balance(&totals))
     }
 
+    /// A page of tenant `t`'s journal (with lines) and how many entries
+    /// match.
+    pub async fn entries(
+        &self,
+        t: &TenantId,
+        filter: &journal::Filter,
+        offset: i64,
+        limit: i64,
+    ) -> LedgerResult<(Vec<crate::domain::entry::PostedEntry>, i64)> {
+        let mut tx = self.db.tenant(t).read().await?;
+        let page = journal::list(&mut tx, t, filter, offset, limit).await?;
+        tx.rollback().await?;
+        Ok(page)
+    }
+
+    /// A page of tenant `t`'s original-API transactions, newest first, and
+    /// how many there are.
+    pub async fn compat_transactions(
+        &self,
+        t: &TenantId,
+        offset: i64,
+        limit: i64,
+    ) -> LedgerResult<(Vec<compat_store::TransactionRecord>, i64)> {
+        let mut tx = self.db.tenant(t).read().await?;
+        let page = compat_store::list(&mut tx, t, offset, limit).await?;
+        tx.rollback().await?;
+        Ok(page)
+    }
+
+    /// One of tenant `t`'s original-API transactions.
+    pub async fn compat_transaction(
+        &self,
+        t: &TenantId,
+        id: &str,
+    ) -> LedgerResult<Option<compat_store::TransactionRecord>> {
+        let mut tx = self.db.tenant(t).read().await?;
+        let record = compat_store::get(&mut tx, t, id).await?;
+        tx.rollback().await?;
+        Ok(record)
+    }
+
     /// Revenue on `today`, in its month and per day over the 30 days up
     /// to it, and how many entries were posted.
-    pub async fn summary(&self, today: Date) -> LedgerResult<Summary> {
+    pub async fn summary(&self, t: &TenantId, today: Date) -> LedgerResult<Summary> {
         let first = today - time::Duration::days(29);
         let month = Period::of(today);
-        let mut tx = self.db.snapshot().await?;
-        let by_day = store::revenue_by_day(&mut tx, first, today).await?;
+        let mut tx = self.db.tenant(t).snapshot().await?;
+        let by_day = store::revenue_by_day(&mut tx, t, first, today).await?;
         let month_totals =
-            store::totals(&mut tx, Some(month.first_day()), month.last_day()).await?;
+            store::totals(&mut tx, t, Some(month.first_day()), month.last_day()).await?;
+        let entries_posted = journal::count(&mut *tx, t).await?;
         tx.commit().await?;
-        let entries_posted = journal::count(self.db.pool()).await?;
         Ok(Summary {
             revenue_today: by_day.get(&format_date(today)).copied().unwrap_or(0),
             revenue_month: reports::income_statement(&month_totals).total_revenue,

@@ -2,7 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use marimo_platform::db::{DbPool, TxConn};
+use marimo_platform::{
+    db::{Conn, ConnHandle, TxConn},
+    tenant::TenantId,
+};
 use sqlx::{Any, Executor, Row, any::AnyRow};
 
 use super::{decode_err, placeholders};
@@ -35,12 +38,16 @@ fn record(row: &AnyRow) -> Result<AccountRecord, sqlx::Error> {
     })
 }
 
-/// Every account, by code.
-pub async fn list(pool: &DbPool) -> Result<Vec<AccountRecord>, sqlx::Error> {
+/// Every account of the tenant, by code.
+pub async fn list<C: ConnHandle>(
+    conn: &mut Conn<C>,
+    t: &TenantId,
+) -> Result<Vec<AccountRecord>, sqlx::Error> {
     sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM accounts ORDER BY code"
+        "SELECT {COLUMNS} FROM accounts WHERE tenant_id = $1 ORDER BY code"
     )))
-    .fetch_all(pool)
+    .bind(t.as_str())
+    .fetch_all(conn)
     .await?
     .iter()
     .map(record)
@@ -49,11 +56,13 @@ pub async fn list(pool: &DbPool) -> Result<Vec<AccountRecord>, sqlx::Error> {
 
 pub async fn get<'e>(
     ex: impl Executor<'e, Database = Any>,
+    t: &TenantId,
     code: &str,
 ) -> Result<Option<AccountRecord>, sqlx::Error> {
     sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM accounts WHERE code = $1"
+        "SELECT {COLUMNS} FROM accounts WHERE tenant_id = $1 AND code = $2"
     )))
+    .bind(t.as_str())
     .bind(code)
     .fetch_optional(ex)
     .await?
@@ -65,10 +74,13 @@ pub async fn get<'e>(
 /// Type and parent of every account (for parent checks).
 pub async fn tree(
     conn: &mut TxConn,
+    t: &TenantId,
 ) -> Result<BTreeMap<String, (AccountType, Option<String>)>, sqlx::Error> {
-    let rows = sqlx::query("SELECT code, account_type, parent_code FROM accounts")
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows =
+        sqlx::query("SELECT code, account_type, parent_code FROM accounts WHERE tenant_id = $1")
+            .bind(t.as_str())
+            .fetch_all(&mut *conn)
+            .await?;
     rows.iter()
         .map(|r| {
             let t: String = r.try_get("account_type")?;
@@ -85,11 +97,16 @@ pub async fn tree(
 }
 
 /// `false` when the code is taken.
-pub async fn insert(conn: &mut TxConn, a: &Account, now: &str) -> Result<bool, sqlx::Error> {
+pub async fn insert(
+    conn: &mut TxConn,
+    t: &TenantId,
+    a: &Account,
+    now: &str,
+) -> Result<bool, sqlx::Error> {
     let res = sqlx::query(
-        "INSERT INTO accounts (code, name, account_type, parent_code, active, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $6)
-         ON CONFLICT (code) DO NOTHING",
+        "INSERT INTO accounts (code, name, account_type, parent_code, active, created_at, updated_at, tenant_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $6, $7)
+         ON CONFLICT (tenant_id, code) DO NOTHING",
     )
     .bind(&a.code)
     .bind(&a.name)
@@ -97,15 +114,21 @@ pub async fn insert(conn: &mut TxConn, a: &Account, now: &str) -> Result<bool, s
     .bind(a.parent.as_deref())
     .bind(i64::from(a.active))
     .bind(now)
+    .bind(t.as_str())
     .execute(conn)
     .await?;
     Ok(res.rows_affected() == 1)
 }
 
-pub async fn update(conn: &mut TxConn, a: &Account, now: &str) -> Result<(), sqlx::Error> {
+pub async fn update(
+    conn: &mut TxConn,
+    t: &TenantId,
+    a: &Account,
+    now: &str,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE accounts SET name = $2, account_type = $3, parent_code = $4, active = $5, updated_at = $6
-         WHERE code = $1",
+         WHERE tenant_id = $7 AND code = $1",
     )
     .bind(&a.code)
     .bind(&a.name)
@@ -113,6 +136,7 @@ pub async fn update(conn: &mut TxConn, a: &Account, now: &str) -> Result<(), sql
     .bind(a.parent.as_deref())
     .bind(i64::from(a.active))
     .bind(now)
+    .bind(t.as_str())
     .execute(conn)
     .await?;
     Ok(())
@@ -120,27 +144,35 @@ pub async fn update(conn: &mut TxConn, a: &Account, now: &str) -> Result<(), sql
 
 /// True when any line was ever posted to the account (the balances row
 /// exists exactly then).
-pub async fn has_postings(conn: &mut TxConn, code: &str) -> Result<bool, sqlx::Error> {
-    Ok(
-        sqlx::query("SELECT 1 FROM account_balances WHERE account_code = $1 LIMIT 1")
-            .bind(code)
-            .fetch_optional(conn)
-            .await?
-            .is_some(),
+pub async fn has_postings(
+    conn: &mut TxConn,
+    t: &TenantId,
+    code: &str,
+) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query(
+        "SELECT 1 FROM account_balances WHERE tenant_id = $1 AND account_code = $2 LIMIT 1",
     )
+    .bind(t.as_str())
+    .bind(code)
+    .fetch_optional(conn)
+    .await?
+    .is_some())
 }
 
 /// Codes of the direct sub-accounts whose type differs from `t`.
 pub async fn children_of_other_type(
     conn: &mut TxConn,
+    tenant: &TenantId,
     code: &str,
     t: AccountType,
 ) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar(
-        "SELECT code FROM accounts WHERE parent_code = $1 AND account_type <> $2 ORDER BY code",
+        "SELECT code FROM accounts
+         WHERE tenant_id = $3 AND parent_code = $1 AND account_type <> $2 ORDER BY code",
     )
     .bind(code)
     .bind(t.as_str())
+    .bind(tenant.as_str())
     .fetch_all(conn)
     .await
 }
@@ -148,16 +180,17 @@ pub async fn children_of_other_type(
 /// `code → (name, active)` for those of `codes` that exist.
 pub async fn activity(
     conn: &mut TxConn,
+    t: &TenantId,
     codes: &[&str],
 ) -> Result<BTreeMap<String, (String, bool)>, sqlx::Error> {
     if codes.is_empty() {
         return Ok(BTreeMap::new());
     }
     let sql = format!(
-        "SELECT code, name, active FROM accounts WHERE code IN ({})",
-        placeholders(1, codes.len())
+        "SELECT code, name, active FROM accounts WHERE tenant_id = $1 AND code IN ({})",
+        placeholders(2, codes.len())
     );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(t.as_str());
     for c in codes {
         q = q.bind(*c);
     }

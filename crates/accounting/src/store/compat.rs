@@ -1,6 +1,6 @@
 //! The original API's transactions and their category mapping.
 
-use marimo_platform::db::{DbPool, TxConn};
+use marimo_platform::{db::TxConn, tenant::TenantId};
 use sqlx::{Row, any::AnyRow};
 
 use super::decode_err;
@@ -9,14 +9,17 @@ use crate::domain::compat::{Kind, Transaction};
 /// The account a category books to, if mapped.
 pub async fn account_for(
     conn: &mut TxConn,
+    t: &TenantId,
     kind: Kind,
     category_key: &str,
 ) -> Result<Option<String>, sqlx::Error> {
     sqlx::query_scalar(
-        "SELECT account_code FROM compat_categories WHERE kind = $1 AND category = $2",
+        "SELECT account_code FROM compat_categories
+         WHERE tenant_id = $3 AND kind = $1 AND category = $2",
     )
     .bind(kind.as_str())
     .bind(category_key)
+    .bind(t.as_str())
     .fetch_optional(conn)
     .await
 }
@@ -34,14 +37,15 @@ pub struct TransactionRecord {
 
 pub async fn insert(
     conn: &mut TxConn,
+    t: &TenantId,
     id: &str,
     tx: &Transaction,
     created_by: &str,
     now: &str,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO compat_transactions (id, kind, amount, description, category, created_by, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO compat_transactions (id, kind, amount, description, category, created_by, created_at, tenant_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(id)
     .bind(tx.kind.as_str())
@@ -50,6 +54,7 @@ pub async fn insert(
     .bind(&tx.category)
     .bind(created_by)
     .bind(now)
+    .bind(t.as_str())
     .execute(conn)
     .await?;
     Ok(())
@@ -57,8 +62,9 @@ pub async fn insert(
 
 const SELECT: &str = "SELECT t.id, t.kind, t.amount, t.description, t.category, t.created_by,
     t.created_at, e.number, r.reversal_id
-    FROM compat_transactions t JOIN journal_entries e ON e.id = t.id
-    LEFT JOIN reversals r ON r.original_id = t.id";
+    FROM compat_transactions t
+    JOIN journal_entries e ON e.tenant_id = t.tenant_id AND e.id = t.id
+    LEFT JOIN reversals r ON r.tenant_id = t.tenant_id AND r.original_id = t.id";
 
 fn record(r: &AnyRow) -> Result<TransactionRecord, sqlx::Error> {
     let kind: String = r.try_get("kind")?;
@@ -77,31 +83,42 @@ fn record(r: &AnyRow) -> Result<TransactionRecord, sqlx::Error> {
     })
 }
 
-pub async fn get(pool: &DbPool, id: &str) -> Result<Option<TransactionRecord>, sqlx::Error> {
-    sqlx::query(sqlx::AssertSqlSafe(format!("{SELECT} WHERE t.id = $1")))
-        .bind(id)
-        .fetch_optional(pool)
-        .await?
-        .as_ref()
-        .map(record)
-        .transpose()
+pub async fn get(
+    conn: &mut TxConn,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<Option<TransactionRecord>, sqlx::Error> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "{SELECT} WHERE t.tenant_id = $2 AND t.id = $1"
+    )))
+    .bind(id)
+    .bind(tenant.as_str())
+    .fetch_optional(conn)
+    .await?
+    .as_ref()
+    .map(record)
+    .transpose()
 }
 
 /// Newest first, and how many there are.
 pub async fn list(
-    pool: &DbPool,
+    conn: &mut TxConn,
+    tenant: &TenantId,
     offset: i64,
     limit: i64,
 ) -> Result<(Vec<TransactionRecord>, i64), sqlx::Error> {
-    let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM compat_transactions")
-        .fetch_one(pool)
-        .await?;
+    let total: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM compat_transactions WHERE tenant_id = $1")
+            .bind(tenant.as_str())
+            .fetch_one(&mut *conn)
+            .await?;
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "{SELECT} ORDER BY t.created_at DESC, t.id DESC LIMIT $1 OFFSET $2"
+        "{SELECT} WHERE t.tenant_id = $3 ORDER BY t.created_at DESC, t.id DESC LIMIT $1 OFFSET $2"
     )))
     .bind(limit)
     .bind(offset)
-    .fetch_all(pool)
+    .bind(tenant.as_str())
+    .fetch_all(conn)
     .await?;
     Ok((rows.iter().map(record).collect::<Result<_, _>>()?, total))
 }

@@ -3,7 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use marimo_platform::db::{Conn, ConnHandle, DbPool, TxConn};
+use marimo_platform::{
+    db::{Conn, ConnHandle, TxConn},
+    tenant::TenantId,
+};
 use sqlx::{Any, Executor, Row, any::AnyRow};
 
 use super::{placeholders, value_rows};
@@ -17,27 +20,38 @@ use crate::domain::{
 /// increments it otherwise; the row stays locked until commit, so
 /// concurrent postings get consecutive numbers, and a rollback returns its
 /// number (no gaps).
-pub async fn next_seq(conn: &mut TxConn, fiscal_year: i32) -> Result<i64, sqlx::Error> {
+pub async fn next_seq(
+    conn: &mut TxConn,
+    t: &TenantId,
+    fiscal_year: i32,
+) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
-        "INSERT INTO entry_counters (fiscal_year, next) VALUES ($1, 1)
-         ON CONFLICT (fiscal_year) DO UPDATE SET next = entry_counters.next + 1
+        "INSERT INTO entry_counters (tenant_id, fiscal_year, next) VALUES ($2, $1, 1)
+         ON CONFLICT (tenant_id, fiscal_year) DO UPDATE SET next = entry_counters.next + 1
          RETURNING next",
     )
     .bind(i64::from(fiscal_year))
+    .bind(t.as_str())
     .fetch_one(conn)
     .await
 }
 
 /// Reserves `n` consecutive numbers at once (bulk loading); returns the
 /// first.
-pub async fn reserve_seqs(conn: &mut TxConn, fiscal_year: i32, n: i64) -> Result<i64, sqlx::Error> {
+pub async fn reserve_seqs(
+    conn: &mut TxConn,
+    t: &TenantId,
+    fiscal_year: i32,
+    n: i64,
+) -> Result<i64, sqlx::Error> {
     let last: i64 = sqlx::query_scalar(
-        "INSERT INTO entry_counters (fiscal_year, next) VALUES ($1, $2)
-         ON CONFLICT (fiscal_year) DO UPDATE SET next = entry_counters.next + $2
+        "INSERT INTO entry_counters (tenant_id, fiscal_year, next) VALUES ($3, $1, $2)
+         ON CONFLICT (tenant_id, fiscal_year) DO UPDATE SET next = entry_counters.next + $2
          RETURNING next",
     )
     .bind(i64::from(fiscal_year))
     .bind(n)
+    .bind(t.as_str())
     .fetch_one(conn)
     .await?;
     Ok(last - n + 1)
@@ -62,12 +76,13 @@ pub struct NewEntry<'a> {
     pub created_at: &'a str,
 }
 
-const ENTRY_COLS: usize = 14;
+const ENTRY_COLS: usize = 15;
 
 /// Inserts entry headers in one statement (at most
 /// [`ROWS_PER_STATEMENT`] of them).
 pub async fn insert_entries(
     conn: &mut TxConn,
+    t: &TenantId,
     entries: &[NewEntry<'_>],
 ) -> Result<(), sqlx::Error> {
     if entries.is_empty() {
@@ -75,7 +90,7 @@ pub async fn insert_entries(
     }
     let sql = format!(
         "INSERT INTO journal_entries (id, number, fiscal_year, seq, entry_date, period, description,
-           reference, source, reverses_id, currency, total, created_by, created_at)
+           reference, source, reverses_id, currency, total, created_by, created_at, tenant_id)
          VALUES {}",
         value_rows(entries.len(), ENTRY_COLS)
     );
@@ -95,7 +110,8 @@ pub async fn insert_entries(
             .bind(e.currency)
             .bind(e.total)
             .bind(e.created_by)
-            .bind(e.created_at);
+            .bind(e.created_at)
+            .bind(t.as_str());
     }
     q.execute(conn).await?;
     Ok(())
@@ -104,7 +120,7 @@ pub async fn insert_entries(
 /// A line to insert: (entry id, entry date, line).
 pub type NewLine<'a> = (&'a str, &'a str, &'a DraftLine);
 
-const LINE_COLS: usize = 7;
+const LINE_COLS: usize = 8;
 /// Rows per multi-row INSERT. Small on purpose: SQLite looks up `$n`
 /// parameters by name in a linear list, so a statement's cost grows with
 /// the square of its parameter count (7 000 binds took ~450 ms, 700 take
@@ -112,7 +128,11 @@ const LINE_COLS: usize = 7;
 pub const ROWS_PER_STATEMENT: usize = 100;
 
 /// Inserts lines, numbered from 1 within each entry in the given order.
-pub async fn insert_lines(conn: &mut TxConn, lines: &[NewLine<'_>]) -> Result<(), sqlx::Error> {
+pub async fn insert_lines(
+    conn: &mut TxConn,
+    t: &TenantId,
+    lines: &[NewLine<'_>],
+) -> Result<(), sqlx::Error> {
     let mut numbered = Vec::with_capacity(lines.len());
     let mut no = 0i64;
     let mut last: Option<&str> = None;
@@ -126,7 +146,7 @@ pub async fn insert_lines(conn: &mut TxConn, lines: &[NewLine<'_>]) -> Result<()
     }
     for chunk in numbered.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
-            "INSERT INTO journal_lines (entry_id, line_no, account_code, debit, credit, memo, entry_date)
+            "INSERT INTO journal_lines (entry_id, line_no, account_code, debit, credit, memo, entry_date, tenant_id)
              VALUES {}",
             value_rows(chunk.len(), LINE_COLS)
         );
@@ -139,7 +159,8 @@ pub async fn insert_lines(conn: &mut TxConn, lines: &[NewLine<'_>]) -> Result<()
                 .bind(l.debit)
                 .bind(l.credit)
                 .bind(l.memo.as_deref())
-                .bind(*date);
+                .bind(*date)
+                .bind(t.as_str());
         }
         q.execute(&mut *conn).await?;
     }
@@ -151,16 +172,17 @@ pub async fn insert_lines(conn: &mut TxConn, lines: &[NewLine<'_>]) -> Result<()
 /// in one order.
 pub async fn add_balances(
     conn: &mut TxConn,
+    t: &TenantId,
     totals: &BTreeMap<(String, String), (i64, i64)>,
 ) -> Result<(), sqlx::Error> {
     let rows: Vec<_> = totals.iter().collect();
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
-            "INSERT INTO account_balances (account_code, period, debit, credit) VALUES {}
-             ON CONFLICT (account_code, period) DO UPDATE SET
+            "INSERT INTO account_balances (account_code, period, debit, credit, tenant_id) VALUES {}
+             ON CONFLICT (tenant_id, account_code, period) DO UPDATE SET
                debit = account_balances.debit + excluded.debit,
                credit = account_balances.credit + excluded.credit",
-            value_rows(chunk.len(), 4)
+            value_rows(chunk.len(), 5)
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for ((account, period), (debit, credit)) in chunk {
@@ -168,7 +190,8 @@ pub async fn add_balances(
                 .bind(account.as_str())
                 .bind(period.as_str())
                 .bind(*debit)
-                .bind(*credit);
+                .bind(*credit)
+                .bind(t.as_str());
         }
         q.execute(&mut *conn).await?;
     }
@@ -179,21 +202,28 @@ pub async fn add_balances(
 /// reversed (the unique index decides, also between concurrent reversals).
 pub async fn link_reversal(
     conn: &mut TxConn,
+    t: &TenantId,
     original_id: &str,
     reversal_id: &str,
     now: &str,
 ) -> Result<bool, sqlx::Error> {
     let res = sqlx::query(
-        "INSERT INTO reversals (original_id, reversal_id, created_at) VALUES ($1, $2, $3)
+        "INSERT INTO reversals (original_id, reversal_id, created_at, tenant_id)
+         VALUES ($1, $2, $3, $4)
          ON CONFLICT DO NOTHING",
     )
     .bind(original_id)
     .bind(reversal_id)
     .bind(now)
+    .bind(t.as_str())
     .execute(conn)
     .await?;
     Ok(res.rows_affected() == 1)
 }
+
+/// The reversal of `e`, if any (same tenant).
+const REVERSED_BY: &str =
+    "LEFT JOIN reversals r ON r.tenant_id = e.tenant_id AND r.original_id = e.id";
 
 const HEADER: &str = "e.id, e.number, e.entry_date, e.period, e.description, e.reference, e.source,
     e.currency, e.total, e.reverses_id, r.reversal_id AS reversed_by, e.created_by, e.created_at";
@@ -220,6 +250,7 @@ fn header(row: &AnyRow) -> Result<PostedEntry, sqlx::Error> {
 /// Fills in the lines of `entries` (one query).
 async fn with_lines<'e>(
     ex: impl Executor<'e, Database = Any>,
+    t: &TenantId,
     mut entries: Vec<PostedEntry>,
 ) -> Result<Vec<PostedEntry>, sqlx::Error> {
     if entries.is_empty() {
@@ -227,11 +258,12 @@ async fn with_lines<'e>(
     }
     let sql = format!(
         "SELECT l.entry_id, l.line_no, l.account_code, a.name AS account_name, l.debit, l.credit, l.memo
-         FROM journal_lines l JOIN accounts a ON a.code = l.account_code
-         WHERE l.entry_id IN ({}) ORDER BY l.entry_id, l.line_no",
-        placeholders(1, entries.len())
+         FROM journal_lines l
+         JOIN accounts a ON a.tenant_id = l.tenant_id AND a.code = l.account_code
+         WHERE l.tenant_id = $1 AND l.entry_id IN ({}) ORDER BY l.entry_id, l.line_no",
+        placeholders(2, entries.len())
     );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(t.as_str());
     for e in &entries {
         q = q.bind(e.id.clone());
     }
@@ -258,21 +290,23 @@ async fn with_lines<'e>(
 /// An entry with its lines and reversal link.
 pub async fn get<C: ConnHandle>(
     conn: &mut Conn<C>,
+    t: &TenantId,
     id: &str,
 ) -> Result<Option<PostedEntry>, sqlx::Error> {
     let sql = format!(
-        "SELECT {HEADER} FROM journal_entries e LEFT JOIN reversals r ON r.original_id = e.id
-         WHERE e.id = $1"
+        "SELECT {HEADER} FROM journal_entries e {REVERSED_BY}
+         WHERE e.tenant_id = $2 AND e.id = $1"
     );
     let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(id)
+        .bind(t.as_str())
         .fetch_optional(&mut *conn)
         .await?
     else {
         return Ok(None);
     };
     let entry = header(&row)?;
-    Ok(with_lines(conn, vec![entry]).await?.pop())
+    Ok(with_lines(conn, t, vec![entry]).await?.pop())
 }
 
 /// Filters of the journal list; empty strings mean "any".
@@ -285,13 +319,15 @@ pub struct Filter {
     pub newest_first: bool,
 }
 
-const FILTER: &str = "e.entry_date >= $1 AND e.entry_date <= $2
-    AND ($3 = '' OR e.id IN (SELECT l.entry_id FROM journal_lines l WHERE l.account_code = $3))
+const FILTER: &str = "e.tenant_id = $5 AND e.entry_date >= $1 AND e.entry_date <= $2
+    AND ($3 = '' OR e.id IN (SELECT l.entry_id FROM journal_lines l
+                             WHERE l.tenant_id = $5 AND l.account_code = $3))
     AND ($4 = '' OR e.reference = $4)";
 
 /// A page of entries (with lines) and the number of entries matching.
 pub async fn list(
-    pool: &DbPool,
+    conn: &mut TxConn,
+    t: &TenantId,
     f: &Filter,
     offset: i64,
     limit: i64,
@@ -309,26 +345,28 @@ pub async fn list(
     .bind(to)
     .bind(&f.account)
     .bind(&f.reference)
-    .fetch_one(pool)
+    .bind(t.as_str())
+    .fetch_one(&mut *conn)
     .await?;
     let order = if f.newest_first { "DESC" } else { "ASC" };
     let sql = format!(
-        "SELECT {HEADER} FROM journal_entries e LEFT JOIN reversals r ON r.original_id = e.id
+        "SELECT {HEADER} FROM journal_entries e {REVERSED_BY}
          WHERE {FILTER}
          ORDER BY e.entry_date {order}, e.fiscal_year {order}, e.seq {order}
-         LIMIT $5 OFFSET $6"
+         LIMIT $6 OFFSET $7"
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(from)
         .bind(to)
         .bind(&f.account)
         .bind(&f.reference)
+        .bind(t.as_str())
         .bind(limit)
         .bind(offset)
-        .fetch_all(pool)
+        .fetch_all(&mut *conn)
         .await?;
     let entries = rows.iter().map(header).collect::<Result<Vec<_>, _>>()?;
-    Ok((with_lines(pool, entries).await?, total))
+    Ok((with_lines(conn, t, entries).await?, total))
 }
 
 /// The entry an event posted for a source document (`reference`), if any.
@@ -336,24 +374,32 @@ pub async fn list(
 /// reference is not the source document's posting.
 pub async fn find_event_posting(
     conn: &mut TxConn,
+    t: &TenantId,
     reference: &str,
 ) -> Result<Option<String>, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT id FROM journal_entries
-         WHERE reference = $1 AND source = 'event' AND reverses_id IS NULL
+         WHERE tenant_id = $2 AND reference = $1 AND source = 'event' AND reverses_id IS NULL
          ORDER BY created_at, id LIMIT 1",
     )
     .bind(reference)
+    .bind(t.as_str())
     .fetch_optional(conn)
     .await
 }
 
 /// How many entries were ever posted: the counters are gapless, so their
 /// sum is the count (O(years), not O(entries)).
-pub async fn count<'e>(ex: impl Executor<'e, Database = Any>) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT CAST(COALESCE(SUM(next), 0) AS BIGINT) FROM entry_counters")
-        .fetch_one(ex)
-        .await
+pub async fn count<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    t: &TenantId,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT CAST(COALESCE(SUM(next), 0) AS BIGINT) FROM entry_counters WHERE tenant_id = $1",
+    )
+    .bind(t.as_str())
+    .fetch_one(ex)
+    .await
 }
 
 /// `(account, period) → (debit, credit)` of a set of lines.

@@ -4,8 +4,9 @@
 //! BIGINT because PostgreSQL's `SUM(bigint)` is `numeric`, which `Any`
 //! cannot decode.
 //!
-//! Functions that run inside a posting transaction take a connection
-//! (`&mut *tx`); read-only ones take the pool.
+//! Every function takes the tenant and binds it in every query
+//! (`tenant_id = $n`), and runs in a transaction the caller opened in
+//! that tenant (`Db::tenant`), so that PostgreSQL's row policies agree.
 
 pub mod accounts;
 pub mod compat;

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use marimo_platform::db::TxConn;
+use marimo_platform::{db::TxConn, tenant::TenantId};
 use sqlx::Row;
 use time::Date;
 
@@ -16,10 +16,16 @@ use crate::domain::{
 };
 
 /// Name and type of every account.
-pub async fn chart(conn: &mut TxConn) -> Result<Vec<(String, String, AccountType)>, sqlx::Error> {
-    let rows = sqlx::query("SELECT code, name, account_type FROM accounts ORDER BY code")
-        .fetch_all(conn)
-        .await?;
+pub async fn chart(
+    conn: &mut TxConn,
+    t: &TenantId,
+) -> Result<Vec<(String, String, AccountType)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT code, name, account_type FROM accounts WHERE tenant_id = $1 ORDER BY code",
+    )
+    .bind(t.as_str())
+    .fetch_all(conn)
+    .await?;
     rows.iter()
         .map(|r| {
             let t: String = r.try_get("account_type")?;
@@ -54,6 +60,7 @@ fn add_rows(sums: &mut Sums, rows: &[sqlx::any::AnyRow]) -> Result<(), sqlx::Err
 /// the beginning); `account` limits it to one account.
 pub async fn sums(
     conn: &mut TxConn,
+    t: &TenantId,
     from: Option<Date>,
     to: Date,
     account: Option<&str>,
@@ -65,12 +72,14 @@ pub async fn sums(
         let rows = sqlx::query(
             "SELECT account_code, CAST(SUM(debit) AS BIGINT) AS debit, CAST(SUM(credit) AS BIGINT) AS credit
              FROM account_balances
-             WHERE period >= $1 AND period <= $2 AND ($3 = '' OR account_code = $3)
+             WHERE tenant_id = $4 AND period >= $1 AND period <= $2
+               AND ($3 = '' OR account_code = $3)
              GROUP BY account_code",
         )
         .bind(first.to_string())
         .bind(last.to_string())
         .bind(account)
+        .bind(t.as_str())
         .fetch_all(&mut *conn)
         .await?;
         add_rows(&mut sums, &rows)?;
@@ -79,12 +88,14 @@ pub async fn sums(
         let rows = sqlx::query(
             "SELECT account_code, CAST(SUM(debit) AS BIGINT) AS debit, CAST(SUM(credit) AS BIGINT) AS credit
              FROM journal_lines
-             WHERE entry_date >= $1 AND entry_date <= $2 AND ($3 = '' OR account_code = $3)
+             WHERE tenant_id = $4 AND entry_date >= $1 AND entry_date <= $2
+               AND ($3 = '' OR account_code = $3)
              GROUP BY account_code",
         )
         .bind(format_date(start))
         .bind(format_date(end))
         .bind(account)
+        .bind(t.as_str())
         .fetch_all(&mut *conn)
         .await?;
         add_rows(&mut sums, &rows)?;
@@ -95,11 +106,12 @@ pub async fn sums(
 /// [`sums`] joined with the chart: one row per account (zero when none).
 pub async fn totals(
     conn: &mut TxConn,
+    t: &TenantId,
     from: Option<Date>,
     to: Date,
 ) -> Result<Vec<AccountTotals>, sqlx::Error> {
-    let chart = chart(&mut *conn).await?;
-    let mut sums = sums(conn, from, to, None).await?;
+    let chart = chart(&mut *conn, t).await?;
+    let mut sums = sums(conn, t, from, to, None).await?;
     Ok(chart
         .into_iter()
         .map(|(code, name, account_type)| {
@@ -115,14 +127,16 @@ pub async fn totals(
         .collect())
 }
 
-const LEDGER_FROM: &str = "FROM journal_lines l JOIN journal_entries e ON e.id = l.entry_id
-    WHERE l.account_code = $1 AND l.entry_date >= $2 AND l.entry_date <= $3";
+const LEDGER_FROM: &str = "FROM journal_lines l
+    JOIN journal_entries e ON e.tenant_id = l.tenant_id AND e.id = l.entry_id
+    WHERE l.tenant_id = $4 AND l.account_code = $1 AND l.entry_date >= $2 AND l.entry_date <= $3";
 const LEDGER_ORDER: &str = "ORDER BY l.entry_date, e.fiscal_year, e.seq, l.line_no";
 
 /// Lines of `account` in `[from, to]`: the page, the number of lines in
 /// the range, and the (debit, credit) of the lines before the page.
 pub async fn ledger_page(
     conn: &mut TxConn,
+    t: &TenantId,
     account: &str,
     from: Date,
     to: Date,
@@ -136,6 +150,7 @@ pub async fn ledger_page(
     .bind(account)
     .bind(&from)
     .bind(&to)
+    .bind(t.as_str())
     .fetch_one(&mut *conn)
     .await?;
     let before = if offset == 0 {
@@ -144,11 +159,12 @@ pub async fn ledger_page(
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT CAST(COALESCE(SUM(t.debit), 0) AS BIGINT) AS debit,
                     CAST(COALESCE(SUM(t.credit), 0) AS BIGINT) AS credit
-             FROM (SELECT l.debit, l.credit {LEDGER_FROM} {LEDGER_ORDER} LIMIT $4) t"
+             FROM (SELECT l.debit, l.credit {LEDGER_FROM} {LEDGER_ORDER} LIMIT $5) t"
         )))
         .bind(account)
         .bind(&from)
         .bind(&to)
+        .bind(t.as_str())
         .bind(offset)
         .fetch_one(&mut *conn)
         .await?;
@@ -156,11 +172,12 @@ pub async fn ledger_page(
     };
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT l.entry_date, e.id, e.number, e.description, l.memo, l.debit, l.credit
-         {LEDGER_FROM} {LEDGER_ORDER} LIMIT $4 OFFSET $5"
+         {LEDGER_FROM} {LEDGER_ORDER} LIMIT $5 OFFSET $6"
     )))
     .bind(account)
     .bind(&from)
     .bind(&to)
+    .bind(t.as_str())
     .bind(limit)
     .bind(offset)
     .fetch_all(&mut *conn)
@@ -185,17 +202,21 @@ pub async fn ledger_page(
 /// Revenue (credit − debit on revenue accounts) per day in `[from, to]`.
 pub async fn revenue_by_day(
     conn: &mut TxConn,
+    t: &TenantId,
     from: Date,
     to: Date,
 ) -> Result<BTreeMap<String, i64>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT l.entry_date, CAST(SUM(l.credit) - SUM(l.debit) AS BIGINT) AS amount
-         FROM journal_lines l JOIN accounts a ON a.code = l.account_code
-         WHERE a.account_type = 'revenue' AND l.entry_date >= $1 AND l.entry_date <= $2
+         FROM journal_lines l
+         JOIN accounts a ON a.tenant_id = l.tenant_id AND a.code = l.account_code
+         WHERE l.tenant_id = $3 AND a.account_type = 'revenue'
+           AND l.entry_date >= $1 AND l.entry_date <= $2
          GROUP BY l.entry_date",
     )
     .bind(format_date(from))
     .bind(format_date(to))
+    .bind(t.as_str())
     .fetch_all(conn)
     .await?;
     rows.iter()

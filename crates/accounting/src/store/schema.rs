@@ -1,14 +1,17 @@
 //! What the migrations cannot say in one SQL text: the triggers that make
 //! posted facts immutable (their DDL differs between SQLite and
-//! PostgreSQL), and the seeds (default chart, category mapping, the base
-//! currency). The triggers are applied once, as a schema part (see
-//! `marimo_platform::db::migrate`); the seeds are idempotent and run at
-//! every start.
+//! PostgreSQL), the PostgreSQL row policies of the tenants, and the seeds
+//! (the standard chart, category mapping, the base currency) of a tenant.
+//! The triggers and policies are applied once, as schema parts (see
+//! `marimo_platform::db::migrate`); the seeds are idempotent: the default
+//! tenant's run at every start, another tenant's when accounting hears
+//! of its creation (`events`).
 
 use marimo_platform::{
     append_only::{self, Guarded},
     clock,
-    db::{Db, DbError, DbKind, Prepared, TxConn},
+    db::{Db, DbError, DbKind, Prepared, Schema, TxConn},
+    tenant::{TenantId, rls_ddl},
 };
 
 use crate::domain::{accounts::DEFAULT_CHART, compat::DEFAULT_CATEGORIES};
@@ -28,6 +31,7 @@ const APPEND_ONLY: &[Guarded<'static>] = &[
 const SQLITE_BALANCES_ONLY_GROW: &str =
     "CREATE TRIGGER IF NOT EXISTS account_balances_only_grow BEFORE UPDATE ON account_balances
      WHEN NEW.debit < OLD.debit OR NEW.credit < OLD.credit
+       OR NEW.tenant_id <> OLD.tenant_id
        OR NEW.account_code <> OLD.account_code OR NEW.period <> OLD.period
      BEGIN SELECT RAISE(ABORT, 'account_balances only grow: they are maintained by posting'); END;
      CREATE TRIGGER IF NOT EXISTS account_balances_no_delete BEFORE DELETE ON account_balances
@@ -37,6 +41,7 @@ const PG_BALANCES_ONLY_GROW: &str = "CREATE OR REPLACE FUNCTION accounting_balan
      LANGUAGE plpgsql AS $$
      BEGIN
        IF TG_OP = 'DELETE' OR NEW.debit < OLD.debit OR NEW.credit < OLD.credit
+          OR NEW.tenant_id <> OLD.tenant_id
           OR NEW.account_code <> OLD.account_code OR NEW.period <> OLD.period THEN
          RAISE EXCEPTION 'account_balances only grow: they are maintained by posting'
            USING ERRCODE = 'P0001';
@@ -50,8 +55,26 @@ const PG_BALANCES_ONLY_GROW: &str = "CREATE OR REPLACE FUNCTION accounting_balan
      CREATE TRIGGER account_balances_no_truncate BEFORE TRUNCATE ON account_balances
        FOR EACH STATEMENT EXECUTE FUNCTION marimo_refuse_change('they are maintained by posting');\n";
 
+/// Every table of the ledger: each has `tenant_id` and is under the
+/// tenant policy on PostgreSQL. (`idempotency_keys` is the platform's,
+/// keyed by tenant-scoped callers.)
+pub const TENANT_TABLES: &[&str] = &[
+    "ledger_settings",
+    "accounts",
+    "periods",
+    "period_events",
+    "entry_counters",
+    "journal_entries",
+    "journal_lines",
+    "reversals",
+    "account_balances",
+    "compat_categories",
+    "compat_transactions",
+];
+
 /// Installs the guards: append-only tables refuse UPDATE and DELETE (and
-/// TRUNCATE on PostgreSQL), and `account_balances` rows may only grow.
+/// TRUNCATE on PostgreSQL), and `account_balances` rows may only grow
+/// (and never move to another tenant, account or month).
 pub async fn install_guards(db: &Db) -> Result<Prepared, DbError> {
     let balances = match db.kind() {
         DbKind::Sqlite => SQLITE_BALANCES_ONLY_GROW,
@@ -60,74 +83,112 @@ pub async fn install_guards(db: &Db) -> Result<Prepared, DbError> {
     append_only::install(db, APPEND_ONLY, balances).await
 }
 
+/// On PostgreSQL, puts every ledger table under the tenant policy (the
+/// composite foreign keys are in the migration, on both backends).
+pub async fn install_policies(db: &Db) -> Result<Prepared, DbError> {
+    if db.kind() != DbKind::Postgres {
+        return Ok(Prepared::Current);
+    }
+    db.prepare(&Schema::new().part("accounting_tenancy", rls_ddl(TENANT_TABLES)))
+        .await
+}
+
 /// The base currency setting's name in `ledger_settings`.
 pub const CURRENCY_SETTING: &str = "currency";
 
-/// Seeds the default chart, the category mapping and the base currency;
-/// rows that exist (possibly edited since) are left as they are.
-pub async fn seed(db: &Db, default_currency: &str) -> Result<(), sqlx::Error> {
+/// Seeds a tenant's books in its transaction: the standard chart, the
+/// category mapping and the base currency; rows that exist (possibly
+/// edited since) are left as they are, so seeding again changes nothing.
+pub async fn seed_in(conn: &mut TxConn, t: &TenantId, currency: &str) -> Result<(), sqlx::Error> {
     let now = clock::now_text();
-    let mut tx = db.begin().await?;
+    // Parents come first in the chart, so each parent row exists when its
+    // children arrive (composite foreign key).
     for (code, name, account_type, parent) in DEFAULT_CHART {
         sqlx::query(
-            "INSERT INTO accounts (code, name, account_type, parent_code, active, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, 1, $5, $5)
-             ON CONFLICT (code) DO NOTHING",
+            "INSERT INTO accounts (tenant_id, code, name, account_type, parent_code, active, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, 1, $6, $6)
+             ON CONFLICT (tenant_id, code) DO NOTHING",
         )
+        .bind(t.as_str())
         .bind(*code)
         .bind(*name)
         .bind(account_type.as_str())
         .bind(*parent)
         .bind(&now)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
     }
     for (kind, category, account) in DEFAULT_CATEGORIES {
         sqlx::query(
-            "INSERT INTO compat_categories (kind, category, account_code) VALUES ($1, $2, $3)
-             ON CONFLICT (kind, category) DO NOTHING",
+            "INSERT INTO compat_categories (tenant_id, kind, category, account_code)
+             VALUES ($1, $2, $3, $4)
+             ON CONFLICT (tenant_id, kind, category) DO NOTHING",
         )
+        .bind(t.as_str())
         .bind(kind.as_str())
         .bind(*category)
         .bind(*account)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
     }
     sqlx::query(
-        "INSERT INTO ledger_settings (name, value, updated_at) VALUES ($1, $2, $3)
-         ON CONFLICT (name) DO NOTHING",
+        "INSERT INTO ledger_settings (tenant_id, name, value, updated_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (tenant_id, name) DO NOTHING",
     )
+    .bind(t.as_str())
     .bind(CURRENCY_SETTING)
-    .bind(default_currency)
+    .bind(currency)
     .bind(&now)
-    .execute(&mut *tx)
+    .execute(conn)
     .await?;
+    Ok(())
+}
+
+/// Seeds the default tenant's books (at every start; idempotent).
+pub async fn seed(db: &Db, default_currency: &str) -> Result<(), sqlx::Error> {
+    let t = TenantId::default_tenant();
+    let mut tx = db.tenant(&t).begin().await?;
+    seed_in(&mut tx, &t, default_currency).await?;
     tx.commit().await
 }
 
-/// The base currency, read in a posting's transaction.
-pub async fn currency_in(conn: &mut TxConn) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT value FROM ledger_settings WHERE name = $1")
+/// A tenant's base currency, read in its transaction (`None`: a tenant
+/// accounting has not seeded).
+pub async fn currency_in(conn: &mut TxConn, t: &TenantId) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT value FROM ledger_settings WHERE tenant_id = $1 AND name = $2")
+        .bind(t.as_str())
         .bind(CURRENCY_SETTING)
         .fetch_optional(conn)
         .await
 }
 
-/// Sets the base currency in a transaction (only while the ledger is empty).
-pub async fn set_currency_in(conn: &mut TxConn, code: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE ledger_settings SET value = $2, updated_at = $3 WHERE name = $1")
-        .bind(CURRENCY_SETTING)
-        .bind(code)
-        .bind(clock::now_text())
-        .execute(conn)
-        .await?;
-    Ok(())
+/// Sets a tenant's base currency (only while its ledger is empty);
+/// `false` for a tenant without books.
+pub async fn set_currency_in(
+    conn: &mut TxConn,
+    t: &TenantId,
+    code: &str,
+) -> Result<bool, sqlx::Error> {
+    let res = sqlx::query(
+        "UPDATE ledger_settings SET value = $3, updated_at = $4 WHERE tenant_id = $1 AND name = $2",
+    )
+    .bind(t.as_str())
+    .bind(CURRENCY_SETTING)
+    .bind(code)
+    .bind(clock::now_text())
+    .execute(conn)
+    .await?;
+    Ok(res.rows_affected() == 1)
 }
 
-/// A setting of the service, if set.
-pub async fn setting(db: &Db, name: &str) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT value FROM ledger_settings WHERE name = $1")
-        .bind(name)
-        .fetch_optional(db.pool())
-        .await
+/// Every tenant's base currency: for the replica's cache, read across
+/// tenants (a cache refresh is not work on behalf of one tenant).
+pub async fn currencies(db: &Db) -> Result<Vec<(String, String)>, sqlx::Error> {
+    let mut tx = db.all_tenants().read().await?;
+    let rows = sqlx::query_as("SELECT tenant_id, value FROM ledger_settings WHERE name = $1")
+        .bind(CURRENCY_SETTING)
+        .fetch_all(&mut *tx)
+        .await?;
+    tx.rollback().await?;
+    Ok(rows)
 }

@@ -2,7 +2,7 @@
 //! ledger is empty, and never after; a replica that missed the change
 //! refuses to post in the old currency.
 
-use marimo_platform::bus::Envelope;
+use marimo_platform::{bus::Envelope, tenant::TenantId};
 use serde_json::json;
 
 use marimo_testkit::backends;
@@ -24,11 +24,12 @@ async fn the_base_currency_follows_config_only_while_the_ledger_is_empty() {
         let app = app(&backend).await;
         // A second replica on the same database; the HTTP one is the first.
         let replica = marimo_accounting::start(&app.ctx).await.unwrap();
-        assert_eq!(replica.currency().code(), "USD");
+        let default = TenantId::default_tenant();
+        assert_eq!(replica.currency(&default).await.unwrap().code(), "USD");
         marimo_accounting::events::handle(&replica, currency_changed("eur", 2))
             .await
             .unwrap();
-        assert_eq!(replica.currency().code(), "EUR");
+        assert_eq!(replica.currency(&default).await.unwrap().code(), "EUR");
 
         // The HTTP replica still thinks USD: it refuses rather than post
         // in the old currency, and the retry posts in euros.
@@ -43,7 +44,7 @@ async fn the_base_currency_follows_config_only_while_the_ledger_is_empty() {
         marimo_accounting::events::handle(&replica, currency_changed("GBP", 3))
             .await
             .unwrap();
-        assert_eq!(replica.currency().code(), "EUR");
+        assert_eq!(replica.currency(&default).await.unwrap().code(), "EUR");
         let stored: String =
             sqlx::query_scalar("SELECT value FROM ledger_settings WHERE name = 'currency'")
                 .fetch_one(app.ctx.db().pool())

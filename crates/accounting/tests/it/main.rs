@@ -15,3 +15,4 @@ mod rbac;
 mod reports;
 mod stress;
 mod support;
+mod tenancy;

@@ -112,19 +112,21 @@ impl App {
             )
     }
 
-    /// The ledger's consistency: balances equal the lines, per account and
-    /// month; every entry balances; numbers are gapless per year.
+    /// The ledger's consistency: balances equal the lines, per tenant,
+    /// account and month; every entry balances; numbers are gapless per
+    /// tenant and year.
     pub async fn assert_consistent(&self) {
         let name = self.backend.name();
         let drift = self
             .scalar(
                 "SELECT COUNT(*) FROM (
-                   SELECT account_code, period, SUM(debit) AS d, SUM(credit) AS c FROM (
-                     SELECT account_code, period, debit, credit FROM account_balances
+                   SELECT tenant_id, account_code, period, SUM(debit) AS d, SUM(credit) AS c FROM (
+                     SELECT tenant_id, account_code, period, debit, credit FROM account_balances
                      UNION ALL
-                     SELECT l.account_code, e.period, -l.debit, -l.credit
-                     FROM journal_lines l JOIN journal_entries e ON e.id = l.entry_id
-                   ) u GROUP BY account_code, period
+                     SELECT l.tenant_id, l.account_code, e.period, -l.debit, -l.credit
+                     FROM journal_lines l
+                     JOIN journal_entries e ON e.tenant_id = l.tenant_id AND e.id = l.entry_id
+                   ) u GROUP BY tenant_id, account_code, period
                  ) t WHERE d <> 0 OR c <> 0",
             )
             .await;
@@ -132,7 +134,8 @@ impl App {
         let unbalanced = self
             .scalar(
                 "SELECT COUNT(*) FROM (
-                   SELECT e.id FROM journal_entries e JOIN journal_lines l ON l.entry_id = e.id
+                   SELECT e.id FROM journal_entries e
+                   JOIN journal_lines l ON l.tenant_id = e.tenant_id AND l.entry_id = e.id
                    GROUP BY e.id, e.total HAVING SUM(l.debit) <> SUM(l.credit) OR SUM(l.debit) <> e.total
                  ) t",
             )
@@ -141,7 +144,7 @@ impl App {
         let gaps = self
             .scalar(
                 "SELECT COUNT(*) FROM (
-                   SELECT fiscal_year FROM journal_entries GROUP BY fiscal_year
+                   SELECT fiscal_year FROM journal_entries GROUP BY tenant_id, fiscal_year
                    HAVING COUNT(*) <> MAX(seq) OR MIN(seq) <> 1
                  ) t",
             )
@@ -150,7 +153,8 @@ impl App {
         let counters = self
             .scalar(
                 "SELECT COUNT(*) FROM entry_counters c
-                 WHERE c.next <> (SELECT COUNT(*) FROM journal_entries e WHERE e.fiscal_year = c.fiscal_year)",
+                 WHERE c.next <> (SELECT COUNT(*) FROM journal_entries e
+                                  WHERE e.tenant_id = c.tenant_id AND e.fiscal_year = c.fiscal_year)",
             )
             .await;
         assert_eq!(counters, 0, "{name}: counters disagree with the entries");
