@@ -120,12 +120,15 @@ async fn two_tenants_run_the_shop_side_by_side_and_each_sees_only_its_own() {
         let (a, g) = (acme(), globex());
 
         // New shops start empty: the demo catalog is the default tenant's.
-        assert_eq!(
-            anonymous(&app, "/api/shop/products", None)
-                .await
-                .expect(200)
-                .json["total"],
-            2
+        let demo = anonymous(&app, "/api/shop/products", None)
+            .await
+            .expect(200);
+        assert_eq!(demo.json["total"], 2);
+        // A cache must keep each shop's catalog apart.
+        let vary = demo.header("vary").unwrap_or_default().to_owned();
+        assert!(
+            vary.contains("x-marimo-tenant") && vary.contains("authorization"),
+            "{vary}"
         );
         for t in [&a, &g] {
             let page = anonymous(&app, "/api/shop/products", Some(t))
