@@ -167,11 +167,14 @@ pub async fn handle(shop: &Shop, env: Envelope) -> Result<(), HandlerError> {
 
 async fn finished_goods(shop: &Shop, env: &Envelope) -> Result<(), HandlerError> {
     let (sku, qty) = planned_restock(env)?;
-    let Some(mut tx) = inbox::begin(&shop.db, QUEUE, &env.id).await? else {
+    // In the event's tenant: only that tenant's product with this sku
+    // moves, and the restock event carries the tenant on.
+    let t = &env.tenant;
+    let Some(mut tx) = inbox::begin_in(&shop.db.tenant(t), QUEUE, &env.id).await? else {
         return Ok(());
     };
     let changed = if qty > 0 {
-        store::products::add_stock_by_sku(&mut *tx, &sku, qty, &clock::now_text()).await?
+        store::products::add_stock_by_sku(&mut *tx, t, &sku, qty, &clock::now_text()).await?
     } else {
         0
     };
@@ -205,10 +208,12 @@ async fn setting_changed(shop: &Shop, env: &Envelope) -> Result<(), HandlerError
     let Some(change) = settings::change_from_event(&payload).map_err(permanent)? else {
         return Ok(());
     };
-    let Some(mut tx) = inbox::begin(&shop.db, QUEUE, &env.id).await? else {
+    // The event's tenant's settings only.
+    let t = &env.tenant;
+    let Some(mut tx) = inbox::begin_in(&shop.db.tenant(t), QUEUE, &env.id).await? else {
         return Ok(());
     };
-    let applied = store::settings::apply(&mut tx, &change, &clock::now_text()).await?;
+    let applied = store::settings::apply(&mut tx, t, &change, &clock::now_text()).await?;
     tx.commit().await?;
     if applied {
         tracing::info!(key = change.key, value = ?change.value, version = ?change.version, "shop setting changed");

@@ -12,6 +12,13 @@
 //! - [`events`]: the published order events and the consumers of
 //!   `factory.work_order.completed` and `config.setting.changed`.
 //!
+//! Every business row belongs to a tenant (docs/TENANCY.md): handlers
+//! act in the caller's tenant (anonymous catalog readers: the
+//! `X-Marimo-Tenant` header, else the default tenant), consumers in the
+//! event's, the expiry sweep per order in the order's; the store binds
+//! `tenant_id` in every query and, on PostgreSQL, row policies and
+//! composite foreign keys ([`tenancy`]) refuse the rest.
+//!
 //! Invariants, each also held by the database: stock never goes below zero
 //! (CHECK, and reservations are conditional updates); an order's total is
 //! its subtotal plus tax and each line's total its price times quantity
@@ -40,6 +47,7 @@ pub mod domain;
 mod error;
 pub mod events;
 mod store;
+pub mod tenancy;
 
 pub use app::Shop;
 pub use error::ShopError;
@@ -91,6 +99,7 @@ pub async fn start(ctx: &ServiceContext) -> Result<Shop, StartError> {
         .ok_or("the shop service was started without a database")?;
     db.migrate(&MIGRATOR).await?;
     marimo_platform::append_only::install(&db, APPEND_ONLY, "").await?;
+    tenancy::install(&db).await?;
     let secret = ctx
         .settings
         .payment_webhook_secret

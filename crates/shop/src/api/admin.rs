@@ -1,6 +1,6 @@
 //! For shop managers and admins: products (including inactive ones), every
 //! order, the shop's settings; and the dashboard summary (also for
-//! managers and accountants).
+//! managers and accountants). Always the caller's tenant's.
 
 use axum::{extract::State, http::StatusCode};
 use marimo_contracts::{Success, shop as contract, values::Currency};
@@ -25,6 +25,7 @@ use super::{
     },
 };
 use crate::{
+    ShopError,
     domain::{
         catalog::{ProductFields, parse_units},
         pricing::wire_money,
@@ -44,10 +45,10 @@ use crate::{
 )]
 pub(super) async fn products(
     State(st): State<AppState>,
-    _: Authorized<ShopStaff>,
+    caller: Authorized<ShopStaff>,
     Query(q): Query<catalog::ListQuery>,
 ) -> ApiResult<Json<ProductPage>> {
-    catalog::listing(&st, &q, true).await
+    catalog::listing(&st, &caller.tenant, &q, true).await
 }
 
 /// Adds a product: name and price are required. Shop managers and admins.
@@ -65,7 +66,7 @@ pub(super) async fn create_product(
     caller: Authorized<ShopStaff>,
     Json(fields): Json<ProductFields>,
 ) -> ApiResult<(StatusCode, Json<ProductSaved>)> {
-    let product = st.create_product(&fields).await?;
+    let product = st.create_product(&caller.tenant, &fields).await?;
     tracing::info!(by = %caller.user_id, id = %product.id, name = %product.name, "product created");
     Ok((
         StatusCode::CREATED,
@@ -94,7 +95,7 @@ pub(super) async fn update_product(
     IdParam(id): IdParam,
     Json(fields): Json<ProductFields>,
 ) -> ApiResult<Json<ProductSaved>> {
-    let product = st.update_product(&id, &fields).await?;
+    let product = st.update_product(&caller.tenant, &id, &fields).await?;
     tracing::info!(by = %caller.user_id, %id, "product changed");
     Ok(Json(ProductSaved {
         success: true,
@@ -116,7 +117,7 @@ pub(super) async fn delete_product(
     caller: Authorized<ShopStaff>,
     IdParam(id): IdParam,
 ) -> ApiResult<Json<ProductRemoved>> {
-    let deactivated = st.delete_product(&id).await?;
+    let deactivated = st.delete_product(&caller.tenant, &id).await?;
     tracing::info!(by = %caller.user_id, %id, deactivated, "product removed");
     Ok(Json(ProductRemoved {
         success: true,
@@ -160,7 +161,7 @@ pub(super) async fn restock(
         1,
     )
     .map_err(crate::ShopError::from)?;
-    let product = st.restock(&id, quantity).await?;
+    let product = st.restock(&caller.tenant, &id, quantity).await?;
     tracing::info!(by = %caller.user_id, %id, quantity, stock = product.stock, "product restocked");
     Ok(Json(ProductSaved {
         success: true,
@@ -194,7 +195,7 @@ pub(super) struct OrdersQuery {
 )]
 pub(super) async fn orders(
     State(st): State<AppState>,
-    _: Authorized<ShopStaff>,
+    caller: Authorized<ShopStaff>,
     Query(page): Query<Page>,
     Query(q): Query<OrdersQuery>,
 ) -> ApiResult<Json<OrderPage>> {
@@ -211,7 +212,11 @@ pub(super) async fn orders(
         from: range.start_text(),
         until: range.end_text(),
     };
-    let (list, total) = orders::list(st.db.pool(), &filter, limit, offset).await?;
+    let t = &caller.tenant;
+    let mut tx = st.db.tenant(t).read().await.map_err(ShopError::from)?;
+    let (list, total) = orders::list(&mut tx, t, &filter, limit, offset)
+        .await
+        .map_err(ShopError::from)?;
     Ok(Json(views::order_page(&list, total, page, limit)))
 }
 
@@ -223,9 +228,13 @@ pub(super) async fn orders(
 )]
 pub(super) async fn settings(
     State(st): State<AppState>,
-    _: Authorized<ShopStaff>,
+    caller: Authorized<ShopStaff>,
 ) -> ApiResult<Json<SettingsAnswer>> {
-    let s = store::settings::load(st.db.pool()).await?;
+    let t = &caller.tenant;
+    let mut tx = st.db.tenant(t).read().await.map_err(ShopError::from)?;
+    let s = store::settings::load(&mut *tx, t)
+        .await
+        .map_err(ShopError::from)?;
     // Milliseconds are whole milli-minutes × 60 (see the domain).
     let milli_minutes = i64::try_from(s.order_ttl.as_millis() / 60).unwrap_or(i64::MAX);
     let text = format_scaled(milli_minutes, 3);
@@ -248,9 +257,9 @@ pub(super) async fn settings(
 )]
 pub(super) async fn summary(
     State(st): State<AppState>,
-    _: Authorized<Staff>,
+    caller: Authorized<Staff>,
 ) -> ApiResult<Json<Success<contract::Summary>>> {
-    let sum = st.summary().await?;
+    let sum = st.summary(&caller.tenant).await?;
     let orders_by_status = sum
         .by_status
         .iter()

@@ -1,5 +1,8 @@
 //! The public catalog: anyone may read active products; shop managers and
-//! admins see inactive ones too (on request in lists).
+//! admins see inactive ones too (on request in lists). Each shop has its
+//! own catalog: a signed-in reader's tenant comes from the token, an
+//! anonymous one names it in `X-Marimo-Tenant` (default: the default
+//! tenant, the only one with the original demo catalog).
 
 use axum::extract::State;
 use marimo_platform::{
@@ -8,6 +11,7 @@ use marimo_platform::{
     http::{Json, Page, Query},
     ids,
     openapi::PageFields,
+    tenant::{Tenant, TenantId},
 };
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -121,11 +125,15 @@ fn filter_of(q: &ListQuery, include_inactive: bool) -> Result<(Filter, u32, u32,
 /// A page of products as `{success, products, total, page, limit}`.
 pub(super) async fn listing(
     st: &AppState,
+    t: &TenantId,
     q: &ListQuery,
     include_inactive: bool,
 ) -> ApiResult<Json<ProductPage>> {
     let (filter, page, limit, offset) = filter_of(q, include_inactive)?;
-    let (list, total) = products::list(st.db.pool(), &filter, limit, offset).await?;
+    let mut tx = st.db.tenant(t).read().await.map_err(ShopError::from)?;
+    let (list, total) = products::list(&mut tx, t, &filter, limit, offset)
+        .await
+        .map_err(ShopError::from)?;
     Ok(Json(ProductPage {
         success: true,
         products: list.iter().map(views::product).collect(),
@@ -138,17 +146,18 @@ pub(super) async fn listing(
 #[utoipa::path(
     get,
     path = "/api/v1/shop/products",
-    params(ListQuery),
+    params(ListQuery, ("X-Marimo-Tenant" = Option<String>, Header, description = "The shop (tenant) an anonymous reader browses; default: the default tenant. Ignored when signed in.")),
     security((), ("bearer" = [])),
     responses((status = 200, description = "A page of products.", body = ProductPage)),
 )]
 pub(super) async fn list(
     State(st): State<AppState>,
     MaybeCaller(caller): MaybeCaller,
+    Tenant(t): Tenant,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Json<ProductPage>> {
     let staff = caller.as_ref().is_some_and(crate::is_staff);
-    listing(&st, &q, staff && q.include_inactive == Some(true)).await
+    listing(&st, &t, &q, staff && q.include_inactive == Some(true)).await
 }
 
 /// The product at the top level of the body (as the original API);
@@ -156,13 +165,14 @@ pub(super) async fn list(
 #[utoipa::path(
     get,
     path = "/api/v1/shop/products/{id}",
-    params(("id" = String, Path, description = "The product's id.")),
+    params(("id" = String, Path, description = "The product's id."), ("X-Marimo-Tenant" = Option<String>, Header, description = "The shop (tenant) of an anonymous reader; ignored when signed in.")),
     security((), ("bearer" = [])),
     responses((status = 200, description = "The product.", body = ProductAnswer)),
 )]
 pub(super) async fn get(
     State(st): State<AppState>,
     MaybeCaller(caller): MaybeCaller,
+    Tenant(t): Tenant,
     IdParam(id): IdParam,
 ) -> ApiResult<Json<ProductAnswer>> {
     let not_found = || ApiError::not_found("no such product");
@@ -170,7 +180,11 @@ pub(super) async fn get(
         return Err(not_found());
     }
     let staff = caller.as_ref().is_some_and(crate::is_staff);
-    match products::find(st.db.pool(), &id).await? {
+    let mut tx = st.db.tenant(&t).read().await.map_err(ShopError::from)?;
+    match products::find(&mut *tx, &t, &id)
+        .await
+        .map_err(ShopError::from)?
+    {
         Some(p) if p.active || staff => Ok(Json(ProductAnswer {
             success: true,
             product: views::product(&p),
@@ -183,12 +197,18 @@ pub(super) async fn get(
 #[utoipa::path(
     get,
     path = "/api/v1/shop/categories",
+    params(("X-Marimo-Tenant" = Option<String>, Header, description = "The shop (tenant) of an anonymous reader; ignored when signed in.")),
     security((), ("bearer" = [])),
     responses((status = 200, description = "The categories.", body = CategoryList)),
 )]
-pub(super) async fn categories(State(st): State<AppState>) -> ApiResult<Json<CategoryList>> {
-    let categories = products::categories(st.db.pool())
-        .await?
+pub(super) async fn categories(
+    State(st): State<AppState>,
+    Tenant(t): Tenant,
+) -> ApiResult<Json<CategoryList>> {
+    let mut tx = st.db.tenant(&t).read().await.map_err(ShopError::from)?;
+    let categories = products::categories(&mut *tx, &t)
+        .await
+        .map_err(ShopError::from)?
         .into_iter()
         .map(|(name, count)| CategoryView { name, count })
         .collect();

@@ -13,7 +13,8 @@ use std::sync::Arc;
 
 use axum::{
     extract::{FromRequestParts, Path},
-    http::{Method, request::Parts},
+    http::{HeaderValue, Method, header, request::Parts},
+    response::Response,
 };
 use marimo_platform::{ApiError, http::cache_control, openapi};
 use utoipa_axum::{
@@ -31,15 +32,27 @@ mod views;
 
 pub(crate) type AppState = Arc<Shop>;
 
-/// The catalogue answers everyone alike, signed in or not: any cache may
-/// keep it for a minute.
+/// The catalogue answers everyone of one shop alike, signed in or not:
+/// any cache may keep it for a minute, per tenant. The tenant comes from
+/// the token or the `X-Marimo-Tenant` header, so the answer varies with
+/// both and a cache must key on them (`Vary`).
 fn public(r: UtoipaMethodRouter<AppState>) -> UtoipaMethodRouter<AppState> {
     let (schemas, paths, method_router) = r;
     (
         schemas,
         paths,
-        method_router.layer(cache_control::policy(cache_control::PUBLIC)),
+        method_router
+            .layer(cache_control::policy(cache_control::PUBLIC))
+            .layer(axum::middleware::map_response(vary_by_tenant)),
     )
+}
+
+async fn vary_by_tenant(mut res: Response) -> Response {
+    res.headers_mut().append(
+        header::VARY,
+        HeaderValue::from_static("authorization, x-marimo-tenant"),
+    );
+    res
 }
 
 /// Routes whose handlers claim the `Idempotency-Key` inside the

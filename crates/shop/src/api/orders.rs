@@ -135,7 +135,11 @@ pub(super) async fn mine(
         status: parse_status(q.status.as_deref())?,
         ..Filter::default()
     };
-    let (list, total) = orders::list(st.db.pool(), &filter, limit, offset).await?;
+    let t = &caller.tenant;
+    let mut tx = st.db.tenant(t).read().await.map_err(ShopError::from)?;
+    let (list, total) = orders::list(&mut tx, t, &filter, limit, offset)
+        .await
+        .map_err(ShopError::from)?;
     Ok(Json(views::order_page(&list, total, page, limit)))
 }
 
@@ -153,9 +157,7 @@ pub(super) async fn get(
     caller: Caller,
     IdParam(id): IdParam,
 ) -> ApiResult<Json<OrderDetail>> {
-    let order = st.visible_order(&caller, &id).await?;
-    let history = orders::history(st.db.pool(), &order.id).await?;
-    let payments = orders::payments(st.db.pool(), &order.id).await?;
+    let (order, history, payments) = st.order_detail(&caller, &id).await?;
     Ok(Json(OrderDetail {
         success: true,
         order: views::order(&order),

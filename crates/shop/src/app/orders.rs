@@ -7,6 +7,12 @@
 //! release). The key-share locks that the order lines' foreign key takes
 //! on products conflict with neither. SQLite takes its write lock up front
 //! (`Db::begin`).
+//!
+//! Every transaction runs in one tenant (`Db::tenant`): the caller's, or
+//! for the provider's callback and the expiry sweep the order's own, found
+//! first in an `all_tenants` read. `Idempotency-Key`s are scoped to tenant
+//! and caller (`TenantId::scope`), so two tenants' users never meet on a
+//! key.
 
 use std::{
     collections::HashMap,
@@ -19,6 +25,7 @@ use marimo_platform::{
     db::Tx,
     idempotency::{self, Claim},
     ids,
+    tenant::TenantId,
 };
 use serde_json::Value;
 
@@ -35,7 +42,7 @@ use crate::{
     events,
     store::{
         self,
-        orders::{HistoryEntry, PaymentKind, Proof},
+        orders::{HistoryEntry, HistoryRow, PaymentKind, PaymentRow, Proof},
         products,
     },
 };
@@ -52,7 +59,8 @@ pub struct Placement {
 /// An `Idempotency-Key` claimed in a transition's own transaction, the
 /// view stored as its answer, and (after the transition) that answer.
 struct Keyed<'a> {
-    caller: &'a str,
+    /// The key's scope: tenant and caller (`TenantId::scope`).
+    caller: String,
     key: &'a str,
     fingerprint: String,
     respond: &'a (dyn Fn(&Order) -> Value + Sync),
@@ -154,11 +162,12 @@ impl Shop {
         }
         let now = clock::now();
         let now_text = clock::format(now);
-        let mut tx = self.db.begin().await?;
+        let t = &caller.tenant;
+        let scope = t.scope(&caller.user_id);
+        let mut tx = self.db.tenant(t).begin().await?;
         if let Some(key) = idempotency_key {
             let fingerprint = request::fingerprint(body);
-            match idempotency::claim(&mut tx, &caller.user_id, key, &fingerprint, &now_text).await?
-            {
+            match idempotency::claim(&mut tx, &scope, key, &fingerprint, &now_text).await? {
                 Claim::Fresh => {}
                 Claim::Replay { status, body } => {
                     tx.rollback().await?;
@@ -171,9 +180,9 @@ impl Shop {
                 Claim::Mismatch => return Err(ShopError::IdempotencyMismatch),
             }
         }
-        let settings = store::settings::load(&mut *tx).await?;
+        let settings = store::settings::load(&mut *tx, t).await?;
         let ids: Vec<&str> = lines.iter().map(|l| l.product_id.as_str()).collect();
-        let found = products::find_many(&mut tx, &ids).await?;
+        let found = products::find_many(&mut tx, t, &ids).await?;
         let currency = request::check_products(&lines, &found).map_err(|u| {
             self.count_rejection("unavailable");
             unorderable(u)
@@ -226,9 +235,10 @@ impl Shop {
             expires_at: clock::format(expires_at),
             items,
         };
-        store::orders::insert(&mut tx, &order).await?;
+        store::orders::insert(&mut tx, t, &order).await?;
         store::orders::append_history(
             &mut *tx,
+            t,
             &HistoryEntry {
                 order_id: &order.id,
                 from: None,
@@ -253,7 +263,7 @@ impl Shop {
         let mut sorted: Vec<&OrderItem> = order.items.iter().collect();
         sorted.sort_by(|a, b| a.product_id.cmp(&b.product_id));
         for item in sorted {
-            match products::reserve(&mut *tx, &item.product_id, item.quantity).await? {
+            match products::reserve(&mut *tx, t, &item.product_id, item.quantity).await? {
                 // What was charged must be what the locked row says (on
                 // PostgreSQL an admin may have committed a change since
                 // the read); otherwise nothing is placed.
@@ -266,12 +276,12 @@ impl Shop {
                 }
                 // Dropping `tx` rolls back the order and the reservations
                 // made so far.
-                None => return Err(self.not_reserved(&mut tx, item).await?),
+                None => return Err(self.not_reserved(&mut tx, t, item).await?),
             }
         }
         let body = respond(&order).to_string();
         if let Some(key) = idempotency_key {
-            idempotency::complete(&mut tx, &caller.user_id, key, 201, &body).await?;
+            idempotency::complete(&mut tx, &scope, key, 201, &body).await?;
         }
         tx.commit().await?;
         self.outbox.wake();
@@ -284,8 +294,13 @@ impl Shop {
     }
 
     /// Why the conditional update did not reserve `line`.
-    async fn not_reserved(&self, tx: &mut Tx, line: &OrderItem) -> Result<ShopError, ShopError> {
-        let found = products::find(&mut **tx, &line.product_id).await?;
+    async fn not_reserved(
+        &self,
+        tx: &mut Tx,
+        t: &TenantId,
+        line: &OrderItem,
+    ) -> Result<ShopError, ShopError> {
+        let found = products::find(&mut **tx, t, &line.product_id).await?;
         Ok(match found {
             // Deleted or deactivated since the first read.
             None => {
@@ -313,17 +328,31 @@ impl Shop {
         })
     }
 
-    /// The order, if `caller` may see it (owner or staff); otherwise it
-    /// does not exist for them.
+    /// The order, if `caller` may see it (owner or staff of its tenant);
+    /// otherwise it does not exist for them.
     pub async fn visible_order(&self, caller: &Caller, id: &str) -> Result<Order, ShopError> {
+        Ok(self.order_detail(caller, id).await?.0)
+    }
+
+    /// The order `caller` may see, with its history and payments, read in
+    /// the caller's tenant.
+    pub async fn order_detail(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<(Order, Vec<HistoryRow>, Vec<PaymentRow>), ShopError> {
         if !ids::is_uuid(id) {
             return Err(ShopError::NotFound(NO_SUCH_ORDER));
         }
-        let mut conn = self.db.pool().acquire().await?;
-        match store::orders::find(&mut conn, id).await? {
-            Some(o) if actor(caller, &o).can_see() => Ok(o),
-            _ => Err(ShopError::NotFound(NO_SUCH_ORDER)),
-        }
+        let t = &caller.tenant;
+        let mut tx = self.db.tenant(t).read().await?;
+        let order = match store::orders::find(&mut tx, t, id).await? {
+            Some(o) if actor(caller, &o).can_see() => o,
+            _ => return Err(ShopError::NotFound(NO_SUCH_ORDER)),
+        };
+        let history = store::orders::history(&mut *tx, t, &order.id).await?;
+        let payments = store::orders::payments(&mut *tx, t, &order.id).await?;
+        Ok((order, history, payments))
     }
 
     /// Moves an order along its lifecycle on `caller`'s behalf, with the
@@ -341,9 +370,18 @@ impl Shop {
                 "a payment is recorded with its proof (record_payment)".into(),
             ));
         }
-        self.apply(Who::Caller(caller), id, action, reason, None, None, None)
-            .await
-            .and_then(applied)
+        self.apply(
+            &caller.tenant,
+            Who::Caller(caller),
+            id,
+            action,
+            reason,
+            None,
+            None,
+            None,
+        )
+        .await
+        .and_then(applied)
     }
 
     /// Staff record a payment received for order `id`: pending → paid,
@@ -364,7 +402,7 @@ impl Shop {
         respond: impl Fn(&Order) -> Value + Sync,
     ) -> Result<Placement, ShopError> {
         let keyed = key.map(|(key, fingerprint)| Keyed {
-            caller: &caller.user_id,
+            caller: caller.tenant.scope(&caller.user_id),
             key,
             fingerprint,
             respond: &respond,
@@ -372,6 +410,7 @@ impl Shop {
         });
         let order = self
             .apply(
+                &caller.tenant,
                 Who::Caller(caller),
                 id,
                 Action::Pay,
@@ -395,6 +434,17 @@ impl Shop {
     /// The payment provider's (already verified) callback: order `id` was
     /// paid `amount` minor units of `currency`. `None` when callback
     /// `event_id` was applied before (a retry or a replay: nothing changes).
+    ///
+    /// The callback has no token, so no tenant of its own. It acts in the
+    /// tenant of the order it names, read by primary key in an
+    /// `all_tenants` transaction. That is safe because (1) the order id
+    /// comes from a body whose signature was verified, i.e. the provider
+    /// says it, not a client; (2) the lookup returns only where that one
+    /// order lives and nothing else crosses over: everything after it runs
+    /// in that tenant's transaction, under its row policies, with the
+    /// order re-read there; and (3) the tenant is never taken from the
+    /// request (no header is believed), so a callback cannot be pointed at
+    /// another tenant. An unknown order is a 404 as before.
     pub async fn provider_paid(
         &self,
         event_id: &str,
@@ -407,7 +457,17 @@ impl Shop {
             method: "provider".into(),
             reference: reference.to_owned(),
         };
+        if !ids::is_uuid(id) {
+            return Err(ShopError::NotFound(NO_SUCH_ORDER));
+        }
+        let mut lookup = self.db.all_tenants().read().await?;
+        let tenant = store::orders::tenant_of(&mut *lookup, id).await?;
+        drop(lookup);
+        let Some(tenant) = tenant else {
+            return Err(ShopError::NotFound(NO_SUCH_ORDER));
+        };
         self.apply(
+            &tenant,
             Who::Provider { amount, currency },
             id,
             Action::Pay,
@@ -428,6 +488,7 @@ impl Shop {
     #[allow(clippy::too_many_arguments)]
     async fn apply(
         &self,
+        t: &TenantId,
         who: Who<'_>,
         id: &str,
         action: Action,
@@ -437,13 +498,16 @@ impl Shop {
         keyed: Option<&Keyed<'_>>,
     ) -> Result<Option<Order>, ShopError> {
         self.db
-            .retry_conflicts(|| self.apply_once(who, id, action, reason, received, callback, keyed))
+            .retry_conflicts(|| {
+                self.apply_once(t, who, id, action, reason, received, callback, keyed)
+            })
             .await
     }
 
     #[allow(clippy::too_many_arguments)]
     async fn apply_once(
         &self,
+        t: &TenantId,
         who: Who<'_>,
         id: &str,
         action: Action,
@@ -456,11 +520,11 @@ impl Shop {
             return Err(ShopError::NotFound(NO_SUCH_ORDER));
         }
         let now = clock::now_text();
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.db.tenant(t).begin().await?;
         if let Some(k) = keyed {
             // First in the transaction: a concurrent repeat waits here for
             // this one's commit (or rollback), then finds its answer.
-            match idempotency::claim(&mut tx, k.caller, k.key, &k.fingerprint, &now).await? {
+            match idempotency::claim(&mut tx, &k.caller, k.key, &k.fingerprint, &now).await? {
                 Claim::Fresh => {}
                 Claim::Replay { status, body } => {
                     tx.rollback().await?;
@@ -474,11 +538,11 @@ impl Shop {
                 Claim::Mismatch => return Err(ShopError::IdempotencyMismatch),
             }
         }
-        let Some(mut order) = store::orders::find(&mut tx, id).await? else {
+        let Some(mut order) = store::orders::find(&mut tx, t, id).await? else {
             return Err(ShopError::NotFound(NO_SUCH_ORDER));
         };
         if let Some(event_id) = callback
-            && !store::orders::note_callback(&mut *tx, event_id, &order.id, &now).await?
+            && !store::orders::note_callback(&mut *tx, t, event_id, &order.id, &now).await?
         {
             return Ok(None);
         }
@@ -507,7 +571,7 @@ impl Shop {
         // money is taken for it. Expire it now, then refuse.
         if action == Action::Pay && order.expires_at < now {
             let refused = ShopError::illegal(Status::Expired, Status::Paid);
-            if self.expire_in(&mut tx, &mut order, &now).await? {
+            if self.expire_in(&mut tx, t, &mut order, &now).await? {
                 // The expiry commits, and with it the key's claim: it is
                 // completed with this refusal, which every retry gets.
                 if let Some(k) = keyed {
@@ -516,7 +580,7 @@ impl Shop {
                         Status::Paid,
                     ));
                     let body = err.body().to_string();
-                    idempotency::complete(&mut tx, k.caller, k.key, err.status.as_u16(), &body)
+                    idempotency::complete(&mut tx, &k.caller, k.key, err.status.as_u16(), &body)
                         .await?;
                 }
                 tx.commit().await?;
@@ -526,17 +590,17 @@ impl Shop {
             return Err(refused);
         }
         let from = order.status;
-        if !store::orders::set_status(&mut *tx, &order.id, from, to, &now).await? {
+        if !store::orders::set_status(&mut *tx, t, &order.id, from, to, &now).await? {
             // Another transition committed since the read (PostgreSQL;
             // SQLite's write lock prevents it): report the status it left.
-            let current = store::orders::find(&mut tx, id)
+            let current = store::orders::find(&mut tx, t, id)
                 .await?
                 .map_or(from, |o| o.status);
             return Err(ShopError::illegal(current, to));
         }
         let fx = order::effects(from, action);
         if fx.release_stock {
-            release_stock(&mut tx, &order).await?;
+            release_stock(&mut tx, t, &order).await?;
         }
         if fx.capture {
             let Some(received) = received else {
@@ -551,6 +615,7 @@ impl Shop {
             };
             store::orders::record_payment(
                 &mut *tx,
+                t,
                 &order,
                 PaymentKind::Capture,
                 Some(proof),
@@ -559,11 +624,12 @@ impl Shop {
             .await?;
         }
         if fx.refund {
-            store::orders::record_payment(&mut *tx, &order, PaymentKind::Refund, None, &now)
+            store::orders::record_payment(&mut *tx, t, &order, PaymentKind::Refund, None, &now)
                 .await?;
         }
         store::orders::append_history(
             &mut *tx,
+            t,
             &HistoryEntry {
                 order_id: &order.id,
                 from: Some(from),
@@ -591,7 +657,7 @@ impl Shop {
             .await?;
         if let Some(k) = keyed {
             let body = (k.respond)(&order).to_string();
-            idempotency::complete(&mut tx, k.caller, k.key, 200, &body).await?;
+            idempotency::complete(&mut tx, &k.caller, k.key, 200, &body).await?;
             k.answer(Placement {
                 status: 200,
                 body,
@@ -617,15 +683,17 @@ impl Shop {
     async fn expire_in(
         &self,
         tx: &mut Tx,
+        t: &TenantId,
         order: &mut Order,
         now: &str,
     ) -> Result<bool, ShopError> {
-        if !store::orders::expire_if_due(&mut **tx, &order.id, now).await? {
+        if !store::orders::expire_if_due(&mut **tx, t, &order.id, now).await? {
             return Ok(false);
         }
-        release_stock(tx, order).await?;
+        release_stock(tx, t, order).await?;
         store::orders::append_history(
             &mut **tx,
+            t,
             &HistoryEntry {
                 order_id: &order.id,
                 from: Some(Status::Pending),
@@ -651,18 +719,24 @@ impl Shop {
     /// time, each in its own transaction. Safe on several replicas at once:
     /// only the replica whose conditional update hit releases the stock.
     /// Returns how many this call expired.
+    ///
+    /// Across tenants: the due orders are listed in an `all_tenants` read,
+    /// then each is expired in a transaction of its own tenant, so its
+    /// stock, history and event stay in that tenant (the event carries it).
     pub async fn expire_due(&self, batch: i64) -> Result<usize, ShopError> {
         let mut expired = 0;
         loop {
             let now = clock::now_text();
-            let due = store::orders::due_for_expiry(self.db.pool(), &now, batch).await?;
+            let mut list = self.db.all_tenants().read().await?;
+            let due = store::orders::due_for_expiry(&mut *list, &now, batch).await?;
+            drop(list);
             let mut hit = 0;
-            for id in &due {
-                let mut tx = self.db.begin().await?;
-                let Some(mut order) = store::orders::find(&mut tx, id).await? else {
+            for (t, id) in &due {
+                let mut tx = self.db.tenant(t).begin().await?;
+                let Some(mut order) = store::orders::find(&mut tx, t, id).await? else {
                     continue;
                 };
-                if self.expire_in(&mut tx, &mut order, &now).await? {
+                if self.expire_in(&mut tx, t, &mut order, &now).await? {
                     tx.commit().await?;
                     self.outbox.wake();
                     self.count_order(Status::Expired);
@@ -680,11 +754,11 @@ impl Shop {
 }
 
 /// Puts the order's units back, in product id order (see the lock order).
-async fn release_stock(tx: &mut Tx, order: &Order) -> Result<(), ShopError> {
+async fn release_stock(tx: &mut Tx, t: &TenantId, order: &Order) -> Result<(), ShopError> {
     let mut items: Vec<&OrderItem> = order.items.iter().collect();
     items.sort_by(|a, b| a.product_id.cmp(&b.product_id));
     for item in items {
-        products::release(&mut **tx, &item.product_id, item.quantity).await?;
+        products::release(&mut **tx, t, &item.product_id, item.quantity).await?;
     }
     Ok(())
 }

@@ -1,5 +1,7 @@
 //! The dashboard's figures: orders by status, revenue kept per currency,
-//! active products and how many of them run low.
+//! active products and how many of them run low. One tenant's figures.
+
+use marimo_platform::tenant::TenantId;
 
 use super::Shop;
 use crate::{
@@ -30,9 +32,11 @@ pub struct Summary {
 }
 
 impl Shop {
-    pub async fn summary(&self) -> Result<Summary, ShopError> {
-        let pool = self.db.pool();
-        let counts = orders::count_by_status(pool).await?;
+    /// The tenant's figures, from one snapshot (they agree with each other
+    /// while orders are placed).
+    pub async fn summary(&self, t: &TenantId) -> Result<Summary, ShopError> {
+        let mut tx = self.db.tenant(t).snapshot().await?;
+        let counts = orders::count_by_status(&mut *tx, t).await?;
         let count = |s: Status| {
             counts
                 .iter()
@@ -40,8 +44,9 @@ impl Shop {
                 .map(|(_, n)| n)
                 .sum::<i64>()
         };
-        let revenue = orders::revenue(pool).await?;
-        let (active, low) = products::stock_counts(pool, LOW_STOCK_THRESHOLD).await?;
+        let revenue = orders::revenue(&mut *tx, t).await?;
+        let (active, low) = products::stock_counts(&mut *tx, t, LOW_STOCK_THRESHOLD).await?;
+        drop(tx);
         Ok(Summary {
             by_status: Status::ALL.iter().map(|s| (*s, count(*s))).collect(),
             total_orders: counts.iter().map(|(_, n)| n).sum(),

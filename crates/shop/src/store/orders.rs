@@ -2,11 +2,17 @@
 //! through a conditional update on the status it is expected to have, so
 //! of two concurrent transitions (two replicas, a customer and the expiry
 //! sweep) exactly one applies.
+//!
+//! Every function acts in one tenant and binds `tenant_id` in every
+//! statement, except the two that look across tenants on purpose for
+//! system work ([`due_for_expiry`], [`tenant_of`]), which run in
+//! `Db::all_tenants` transactions and only return where to act.
 
 use std::collections::HashMap;
 
 use marimo_platform::db::Exec;
-use marimo_platform::db::{Conn, ConnHandle, DbPool, TxConn};
+use marimo_platform::db::{Conn, ConnHandle, TxConn};
+use marimo_platform::tenant::TenantId;
 use sqlx::{AssertSqlSafe, Row, any::AnyRow};
 
 use super::{decode_err, placeholders};
@@ -44,11 +50,11 @@ fn head_from(row: &AnyRow) -> Result<Order, sqlx::Error> {
 }
 
 /// Inserts the order and its lines.
-pub async fn insert(conn: &mut TxConn, o: &Order) -> Result<(), sqlx::Error> {
+pub async fn insert(conn: &mut TxConn, t: &TenantId, o: &Order) -> Result<(), sqlx::Error> {
     sqlx::query(concat!(
         "INSERT INTO orders (",
         order_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+        ", tenant_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
     ))
     .bind(&o.id)
     .bind(&o.user_id)
@@ -62,12 +68,14 @@ pub async fn insert(conn: &mut TxConn, o: &Order) -> Result<(), sqlx::Error> {
     .bind(&o.created_at)
     .bind(&o.updated_at)
     .bind(&o.expires_at)
+    .bind(t.as_str())
     .execute(&mut *conn)
     .await?;
     for (no, item) in o.items.iter().enumerate() {
         sqlx::query(
-            "INSERT INTO order_items (order_id, line_no, product_id, sku, name, unit_price, quantity, line_total)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO order_items
+               (order_id, line_no, product_id, sku, name, unit_price, quantity, line_total, tenant_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&o.id)
         .bind(no as i64)
@@ -77,6 +85,7 @@ pub async fn insert(conn: &mut TxConn, o: &Order) -> Result<(), sqlx::Error> {
         .bind(item.unit_price)
         .bind(item.quantity)
         .bind(item.line_total)
+        .bind(t.as_str())
         .execute(&mut *conn)
         .await?;
     }
@@ -86,21 +95,23 @@ pub async fn insert(conn: &mut TxConn, o: &Order) -> Result<(), sqlx::Error> {
 /// The order with its lines.
 pub async fn find<C: ConnHandle>(
     conn: &mut Conn<C>,
+    t: &TenantId,
     id: &str,
 ) -> Result<Option<Order>, sqlx::Error> {
     let row = sqlx::query(concat!(
         "SELECT ",
         order_columns!(),
-        " FROM orders WHERE id = $1"
+        " FROM orders WHERE id = $1 AND tenant_id = $2"
     ))
     .bind(id)
+    .bind(t.as_str())
     .fetch_optional(&mut *conn)
     .await?;
     let Some(row) = row else {
         return Ok(None);
     };
     let mut order = head_from(&row)?;
-    let mut items = items_of(&mut *conn, &[order.id.as_str()]).await?;
+    let mut items = items_of(&mut *conn, t, &[order.id.as_str()]).await?;
     order.items = items.remove(&order.id).unwrap_or_default();
     Ok(Some(order))
 }
@@ -122,6 +133,7 @@ fn item_from(row: &AnyRow) -> Result<(String, OrderItem), sqlx::Error> {
 /// The lines of these orders, by order id, in line order.
 async fn items_of<'e>(
     ex: impl Exec<'e>,
+    t: &TenantId,
     ids: &[&str],
 ) -> Result<HashMap<String, Vec<OrderItem>>, sqlx::Error> {
     let mut by_order: HashMap<String, Vec<OrderItem>> = HashMap::new();
@@ -131,10 +143,10 @@ async fn items_of<'e>(
     // Only numbered placeholders are spliced in; the ids are bound.
     let sql = format!(
         "SELECT order_id, line_no, product_id, sku, name, unit_price, quantity, line_total
-         FROM order_items WHERE order_id IN ({}) ORDER BY order_id, line_no",
-        placeholders(1, ids.len())
+         FROM order_items WHERE tenant_id = $1 AND order_id IN ({}) ORDER BY order_id, line_no",
+        placeholders(2, ids.len())
     );
-    let mut q = sqlx::query(AssertSqlSafe(sql));
+    let mut q = sqlx::query(AssertSqlSafe(sql)).bind(t.as_str());
     for id in ids {
         q = q.bind(*id);
     }
@@ -158,30 +170,33 @@ pub struct Filter {
 
 macro_rules! order_filter {
     () => {
-        " WHERE ($1 = '' OR user_id = $1)
-            AND ($2 = '' OR status = $2)
-            AND ($3 = '' OR created_at >= $3)
-            AND ($4 = '' OR created_at < $4)"
+        " WHERE tenant_id = $1
+            AND ($2 = '' OR user_id = $2)
+            AND ($3 = '' OR status = $3)
+            AND ($4 = '' OR created_at >= $4)
+            AND ($5 = '' OR created_at < $5)"
     };
 }
 
 /// A page of orders (newest first) with their lines, and the number of all
 /// that match.
 pub async fn list(
-    pool: &DbPool,
+    conn: &mut TxConn,
+    t: &TenantId,
     f: &Filter,
     limit: u32,
     offset: i64,
 ) -> Result<(Vec<Order>, i64), sqlx::Error> {
     let bind = |sql: &'static str| {
         sqlx::query(sql)
+            .bind(t.as_str())
             .bind(f.user_id.clone().unwrap_or_default())
             .bind(f.status.map(|s| s.as_str()).unwrap_or_default())
             .bind(f.from.clone().unwrap_or_default())
             .bind(f.until.clone().unwrap_or_default())
     };
     let total: i64 = bind(concat!("SELECT COUNT(*) AS n FROM orders", order_filter!()))
-        .fetch_one(pool)
+        .fetch_one(&mut *conn)
         .await?
         .try_get("n")?;
     let rows = bind(concat!(
@@ -189,15 +204,15 @@ pub async fn list(
         order_columns!(),
         " FROM orders",
         order_filter!(),
-        " ORDER BY created_at DESC, id DESC LIMIT $5 OFFSET $6"
+        " ORDER BY created_at DESC, id DESC LIMIT $6 OFFSET $7"
     ))
     .bind(i64::from(limit))
     .bind(offset)
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     let mut orders = rows.iter().map(head_from).collect::<Result<Vec<_>, _>>()?;
     let ids: Vec<&str> = orders.iter().map(|o| o.id.as_str()).collect();
-    let mut items = items_of(pool, &ids).await?;
+    let mut items = items_of(&mut *conn, t, &ids).await?;
     for o in &mut orders {
         o.items = items.remove(&o.id).unwrap_or_default();
     }
@@ -208,19 +223,23 @@ pub async fn list(
 /// when another transition got there first.
 pub async fn set_status<'e>(
     ex: impl Exec<'e>,
+    t: &TenantId,
     id: &str,
     from: Status,
     to: Status,
     now: &str,
 ) -> Result<bool, sqlx::Error> {
-    let res =
-        sqlx::query("UPDATE orders SET status = $3, updated_at = $4 WHERE id = $1 AND status = $2")
-            .bind(id)
-            .bind(from.as_str())
-            .bind(to.as_str())
-            .bind(now)
-            .execute(ex)
-            .await?;
+    let res = sqlx::query(
+        "UPDATE orders SET status = $3, updated_at = $4
+         WHERE id = $1 AND tenant_id = $5 AND status = $2",
+    )
+    .bind(id)
+    .bind(from.as_str())
+    .bind(to.as_str())
+    .bind(now)
+    .bind(t.as_str())
+    .execute(ex)
+    .await?;
     Ok(res.rows_affected() == 1)
 }
 
@@ -228,34 +247,60 @@ pub async fn set_status<'e>(
 /// for the one caller (replica, request) whose update applied.
 pub async fn expire_if_due<'e>(
     ex: impl Exec<'e>,
+    t: &TenantId,
     id: &str,
     now: &str,
 ) -> Result<bool, sqlx::Error> {
     let res = sqlx::query(
         "UPDATE orders SET status = 'expired', updated_at = $2
-         WHERE id = $1 AND status = 'pending' AND expires_at < $2",
+         WHERE id = $1 AND tenant_id = $3 AND status = 'pending' AND expires_at < $2",
     )
     .bind(id)
     .bind(now)
+    .bind(t.as_str())
     .execute(ex)
     .await?;
     Ok(res.rows_affected() == 1)
 }
 
-/// Ids of pending orders past their deadline, oldest deadline first.
-pub async fn due_for_expiry(
-    pool: &DbPool,
+/// Pending orders past their deadline in every tenant, oldest deadline
+/// first, as `(tenant, order id)`: the sweep's work list, read in a
+/// `Db::all_tenants` transaction (no tenant filter, on purpose). Each
+/// order is then expired in its own tenant's transaction.
+pub async fn due_for_expiry<'e>(
+    ex: impl Exec<'e>,
     now: &str,
     limit: i64,
-) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT id FROM orders WHERE status = 'pending' AND expires_at < $1
+) -> Result<Vec<(TenantId, String)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT tenant_id, id FROM orders WHERE status = 'pending' AND expires_at < $1
          ORDER BY expires_at LIMIT $2",
     )
     .bind(now)
     .bind(limit)
-    .fetch_all(pool)
-    .await
+    .fetch_all(ex)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((tenant_from(r)?, r.try_get("id")?)))
+        .collect()
+}
+
+fn tenant_from(row: &AnyRow) -> Result<TenantId, sqlx::Error> {
+    let text: String = row.try_get("tenant_id")?;
+    TenantId::parse(&text).map_err(|_| decode_err(format!("bad stored tenant id {text:?}")))
+}
+
+/// The tenant order `id` belongs to, in any tenant: read in a
+/// `Db::all_tenants` transaction by the payment provider's callback, which
+/// has no token to take a tenant from (see `Shop::provider_paid`).
+pub async fn tenant_of<'e>(ex: impl Exec<'e>, id: &str) -> Result<Option<TenantId>, sqlx::Error> {
+    sqlx::query("SELECT tenant_id FROM orders WHERE id = $1")
+        .bind(id)
+        .fetch_optional(ex)
+        .await?
+        .as_ref()
+        .map(tenant_from)
+        .transpose()
 }
 
 /// One step of an order's history.
@@ -270,11 +315,13 @@ pub struct HistoryEntry<'a> {
 
 pub async fn append_history<'e>(
     ex: impl Exec<'e>,
+    t: &TenantId,
     e: &HistoryEntry<'_>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO order_events (id, order_id, from_status, to_status, actor, reason, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO order_events
+           (id, order_id, from_status, to_status, actor, reason, created_at, tenant_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(marimo_platform::ids::new_id())
     .bind(e.order_id)
@@ -283,6 +330,7 @@ pub async fn append_history<'e>(
     .bind(e.actor)
     .bind(e.reason)
     .bind(e.at)
+    .bind(t.as_str())
     .execute(ex)
     .await?;
     Ok(())
@@ -299,13 +347,18 @@ pub struct HistoryRow {
     pub at: String,
 }
 
-pub async fn history(pool: &DbPool, order_id: &str) -> Result<Vec<HistoryRow>, sqlx::Error> {
+pub async fn history<'e>(
+    ex: impl Exec<'e>,
+    t: &TenantId,
+    order_id: &str,
+) -> Result<Vec<HistoryRow>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT from_status, to_status, actor, reason, created_at FROM order_events
-         WHERE order_id = $1 ORDER BY id",
+         WHERE tenant_id = $2 AND order_id = $1 ORDER BY id",
     )
     .bind(order_id)
-    .fetch_all(pool)
+    .bind(t.as_str())
+    .fetch_all(ex)
     .await?;
     rows.iter()
         .map(|r| {
@@ -347,6 +400,7 @@ pub struct Proof<'a> {
 
 pub async fn record_payment<'e>(
     ex: impl Exec<'e>,
+    t: &TenantId,
     order: &Order,
     kind: PaymentKind,
     proof: Option<Proof<'_>>,
@@ -354,8 +408,9 @@ pub async fn record_payment<'e>(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO payments
-           (id, order_id, kind, amount, currency, created_at, method, reference, recorded_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+           (id, order_id, kind, amount, currency, created_at, method, reference, recorded_by,
+            tenant_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(marimo_platform::ids::new_id())
     .bind(&order.id)
@@ -366,6 +421,7 @@ pub async fn record_payment<'e>(
     .bind(proof.map(|p| p.method))
     .bind(proof.map(|p| p.reference))
     .bind(proof.map(|p| p.recorded_by))
+    .bind(t.as_str())
     .execute(ex)
     .await?;
     Ok(())
@@ -375,17 +431,20 @@ pub async fn record_payment<'e>(
 /// applied before (a replay).
 pub async fn note_callback<'e>(
     ex: impl Exec<'e>,
+    t: &TenantId,
     event_id: &str,
     order_id: &str,
     now: &str,
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
-        "INSERT INTO payment_callbacks (event_id, order_id, received_at) VALUES ($1, $2, $3)
-         ON CONFLICT (event_id) DO NOTHING",
+        "INSERT INTO payment_callbacks (tenant_id, event_id, order_id, received_at)
+         VALUES ($4, $1, $2, $3)
+         ON CONFLICT (tenant_id, event_id) DO NOTHING",
     )
     .bind(event_id)
     .bind(order_id)
     .bind(now)
+    .bind(t.as_str())
     .execute(ex)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -404,13 +463,18 @@ pub struct PaymentRow {
     pub reference: Option<String>,
 }
 
-pub async fn payments(pool: &DbPool, order_id: &str) -> Result<Vec<PaymentRow>, sqlx::Error> {
+pub async fn payments<'e>(
+    ex: impl Exec<'e>,
+    t: &TenantId,
+    order_id: &str,
+) -> Result<Vec<PaymentRow>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT id, kind, amount, currency, created_at, method, reference FROM payments
-         WHERE order_id = $1 ORDER BY id",
+         WHERE tenant_id = $2 AND order_id = $1 ORDER BY id",
     )
     .bind(order_id)
-    .fetch_all(pool)
+    .bind(t.as_str())
+    .fetch_all(ex)
     .await?;
     rows.iter()
         .map(|r| {
@@ -428,10 +492,16 @@ pub async fn payments(pool: &DbPool, order_id: &str) -> Result<Vec<PaymentRow>, 
 }
 
 /// Orders per status.
-pub async fn count_by_status(pool: &DbPool) -> Result<Vec<(Status, i64)>, sqlx::Error> {
-    let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM orders GROUP BY status")
-        .fetch_all(pool)
-        .await?;
+pub async fn count_by_status<'e>(
+    ex: impl Exec<'e>,
+    t: &TenantId,
+) -> Result<Vec<(Status, i64)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT status, COUNT(*) AS n FROM orders WHERE tenant_id = $1 GROUP BY status",
+    )
+    .bind(t.as_str())
+    .fetch_all(ex)
+    .await?;
     rows.iter()
         .map(|r| {
             let s: String = r.try_get("status")?;
@@ -441,14 +511,18 @@ pub async fn count_by_status(pool: &DbPool) -> Result<Vec<(Status, i64)>, sqlx::
 }
 
 /// Totals of orders whose money was taken and kept, per currency.
-pub async fn revenue(pool: &DbPool) -> Result<Vec<(String, i64)>, sqlx::Error> {
+pub async fn revenue<'e>(
+    ex: impl Exec<'e>,
+    t: &TenantId,
+) -> Result<Vec<(String, i64)>, sqlx::Error> {
     // PostgreSQL's SUM(bigint) is numeric, which sqlx Any cannot decode.
     let rows = sqlx::query(
         "SELECT currency, CAST(SUM(total) AS BIGINT) AS amount FROM orders
-         WHERE status IN ('paid', 'shipped', 'delivered')
+         WHERE tenant_id = $1 AND status IN ('paid', 'shipped', 'delivered')
          GROUP BY currency ORDER BY currency",
     )
-    .fetch_all(pool)
+    .bind(t.as_str())
+    .fetch_all(ex)
     .await?;
     rows.iter()
         .map(|r| Ok((r.try_get("currency")?, r.try_get("amount")?)))

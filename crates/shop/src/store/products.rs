@@ -1,9 +1,14 @@
 //! The catalog's SQL. Stock only ever changes through conditional or
 //! relative updates (`stock = stock - $n WHERE stock >= $n`, `stock + $n`)
 //! so concurrent writers can never lose each other's changes.
+//!
+//! Every function acts in one tenant: it binds `tenant_id` in every
+//! statement (on PostgreSQL the row policies would refuse a foreign row
+//! anyway; on SQLite this filter is the isolation).
 
 use marimo_platform::db::Exec;
-use marimo_platform::db::{DbPool, TxConn};
+use marimo_platform::db::TxConn;
+use marimo_platform::tenant::TenantId;
 use sqlx::{AssertSqlSafe, Row, any::AnyRow};
 
 use super::placeholders;
@@ -33,12 +38,12 @@ fn product_from(row: &AnyRow) -> Result<Product, sqlx::Error> {
 }
 
 /// Inserts a product; a taken sku is a unique violation.
-pub async fn insert<'e>(ex: impl Exec<'e>, p: &Product) -> Result<(), sqlx::Error> {
+pub async fn insert<'e>(ex: impl Exec<'e>, t: &TenantId, p: &Product) -> Result<(), sqlx::Error> {
     sqlx::query(concat!(
         "INSERT INTO products (",
         product_columns!(),
-        ", name_key, description_key)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+        ", name_key, description_key, tenant_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
     ))
     .bind(&p.id)
     .bind(&p.sku)
@@ -54,18 +59,24 @@ pub async fn insert<'e>(ex: impl Exec<'e>, p: &Product) -> Result<(), sqlx::Erro
     .bind(&p.updated_at)
     .bind(search_key(&p.name))
     .bind(search_key(&p.description))
+    .bind(t.as_str())
     .execute(ex)
     .await?;
     Ok(())
 }
 
-pub async fn find<'e>(ex: impl Exec<'e>, id: &str) -> Result<Option<Product>, sqlx::Error> {
+pub async fn find<'e>(
+    ex: impl Exec<'e>,
+    t: &TenantId,
+    id: &str,
+) -> Result<Option<Product>, sqlx::Error> {
     sqlx::query(concat!(
         "SELECT ",
         product_columns!(),
-        " FROM products WHERE id = $1"
+        " FROM products WHERE id = $1 AND tenant_id = $2"
     ))
     .bind(id)
+    .bind(t.as_str())
     .fetch_optional(ex)
     .await?
     .as_ref()
@@ -74,7 +85,11 @@ pub async fn find<'e>(ex: impl Exec<'e>, id: &str) -> Result<Option<Product>, sq
 }
 
 /// The products with these ids (those that exist, in no particular order).
-pub async fn find_many(conn: &mut TxConn, ids: &[&str]) -> Result<Vec<Product>, sqlx::Error> {
+pub async fn find_many(
+    conn: &mut TxConn,
+    t: &TenantId,
+    ids: &[&str],
+) -> Result<Vec<Product>, sqlx::Error> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -83,11 +98,11 @@ pub async fn find_many(conn: &mut TxConn, ids: &[&str]) -> Result<Vec<Product>, 
         concat!(
             "SELECT ",
             product_columns!(),
-            " FROM products WHERE id IN ({})"
+            " FROM products WHERE tenant_id = $1 AND id IN ({})"
         ),
-        placeholders(1, ids.len())
+        placeholders(2, ids.len())
     );
-    let mut q = sqlx::query(AssertSqlSafe(sql));
+    let mut q = sqlx::query(AssertSqlSafe(sql)).bind(t.as_str());
     for id in ids {
         q = q.bind(*id);
     }
@@ -111,24 +126,27 @@ pub struct Filter {
 /// bound as `''` or `-1`, which its condition treats as "any".
 macro_rules! product_filter {
     () => {
-        " WHERE ($1 = 1 OR active = 1)
-            AND ($2 = '' OR name_key LIKE $2 ESCAPE '\\' OR description_key LIKE $2 ESCAPE '\\')
-            AND ($3 = '' OR category = $3)
-            AND ($4 = '' OR currency = $4)
-            AND ($5 < 0 OR price >= $5)
-            AND ($6 < 0 OR price <= $6)"
+        " WHERE tenant_id = $1
+            AND ($2 = 1 OR active = 1)
+            AND ($3 = '' OR name_key LIKE $3 ESCAPE '\\' OR description_key LIKE $3 ESCAPE '\\')
+            AND ($4 = '' OR category = $4)
+            AND ($5 = '' OR currency = $5)
+            AND ($6 < 0 OR price >= $6)
+            AND ($7 < 0 OR price <= $7)"
     };
 }
 
 /// A page of products and the number of all that match.
 pub async fn list(
-    pool: &DbPool,
+    conn: &mut TxConn,
+    t: &TenantId,
     f: &Filter,
     limit: u32,
     offset: i64,
 ) -> Result<(Vec<Product>, i64), sqlx::Error> {
     let bind = |sql| {
         sqlx::query(sql)
+            .bind(t.as_str())
             .bind(i64::from(f.include_inactive))
             .bind(f.pattern.clone().unwrap_or_default())
             .bind(f.category.clone().unwrap_or_default())
@@ -139,7 +157,7 @@ pub async fn list(
     let total: i64 = bind(AssertSqlSafe(
         concat!("SELECT COUNT(*) AS n FROM products", product_filter!()).to_owned(),
     ))
-    .fetch_one(pool)
+    .fetch_one(&mut *conn)
     .await?
     .try_get("n")?;
     // The ORDER BY comes from a fixed list (`Sort::order_by`).
@@ -149,27 +167,31 @@ pub async fn list(
             product_columns!(),
             " FROM products",
             product_filter!(),
-            " ORDER BY {} LIMIT $7 OFFSET $8"
+            " ORDER BY {} LIMIT $8 OFFSET $9"
         ),
         f.sort.order_by()
     );
     let rows = bind(AssertSqlSafe(sql))
         .bind(i64::from(limit))
         .bind(offset)
-        .fetch_all(pool)
+        .fetch_all(&mut *conn)
         .await?;
     let products = rows.iter().map(product_from).collect::<Result<_, _>>()?;
     Ok((products, total))
 }
 
 /// Categories of active products with how many each has.
-pub async fn categories(pool: &DbPool) -> Result<Vec<(String, i64)>, sqlx::Error> {
+pub async fn categories<'e>(
+    ex: impl Exec<'e>,
+    t: &TenantId,
+) -> Result<Vec<(String, i64)>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT category, COUNT(*) AS n FROM products
-         WHERE active = 1 AND category <> ''
+         WHERE tenant_id = $1 AND active = 1 AND category <> ''
          GROUP BY category ORDER BY category",
     )
-    .fetch_all(pool)
+    .bind(t.as_str())
+    .fetch_all(ex)
     .await?;
     rows.iter()
         .map(|r| Ok((r.try_get("category")?, r.try_get("n")?)))
@@ -178,12 +200,16 @@ pub async fn categories(pool: &DbPool) -> Result<Vec<(String, i64)>, sqlx::Error
 
 /// Writes every field except the stock (which only moves relatively, see
 /// the module docs); `false` when there is no such product.
-pub async fn update_fields<'e>(ex: impl Exec<'e>, p: &Product) -> Result<bool, sqlx::Error> {
+pub async fn update_fields<'e>(
+    ex: impl Exec<'e>,
+    t: &TenantId,
+    p: &Product,
+) -> Result<bool, sqlx::Error> {
     let res = sqlx::query(
         "UPDATE products SET sku = $2, name = $3, description = $4, price = $5, currency = $6,
                 category = $7, image_url = $8, active = $9, updated_at = $10,
                 name_key = $11, description_key = $12
-         WHERE id = $1",
+         WHERE id = $1 AND tenant_id = $13",
     )
     .bind(&p.id)
     .bind(&p.sku)
@@ -197,6 +223,7 @@ pub async fn update_fields<'e>(ex: impl Exec<'e>, p: &Product) -> Result<bool, s
     .bind(&p.updated_at)
     .bind(search_key(&p.name))
     .bind(search_key(&p.description))
+    .bind(t.as_str())
     .execute(ex)
     .await?;
     Ok(res.rows_affected() == 1)
@@ -205,16 +232,20 @@ pub async fn update_fields<'e>(ex: impl Exec<'e>, p: &Product) -> Result<bool, s
 /// Sets the stock to an absolute level (an admin's stock count).
 pub async fn set_stock<'e>(
     ex: impl Exec<'e>,
+    t: &TenantId,
     id: &str,
     stock: i64,
     now: &str,
 ) -> Result<bool, sqlx::Error> {
-    let res = sqlx::query("UPDATE products SET stock = $2, updated_at = $3 WHERE id = $1")
-        .bind(id)
-        .bind(stock)
-        .bind(now)
-        .execute(ex)
-        .await?;
+    let res = sqlx::query(
+        "UPDATE products SET stock = $2, updated_at = $3 WHERE id = $1 AND tenant_id = $4",
+    )
+    .bind(id)
+    .bind(stock)
+    .bind(now)
+    .bind(t.as_str())
+    .execute(ex)
+    .await?;
     Ok(res.rows_affected() == 1)
 }
 
@@ -222,6 +253,7 @@ pub async fn set_stock<'e>(
 /// the change, or `None` (no such product, or over `max`).
 pub async fn add_stock<'e>(
     ex: impl Exec<'e>,
+    t: &TenantId,
     id: &str,
     qty: i64,
     max: i64,
@@ -229,7 +261,7 @@ pub async fn add_stock<'e>(
 ) -> Result<Option<Product>, sqlx::Error> {
     sqlx::query(concat!(
         "UPDATE products SET stock = stock + $2, updated_at = $4
-         WHERE id = $1 AND stock <= $3 - $2
+         WHERE id = $1 AND tenant_id = $5 AND stock <= $3 - $2
          RETURNING ",
         product_columns!()
     ))
@@ -237,6 +269,7 @@ pub async fn add_stock<'e>(
     .bind(qty)
     .bind(max)
     .bind(now)
+    .bind(t.as_str())
     .fetch_optional(ex)
     .await?
     .as_ref()
@@ -248,19 +281,22 @@ pub async fn add_stock<'e>(
 /// (0 when no product has that sku).
 pub async fn add_stock_by_sku<'e>(
     ex: impl Exec<'e>,
+    t: &TenantId,
     sku: &str,
     qty: i64,
     now: &str,
 ) -> Result<u64, sqlx::Error> {
-    Ok(
-        sqlx::query("UPDATE products SET stock = stock + $2, updated_at = $3 WHERE sku = $1")
-            .bind(sku)
-            .bind(qty)
-            .bind(now)
-            .execute(ex)
-            .await?
-            .rows_affected(),
+    Ok(sqlx::query(
+        "UPDATE products SET stock = stock + $2, updated_at = $3
+             WHERE tenant_id = $4 AND sku = $1",
     )
+    .bind(sku)
+    .bind(qty)
+    .bind(now)
+    .bind(t.as_str())
+    .execute(ex)
+    .await?
+    .rows_affected())
 }
 
 /// The price and currency of a product at the moment its stock was
@@ -276,16 +312,18 @@ pub struct Reserved {
 /// concurrent orders can never oversell. `None` when not reserved.
 pub async fn reserve<'e>(
     ex: impl Exec<'e>,
+    t: &TenantId,
     id: &str,
     qty: i64,
 ) -> Result<Option<Reserved>, sqlx::Error> {
     let row = sqlx::query(
         "UPDATE products SET stock = stock - $1
-         WHERE id = $2 AND stock >= $1 AND active = 1
+         WHERE id = $2 AND tenant_id = $3 AND stock >= $1 AND active = 1
          RETURNING price, currency",
     )
     .bind(qty)
     .bind(id)
+    .bind(t.as_str())
     .fetch_optional(ex)
     .await?;
     row.map(|r| {
@@ -298,50 +336,77 @@ pub async fn reserve<'e>(
 }
 
 /// Puts `qty` units back (a cancelled or expired order).
-pub async fn release<'e>(ex: impl Exec<'e>, id: &str, qty: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE products SET stock = stock + $1 WHERE id = $2")
+pub async fn release<'e>(
+    ex: impl Exec<'e>,
+    t: &TenantId,
+    id: &str,
+    qty: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE products SET stock = stock + $1 WHERE id = $2 AND tenant_id = $3")
         .bind(qty)
         .bind(id)
+        .bind(t.as_str())
         .execute(ex)
         .await?;
     Ok(())
 }
 
 /// Whether any order ever included the product.
-pub async fn ever_ordered<'e>(ex: impl Exec<'e>, id: &str) -> Result<bool, sqlx::Error> {
-    let row = sqlx::query("SELECT 1 AS one FROM order_items WHERE product_id = $1 LIMIT 1")
-        .bind(id)
-        .fetch_optional(ex)
-        .await?;
+pub async fn ever_ordered<'e>(
+    ex: impl Exec<'e>,
+    t: &TenantId,
+    id: &str,
+) -> Result<bool, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT 1 AS one FROM order_items WHERE tenant_id = $2 AND product_id = $1 LIMIT 1",
+    )
+    .bind(id)
+    .bind(t.as_str())
+    .fetch_optional(ex)
+    .await?;
     Ok(row.is_some())
 }
 
-pub async fn delete<'e>(ex: impl Exec<'e>, id: &str) -> Result<bool, sqlx::Error> {
-    let res = sqlx::query("DELETE FROM products WHERE id = $1")
+pub async fn delete<'e>(ex: impl Exec<'e>, t: &TenantId, id: &str) -> Result<bool, sqlx::Error> {
+    let res = sqlx::query("DELETE FROM products WHERE id = $1 AND tenant_id = $2")
         .bind(id)
+        .bind(t.as_str())
         .execute(ex)
         .await?;
     Ok(res.rows_affected() == 1)
 }
 
-pub async fn deactivate<'e>(ex: impl Exec<'e>, id: &str, now: &str) -> Result<bool, sqlx::Error> {
-    let res = sqlx::query("UPDATE products SET active = 0, updated_at = $2 WHERE id = $1")
-        .bind(id)
-        .bind(now)
-        .execute(ex)
-        .await?;
+pub async fn deactivate<'e>(
+    ex: impl Exec<'e>,
+    t: &TenantId,
+    id: &str,
+    now: &str,
+) -> Result<bool, sqlx::Error> {
+    let res = sqlx::query(
+        "UPDATE products SET active = 0, updated_at = $2 WHERE id = $1 AND tenant_id = $3",
+    )
+    .bind(id)
+    .bind(now)
+    .bind(t.as_str())
+    .execute(ex)
+    .await?;
     Ok(res.rows_affected() == 1)
 }
 
 /// `(active products, active products with stock <= threshold)`.
-pub async fn stock_counts(pool: &DbPool, threshold: i64) -> Result<(i64, i64), sqlx::Error> {
+pub async fn stock_counts<'e>(
+    ex: impl Exec<'e>,
+    t: &TenantId,
+    threshold: i64,
+) -> Result<(i64, i64), sqlx::Error> {
     let row = sqlx::query(
         "SELECT COUNT(*) AS active,
                 COALESCE(SUM(CASE WHEN stock <= $1 THEN 1 ELSE 0 END), 0) AS low
-         FROM products WHERE active = 1",
+         FROM products WHERE tenant_id = $2 AND active = 1",
     )
     .bind(threshold)
-    .fetch_one(pool)
+    .bind(t.as_str())
+    .fetch_one(ex)
     .await?;
     Ok((row.try_get("active")?, row.try_get("low")?))
 }

@@ -13,3 +13,4 @@ mod openapi;
 mod orders;
 mod payments;
 mod support;
+mod tenancy;

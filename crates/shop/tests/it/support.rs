@@ -8,6 +8,7 @@ use marimo_platform::{
     config::Settings,
     ids,
     service::{ServiceContext, ServiceName},
+    tenant::TenantId,
 };
 use marimo_testkit::{self as testkit, Backend, Http, Res, TestServer, eventually};
 use serde_json::{Value, json};
@@ -73,15 +74,28 @@ impl App {
     }
 
     pub fn user(&self, role: Role) -> User {
-        let id = ids::new_id();
+        self.user_in(role, &TenantId::default_tenant())
+    }
+
+    /// A signed-in user of `tenant` (the token's `tid`).
+    pub fn user_in(&self, role: Role, tenant: &TenantId) -> User {
+        self.user_as(&ids::new_id(), role, tenant)
+    }
+
+    /// User `id` signed in to `tenant` (one person may belong to several).
+    pub fn user_as(&self, id: &str, role: Role, tenant: &TenantId) -> User {
         let email = format!("{}-{}@example.com", role.as_str(), &id[id.len() - 8..]);
         let token = testkit::sign(&Identity {
-            user_id: id.clone(),
+            user_id: id.to_owned(),
             email: email.clone(),
             role,
-            tenant: Default::default(),
+            tenant: tenant.clone(),
         });
-        User { id, email, token }
+        User {
+            id: id.to_owned(),
+            email,
+            token,
+        }
     }
 
     /// Creates a product as an admin; returns its JSON.
@@ -200,7 +214,13 @@ impl App {
 /// Publishes `env` through `ctx`'s outbox (as that service would) and
 /// wakes its relay.
 pub async fn publish(ctx: &ServiceContext, env: Envelope) -> Envelope {
-    let mut tx = ctx.db().begin().await.unwrap();
+    publish_in(ctx, &TenantId::default_tenant(), env).await
+}
+
+/// [`publish`] from a transaction of `tenant`: the event carries it.
+pub async fn publish_in(ctx: &ServiceContext, tenant: &TenantId, mut env: Envelope) -> Envelope {
+    env.tenant = tenant.clone();
+    let mut tx = ctx.db().tenant(tenant).begin().await.unwrap();
     ctx.outbox.publish(&mut tx, &env).await.unwrap();
     tx.commit().await.unwrap();
     ctx.outbox.wake();
