@@ -4,7 +4,7 @@
 //!
 //! - `app` ([`fanout`]): the only client of other services (parallel calls
 //!   with the caller's token through discovery, with a breaker per
-//!   instance and a per-call timeout, and a short cache per service and
+//!   instance and a per-call timeout, and a short cache per service, tenant and
 //!   role).
 //! - [`domain`]: modules per role, the upstream services and the
 //!   composition of figures.

@@ -1,7 +1,9 @@
 //! The worker's four consumers. Each applies an event exactly once: its
 //! effect (a mail row, an audit row, notification rows, delivery rows) is
 //! written in the transaction that records the event as processed for that
-//! queue ([`inbox::begin`]), so a redelivered event changes nothing. The
+//! queue ([`inbox::begin_in`]), so a redelivered event changes nothing. Every
+//! consumer acts in the event's tenant (`env.tenant`): its rows are that
+//! tenant's, and a tenant's webhooks match only that tenant's events. The
 //! slow, failure-prone side effects (SMTP, HTTP) are not done here but by
 //! the sender loops, which read those rows; a consumer only wakes them.
 //!
@@ -118,11 +120,13 @@ async fn email(s: &Shared, env: &Envelope) -> Result<(), HandlerError> {
     let Some(draft) = mail::draft(&event).map_err(HandlerError::Permanent)? else {
         return Ok(());
     };
-    let Some(mut tx) = inbox::begin(&s.db, EMAIL_QUEUE, &env.id).await? else {
+    let Some(mut tx) = inbox::begin_in(&s.db.tenant(&env.tenant), EMAIL_QUEUE, &env.id).await?
+    else {
         return Ok(());
     };
     store::mail::insert(
         &mut *tx,
+        &env.tenant,
         &ids::new_id(),
         &env.id,
         &draft,
@@ -138,10 +142,18 @@ async fn audit(s: &Shared, env: &Envelope) -> Result<(), HandlerError> {
     // Unknown types and versions are recorded too, without a target.
     let event = Event::parse(env)?;
     let record = audit::record(env, &event);
-    let Some(mut tx) = inbox::begin(&s.db, AUDIT_QUEUE, &env.id).await? else {
+    let Some(mut tx) = inbox::begin_in(&s.db.tenant(&env.tenant), AUDIT_QUEUE, &env.id).await?
+    else {
         return Ok(());
     };
-    store::audit::insert(&mut *tx, &ids::new_id(), &record, &clock::now_text()).await?;
+    store::audit::insert(
+        &mut *tx,
+        &env.tenant,
+        &ids::new_id(),
+        &record,
+        &clock::now_text(),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -152,12 +164,15 @@ async fn notifications(s: &Shared, env: &Envelope) -> Result<(), HandlerError> {
     if drafts.is_empty() {
         return Ok(());
     }
-    let Some(mut tx) = inbox::begin(&s.db, NOTIFICATION_QUEUE, &env.id).await? else {
+    let Some(mut tx) =
+        inbox::begin_in(&s.db.tenant(&env.tenant), NOTIFICATION_QUEUE, &env.id).await?
+    else {
         return Ok(());
     };
     let now = clock::now_text();
     for d in &drafts {
-        store::notifications::insert(&mut *tx, &ids::new_id(), &env.id, d, &now).await?;
+        store::notifications::insert(&mut *tx, &env.tenant, &ids::new_id(), &env.id, d, &now)
+            .await?;
     }
     tx.commit().await?;
     Ok(())
@@ -172,24 +187,30 @@ async fn webhooks(s: &Shared, env: &Envelope) -> Result<(), HandlerError> {
             .map(|(id, _)| id)
             .collect()
     };
-    if wanted(store::webhooks::live_patterns(s.db.pool()).await?).is_empty() {
+    let probe = {
+        let mut tx = s.db.tenant(&env.tenant).read().await?;
+        store::webhooks::live_patterns(&mut *tx, &env.tenant).await?
+    };
+    if wanted(probe).is_empty() {
         return Ok(());
     }
     // The exact bytes every attempt will POST (and sign).
     let body = serde_json::to_string(env)
         .map_err(|e| HandlerError::Permanent(format!("envelope does not serialise: {e}")))?;
-    let Some(mut tx) = inbox::begin(&s.db, EVENTS_QUEUE, &env.id).await? else {
+    let Some(mut tx) = inbox::begin_in(&s.db.tenant(&env.tenant), EVENTS_QUEUE, &env.id).await?
+    else {
         return Ok(());
     };
     // Matched again inside the transaction: a webhook deleted meanwhile
     // gets nothing.
-    let hooks = wanted(store::webhooks::live_patterns(&mut *tx).await?);
+    let hooks = wanted(store::webhooks::live_patterns(&mut *tx, &env.tenant).await?);
     let now = clock::now_text();
     for hook in &hooks {
         let id = ids::new_id();
         store::webhooks::insert_delivery(
             &mut *tx,
             &store::webhooks::NewDelivery {
+                tenant: &env.tenant,
                 id: &id,
                 webhook_id: hook,
                 event_id: &env.id,

@@ -79,7 +79,10 @@ async fn dashboard(
     State(st): State<AppState>,
     who: Forwarded,
 ) -> ApiResult<Json<Success<Dashboard>>> {
-    let known = st.fanout.figures(who.caller.role, &who.token).await;
+    let known = st
+        .fanout
+        .figures(&who.caller.tenant, who.caller.role, &who.token)
+        .await;
     let c = &who.caller;
     Ok(Json(Success::new(Dashboard {
         welcome: format!("Welcome, {}", c.email),
@@ -105,7 +108,10 @@ async fn stats(
     State(st): State<AppState>,
     who: Forwarded,
 ) -> ApiResult<Json<Success<StatsAnswer>>> {
-    let known = st.fanout.figures(who.caller.role, &who.token).await;
+    let known = st
+        .fanout
+        .figures(&who.caller.tenant, who.caller.role, &who.token)
+        .await;
     Ok(Json(Success::new(StatsAnswer {
         stats: known.stats(),
         degraded: degraded(&known),

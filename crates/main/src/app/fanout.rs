@@ -2,7 +2,8 @@
 //! `/summary` endpoints, called in parallel with the caller's bearer
 //! token through the platform's [`ServiceClient`] (discovery, round-robin,
 //! a breaker per instance, a per-call timeout), behind a short cache keyed
-//! by service and role.
+//! by service, tenant and role. The caller's token carries their tenant,
+//! so each service answers the caller's tenant's figures.
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
@@ -12,6 +13,7 @@ use marimo_platform::{
     discovery::Discovery,
     http::edge::EdgeKey,
     resilience::BreakerConfig,
+    tenant::TenantId,
 };
 use serde_json::Value;
 
@@ -29,10 +31,11 @@ fn summary_path(u: Upstream) -> &'static str {
 
 pub struct Fanout {
     clients: HashMap<Upstream, ServiceClient>,
-    /// Summaries depend on the caller only through their role, so they
-    /// are shared per (service, role) for a few seconds; concurrent misses
-    /// of one key wait for a single upstream call.
-    cache: moka::future::Cache<(Upstream, Role), Answer>,
+    /// Summaries depend on the caller only through their tenant and role,
+    /// so they are shared per (service, tenant, role) for a few seconds;
+    /// concurrent misses of one key wait for a single upstream call. The
+    /// tenant is in the key so one business never sees another's figures.
+    cache: moka::future::Cache<(Upstream, TenantId, Role), Answer>,
 }
 
 impl Fanout {
@@ -54,28 +57,41 @@ impl Fanout {
             clients.insert(u, client);
         }
         let cache = moka::future::Cache::builder()
-            .max_capacity(64)
+            .max_capacity(4096)
             .time_to_live(ttl)
             .build();
         Ok(Self { clients, cache })
     }
 
-    /// What the services' summaries say for a caller of `role`: every
-    /// upstream asked in parallel with the caller's `token`.
-    pub async fn figures(&self, role: Role, token: &str) -> Known {
-        Known::from_answers(&self.summaries(role, token).await)
+    /// What the services' summaries say for a caller of `role` in
+    /// `tenant`: every upstream asked in parallel with the caller's `token`
+    /// (which names the same tenant).
+    pub async fn figures(&self, tenant: &TenantId, role: Role, token: &str) -> Known {
+        Known::from_answers(&self.summaries(tenant, role, token).await)
     }
 
     /// Every upstream's answer, fetched in parallel.
-    pub async fn summaries(&self, role: Role, token: &str) -> HashMap<Upstream, Answer> {
-        let calls = Upstream::ALL.map(|u| async move { (u, self.summary(u, role, token).await) });
+    pub async fn summaries(
+        &self,
+        tenant: &TenantId,
+        role: Role,
+        token: &str,
+    ) -> HashMap<Upstream, Answer> {
+        let calls =
+            Upstream::ALL.map(|u| async move { (u, self.summary(u, tenant, role, token).await) });
         futures_util::future::join_all(calls)
             .await
             .into_iter()
             .collect()
     }
 
-    async fn summary(&self, upstream: Upstream, role: Role, token: &str) -> Answer {
+    async fn summary(
+        &self,
+        upstream: Upstream,
+        tenant: &TenantId,
+        role: Role,
+        token: &str,
+    ) -> Answer {
         let fetch = async {
             match self.call(upstream, token).await {
                 // A 401 concerns this caller's token, not their role: never
@@ -84,7 +100,11 @@ impl Fanout {
                 Call::Answer(a) => Ok(a),
             }
         };
-        match self.cache.try_get_with((upstream, role), fetch).await {
+        match self
+            .cache
+            .try_get_with((upstream, tenant.clone(), role), fetch)
+            .await
+        {
             Ok(answer) => answer,
             Err(uncached) => (*uncached).clone(),
         }

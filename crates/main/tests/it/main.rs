@@ -5,3 +5,4 @@
 mod dashboard;
 mod db_metrics;
 mod openapi;
+mod tenancy;

@@ -7,7 +7,8 @@
 //! - `POST /api/v1/notifications/{id}/read`, `POST /api/v1/notifications/read-all`.
 //! - `/api/v1/notifications/webhooks...` (admin): see [`webhooks`].
 //! - `GET  /api/v1/worker/summary` (admin): backlog and failure counts.
-//! - `GET  /api/v1/worker/dead-letters` (admin): every queue with its number
+//! - `GET  /api/v1/worker/dead-letters` (operators: admins of the default
+//!   tenant, see `operator`): every queue with its number
 //!   of dead letters; `GET /api/v1/worker/dead-letters/{queue}`: its dead
 //!   letters (event, reason, error, first failure, attempts);
 //!   `POST /api/v1/worker/dead-letters/{queue}/replay` (`{"ids": [...]}` or
@@ -103,7 +104,7 @@ fn text_filter(v: Option<String>) -> String {
 )]
 async fn audit_log(
     State(st): State<AppState>,
-    _: Authorized<Admins>,
+    caller: Authorized<Admins>,
     Query(page): Query<Page>,
     Query(q): Query<AuditQuery>,
 ) -> ApiResult<Json<AuditPage>> {
@@ -131,7 +132,7 @@ async fn audit_log(
         until: range.end_text().unwrap_or_default(),
     };
     let (entries, total) =
-        store::audit::list(st.db.pool(), &filter, i64::from(limit), offset).await?;
+        store::audit::list(&st.db, &caller.tenant, &filter, i64::from(limit), offset).await?;
     Ok(Json(AuditPage {
         success: true,
         entries: entries.iter().map(views::audit_entry).collect(),
@@ -163,7 +164,8 @@ async fn notifications(
 ) -> ApiResult<Json<NotificationPage>> {
     let (page, limit, offset) = page.resolve()?;
     let listing = store::notifications::list(
-        st.db.pool(),
+        &st.db,
+        &caller.tenant,
         &caller.user_id,
         caller.role.as_str(),
         q.unread_only,
@@ -201,7 +203,8 @@ async fn read_one(
         return Err(not_found());
     }
     let found = store::notifications::mark_read(
-        st.db.pool(),
+        &st.db,
+        &caller.tenant,
         &id,
         &caller.user_id,
         caller.role.as_str(),
@@ -229,6 +232,7 @@ async fn read_one(
 async fn read_all(State(st): State<AppState>, caller: Caller) -> ApiResult<Json<MarkedAllRead>> {
     let marked = store::notifications::mark_all_read(
         &st.db,
+        &caller.tenant,
         &caller.user_id,
         caller.role.as_str(),
         &clock::now_text(),
@@ -249,16 +253,32 @@ async fn read_all(State(st): State<AppState>, caller: Caller) -> ApiResult<Json<
 )]
 async fn summary(
     State(st): State<AppState>,
-    _: Authorized<Admins>,
+    caller: Authorized<Admins>,
 ) -> ApiResult<Json<SummaryAnswer>> {
-    let s = store::summary::summary(st.db.pool()).await?;
+    let s = store::summary::summary(&st.db, &caller.tenant).await?;
     Ok(Json(SummaryAnswer {
         success: true,
         summary: views::summary(&s),
     }))
 }
 
-/// Every queue with the number of dead letters it holds. Admins only.
+/// Dead letters are operator-level: only admins of the default tenant
+/// (the installation's first business, whose admins run it) may see and
+/// replay them. The bus's dead letters are a system table of every
+/// tenant's events (one queue per consuming service, not per tenant), and
+/// a replay re-runs another service's consumer: operating the
+/// installation, not a business. Any other tenant's admin gets 403.
+fn operator(caller: &Authorized<Admins>) -> Result<(), ApiError> {
+    if caller.tenant.is_default() {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            "dead letters are operated by the default tenant's admins",
+        ))
+    }
+}
+
+/// Every queue with the number of dead letters it holds. Operators only.
 #[utoipa::path(
     get,
     path = "/api/v1/worker/dead-letters",
@@ -267,8 +287,9 @@ async fn summary(
 )]
 async fn dead_letter_queues(
     State(st): State<AppState>,
-    _: Authorized<Admins>,
+    caller: Authorized<Admins>,
 ) -> ApiResult<Json<QueuesAnswer>> {
+    operator(&caller)?;
     let queues = st.dead_letters.queues().await?;
     Ok(Json(QueuesAnswer {
         success: true,
@@ -291,9 +312,10 @@ async fn dead_letter_queues(
 )]
 async fn dead_letters(
     State(st): State<AppState>,
-    _: Authorized<Admins>,
+    caller: Authorized<Admins>,
     Path(queue): Path<String>,
 ) -> ApiResult<Json<DeadLettersAnswer>> {
+    operator(&caller)?;
     let letters = st.dead_letters.list(&queue).await?;
     Ok(Json(DeadLettersAnswer {
         success: true,
@@ -327,10 +349,11 @@ struct ReplayRequest {
 )]
 async fn replay_dead_letters(
     State(st): State<AppState>,
-    _: Authorized<Admins>,
+    caller: Authorized<Admins>,
     Path(queue): Path<String>,
     OptionalJson(req): OptionalJson<ReplayRequest>,
 ) -> ApiResult<Json<ReplayedAnswer>> {
+    operator(&caller)?;
     if req.ids.as_ref().is_some_and(Vec::is_empty) {
         return Err(ApiError::validation("ids must name at least one event")
             .with_details(serde_json::json!({"field": "ids"})));

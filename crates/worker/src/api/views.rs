@@ -299,6 +299,10 @@ pub(crate) fn queue_depth(q: &QueueDepth) -> QueueDepthView {
 /// An event a consumer gave up on.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct DeadLetterView {
+    /// The tenant the event belongs to (dead letters are shown to
+    /// operators across tenants); `default` for events from before
+    /// tenancy.
+    pub tenant: String,
     pub event_id: String,
     pub event_type: String,
     /// Why it was given up on: `permanent` (it can never succeed),
@@ -319,6 +323,12 @@ pub(crate) struct DeadLetterView {
 
 pub(crate) fn dead_letter(d: &DeadLetter) -> DeadLetterView {
     DeadLetterView {
+        tenant: d
+            .envelope
+            .get("tenant")
+            .and_then(Value::as_str)
+            .unwrap_or(marimo_platform::tenant::TenantId::DEFAULT)
+            .to_owned(),
         event_id: d.event_id.clone(),
         event_type: d.event_type.clone(),
         reason: d.reason.clone(),

@@ -62,7 +62,8 @@ pub async fn create(
     )
     .map_err(WorkerError::from)?;
     let hook = store::webhooks::insert(
-        st.db.pool(),
+        &st.db,
+        &caller.tenant,
         &ids::new_id(),
         &new,
         &caller.user_id,
@@ -89,9 +90,9 @@ pub async fn create(
 )]
 pub async fn list(
     State(st): State<AppState>,
-    _: Authorized<Admins>,
+    caller: Authorized<Admins>,
 ) -> ApiResult<Json<WebhookList>> {
-    let hooks = store::webhooks::list(st.db.pool()).await?;
+    let hooks = store::webhooks::list(&st.db, &caller.tenant).await?;
     Ok(Json(WebhookList {
         success: true,
         webhooks: hooks.iter().map(views::webhook).collect(),
@@ -118,7 +119,7 @@ pub async fn remove(
     if !ids::is_uuid(&id) {
         return Err(no_such_webhook());
     }
-    if !store::webhooks::delete(&st.db, &id, &clock::now_text()).await? {
+    if !store::webhooks::delete(&st.db, &caller.tenant, &id, &clock::now_text()).await? {
         return Err(no_such_webhook());
     }
     tracing::info!(webhook = %id, by = %caller.user_id, "webhook deleted");
@@ -135,16 +136,19 @@ pub async fn remove(
 )]
 pub async fn deliveries(
     State(st): State<AppState>,
-    _: Authorized<Admins>,
+    caller: Authorized<Admins>,
     Path(id): Path<String>,
     Query(page): Query<Page>,
 ) -> ApiResult<Json<DeliveryPage>> {
     let (page, limit, offset) = page.resolve()?;
-    if !ids::is_uuid(&id) || !store::webhooks::exists(st.db.pool(), &id).await? {
+    if !ids::is_uuid(&id) {
         return Err(no_such_webhook());
     }
+    // Another tenant's webhook answers like a missing one.
     let (deliveries, total) =
-        store::webhooks::deliveries(st.db.pool(), &id, i64::from(limit), offset).await?;
+        store::webhooks::deliveries(&st.db, &caller.tenant, &id, i64::from(limit), offset)
+            .await?
+            .ok_or_else(no_such_webhook)?;
     Ok(Json(DeliveryPage {
         success: true,
         deliveries: deliveries.iter().map(views::delivery).collect(),

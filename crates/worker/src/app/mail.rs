@@ -143,7 +143,7 @@ impl MailSender {
 
     async fn drain(&self, shutdown: &CancellationToken) -> Result<(), sqlx::Error> {
         loop {
-            let due = store::mail::due(self.db.pool(), &clock::now_text(), BATCH).await?;
+            let due = store::mail::due(&self.db, &clock::now_text(), BATCH).await?;
             let full = due.len() as i64 == BATCH;
             for m in due {
                 if shutdown.is_cancelled() {
@@ -158,9 +158,10 @@ impl MailSender {
     }
 
     async fn attempt(&self, m: DueMail) -> Result<(), sqlx::Error> {
-        let pool = self.db.pool();
+        // The row is acted on in its own tenant.
+        let (db, t) = (&self.db, &m.tenant);
         let lease_until = super::time_after(self.tuning.mail_lease);
-        if !store::mail::claim(pool, &m.row.id, &m.next_attempt_at, &lease_until).await? {
+        if !store::mail::claim(db, t, &m.row.id, &m.next_attempt_at, &lease_until).await? {
             return Ok(()); // another replica has it
         }
         let attempts = u32::try_from(m.attempts + 1).unwrap_or(u32::MAX);
@@ -173,7 +174,7 @@ impl MailSender {
         };
         let status = match result {
             Ok(()) => {
-                store::mail::mark_sent(pool, &m.row.id, &clock::now_text()).await?;
+                store::mail::mark_sent(db, t, &m.row.id, &clock::now_text()).await?;
                 tracing::info!(mail = %m.row.id, event = %m.row.event_id, attempts, "mail sent");
                 "sent"
             }
@@ -186,12 +187,12 @@ impl MailSender {
                 match retry {
                     Retry::After(delay) => {
                         let next = super::time_after(delay);
-                        store::mail::mark_retry(pool, &m.row.id, &next, &e.message).await?;
+                        store::mail::mark_retry(db, t, &m.row.id, &next, &e.message).await?;
                         tracing::warn!(mail = %m.row.id, attempts, error = %e.message, retry_at = %next, "mail not sent, will retry");
                         "retry"
                     }
                     Retry::GiveUp => {
-                        store::mail::mark_failed(pool, &m.row.id, &e.message).await?;
+                        store::mail::mark_failed(db, t, &m.row.id, &e.message).await?;
                         tracing::error!(mail = %m.row.id, attempts, error = %e.message, "mail failed for good");
                         "failed"
                     }

@@ -301,7 +301,7 @@ impl WebhookSender {
             if shutdown.is_cancelled() {
                 return Ok(());
             }
-            let due = store::webhooks::due(self.db.pool(), &clock::now_text(), BATCH).await?;
+            let due = store::webhooks::due(&self.db, &clock::now_text(), BATCH).await?;
             let full = due.len() as i64 == BATCH;
             // One slow receiver must not hold up the others' deliveries.
             let mut running = JoinSet::new();
@@ -324,10 +324,12 @@ impl WebhookSender {
 
     async fn attempt(&self, d: DueDelivery) -> Result<(), sqlx::Error> {
         if d.webhook_deleted {
-            return store::webhooks::cancel(self.db.pool(), &d.id).await;
+            return store::webhooks::cancel(&self.db, &d.tenant, &d.id).await;
         }
         let lease_until = super::time_after(self.tuning.webhook_lease);
-        if !store::webhooks::claim(self.db.pool(), &d.id, &d.next_attempt_at, &lease_until).await? {
+        if !store::webhooks::claim(&self.db, &d.tenant, &d.id, &d.next_attempt_at, &lease_until)
+            .await?
+        {
             return Ok(()); // another replica has it
         }
         let attempt = d.attempts + 1;
@@ -358,6 +360,7 @@ impl WebhookSender {
         store::webhooks::record_attempt(
             &self.db,
             &AttemptRecord {
+                tenant: &d.tenant,
                 id: &ids::new_id(),
                 delivery_id: &d.id,
                 attempt,
@@ -393,6 +396,7 @@ mod tests {
 
     fn delivery(url: &str) -> DueDelivery {
         DueDelivery {
+            tenant: Default::default(),
             id: "d-1".into(),
             url: url.into(),
             secret: "0123456789abcdef".into(),

@@ -1,7 +1,9 @@
 //! `audit_log`: insert-only (the database refuses updates and deletes).
 
-use marimo_platform::db::DbPool;
-use marimo_platform::db::Exec;
+use marimo_platform::{
+    db::{Db, Exec},
+    tenant::TenantId,
+};
 use sqlx::{Row, any::AnyRow};
 
 use crate::domain::audit::AuditRecord;
@@ -9,15 +11,16 @@ use crate::domain::audit::AuditRecord;
 /// Appends the event's row; `false` if the event was already recorded.
 pub async fn insert<'e>(
     ex: impl Exec<'e>,
+    tenant: &TenantId,
     id: &str,
     r: &AuditRecord,
     now: &str,
 ) -> Result<bool, sqlx::Error> {
     let res = sqlx::query(
         "INSERT INTO audit_log
-            (id, event_id, occurred_at, recorded_at, source, actor, action, target, client_ip, request_id, details)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-         ON CONFLICT (event_id) DO NOTHING",
+            (id, event_id, occurred_at, recorded_at, source, actor, action, target, client_ip, request_id, details, tenant_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+         ON CONFLICT (tenant_id, event_id) DO NOTHING",
     )
     .bind(id)
     .bind(&r.event_id)
@@ -30,6 +33,7 @@ pub async fn insert<'e>(
     .bind(r.client_ip.as_deref())
     .bind(r.request_id.as_deref())
     .bind(&r.details)
+    .bind(tenant.as_str())
     .execute(ex)
     .await?;
     Ok(res.rows_affected() == 1)
@@ -50,10 +54,12 @@ pub struct Filter {
     pub until: String,
 }
 
-/// The filter as SQL: `$1`..`$6` are the [`Filter`] fields in order.
+/// The filter as SQL: `$1`..`$6` are the [`Filter`] fields in order, `$7`
+/// the tenant.
 macro_rules! filter_sql {
     () => {
-        " WHERE ($1 = '' OR actor = $1)
+        " WHERE tenant_id = $7
+            AND ($1 = '' OR actor = $1)
             AND ($2 = '' OR action = $2 OR action LIKE $3 ESCAPE '\\')
             AND ($4 = '' OR target = $4)
             AND ($5 = '' OR occurred_at >= $5)
@@ -94,13 +100,16 @@ fn entry(r: &AnyRow) -> Result<Entry, sqlx::Error> {
     })
 }
 
-/// A page of matching entries, newest first, and the number of matches.
+/// A page of the tenant's matching entries, newest first, and the number
+/// of matches.
 pub async fn list(
-    pool: &DbPool,
+    db: &Db,
+    tenant: &TenantId,
     f: &Filter,
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<Entry>, i64), sqlx::Error> {
+    let mut tx = db.tenant(tenant).snapshot().await?;
     let total: i64 = sqlx::query_scalar(concat!("SELECT COUNT(*) FROM audit_log", filter_sql!()))
         .bind(&f.actor)
         .bind(&f.action)
@@ -108,14 +117,15 @@ pub async fn list(
         .bind(&f.target)
         .bind(&f.from)
         .bind(&f.until)
-        .fetch_one(pool)
+        .bind(tenant.as_str())
+        .fetch_one(&mut *tx)
         .await?;
     let rows = sqlx::query(concat!(
         "SELECT id, event_id, occurred_at, recorded_at, source, actor, action, target,
                 client_ip, request_id, details
          FROM audit_log",
         filter_sql!(),
-        "ORDER BY occurred_at DESC, id DESC LIMIT $7 OFFSET $8"
+        "ORDER BY occurred_at DESC, id DESC LIMIT $8 OFFSET $9"
     ))
     .bind(&f.actor)
     .bind(&f.action)
@@ -123,9 +133,10 @@ pub async fn list(
     .bind(&f.target)
     .bind(&f.from)
     .bind(&f.until)
+    .bind(tenant.as_str())
     .bind(limit)
     .bind(offset)
-    .fetch_all(pool)
+    .fetch_all(&mut *tx)
     .await?;
     let entries = rows.iter().map(entry).collect::<Result<_, _>>()?;
     Ok((entries, total))

@@ -1,7 +1,9 @@
 //! `outgoing_mail`: the mails to send and their retry state.
 
-use marimo_platform::db::DbPool;
-use marimo_platform::db::Exec;
+use marimo_platform::{
+    db::{Db, Exec},
+    tenant::TenantId,
+};
 use sqlx::Row;
 
 use crate::domain::mail::{MailDraft, MailRow};
@@ -10,6 +12,7 @@ use crate::domain::mail::{MailDraft, MailRow};
 /// unique event id backs the inbox's once-only rule).
 pub async fn insert<'e>(
     ex: impl Exec<'e>,
+    tenant: &TenantId,
     id: &str,
     event_id: &str,
     draft: &MailDraft,
@@ -17,9 +20,9 @@ pub async fn insert<'e>(
 ) -> Result<bool, sqlx::Error> {
     let res = sqlx::query(
         "INSERT INTO outgoing_mail
-            (id, event_id, template, to_address, subject, body, status, attempts, next_attempt_at, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7)
-         ON CONFLICT (event_id) DO NOTHING",
+            (id, event_id, template, to_address, subject, body, status, attempts, next_attempt_at, created_at, tenant_id)
+         VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7, $8)
+         ON CONFLICT (tenant_id, event_id) DO NOTHING",
     )
     .bind(id)
     .bind(event_id)
@@ -28,6 +31,7 @@ pub async fn insert<'e>(
     .bind(&draft.subject)
     .bind(&draft.body)
     .bind(now)
+    .bind(tenant.as_str())
     .execute(ex)
     .await?;
     Ok(res.rows_affected() == 1)
@@ -36,14 +40,18 @@ pub async fn insert<'e>(
 /// A pending mail whose time has come, as read before claiming it.
 #[derive(Debug, Clone)]
 pub struct DueMail {
+    /// The mail's tenant: the sender acts on the row in it.
+    pub tenant: TenantId,
     pub row: MailRow,
     pub attempts: i64,
     pub next_attempt_at: String,
 }
 
-pub async fn due(pool: &DbPool, now: &str, limit: i64) -> Result<Vec<DueMail>, sqlx::Error> {
+/// Due mails of every tenant (the sender loop is a system job).
+pub async fn due(db: &Db, now: &str, limit: i64) -> Result<Vec<DueMail>, sqlx::Error> {
+    let mut tx = db.all_tenants().read().await?;
     let rows = sqlx::query(
-        "SELECT id, event_id, to_address, subject, body, created_at, attempts, next_attempt_at
+        "SELECT tenant_id, id, event_id, to_address, subject, body, created_at, attempts, next_attempt_at
          FROM outgoing_mail
          WHERE status = 'pending' AND next_attempt_at <= $1
          ORDER BY next_attempt_at, id
@@ -51,11 +59,13 @@ pub async fn due(pool: &DbPool, now: &str, limit: i64) -> Result<Vec<DueMail>, s
     )
     .bind(now)
     .bind(limit)
-    .fetch_all(pool)
+    .fetch_all(&mut *tx)
     .await?;
     rows.iter()
         .map(|r| {
+            let tenant: String = r.try_get("tenant_id")?;
             Ok(DueMail {
+                tenant: TenantId::parse(&tenant).map_err(|e| sqlx::Error::Decode(e.into()))?,
                 row: MailRow {
                     id: r.try_get("id")?,
                     event_id: r.try_get("event_id")?,
@@ -73,51 +83,84 @@ pub async fn due(pool: &DbPool, now: &str, limit: i64) -> Result<Vec<DueMail>, s
 
 /// See [`super::claim_sql`].
 pub async fn claim(
-    pool: &DbPool,
+    db: &Db,
+    tenant: &TenantId,
     id: &str,
     seen_next_attempt_at: &str,
     lease_until: &str,
 ) -> Result<bool, sqlx::Error> {
+    let mut tx = db.tenant(tenant).begin().await?;
     let res = sqlx::query(super::claim_sql!("outgoing_mail"))
         .bind(lease_until)
         .bind(id)
         .bind(seen_next_attempt_at)
-        .execute(pool)
+        .bind(tenant.as_str())
+        .execute(&mut *tx)
         .await?;
+    tx.commit().await?;
     Ok(res.rows_affected() == 1)
 }
 
-pub async fn mark_sent(pool: &DbPool, id: &str, now: &str) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE outgoing_mail SET status = 'sent', sent_at = $1, last_error = NULL WHERE id = $2",
+/// One statement on a mail row, in its tenant.
+async fn update(
+    db: &Db,
+    tenant: &TenantId,
+    sql: &'static str,
+    a: &str,
+    b: Option<&str>,
+    id: &str,
+) -> Result<(), sqlx::Error> {
+    let mut tx = db.tenant(tenant).begin().await?;
+    let q = sqlx::query(sql).bind(a);
+    let q = match b {
+        Some(b) => q.bind(b),
+        None => q,
+    };
+    q.bind(id).bind(tenant.as_str()).execute(&mut *tx).await?;
+    tx.commit().await
+}
+
+pub async fn mark_sent(db: &Db, t: &TenantId, id: &str, now: &str) -> Result<(), sqlx::Error> {
+    update(
+        db,
+        t,
+        "UPDATE outgoing_mail SET status = 'sent', sent_at = $1, last_error = NULL
+         WHERE id = $2 AND tenant_id = $3",
+        now,
+        None,
+        id,
     )
-    .bind(now)
-    .bind(id)
-    .execute(pool)
-    .await?;
-    Ok(())
+    .await
 }
 
 pub async fn mark_retry(
-    pool: &DbPool,
+    db: &Db,
+    t: &TenantId,
     id: &str,
     next_attempt_at: &str,
     error: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE outgoing_mail SET next_attempt_at = $1, last_error = $2 WHERE id = $3")
-        .bind(next_attempt_at)
-        .bind(error)
-        .bind(id)
-        .execute(pool)
-        .await?;
-    Ok(())
+    update(
+        db,
+        t,
+        "UPDATE outgoing_mail SET next_attempt_at = $1, last_error = $2
+         WHERE id = $3 AND tenant_id = $4",
+        next_attempt_at,
+        Some(error),
+        id,
+    )
+    .await
 }
 
-pub async fn mark_failed(pool: &DbPool, id: &str, error: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE outgoing_mail SET status = 'failed', last_error = $1 WHERE id = $2")
-        .bind(error)
-        .bind(id)
-        .execute(pool)
-        .await?;
-    Ok(())
+pub async fn mark_failed(db: &Db, t: &TenantId, id: &str, error: &str) -> Result<(), sqlx::Error> {
+    update(
+        db,
+        t,
+        "UPDATE outgoing_mail SET status = 'failed', last_error = $1
+         WHERE id = $2 AND tenant_id = $3",
+        error,
+        None,
+        id,
+    )
+    .await
 }

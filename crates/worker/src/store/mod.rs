@@ -16,7 +16,7 @@ pub mod webhooks;
 /// Claims a due row of a retry table by moving its `next_attempt_at` to the
 /// end of a lease and counting the attempt, only if nobody else did since
 /// it was read (`next_attempt_at` unchanged). Replicas racing for a row:
-/// exactly one gets `true`. A process that dies mid-attempt leaves the row
+/// exactly one gets `true`. `$4` is the row's tenant. A process that dies mid-attempt leaves the row
 /// pending, due again when the lease ends.
 macro_rules! claim_sql {
     ($table:literal) => {
@@ -24,7 +24,8 @@ macro_rules! claim_sql {
             "UPDATE ",
             $table,
             " SET attempts = attempts + 1, next_attempt_at = $1
-             WHERE id = $2 AND status = 'pending' AND next_attempt_at = $3"
+             WHERE id = $2 AND status = 'pending' AND next_attempt_at = $3
+               AND tenant_id = $4"
         )
     };
 }

@@ -1,6 +1,6 @@
 //! The counts behind `GET /api/worker/summary`.
 
-use marimo_platform::db::DbPool;
+use marimo_platform::{db::Db, tenant::TenantId};
 use sqlx::Row;
 
 #[derive(Debug, Clone)]
@@ -8,7 +8,9 @@ pub struct Summary {
     pub mail: MailCounts,
     pub webhook_deliveries: DeliveryCounts,
     pub audit_entries: i64,
-    /// Events a consumer gave up on (see the platform's dead_letters).
+    /// Events a consumer gave up on (see the platform's dead_letters), of
+    /// every tenant: operator-level, so counted for the default tenant
+    /// only (0 for any other).
     pub dead_letters: i64,
 }
 
@@ -26,19 +28,24 @@ pub struct DeliveryCounts {
     pub delivered: i64,
 }
 
-pub async fn summary(pool: &DbPool) -> Result<Summary, sqlx::Error> {
+/// The tenant's counts (`$1`); `$2` is 1 when the dead letters (a system
+/// table of every tenant) are counted.
+pub async fn summary(db: &Db, tenant: &TenantId) -> Result<Summary, sqlx::Error> {
+    let mut tx = db.tenant(tenant).snapshot().await?;
     let r = sqlx::query(
         "SELECT
-            (SELECT COUNT(*) FROM outgoing_mail WHERE status = 'pending') AS mail_pending,
-            (SELECT COUNT(*) FROM outgoing_mail WHERE status = 'failed') AS mail_failed,
-            (SELECT COUNT(*) FROM outgoing_mail WHERE status = 'sent') AS mail_sent,
-            (SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'pending') AS hook_pending,
-            (SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'failed') AS hook_failed,
-            (SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'delivered') AS hook_delivered,
-            (SELECT COUNT(*) FROM audit_log) AS audit_entries,
-            (SELECT COUNT(*) FROM dead_letters) AS dead_letters",
+            (SELECT COUNT(*) FROM outgoing_mail WHERE tenant_id = $1 AND status = 'pending') AS mail_pending,
+            (SELECT COUNT(*) FROM outgoing_mail WHERE tenant_id = $1 AND status = 'failed') AS mail_failed,
+            (SELECT COUNT(*) FROM outgoing_mail WHERE tenant_id = $1 AND status = 'sent') AS mail_sent,
+            (SELECT COUNT(*) FROM webhook_deliveries WHERE tenant_id = $1 AND status = 'pending') AS hook_pending,
+            (SELECT COUNT(*) FROM webhook_deliveries WHERE tenant_id = $1 AND status = 'failed') AS hook_failed,
+            (SELECT COUNT(*) FROM webhook_deliveries WHERE tenant_id = $1 AND status = 'delivered') AS hook_delivered,
+            (SELECT COUNT(*) FROM audit_log WHERE tenant_id = $1) AS audit_entries,
+            (SELECT COUNT(*) FROM dead_letters WHERE $2 = 1) AS dead_letters",
     )
-    .fetch_one(pool)
+    .bind(tenant.as_str())
+    .bind(i64::from(tenant.is_default()))
+    .fetch_one(&mut *tx)
     .await?;
     Ok(Summary {
         mail: MailCounts {

@@ -1,7 +1,9 @@
 //! `webhooks`, `webhook_deliveries`, `webhook_attempts`.
 
-use marimo_platform::db::DbPool;
-use marimo_platform::db::Exec;
+use marimo_platform::{
+    db::{Db, Exec},
+    tenant::TenantId,
+};
 use sqlx::{Row, any::AnyRow};
 
 use crate::domain::webhook::NewWebhook;
@@ -33,7 +35,8 @@ fn webhook(r: &AnyRow) -> Result<Webhook, sqlx::Error> {
 }
 
 pub async fn insert(
-    pool: &DbPool,
+    db: &Db,
+    tenant: &TenantId,
     id: &str,
     w: &NewWebhook,
     created_by: &str,
@@ -41,9 +44,10 @@ pub async fn insert(
 ) -> Result<Webhook, sqlx::Error> {
     let types =
         serde_json::to_string(&w.event_types).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let mut tx = db.tenant(tenant).begin().await?;
     sqlx::query(
-        "INSERT INTO webhooks (id, url, event_types, secret, created_by, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO webhooks (id, url, event_types, secret, created_by, created_at, tenant_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(id)
     .bind(&w.url)
@@ -51,8 +55,10 @@ pub async fn insert(
     .bind(&w.secret)
     .bind(created_by)
     .bind(now)
-    .execute(pool)
+    .bind(tenant.as_str())
+    .execute(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(Webhook {
         id: id.to_owned(),
         url: w.url.clone(),
@@ -62,62 +68,61 @@ pub async fn insert(
     })
 }
 
-/// Live (not deleted) webhooks, oldest first.
-pub async fn list(pool: &DbPool) -> Result<Vec<Webhook>, sqlx::Error> {
+/// The tenant's live (not deleted) webhooks, oldest first.
+pub async fn list(db: &Db, tenant: &TenantId) -> Result<Vec<Webhook>, sqlx::Error> {
+    let mut tx = db.tenant(tenant).read().await?;
     let rows = sqlx::query(
         "SELECT id, url, event_types, created_by, created_at FROM webhooks
-         WHERE deleted_at IS NULL ORDER BY created_at, id",
+         WHERE tenant_id = $1 AND deleted_at IS NULL ORDER BY created_at, id",
     )
-    .fetch_all(pool)
+    .bind(tenant.as_str())
+    .fetch_all(&mut *tx)
     .await?;
     rows.iter().map(webhook).collect()
 }
 
-pub async fn exists(pool: &DbPool, id: &str) -> Result<bool, sqlx::Error> {
-    let n: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM webhooks WHERE id = $1 AND deleted_at IS NULL")
-            .bind(id)
-            .fetch_one(pool)
-            .await?;
-    Ok(n > 0)
-}
-
 /// Deletes a live webhook and cancels its pending deliveries, in one
 /// transaction; `false` when there is no such live webhook.
-pub async fn delete(
-    db: &marimo_platform::db::Db,
-    id: &str,
-    now: &str,
-) -> Result<bool, sqlx::Error> {
-    let mut tx = db.begin().await?;
-    let n = sqlx::query("UPDATE webhooks SET deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL")
-        .bind(now)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+pub async fn delete(db: &Db, tenant: &TenantId, id: &str, now: &str) -> Result<bool, sqlx::Error> {
+    let mut tx = db.tenant(tenant).begin().await?;
+    let n = sqlx::query(
+        "UPDATE webhooks SET deleted_at = $1
+         WHERE tenant_id = $3 AND id = $2 AND deleted_at IS NULL",
+    )
+    .bind(now)
+    .bind(id)
+    .bind(tenant.as_str())
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
     if n == 0 {
         tx.rollback().await?;
         return Ok(false);
     }
     sqlx::query(
         "UPDATE webhook_deliveries SET status = 'cancelled', last_error = 'webhook deleted'
-         WHERE webhook_id = $1 AND status = 'pending'",
+         WHERE tenant_id = $2 AND webhook_id = $1 AND status = 'pending'",
     )
     .bind(id)
+    .bind(tenant.as_str())
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
     Ok(true)
 }
 
-/// `(id, patterns)` of every live webhook, for matching an event.
+/// `(id, patterns)` of every live webhook of the tenant, for matching an
+/// event of that tenant.
 pub async fn live_patterns<'e>(
     ex: impl Exec<'e>,
+    tenant: &TenantId,
 ) -> Result<Vec<(String, Vec<String>)>, sqlx::Error> {
-    let rows = sqlx::query("SELECT id, event_types FROM webhooks WHERE deleted_at IS NULL")
-        .fetch_all(ex)
-        .await?;
+    let rows = sqlx::query(
+        "SELECT id, event_types FROM webhooks WHERE tenant_id = $1 AND deleted_at IS NULL",
+    )
+    .bind(tenant.as_str())
+    .fetch_all(ex)
+    .await?;
     rows.iter()
         .map(|r| {
             let types: String = r.try_get("event_types")?;
@@ -127,6 +132,7 @@ pub async fn live_patterns<'e>(
 }
 
 pub struct NewDelivery<'a> {
+    pub tenant: &'a TenantId,
     pub id: &'a str,
     pub webhook_id: &'a str,
     pub event_id: &'a str,
@@ -141,9 +147,9 @@ pub async fn insert_delivery<'e>(
 ) -> Result<bool, sqlx::Error> {
     let res = sqlx::query(
         "INSERT INTO webhook_deliveries
-            (id, webhook_id, event_id, event_type, payload, status, attempts, next_attempt_at, created_at)
-         VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6)
-         ON CONFLICT (webhook_id, event_id) DO NOTHING",
+            (id, webhook_id, event_id, event_type, payload, status, attempts, next_attempt_at, created_at, tenant_id)
+         VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6, $7)
+         ON CONFLICT (tenant_id, webhook_id, event_id) DO NOTHING",
     )
     .bind(d.id)
     .bind(d.webhook_id)
@@ -151,6 +157,7 @@ pub async fn insert_delivery<'e>(
     .bind(d.event_type)
     .bind(d.payload)
     .bind(d.now)
+    .bind(d.tenant.as_str())
     .execute(ex)
     .await?;
     Ok(res.rows_affected() == 1)
@@ -159,6 +166,8 @@ pub async fn insert_delivery<'e>(
 /// A pending delivery whose time has come, with what sending it needs.
 #[derive(Debug, Clone)]
 pub struct DueDelivery {
+    /// The delivery's tenant: the sender acts on the row in it.
+    pub tenant: TenantId,
     pub id: String,
     pub url: String,
     pub secret: String,
@@ -169,22 +178,27 @@ pub struct DueDelivery {
     pub webhook_deleted: bool,
 }
 
-pub async fn due(pool: &DbPool, now: &str, limit: i64) -> Result<Vec<DueDelivery>, sqlx::Error> {
+/// Due deliveries of every tenant (the delivery loop is a system job).
+pub async fn due(db: &Db, now: &str, limit: i64) -> Result<Vec<DueDelivery>, sqlx::Error> {
+    let mut tx = db.all_tenants().read().await?;
     let rows = sqlx::query(
-        "SELECT d.id, w.url, w.secret, d.event_type, d.payload, d.attempts, d.next_attempt_at,
+        "SELECT d.tenant_id, d.id, w.url, w.secret, d.event_type, d.payload, d.attempts, d.next_attempt_at,
                 w.deleted_at AS webhook_deleted_at
-         FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
+         FROM webhook_deliveries d
+         JOIN webhooks w ON w.tenant_id = d.tenant_id AND w.id = d.webhook_id
          WHERE d.status = 'pending' AND d.next_attempt_at <= $1
          ORDER BY d.next_attempt_at, d.id
          LIMIT $2",
     )
     .bind(now)
     .bind(limit)
-    .fetch_all(pool)
+    .fetch_all(&mut *tx)
     .await?;
     rows.iter()
         .map(|r| {
+            let tenant: String = r.try_get("tenant_id")?;
             Ok(DueDelivery {
+                tenant: TenantId::parse(&tenant).map_err(|e| sqlx::Error::Decode(e.into()))?,
                 id: r.try_get("id")?,
                 url: r.try_get("url")?,
                 secret: r.try_get("secret")?,
@@ -202,35 +216,42 @@ pub async fn due(pool: &DbPool, now: &str, limit: i64) -> Result<Vec<DueDelivery
 
 /// Cancels a pending delivery whose webhook was deleted after it was
 /// queued (a consumer that matched the webhook just before the delete).
-pub async fn cancel(pool: &DbPool, id: &str) -> Result<(), sqlx::Error> {
+pub async fn cancel(db: &Db, tenant: &TenantId, id: &str) -> Result<(), sqlx::Error> {
+    let mut tx = db.tenant(tenant).begin().await?;
     sqlx::query(
         "UPDATE webhook_deliveries SET status = 'cancelled', last_error = 'webhook deleted'
-         WHERE id = $1 AND status = 'pending'",
+         WHERE tenant_id = $2 AND id = $1 AND status = 'pending'",
     )
     .bind(id)
-    .execute(pool)
+    .bind(tenant.as_str())
+    .execute(&mut *tx)
     .await?;
-    Ok(())
+    tx.commit().await
 }
 
 /// See [`super::claim_sql`].
 pub async fn claim(
-    pool: &DbPool,
+    db: &Db,
+    tenant: &TenantId,
     id: &str,
     seen_next_attempt_at: &str,
     lease_until: &str,
 ) -> Result<bool, sqlx::Error> {
+    let mut tx = db.tenant(tenant).begin().await?;
     let res = sqlx::query(super::claim_sql!("webhook_deliveries"))
         .bind(lease_until)
         .bind(id)
         .bind(seen_next_attempt_at)
-        .execute(pool)
+        .bind(tenant.as_str())
+        .execute(&mut *tx)
         .await?;
+    tx.commit().await?;
     Ok(res.rows_affected() == 1)
 }
 
 /// One attempt and its consequence for the delivery.
 pub struct AttemptRecord<'a> {
+    pub tenant: &'a TenantId,
     pub id: &'a str,
     pub delivery_id: &'a str,
     pub attempt: i64,
@@ -248,15 +269,13 @@ pub enum Outcome<'a> {
 }
 
 /// Logs the attempt and updates the delivery, in one transaction.
-pub async fn record_attempt(
-    db: &marimo_platform::db::Db,
-    a: &AttemptRecord<'_>,
-) -> Result<(), sqlx::Error> {
-    let mut tx = db.begin().await?;
+pub async fn record_attempt(db: &Db, a: &AttemptRecord<'_>) -> Result<(), sqlx::Error> {
+    let mut tx = db.tenant(a.tenant).begin().await?;
     sqlx::query(
-        "INSERT INTO webhook_attempts (id, delivery_id, attempt, at, status_code, error, duration_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)
-         ON CONFLICT (delivery_id, attempt) DO NOTHING",
+        "INSERT INTO webhook_attempts
+            (id, delivery_id, attempt, at, status_code, error, duration_ms, tenant_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (tenant_id, delivery_id, attempt) DO NOTHING",
     )
     .bind(a.id)
     .bind(a.delivery_id)
@@ -265,6 +284,7 @@ pub async fn record_attempt(
     .bind(a.status_code)
     .bind(a.error)
     .bind(a.duration_ms)
+    .bind(a.tenant.as_str())
     .execute(&mut *tx)
     .await?;
     let (status, delivered_at, next_attempt_at) = match &a.outcome {
@@ -277,7 +297,7 @@ pub async fn record_attempt(
          SET status = $1, delivered_at = COALESCE($2, delivered_at),
              next_attempt_at = COALESCE($3, next_attempt_at),
              last_status_code = $4, last_error = $5
-         WHERE id = $6",
+         WHERE tenant_id = $7 AND id = $6",
     )
     .bind(status)
     .bind(delivered_at)
@@ -285,6 +305,7 @@ pub async fn record_attempt(
     .bind(a.status_code)
     .bind(a.error)
     .bind(a.delivery_id)
+    .bind(a.tenant.as_str())
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -315,29 +336,45 @@ pub struct Delivery {
     pub attempts: Vec<Attempt>,
 }
 
-/// A page of a webhook's deliveries, newest first, each with its attempts,
-/// and the total number of deliveries.
+/// A page of the deliveries of the tenant's live webhook `webhook_id`,
+/// newest first, each with its attempts, and the total number of
+/// deliveries; `None` when the tenant has no such live webhook.
 pub async fn deliveries(
-    pool: &DbPool,
+    db: &Db,
+    tenant: &TenantId,
     webhook_id: &str,
     limit: i64,
     offset: i64,
-) -> Result<(Vec<Delivery>, i64), sqlx::Error> {
-    let total: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM webhook_deliveries WHERE webhook_id = $1")
-            .bind(webhook_id)
-            .fetch_one(pool)
-            .await?;
+) -> Result<Option<(Vec<Delivery>, i64)>, sqlx::Error> {
+    let mut tx = db.tenant(tenant).snapshot().await?;
+    let live: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM webhooks WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL",
+    )
+    .bind(tenant.as_str())
+    .bind(webhook_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    if live == 0 {
+        return Ok(None);
+    }
+    let total: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM webhook_deliveries WHERE tenant_id = $2 AND webhook_id = $1",
+    )
+    .bind(webhook_id)
+    .bind(tenant.as_str())
+    .fetch_one(&mut *tx)
+    .await?;
     let rows = sqlx::query(
         "SELECT id, event_id, event_type, status, attempts, next_attempt_at, last_status_code,
                 last_error, created_at, delivered_at
-         FROM webhook_deliveries WHERE webhook_id = $1
+         FROM webhook_deliveries WHERE tenant_id = $4 AND webhook_id = $1
          ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3",
     )
     .bind(webhook_id)
     .bind(limit)
     .bind(offset)
-    .fetch_all(pool)
+    .bind(tenant.as_str())
+    .fetch_all(&mut *tx)
     .await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in &rows {
@@ -362,14 +399,16 @@ pub async fn deliveries(
     let attempts = sqlx::query(
         "SELECT a.delivery_id, a.attempt, a.at, a.status_code, a.error, a.duration_ms
          FROM webhook_attempts a
-         JOIN (SELECT id FROM webhook_deliveries WHERE webhook_id = $1
+         JOIN (SELECT id FROM webhook_deliveries WHERE tenant_id = $4 AND webhook_id = $1
                ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3) p ON p.id = a.delivery_id
+         WHERE a.tenant_id = $4
          ORDER BY a.delivery_id, a.attempt",
     )
     .bind(webhook_id)
     .bind(limit)
     .bind(offset)
-    .fetch_all(pool)
+    .bind(tenant.as_str())
+    .fetch_all(&mut *tx)
     .await?;
     for a in &attempts {
         let delivery_id: String = a.try_get("delivery_id")?;
@@ -383,5 +422,5 @@ pub async fn deliveries(
             });
         }
     }
-    Ok((out, total))
+    Ok(Some((out, total)))
 }

@@ -10,4 +10,5 @@ mod notifications;
 mod openapi;
 mod smtp;
 mod support;
+mod tenancy;
 mod webhooks;
