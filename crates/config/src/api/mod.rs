@@ -1,6 +1,10 @@
 //! HTTP handlers under `/api/v1/config/...`: parse, authorize, call the
-//! domain rules, the use cases (`app`) or the store, respond (`views`). Reads are for any signed-in user,
-//! writes for admins. Every error is an [`ApiError`] in the one JSON
+//! domain rules, the use cases (`app`) or the store, respond (`views`).
+//! Reads are for any signed-in user, writes for the installation's
+//! operators (`Operators`: admins of the default tenant). Settings and
+//! reference data are the installation's, shared by every tenant, so an
+//! admin of another tenant may read but not change them
+//! (docs/TENANCY.md). Every error is an [`ApiError`] in the one JSON
 //! shape; no handler panics on any input.
 
 use axum::{
@@ -16,7 +20,7 @@ use marimo_platform::{
     ApiError, ApiResult,
     auth::{
         Authorized,
-        policy::{Admins, SignedIn},
+        policy::{Operators, SignedIn},
     },
     bus::Outbox,
     db::Db,
@@ -247,7 +251,7 @@ async fn show(
     Ok(with_etag(setting.version, Success::new(setting)))
 }
 
-/// Creates or replaces a setting (the original API's upsert). Admins only.
+/// Creates or replaces a setting (the original API's upsert). Operators only.
 #[utoipa::path(
     post,
     path = "/api/v1/config",
@@ -260,7 +264,7 @@ async fn show(
 )]
 async fn create(
     st: State<AppState>,
-    caller: Authorized<Admins>,
+    caller: Authorized<Operators>,
     headers: HeaderMap,
     body: Json<SettingBody>,
 ) -> ApiResult<Response> {
@@ -268,7 +272,7 @@ async fn create(
 }
 
 /// Creates or replaces a setting (the original API's spelling, with a
-/// slash). Admins only.
+/// slash). Operators only.
 #[utoipa::path(
     post,
     path = "/api/v1/config/",
@@ -281,7 +285,7 @@ async fn create(
 )]
 async fn create_slash(
     st: State<AppState>,
-    caller: Authorized<Admins>,
+    caller: Authorized<Operators>,
     headers: HeaderMap,
     body: Json<SettingBody>,
 ) -> ApiResult<Response> {
@@ -290,7 +294,7 @@ async fn create_slash(
 
 async fn create_setting(
     State(st): State<AppState>,
-    caller: Authorized<Admins>,
+    caller: Authorized<Operators>,
     headers: HeaderMap,
     Json(body): Json<SettingBody>,
 ) -> ApiResult<Response> {
@@ -302,7 +306,7 @@ async fn create_setting(
     Ok(written(setting, outcome))
 }
 
-/// Creates or replaces the setting `key`. Admins only.
+/// Creates or replaces the setting `key`. Operators only.
 #[utoipa::path(
     put,
     path = "/api/v1/config/{key}",
@@ -318,7 +322,7 @@ async fn create_setting(
 )]
 async fn replace(
     State(st): State<AppState>,
-    caller: Authorized<Admins>,
+    caller: Authorized<Operators>,
     Path(key): Path<String>,
     headers: HeaderMap,
     Json(body): Json<SettingBody>,
@@ -335,7 +339,7 @@ async fn replace(
     Ok(written(setting, outcome))
 }
 
-/// Deletes a setting. Admins only.
+/// Deletes a setting. Operators only.
 #[utoipa::path(
     delete,
     path = "/api/v1/config/{key}",
@@ -350,7 +354,7 @@ async fn replace(
 )]
 async fn remove(
     State(st): State<AppState>,
-    caller: Authorized<Admins>,
+    caller: Authorized<Operators>,
     Path(key): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Json<Done>> {
@@ -446,7 +450,7 @@ struct RefBody {
     rate: Option<Decimal>,
 }
 
-/// Creates or replaces a reference row. Admins only.
+/// Creates or replaces a reference row. Operators only.
 #[utoipa::path(
     post,
     path = "/api/v1/config/reference/{kind}",
@@ -456,7 +460,7 @@ struct RefBody {
 )]
 async fn upsert_reference(
     State(st): State<AppState>,
-    caller: Authorized<Admins>,
+    caller: Authorized<Operators>,
     Path(kind): Path<String>,
     Json(body): Json<RefBody>,
 ) -> ApiResult<Json<views::RefSaved>> {

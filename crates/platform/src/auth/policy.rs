@@ -25,9 +25,20 @@ pub trait Policy: Send + Sync + 'static {
     /// What the caller was refused, in the 403 message.
     const DENIED: &'static str = "your role does not allow this action";
 
+    /// Whether only callers of the default tenant, the installation's
+    /// operators, are admitted (docs/TENANCY.md): for what is shared by
+    /// every tenant of the installation.
+    const INSTALLATION: bool = false;
+
     /// True when `role` is admitted.
     fn admits(role: Role) -> bool {
         Self::ROLES.contains(&role)
+    }
+
+    /// True when `caller` is admitted: the role, and for an installation
+    /// policy the tenant.
+    fn admits_caller(caller: &Caller) -> bool {
+        Self::admits(caller.role) && (!Self::INSTALLATION || caller.tenant.is_default())
     }
 }
 
@@ -61,6 +72,19 @@ policies! {
     SignedIn = [Admin, Manager, Accountant, ShopManager, User];
 }
 
+/// Admins of the default tenant: the installation's operators. What every
+/// tenant shares (installation settings, the dead-letter queues of the
+/// bus) is theirs to change; an admin of any other tenant is refused.
+#[derive(Debug, Clone, Copy)]
+pub struct Operators;
+
+impl Policy for Operators {
+    const ROLES: &'static [Role] = &[Role::Admin];
+    const DENIED: &'static str =
+        "only the installation's administrators (of the default tenant) may do this";
+    const INSTALLATION: bool = true;
+}
+
 /// The signed-in caller, admitted by policy `P` (401 without a valid
 /// token, 403 when the role is not in `P`).
 #[derive(Debug, Clone)]
@@ -90,7 +114,7 @@ impl<P: Policy, S: Send + Sync> FromRequestParts<S> for Authorized<P> {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let caller = Caller::from_request_parts(parts, state).await?;
-        if P::admits(caller.role) {
+        if P::admits_caller(&caller) {
             Ok(Self(caller, PhantomData))
         } else {
             Err(ApiError::forbidden(P::DENIED))
@@ -102,7 +126,7 @@ impl Caller {
     /// True when policy `P` admits this caller: for answers that depend on
     /// who asks (a customer sees their own orders, staff see everyone's).
     pub fn may<P: Policy>(&self) -> bool {
-        P::admits(self.role)
+        P::admits_caller(self)
     }
 
     /// 403 unless policy `P` admits this caller.
@@ -153,5 +177,23 @@ mod tests {
         assert!(c.require_policy::<Bookkeepers>().is_ok());
         let err = c.require_policy::<Admins>().unwrap_err();
         assert_eq!(err.status, http::StatusCode::FORBIDDEN);
+    }
+
+    #[test]
+    fn operators_are_the_default_tenants_admins() {
+        let admin = |tenant: &str| Caller {
+            user_id: "u".into(),
+            email: "u@example.com".into(),
+            role: Role::Admin,
+            tenant: crate::tenant::TenantId::parse(tenant).unwrap(),
+        };
+        assert!(admin("default").may::<Operators>());
+        assert!(!admin("acme").may::<Operators>());
+        assert!(admin("acme").may::<Admins>());
+        let manager = Caller {
+            role: Role::Manager,
+            ..admin("default")
+        };
+        assert!(!manager.may::<Operators>());
     }
 }

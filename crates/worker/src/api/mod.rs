@@ -23,7 +23,10 @@ mod webhooks;
 use axum::extract::{Path, State};
 use marimo_platform::{
     ApiError, ApiResult, TimeRange,
-    auth::{Authorized, Caller, policy::Admins},
+    auth::{
+        Authorized, Caller,
+        policy::{Admins, Operators},
+    },
     clock,
     db::Db,
     http::{Json, OptionalJson, Page, Query},
@@ -262,21 +265,11 @@ async fn summary(
     }))
 }
 
-/// Dead letters are operator-level: only admins of the default tenant
-/// (the installation's first business, whose admins run it) may see and
-/// replay them. The bus's dead letters are a system table of every
-/// tenant's events (one queue per consuming service, not per tenant), and
-/// a replay re-runs another service's consumer: operating the
-/// installation, not a business. Any other tenant's admin gets 403.
-fn operator(caller: &Authorized<Admins>) -> Result<(), ApiError> {
-    if caller.tenant.is_default() {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden(
-            "dead letters are operated by the default tenant's admins",
-        ))
-    }
-}
+// Dead letters are operator-level (`Operators`: admins of the default
+// tenant, the installation's first business, whose admins run it). The
+// bus's dead letters are a system table of every tenant's events (one
+// queue per consuming service, not per tenant), and a replay re-runs
+// another service's consumer: operating the installation, not a business.
 
 /// Every queue with the number of dead letters it holds. Operators only.
 #[utoipa::path(
@@ -287,9 +280,8 @@ fn operator(caller: &Authorized<Admins>) -> Result<(), ApiError> {
 )]
 async fn dead_letter_queues(
     State(st): State<AppState>,
-    caller: Authorized<Admins>,
+    _: Authorized<Operators>,
 ) -> ApiResult<Json<QueuesAnswer>> {
-    operator(&caller)?;
     let queues = st.dead_letters.queues().await?;
     Ok(Json(QueuesAnswer {
         success: true,
@@ -312,10 +304,9 @@ async fn dead_letter_queues(
 )]
 async fn dead_letters(
     State(st): State<AppState>,
-    caller: Authorized<Admins>,
+    _: Authorized<Operators>,
     Path(queue): Path<String>,
 ) -> ApiResult<Json<DeadLettersAnswer>> {
-    operator(&caller)?;
     let letters = st.dead_letters.list(&queue).await?;
     Ok(Json(DeadLettersAnswer {
         success: true,
@@ -349,11 +340,10 @@ struct ReplayRequest {
 )]
 async fn replay_dead_letters(
     State(st): State<AppState>,
-    caller: Authorized<Admins>,
+    _: Authorized<Operators>,
     Path(queue): Path<String>,
     OptionalJson(req): OptionalJson<ReplayRequest>,
 ) -> ApiResult<Json<ReplayedAnswer>> {
-    operator(&caller)?;
     if req.ids.as_ref().is_some_and(Vec::is_empty) {
         return Err(ApiError::validation("ids must name at least one event")
             .with_details(serde_json::json!({"field": "ids"})));
