@@ -16,6 +16,7 @@ mod prometheus;
 mod replicas;
 mod security;
 mod support;
+mod tenancy;
 mod web_pages;
 mod web_ui;
 mod webdriver;
