@@ -9,7 +9,8 @@
 #
 # Usage: scripts/tenant-bench.sh [marimo binary] [seconds] [connections]
 #   env: PG=postgres://postgres@127.0.0.1:5432 (a role that may create
-#   databases), TENANTS="1 4 16"
+#   databases), TENANTS="1 4 16", PORT_BASE=38080 (the services listen
+#   on PORT_BASE..+7, away from a `marimo up` on the default 8080..8087)
 # Build first: cargo build --release (or pass target/debug/marimo).
 set -euo pipefail
 bin=${1:-target/release/marimo}
@@ -17,7 +18,8 @@ secs=${2:-10}
 conns=${3:-32}
 pg=${PG:-postgres://postgres@127.0.0.1:5432}
 tenants=${TENANTS:-1 4 16}
-gw=http://127.0.0.1:8080
+base=${PORT_BASE:-38080}
+gw=http://127.0.0.1:$base
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 1; }
 command -v jq >/dev/null || { echo "jq is not installed (apt-get install jq)" >&2; exit 1; }
 work=$(mktemp -d)
@@ -35,10 +37,14 @@ trap 'stop_system; rm -rf "$work"' EXIT
 run_system() { # database
   psql "$pg/postgres" -qc "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1" >/dev/null
   mkdir -p "$work/$1"
-  MARIMO_DATA_DIR=$work/$1 DATABASE_URL=$pg/$1 MARIMO_RATE_LIMITS=off LOG_LEVEL=error \
+  GATEWAY_PORT=$base USERS_PORT=$((base + 1)) CONFIG_PORT=$((base + 2)) \
+    ACCOUNTING_PORT=$((base + 3)) FACTORY_PORT=$((base + 4)) SHOP_PORT=$((base + 5)) \
+    MAIN_PORT=$((base + 6)) WORKER_PORT=$((base + 7)) \
+    MARIMO_DATA_DIR=$work/$1 DATABASE_URL=$pg/$1 MARIMO_RATE_LIMITS=off LOG_LEVEL=error \
     JWT_SECRET=bench-secret-bench-secret-bench-secret-0123 "$bin" up >"$work/$1.log" 2>&1 &
   pid=$!
   for _ in $(seq 1 600); do
+    kill -0 "$pid" 2>/dev/null || break
     curl -fs "$gw/ready" >/dev/null 2>&1 && return 0
     sleep 0.1
   done
@@ -50,7 +56,7 @@ run_system() { # database
 # Signs up tenant $1 and lists its product; prints "token product_id".
 tenant() {
   local token product
-  token=$(curl -fs "$gw/api/v1/users/signup" -H 'content-type: application/json' -d "{
+  token=$(curl -fsS "$gw/api/v1/users/signup" -H 'content-type: application/json' -d "{
       \"business_name\": \"Bench $1\", \"slug\": \"$1\", \"currency\": \"USD\",
       \"admin_name\": \"Bench\", \"email\": \"admin@$1.bench\", \"password\": \"Bench-Passw0rd\"}" |
     jq -r .access_token)
@@ -68,7 +74,7 @@ for n in $tenants; do
   {
     echo "local t = {}"
     for i in $(seq 1 "$n"); do
-      read -r token product < <(tenant "t$i")
+      read -r token product < <(tenant "bench-$i")
       echo "t[#t + 1] = {\"$token\", '{\"items\": [{\"product_id\": \"$product\", \"quantity\": 1}]}'}"
     done
     cat <<'LUA'
@@ -85,8 +91,9 @@ LUA
   echo "== $n tenant(s): orders (load before: $(cut -d' ' -f1 /proc/loadavg))"
   wrk -t"$(( conns < 2 ? 1 : 2 ))" -c"$conns" -d"${secs}s" --latency -s "$work/orders.lua" "$gw" |
     grep -E 'Requests/sec|^ +(50|90|99)%|Non-2xx|Socket errors'
-  stored=$(psql "$pg/$db" -tAc "SELECT tenant_id, count(*) FROM shop.orders GROUP BY 1 ORDER BY 1" 2>/dev/null | tr "\n" " " || true)
-  echo "orders stored per tenant: $stored"
+  stored=$(psql "$pg/$db" -tAc "SELECT count(*) || ' tenants, ' || sum(n) || ' orders, ' || min(n) || '..' || max(n) || ' per tenant'
+      FROM (SELECT tenant_id, count(*) AS n FROM shop.orders GROUP BY 1) per_tenant" 2>/dev/null || true)
+  echo "orders stored: $stored"
   stop_system
   psql "$pg/postgres" -qc "DROP DATABASE IF EXISTS $db" >/dev/null
 done
