@@ -9,7 +9,8 @@
 #
 # Usage: scripts/tenant-bench.sh [marimo binary] [seconds] [connections]
 #   env: PG=postgres://postgres@127.0.0.1:5432 (a role that may create
-#   databases), TENANTS="1 4 16", PORT_BASE=38080 (the services listen
+#   databases; the superuser bypasses the row policies, an ordinary role
+#   with CREATEDB is bound by them), TENANTS="1 4 16", PORT_BASE=38080 (the services listen
 #   on PORT_BASE..+7, away from a `marimo up` on the default 8080..8087)
 # Build first: cargo build --release (or pass target/debug/marimo).
 set -euo pipefail
@@ -91,7 +92,9 @@ LUA
   echo "== $n tenant(s): orders (load before: $(cut -d' ' -f1 /proc/loadavg))"
   wrk -t"$(( conns < 2 ? 1 : 2 ))" -c"$conns" -d"${secs}s" --latency -s "$work/orders.lua" "$gw" |
     grep -E 'Requests/sec|^ +(50|90|99)%|Non-2xx|Socket errors'
-  stored=$(psql "$pg/$db" -tAc "SELECT count(*) || ' tenants, ' || sum(n) || ' orders, ' || min(n) || '..' || max(n) || ' per tenant'
+  # '*' is the all-tenants setting the row policies admit (an ordinary
+  # role sees no business rows without it).
+  stored=$(psql "$pg/$db" -qtAc "SET marimo.tenant_id = '*'; SELECT count(*) || ' tenants, ' || sum(n) || ' orders, ' || min(n) || '..' || max(n) || ' per tenant'
       FROM (SELECT tenant_id, count(*) AS n FROM shop.orders GROUP BY 1) per_tenant" 2>/dev/null || true)
   echo "orders stored: $stored"
   stop_system
