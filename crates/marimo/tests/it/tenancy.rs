@@ -574,6 +574,26 @@ async fn cross_tenant_ids_are_refused(gw: &Http, me: &Business, other: &Business
             format!("/api/v1/users/admin/users/{}/deactivate", other.manager_id),
             json!({}),
         ),
+        (
+            &me.manager,
+            format!("/api/v1/shop/orders/{}/deliver", other.order),
+            json!({}),
+        ),
+        (
+            &me.admin,
+            format!("/api/v1/factory/work-orders/{}/release", other.work_order),
+            json!({}),
+        ),
+        (
+            &me.admin,
+            format!("/api/v1/factory/work-orders/{}/start", other.work_order),
+            json!({}),
+        ),
+        (
+            &me.admin,
+            format!("/api/v1/users/admin/users/{}/reactivate", other.admin_id),
+            json!({}),
+        ),
     ];
     for (token, path, body) in &writes {
         let res = post(gw, token, path, body.clone()).await;
@@ -618,6 +638,15 @@ async fn cross_tenant_ids_are_refused(gw: &Http, me: &Business, other: &Business
         .expect(200)
         .json;
     assert_eq!(mine["orders"].as_array().unwrap().len(), 1, "{who}");
+
+    // The SKU both use names my item, at my cost: acme's steel was
+    // standard-costed at 1.50, globex's at 2.25.
+    let my_plan = if me.slug == "acme" { &ACME } else { &GLOBEX };
+    let item = get(gw, "/api/v1/factory/items/RM-STEEL", &me.admin)
+        .await
+        .expect(200)
+        .json;
+    assert_eq!(item["item"]["standard_cost"], my_plan.unit_cost, "{who}");
 
     // The other's rows are untouched: its order is still paid, its work
     // order completed, its founder still its admin.
