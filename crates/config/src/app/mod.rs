@@ -144,6 +144,19 @@ pub async fn upsert(
     w: &SettingWrite,
     actor: Option<&str>,
 ) -> Result<(Setting, Outcome), ConfigError> {
+    // A tenant overriding a key it inherits keeps the installation's type,
+    // scope and description unless it sends its own, so `tax_rate` stays a
+    // decimal for every tenant.
+    let inherited = if tenant.is_default() {
+        None
+    } else {
+        let default = TenantId::default_tenant();
+        let mut tx = db.tenant(&default).read().await?;
+        store::get_setting(&mut *tx, &default, &w.key).await?
+    };
+    let inherited_type = inherited.as_ref().and_then(|s| s.value_type.parse().ok());
+    let inherited_scope = inherited.as_ref().and_then(|s| s.scope.parse().ok());
+    let inherited_description = inherited.map(|s| s.description);
     for _ in 0..RACE_RETRIES {
         let mut tx = db.tenant(tenant).begin().await?;
         let now = clock::now_text();
@@ -153,15 +166,17 @@ pub async fn upsert(
                 if w.expected.is_some() {
                     return Err(conflict(&w.key, w.expected, None));
                 }
-                let value_type = w.value_type.unwrap_or(ValueType::String);
+                let value_type = w.value_type.or(inherited_type).unwrap_or(ValueType::String);
                 domain::check_value(value_type, &w.value)?;
                 domain::check_known(&w.key, value_type, &w.value)?;
+                let scope = w.scope.or(inherited_scope).unwrap_or(Scope::App);
+                let description = w.description.clone().or(inherited_description.clone());
                 let setting = Setting {
                     key: w.key.clone(),
                     value: w.value.clone(),
-                    scope: w.scope.unwrap_or(Scope::App).as_str().to_owned(),
+                    scope: scope.as_str().to_owned(),
                     value_type: value_type.as_str().to_owned(),
-                    description: w.description.clone().unwrap_or_default(),
+                    description: description.unwrap_or_default(),
                     version: store::next_version(&mut tx, tenant, &w.key).await?,
                     updated_by: actor.map(str::to_owned),
                     updated_at: now.clone(),
