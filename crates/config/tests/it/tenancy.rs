@@ -500,3 +500,44 @@ async fn row_policies_hide_other_tenants_rows_from_the_application_role() {
     drop(tx);
     db.close().await;
 }
+
+#[tokio::test]
+async fn consul_holds_each_tenants_own_settings_under_its_prefix() {
+    use marimo_testkit::{
+        consul::{FakeConsul, serve},
+        eventually,
+    };
+    for backend in backends() {
+        let consul = FakeConsul::new();
+        let running = serve(consul.clone()).await;
+        let addr = running.addr.to_string();
+        let settings = backend.settings(&[("CONSUL_ADDR", addr.as_str())]).await;
+        let app = App::on(settings).await;
+        let kv = |key: &str| {
+            consul.with(|d| {
+                d.kv.get(key)
+                    .map(|(v, _, _)| String::from_utf8_lossy(v).into_owned())
+            })
+        };
+        let acme_admin = token_in(&tenant("acme"), Role::Admin);
+        put(&app, &acme_admin, "shop.banner", "Acme sale", 200).await;
+        put(&app, &app.admin(), "shop.banner", "Installation sale", 200).await;
+        eventually("both tenants' keys in Consul", async || {
+            kv("marimo/tenants/acme/config/shop.banner").as_deref() == Some("Acme sale")
+                && kv("marimo/config/shop.banner").as_deref() == Some("Installation sale")
+        })
+        .await;
+        app.http()
+            .delete("/api/config/shop.banner")
+            .bearer(&acme_admin)
+            .send()
+            .await
+            .expect(200);
+        eventually("acme's key deleted, the installation's kept", async || {
+            kv("marimo/tenants/acme/config/shop.banner").is_none()
+                && kv("marimo/config/shop.banner").as_deref() == Some("Installation sale")
+        })
+        .await;
+        running.handle.abort();
+    }
+}
