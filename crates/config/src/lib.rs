@@ -2,13 +2,19 @@
 //! concurrency, and reference data (currencies, units, tax rates).
 //!
 //! - [`domain`]: pure rules (key syntax, scopes, value types and the check
-//!   of a value against its type, reference codes), unit-tested.
+//!   of a value against its type, reference codes, installation-only
+//!   keys), unit-tested.
+//!
+//! Settings, their history, units and tax rates are per tenant, falling
+//! back to the default tenant's rows (the installation defaults);
+//! currencies are shared (docs/TENANCY.md).
 //! - `store`: the SQL for this service's tables (`migrations/`), and the
 //!   triggers that make `config_history` append-only in the database.
 //! - `app`: the use cases — the writes, each changing the row, appending
 //!   history and publishing its event in one transaction; and
 //!   [`consul_mirror`]: with `CONSUL_ADDR`, the settings mirrored into
-//!   Consul KV under `marimo/config/` (the database stays the source of
+//!   Consul KV under `marimo/config/` (another tenant's under
+//!   `marimo/tenants/<id>/config/`; the database stays the source of
 //!   truth).
 //! - `api`: the HTTP handlers under `/api/config/...` and their response
 //!   views.

@@ -1,10 +1,13 @@
 //! HTTP handlers under `/api/v1/config/...`: parse, authorize, call the
 //! domain rules, the use cases (`app`) or the store, respond (`views`).
-//! Reads are for any signed-in user, writes for the installation's
-//! operators (`Operators`: admins of the default tenant). Settings and
-//! reference data are the installation's, shared by every tenant, so an
-//! admin of another tenant may read but not change them
-//! (docs/TENANCY.md). Every error is an [`ApiError`] in the one JSON
+//! Everything acts in the caller's tenant (docs/TENANCY.md). Reads are
+//! for any signed-in user and answer the tenant's own rows, else the
+//! installation defaults (the default tenant's). Writes are for the
+//! tenant's admins (`Admins`) and change only their tenant's rows; the
+//! default tenant's admins write the installation defaults. Two things
+//! stay the installation operators' (`Operators`: admins of the default
+//! tenant): the installation-only keys (`domain::INSTALLATION_KEYS`) and
+//! the shared currencies. Every error is an [`ApiError`] in the one JSON
 //! shape; no handler panics on any input.
 
 use axum::{
@@ -19,8 +22,8 @@ use marimo_contracts::{
 use marimo_platform::{
     ApiError, ApiResult,
     auth::{
-        Authorized,
-        policy::{Operators, SignedIn},
+        Authorized, Caller,
+        policy::{Admins, Operators, Policy, SignedIn},
     },
     bus::Outbox,
     db::Db,
@@ -105,6 +108,26 @@ struct SettingBody {
     /// is 409.
     #[schema(minimum = 1)]
     version: Option<i64>,
+}
+
+/// 403 unless `caller` operates the installation: what every tenant
+/// shares (installation-only keys, currencies) is not one tenant's admin's
+/// to change.
+fn require_operator(caller: &Caller) -> ApiResult<()> {
+    if caller.tenant.is_default() {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(Operators::DENIED))
+    }
+}
+
+/// A tenant's admin writes any key but the installation-only ones.
+fn may_write(caller: &Caller, key: &str) -> ApiResult<()> {
+    if domain::is_installation_only(key) {
+        require_operator(caller)
+    } else {
+        Ok(())
+    }
 }
 
 fn if_match(headers: &HeaderMap) -> ApiResult<Option<i64>> {
@@ -219,9 +242,9 @@ async fn list_slash(
 
 async fn list_settings(
     State(st): State<AppState>,
-    _: Authorized<SignedIn>,
+    caller: Authorized<SignedIn>,
 ) -> ApiResult<Json<Success<SettingList>>> {
-    let configs = store::list_settings(st.db.pool()).await?;
+    let configs = app::settings(&st.db, &caller.tenant).await?;
     Ok(Json(Success::new(SettingList {
         total: configs.len(),
         configs,
@@ -237,11 +260,11 @@ async fn list_settings(
 )]
 async fn show(
     State(st): State<AppState>,
-    _: Authorized<SignedIn>,
+    caller: Authorized<SignedIn>,
     Path(key): Path<String>,
 ) -> ApiResult<Response> {
     let setting = match domain::parse_key(&key) {
-        Ok(key) => store::get_setting(st.db.pool(), &key).await?,
+        Ok(key) => app::setting(&st.db, &caller.tenant, &key).await?,
         // A key that cannot exist is simply not found.
         Err(_) => None,
     };
@@ -251,7 +274,9 @@ async fn show(
     Ok(with_etag(setting.version, Success::new(setting)))
 }
 
-/// Creates or replaces a setting (the original API's upsert). Operators only.
+/// Creates or replaces a setting of the caller's tenant (the original
+/// API's upsert). Admins; installation-only keys: the default tenant's
+/// admins only.
 #[utoipa::path(
     post,
     path = "/api/v1/config",
@@ -264,7 +289,7 @@ async fn show(
 )]
 async fn create(
     st: State<AppState>,
-    caller: Authorized<Operators>,
+    caller: Authorized<Admins>,
     headers: HeaderMap,
     body: Json<SettingBody>,
 ) -> ApiResult<Response> {
@@ -272,7 +297,7 @@ async fn create(
 }
 
 /// Creates or replaces a setting (the original API's spelling, with a
-/// slash). Operators only.
+/// slash). Admins, as `POST /api/v1/config`.
 #[utoipa::path(
     post,
     path = "/api/v1/config/",
@@ -285,7 +310,7 @@ async fn create(
 )]
 async fn create_slash(
     st: State<AppState>,
-    caller: Authorized<Operators>,
+    caller: Authorized<Admins>,
     headers: HeaderMap,
     body: Json<SettingBody>,
 ) -> ApiResult<Response> {
@@ -294,7 +319,7 @@ async fn create_slash(
 
 async fn create_setting(
     State(st): State<AppState>,
-    caller: Authorized<Operators>,
+    caller: Authorized<Admins>,
     headers: HeaderMap,
     Json(body): Json<SettingBody>,
 ) -> ApiResult<Response> {
@@ -302,11 +327,20 @@ async fn create_setting(
         return Err(ConfigError::from(domain::Invalid::new("key", "key is required")).into());
     };
     let write = setting_write(&key, body, &headers)?;
-    let (setting, outcome) = app::upsert(&st.db, &st.outbox, &write, Some(&caller.user_id)).await?;
+    may_write(&caller, &write.key)?;
+    let (setting, outcome) = app::upsert(
+        &st.db,
+        &st.outbox,
+        &caller.tenant,
+        &write,
+        Some(&caller.user_id),
+    )
+    .await?;
     Ok(written(setting, outcome))
 }
 
-/// Creates or replaces the setting `key`. Operators only.
+/// Creates or replaces the caller's tenant's setting `key`. Admins;
+/// installation-only keys: the default tenant's admins only.
 #[utoipa::path(
     put,
     path = "/api/v1/config/{key}",
@@ -322,7 +356,7 @@ async fn create_setting(
 )]
 async fn replace(
     State(st): State<AppState>,
-    caller: Authorized<Operators>,
+    caller: Authorized<Admins>,
     Path(key): Path<String>,
     headers: HeaderMap,
     Json(body): Json<SettingBody>,
@@ -335,11 +369,21 @@ async fn replace(
         .into());
     }
     let write = setting_write(&key, body, &headers)?;
-    let (setting, outcome) = app::upsert(&st.db, &st.outbox, &write, Some(&caller.user_id)).await?;
+    may_write(&caller, &write.key)?;
+    let (setting, outcome) = app::upsert(
+        &st.db,
+        &st.outbox,
+        &caller.tenant,
+        &write,
+        Some(&caller.user_id),
+    )
+    .await?;
     Ok(written(setting, outcome))
 }
 
-/// Deletes a setting. Operators only.
+/// Deletes the caller's tenant's own setting (the tenant then reads the
+/// installation default again). Admins; installation-only keys: the
+/// default tenant's admins only.
 #[utoipa::path(
     delete,
     path = "/api/v1/config/{key}",
@@ -354,19 +398,29 @@ async fn replace(
 )]
 async fn remove(
     State(st): State<AppState>,
-    caller: Authorized<Operators>,
+    caller: Authorized<Admins>,
     Path(key): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Json<Done>> {
     if domain::parse_key(&key).is_err() {
         return Err(ConfigError::NotFound(key).into());
     }
+    may_write(&caller, &key)?;
     let expected = if_match(&headers)?;
-    app::delete(&st.db, &st.outbox, &key, expected, Some(&caller.user_id)).await?;
+    app::delete(
+        &st.db,
+        &st.outbox,
+        &caller.tenant,
+        &key,
+        expected,
+        Some(&caller.user_id),
+    )
+    .await?;
     Ok(Json(Done::new("configuration deleted")))
 }
 
-/// A setting's changes, newest first.
+/// The changes of the caller's tenant's own setting, newest first (a key
+/// it only inherits has none: 404).
 #[utoipa::path(
     get,
     path = "/api/v1/config/{key}/history",
@@ -375,7 +429,7 @@ async fn remove(
 )]
 async fn history(
     State(st): State<AppState>,
-    _: Authorized<SignedIn>,
+    caller: Authorized<SignedIn>,
     Path(key): Path<String>,
     Query(page): Query<Page>,
 ) -> ApiResult<Json<views::History>> {
@@ -383,11 +437,18 @@ async fn history(
     let Ok(key) = domain::parse_key(&key) else {
         return Err(ConfigError::NotFound(key).into());
     };
-    let total = store::history_count(st.db.pool(), &key).await?;
+    let tenant = &caller.tenant;
+    let mut tx = st
+        .db
+        .tenant(tenant)
+        .read()
+        .await
+        .map_err(ConfigError::from)?;
+    let total = store::history_count(&mut *tx, tenant, &key).await?;
     if total == 0 {
         return Err(ConfigError::NotFound(key).into());
     }
-    let history = store::history(st.db.pool(), &key, limit, offset)
+    let history = store::history(&mut *tx, tenant, &key, limit, offset)
         .await?
         .iter()
         .map(views::change)
@@ -412,7 +473,9 @@ fn ref_kind(kind: &str) -> ApiResult<RefKind> {
     })
 }
 
-/// The rows of one kind of reference data.
+/// The rows of one kind of reference data the caller's tenant sees: every
+/// currency; the installation's units and tax rates with the tenant's own
+/// in their place.
 #[utoipa::path(
     get,
     path = "/api/v1/config/reference/{kind}",
@@ -421,11 +484,11 @@ fn ref_kind(kind: &str) -> ApiResult<RefKind> {
 )]
 async fn list_reference(
     State(st): State<AppState>,
-    _: Authorized<SignedIn>,
+    caller: Authorized<SignedIn>,
     Path(kind): Path<String>,
 ) -> ApiResult<Json<Success<ReferenceList>>> {
     let kind = ref_kind(&kind)?;
-    let items = store::list_reference(st.db.pool(), kind).await?;
+    let items = app::reference(&st.db, &caller.tenant, kind).await?;
     let rows = items.iter().map(events::reference_item).collect();
     Ok(Json(Success::new(ReferenceList::new(
         events::contract_kind(kind),
@@ -450,7 +513,9 @@ struct RefBody {
     rate: Option<Decimal>,
 }
 
-/// Creates or replaces a reference row. Operators only.
+/// Creates or replaces a unit or tax rate of the caller's tenant (admins),
+/// or a currency (shared by every tenant: the default tenant's admins
+/// only).
 #[utoipa::path(
     post,
     path = "/api/v1/config/reference/{kind}",
@@ -460,11 +525,14 @@ struct RefBody {
 )]
 async fn upsert_reference(
     State(st): State<AppState>,
-    caller: Authorized<Operators>,
+    caller: Authorized<Admins>,
     Path(kind): Path<String>,
     Json(body): Json<RefBody>,
 ) -> ApiResult<Json<views::RefSaved>> {
     let kind = ref_kind(&kind)?;
+    if kind == RefKind::Currencies {
+        require_operator(&caller)?;
+    }
     let err = |e: domain::Invalid| ApiError::from(ConfigError::from(e));
     let missing = |field: &'static str| err(domain::Invalid::required(field));
     let code = body.code.as_deref().ok_or_else(|| missing("code"))?;
@@ -510,6 +578,7 @@ async fn upsert_reference(
     app::upsert_reference(
         &st.db,
         &st.outbox,
+        &caller.tenant,
         kind,
         &item,
         false,

@@ -4,11 +4,19 @@
 //! concurrency is a conditional UPDATE/DELETE on the version that was
 //! read; its row count says whether we won.
 //!
+//! Every use case acts in one tenant (docs/TENANCY.md): writes change
+//! that tenant's rows only, in a transaction of the tenant, so their
+//! events carry it. Reads answer the tenant's own row, else the default
+//! tenant's (the installation default), read in a transaction of the
+//! default tenant so that the row policy never admits two tenants at once.
+//!
 //! - [`consul_mirror`]: the loop that mirrors settings into Consul KV.
 
 pub mod consul_mirror;
 
-use marimo_platform::{bus::Outbox, clock, db::Db};
+use std::collections::BTreeMap;
+
+use marimo_platform::{bus::Outbox, clock, db::Db, tenant::TenantId};
 
 use crate::{
     ConfigError,
@@ -52,36 +60,128 @@ fn conflict(key: &str, expected: Option<i64>, current: Option<i64>) -> ConfigErr
     }
 }
 
-/// Creates or updates a setting.
+// --------------------------------------------------------------- reads
+
+/// `tenant`'s value of `key`: its own row, else the installation default.
+pub async fn setting(
+    db: &Db,
+    tenant: &TenantId,
+    key: &str,
+) -> Result<Option<Setting>, ConfigError> {
+    let mut tx = db.tenant(tenant).read().await?;
+    if let Some(own) = store::get_setting(&mut *tx, tenant, key).await? {
+        return Ok(Some(own));
+    }
+    drop(tx);
+    if tenant.is_default() {
+        return Ok(None);
+    }
+    let default = TenantId::default_tenant();
+    let mut tx = db.tenant(&default).read().await?;
+    Ok(store::get_setting(&mut *tx, &default, key).await?)
+}
+
+/// Every setting `tenant` sees, by key: the installation defaults with its
+/// own rows in their place.
+pub async fn settings(db: &Db, tenant: &TenantId) -> Result<Vec<Setting>, ConfigError> {
+    let own = {
+        let mut tx = db.tenant(tenant).read().await?;
+        store::list_settings(&mut *tx, tenant).await?
+    };
+    if tenant.is_default() {
+        return Ok(own);
+    }
+    let default = TenantId::default_tenant();
+    let mut tx = db.tenant(&default).read().await?;
+    let inherited = store::list_settings(&mut *tx, &default).await?;
+    Ok(overlay(inherited, own, |s| s.key.clone()))
+}
+
+/// The reference rows of `kind` `tenant` sees: every currency; the
+/// installation's units and tax rates with the tenant's own in their place.
+pub async fn reference(
+    db: &Db,
+    tenant: &TenantId,
+    kind: domain::RefKind,
+) -> Result<Vec<RefItem>, ConfigError> {
+    let own = {
+        let mut tx = db.tenant(tenant).read().await?;
+        store::list_reference(&mut *tx, tenant, kind).await?
+    };
+    if tenant.is_default() || kind == domain::RefKind::Currencies {
+        return Ok(own);
+    }
+    let default = TenantId::default_tenant();
+    let mut tx = db.tenant(&default).read().await?;
+    let inherited = store::list_reference(&mut *tx, &default, kind).await?;
+    Ok(overlay(inherited, own, |r| ref_code(r).to_owned()))
+}
+
+/// `inherited` with every row of `own` in place of the one of the same
+/// key (or added), sorted by key.
+fn overlay<T>(inherited: Vec<T>, own: Vec<T>, key: impl Fn(&T) -> String) -> Vec<T> {
+    let mut rows: BTreeMap<String, T> = inherited.into_iter().map(|r| (key(&r), r)).collect();
+    rows.extend(own.into_iter().map(|r| (key(&r), r)));
+    rows.into_values().collect()
+}
+
+fn ref_code(item: &RefItem) -> &str {
+    match item {
+        RefItem::Currency { code, .. }
+        | RefItem::Unit { code, .. }
+        | RefItem::TaxRate { code, .. } => code,
+    }
+}
+
+// -------------------------------------------------------------- writes
+
+/// Creates or updates `tenant`'s setting (a tenant's first write of a key
+/// it inherits creates its own row, at its own version 1).
 pub async fn upsert(
     db: &Db,
     outbox: &Outbox,
+    tenant: &TenantId,
     w: &SettingWrite,
     actor: Option<&str>,
 ) -> Result<(Setting, Outcome), ConfigError> {
+    // A tenant overriding a key it inherits keeps the installation's type,
+    // scope and description unless it sends its own, so `tax_rate` stays a
+    // decimal for every tenant.
+    let inherited = if tenant.is_default() {
+        None
+    } else {
+        let default = TenantId::default_tenant();
+        let mut tx = db.tenant(&default).read().await?;
+        store::get_setting(&mut *tx, &default, &w.key).await?
+    };
+    let inherited_type = inherited.as_ref().and_then(|s| s.value_type.parse().ok());
+    let inherited_scope = inherited.as_ref().and_then(|s| s.scope.parse().ok());
+    let inherited_description = inherited.map(|s| s.description);
     for _ in 0..RACE_RETRIES {
-        let mut tx = db.begin().await?;
+        let mut tx = db.tenant(tenant).begin().await?;
         let now = clock::now_text();
-        let current = store::get_setting(&mut *tx, &w.key).await?;
+        let current = store::get_setting(&mut *tx, tenant, &w.key).await?;
         let (setting, change, outcome) = match current {
             None => {
                 if w.expected.is_some() {
                     return Err(conflict(&w.key, w.expected, None));
                 }
-                let value_type = w.value_type.unwrap_or(ValueType::String);
+                let value_type = w.value_type.or(inherited_type).unwrap_or(ValueType::String);
                 domain::check_value(value_type, &w.value)?;
                 domain::check_known(&w.key, value_type, &w.value)?;
+                let scope = w.scope.or(inherited_scope).unwrap_or(Scope::App);
+                let description = w.description.clone().or(inherited_description.clone());
                 let setting = Setting {
                     key: w.key.clone(),
                     value: w.value.clone(),
-                    scope: w.scope.unwrap_or(Scope::App).as_str().to_owned(),
+                    scope: scope.as_str().to_owned(),
                     value_type: value_type.as_str().to_owned(),
-                    description: w.description.clone().unwrap_or_default(),
-                    version: store::next_version(&mut tx, &w.key).await?,
+                    description: description.unwrap_or_default(),
+                    version: store::next_version(&mut tx, tenant, &w.key).await?,
                     updated_by: actor.map(str::to_owned),
                     updated_at: now.clone(),
                 };
-                if !store::insert_setting(&mut tx, &setting).await? {
+                if !store::insert_setting(&mut tx, tenant, &setting).await? {
                     // Created concurrently (PostgreSQL): re-read, update.
                     continue;
                 }
@@ -115,7 +215,7 @@ pub async fn upsert(
                 {
                     return Ok((cur, Outcome::Unchanged));
                 }
-                if !store::update_setting(&mut tx, &setting, cur.version).await? {
+                if !store::update_setting(&mut tx, tenant, &setting, cur.version).await? {
                     if w.expected.is_some() {
                         return Err(conflict(&w.key, w.expected, None));
                     }
@@ -130,7 +230,7 @@ pub async fn upsert(
                 (setting, change, Outcome::Updated)
             }
         };
-        store::append_history(&mut tx, &change).await?;
+        store::append_history(&mut tx, tenant, &change).await?;
         outbox
             .publish(
                 &mut tx,
@@ -144,23 +244,26 @@ pub async fn upsert(
     Err(conflict(&w.key, w.expected, None))
 }
 
-/// Deletes a setting; `expected` as in [`SettingWrite::expected`].
+/// Deletes `tenant`'s own setting (it then reads the installation
+/// default again, if there is one); `expected` as in
+/// [`SettingWrite::expected`].
 pub async fn delete(
     db: &Db,
     outbox: &Outbox,
+    tenant: &TenantId,
     key: &str,
     expected: Option<i64>,
     actor: Option<&str>,
 ) -> Result<Setting, ConfigError> {
     for _ in 0..RACE_RETRIES {
-        let mut tx = db.begin().await?;
-        let Some(cur) = store::get_setting(&mut *tx, key).await? else {
+        let mut tx = db.tenant(tenant).begin().await?;
+        let Some(cur) = store::get_setting(&mut *tx, tenant, key).await? else {
             return Err(ConfigError::NotFound(key.to_owned()));
         };
         if expected.is_some_and(|e| e != cur.version) {
             return Err(conflict(key, expected, Some(cur.version)));
         }
-        if !store::delete_setting(&mut tx, key, cur.version).await? {
+        if !store::delete_setting(&mut tx, tenant, key, cur.version).await? {
             if expected.is_some() {
                 return Err(conflict(key, expected, None));
             }
@@ -175,7 +278,7 @@ pub async fn delete(
             ..cur.clone()
         };
         let change = history_row(&gone, Action::Delete, Some(&cur.value), None);
-        store::append_history(&mut tx, &change).await?;
+        store::append_history(&mut tx, tenant, &change).await?;
         outbox
             .publish(
                 &mut tx,
@@ -202,24 +305,29 @@ fn history_row(s: &Setting, action: Action, old: Option<&str>, new: Option<&str>
     }
 }
 
-/// Inserts or replaces a reference row and publishes
-/// `config.reference.changed`. With `only_new` (seeds) an existing row is
-/// kept and nothing is published.
+/// Inserts or replaces a reference row of `tenant` and publishes
+/// `config.reference.changed` in its transaction (so the event carries
+/// the tenant; a currency, everyone's, is written and published in the
+/// default tenant). With `only_new` (seeds) an existing row is kept and
+/// nothing is published.
 pub async fn upsert_reference(
     db: &Db,
     outbox: &Outbox,
+    tenant: &TenantId,
     kind: domain::RefKind,
     item: &RefItem,
     only_new: bool,
     actor: Option<&str>,
 ) -> Result<bool, ConfigError> {
-    let code = match item {
-        RefItem::Currency { code, .. }
-        | RefItem::Unit { code, .. }
-        | RefItem::TaxRate { code, .. } => code.clone(),
+    let code = ref_code(item).to_owned();
+    let default = TenantId::default_tenant();
+    let tenant = if kind == domain::RefKind::Currencies {
+        &default
+    } else {
+        tenant
     };
-    let mut tx = db.begin().await?;
-    let written = store::upsert_reference(&mut tx, item, only_new).await?;
+    let mut tx = db.tenant(tenant).begin().await?;
+    let written = store::upsert_reference(&mut tx, tenant, item, only_new).await?;
     if written {
         outbox
             .publish(
@@ -289,15 +397,18 @@ pub const SEED_SETTINGS: &[(&str, &str, Scope, ValueType, &str)] = &[
 ];
 
 /// Creates the seeded settings that never existed (a key an admin deleted
-/// stays deleted) and the reference data that is missing. Safe when
-/// replicas start together: inserts are conditional.
+/// stays deleted) and the reference data that is missing, as the
+/// installation defaults (the default tenant's rows; other tenants inherit
+/// them and need no seed). Safe when replicas start together: inserts are
+/// conditional.
 pub async fn seed(db: &Db, outbox: &Outbox) -> Result<(), ConfigError> {
+    let default = TenantId::default_tenant();
     for (key, value, scope, value_type, description) in SEED_SETTINGS {
-        let mut conn = db.pool().acquire().await?;
-        if store::ever_existed(&mut conn, key).await? {
+        let mut tx = db.tenant(&default).read().await?;
+        if store::ever_existed(&mut tx, &default, key).await? {
             continue;
         }
-        drop(conn);
+        drop(tx);
         let write = SettingWrite {
             key: (*key).to_owned(),
             value: (*value).to_owned(),
@@ -306,7 +417,7 @@ pub async fn seed(db: &Db, outbox: &Outbox) -> Result<(), ConfigError> {
             description: Some((*description).to_owned()),
             expected: None,
         };
-        upsert(db, outbox, &write, None).await?;
+        upsert(db, outbox, &default, &write, None).await?;
     }
     let now = clock::now_text();
     let currencies = [
@@ -325,7 +436,16 @@ pub async fn seed(db: &Db, outbox: &Outbox) -> Result<(), ConfigError> {
             updated_by: None,
             updated_at: now.clone(),
         };
-        upsert_reference(db, outbox, domain::RefKind::Currencies, &item, true, None).await?;
+        upsert_reference(
+            db,
+            outbox,
+            &default,
+            domain::RefKind::Currencies,
+            &item,
+            true,
+            None,
+        )
+        .await?;
     }
     let units = [
         ("pcs", "Pieces"),
@@ -342,7 +462,16 @@ pub async fn seed(db: &Db, outbox: &Outbox) -> Result<(), ConfigError> {
             updated_by: None,
             updated_at: now.clone(),
         };
-        upsert_reference(db, outbox, domain::RefKind::Units, &item, true, None).await?;
+        upsert_reference(
+            db,
+            outbox,
+            &default,
+            domain::RefKind::Units,
+            &item,
+            true,
+            None,
+        )
+        .await?;
     }
     // Rates are zero until the business sets them: no jurisdiction is
     // assumed.
@@ -360,7 +489,16 @@ pub async fn seed(db: &Db, outbox: &Outbox) -> Result<(), ConfigError> {
             updated_by: None,
             updated_at: now.clone(),
         };
-        upsert_reference(db, outbox, domain::RefKind::TaxRates, &item, true, None).await?;
+        upsert_reference(
+            db,
+            outbox,
+            &default,
+            domain::RefKind::TaxRates,
+            &item,
+            true,
+            None,
+        )
+        .await?;
     }
     Ok(())
 }

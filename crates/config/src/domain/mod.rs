@@ -162,6 +162,21 @@ pub fn check_known(key: &str, ty: ValueType, value: &str) -> Result<(), Invalid>
     }
 }
 
+/// Keys that stay the installation's (written only by its operators, the
+/// default tenant's admins), because their consumers apply them to every
+/// tenant at once: the users service applies token lifetimes only from the
+/// default tenant's events, and the gateway's `rate_limits` are its own,
+/// not a tenant's. A tenant reads the installation's value.
+pub const INSTALLATION_KEYS: &[&str] = &[
+    "access_token_ttl_minutes",
+    "refresh_token_ttl_days",
+    "rate_limits",
+];
+
+pub fn is_installation_only(key: &str) -> bool {
+    INSTALLATION_KEYS.contains(&key)
+}
+
 /// Clients send the value as a JSON string (the original API); numbers,
 /// booleans, objects and arrays are accepted too and stored as their JSON
 /// text, which is what a typed client most likely means.
@@ -385,6 +400,15 @@ mod tests {
         assert!(check_known("order_ttl_minutes", T::Decimal, "30").is_err());
         assert!(check_known("access_token_ttl_minutes", T::Int, "1441").is_err());
         assert!(check_known("other", T::String, "x").is_ok());
+    }
+
+    #[test]
+    fn installation_keys() {
+        assert!(is_installation_only("access_token_ttl_minutes"));
+        assert!(is_installation_only("refresh_token_ttl_days"));
+        assert!(is_installation_only("rate_limits"));
+        assert!(!is_installation_only("tax_rate"));
+        assert!(!is_installation_only("shop.access_token_ttl_minutes"));
     }
 
     #[test]

@@ -1,11 +1,18 @@
 //! The SQL for the config service's own tables (one text for SQLite and
 //! PostgreSQL), plus the backend-specific DDL that makes `config_history`
-//! append-only in the database itself.
+//! append-only in the database itself and, on PostgreSQL, puts the
+//! per-tenant tables under the tenant row policy (docs/TENANCY.md).
+//!
+//! Every query of `settings`, `config_history`, `units` and `tax_rates`
+//! binds the tenant; the installation default (the default tenant's row)
+//! is read by the use cases in a transaction of the default tenant, so the
+//! row policy never has to admit another tenant's rows.
 
-use marimo_platform::db::{Conn, ConnHandle, TxConn};
+use marimo_platform::db::TxConn;
 use marimo_platform::{
     append_only::{self, Guarded},
-    db::Db,
+    db::{Db, DbKind, Schema},
+    tenant::{TenantId, rls_ddl},
 };
 use serde::Serialize;
 use sqlx::{Any, Row, any::AnyRow};
@@ -16,11 +23,19 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 
 const APPEND_ONLY: &[Guarded<'static>] = &[("config_history", "every change is kept")];
 
-/// Brings the migrations, then the append-only triggers, up to date (no
-/// DDL when they are current).
+/// The per-tenant tables: each has `tenant_id` and, on PostgreSQL, the
+/// tenant policy. `currencies` is shared ISO reference data, no tenant's.
+pub const TENANT_TABLES: &[&str] = &["settings", "config_history", "units", "tax_rates"];
+
+/// Brings the migrations, then the append-only triggers and (PostgreSQL)
+/// the tenant policies, up to date (no DDL when they are current).
 pub async fn prepare(db: &Db) -> Result<(), crate::ConfigError> {
     db.migrate(&MIGRATOR).await?;
     append_only::install(db, APPEND_ONLY, "").await?;
+    if db.kind() == DbKind::Postgres {
+        db.prepare(&Schema::new().part("tenancy", rls_ddl(TENANT_TABLES)))
+            .await?;
+    }
     Ok(())
 }
 
@@ -46,12 +61,14 @@ fn setting(row: &AnyRow) -> Result<Setting, sqlx::Error> {
     })
 }
 
-pub async fn list_settings<'c, E>(db: E) -> Result<Vec<Setting>, sqlx::Error>
+/// `tenant`'s own settings (not the installation defaults it inherits).
+pub async fn list_settings<'c, E>(db: E, tenant: &TenantId) -> Result<Vec<Setting>, sqlx::Error>
 where
     E: sqlx::Executor<'c, Database = Any>,
 {
-    let sql = format!("SELECT {SETTING_COLS} FROM settings ORDER BY key");
+    let sql = format!("SELECT {SETTING_COLS} FROM settings WHERE tenant_id = $1 ORDER BY key");
     sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(tenant.as_str())
         .fetch_all(db)
         .await?
         .iter()
@@ -59,13 +76,36 @@ where
         .collect()
 }
 
-pub async fn get_setting<'c, E>(db: E, key: &str) -> Result<Option<Setting>, sqlx::Error>
+/// Every tenant's settings with their tenant (the Consul mirror's full
+/// copy, in an all-tenants transaction).
+pub async fn list_all_settings(conn: &mut TxConn) -> Result<Vec<(TenantId, Setting)>, sqlx::Error> {
+    let sql = format!("SELECT tenant_id, {SETTING_COLS} FROM settings ORDER BY tenant_id, key");
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .fetch_all(conn)
+        .await?
+        .iter()
+        .map(|r| {
+            let tenant: String = r.try_get("tenant_id")?;
+            let tenant =
+                TenantId::parse(&tenant).map_err(|e| sqlx::Error::Decode(e.to_string().into()))?;
+            Ok((tenant, setting(r)?))
+        })
+        .collect()
+}
+
+/// `tenant`'s own row for `key`.
+pub async fn get_setting<'c, E>(
+    db: E,
+    tenant: &TenantId,
+    key: &str,
+) -> Result<Option<Setting>, sqlx::Error>
 where
     E: sqlx::Executor<'c, Database = Any>,
 {
-    let sql = format!("SELECT {SETTING_COLS} FROM settings WHERE key = $1");
+    let sql = format!("SELECT {SETTING_COLS} FROM settings WHERE tenant_id = $2 AND key = $1");
     sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(key)
+        .bind(tenant.as_str())
         .fetch_optional(db)
         .await?
         .as_ref()
@@ -75,12 +115,18 @@ where
 
 /// The version a (re-)created key starts at: one past the last version it
 /// ever had, so a delete and re-create never reuses a version.
-pub async fn next_version(conn: &mut TxConn, key: &str) -> Result<i64, sqlx::Error> {
-    let max: Option<i64> =
-        sqlx::query_scalar("SELECT MAX(version) FROM config_history WHERE key = $1")
-            .bind(key)
-            .fetch_one(conn)
-            .await?;
+pub async fn next_version(
+    conn: &mut TxConn,
+    tenant: &TenantId,
+    key: &str,
+) -> Result<i64, sqlx::Error> {
+    let max: Option<i64> = sqlx::query_scalar(
+        "SELECT MAX(version) FROM config_history WHERE tenant_id = $2 AND key = $1",
+    )
+    .bind(key)
+    .bind(tenant.as_str())
+    .fetch_one(conn)
+    .await?;
     Ok(max.unwrap_or(0) + 1)
 }
 
@@ -99,13 +145,18 @@ fn bind_setting<'q>(q: SettingQuery<'q>, s: &Setting) -> SettingQuery<'q> {
         .bind(&s.updated_at)
 }
 
-/// Inserts a new setting; false when the key exists already.
-pub async fn insert_setting(conn: &mut TxConn, s: &Setting) -> Result<bool, sqlx::Error> {
+/// Inserts a new setting of `tenant`; false when it has the key already.
+pub async fn insert_setting(
+    conn: &mut TxConn,
+    tenant: &TenantId,
+    s: &Setting,
+) -> Result<bool, sqlx::Error> {
     let sql = format!(
-        "INSERT INTO settings ({SETTING_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-         ON CONFLICT (key) DO NOTHING"
+        "INSERT INTO settings (tenant_id, {SETTING_COLS}) VALUES ($9, $1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (tenant_id, key) DO NOTHING"
     );
     let res = bind_setting(sqlx::query(sqlx::AssertSqlSafe(sql)), s)
+        .bind(tenant.as_str())
         .execute(conn)
         .await?;
     Ok(res.rows_affected() == 1)
@@ -116,29 +167,37 @@ pub async fn insert_setting(conn: &mut TxConn, s: &Setting) -> Result<bool, sqlx
 /// writer got there first.
 pub async fn update_setting(
     conn: &mut TxConn,
+    tenant: &TenantId,
     s: &Setting,
     expected: i64,
 ) -> Result<bool, sqlx::Error> {
     let q = sqlx::query(
         "UPDATE settings SET value = $2, type = $3, value_type = $4, description = $5,
                 version = $6, updated_by = $7, updated_at = $8
-         WHERE key = $1 AND version = $9",
+         WHERE tenant_id = $10 AND key = $1 AND version = $9",
     );
-    let res = bind_setting(q, s).bind(expected).execute(conn).await?;
+    let res = bind_setting(q, s)
+        .bind(expected)
+        .bind(tenant.as_str())
+        .execute(conn)
+        .await?;
     Ok(res.rows_affected() == 1)
 }
 
 /// Deletes a setting only if it is still at `expected`.
 pub async fn delete_setting(
     conn: &mut TxConn,
+    tenant: &TenantId,
     key: &str,
     expected: i64,
 ) -> Result<bool, sqlx::Error> {
-    let res = sqlx::query("DELETE FROM settings WHERE key = $1 AND version = $2")
-        .bind(key)
-        .bind(expected)
-        .execute(conn)
-        .await?;
+    let res =
+        sqlx::query("DELETE FROM settings WHERE tenant_id = $3 AND key = $1 AND version = $2")
+            .bind(key)
+            .bind(expected)
+            .bind(tenant.as_str())
+            .execute(conn)
+            .await?;
     Ok(res.rows_affected() == 1)
 }
 
@@ -173,10 +232,14 @@ pub struct Change {
     pub changed_at: String,
 }
 
-pub async fn append_history(conn: &mut TxConn, c: &Change) -> Result<(), sqlx::Error> {
+pub async fn append_history(
+    conn: &mut TxConn,
+    tenant: &TenantId,
+    c: &Change,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO config_history (id, key, version, action, old_value, new_value, value_type, changed_by, changed_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO config_history (tenant_id, id, key, version, action, old_value, new_value, value_type, changed_by, changed_at)
+         VALUES ($10, $1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(marimo_platform::ids::new_id())
     .bind(&c.key)
@@ -187,14 +250,16 @@ pub async fn append_history(conn: &mut TxConn, c: &Change) -> Result<(), sqlx::E
     .bind(&c.value_type)
     .bind(&c.changed_by)
     .bind(&c.changed_at)
+    .bind(tenant.as_str())
     .execute(conn)
     .await?;
     Ok(())
 }
 
-/// A page of a key's changes, newest first.
+/// A page of `tenant`'s changes of a key, newest first.
 pub async fn history<'c, E>(
     db: E,
+    tenant: &TenantId,
     key: &str,
     limit: u32,
     offset: i64,
@@ -204,11 +269,13 @@ where
 {
     sqlx::query(
         "SELECT key, version, action, old_value, new_value, value_type, changed_by, changed_at
-         FROM config_history WHERE key = $1 ORDER BY version DESC LIMIT $2 OFFSET $3",
+         FROM config_history WHERE tenant_id = $4 AND key = $1
+         ORDER BY version DESC LIMIT $2 OFFSET $3",
     )
     .bind(key)
     .bind(i64::from(limit))
     .bind(offset)
+    .bind(tenant.as_str())
     .fetch_all(db)
     .await?
     .iter()
@@ -227,22 +294,25 @@ where
     .collect()
 }
 
-pub async fn history_count<'c, E>(db: E, key: &str) -> Result<i64, sqlx::Error>
+pub async fn history_count<'c, E>(db: E, tenant: &TenantId, key: &str) -> Result<i64, sqlx::Error>
 where
     E: sqlx::Executor<'c, Database = Any>,
 {
-    sqlx::query_scalar("SELECT COUNT(*) FROM config_history WHERE key = $1")
+    sqlx::query_scalar("SELECT COUNT(*) FROM config_history WHERE tenant_id = $2 AND key = $1")
         .bind(key)
+        .bind(tenant.as_str())
         .fetch_one(db)
         .await
 }
 
-/// True when `key` ever existed (seeds must not resurrect a deleted key).
-pub async fn ever_existed<C: ConnHandle>(
-    conn: &mut Conn<C>,
+/// True when `tenant`'s `key` ever existed (seeds must not resurrect a
+/// deleted key).
+pub async fn ever_existed(
+    conn: &mut TxConn,
+    tenant: &TenantId,
     key: &str,
 ) -> Result<bool, sqlx::Error> {
-    Ok(history_count(conn, key).await? > 0)
+    Ok(history_count(conn, tenant, key).await? > 0)
 }
 
 // ------------------------------------------------------- reference data
@@ -277,8 +347,11 @@ pub enum RefItem {
     },
 }
 
+/// The rows of `kind`: the shared currencies, or `tenant`'s own units or
+/// tax rates (not the installation defaults it inherits).
 pub async fn list_reference<'c, E>(
     db: E,
+    tenant: &TenantId,
     kind: domain::RefKind,
 ) -> Result<Vec<RefItem>, sqlx::Error>
 where
@@ -289,13 +362,19 @@ where
         K::Currencies => {
             "SELECT code, name, minor_units, updated_by, updated_at FROM currencies ORDER BY code"
         }
-        K::Units => "SELECT code, name, updated_by, updated_at FROM units ORDER BY code",
+        K::Units => {
+            "SELECT code, name, updated_by, updated_at FROM units WHERE tenant_id = $1 ORDER BY code"
+        }
         K::TaxRates => {
-            "SELECT code, name, rate, updated_by, updated_at FROM tax_rates ORDER BY code"
+            "SELECT code, name, rate, updated_by, updated_at FROM tax_rates WHERE tenant_id = $1
+             ORDER BY code"
         }
     };
-    sqlx::query(sql)
-        .fetch_all(db)
+    let mut q = sqlx::query(sql);
+    if kind != K::Currencies {
+        q = q.bind(tenant.as_str());
+    }
+    q.fetch_all(db)
         .await?
         .iter()
         .map(|r| ref_item(kind, r))
@@ -336,10 +415,12 @@ fn ref_item(kind: domain::RefKind, r: &AnyRow) -> Result<RefItem, sqlx::Error> {
     })
 }
 
-/// Inserts or replaces a row. With `only_new`, an existing row is left
+/// Inserts or replaces a row (of `tenant`, for units and tax rates; a
+/// currency is everyone's). With `only_new`, an existing row is left
 /// alone (seeding); returns whether a row was written.
 pub async fn upsert_reference(
     conn: &mut TxConn,
+    tenant: &TenantId,
     item: &RefItem,
     only_new: bool,
 ) -> Result<bool, sqlx::Error> {
@@ -383,14 +464,24 @@ pub async fn upsert_reference(
             "DO UPDATE SET name = EXCLUDED.name{extra_set}, updated_by = EXCLUDED.updated_by, updated_at = EXCLUDED.updated_at"
         )
     };
+    let per_tenant = !matches!(item, RefItem::Currency { .. });
+    let (tenant_col, tenant_val, key) = if per_tenant {
+        // `$6`: the tenant, after the optional extra column's `$5`.
+        let n = if extra_col.is_some() { 6 } else { 5 };
+        ("tenant_id, ", format!("${n}, "), "tenant_id, code")
+    } else {
+        ("", String::new(), "code")
+    };
     let sql = match extra_col {
         Some(c) => format!(
-            "INSERT INTO {table} (code, name, updated_by, updated_at, {c}) VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (code) {on_conflict}"
+            "INSERT INTO {table} ({tenant_col}code, name, updated_by, updated_at, {c})
+             VALUES ({tenant_val}$1, $2, $3, $4, $5)
+             ON CONFLICT ({key}) {on_conflict}"
         ),
         None => format!(
-            "INSERT INTO {table} (code, name, updated_by, updated_at) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (code) {on_conflict}"
+            "INSERT INTO {table} ({tenant_col}code, name, updated_by, updated_at)
+             VALUES ({tenant_val}$1, $2, $3, $4)
+             ON CONFLICT ({key}) {on_conflict}"
         ),
     };
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -400,6 +491,9 @@ pub async fn upsert_reference(
         .bind(updated_at);
     if let Some(v) = extra {
         q = q.bind(v);
+    }
+    if per_tenant {
+        q = q.bind(tenant.as_str());
     }
     Ok(q.execute(conn).await?.rows_affected() == 1)
 }

@@ -8,3 +8,4 @@ mod openapi;
 mod reference;
 mod settings;
 mod support;
+mod tenancy;
