@@ -21,6 +21,8 @@
 //!   against, likewise; [`TestRedis`] puts a test on its own Redis key
 //!   namespace.
 //! - [`TcpProxy`]: cut a backend away under traffic and bring it back.
+//! - [`AppRole`]: a PostgreSQL connection as an ordinary role, which the
+//!   tenant row policies bind (superusers bypass them).
 //! - [`Backend::settings`]: settings on a fresh, empty database.
 //! - [`context`] / [`spawn`]: a service context and a real server on an
 //!   ephemeral port (no fixed ports, no sleeps).
@@ -37,6 +39,7 @@ pub mod openapi;
 pub mod otlp;
 pub mod scrape;
 
+mod app_role;
 mod harness;
 mod proxy;
 
@@ -53,6 +56,7 @@ use serde_json::Value;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 pub use self::{
+    app_role::AppRole,
     harness::{
         EVENTUALLY, Fixture, Ready, Service, each_backend, eventually, eventually_within, sign,
         start_service, token_for, token_for_user,

@@ -10,12 +10,10 @@ use marimo_contracts::users::TenantCreated;
 use marimo_platform::{
     auth::{Role, jwt::Identity},
     bus::{Bus, Envelope},
-    config::{DatabaseConfig, MigrateMode},
-    db::Db,
     service::{ServiceContext, ServiceName},
     tenant::TenantId,
 };
-use marimo_testkit::{Backend, Res, backends, context_on, eventually, sign};
+use marimo_testkit::{AppRole, Backend, Res, backends, context_on, eventually, sign};
 use serde_json::{Value, json};
 
 use crate::support::{App, app_on, today};
@@ -546,14 +544,6 @@ async fn the_same_codes_and_keys_serve_both_tenants() {
     }
 }
 
-/// `url` signing in as `user` instead.
-fn as_user(url: &str, user: &str) -> String {
-    let start = url.find("://").expect("a URL") + 3;
-    let rest = &url[start..];
-    let host = rest.find('@').map_or(rest, |at| &rest[at + 1..]);
-    format!("{}{user}@{host}", &url[..start])
-}
-
 #[tokio::test]
 async fn row_policies_hide_other_tenants_rows_from_unfiltered_queries() {
     let Some(backend) = backends()
@@ -578,32 +568,8 @@ async fn row_policies_hide_other_tenants_rows_from_unfiltered_queries() {
 
     // An application role that is not a superuser (superusers bypass
     // every policy), with every right on the service's tables.
-    let url = match &w.app.ctx.settings.database {
-        DatabaseConfig::Postgres { url } => url.clone(),
-        DatabaseConfig::Sqlite { .. } => unreachable!("a PostgreSQL backend"),
-    };
-    let role = format!(
-        "marimo_app_{}",
-        marimo_platform::ids::new_id().replace('-', "")[..12].to_owned()
-    );
-    let owner = w.app.ctx.db();
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "CREATE ROLE {role} LOGIN;
-         GRANT USAGE ON SCHEMA accounting TO {role};
-         GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA accounting TO {role};"
-    )))
-    .execute(owner.pool())
-    .await
-    .unwrap();
-    let app = Db::connect(
-        "accounting",
-        &DatabaseConfig::Postgres {
-            url: as_user(&url, &role),
-        },
-        MigrateMode::Off,
-    )
-    .await
-    .unwrap();
+    let role = AppRole::connect(&w.app.ctx.settings.database, "accounting").await;
+    let app = &role.db;
 
     // Deliberately no tenant filter: only the policy filters.
     let mut tx = app.tenant(&acme).read().await.unwrap();
@@ -662,12 +628,5 @@ async fn row_policies_hide_other_tenants_rows_from_unfiltered_queries() {
     assert!(edited.is_err(), "a posted line was edited");
     drop(tx);
 
-    app.close().await;
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "REVOKE ALL ON ALL TABLES IN SCHEMA accounting FROM {role};
-         REVOKE ALL ON SCHEMA accounting FROM {role}; DROP ROLE {role}"
-    )))
-    .execute(owner.pool())
-    .await
-    .unwrap();
+    role.drop_role().await;
 }

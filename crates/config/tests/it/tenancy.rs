@@ -9,12 +9,10 @@
 
 use marimo_platform::{
     auth::{Role, jwt::Identity},
-    config::{DatabaseConfig, MigrateMode},
-    db::Db,
     ids::new_id,
     tenant::TenantId,
 };
-use marimo_testkit::{Backend, backends, each_backend, sign};
+use marimo_testkit::{AppRole, Backend, backends, each_backend, sign};
 use serde_json::{Value, json};
 
 use crate::support::App;
@@ -404,14 +402,6 @@ async fn tax_rates_and_units_are_per_tenant_and_their_events_carry_it() {
     .await;
 }
 
-/// `url` signing in as `user` instead.
-fn as_user(url: &str, user: &str) -> String {
-    let start = url.find("://").expect("a URL") + 3;
-    let rest = &url[start..];
-    let host = rest.find('@').map_or(rest, |at| &rest[at + 1..]);
-    format!("{}{user}@{host}", &url[..start])
-}
-
 #[tokio::test]
 async fn row_policies_hide_other_tenants_rows_from_the_application_role() {
     let Some(backend) = backends()
@@ -442,35 +432,8 @@ async fn row_policies_hide_other_tenants_rows_from_the_application_role() {
             .expect(200);
     }
 
-    let url = match &app.settings.database {
-        DatabaseConfig::Postgres { url } => url.clone(),
-        DatabaseConfig::Sqlite { .. } => unreachable!("a PostgreSQL backend"),
-    };
-    let schema: String = sqlx::query_scalar("SELECT current_schema()::text")
-        .fetch_one(app.pool())
-        .await
-        .unwrap();
-    let role = format!("marimo_app_{}", &new_id().replace('-', "")[..12]);
-    for ddl in [
-        format!("CREATE ROLE {role} LOGIN"),
-        format!("GRANT USAGE ON SCHEMA {schema} TO {role}"),
-        format!("GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {role}"),
-        format!("ALTER ROLE {role} SET search_path = {schema}"),
-    ] {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(ddl))
-            .execute(app.pool())
-            .await
-            .unwrap();
-    }
-    let db = Db::connect(
-        "config",
-        &DatabaseConfig::Postgres {
-            url: as_user(&url, &role),
-        },
-        MigrateMode::Off,
-    )
-    .await
-    .unwrap();
+    let role = AppRole::connect(&app.settings.database, "config").await;
+    let db = &role.db;
     for table in ["settings", "config_history", "units", "tax_rates"] {
         // Deliberately no tenant filter: the policy filters.
         let sql = format!("SELECT DISTINCT tenant_id FROM {table}");
@@ -498,7 +461,7 @@ async fn row_policies_hide_other_tenants_rows_from_the_application_role() {
         .unwrap();
     assert_eq!(usd, 1);
     drop(tx);
-    db.close().await;
+    role.drop_role().await;
 }
 
 #[tokio::test]

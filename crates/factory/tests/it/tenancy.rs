@@ -9,13 +9,11 @@
 use marimo_platform::{
     auth::{Role, jwt::Identity},
     bus::{Bus, Envelope},
-    config::{DatabaseConfig, MigrateMode},
-    db::Db,
     service::{ServiceContext, ServiceName},
     tenant::TenantId,
 };
 use marimo_testkit::{
-    Backend, Http, Res, TestServer, backends, context_on, eventually, sign, start_service,
+    AppRole, Backend, Http, Res, TestServer, backends, context_on, eventually, sign, start_service,
 };
 use serde_json::{Value, json};
 
@@ -472,14 +470,6 @@ async fn keys_are_per_tenant() {
     }
 }
 
-/// `url` signing in as `user` instead.
-fn as_user(url: &str, user: &str) -> String {
-    let start = url.find("://").expect("a URL") + 3;
-    let rest = &url[start..];
-    let host = rest.find('@').map_or(rest, |at| &rest[at + 1..]);
-    format!("{}{user}@{host}", &url[..start])
-}
-
 #[tokio::test]
 async fn row_policies_hide_other_tenants_from_a_query_without_a_filter() {
     let Some(backend) = backends()
@@ -489,10 +479,7 @@ async fn row_policies_hide_other_tenants_from_a_query_without_a_filter() {
         return;
     };
     let settings = backend.settings(&[]).await;
-    let url = match &settings.database {
-        DatabaseConfig::Postgres { url } => url.clone(),
-        DatabaseConfig::Sqlite { .. } => unreachable!("a PostgreSQL backend"),
-    };
+    let database = settings.database.clone();
     let w = world_on(settings).await;
     let (acme, globex) = (w.new_tenant("acme").await, w.new_tenant("globex").await);
     let (a, g) = (w.tenant(&acme), w.tenant(&globex));
@@ -502,28 +489,8 @@ async fn row_policies_hide_other_tenants_from_a_query_without_a_filter() {
     );
     // The factory's database, as an ordinary role (superusers bypass
     // every policy).
-    let owner = w.factory.db();
-    let role = format!(
-        "marimo_app_{}",
-        marimo_platform::ids::new_id().replace('-', "")[..12].to_owned()
-    );
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "CREATE ROLE {role} LOGIN;
-         GRANT USAGE ON SCHEMA factory TO {role};
-         GRANT SELECT ON ALL TABLES IN SCHEMA factory TO {role};"
-    )))
-    .execute(owner.pool())
-    .await
-    .unwrap();
-    let app = Db::connect(
-        "factory",
-        &DatabaseConfig::Postgres {
-            url: as_user(&url, &role),
-        },
-        MigrateMode::Off,
-    )
-    .await
-    .unwrap();
+    let role = AppRole::connect(&database, "factory").await;
+    let app = &role.db;
     // Deliberately no tenant filter: the policies do the filtering.
     let mut tx = app.tenant(&acme).read().await.unwrap();
     let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM work_orders")
@@ -558,12 +525,5 @@ async fn row_policies_hide_other_tenants_from_a_query_without_a_filter() {
         .await
         .unwrap();
     assert_eq!(none, 0);
-    app.close().await;
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "REVOKE ALL ON ALL TABLES IN SCHEMA factory FROM {role};
-         REVOKE ALL ON SCHEMA factory FROM {role}; DROP ROLE {role}"
-    )))
-    .execute(owner.pool())
-    .await
-    .unwrap();
+    role.drop_role().await;
 }

@@ -7,12 +7,10 @@
 
 use marimo_platform::{
     bus::Envelope,
-    config::{DatabaseConfig, MigrateMode},
-    db::Db,
     service::ServiceName,
     tenant::{TenantId, rls_ddl},
 };
-use marimo_testkit::{Backend, backends, context};
+use marimo_testkit::{AppRole, Backend, backends, context};
 use serde_json::json;
 
 const NOTES: &str = "CREATE TABLE notes (
@@ -26,14 +24,6 @@ fn tenants() -> (TenantId, TenantId) {
         TenantId::parse("acme").unwrap(),
         TenantId::parse("globex").unwrap(),
     )
-}
-
-/// `url` signing in as `user` instead.
-fn as_user(url: &str, user: &str) -> String {
-    let start = url.find("://").expect("a URL") + 3;
-    let rest = &url[start..];
-    let host = rest.find('@').map_or(rest, |at| &rest[at + 1..]);
-    format!("{}{user}@{host}", &url[..start])
 }
 
 async fn bodies(tx: &mut marimo_platform::db::Tx) -> Vec<String> {
@@ -53,40 +43,19 @@ async fn row_policies_hide_and_refuse_other_tenants_rows_for_the_application_rol
         return;
     };
     let settings = backend.settings(&[]).await;
-    let url = match &settings.database {
-        DatabaseConfig::Postgres { url } => url.clone(),
-        DatabaseConfig::Sqlite { .. } => unreachable!("a PostgreSQL backend"),
-    };
+    let database = settings.database.clone();
     let ctx = context(ServiceName::Shop, settings).await;
-    let owner = ctx.db();
 
     // The schema, as a migration would lay it out, and an application
     // role that is not a superuser (superusers bypass every policy).
-    let role = format!(
-        "marimo_app_{}",
-        marimo_platform::ids::new_id().replace('-', "")[..12].to_owned()
-    );
-    for ddl in [
-        NOTES.to_owned(),
-        rls_ddl(&["notes"]),
-        format!("CREATE ROLE {role} LOGIN"),
-        format!("GRANT USAGE ON SCHEMA shop TO {role}"),
-        format!("GRANT SELECT, INSERT, UPDATE, DELETE ON notes TO {role}"),
-    ] {
+    for ddl in [NOTES.to_owned(), rls_ddl(&["notes"])] {
         sqlx::raw_sql(sqlx::AssertSqlSafe(ddl))
-            .execute(owner.pool())
+            .execute(ctx.db().pool())
             .await
             .unwrap();
     }
-    let app = Db::connect(
-        "shop",
-        &DatabaseConfig::Postgres {
-            url: as_user(&url, &role),
-        },
-        MigrateMode::Off,
-    )
-    .await
-    .unwrap();
+    let role = AppRole::connect(&database, "shop").await;
+    let app = &role.db;
 
     let (acme, globex) = tenants();
     for (tenant, body) in [(&acme, "acme 1"), (&acme, "acme 2"), (&globex, "globex 1")] {
@@ -145,13 +114,7 @@ async fn row_policies_hide_and_refuse_other_tenants_rows_for_the_application_rol
     let mut tx = app.all_tenants().read().await.unwrap();
     assert_eq!(bodies(&mut tx).await, ["acme 1", "acme 2", "globex 1"]);
     drop(tx);
-    app.close().await;
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "REVOKE ALL ON notes FROM {role}; REVOKE ALL ON SCHEMA shop FROM {role}; DROP ROLE {role}"
-    )))
-    .execute(owner.pool())
-    .await
-    .unwrap();
+    role.drop_role().await;
 }
 
 #[tokio::test]

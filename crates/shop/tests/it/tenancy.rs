@@ -6,17 +6,10 @@
 //! its own tenant's rows.
 
 use marimo_platform::{
-    auth::Role,
-    bus::Envelope,
-    clock,
-    config::{DatabaseConfig, MigrateMode},
-    db::Db,
-    ids,
-    service::ServiceName,
-    tenant::TenantId,
+    auth::Role, bus::Envelope, clock, ids, service::ServiceName, tenant::TenantId,
 };
 use marimo_shop::domain::payment::callback_signature;
-use marimo_testkit::{Backend, Res, backends, eventually};
+use marimo_testkit::{AppRole, Backend, Res, backends, eventually};
 use serde_json::{Value, json};
 
 use crate::support::{App, GADGET, User, WIDGET, delivered, line, publish_in};
@@ -653,14 +646,6 @@ async fn the_expiry_sweep_expires_each_tenants_orders_in_that_tenant() {
     }
 }
 
-/// `url` signing in as `user` instead.
-fn as_user(url: &str, user: &str) -> String {
-    let start = url.find("://").expect("a URL") + 3;
-    let rest = &url[start..];
-    let host = rest.find('@').map_or(rest, |at| &rest[at + 1..]);
-    format!("{}{user}@{host}", &url[..start])
-}
-
 #[tokio::test]
 async fn on_postgres_the_row_policies_alone_keep_an_unfiltered_query_to_its_tenant() {
     let Some(backend) = backends()
@@ -716,31 +701,8 @@ async fn on_postgres_the_row_policies_alone_keep_an_unfiltered_query_to_its_tena
     .await;
 
     // An application role, not a superuser (superusers bypass policies).
-    let url = match &app.settings.database {
-        DatabaseConfig::Postgres { url } => url.clone(),
-        DatabaseConfig::Sqlite { .. } => unreachable!("a PostgreSQL backend"),
-    };
-    let role = format!(
-        "marimo_shop_{}",
-        ids::new_id().replace('-', "")[..12].to_owned()
-    );
-    let tables = marimo_shop::tenancy::TABLES.join(", ");
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "CREATE ROLE {role} LOGIN; GRANT USAGE ON SCHEMA shop TO {role};
-         GRANT SELECT, INSERT, UPDATE, DELETE ON {tables} TO {role};"
-    )))
-    .execute(app.pool())
-    .await
-    .unwrap();
-    let db = Db::connect(
-        "shop",
-        &DatabaseConfig::Postgres {
-            url: as_user(&url, &role),
-        },
-        MigrateMode::Off,
-    )
-    .await
-    .unwrap();
+    let role = AppRole::connect(&app.settings.database, "shop").await;
+    let db = &role.db;
 
     for table in marimo_shop::tenancy::TABLES {
         // Deliberately no tenant filter: only the policy filters.
@@ -816,11 +778,5 @@ async fn on_postgres_the_row_policies_alone_keep_an_unfiltered_query_to_its_tena
             .contains("order_items_product_tenant_fk")
     );
 
-    db.close().await;
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "REVOKE ALL ON {tables} FROM {role}; REVOKE ALL ON SCHEMA shop FROM {role}; DROP ROLE {role}"
-    )))
-    .execute(app.pool())
-    .await
-    .unwrap();
+    role.drop_role().await;
 }

@@ -3,12 +3,8 @@
 //! before tenancy, and the row policy of `memberships` proved as an
 //! application role on PostgreSQL.
 
-use marimo_platform::{
-    config::{DatabaseConfig, MigrateMode},
-    db::Db,
-    tenant::TenantId,
-};
-use marimo_testkit::{Backend, TEST_JWT_SECRET, backends, each_backend};
+use marimo_platform::tenant::TenantId;
+use marimo_testkit::{AppRole, Backend, TEST_JWT_SECRET, backends, each_backend};
 use serde_json::{Value, json};
 
 use crate::support::{ADMIN_EMAIL, ADMIN_PASSWORD, App, PASSWORD, Tokens};
@@ -452,14 +448,6 @@ async fn members(tx: &mut marimo_platform::db::Tx) -> Vec<String> {
         .unwrap()
 }
 
-/// `url` signing in as `user` instead.
-fn as_user(url: &str, user: &str) -> String {
-    let start = url.find("://").expect("a URL") + 3;
-    let rest = &url[start..];
-    let host = rest.find('@').map_or(rest, |at| &rest[at + 1..]);
-    format!("{}{user}@{host}", &url[..start])
-}
-
 #[tokio::test]
 async fn memberships_are_under_the_row_policy_for_the_application_role() {
     let Some(backend) = backends()
@@ -478,33 +466,8 @@ async fn memberships_are_under_the_row_policy_for_the_application_role() {
     .unwrap();
     app.register("bob@example.com", "Bob").await;
 
-    let url = match &app.settings.database {
-        DatabaseConfig::Postgres { url } => url.clone(),
-        DatabaseConfig::Sqlite { .. } => unreachable!("a PostgreSQL backend"),
-    };
-    let role = format!(
-        "marimo_app_{}",
-        marimo_platform::ids::new_id().replace('-', "")[..12].to_owned()
-    );
-    for ddl in [
-        format!("CREATE ROLE {role} LOGIN"),
-        format!("GRANT USAGE ON SCHEMA users TO {role}"),
-        format!("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA users TO {role}"),
-    ] {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(ddl))
-            .execute(app.pool())
-            .await
-            .unwrap();
-    }
-    let db = Db::connect(
-        "users",
-        &DatabaseConfig::Postgres {
-            url: as_user(&url, &role),
-        },
-        MigrateMode::Off,
-    )
-    .await
-    .unwrap();
+    let role = AppRole::connect(&app.settings.database, "users").await;
+    let db = &role.db;
 
     let mut tx = db.tenant(&acme_id).read().await.unwrap();
     assert_eq!(members(&mut tx).await, [format!("{acme_id}:admin")]);
@@ -522,5 +485,5 @@ async fn memberships_are_under_the_row_policy_for_the_application_role() {
         .await;
     assert!(foreign.is_err(), "a membership was moved to another tenant");
     drop(tx);
-    db.close().await;
+    role.drop_role().await;
 }

@@ -11,12 +11,10 @@ use axum::{Router, body::Bytes, http::StatusCode, routing::post};
 use marimo_platform::{
     auth::{Role, jwt::Identity},
     bus::Envelope,
-    config::{DatabaseConfig, MigrateMode},
-    db::Db,
     ids::new_id,
     tenant::TenantId,
 };
-use marimo_testkit::{Backend, backends, eventually, sign, spawn};
+use marimo_testkit::{AppRole, Backend, backends, eventually, sign, spawn};
 use serde_json::{Value, json};
 
 use crate::support::{World, world};
@@ -284,14 +282,6 @@ async fn dead_letters_are_for_the_default_tenants_admins_only() {
     }
 }
 
-/// `url` signing in as `user` instead.
-fn as_user(url: &str, user: &str) -> String {
-    let start = url.find("://").expect("a URL") + 3;
-    let rest = &url[start..];
-    let host = rest.find('@').map_or(rest, |at| &rest[at + 1..]);
-    format!("{}{user}@{host}", &url[..start])
-}
-
 #[tokio::test]
 async fn row_policies_hide_other_tenants_rows_from_the_application_role() {
     let Some(backend) = backends()
@@ -310,35 +300,8 @@ async fn row_policies_hide_other_tenants_rows_from_the_application_role() {
     })
     .await;
 
-    let url = match &w.settings.database {
-        DatabaseConfig::Postgres { url } => url.clone(),
-        DatabaseConfig::Sqlite { .. } => unreachable!("a PostgreSQL backend"),
-    };
-    let schema: String = sqlx::query_scalar("SELECT current_schema()::text")
-        .fetch_one(w.worker.db().pool())
-        .await
-        .unwrap();
-    let role = format!("marimo_app_{}", &new_id().replace('-', "")[..12]);
-    for ddl in [
-        format!("CREATE ROLE {role} LOGIN"),
-        format!("GRANT USAGE ON SCHEMA {schema} TO {role}"),
-        format!("GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {role}"),
-        format!("ALTER ROLE {role} SET search_path = {schema}"),
-    ] {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(ddl))
-            .execute(w.worker.db().pool())
-            .await
-            .unwrap();
-    }
-    let app = Db::connect(
-        "worker",
-        &DatabaseConfig::Postgres {
-            url: as_user(&url, &role),
-        },
-        MigrateMode::Off,
-    )
-    .await
-    .unwrap();
+    let role = AppRole::connect(&w.settings.database, "worker").await;
+    let app = &role.db;
     for table in marimo_worker_tables() {
         // Deliberately no tenant filter: the policy filters.
         let sql = format!("SELECT DISTINCT tenant_id FROM {table}");
@@ -366,7 +329,7 @@ async fn row_policies_hide_other_tenants_rows_from_the_application_role() {
     assert_eq!(totals.len(), 1);
     assert!(totals[0].contains("3.00"), "{totals:?}");
     drop(tx);
-    app.close().await;
+    role.drop_role().await;
 }
 
 fn marimo_worker_tables() -> [&'static str; 7] {
