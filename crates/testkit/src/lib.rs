@@ -91,6 +91,15 @@ pub fn backends() -> Vec<Backend> {
     list
 }
 
+/// The PostgreSQL backend, for tests that only PostgreSQL can answer
+/// (row policies, real conflicts): `None` when it is not configured,
+/// which under `CI=true` is a failure (through [`backends`]).
+pub fn postgres() -> Option<Backend> {
+    backends()
+        .into_iter()
+        .find(|b| matches!(b, Backend::Postgres { .. }))
+}
+
 /// The RabbitMQ a suite runs against (`MARIMO_TEST_RABBITMQ_URL`), or
 /// `None` to skip it; under `CI=true` a missing URL is a failure.
 pub fn rabbitmq_url() -> Option<String> {

@@ -546,10 +546,7 @@ async fn the_same_codes_and_keys_serve_both_tenants() {
 
 #[tokio::test]
 async fn row_policies_hide_other_tenants_rows_from_unfiltered_queries() {
-    let Some(backend) = backends()
-        .into_iter()
-        .find(|b| matches!(b, Backend::Postgres { .. }))
-    else {
+    let Some(backend) = marimo_testkit::postgres() else {
         return;
     };
     let w = world(&backend).await;

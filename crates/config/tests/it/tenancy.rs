@@ -12,7 +12,7 @@ use marimo_platform::{
     ids::new_id,
     tenant::TenantId,
 };
-use marimo_testkit::{AppRole, Backend, backends, each_backend, sign};
+use marimo_testkit::{AppRole, backends, each_backend, sign};
 use serde_json::{Value, json};
 
 use crate::support::App;
@@ -404,10 +404,7 @@ async fn tax_rates_and_units_are_per_tenant_and_their_events_carry_it() {
 
 #[tokio::test]
 async fn row_policies_hide_other_tenants_rows_from_the_application_role() {
-    let Some(backend) = backends()
-        .into_iter()
-        .find(|b| matches!(b, Backend::Postgres { .. }))
-    else {
+    let Some(backend) = marimo_testkit::postgres() else {
         return;
     };
     let app = App::on(backend.settings(&[]).await).await;

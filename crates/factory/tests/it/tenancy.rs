@@ -472,10 +472,7 @@ async fn keys_are_per_tenant() {
 
 #[tokio::test]
 async fn row_policies_hide_other_tenants_from_a_query_without_a_filter() {
-    let Some(backend) = backends()
-        .into_iter()
-        .find(|b| matches!(b, Backend::Postgres { .. }))
-    else {
+    let Some(backend) = marimo_testkit::postgres() else {
         return;
     };
     let settings = backend.settings(&[]).await;

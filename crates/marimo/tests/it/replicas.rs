@@ -34,7 +34,7 @@ use std::{
 
 use marimo::System;
 use marimo_platform::{config::DatabaseConfig, ids::new_id, service::ServiceName};
-use marimo_testkit::{Backend, Http, Res, TEST_JWT_SECRET, backends, eventually_within};
+use marimo_testkit::{Http, Res, TEST_JWT_SECRET, eventually_within};
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
@@ -155,10 +155,7 @@ impl Cluster {
     /// started at all, which keeps the scenario's database connections few
     /// (the suites share one PostgreSQL server).
     async fn start(children: &[(ServiceName, usize)], in_process: &[ServiceName]) -> Option<Self> {
-        let Some(pg) = backends()
-            .into_iter()
-            .find(|b| matches!(b, Backend::Postgres { .. }))
-        else {
+        let Some(pg) = marimo_testkit::postgres() else {
             eprintln!("note: replica scenarios need PostgreSQL; skipped");
             return None;
         };

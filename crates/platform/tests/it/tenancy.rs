@@ -10,7 +10,7 @@ use marimo_platform::{
     service::ServiceName,
     tenant::{TenantId, rls_ddl},
 };
-use marimo_testkit::{AppRole, Backend, backends, context};
+use marimo_testkit::{AppRole, backends, context};
 use serde_json::json;
 
 const NOTES: &str = "CREATE TABLE notes (
@@ -36,10 +36,7 @@ async fn bodies(tx: &mut marimo_platform::db::Tx) -> Vec<String> {
 
 #[tokio::test]
 async fn row_policies_hide_and_refuse_other_tenants_rows_for_the_application_role() {
-    let Some(backend) = backends()
-        .into_iter()
-        .find(|b| matches!(b, Backend::Postgres { .. }))
-    else {
+    let Some(backend) = marimo_testkit::postgres() else {
         return;
     };
     let settings = backend.settings(&[]).await;

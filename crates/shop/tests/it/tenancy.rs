@@ -648,10 +648,7 @@ async fn the_expiry_sweep_expires_each_tenants_orders_in_that_tenant() {
 
 #[tokio::test]
 async fn on_postgres_the_row_policies_alone_keep_an_unfiltered_query_to_its_tenant() {
-    let Some(backend) = backends()
-        .into_iter()
-        .find(|b| matches!(b, Backend::Postgres { .. }))
-    else {
+    let Some(backend) = marimo_testkit::postgres() else {
         return;
     };
     let app = start(&backend).await;

@@ -4,7 +4,7 @@
 //! application role on PostgreSQL.
 
 use marimo_platform::tenant::TenantId;
-use marimo_testkit::{AppRole, Backend, TEST_JWT_SECRET, backends, each_backend};
+use marimo_testkit::{AppRole, TEST_JWT_SECRET, backends, each_backend};
 use serde_json::{Value, json};
 
 use crate::support::{ADMIN_EMAIL, ADMIN_PASSWORD, App, PASSWORD, Tokens};
@@ -450,10 +450,7 @@ async fn members(tx: &mut marimo_platform::db::Tx) -> Vec<String> {
 
 #[tokio::test]
 async fn memberships_are_under_the_row_policy_for_the_application_role() {
-    let Some(backend) = backends()
-        .into_iter()
-        .find(|b| matches!(b, Backend::Postgres { .. }))
-    else {
+    let Some(backend) = marimo_testkit::postgres() else {
         return;
     };
     let app = <App as marimo_testkit::Fixture>::start(&backend).await;

@@ -14,7 +14,7 @@ use marimo_platform::{
     ids::new_id,
     tenant::TenantId,
 };
-use marimo_testkit::{AppRole, Backend, backends, eventually, sign, spawn};
+use marimo_testkit::{AppRole, backends, eventually, sign, spawn};
 use serde_json::{Value, json};
 
 use crate::support::{World, world};
@@ -284,10 +284,7 @@ async fn dead_letters_are_for_the_default_tenants_admins_only() {
 
 #[tokio::test]
 async fn row_policies_hide_other_tenants_rows_from_the_application_role() {
-    let Some(backend) = backends()
-        .into_iter()
-        .find(|b| matches!(b, Backend::Postgres { .. }))
-    else {
+    let Some(backend) = marimo_testkit::postgres() else {
         return;
     };
     let w = world(&backend, &[]).await;
