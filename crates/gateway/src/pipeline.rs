@@ -226,14 +226,7 @@ fn request_tenant(
     if let Some(who) = identity {
         return Ok(who.tenant.clone());
     }
-    match headers.get(tenant::HEADER) {
-        None => Ok(TenantId::default_tenant()),
-        Some(v) => v
-            .to_str()
-            .map_err(|_| marimo_platform::Invalid::new("tenant", "the tenant header is not text"))
-            .and_then(TenantId::parse)
-            .map_err(ApiError::from),
-    }
+    tenant::named_in(headers)
 }
 
 /// The request body as sent upstream: replayable when buffered; a

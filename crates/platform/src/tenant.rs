@@ -139,15 +139,21 @@ impl<S: Send + Sync> FromRequestParts<S> for Tenant {
         if let MaybeCaller(Some(caller)) = MaybeCaller::from_request_parts(parts, state).await? {
             return Ok(Self(caller.tenant));
         }
-        match parts.headers.get(HEADER) {
-            None => Ok(Self(TenantId::default_tenant())),
-            Some(value) => value
-                .to_str()
-                .map_err(|_| Invalid::new("tenant", "the tenant header is not text"))
-                .and_then(TenantId::parse)
-                .map(Self)
-                .map_err(ApiError::from),
-        }
+        named_in(&parts.headers).map(Self)
+    }
+}
+
+/// The tenant an anonymous request names in `X-Marimo-Tenant`, else the
+/// default tenant; a malformed header is a 400. (A signed-in request's
+/// tenant is its token's, never this.)
+pub fn named_in(headers: &http::HeaderMap) -> Result<TenantId, ApiError> {
+    match headers.get(HEADER) {
+        None => Ok(TenantId::default_tenant()),
+        Some(value) => value
+            .to_str()
+            .map_err(|_| Invalid::new("tenant", "the tenant header is not text"))
+            .and_then(TenantId::parse)
+            .map_err(ApiError::from),
     }
 }
 
