@@ -20,6 +20,95 @@ pub const WORK_ORDER_STARTED: Topic<WorkOrder> = Topic::new("factory.work_order.
 pub const WORK_ORDER_CANCELLED: Topic<WorkOrder> = Topic::new("factory.work_order.cancelled", 1);
 pub const WORK_ORDER_COMPLETED: Topic<WorkOrderCompleted> =
     Topic::new("factory.work_order.completed", 1);
+pub const STOCK_MOVED: Topic<StockMoved> = Topic::new("factory.stock.moved", 1);
+
+/// `factory.stock.moved`: one stock transaction of the factory (a receipt,
+/// a work order's issue or completion, a shipment, a return, an
+/// adjustment, scrap, a transfer, an opening balance) with the change in
+/// booked value of every bin it touched. The perpetual-inventory feed:
+/// accounting posts one journal entry per event (reference
+/// `factory:<transaction>`), exactly once, mapping each move's
+/// `category` (and `warehouse`) to its inventory account and its
+/// `reason` to the counter-account; the ledger balance of an inventory
+/// account is therefore the sum of the `value` of every move mapped to it.
+///
+/// Every value-changing move of the factory is in exactly one such event,
+/// published in the transaction that records the moves (the outbox).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StockMoved {
+    /// The stock transaction, unique within the tenant and stable across
+    /// redeliveries: `receipt:<move_id>`, `work_order:<id>:issue`,
+    /// `work_order:<id>:complete`, `shipment:<order_id>`, ….
+    pub transaction: String,
+    /// What the transaction was about (a purchase document, an order, a
+    /// work order), for the entry's description. Defaults when absent.
+    #[serde(default)]
+    pub reference: Option<String>,
+    /// The factory's currency (of every `value`).
+    pub currency: Currency,
+    /// The moves, at least one.
+    pub moves: Vec<ValuedMove>,
+}
+
+/// One bin's change in a [`StockMoved`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValuedMove {
+    /// The stock move.
+    pub move_id: MoveId,
+    /// Why the stock moved; decides the counter-account.
+    pub reason: MoveReason,
+    /// The item.
+    pub sku: Sku,
+    /// The item's category; decides the inventory account.
+    pub category: ItemCategory,
+    /// The warehouse (bin) moved.
+    pub warehouse: WarehouseCode,
+    /// Signed quantity: in > 0, out < 0.
+    pub qty: Qty,
+    /// Signed change of the bin's booked value, in minor units exactly
+    /// (in ≥ 0, out ≤ 0): what the inventory account moves by.
+    pub value: Money,
+}
+
+/// Why stock moved, as the ledger needs to know it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MoveReason {
+    /// Bought in: Dr inventory / Cr goods received not invoiced.
+    Receipt,
+    /// Issued to a work order: Dr work in progress / Cr inventory.
+    ProductionIssue,
+    /// Made by a work order: Dr inventory / Cr work in progress.
+    ProductionOutput,
+    /// Sent to a customer: Dr cost of goods sold / Cr inventory.
+    Shipment,
+    /// Came back from a customer: Dr inventory / Cr cost of goods sold.
+    CustomerReturn,
+    /// Counted differently: Dr/Cr inventory adjustment expense.
+    Adjustment,
+    /// Destroyed or spoilt: Dr inventory adjustment expense / Cr inventory.
+    Scrap,
+    /// Moved between warehouses: inventory to inventory (nothing when both
+    /// bins map to one account).
+    Transfer,
+    /// Stock on hand when the books started: Dr inventory / Cr opening
+    /// balance equity.
+    Opening,
+}
+
+/// An item's category: decides which inventory account holds its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemCategory {
+    /// Bought to be made into something.
+    RawMaterial,
+    /// Made to be made into something.
+    SubAssembly,
+    /// Made to be sold.
+    FinishedGood,
+    /// Bought to be sold as it is.
+    Merchandise,
+}
 
 /// `factory.stock.received`: stock was bought in (accounting books
 /// inventory against payables at `total_cost`).
@@ -188,6 +277,21 @@ mod tests {
             "total_cost": "7.50", "currency": "USD",
             "consumed": [{"sku": "STEEL", "qty": "3.000", "total_cost": "7.50"}]}));
         assert_eq!(c.consumed[0].sku, "STEEL");
+    }
+
+    #[test]
+    fn golden_stock_moved() {
+        let m: StockMoved = round_trip(json!({"transaction": "work_order:w1:complete",
+            "reference": "WO-1", "currency": "USD", "moves": [
+                {"move_id": "m1", "reason": "production_issue", "sku": "LEG",
+                 "category": "sub_assembly", "warehouse": "MAIN", "qty": "-4.000",
+                 "value": "-60.00"},
+                {"move_id": "m2", "reason": "production_output", "sku": "TABLE",
+                 "category": "finished_good", "warehouse": "MAIN", "qty": "1.000",
+                 "value": "60.00"}]}));
+        assert_eq!(m.moves[0].reason, MoveReason::ProductionIssue);
+        assert_eq!(m.moves[1].category, ItemCategory::FinishedGood);
+        assert_eq!(m.moves[0].value.to_scaled(2), Ok(-6000));
     }
 
     #[test]

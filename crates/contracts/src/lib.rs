@@ -182,6 +182,7 @@ pub const CATALOG: &[(&str, u32)] = &[
         factory::WORK_ORDER_COMPLETED.name(),
         factory::WORK_ORDER_COMPLETED.version(),
     ),
+    (factory::STOCK_MOVED.name(), factory::STOCK_MOVED.version()),
 ];
 
 /// A success answer in the original API's shape: `"success": true` beside
