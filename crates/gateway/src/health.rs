@@ -40,7 +40,7 @@ use serde_json::{Value, json};
 use tokio::sync::Mutex;
 use utoipa::ToSchema;
 
-use crate::upstreams::{Instance, Upstreams};
+use crate::upstreams::{Instance, Member, Upstreams};
 
 /// Time allowed for one instance's `/health`.
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
@@ -168,17 +168,32 @@ where
     });
     let mut back = 0;
     for (service, member, ready) in futures_util::future::join_all(checks).await {
-        if ready && member.readmit() {
+        if ready && readmit_one(metrics, service, member, "probe") {
             back += 1;
-            tracing::info!(service = service.as_str(), instance = %member.instance.base, "instance ready again: back in rotation");
-            metrics.record(|| {
-                metrics::counter!("gateway_upstream_readmissions_total", "service" => service.as_str())
-                    .increment(1);
-            });
-            crate::pipeline::ejected_gauge(metrics, service, member);
         }
     }
     back
+}
+
+/// Puts one instance back into rotation (once) and says so; `by` is the
+/// evidence: its readiness `probe`, or an `answer` it gave in panic mode.
+/// `true` when it was out.
+pub fn readmit_one(
+    metrics: &Metrics,
+    service: ServiceName,
+    member: &Member,
+    by: &'static str,
+) -> bool {
+    if !member.readmit() {
+        return false;
+    }
+    tracing::info!(service = service.as_str(), instance = %member.instance.base, by, "instance ready again: back in rotation");
+    metrics.record(|| {
+        metrics::counter!("gateway_upstream_readmissions_total", "service" => service.as_str(), "by" => by)
+            .increment(1);
+    });
+    crate::pipeline::ejected_gauge(metrics, service, member);
+    true
 }
 
 /// Whether an instance answers its readiness probe with 2xx in time.

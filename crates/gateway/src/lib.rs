@@ -90,6 +90,9 @@ pub struct Gateway {
     /// Per service, with that service's connect and total timeouts.
     pub clients: HashMap<ServiceName, reqwest::Client>,
     pub budgets: HashMap<ServiceName, RetryBudget>,
+    /// The upstream connections that have carried an answer (tells a stale
+    /// pooled connection from a broken instance).
+    pub answered: proxy::Answered,
     pub backoff: Backoff,
     pub cache: Option<cache::ResponseCache>,
     pub limits: RateLimits,
@@ -188,6 +191,7 @@ pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
         client: client.clone(),
         clients,
         budgets,
+        answered: proxy::Answered::default(),
         backoff: Backoff::default(),
         cache: response_cache,
         limits,

@@ -21,9 +21,12 @@
 //! Phase 6 in detail: a cacheable GET is answered from the response cache
 //! ([`crate::cache`]) when it can; otherwise the balancer picks an instance
 //! whose breaker and in-flight limit let it through
-//! ([`crate::upstreams`]). A request that never reached an instance
+//! ([`crate::upstreams`]; when every instance is ejected, among all of
+//! them: panic mode). A request that never reached an instance
 //! (connection refused, or closed before the request started) goes to
-//! another instance at once, whatever its method; idempotent requests and
+//! another instance at once, whatever its method; one that met a stale
+//! pooled connection goes out again at once when it may be repeated;
+//! idempotent requests and
 //! those with an `Idempotency-Key` are also retried after a failure in
 //! mid-request, with backoff and under the retry budget
 //! ([`crate::resilience`]). Every attempt's outcome feeds its instance's
@@ -297,13 +300,17 @@ async fn send(
     // refused is ejected, so the next pick is another).
     let mut sent = 0u32;
     let mut unsent = 0usize;
+    let mut stale = 0u32;
     let mut last: Option<ApiError> = None;
     loop {
         let lease = match gw.upstreams.choose(service, &tried) {
             Ok(lease) => lease,
             Err(why) => return Err(unavailable(service, why)),
         };
-        let member = lease.member.clone();
+        let (member, panic) = (lease.member.clone(), lease.panic);
+        if panic {
+            count_panic(gw, service);
+        }
         let Ok(body) = payload.attempt() else {
             // A streamed body already read by an attempt that then failed
             // "unsent" cannot be sent again (hyper hands back only bodies
@@ -313,6 +320,7 @@ async fn send(
         };
         let outcome = proxy::forward(
             client,
+            &gw.answered,
             Forward {
                 service,
                 instance: member.instance.clone(),
@@ -329,6 +337,21 @@ async fn send(
             Ok(res) => (res.status(), None),
             Err(failed) => (failed.error.status, Some(failed.failure)),
         };
+        if failure == Some(Failure::Stale) {
+            // The instance closed a pooled connection as it was reused:
+            // nothing against it (no breaker failure, no ejection). A
+            // replayable request goes out again at once on another
+            // connection — outside the budget, like an unsent one; the
+            // pool drops each stale connection, so this ends.
+            if retryable && stale < MAX_STALE_RETRIES {
+                stale += 1;
+                tracing::debug!(service = service.as_str(), instance = %member.instance.base, "stale pooled connection, sending again");
+                count_retry(gw, service, "stale");
+                last = outcome.err().map(|f| f.error);
+                continue;
+            }
+            return outcome.map_err(|f| f.error);
+        }
         // 5xx from the instance and no answer at all count against it; a
         // bad request body does not.
         let failed = status.is_server_error() && failure != Some(Failure::Client);
@@ -339,6 +362,10 @@ async fn send(
         }
         if failure.is_some_and(Failure::ejects) {
             eject(gw, service, &member);
+        } else if panic && outcome.is_ok() && !failed {
+            // An ejected instance picked in panic mode answered: that
+            // disproves the ejection sooner than its next probe would.
+            crate::health::readmit_one(&gw.metrics, service, &member, "answer");
         }
         report_breaker(gw, service, &member);
         tried.push(member.instance.base.clone());
@@ -369,6 +396,20 @@ async fn send(
         drop(outcome);
         tokio::time::sleep(gw.backoff.delay(sent - 1)).await;
     }
+}
+
+/// Replays of a replayable request after stale pooled connections, on top
+/// of its other attempts: enough to outlast the few idle connections an
+/// instance that restarted (or closes idle ones early) leaves in the pool.
+const MAX_STALE_RETRIES: u32 = 4;
+
+/// `gateway_upstream_panic_total{service}`: requests sent to an ejected
+/// instance because every instance of the service was ejected.
+fn count_panic(gw: &Gateway, service: ServiceName) {
+    gw.metrics.record(|| {
+        metrics::counter!("gateway_upstream_panic_total", "service" => service.as_str())
+            .increment(1);
+    });
 }
 
 fn count_retry(gw: &Gateway, service: ServiceName, kind: &'static str) {
@@ -438,11 +479,6 @@ pub fn breaker_gauge(m: &Metrics, service: ServiceName, member: &Member) {
 fn unavailable(service: ServiceName, why: Unavailable) -> ApiError {
     match why {
         Unavailable::NoInstance => proxy::no_instance(service),
-        Unavailable::Down => ApiError::unavailable(format!(
-            "the {service} service is unreachable on every instance, try again shortly"
-        ))
-        .with_details(json!({ "service": service.as_str(), "reason": "unreachable" }))
-        .retry_after(1),
         Unavailable::Open { retry_in } => ApiError::unavailable(format!(
             "the {service} service is failing; its circuit breaker is open, try again shortly"
         ))

@@ -12,23 +12,37 @@
 //! `Retry-After`, timeout → 504, anything else upstream → 502. Each failure
 //! also says how far the request got ([`Failure`]): whether it is known
 //! never to have reached the instance decides whether any request may be
-//! sent again elsewhere.
+//! sent again elsewhere, and whether the instance is to blame.
+//!
+//! **Stale pooled connections.** An instance may close a kept-alive
+//! connection just as the gateway reuses it (its idle timeout firing as
+//! the request arrives). hyper hands such a request back when it notices
+//! the close before writing ("canceled", retried by the pool itself); when
+//! the close comes after the write, it reports the connection closed (or
+//! reset) before any answer, which on a fresh connection means "the
+//! instance broke". hyper does not say whether the connection was reused,
+//! so the gateway keeps a note of the connections that have carried an
+//! answer ([`Answered`]) and reads it from the addresses both answers and
+//! errors carry: a reused connection closed before the answer started is
+//! [`Failure::Stale`] — not held against the instance.
 //!
 //! Retries and circuit breakers ([`crate::pipeline`]) wrap [`forward`];
 //! the response cache ([`crate::cache`]) sits in front of them.
 
 use std::{
-    net::IpAddr,
+    collections::HashMap,
+    net::{IpAddr, SocketAddr},
     sync::{
-        Arc,
+        Arc, Mutex,
         atomic::{AtomicU8, Ordering},
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use axum::{body::Body, response::Response};
 use futures_util::{StreamExt, TryStreamExt};
 use http::{HeaderMap, HeaderName, HeaderValue, header, request::Parts};
+use hyper_util::client::legacy::connect::HttpInfo;
 use marimo_platform::{ApiError, ErrorCode, service::ServiceName, telemetry::http::ClientSpan};
 use serde_json::json;
 
@@ -208,6 +222,12 @@ pub enum Failure {
     /// not be made, or it closed before the request was started. Any
     /// request, whatever its method, may be sent to another instance.
     NotSent,
+    /// A reused pooled connection was closed or reset by the instance
+    /// before any answer started: most likely its keep-alive ended as the
+    /// request arrived. Replayable requests go out again at once; the
+    /// instance is not blamed. A request that is not replayable cannot be
+    /// sent again: an instance killed while acting on it looks the same.
+    Stale,
     /// The connection broke after the request was (perhaps partly) sent
     /// and before an answer came back: the instance may have acted on it.
     Broken,
@@ -233,9 +253,81 @@ pub struct Failed {
     pub failure: Failure,
 }
 
+/// The connections (local and remote address) that have carried an
+/// answer, each with when it last did: a send error on one of them is an
+/// error on a reused connection. Entries older than a pooled connection can
+/// stay idle, plus the longest exchange, are dropped; a connection used
+/// again after that (a download longer than that) reads as fresh, which
+/// only errs towards blaming the instance, as before.
+#[derive(Debug, Default)]
+pub struct Answered {
+    inner: Mutex<AnsweredInner>,
+}
+
+#[derive(Debug, Default)]
+struct AnsweredInner {
+    seen: HashMap<(SocketAddr, SocketAddr), Instant>,
+    pruned: Option<Instant>,
+}
+
+/// How long a note is kept.
+const ANSWERED_KEPT: Duration =
+    REQUEST_TIMEOUT.saturating_add(marimo_platform::http::serve::CLIENT_POOL_IDLE);
+
+impl Answered {
+    fn lock(&self) -> std::sync::MutexGuard<'_, AnsweredInner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Notes that the connection `info` names carried an answer.
+    pub fn note(&self, info: &HttpInfo) {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        inner
+            .seen
+            .insert((info.local_addr(), info.remote_addr()), now);
+        // At most once a second, forget connections long gone.
+        if inner
+            .pruned
+            .is_none_or(|at| now.duration_since(at) > Duration::from_secs(1))
+        {
+            inner.pruned = Some(now);
+            inner
+                .seen
+                .retain(|_, at| now.duration_since(*at) < ANSWERED_KEPT);
+        }
+    }
+
+    /// Whether the connection `info` names had carried an answer; it is
+    /// forgotten (it failed: the pool drops it).
+    pub fn take(&self, info: &HttpInfo) -> bool {
+        self.lock()
+            .seen
+            .remove(&(info.local_addr(), info.remote_addr()))
+            .is_some_and(|at| at.elapsed() < ANSWERED_KEPT)
+    }
+
+    /// Connections noted (for tests).
+    pub fn len(&self) -> usize {
+        self.lock().seen.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// Sends the request to the instance and streams its answer back. Each
 /// attempt is a client span; the instance gets its `traceparent`.
-pub async fn forward(client: &reqwest::Client, mut f: Forward) -> Result<Response, Failed> {
+/// `answered` notes the connection of every answer and tells a stale
+/// pooled connection from a broken instance.
+pub async fn forward(
+    client: &reqwest::Client,
+    answered: &Answered,
+    mut f: Forward,
+) -> Result<Response, Failed> {
     let path_and_query = f.parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
     let url =
         exact_url(&f.instance, f.parts.uri.path(), path_and_query).map_err(|error| Failed {
@@ -263,6 +355,9 @@ pub async fn forward(client: &reqwest::Client, mut f: Forward) -> Result<Respons
     let upstream = match req.send().await {
         Ok(res) => {
             span.end(Ok(res.status().as_u16()));
+            if let Some(info) = res.extensions().get::<HttpInfo>() {
+                answered.note(info);
+            }
             res
         }
         Err(err) => {
@@ -276,10 +371,19 @@ pub async fn forward(client: &reqwest::Client, mut f: Forward) -> Result<Respons
                 BODY_BROKEN => {
                     client_side(ApiError::validation("the request body could not be read"))
                 }
-                _ => Failed {
-                    error: upstream_error(f.service, &f.instance, &err),
-                    failure: classify(&err),
-                },
+                _ => {
+                    let mut failure = classify(&err);
+                    if failure == Failure::Broken
+                        && closed_by_peer(&err)
+                        && connection(&err).is_some_and(|info| answered.take(&info))
+                    {
+                        failure = Failure::Stale;
+                    }
+                    Failed {
+                        error: upstream_error(f.service, &f.instance, &err, failure),
+                        failure,
+                    }
+                }
             });
         }
     };
@@ -345,24 +449,68 @@ pub fn classify(err: &reqwest::Error) -> Failure {
     }
 }
 
+/// The errors `err` was caused by, outermost first.
+fn causes(err: &reqwest::Error) -> impl Iterator<Item = &(dyn std::error::Error + 'static)> {
+    std::iter::successors(std::error::Error::source(err), |e| e.source())
+}
+
 /// Whether hyper reports the request as canceled before it was started.
 fn never_started(err: &reqwest::Error) -> bool {
-    let mut source = std::error::Error::source(err);
-    while let Some(e) = source {
-        if e.downcast_ref::<hyper::Error>()
+    causes(err).any(|e| {
+        e.downcast_ref::<hyper::Error>()
             .is_some_and(hyper::Error::is_canceled)
-        {
-            return true;
-        }
-        source = e.source();
-    }
-    false
+    })
+}
+
+/// Whether the instance closed or reset the connection before any answer
+/// ("connection closed before message completed", reset, broken pipe).
+fn closed_by_peer(err: &reqwest::Error) -> bool {
+    use std::io::ErrorKind;
+    causes(err).any(|e| {
+        e.downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_incomplete_message)
+            || e.downcast_ref::<std::io::Error>().is_some_and(|io| {
+                matches!(
+                    io.kind(),
+                    ErrorKind::ConnectionReset
+                        | ErrorKind::ConnectionAborted
+                        | ErrorKind::BrokenPipe
+                        | ErrorKind::UnexpectedEof
+                )
+            })
+    })
+}
+
+/// The addresses of the connection a send error happened on.
+fn connection(err: &reqwest::Error) -> Option<HttpInfo> {
+    causes(err).find_map(|e| {
+        let connected = e
+            .downcast_ref::<hyper_util::client::legacy::Error>()?
+            .connect_info()?;
+        let mut extensions = http::Extensions::new();
+        connected.get_extras(&mut extensions);
+        extensions.remove::<HttpInfo>()
+    })
 }
 
 /// The answer for a failed upstream exchange.
-pub fn upstream_error(service: ServiceName, instance: &Instance, err: &reqwest::Error) -> ApiError {
+pub fn upstream_error(
+    service: ServiceName,
+    instance: &Instance,
+    err: &reqwest::Error,
+    failure: Failure,
+) -> ApiError {
     let details = json!({ "service": service.as_str() });
-    if err.is_connect() || never_started(err) {
+    if failure == Failure::Stale {
+        // Not the instance's failure, and retried when that is safe: no
+        // warning for what is routine connection turnover.
+        tracing::debug!(service = service.as_str(), instance = %instance.base, error = %err, "pooled connection closed by the instance before the answer");
+        ApiError::of(
+            ErrorCode::BadGateway,
+            format!("the {service} service closed the connection before answering"),
+        )
+        .with_details(details)
+    } else if failure == Failure::NotSent {
         tracing::warn!(service = service.as_str(), instance = %instance.base, error = %err, "upstream unreachable");
         ApiError::unavailable(format!(
             "the {service} service is unavailable, try again shortly"
@@ -410,7 +558,7 @@ mod tests {
         h
     }
 
-    fn instance(addr: std::net::SocketAddr) -> Instance {
+    fn instance(addr: SocketAddr) -> Instance {
         crate::upstreams::parse_base(&format!("http://{addr}")).unwrap()
     }
 
@@ -448,7 +596,7 @@ mod tests {
         let Failed {
             error: err,
             failure,
-        } = forward(&client, forward_get(instance(silent)))
+        } = forward(&client, &Answered::default(), forward_get(instance(silent)))
             .await
             .unwrap_err();
         assert_eq!(failure, Failure::TimedOut);
@@ -464,7 +612,7 @@ mod tests {
         let Failed {
             error: err,
             failure,
-        } = forward(&client, forward_get(instance(closed)))
+        } = forward(&client, &Answered::default(), forward_get(instance(closed)))
             .await
             .unwrap_err();
         assert_eq!(failure, Failure::NotSent);
@@ -492,7 +640,7 @@ mod tests {
         let Failed {
             error: err,
             failure,
-        } = forward(&client, forward_get(instance(addr)))
+        } = forward(&client, &Answered::default(), forward_get(instance(addr)))
             .await
             .unwrap_err();
         // It read the request: it may have acted on it.
@@ -500,6 +648,68 @@ mod tests {
         assert!(failure.ejects());
         assert_eq!(err.status.as_u16(), 502, "{err}");
         assert_eq!(err.code, "BAD_GATEWAY");
+    }
+
+    /// Answers the first request on each connection (kept alive), then
+    /// closes the connection as the next request arrives, unread: a
+    /// keep-alive timeout firing just as the gateway reuses the connection.
+    async fn closes_reused_connections() -> SocketAddr {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let mut head = Vec::new();
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        let Ok(n @ 1..) = socket.read(&mut buf).await else {
+                            return;
+                        };
+                        head.extend_from_slice(&buf[..n]);
+                    }
+                    let body = br#"{"success":true}"#;
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                        body.len()
+                    );
+                    let _ = socket.write_all(answer.as_bytes()).await;
+                    let _ = socket.write_all(body).await;
+                    // The next request arrives; closed with it unread.
+                    let _ = socket.readable().await;
+                    drop(socket);
+                });
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn a_reused_connection_closed_before_the_answer_is_stale_not_broken() {
+        let addr = closes_reused_connections().await;
+        let client = client().unwrap();
+        let answered = Answered::default();
+        forward(&client, &answered, forward_get(instance(addr)))
+            .await
+            .expect("the first request on a fresh connection is answered");
+        assert_eq!(answered.len(), 1, "its connection is noted");
+        // Wait until the pooled connection is idle in the pool (the server
+        // keeps it open), then reuse it.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let Failed { error, failure } = forward(&client, &answered, forward_get(instance(addr)))
+            .await
+            .unwrap_err();
+        assert_eq!(failure, Failure::Stale, "{error}");
+        assert!(
+            !failure.ejects(),
+            "a closed idle connection is not a dead instance"
+        );
+        assert_eq!(error.status.as_u16(), 502);
+        assert!(answered.is_empty(), "the failed connection is forgotten");
+        // A fresh connection is answered again.
+        forward(&client, &answered, forward_get(instance(addr)))
+            .await
+            .expect("a fresh connection is answered");
     }
 
     #[test]

@@ -13,6 +13,11 @@
 //!   an instance — goes to another instance at once, without backoff and
 //!   outside the budget, at most once per instance (each refusing one is
 //!   ejected, see [`crate::upstreams`]).
+//! - **Stale pooled connection** (a reused connection the instance closed
+//!   or reset before any answer, [`crate::proxy::Failure::Stale`]):
+//!   requests that may be repeated (below) go out again at once, without
+//!   backoff and outside the budget; the instance is not blamed. Others
+//!   are answered 502: the instance may have acted on them and died.
 //! - **Failed after sending** (the connection broke, a timeout, 502, 503
 //!   or 504): only idempotent requests (GET, HEAD, OPTIONS, PUT, DELETE)
 //!   and requests with an `Idempotency-Key` (every service honours it),

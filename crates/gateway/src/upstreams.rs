@@ -11,9 +11,18 @@
 //! the first good answer. The breaker is the other, slower judgement:
 //! it counts 5xx answers and timeouts of instances that are up.
 //!
+//! **Panic mode** (Envoy's panic threshold, at zero): when *every*
+//! instance of a service is ejected, the balancer ignores ejection and
+//! picks among all of them, round robin. Ejection is a guess from one
+//! failed connection; refusing a whole service on that guess would turn one
+//! broken connection to a single-instance service into 503s until the next
+//! probe. An instance that is really dead still fails fast (its connection
+//! is refused again, and the request goes to the next one or is answered
+//! 503), and one that answers is readmitted by that answer.
+//!
 //! **Balancing** is round-robin over the instances that can take a request
-//! now: not ejected, a closed (or half-open with a free trial slot) breaker
-//! and a free in-flight slot. Round-robin was chosen over least-outstanding-requests
+//! now: not ejected (unless all are), a closed (or half-open with a free
+//! trial slot) breaker and a free in-flight slot. Round-robin was chosen over least-outstanding-requests
 //! because it needs no shared counters on the hot path and the in-flight
 //! limit already keeps a slow instance from piling up work; a retry passes
 //! the instances it already tried as `avoid`, so it prefers another one.
@@ -111,6 +120,8 @@ impl Member {
 #[derive(Debug)]
 pub struct Lease {
     pub member: Arc<Member>,
+    /// Picked in panic mode: every instance of the service was ejected.
+    pub panic: bool,
     _slot: OwnedSemaphorePermit,
 }
 
@@ -118,8 +129,6 @@ pub struct Lease {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unavailable {
     NoInstance,
-    /// Every instance is ejected (unreachable) and none is ready yet.
-    Down,
     /// Every breaker open; the soonest one half-opens after this.
     Open {
         retry_in: Duration,
@@ -270,7 +279,8 @@ impl Upstreams {
 
     /// The next instance that can take a request now, round-robin,
     /// preferring instances not in `avoid` (those already tried). Ejected
-    /// instances are never picked. Takes an in-flight slot and, for a
+    /// instances are picked only when every instance is ejected (panic
+    /// mode, see the module docs). Takes an in-flight slot and, for a
     /// half-open breaker, a trial slot.
     pub fn choose(&self, service: ServiceName, avoid: &[Arc<str>]) -> Result<Lease, Unavailable> {
         self.choose_at(service, avoid, Instant::now())
@@ -290,8 +300,8 @@ impl Upstreams {
             return Err(Unavailable::NoInstance);
         }
         let start = pool.next.fetch_add(1, Ordering::Relaxed);
+        let panic = list.iter().all(|m| m.is_ejected());
         let mut busy = false;
-        let mut down = false;
         let mut retry_in: Option<Duration> = None;
         for pass in 0..2 {
             for k in 0..n {
@@ -302,8 +312,7 @@ impl Upstreams {
                 if (pass == 0) == avoided {
                     continue;
                 }
-                if m.is_ejected() {
-                    down = true;
+                if m.is_ejected() && !panic {
                     continue;
                 }
                 let Ok(slot) = m.slots.clone().try_acquire_owned() else {
@@ -317,15 +326,16 @@ impl Upstreams {
                 }
                 return Ok(Lease {
                     member: m.clone(),
+                    panic,
                     _slot: slot,
                 });
             }
         }
-        Err(match (busy, retry_in, down) {
-            (true, _, _) => Unavailable::Busy,
-            (false, Some(retry_in), _) => Unavailable::Open { retry_in },
-            (false, None, true) => Unavailable::Down,
-            (false, None, false) => Unavailable::Busy,
+        // Nothing picked: every candidate was full or behind an open
+        // breaker (in panic mode every instance is a candidate).
+        Err(match retry_in {
+            Some(retry_in) if !busy => Unavailable::Open { retry_in },
+            _ => Unavailable::Busy,
         })
     }
 
@@ -482,7 +492,7 @@ mod tests {
         assert_eq!(&*c.member.instance.base, "http://c:3");
     }
     #[test]
-    fn an_ejected_instance_is_never_picked_until_readmitted() {
+    fn an_ejected_instance_is_picked_only_when_all_are_panic_mode() {
         let u = Upstreams::new([(
             ServiceName::Shop,
             vec![inst("http://a:1"), inst("http://b:2")],
@@ -501,17 +511,39 @@ mod tests {
         drop(lease);
         assert_eq!(u.ejected().len(), 1);
 
-        // Both out: nothing to send to, and the answer says why.
+        // Both out: panic mode, both are tried again in turn rather than
+        // none, and the lease says so.
         u.members(ServiceName::Shop)[1].eject();
+        let picked: Vec<_> = (0..4)
+            .map(|_| {
+                let lease = u.choose(ServiceName::Shop, &[]).unwrap();
+                assert!(lease.panic);
+                lease.member.instance.base.to_string()
+            })
+            .collect();
+        let mut sorted = picked.clone();
+        sorted.sort();
         assert_eq!(
-            u.choose(ServiceName::Shop, &[]).unwrap_err(),
-            Unavailable::Down
+            sorted,
+            ["http://a:1", "http://a:1", "http://b:2", "http://b:2"],
+            "round robin over both: {picked:?}"
         );
-        // Re-admitted, it takes traffic again; the breaker was untouched.
+        assert_ne!(picked[0], picked[1], "{picked:?}");
+        // A retry still prefers the one not yet tried.
+        let a_base: Arc<str> = "http://a:1".into();
+        for _ in 0..3 {
+            let lease = u
+                .choose(ServiceName::Shop, std::slice::from_ref(&a_base))
+                .unwrap();
+            assert_eq!(&*lease.member.instance.base, "http://b:2");
+        }
+        // Re-admitted, it takes traffic again, out of panic mode; the
+        // breaker was untouched.
         assert!(a.readmit());
         assert!(!a.readmit());
         let lease = u.choose(ServiceName::Shop, &[]).unwrap();
         assert_eq!(&*lease.member.instance.base, "http://a:1");
+        assert!(!lease.panic);
         // Ejection survives a discovery update that keeps the instance.
         u.replace(
             ServiceName::Shop,

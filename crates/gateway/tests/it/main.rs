@@ -9,6 +9,7 @@ mod edge;
 mod fakes;
 mod forwarding;
 mod health;
+mod keepalive;
 mod limits;
 mod redis;
 mod resilience;

@@ -6,7 +6,7 @@ use marimo_platform::auth::Role;
 use marimo_testkit::{TestServer, eventually_within, spawn, token_for_user};
 
 use crate::{
-    fakes::{Fake, Script, breaker_gauge, ejected_gauge},
+    fakes::{Conduct, Fake, Raw, Script, breaker_gauge, ejected_gauge},
     support::{closed_port_url, gateway},
 };
 
@@ -348,4 +348,154 @@ async fn a_full_instance_answers_503_at_once() {
     // taken the slot first, was refused as busy).
     let res = slow.await.unwrap();
     assert!([503, 504].contains(&res.status), "{}", res.text);
+}
+
+/// The value of a counter with these label fragments in `/metrics`.
+pub fn counter(metrics: &str, name: &str, labels: &[&str]) -> Option<u64> {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")))
+        .find(|l| labels.iter().all(|label| l.contains(label)))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.trim().parse().ok())
+}
+
+#[tokio::test]
+async fn a_single_instance_that_broke_one_connection_keeps_serving() {
+    // Its readiness probe fails throughout, so only panic mode can send it
+    // anything once it is ejected.
+    let only = Raw::start("only", Conduct::default()).await;
+    only.set_ready(false);
+    let url = only.url();
+    let gw = gw(&[
+        ("FACTORY_URLS", &url),
+        ("MARIMO_RATE_LIMITS", "off"),
+        ("MARIMO_BREAKER", "min_requests=50"),
+    ])
+    .await;
+    let t = token_for_user("u1", Role::Manager);
+    only.hang_up(1);
+    // A POST without a key it read and never answered: whether it took
+    // effect is unknown, so 502; the broken connection ejects it.
+    let res = gw
+        .http
+        .post("/api/factory/orders")
+        .bearer(&t)
+        .json(serde_json::json!({"qty": 1}))
+        .send()
+        .await;
+    assert_eq!(res.status, 502, "{}", res.text);
+    assert_eq!(res.code(), "BAD_GATEWAY");
+    let metrics = gw.http.get("/metrics").send().await.text;
+    assert_eq!(ejected_gauge(&metrics, &url), Some(1), "{metrics}");
+
+    // Every instance is ejected: panic mode sends to it anyway, rather
+    // than answering 503 until a probe passes (this one never does).
+    let started = Instant::now();
+    let res = gw
+        .http
+        .get("/api/factory/items")
+        .bearer(&t)
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(res.json["instance"], "only");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // Its answer readmitted it: in rotation again, out of panic mode.
+    let metrics = gw.http.get("/metrics").send().await.text;
+    assert_eq!(ejected_gauge(&metrics, &url), Some(0), "{metrics}");
+    assert_eq!(
+        counter(
+            &metrics,
+            "gateway_upstream_panic_total",
+            &["service=\"factory\""]
+        ),
+        Some(1),
+        "{metrics}"
+    );
+    assert_eq!(
+        counter(
+            &metrics,
+            "gateway_upstream_readmissions_total",
+            &["service=\"factory\"", "by=\"answer\""]
+        ),
+        Some(1),
+        "{metrics}"
+    );
+    for _ in 0..5 {
+        gw.http
+            .post("/api/factory/orders")
+            .bearer(&t)
+            .json(serde_json::json!({"qty": 1}))
+            .send()
+            .await
+            .expect(200);
+    }
+
+    // A GET it hangs up on is retried, on the same (ejected, only)
+    // instance: the client sees 200.
+    only.hang_up(1);
+    let before = only.hits();
+    gw.http
+        .get("/api/factory/items")
+        .bearer(&t)
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(only.hits(), before + 2, "hung up on once, then answered");
+}
+
+#[tokio::test]
+async fn with_every_instance_ejected_a_dead_one_fails_fast_and_a_live_one_serves() {
+    let dead = closed_port_url().await;
+    let live = Raw::start("live", Conduct::default()).await;
+    live.set_ready(false);
+    // The dead one first: round robin starts with it.
+    let urls = format!("{dead},{}", live.url());
+    let gw = gw(&[
+        ("FACTORY_URLS", &urls),
+        ("MARIMO_RATE_LIMITS", "off"),
+        ("MARIMO_BREAKER", "min_requests=50"),
+    ])
+    .await;
+    let t = token_for_user("u1", Role::Manager);
+    // Refused by the dead one, then hung up on by the live one: both out.
+    live.hang_up(1);
+    let res = gw
+        .http
+        .post("/api/factory/orders")
+        .bearer(&t)
+        .json(serde_json::json!({}))
+        .send()
+        .await;
+    assert_eq!(res.status, 502, "{}", res.text);
+    let metrics = gw.http.get("/metrics").send().await.text;
+    assert_eq!(ejected_gauge(&metrics, &dead), Some(1), "{metrics}");
+    assert_eq!(ejected_gauge(&metrics, &live.url()), Some(1), "{metrics}");
+    // Panic mode tries them in turn: the dead one refuses at once, the
+    // live one answers (and is back in rotation by that answer).
+    for _ in 0..6 {
+        let started = Instant::now();
+        let res = gw
+            .http
+            .get("/api/factory/items")
+            .bearer(&t)
+            .send()
+            .await
+            .expect(200);
+        assert_eq!(res.json["instance"], "live");
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+    let metrics = gw.http.get("/metrics").send().await.text;
+    assert_eq!(ejected_gauge(&metrics, &dead), Some(1), "{metrics}");
+    assert_eq!(ejected_gauge(&metrics, &live.url()), Some(0), "{metrics}");
+    assert!(
+        counter(
+            &metrics,
+            "gateway_upstream_panic_total",
+            &["service=\"factory\""]
+        )
+        .is_some_and(|n| n >= 1),
+        "{metrics}"
+    );
 }
