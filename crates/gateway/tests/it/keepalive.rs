@@ -4,25 +4,25 @@
 use std::time::Duration;
 
 use marimo_platform::auth::Role;
-use marimo_testkit::{TestServer, spawn, token_for_user};
+use marimo_testkit::{TestServer, token_for_user};
 
 use crate::{
-    fakes::{Conduct, Raw, ejected_gauge},
-    resilience::counter,
-    support::gateway,
+    fakes::{Conduct, Raw},
+    resilience::{counter, factory_gateway, unkeyed_post},
 };
 
-async fn gw(url: &str) -> TestServer {
-    spawn(
-        gateway(&[
-            ("FACTORY_URLS", url),
-            ("MARIMO_RATE_LIMITS", "off"),
-            ("MARIMO_BREAKER", "min_requests=50"),
-        ])
-        .await
-        .expect("gateway starts"),
-    )
-    .await
+/// No instance of the factory was ever ejected.
+#[track_caller]
+fn assert_never_ejected(metrics: &str) {
+    assert!(
+        counter(
+            metrics,
+            "gateway_upstream_ejections_total",
+            &["service=\"factory\""]
+        )
+        .is_none(),
+        "never ejected: {metrics}"
+    );
 }
 
 /// One request of the mix: every kind that may be sent twice.
@@ -54,7 +54,7 @@ async fn a_connection_closed_as_it_is_reused_fails_no_replayable_request() {
     )
     .await;
     let url = raw.url();
-    let gw = gw(&url).await;
+    let gw = factory_gateway(&url).await;
     let t = token_for_user("u1", Role::Manager);
     for i in 0..24 {
         assert_eq!(replayable(&gw, &t, i).await, 200, "request {i}");
@@ -73,31 +73,15 @@ async fn a_connection_closed_as_it_is_reused_fails_no_replayable_request() {
         .is_some_and(|n| n >= 12),
         "reused connections were closed and the requests sent again: {metrics}"
     );
-    assert_ne!(ejected_gauge(&metrics, &url), Some(1), "never ejected");
-    assert!(
-        counter(
-            &metrics,
-            "gateway_upstream_ejections_total",
-            &["service=\"factory\""]
-        )
-        .is_none(),
-        "{metrics}"
-    );
+    assert_never_ejected(&metrics);
 
     // A POST without a key on a reused connection cannot be told from one
     // the instance acted on and died: 502, as for a mid-request failure —
     // but the instance is not ejected and the next request is served.
-    let res = gw
-        .http
-        .post("/api/factory/orders")
-        .bearer(&t)
-        .json(serde_json::json!({}))
-        .send()
-        .await;
+    let res = unkeyed_post(&gw, &t).await;
     assert_eq!(res.status, 502, "{}", res.text);
     assert_eq!(res.code(), "BAD_GATEWAY");
-    let metrics = gw.http.get("/metrics").send().await.text;
-    assert_ne!(ejected_gauge(&metrics, &url), Some(1), "{metrics}");
+    assert_never_ejected(&gw.http.get("/metrics").send().await.text);
     gw.http
         .get("/api/factory/items/1")
         .bearer(&t)
@@ -119,7 +103,7 @@ async fn an_upstream_with_a_short_keep_alive_costs_no_request() {
     )
     .await;
     let url = raw.url();
-    let gw = gw(&url).await;
+    let gw = factory_gateway(&url).await;
     let t = token_for_user("u1", Role::Manager);
     let loops = (0..3).map(|l| {
         let (gw, t) = (&gw, &t);
@@ -144,14 +128,5 @@ async fn an_upstream_with_a_short_keep_alive_costs_no_request() {
         .collect();
     assert!(failed.is_empty(), "no 502 or 503: {failed:?}");
     assert_eq!(raw.hits(), 180);
-    let metrics = gw.http.get("/metrics").send().await.text;
-    assert!(
-        counter(
-            &metrics,
-            "gateway_upstream_ejections_total",
-            &["service=\"factory\""]
-        )
-        .is_none(),
-        "never ejected: {metrics}"
-    );
+    assert_never_ejected(&gw.http.get("/metrics").send().await.text);
 }
