@@ -255,10 +255,11 @@ pub struct Failed {
 
 /// The connections (local and remote address) that have carried an
 /// answer, each with when it last did: a send error on one of them is an
-/// error on a reused connection. Entries older than a pooled connection can
-/// stay idle, plus the longest exchange, are dropped; a connection used
-/// again after that (a download longer than that) reads as fresh, which
-/// only errs towards blaming the instance, as before.
+/// error on a reused connection. Answers that close their connection are
+/// not noted, and notes older than twice the time a pooled connection may
+/// stay idle are dropped; a connection used again after that (once a long
+/// download ended) reads as fresh, which only errs towards blaming the
+/// instance, as before.
 #[derive(Debug, Default)]
 pub struct Answered {
     inner: Mutex<AnsweredInner>,
@@ -271,8 +272,7 @@ struct AnsweredInner {
 }
 
 /// How long a note is kept.
-const ANSWERED_KEPT: Duration =
-    REQUEST_TIMEOUT.saturating_add(marimo_platform::http::serve::CLIENT_POOL_IDLE);
+const ANSWERED_KEPT: Duration = marimo_platform::http::serve::CLIENT_POOL_IDLE.saturating_mul(2);
 
 impl Answered {
     fn lock(&self) -> std::sync::MutexGuard<'_, AnsweredInner> {
@@ -355,7 +355,11 @@ pub async fn forward(
     let upstream = match req.send().await {
         Ok(res) => {
             span.end(Ok(res.status().as_u16()));
-            if let Some(info) = res.extensions().get::<HttpInfo>() {
+            let closes = res
+                .headers()
+                .get(header::CONNECTION)
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
+            if !closes && let Some(info) = res.extensions().get::<HttpInfo>() {
                 answered.note(info);
             }
             res
