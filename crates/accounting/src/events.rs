@@ -323,6 +323,19 @@ pub async fn handle(ledger: &Ledger, env: Envelope) -> Result<(), HandlerError> 
     Ok(())
 }
 
+/// A tenant event is published in the tenant it is about; one naming
+/// another tenant than it travels in is refused rather than applied to
+/// either.
+fn about_its_tenant(env: &Envelope, tenant_id: &str) -> Result<(), HandlerError> {
+    if tenant_id == env.tenant.as_str() {
+        return Ok(());
+    }
+    Err(permanent(format!(
+        "{} for {tenant_id} was published in tenant {}",
+        env.event_type, env.tenant
+    )))
+}
+
 /// Seeds the books of a new tenant in its own transaction (the envelope's
 /// tenant, which must be the payload's): the standard chart, the category
 /// mapping, its currency as the base currency and its fiscal year's start
@@ -331,13 +344,8 @@ pub async fn handle(ledger: &Ledger, env: Envelope) -> Result<(), HandlerError> 
 /// exist alone.
 async fn tenant_created(ledger: &Ledger, env: &Envelope) -> Result<(), HandlerError> {
     let created = env.decode(TENANT_CREATED)?;
+    about_its_tenant(env, &created.tenant_id)?;
     let tenant = &env.tenant;
-    if created.tenant_id != tenant.as_str() {
-        return Err(permanent(format!(
-            "users.tenant.created for {} was published in tenant {tenant}",
-            created.tenant_id
-        )));
-    }
     let code = created.currency.trim().to_ascii_uppercase();
     let Some(currency) = Currency::new(&code) else {
         return Err(permanent(format!(
@@ -394,13 +402,8 @@ async fn base_currency(ledger: &Ledger, env: &Envelope) -> Result<(), HandlerErr
 /// tenant's name is not the ledger's business.
 async fn tenant_updated(ledger: &Ledger, env: &Envelope) -> Result<(), HandlerError> {
     let updated = env.decode(TENANT_UPDATED)?;
+    about_its_tenant(env, &updated.tenant_id)?;
     let tenant = &env.tenant;
-    if updated.tenant_id != tenant.as_str() {
-        return Err(permanent(format!(
-            "users.tenant.updated for {} was published in tenant {tenant}",
-            updated.tenant_id
-        )));
-    }
     let currency = Currency::new(&updated.currency.trim().to_ascii_uppercase());
     if currency.is_none() {
         tracing::warn!(%tenant, code = %updated.currency, "unknown currency; base currency unchanged");

@@ -641,6 +641,17 @@ async fn processed(w: &World) -> i64 {
         .unwrap()
 }
 
+/// Tenant `t`'s income statement up to `to`, from its default start.
+async fn income_statement(w: &World, t: &TenantId, to: &str) -> Value {
+    w.get(
+        t,
+        &format!("/api/v1/accounting/reports/income-statement?to={to}"),
+    )
+    .await
+    .expect(200)
+    .json
+}
+
 /// The entry number an entry of `date` gets in tenant `t` (Dr cash, Cr
 /// revenue, `amount`).
 async fn number_of(w: &World, t: &TenantId, date: &str, amount: &str) -> String {
@@ -677,35 +688,14 @@ async fn a_tenant_whose_fiscal_year_starts_in_april_numbers_and_reports_by_it() 
 
         // The income statement's year to date starts with the fiscal
         // year: to 2027-05-31 it covers only the 20.00 of 2027-04-01.
-        let is = w
-            .get(
-                &april,
-                "/api/v1/accounting/reports/income-statement?to=2027-05-31",
-            )
-            .await
-            .expect(200)
-            .json;
+        let is = income_statement(&w, &april, "2027-05-31").await;
         assert_eq!(is["from"], "2027-04-01", "{name}");
         assert_eq!(is["total_revenue"], "20.00", "{name}: {is}");
-        let is = w
-            .get(
-                &april,
-                "/api/v1/accounting/reports/income-statement?to=2027-03-31",
-            )
-            .await
-            .expect(200)
-            .json;
+        let is = income_statement(&w, &april, "2027-03-31").await;
         // FY 2026 so far: 10.00 + 30.00 = 40.00.
         assert_eq!(is["from"], "2026-04-01", "{name}");
         assert_eq!(is["total_revenue"], "40.00", "{name}: {is}");
-        let is = w
-            .get(
-                &default,
-                "/api/v1/accounting/reports/income-statement?to=2027-05-31",
-            )
-            .await
-            .expect(200)
-            .json;
+        let is = income_statement(&w, &default, "2027-05-31").await;
         assert_eq!(is["from"], "2027-01-01", "{name}");
     }
 }
