@@ -5,7 +5,7 @@
 //! tenant sees none of it.
 
 use marimo_platform::{auth::Role, bus::Bus, service::ServiceName, tenant::TenantId};
-use marimo_testkit::{self as testkit, backends, context_on};
+use marimo_testkit::{backends, context_on};
 use sqlx::migrate::Migrator;
 
 use crate::support::{App, WIDGET};
@@ -69,21 +69,7 @@ async fn a_database_from_before_tenancy_becomes_the_default_tenants() {
         }
 
         // The current service takes the database over.
-        let bus = Bus::embedded();
-        let testkit::Service { ctx, server } = testkit::start_service(
-            ServiceName::Shop,
-            settings.clone(),
-            bus.clone(),
-            marimo_shop::router,
-        )
-        .await;
-        let app = App {
-            server,
-            ctx,
-            settings,
-            bus,
-            backend: name,
-        };
+        let app = App::start_on(settings, name).await;
         let order = "0193a0c0-0000-7000-8000-0000000000aa";
         let tenants: Vec<String> =
             sqlx::query_scalar("SELECT DISTINCT tenant_id FROM orders UNION SELECT DISTINCT tenant_id FROM order_items")
