@@ -9,8 +9,10 @@
 //! transaction as the posting. Each acts in the event's tenant
 //! (`Envelope.tenant`): its transaction is that tenant's, so it reads and
 //! posts only that tenant's books. `users.tenant.created` seeds a new
-//! tenant's books (standard chart, category mapping, its currency); a
-//! posting event of a tenant not seeded yet is deferred until it is.
+//! tenant's books (standard chart, category mapping, its currency, the
+//! month its fiscal year starts in); `users.tenant.updated` changes the
+//! currency and fiscal year start while the ledger is empty; a posting
+//! event of a tenant not seeded yet is deferred until it is.
 //!
 //! | event | entry | reference |
 //! |---|---|---|
@@ -43,7 +45,7 @@ use marimo_contracts::{
     factory::{STOCK_RECEIVED, WORK_ORDER_COMPLETED},
     ids::Sku,
     shop::{ORDER_CANCELLED, ORDER_PAID},
-    users::TENANT_CREATED,
+    users::{TENANT_CREATED, TENANT_UPDATED},
     values::{self, Money},
 };
 use marimo_platform::{
@@ -58,7 +60,7 @@ use crate::{
     app::{Ledger, Origin},
     domain::{
         accounts::codes,
-        calendar::{parse_date, today},
+        calendar::{FiscalCalendar, parse_date, today},
         entry::{self, Draft, DraftLine},
         money::{self, Currency},
     },
@@ -74,6 +76,7 @@ pub const BINDINGS: &[&str] = &[
     STOCK_RECEIVED.name(),
     WORK_ORDER_COMPLETED.name(),
     TENANT_CREATED.name(),
+    TENANT_UPDATED.name(),
 ];
 
 /// What an event asks of the ledger.
@@ -220,8 +223,12 @@ pub fn plan(env: &Envelope, currency: &Currency) -> Result<Action, HandlerError>
 
 fn ledger_failure(e: LedgerError) -> HandlerError {
     match e {
-        // This replica learnt of a new base currency just now: retry.
-        LedgerError::Rejected(r) if r.code == crate::app::CURRENCY_CHANGED => {
+        // This replica learnt of a new base currency (or fiscal calendar)
+        // just now: retry.
+        LedgerError::Rejected(r)
+            if r.code == crate::app::CURRENCY_CHANGED
+                || r.code == crate::app::FISCAL_YEAR_CHANGED =>
+        {
             HandlerError::Deferred(r.message)
         }
         // `CODE: message`: the code is what the dead-letter listing shows
@@ -238,6 +245,9 @@ pub async fn handle(ledger: &Ledger, env: Envelope) -> Result<(), HandlerError> 
     }
     if env.is(TENANT_CREATED) {
         return tenant_created(ledger, &env).await;
+    }
+    if env.is(TENANT_UPDATED) {
+        return tenant_updated(ledger, &env).await;
     }
     let tenant = &env.tenant;
     let Some(mut tx) = inbox::begin_in(&ledger.db.tenant(tenant), QUEUE, &env.id).await? else {
@@ -313,20 +323,29 @@ pub async fn handle(ledger: &Ledger, env: Envelope) -> Result<(), HandlerError> 
     Ok(())
 }
 
+/// A tenant event is published in the tenant it is about; one naming
+/// another tenant than it travels in is refused rather than applied to
+/// either.
+fn about_its_tenant(env: &Envelope, tenant_id: &str) -> Result<(), HandlerError> {
+    if tenant_id == env.tenant.as_str() {
+        return Ok(());
+    }
+    Err(permanent(format!(
+        "{} for {tenant_id} was published in tenant {}",
+        env.event_type, env.tenant
+    )))
+}
+
 /// Seeds the books of a new tenant in its own transaction (the envelope's
 /// tenant, which must be the payload's): the standard chart, the category
-/// mapping, and its currency as the base currency. Idempotent twice over:
+/// mapping, its currency as the base currency and its fiscal year's start
+/// month. Idempotent twice over:
 /// the inbox skips a redelivered event, and the seed leaves rows that
 /// exist alone.
 async fn tenant_created(ledger: &Ledger, env: &Envelope) -> Result<(), HandlerError> {
     let created = env.decode(TENANT_CREATED)?;
+    about_its_tenant(env, &created.tenant_id)?;
     let tenant = &env.tenant;
-    if created.tenant_id != tenant.as_str() {
-        return Err(permanent(format!(
-            "users.tenant.created for {} was published in tenant {tenant}",
-            created.tenant_id
-        )));
-    }
     let code = created.currency.trim().to_ascii_uppercase();
     let Some(currency) = Currency::new(&code) else {
         return Err(permanent(format!(
@@ -334,12 +353,23 @@ async fn tenant_created(ledger: &Ledger, env: &Envelope) -> Result<(), HandlerEr
             created.currency
         )));
     };
+    let Some(fiscal) = FiscalCalendar::starting(created.fiscal_year_start_month) else {
+        return Err(permanent(format!(
+            "tenant {tenant}: {} is not a month",
+            created.fiscal_year_start_month
+        )));
+    };
     let Some(mut tx) = inbox::begin_in(&ledger.db.tenant(tenant), QUEUE, &env.id).await? else {
         return Ok(());
     };
-    schema::seed_in(&mut tx, tenant, currency.code()).await?;
+    schema::seed_in(&mut tx, tenant, currency.code(), fiscal).await?;
     tx.commit().await?;
-    tracing::info!(%tenant, currency = currency.code(), "tenant books seeded");
+    tracing::info!(
+        %tenant,
+        currency = currency.code(),
+        fiscal_start = fiscal.start_month(),
+        "tenant books seeded"
+    );
     Ok(())
 }
 
@@ -363,14 +393,52 @@ async fn base_currency(ledger: &Ledger, env: &Envelope) -> Result<(), HandlerErr
         );
         return Ok(());
     };
+    apply_settings(ledger, env, Some(currency), None).await
+}
+
+/// `users.tenant.updated`: the tenant's currency and fiscal year start,
+/// each applied only while the tenant's ledger is empty (entry numbers
+/// and amounts already posted are facts); what is refused is logged. The
+/// tenant's name is not the ledger's business.
+async fn tenant_updated(ledger: &Ledger, env: &Envelope) -> Result<(), HandlerError> {
+    let updated = env.decode(TENANT_UPDATED)?;
+    about_its_tenant(env, &updated.tenant_id)?;
+    let tenant = &env.tenant;
+    let currency = Currency::new(&updated.currency.trim().to_ascii_uppercase());
+    if currency.is_none() {
+        tracing::warn!(%tenant, code = %updated.currency, "unknown currency; base currency unchanged");
+    }
+    let fiscal = FiscalCalendar::starting(updated.fiscal_year_start_month);
+    if fiscal.is_none() {
+        tracing::warn!(%tenant, month = updated.fiscal_year_start_month, "not a month; fiscal year unchanged");
+    }
+    apply_settings(ledger, env, currency, fiscal).await
+}
+
+/// Sets a tenant's base currency and fiscal calendar (those given) in the
+/// event's transaction, while the tenant's ledger is empty; with postings
+/// it keeps both and logs each refused change. A tenant without books yet
+/// (its creation not consumed) is deferred, so the creation's seed does
+/// not overwrite the change.
+async fn apply_settings(
+    ledger: &Ledger,
+    env: &Envelope,
+    currency: Option<Currency>,
+    fiscal: Option<FiscalCalendar>,
+) -> Result<(), HandlerError> {
     let tenant = &env.tenant;
     let Some(mut tx) = inbox::begin_in(&ledger.db.tenant(tenant), QUEUE, &env.id).await? else {
         return Ok(());
     };
+    if schema::currency_in(&mut tx, tenant).await?.is_none() {
+        return Err(HandlerError::Deferred(format!(
+            "tenant {tenant} has no books in accounting yet"
+        )));
+    }
     if ledger.db.kind() == marimo_platform::db::DbKind::Postgres {
         // Waits for postings that took a number, and holds off new ones
         // until this commits (SQLite's write lock, taken at BEGIN, already
-        // serialises them); postings check the currency after numbering.
+        // serialises them); postings check both settings after numbering.
         sqlx::query("LOCK TABLE entry_counters IN SHARE MODE")
             .execute(&mut *tx)
             .await?;
@@ -380,27 +448,47 @@ async fn base_currency(ledger: &Ledger, env: &Envelope) -> Result<(), HandlerErr
         .currency_in(&mut tx, tenant)
         .await
         .map_err(ledger_failure)?;
-    let mut changed = false;
-    if entries == 0 {
-        changed = schema::set_currency_in(&mut tx, tenant, currency.code()).await?;
-    } else if currency != current {
-        tracing::warn!(
-            %tenant,
-            entries,
-            base = current.code(),
-            requested = currency.code(),
-            "the ledger has postings; its base currency stays"
-        );
+    let current_fiscal = schema::fiscal_calendar_in(&mut tx, tenant).await?;
+    let mut new_currency = None;
+    if let Some(c) = currency.filter(|c| *c != current) {
+        if entries == 0 {
+            schema::set_currency_in(&mut tx, tenant, c.code()).await?;
+            new_currency = Some(c);
+        } else {
+            tracing::warn!(
+                %tenant,
+                entries,
+                base = current.code(),
+                requested = c.code(),
+                "the ledger has postings; its base currency stays"
+            );
+        }
+    }
+    if let Some(f) = fiscal.filter(|f| *f != current_fiscal) {
+        if entries == 0 {
+            schema::set_fiscal_calendar_in(&mut tx, tenant, f).await?;
+            tracing::info!(%tenant, start_month = f.start_month(), "fiscal year start changed");
+        } else {
+            // Moving the year's start under posted entries would change
+            // their fiscal year and numbering: year-end work, not a setting.
+            tracing::warn!(
+                %tenant,
+                entries,
+                start_month = current_fiscal.start_month(),
+                requested = f.start_month(),
+                "the ledger has postings; its fiscal year start stays"
+            );
+        }
     }
     tx.commit().await?;
-    if changed && currency != current {
+    if let Some(c) = new_currency {
         tracing::info!(
             %tenant,
             from = current.code(),
-            to = currency.code(),
+            to = c.code(),
             "base currency changed"
         );
-        ledger.set_currency(tenant, currency);
+        ledger.set_currency(tenant, c);
     }
     Ok(())
 }

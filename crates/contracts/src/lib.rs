@@ -131,6 +131,11 @@ pub const CATALOG: &[(&str, u32)] = &[
         users::TENANT_CREATED.version(),
     ),
     (
+        users::TENANT_UPDATED.name(),
+        users::TENANT_UPDATED.version(),
+    ),
+    (users::MEMBER_ADDED.name(), users::MEMBER_ADDED.version()),
+    (
         config::SETTING_CHANGED.name(),
         config::SETTING_CHANGED.version(),
     ),

@@ -15,6 +15,8 @@ pub const REACTIVATED: Topic<UserRef> = Topic::new("users.user.reactivated", 1);
 pub const PASSWORD_CHANGED: Topic<PasswordChanged> = Topic::new("users.user.password_changed", 1);
 pub const SESSIONS_REVOKED: Topic<SessionsRevoked> = Topic::new("users.user.sessions_revoked", 1);
 pub const TENANT_CREATED: Topic<TenantCreated> = Topic::new("users.tenant.created", 1);
+pub const TENANT_UPDATED: Topic<TenantUpdated> = Topic::new("users.tenant.updated", 1);
+pub const MEMBER_ADDED: Topic<MemberAdded> = Topic::new("users.member.added", 1);
 
 /// `users.tenant.created`: a business signed up (or an operator created
 /// one). Published in the new tenant (the envelope's `tenant` is
@@ -33,6 +35,50 @@ pub struct TenantCreated {
     pub currency: String,
     /// The month its fiscal year starts in (1–12).
     pub fiscal_year_start_month: u8,
+}
+
+/// `users.tenant.updated`: a tenant's admin changed its name, currency or
+/// fiscal year start (`PUT /api/v1/users/tenant`). Published in that
+/// tenant with the settings as they are now; services apply what they
+/// safely can (a currency only while nothing is valued or posted in the
+/// old one) and log what they refuse.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantUpdated {
+    /// The tenant (the envelope's `tenant`).
+    pub tenant_id: String,
+    /// Its short name. Defaults when absent.
+    #[serde(default)]
+    pub slug: String,
+    /// The business's name.
+    pub name: String,
+    /// Its book-keeping currency (ISO 4217).
+    pub currency: String,
+    /// The month its fiscal year starts in (1–12).
+    pub fiscal_year_start_month: u8,
+}
+
+/// `users.member.added`: an existing account became a member of a tenant
+/// (an admin added it by email). Published in that tenant; the envelope's
+/// `actor` is the admin, also named in `added_by`. A new account created
+/// as a member is `users.user.registered` instead.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberAdded {
+    /// The tenant it joined.
+    pub tenant_id: String,
+    /// The tenant's name, for the mail. Defaults when absent.
+    #[serde(default)]
+    pub tenant_name: String,
+    /// The account.
+    pub user_id: UserId,
+    /// Its email address (where the notice goes).
+    pub email: String,
+    /// Its display name. Defaults when absent.
+    #[serde(default)]
+    pub name: String,
+    /// Its role in the tenant.
+    pub role: String,
+    /// The admin who added it.
+    pub added_by: UserId,
 }
 
 /// `users.user.sessions_revoked`: every access token of the account issued
@@ -151,6 +197,13 @@ mod tests {
         round_trip::<PasswordChanged>(
             json!({"user_id": "u1", "email": "ann@example.com", "name": "Ann"}),
         );
+        let u: TenantUpdated = round_trip(json!({"tenant_id": "t1", "slug": "acme",
+            "name": "Acme Ltd", "currency": "EUR", "fiscal_year_start_month": 4}));
+        assert_eq!(u.fiscal_year_start_month, 4);
+        let m: MemberAdded = round_trip(json!({"tenant_id": "t1", "tenant_name": "Acme Ltd",
+            "user_id": "u1", "email": "ann@example.com", "name": "Ann", "role": "accountant",
+            "added_by": "u0"}));
+        assert_eq!(m.added_by, "u0");
         round_trip::<Summary>(json!({"total_users": 3, "active_users": 2,
                                      "by_role": {"admin": 1, "manager": 0, "accountant": 0,
                                                  "shop_manager": 0, "user": 2}}));

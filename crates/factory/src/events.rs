@@ -2,9 +2,10 @@
 //! outbox in the transaction of the change they report, and the ones it
 //! consumes: `config.reference.changed` for units of measure, which keeps
 //! the factory's copy of the config service's units (items are validated
-//! against it, by a foreign key), and `users.tenant.created`, which seeds
-//! a new tenant's units, main warehouse and settings. Each is applied in
-//! the envelope's tenant. Payloads are the types of `marimo_contracts`;
+//! against it, by a foreign key), `users.tenant.created`, which seeds
+//! a new tenant's units, main warehouse and settings (its currency), and
+//! `users.tenant.updated`, whose currency replaces the tenant's while its
+//! stock holds no value. Each is applied in the envelope's tenant. Payloads are the types of `marimo_contracts`;
 //! quantities and amounts are decimal strings, as in the API.
 
 use marimo_contracts::{
@@ -12,7 +13,7 @@ use marimo_contracts::{
     config::{REFERENCE_CHANGED as REFERENCE, RefKind},
     factory::{self as contract, StockLow, StockReceived, WorkOrder, WorkOrderCompleted},
     ids::{MoveId, Sku, WarehouseCode, WorkOrderId},
-    users::TENANT_CREATED,
+    users::{TENANT_CREATED, TENANT_UPDATED},
     values::{self, Money, Qty, UnitCost},
 };
 use marimo_platform::{
@@ -131,37 +132,38 @@ pub fn work_order_completed(c: &Completed<'_>, currency: &Currency) -> Envelope 
 pub const QUEUE: &str = "factory";
 pub const REFERENCE_CHANGED: &str = REFERENCE.name();
 pub const TENANT_CREATED_EVENT: &str = TENANT_CREATED.name();
+pub const TENANT_UPDATED_EVENT: &str = TENANT_UPDATED.name();
 
-/// Subscribes the factory's queue. A new tenant is seeded with
-/// `currency`, the factory's base currency.
+/// Subscribes the factory's queue.
 pub async fn subscribe(
     ctx: &marimo_platform::service::ServiceContext,
     db: marimo_platform::db::Db,
-    currency: String,
 ) -> Result<(), marimo_platform::bus::BusError> {
     let bus_db = db.clone();
     ctx.bus
         .subscribe(
             &bus_db,
             QUEUE,
-            &[REFERENCE_CHANGED, TENANT_CREATED_EVENT],
+            &[
+                REFERENCE_CHANGED,
+                TENANT_CREATED_EVENT,
+                TENANT_UPDATED_EVENT,
+            ],
             move |env: Envelope| {
                 let db = db.clone();
-                let currency = currency.clone();
-                async move { handle(&db, &currency, env).await }
+                async move { handle(&db, env).await }
             },
         )
         .await
 }
 
 /// Applies one event exactly once, in the envelope's tenant.
-pub async fn handle(
-    db: &marimo_platform::db::Db,
-    currency: &str,
-    env: Envelope,
-) -> Result<(), HandlerError> {
+pub async fn handle(db: &marimo_platform::db::Db, env: Envelope) -> Result<(), HandlerError> {
     if env.is(TENANT_CREATED) {
-        return seed_tenant(db, currency, env).await;
+        return seed_tenant(db, env).await;
+    }
+    if env.is(TENANT_UPDATED) {
+        return tenant_currency(db, env).await;
     }
     if !env.is(REFERENCE) {
         return Err(HandlerError::Permanent(format!(
@@ -191,31 +193,81 @@ pub async fn handle(
     Ok(())
 }
 
-/// `users.tenant.created`: gives the new tenant what the default tenant
-/// got at installation (units, the main warehouse, the base currency).
-/// Idempotent twice over: the inbox applies an event once, and the seeds
-/// leave existing rows alone.
-async fn seed_tenant(
-    db: &marimo_platform::db::Db,
-    currency: &str,
-    env: Envelope,
-) -> Result<(), HandlerError> {
-    let created = env.decode(TENANT_CREATED)?;
-    let tenant = &env.tenant;
-    // The event is published in the new tenant; one naming another tenant
-    // than it travels in is refused rather than seeding either.
-    if created.tenant_id != tenant.as_str() {
+/// The tenant's currency as announced, or a permanent error: an event
+/// naming another tenant than it travels in (it is published in the
+/// tenant it is about) or an unknown currency is refused rather than
+/// applied to either.
+fn announced_currency(
+    env: &Envelope,
+    tenant_id: &str,
+    code: &str,
+) -> Result<Currency, HandlerError> {
+    if tenant_id != env.tenant.as_str() {
         return Err(HandlerError::Permanent(format!(
-            "users.tenant.created for tenant {} arrived in tenant {tenant}",
-            created.tenant_id
+            "{} for tenant {tenant_id} arrived in tenant {}",
+            env.event_type, env.tenant
         )));
     }
+    Currency::new(code).ok_or_else(|| {
+        HandlerError::Permanent(format!("tenant {tenant_id}: unknown currency '{code}'"))
+    })
+}
+
+/// `users.tenant.created`: gives the new tenant what the default tenant
+/// got at installation (units, the main warehouse) and its currency as
+/// its base currency. Idempotent twice over: the inbox applies an event
+/// once, and the seeds leave existing rows alone.
+async fn seed_tenant(db: &marimo_platform::db::Db, env: Envelope) -> Result<(), HandlerError> {
+    let created = env.decode(TENANT_CREATED)?;
+    let currency = announced_currency(&env, &created.tenant_id, &created.currency)?;
+    let tenant = &env.tenant;
     let Some(mut tx) = inbox::begin_in(&db.tenant(tenant), QUEUE, &env.id).await? else {
         return Ok(());
     };
-    crate::store::schema::seed(&mut tx, tenant, currency, crate::DEFAULT_WAREHOUSE).await?;
+    crate::store::schema::seed(&mut tx, tenant, currency.code(), crate::DEFAULT_WAREHOUSE).await?;
     tx.commit().await?;
-    tracing::info!(%tenant, slug = %created.slug, "tenant seeded");
+    tracing::info!(%tenant, slug = %created.slug, currency = currency.code(), "tenant seeded");
+    Ok(())
+}
+
+/// `users.tenant.updated`: the tenant's new currency becomes the
+/// factory's base currency for it while its stock holds no value; with
+/// valued stock it stays (revaluing is not a setting change) and the
+/// refusal is logged. An update that overtook the creation is deferred,
+/// so the creation's seed cannot undo it.
+async fn tenant_currency(db: &marimo_platform::db::Db, env: Envelope) -> Result<(), HandlerError> {
+    let updated = env.decode(TENANT_UPDATED)?;
+    let currency = announced_currency(&env, &updated.tenant_id, &updated.currency)?;
+    let tenant = &env.tenant;
+    let Some(mut tx) = inbox::begin_in(&db.tenant(tenant), QUEUE, &env.id).await? else {
+        return Ok(());
+    };
+    if !crate::store::items::warehouse_exists(&mut *tx, tenant, crate::DEFAULT_WAREHOUSE).await? {
+        return Err(HandlerError::Deferred(format!(
+            "tenant {tenant} is not seeded in the factory yet"
+        )));
+    }
+    let current = crate::store::schema::currency_in(&mut tx, tenant).await?;
+    if current != currency {
+        if crate::store::schema::set_currency_if_unvalued(
+            &mut tx,
+            db.kind(),
+            tenant,
+            currency.code(),
+        )
+        .await?
+        {
+            tracing::info!(%tenant, from = current.code(), to = currency.code(), "base currency changed");
+        } else {
+            tracing::warn!(
+                %tenant,
+                base = current.code(),
+                requested = currency.code(),
+                "the stock holds value; its base currency stays"
+            );
+        }
+    }
+    tx.commit().await?;
     Ok(())
 }
 

@@ -26,9 +26,11 @@
 //!
 //! Choices worth knowing:
 //! - Quantities: `i64` thousandths (3 places), decimal strings in JSON.
-//! - Money: `i64` minor units of one base currency (`factory_settings`,
-//!   default USD; a `marimo_platform::money::Currency`); unit costs at the
-//!   currency's precision.
+//! - Money: `i64` minor units of each tenant's base currency (its
+//!   `factory_settings` row `currency`: the tenant's currency when it was
+//!   created, USD for the default tenant; a
+//!   `marimo_platform::money::Currency`); unit costs at the currency's
+//!   precision.
 //! - Valuation: moving average cost (see [`domain::valuation`]).
 //! - `factory.stock.low` is judged **per warehouse**: a move emits it when
 //!   it takes that warehouse's on hand from ≥ the item's reorder point to
@@ -76,15 +78,13 @@ pub const DEFAULT_CURRENCY: &str = "USD";
 /// The warehouse seeded at start and used when a request names none.
 pub const DEFAULT_WAREHOUSE: &str = "MAIN";
 
-/// The factory: its database, outbox, metrics and base currency. Every
-/// change goes through its methods (the use cases in `app`), one
-/// transaction each.
+/// The factory: its database, outbox and metrics. Every change goes
+/// through its methods (the use cases in `app`), one transaction each.
 #[derive(Debug, Clone)]
 pub struct Factory {
     pub(crate) db: Db,
     pub(crate) outbox: Outbox,
     pub(crate) metrics: Metrics,
-    pub(crate) currency: Currency,
 }
 
 impl Factory {
@@ -92,8 +92,16 @@ impl Factory {
         &self.db
     }
 
-    pub fn currency(&self) -> &Currency {
-        &self.currency
+    /// Tenant `t`'s base currency (its settings; USD for a tenant the
+    /// factory has not seeded, which has no items to value either). Read
+    /// per request, not cached: a tenant's currency may change while it
+    /// has no valued stock (`users.tenant.updated`), and every replica
+    /// must value in the new one at once.
+    pub async fn currency(&self, t: &TenantId) -> Result<Currency, FactoryError> {
+        let mut tx = self.db.tenant(t).read().await?;
+        let currency = store::schema::currency_in(&mut tx, t).await?;
+        tx.rollback().await?;
+        Ok(currency)
     }
 }
 
@@ -106,7 +114,7 @@ const IDEMPOTENCY_TTL: std::time::Duration = std::time::Duration::from_secs(24 *
 pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
     let factory = start(&ctx).await?;
     marimo_platform::idempotency::spawn_purge(&ctx, factory.db.clone(), IDEMPOTENCY_TTL);
-    events::subscribe(&ctx, factory.db.clone(), factory.currency.code().to_owned()).await?;
+    events::subscribe(&ctx, factory.db.clone()).await?;
     let api = api::routes(std::sync::Arc::new(factory));
     // Stock moves claim their key in their own transaction; the layer
     // covers the rest (items, BOMs, work orders, products).
@@ -131,22 +139,9 @@ pub async fn start(ctx: &ServiceContext) -> Result<Factory, StartError> {
     db.migrate(&MIGRATOR).await?;
     store::schema::install_guards(&db).await?;
     store::schema::seed_default(&db, DEFAULT_CURRENCY, DEFAULT_WAREHOUSE).await?;
-    // The base currency is the factory's own setting (seeded USD), read
-    // once: the factory keeps one currency for its whole life (the
-    // default tenant's; new tenants are seeded with the same).
-    let code = store::schema::setting(
-        &db,
-        &TenantId::default_tenant(),
-        store::schema::CURRENCY_SETTING,
-    )
-    .await?
-    .unwrap_or_else(|| DEFAULT_CURRENCY.to_owned());
-    let currency =
-        Currency::new(&code).ok_or_else(|| format!("factory: unknown base currency '{code}'"))?;
     Ok(Factory {
         db,
         outbox: ctx.outbox.clone(),
         metrics: ctx.metrics.clone(),
-        currency,
     })
 }

@@ -6,8 +6,8 @@
 use marimo_contracts::{
     ids::UserId,
     users::{
-        self as contract, LoginFailed, PasswordChanged, Registered, RoleChanged, SessionsRevoked,
-        TenantCreated, UserRef,
+        self as contract, LoginFailed, MemberAdded, PasswordChanged, Registered, RoleChanged,
+        SessionsRevoked, TenantCreated, TenantUpdated, UserRef,
     },
 };
 use marimo_platform::{
@@ -50,6 +50,8 @@ pub const DEACTIVATED: &str = contract::DEACTIVATED.name();
 pub const REACTIVATED: &str = contract::REACTIVATED.name();
 pub const PASSWORD_CHANGED: &str = contract::PASSWORD_CHANGED.name();
 pub const TENANT_CREATED: &str = contract::TENANT_CREATED.name();
+pub const TENANT_UPDATED: &str = contract::TENANT_UPDATED.name();
+pub const MEMBER_ADDED: &str = contract::MEMBER_ADDED.name();
 
 /// Why a sign-in failed (audit only; clients always see the same 401).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,6 +142,34 @@ pub fn tenant_created(tenant: &Tenant, actor: &str) -> Envelope {
         fiscal_year_start_month: tenant.fiscal_year_start_month,
     };
     Envelope::of(contract::TENANT_CREATED, &payload).actor(actor)
+}
+
+/// `users.tenant.updated`: published in the tenant's transaction with its
+/// settings after the change, by the admin who made it.
+pub fn tenant_updated(tenant: &Tenant, actor: &str) -> Envelope {
+    let payload = TenantUpdated {
+        tenant_id: tenant.id.as_str().to_owned(),
+        slug: tenant.slug.clone(),
+        name: tenant.name.clone(),
+        currency: tenant.currency.clone(),
+        fiscal_year_start_month: tenant.fiscal_year_start_month,
+    };
+    Envelope::of(contract::TENANT_UPDATED, &payload).actor(actor)
+}
+
+/// `users.member.added`: an existing account joined `tenant` with
+/// `user.role`, added by `admin` (published in the tenant's transaction).
+pub fn member_added(tenant: &Tenant, user: &User, admin: &str) -> Envelope {
+    let payload = MemberAdded {
+        tenant_id: tenant.id.as_str().to_owned(),
+        tenant_name: tenant.name.clone(),
+        user_id: UserId::new(&user.id),
+        email: user.email.clone(),
+        name: user.name.clone(),
+        role: user.role.as_str().to_owned(),
+        added_by: UserId::new(admin),
+    };
+    Envelope::of(contract::MEMBER_ADDED, &payload).actor(admin)
 }
 
 pub fn password_changed(user: &User) -> Envelope {

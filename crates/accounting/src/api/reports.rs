@@ -29,7 +29,7 @@ use super::{
     },
 };
 use crate::domain::{
-    calendar::{Period, format_date, today},
+    calendar::{FiscalCalendar, Period, format_date, today},
     csv,
 };
 
@@ -93,7 +93,8 @@ async fn trial_balance(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct RangeQuery {
-    /// First day, `YYYY-MM-DD` (default the first day of `to`'s year).
+    /// First day, `YYYY-MM-DD` (default the first day of the tenant's
+    /// fiscal year that `to` is in).
     #[param(example = "2026-01-01")]
     from: Option<String>,
     /// Last day, `YYYY-MM-DD` (default today, UTC).
@@ -105,15 +106,10 @@ struct RangeQuery {
 }
 
 /// `[from, to]`, both inclusive; `to` defaults to today and `from` to the
-/// first day of `to`'s year.
-fn range(from: Option<&str>, to: Option<&str>) -> ApiResult<(Date, Date)> {
+/// first day of the fiscal year (`fiscal`, the tenant's) `to` is in.
+fn range(from: Option<&str>, to: Option<&str>, fiscal: FiscalCalendar) -> ApiResult<(Date, Date)> {
     let to = opt_date("to", to)?.unwrap_or_else(today);
-    let from = opt_date("from", from)?.unwrap_or_else(|| {
-        Period::of(to)
-            .first_day()
-            .replace_month(time::Month::January)
-            .unwrap_or(to)
-    });
+    let from = opt_date("from", from)?.unwrap_or_else(|| fiscal.year_start(to));
     if from > to {
         return Err(ApiError::validation("from is after to"));
     }
@@ -136,7 +132,8 @@ async fn income_statement(
     Query(q): Query<RangeQuery>,
 ) -> ApiResult<Response> {
     let fmt = format(q.format.as_deref())?;
-    let (from, to) = range(q.from.as_deref(), q.to.as_deref())?;
+    let fiscal = s.ledger.fiscal_calendar(&caller.tenant).await?;
+    let (from, to) = range(q.from.as_deref(), q.to.as_deref(), fiscal)?;
     let is = s.ledger.income_statement(&caller.tenant, from, to).await?;
     let c = &s.ledger.currency(&caller.tenant).await?;
     Ok(match fmt {

@@ -66,6 +66,8 @@ pub const ENTRY_POSTED: &str = contract::ENTRY_POSTED.name();
 pub const ENTRY_REVERSED: &str = contract::ENTRY_REVERSED.name();
 /// A posting refused because the base currency changed under it.
 pub const CURRENCY_CHANGED: &str = "CURRENCY_CHANGED";
+/// A posting refused because the fiscal year's start changed under it.
+pub const FISCAL_YEAR_CHANGED: &str = "FISCAL_YEAR_CHANGED";
 
 /// The ledger of one service instance: the books of every tenant, each
 /// in its own rows (`tenant_id`), acted on in that tenant's transactions
@@ -217,10 +219,12 @@ impl Ledger {
                 return Err(period::closed(*p, status).into());
             }
         }
-        // Numbers: one counter update per fiscal year in the batch.
+        // Numbers: one counter update per fiscal year (the tenant's) in
+        // the batch.
+        let fiscal = crate::store::schema::fiscal_calendar_in(tx, &tenant).await?;
         let mut per_year: BTreeMap<i32, i64> = BTreeMap::new();
         for d in drafts {
-            *per_year.entry(d.date.year()).or_default() += 1;
+            *per_year.entry(fiscal.year_of(d.date)).or_default() += 1;
         }
         let mut next: BTreeMap<i32, i64> = BTreeMap::new();
         for (year, n) in &per_year {
@@ -247,10 +251,20 @@ impl Ledger {
             )
             .into());
         }
+        // Likewise the fiscal calendar (changed only while the ledger is
+        // empty, under the same lock).
+        if crate::store::schema::fiscal_calendar_in(tx, &tenant).await? != fiscal {
+            return Err(Rejection::new(
+                RejectionKind::Conflict,
+                FISCAL_YEAR_CHANGED,
+                "the fiscal year's start changed; send the entry again",
+            )
+            .into());
+        }
         let mut posted = Vec::with_capacity(drafts.len());
         let mut seqs = Vec::with_capacity(drafts.len());
         for d in drafts {
-            let year = d.date.year();
+            let year = fiscal.year_of(d.date);
             let seq = next.get_mut(&year).map_or(0, |s| {
                 *s += 1;
                 *s - 1
@@ -293,7 +307,7 @@ impl Ledger {
             .map(|((p, d), seq)| NewEntry {
                 id: &p.id,
                 number: &p.number,
-                fiscal_year: d.date.year(),
+                fiscal_year: fiscal.year_of(d.date),
                 seq: *seq,
                 date: &p.date,
                 period: &p.period,

@@ -14,13 +14,23 @@ use crate::{
     domain::{
         Rejection, RejectionKind,
         accounts::Account,
-        calendar::{Period, format_date},
+        calendar::{FiscalCalendar, Period, format_date},
         compat,
         reports::{self, BalanceSheet, IncomeStatement, LedgerLine, TrialBalance},
     },
     error::LedgerResult,
     store::{accounts, compat as compat_store, journal, reports as store},
 };
+
+impl Ledger {
+    /// Tenant `t`'s fiscal calendar (January when its books say none).
+    pub async fn fiscal_calendar(&self, t: &TenantId) -> LedgerResult<FiscalCalendar> {
+        let mut tx = self.db.tenant(t).read().await?;
+        let fiscal = crate::store::schema::fiscal_calendar_in(&mut tx, t).await?;
+        tx.rollback().await?;
+        Ok(fiscal)
+    }
+}
 
 /// A page of an account's ledger over `[from, to]`.
 #[derive(Debug, Clone)]

@@ -2,7 +2,8 @@
 //!
 //! Dates are calendar days written `YYYY-MM-DD`; periods are months written
 //! `YYYY-MM`. Both sort correctly as text, which the SQL relies on. The
-//! fiscal year is the calendar year.
+//! fiscal year is each tenant's ([`FiscalCalendar`]): twelve months from
+//! the month it starts in, labelled by the calendar year it starts in.
 
 use std::fmt;
 
@@ -153,6 +154,54 @@ impl fmt::Display for Period {
     }
 }
 
+/// A tenant's fiscal year: twelve months starting on the first day of
+/// `start` (the tenant's `fiscal_year_start_month`; January by default,
+/// when the fiscal year is the calendar year). A fiscal year is labelled
+/// by the calendar year it **starts** in: with an April start, FY 2026 is
+/// 2026-04-01 ..= 2027-03-31, so 2027-03-31 is in FY 2026 and 2027-04-01
+/// in FY 2027. With a January start the label is the calendar year, as
+/// before tenancy, so entry numbers of the default tenant do not change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FiscalCalendar {
+    start: Month,
+}
+
+impl Default for FiscalCalendar {
+    fn default() -> Self {
+        Self {
+            start: Month::January,
+        }
+    }
+}
+
+impl FiscalCalendar {
+    /// The calendar of a year starting in `month` (1–12); `None` outside.
+    pub fn starting(month: u8) -> Option<Self> {
+        Month::try_from(month).ok().map(|start| Self { start })
+    }
+
+    /// The month the fiscal year starts in, 1–12.
+    pub fn start_month(self) -> u8 {
+        u8::from(self.start)
+    }
+
+    /// The label of the fiscal year `d` is in.
+    pub fn year_of(self, d: Date) -> i32 {
+        if u8::from(d.month()) >= u8::from(self.start) {
+            d.year()
+        } else {
+            d.year() - 1
+        }
+    }
+
+    /// The first day of the fiscal year `d` is in.
+    pub fn year_start(self, d: Date) -> Date {
+        // Day 1 exists in every month; a year before MIN_YEAR is still a
+        // valid `Date`.
+        Date::from_calendar_date(self.year_of(d), self.start, 1).unwrap_or(Date::MIN)
+    }
+}
+
 /// Where the totals of a date range come from: whole months from the
 /// monthly balances, the partial months at either end from the lines. So a
 /// report reads accounts × months rows plus at most two partial months of
@@ -286,6 +335,29 @@ mod tests {
             plan_range(Some(d("2026-02-01")), d("2026-01-31")),
             RangePlan::default()
         );
+    }
+
+    #[test]
+    fn fiscal_years_are_labelled_by_the_year_they_start_in() {
+        let april = FiscalCalendar::starting(4).unwrap();
+        // FY 2026 = 2026-04-01 ..= 2027-03-31.
+        assert_eq!(april.year_of(d("2027-03-31")), 2026);
+        assert_eq!(april.year_of(d("2027-04-01")), 2027);
+        assert_eq!(april.year_of(d("2026-04-01")), 2026);
+        assert_eq!(format_date(april.year_start(d("2027-03-31"))), "2026-04-01");
+        assert_eq!(format_date(april.year_start(d("2027-12-31"))), "2027-04-01");
+        // January: the calendar year, as before.
+        let jan = FiscalCalendar::default();
+        assert_eq!(jan.start_month(), 1);
+        assert_eq!(jan.year_of(d("2027-01-01")), 2027);
+        assert_eq!(jan.year_of(d("2027-12-31")), 2027);
+        assert_eq!(format_date(jan.year_start(d("2027-07-15"))), "2027-01-01");
+        let dec = FiscalCalendar::starting(12).unwrap();
+        assert_eq!(dec.year_of(d("2027-11-30")), 2026);
+        assert_eq!(dec.year_of(d("2027-12-01")), 2027);
+        for bad in [0, 13, 255] {
+            assert!(FiscalCalendar::starting(bad).is_none(), "{bad}");
+        }
     }
 
     fn day_strategy() -> impl Strategy<Value = Date> {

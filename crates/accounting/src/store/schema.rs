@@ -1,7 +1,8 @@
 //! What the migrations cannot say in one SQL text: the triggers that make
 //! posted facts immutable (their DDL differs between SQLite and
 //! PostgreSQL), the PostgreSQL row policies of the tenants, and the seeds
-//! (the standard chart, category mapping, the base currency) of a tenant.
+//! (the standard chart, category mapping, the base currency, the fiscal
+//! year's start month) of a tenant.
 //! The triggers and policies are applied once, as schema parts (see
 //! `marimo_platform::db::migrate`); the seeds are idempotent: the default
 //! tenant's run at every start, another tenant's when accounting hears
@@ -14,7 +15,9 @@ use marimo_platform::{
     tenant::{TenantId, rls_ddl},
 };
 
-use crate::domain::{accounts::DEFAULT_CHART, compat::DEFAULT_CATEGORIES};
+use crate::domain::{
+    accounts::DEFAULT_CHART, calendar::FiscalCalendar, compat::DEFAULT_CATEGORIES,
+};
 
 /// Tables whose rows are facts: no UPDATE, no DELETE, ever.
 const REFUSAL: &str = "posted ledger records are immutable; post a reversing entry instead";
@@ -96,10 +99,20 @@ pub async fn install_policies(db: &Db) -> Result<Prepared, DbError> {
 /// The base currency setting's name in `ledger_settings`.
 pub const CURRENCY_SETTING: &str = "currency";
 
+/// The setting in `ledger_settings` that holds the month (1–12) a
+/// tenant's fiscal year starts in; without it, January.
+pub const FISCAL_START_SETTING: &str = "fiscal_year_start_month";
+
 /// Seeds a tenant's books in its transaction: the standard chart, the
-/// category mapping and the base currency; rows that exist (possibly
-/// edited since) are left as they are, so seeding again changes nothing.
-pub async fn seed_in(conn: &mut TxConn, t: &TenantId, currency: &str) -> Result<(), sqlx::Error> {
+/// category mapping, the base currency and the fiscal calendar; rows that
+/// exist (possibly edited since) are left as they are, so seeding again
+/// changes nothing.
+pub async fn seed_in(
+    conn: &mut TxConn,
+    t: &TenantId,
+    currency: &str,
+    fiscal: FiscalCalendar,
+) -> Result<(), sqlx::Error> {
     let now = clock::now_text();
     // Parents come first in the chart, so each parent row exists when its
     // children arrive (composite foreign key).
@@ -131,25 +144,68 @@ pub async fn seed_in(conn: &mut TxConn, t: &TenantId, currency: &str) -> Result<
         .execute(&mut *conn)
         .await?;
     }
-    sqlx::query(
-        "INSERT INTO ledger_settings (tenant_id, name, value, updated_at) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (tenant_id, name) DO NOTHING",
-    )
-    .bind(t.as_str())
-    .bind(CURRENCY_SETTING)
-    .bind(currency)
-    .bind(&now)
-    .execute(conn)
-    .await?;
+    let month = fiscal.start_month().to_string();
+    for (name, value) in [(CURRENCY_SETTING, currency), (FISCAL_START_SETTING, &month)] {
+        sqlx::query(
+            "INSERT INTO ledger_settings (tenant_id, name, value, updated_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (tenant_id, name) DO NOTHING",
+        )
+        .bind(t.as_str())
+        .bind(name)
+        .bind(value)
+        .bind(&now)
+        .execute(&mut *conn)
+        .await?;
+    }
     Ok(())
 }
 
-/// Seeds the default tenant's books (at every start; idempotent).
+/// Seeds the default tenant's books (at every start; idempotent). Its
+/// fiscal year is the calendar year unless its settings say otherwise
+/// (a `users.tenant.updated` of the default tenant).
 pub async fn seed(db: &Db, default_currency: &str) -> Result<(), sqlx::Error> {
     let t = TenantId::default_tenant();
     let mut tx = db.tenant(&t).begin().await?;
-    seed_in(&mut tx, &t, default_currency).await?;
+    seed_in(&mut tx, &t, default_currency, FiscalCalendar::default()).await?;
     tx.commit().await
+}
+
+/// A tenant's fiscal calendar, read in its transaction: January when the
+/// setting is absent (books seeded before it existed) or unreadable.
+pub async fn fiscal_calendar_in(
+    conn: &mut TxConn,
+    t: &TenantId,
+) -> Result<FiscalCalendar, sqlx::Error> {
+    let month: Option<String> =
+        sqlx::query_scalar("SELECT value FROM ledger_settings WHERE tenant_id = $1 AND name = $2")
+            .bind(t.as_str())
+            .bind(FISCAL_START_SETTING)
+            .fetch_optional(conn)
+            .await?;
+    Ok(month
+        .and_then(|m| m.parse::<u8>().ok())
+        .and_then(FiscalCalendar::starting)
+        .unwrap_or_default())
+}
+
+/// Sets a tenant's fiscal calendar (only while its ledger is empty: the
+/// entries' fiscal years and numbers are facts).
+pub async fn set_fiscal_calendar_in(
+    conn: &mut TxConn,
+    t: &TenantId,
+    fiscal: FiscalCalendar,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO ledger_settings (tenant_id, name, value, updated_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (tenant_id, name) DO UPDATE SET value = $3, updated_at = $4",
+    )
+    .bind(t.as_str())
+    .bind(FISCAL_START_SETTING)
+    .bind(fiscal.start_month().to_string())
+    .bind(clock::now_text())
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// A tenant's base currency, read in its transaction (`None`: a tenant

@@ -16,3 +16,4 @@ mod reports;
 mod stress;
 mod support;
 mod tenancy;
+mod upgrade;

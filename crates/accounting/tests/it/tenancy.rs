@@ -65,13 +65,18 @@ async fn publish(from: &ServiceContext, tenant: &TenantId, kind: &str, payload: 
 
 /// Creates a tenant the way the users service announces it.
 async fn create_tenant(w: &World, slug: &str, currency: &str) -> TenantId {
+    create_tenant_starting(w, slug, currency, 1).await
+}
+
+/// Creates a tenant whose fiscal year starts in `month`.
+async fn create_tenant_starting(w: &World, slug: &str, currency: &str, month: u8) -> TenantId {
     let t = TenantId::generate();
     let created = TenantCreated {
         tenant_id: t.to_string(),
         slug: slug.into(),
         name: format!("{slug} Ltd"),
         currency: currency.into(),
-        fiscal_year_start_month: 1,
+        fiscal_year_start_month: month,
     };
     publish(
         &w.users,
@@ -626,4 +631,144 @@ async fn row_policies_hide_other_tenants_rows_from_unfiltered_queries() {
     drop(tx);
 
     role.drop_role().await;
+}
+
+/// How many events the accounting queue has applied.
+async fn processed(w: &World) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM processed_events WHERE consumer = 'accounting'")
+        .fetch_one(w.app.ctx.db().pool())
+        .await
+        .unwrap()
+}
+
+/// Tenant `t`'s income statement up to `to`, from its default start.
+async fn income_statement(w: &World, t: &TenantId, to: &str) -> Value {
+    w.get(
+        t,
+        &format!("/api/v1/accounting/reports/income-statement?to={to}"),
+    )
+    .await
+    .expect(200)
+    .json
+}
+
+/// The entry number an entry of `date` gets in tenant `t` (Dr cash, Cr
+/// revenue, `amount`).
+async fn number_of(w: &World, t: &TenantId, date: &str, amount: &str) -> String {
+    let res = w.entry(t, date, "1000", "4000", amount).await.expect(201);
+    res.json["entry"]["number"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_tenant_whose_fiscal_year_starts_in_april_numbers_and_reports_by_it() {
+    for backend in backends() {
+        let name = backend.name();
+        let w = world(&backend).await;
+        let april = create_tenant_starting(&w, "april", "USD", 4).await;
+        // FY 2026 = 2026-04-01 ..= 2027-03-31; FY 2027 starts 2027-04-01.
+        assert_eq!(
+            number_of(&w, &april, "2027-03-31", "10.00").await,
+            "JE-2026-000001",
+            "{name}"
+        );
+        assert_eq!(
+            number_of(&w, &april, "2027-04-01", "20.00").await,
+            "JE-2027-000001",
+            "{name}"
+        );
+        assert_eq!(
+            number_of(&w, &april, "2027-01-15", "30.00").await,
+            "JE-2026-000002",
+            "{name}"
+        );
+        // The default tenant keeps the calendar year.
+        let default = TenantId::default_tenant();
+        let n = number_of(&w, &default, "2027-03-31", "1.00").await;
+        assert!(n.starts_with("JE-2027-"), "{name}: {n}");
+
+        // The income statement's year to date starts with the fiscal
+        // year: to 2027-05-31 it covers only the 20.00 of 2027-04-01.
+        let is = income_statement(&w, &april, "2027-05-31").await;
+        assert_eq!(is["from"], "2027-04-01", "{name}");
+        assert_eq!(is["total_revenue"], "20.00", "{name}: {is}");
+        let is = income_statement(&w, &april, "2027-03-31").await;
+        // FY 2026 so far: 10.00 + 30.00 = 40.00.
+        assert_eq!(is["from"], "2026-04-01", "{name}");
+        assert_eq!(is["total_revenue"], "40.00", "{name}: {is}");
+        let is = income_statement(&w, &default, "2027-05-31").await;
+        assert_eq!(is["from"], "2027-01-01", "{name}");
+    }
+}
+
+#[tokio::test]
+async fn tenant_updated_changes_fiscal_start_and_currency_only_while_the_ledger_is_empty() {
+    for backend in backends() {
+        let name = backend.name();
+        let w = world(&backend).await;
+        let july = create_tenant(&w, "july", "USD").await;
+        let update = |currency: &str, month: u8| {
+            json!({"tenant_id": july.as_str(), "slug": "july", "name": "July Ltd",
+                   "currency": currency, "fiscal_year_start_month": month})
+        };
+        // Empty ledger: both apply.
+        let before = processed(&w).await;
+        publish(&w.users, &july, "users.tenant.updated", update("EUR", 7)).await;
+        eventually("the update consumed", || async {
+            processed(&w).await > before
+        })
+        .await;
+        assert_eq!(
+            w.trial_balance(&july, "2027-12-31").await.2,
+            "EUR",
+            "{name}"
+        );
+        // 2027-06-30 is in the year that started 2026-07-01.
+        assert_eq!(
+            number_of(&w, &july, "2027-06-30", "5.00").await,
+            "JE-2026-000001",
+            "{name}"
+        );
+        assert_eq!(
+            number_of(&w, &july, "2027-07-01", "5.00").await,
+            "JE-2027-000001",
+            "{name}"
+        );
+
+        // Posted entries: neither changes (refusals are logged).
+        let before = processed(&w).await;
+        publish(&w.users, &july, "users.tenant.updated", update("GBP", 1)).await;
+        eventually("the update consumed", || async {
+            processed(&w).await > before
+        })
+        .await;
+        assert_eq!(
+            number_of(&w, &july, "2027-06-29", "5.00").await,
+            "JE-2026-000002",
+            "{name}"
+        );
+        assert_eq!(
+            w.trial_balance(&july, "2027-12-31").await.2,
+            "EUR",
+            "{name}"
+        );
+
+        // An update naming another tenant than it travels in is refused.
+        let other = TenantId::generate();
+        publish(&w.users, &other, "users.tenant.updated", update("JPY", 3)).await;
+        eventually("the foreign update dead-lettered", || async {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM dead_letters WHERE event_type = 'users.tenant.updated'",
+            )
+            .fetch_one(w.app.ctx.db().pool())
+            .await
+            .unwrap()
+                == 1
+        })
+        .await;
+        assert_eq!(
+            w.trial_balance(&july, "2027-12-31").await.2,
+            "EUR",
+            "{name}"
+        );
+    }
 }

@@ -6,7 +6,7 @@ use marimo_platform::{
     auth::policy::{Authorized, ProductionManagers, Staff},
     http::{Json, Page, Query},
     invalid::required,
-    money::Decimal,
+    money::{Currency, Decimal},
     openapi::ErrorBody,
 };
 use serde::Deserialize;
@@ -88,11 +88,12 @@ async fn list(
             .transpose()?,
         active: q.active,
     };
+    let currency = f.currency(&caller.tenant).await?;
     let mut tx = f.db.tenant(&caller.tenant).snapshot().await?;
     let (list, total) = store::list_items(&mut tx, &caller.tenant, &filter, limit, offset).await?;
     Ok(Json(ItemPage {
         success: true,
-        items: list.iter().map(|i| views::item(i, &f.currency)).collect(),
+        items: list.iter().map(|i| views::item(i, &currency)).collect(),
         page: marimo_platform::openapi::PageFields { total, page, limit },
     }))
 }
@@ -133,7 +134,7 @@ pub(super) struct ItemBody {
 }
 
 /// What the body sets besides the SKU, validated.
-fn changes(f: &AppState, body: &ItemBody) -> ApiResult<ItemChanges> {
+fn changes(currency: &Currency, body: &ItemBody) -> ApiResult<ItemChanges> {
     Ok(ItemChanges {
         name: body
             .name
@@ -145,7 +146,7 @@ fn changes(f: &AppState, body: &ItemBody) -> ApiResult<ItemChanges> {
         standard_cost: body
             .standard_cost
             .as_ref()
-            .map(|d| money::cost(&f.currency, "standard_cost", d))
+            .map(|d| money::cost(currency, "standard_cost", d))
             .transpose()?,
         reorder_point: body
             .reorder_point
@@ -172,7 +173,8 @@ async fn create(
     Json(body): Json<ItemBody>,
 ) -> ApiResult<(StatusCode, Json<ItemAnswer>)> {
     let sku = items::parse_sku("sku", required("sku", body.sku.as_deref())?)?;
-    let c = changes(&f, &body)?;
+    let currency = f.currency(&caller.tenant).await?;
+    let c = changes(&currency, &body)?;
     let new = Item {
         sku,
         name: required("name", c.name)?,
@@ -189,7 +191,7 @@ async fn create(
         StatusCode::CREATED,
         Json(ItemAnswer {
             success: true,
-            item: views::item(&item, &f.currency),
+            item: views::item(&item, &currency),
         }),
     ))
 }
@@ -206,16 +208,17 @@ async fn show(
     Authorized(caller, _): Authorized<Staff>,
     SkuPath(sku): SkuPath,
 ) -> ApiResult<Json<ItemDetailAnswer>> {
+    let currency = f.currency(&caller.tenant).await?;
     let (item, levels) = f.item_with_stock(&caller.tenant, &sku).await?;
     let on_hand = levels.iter().map(|l| l.level.on_hand).sum();
     Ok(Json(ItemDetailAnswer {
         success: true,
         item: ItemDetail {
-            item: views::item(&item, &f.currency),
+            item: views::item(&item, &currency),
             on_hand: qty::format(on_hand),
             stock: levels
                 .iter()
-                .map(|l| views::level(&l.sku, &l.warehouse, &l.level, &f.currency))
+                .map(|l| views::level(&l.sku, &l.warehouse, &l.level, &currency))
                 .collect(),
         },
     }))
@@ -245,13 +248,14 @@ async fn update(
             return Err(Invalid::new("sku", "the SKU of an item cannot change").into());
         }
     }
-    let changes = changes(&f, &body)?;
+    let currency = f.currency(&caller.tenant).await?;
+    let changes = changes(&currency, &body)?;
     let item = f
         .update_item(&caller.tenant, &caller.user_id, &sku, changes)
         .await?;
     Ok(Json(ItemAnswer {
         success: true,
-        item: views::item(&item, &f.currency),
+        item: views::item(&item, &currency),
     }))
 }
 

@@ -14,7 +14,7 @@ use marimo_platform::{
     http::{Json, Page, Query},
     idempotency::{self, Keyed},
     invalid::required,
-    money::Decimal,
+    money::{Currency, Decimal},
     openapi::{ErrorBody, IdempotencyKeyHeader, PageFields},
 };
 use serde::{Deserialize, Serialize};
@@ -65,10 +65,10 @@ fn keyed(
 /// The 201 body of a stock POST: the move ([`MovePosted`]), or for a
 /// transfer the moves ([`MovesPosted`]). A `Value` because a use case
 /// stores it under the `Idempotency-Key` for replays.
-fn created_body(f: &AppState, moves: &[MoveRecord], one: bool) -> Value {
+fn created_body(currency: &Currency, moves: &[MoveRecord], one: bool) -> Value {
     let mut list: Vec<_> = moves
         .iter()
-        .map(|m| views::stock_move(m, &f.currency))
+        .map(|m| views::stock_move(m, currency))
         .collect();
     // A view of strings and numbers always serialises.
     if one && !list.is_empty() {
@@ -99,11 +99,13 @@ fn by<'a>(caller: &'a Caller, key: Option<&'a Keyed>, respond: &'a Respond<'a>) 
 
 /// 201 with the moves written now, or the stored first answer of a
 /// replayed `Idempotency-Key` (marked `Idempotent-Replayed: true`).
-fn answer(f: &AppState, posted: Posted, one: bool) -> Response {
+fn answer(currency: &Currency, posted: Posted, one: bool) -> Response {
     match posted {
-        Posted::Moves(moves) => {
-            (StatusCode::CREATED, Json(created_body(f, &moves, one))).into_response()
-        }
+        Posted::Moves(moves) => (
+            StatusCode::CREATED,
+            Json(created_body(currency, &moves, one)),
+        )
+            .into_response(),
         Posted::Replay { status, body } => idempotency::replay(status, body),
     }
 }
@@ -148,17 +150,14 @@ async fn receipt(
     headers: HeaderMap,
     Json(b): Json<ReceiptBody>,
 ) -> ApiResult<Response> {
+    let currency = f.currency(&caller.tenant).await?;
     let key = keyed(&headers, &caller, "/api/factory/stock/receipts", &b)?;
     let sku = sku_of(b.sku)?;
     let warehouse = warehouse_or_default("warehouse", b.warehouse.as_deref())?;
     let qty = positive_qty("qty", b.qty)?;
-    let unit_cost = money::cost(
-        &f.currency,
-        "unit_cost",
-        &required("unit_cost", b.unit_cost)?,
-    )?;
+    let unit_cost = money::cost(&currency, "unit_cost", &required("unit_cost", b.unit_cost)?)?;
     let reference = items::parse_text("reference", b.reference.as_deref())?;
-    let respond = |moves: &[MoveRecord]| created_body(&f, moves, true);
+    let respond = |moves: &[MoveRecord]| created_body(&currency, moves, true);
     let posted = f
         .receive(
             by(&caller, key.as_ref(), &respond),
@@ -169,7 +168,7 @@ async fn receipt(
             reference,
         )
         .await?;
-    Ok(answer(&f, posted, true))
+    Ok(answer(&currency, posted, true))
 }
 
 /// Stock taken out (used, sold or lost), at the moving average cost.
@@ -208,15 +207,16 @@ async fn issue(
     headers: HeaderMap,
     Json(b): Json<IssueBody>,
 ) -> ApiResult<Response> {
+    let currency = f.currency(&caller.tenant).await?;
     let key = keyed(&headers, &caller, "/api/factory/stock/issues", &b)?;
     let sku = sku_of(b.sku)?;
     let warehouse = warehouse_or_default("warehouse", b.warehouse.as_deref())?;
     let qty = positive_qty("qty", b.qty)?;
     let reference = items::parse_text("reference", b.reference.as_deref())?;
-    let respond = |moves: &[MoveRecord]| created_body(&f, moves, true);
+    let respond = |moves: &[MoveRecord]| created_body(&currency, moves, true);
     let by = by(&caller, key.as_ref(), &respond);
     let posted = f.issue(by, &sku, &warehouse, qty, reference).await?;
-    Ok(answer(&f, posted, true))
+    Ok(answer(&currency, posted, true))
 }
 
 /// A count correction, with why.
@@ -258,16 +258,17 @@ async fn adjustment(
     headers: HeaderMap,
     Json(b): Json<AdjustmentBody>,
 ) -> ApiResult<Response> {
+    let currency = f.currency(&caller.tenant).await?;
     let key = keyed(&headers, &caller, "/api/factory/stock/adjustments", &b)?;
     let sku = sku_of(b.sku)?;
     let warehouse = warehouse_or_default("warehouse", b.warehouse.as_deref())?;
     // Signed; zero and a missing note are refused by `Factory::adjust`.
     let qty = qty::parse("qty", &required("qty", b.qty)?)?;
     let note = items::parse_text("reason_note", b.reason_note.as_deref())?;
-    let respond = |moves: &[MoveRecord]| created_body(&f, moves, true);
+    let respond = |moves: &[MoveRecord]| created_body(&currency, moves, true);
     let by = by(&caller, key.as_ref(), &respond);
     let posted = f.adjust(by, &sku, &warehouse, qty, note).await?;
-    Ok(answer(&f, posted, true))
+    Ok(answer(&currency, posted, true))
 }
 
 /// Stock moved between two warehouses.
@@ -308,16 +309,17 @@ async fn transfer(
     headers: HeaderMap,
     Json(b): Json<TransferBody>,
 ) -> ApiResult<Response> {
+    let currency = f.currency(&caller.tenant).await?;
     let key = keyed(&headers, &caller, "/api/factory/stock/transfers", &b)?;
     let sku = sku_of(b.sku)?;
     let from = items::parse_warehouse("from", &required("from", b.from)?)?;
     let to = items::parse_warehouse("to", &required("to", b.to)?)?;
     let qty = positive_qty("qty", b.qty)?;
     let reference = items::parse_text("reference", b.reference.as_deref())?;
-    let respond = |moves: &[MoveRecord]| created_body(&f, moves, false);
+    let respond = |moves: &[MoveRecord]| created_body(&currency, moves, false);
     let by = by(&caller, key.as_ref(), &respond);
     let posted = f.transfer(by, &sku, &from, &to, qty, reference).await?;
-    Ok(answer(&f, posted, false))
+    Ok(answer(&currency, posted, false))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -357,11 +359,12 @@ async fn levels(
 ) -> ApiResult<Json<LevelList>> {
     let sku = filter_code("sku", q.sku.as_deref(), items::parse_sku)?;
     let warehouse = filter_code("warehouse", q.warehouse.as_deref(), items::parse_warehouse)?;
+    let currency = f.currency(&caller.tenant).await?;
     let mut tx = f.db.tenant(&caller.tenant).read().await?;
     let stock = store::list_levels(&mut *tx, &caller.tenant, &sku, &warehouse)
         .await?
         .iter()
-        .map(|l| views::level(&l.sku, &l.warehouse, &l.level, &f.currency))
+        .map(|l| views::level(&l.sku, &l.warehouse, &l.level, &currency))
         .collect();
     Ok(Json(LevelList {
         success: true,
@@ -403,13 +406,14 @@ async fn moves(
         // Both bounds inclusive; a date as `to` is that whole day.
         made: TimeRange::parse(q.from.as_deref(), q.to.as_deref())?,
     };
+    let currency = f.currency(&caller.tenant).await?;
     let mut tx = f.db.tenant(&caller.tenant).snapshot().await?;
     let (list, total) = store::list_moves(&mut tx, &caller.tenant, &filter, limit, offset).await?;
     Ok(Json(MovePage {
         success: true,
         moves: list
             .iter()
-            .map(|m| views::stock_move(m, &f.currency))
+            .map(|m| views::stock_move(m, &currency))
             .collect(),
         page: PageFields { total, page, limit },
     }))

@@ -40,6 +40,7 @@ async fn show(
     Authorized(caller, _): Authorized<Staff>,
 ) -> ApiResult<Json<Success<Summary>>> {
     let t = &caller.tenant;
+    let base = f.currency(t).await?;
     let mut tx = f.db.tenant(t).snapshot().await?;
     let counts = work_orders::count_by_status(&mut *tx, t).await?;
     let count = |s: Status| -> i64 {
@@ -69,7 +70,7 @@ async fn show(
         in_progress: count(Status::Released) + count(Status::Started),
         low_stock,
         items,
-        stock_value: Money::from_minor(value, f.currency.scale()),
-        currency: Currency::new(f.currency.code()),
+        stock_value: Money::from_minor(value, base.scale()),
+        currency: Currency::new(base.code()),
     })))
 }

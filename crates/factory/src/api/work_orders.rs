@@ -8,6 +8,7 @@ use marimo_platform::{
     invalid::required,
     money::Decimal,
     openapi::{ErrorBody, PageFields},
+    tenant::TenantId,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -38,11 +39,15 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(cancel))
 }
 
-fn one(f: &AppState, wo: &crate::WorkOrderRecord) -> Json<WorkOrderAnswer> {
-    Json(WorkOrderAnswer {
+async fn one(
+    f: &AppState,
+    t: &TenantId,
+    wo: &crate::WorkOrderRecord,
+) -> ApiResult<Json<WorkOrderAnswer>> {
+    Ok(Json(WorkOrderAnswer {
         success: true,
-        work_order: views::work_order(wo, &f.currency),
-    })
+        work_order: views::work_order(wo, &f.currency(t).await?),
+    }))
 }
 
 /// A new work order.
@@ -89,7 +94,7 @@ async fn create(
             false,
         )
         .await?;
-    Ok((StatusCode::CREATED, one(&f, &wo)))
+    Ok((StatusCode::CREATED, one(&f, &caller.tenant, &wo).await?))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -122,13 +127,14 @@ async fn list(
         })?),
         None => None,
     };
+    let currency = f.currency(&caller.tenant).await?;
     let mut tx = f.db.tenant(&caller.tenant).snapshot().await?;
     let (list, total) = store::list(&mut tx, &caller.tenant, status, limit, offset).await?;
     Ok(Json(WorkOrderPage {
         success: true,
         work_orders: list
             .iter()
-            .map(|w| views::work_order(w, &f.currency))
+            .map(|w| views::work_order(w, &currency))
             .collect(),
         page: PageFields { total, page, limit },
     }))
@@ -147,6 +153,7 @@ async fn show(
     IdPath(id): IdPath,
 ) -> ApiResult<Json<WorkOrderDetailAnswer>> {
     let wo = f.work_order(&caller.tenant, &id).await?;
+    let currency = f.currency(&caller.tenant).await?;
     let mut tx = f.db.tenant(&caller.tenant).snapshot().await?;
     let reservations = store::reservations(&mut *tx, &caller.tenant, &id)
         .await?
@@ -156,12 +163,12 @@ async fn show(
     let moves = stock_store::moves_of_work_order(&mut *tx, &caller.tenant, &id)
         .await?
         .iter()
-        .map(|m| views::stock_move(m, &f.currency))
+        .map(|m| views::stock_move(m, &currency))
         .collect();
     Ok(Json(WorkOrderDetailAnswer {
         success: true,
         work_order: WorkOrderDetail {
-            work_order: views::work_order(&wo, &f.currency),
+            work_order: views::work_order(&wo, &currency),
             reservations,
             moves,
         },
@@ -185,7 +192,7 @@ async fn release(
     IdPath(id): IdPath,
 ) -> ApiResult<Json<WorkOrderAnswer>> {
     let wo = f.release(&caller.tenant, &caller.user_id, &id).await?;
-    Ok(one(&f, &wo))
+    one(&f, &caller.tenant, &wo).await
 }
 
 /// Starts a released order.
@@ -204,7 +211,7 @@ async fn start(
     IdPath(id): IdPath,
 ) -> ApiResult<Json<WorkOrderAnswer>> {
     let wo = f.start(&caller.tenant, &caller.user_id, &id).await?;
-    Ok(one(&f, &wo))
+    one(&f, &caller.tenant, &wo).await
 }
 
 /// Cancels a planned, released or started order; its reservations are
@@ -224,7 +231,7 @@ async fn cancel(
     IdPath(id): IdPath,
 ) -> ApiResult<Json<WorkOrderAnswer>> {
     let wo = f.cancel(&caller.tenant, &caller.user_id, &id).await?;
-    Ok(one(&f, &wo))
+    one(&f, &caller.tenant, &wo).await
 }
 
 /// What a completion produced; the body may be left out (all planned,
@@ -276,12 +283,13 @@ async fn complete(
     let (wo, moves) = f
         .complete(&caller.tenant, &caller.user_id, &id, completion)
         .await?;
+    let currency = f.currency(&caller.tenant).await?;
     Ok(Json(WorkOrderCompleted {
         success: true,
-        work_order: views::work_order(&wo, &f.currency),
+        work_order: views::work_order(&wo, &currency),
         moves: moves
             .iter()
-            .map(|m| views::stock_move(m, &f.currency))
+            .map(|m| views::stock_move(m, &currency))
             .collect(),
     }))
 }

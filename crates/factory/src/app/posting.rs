@@ -9,6 +9,7 @@ use marimo_platform::{
     db::Tx,
     idempotency::{Claim, Keyed},
     ids,
+    money::Currency,
     tenant::TenantId,
 };
 use serde_json::Value;
@@ -20,7 +21,7 @@ use crate::{
         valuation::{self, Level, LevelError},
         work_order::Status,
     },
-    events,
+    events, store,
     store::{
         items as item_store,
         items::ItemRecord,
@@ -58,6 +59,9 @@ pub(crate) struct Posting<'f> {
     pub tx: Tx,
     pub actor: String,
     pub now: String,
+    /// The tenant's base currency as this transaction read it at its
+    /// start; checked again at commit.
+    pub currency: Currency,
     levels: BTreeMap<Key, Level>,
     items: HashMap<String, ItemRecord>,
     pub moves: Vec<MoveRecord>,
@@ -140,12 +144,15 @@ impl<'f> Posting<'f> {
         tenant: &TenantId,
         actor: &str,
     ) -> Result<Posting<'f>, FactoryError> {
+        let mut tx = f.db.tenant(tenant).begin().await?;
+        let currency = store::schema::currency_in(&mut tx, tenant).await?;
         Ok(Self {
             f,
             tenant: tenant.clone(),
-            tx: f.db.tenant(tenant).begin().await?,
+            tx,
             actor: actor.to_owned(),
             now: clock::now_text(),
+            currency,
             levels: BTreeMap::new(),
             items: HashMap::new(),
             moves: Vec::new(),
@@ -369,6 +376,16 @@ impl<'f> Posting<'f> {
     /// events into the outbox, commits, wakes the relay and records
     /// metrics. Returns the moves written.
     pub async fn commit(mut self) -> Result<Vec<MoveRecord>, FactoryError> {
+        // The currency may only change while no stock holds value, under
+        // a lock this posting's balance writes waited for: read again, it
+        // is either what the posting valued in, or the posting must be
+        // sent again (nothing is written).
+        if store::schema::currency_in(&mut self.tx, &self.tenant).await? != self.currency {
+            return Err(FactoryError::conflict(
+                "CURRENCY_CHANGED",
+                "the tenant's base currency changed meanwhile; try again",
+            ));
+        }
         if let Some(idem) = self.idem {
             let body = (idem.respond)(&self.moves).to_string();
             idem.keyed.complete(&mut self.tx, 201, &body).await?;

@@ -72,7 +72,7 @@ impl Factory {
                 total_cost: value,
                 reference: m.reference.as_deref(),
             },
-            &self.currency,
+            &p.currency,
         ));
         p.commit().await?;
         Ok(Posted::Moves(vec![m]))

@@ -318,7 +318,7 @@ impl Factory {
                 warehouse: &wo.warehouse,
                 consumed: &consumed,
             },
-            &self.currency,
+            &p.currency,
         ));
         let moves = p.commit().await?;
         Ok((self.work_order(t, id).await?, moves))

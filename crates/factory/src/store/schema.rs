@@ -12,6 +12,7 @@ use marimo_platform::{
     append_only::{self, Guarded},
     clock,
     db::{Db, DbError, DbKind, Prepared, Schema, Tx},
+    money::Currency,
     tenant::{TenantId, rls_ddl},
 };
 
@@ -146,11 +147,57 @@ pub async fn seed_default(db: &Db, currency: &str, warehouse: &str) -> Result<()
     tx.commit().await
 }
 
-pub async fn setting(db: &Db, t: &TenantId, name: &str) -> Result<Option<String>, sqlx::Error> {
-    let mut tx = db.tenant(t).read().await?;
-    sqlx::query_scalar("SELECT value FROM factory_settings WHERE tenant_id = $1 AND name = $2")
-        .bind(t.as_str())
-        .bind(name)
-        .fetch_optional(&mut *tx)
-        .await
+/// Tenant `t`'s base currency, read in its transaction; the factory's
+/// default (USD) for a tenant it has not seeded or an unknown code.
+pub async fn currency_in(tx: &mut Tx, t: &TenantId) -> Result<Currency, sqlx::Error> {
+    let code: Option<String> =
+        sqlx::query_scalar("SELECT value FROM factory_settings WHERE tenant_id = $1 AND name = $2")
+            .bind(t.as_str())
+            .bind(CURRENCY_SETTING)
+            .fetch_optional(&mut *tx)
+            .await?;
+    Ok(code
+        .as_deref()
+        .and_then(Currency::new)
+        .or_else(|| Currency::new(crate::DEFAULT_CURRENCY))
+        .unwrap_or_else(Currency::usd))
+}
+
+/// Sets tenant `t`'s base currency, if its stock holds no value (the
+/// value of booked stock is in the old currency, and converting it is a
+/// revaluation, not a setting). On PostgreSQL the balances are locked
+/// against writers first, so no receipt can book value between the check
+/// and the change (SQLite's write lock, taken at BEGIN, does that); a
+/// posting re-reads the currency before it commits. `Ok(false)`: stock
+/// holds value, nothing changed.
+pub async fn set_currency_if_unvalued(
+    tx: &mut Tx,
+    kind: DbKind,
+    t: &TenantId,
+    code: &str,
+) -> Result<bool, sqlx::Error> {
+    if kind == DbKind::Postgres {
+        sqlx::query("LOCK TABLE stock_levels IN SHARE MODE")
+            .execute(&mut *tx)
+            .await?;
+    }
+    let valued: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM stock_levels WHERE tenant_id = $1 AND value <> 0")
+            .bind(t.as_str())
+            .fetch_one(&mut *tx)
+            .await?;
+    if valued > 0 {
+        return Ok(false);
+    }
+    sqlx::query(
+        "INSERT INTO factory_settings (tenant_id, name, value, updated_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (tenant_id, name) DO UPDATE SET value = $3, updated_at = $4",
+    )
+    .bind(t.as_str())
+    .bind(CURRENCY_SETTING)
+    .bind(code)
+    .bind(clock::now_text())
+    .execute(&mut *tx)
+    .await?;
+    Ok(true)
 }

@@ -180,12 +180,17 @@ impl World {
     /// A new tenant, as sign-up creates one: `users.tenant.created`, then
     /// the factory has seeded it.
     async fn new_tenant(&self, slug: &str) -> TenantId {
+        self.new_tenant_in(slug, "USD").await
+    }
+
+    /// A new tenant keeping its books in `currency`.
+    async fn new_tenant_in(&self, slug: &str, currency: &str) -> TenantId {
         let tenant = TenantId::generate();
         let event = Envelope::new(
             "users",
             "users.tenant.created",
             json!({"tenant_id": tenant.as_str(), "slug": slug, "name": slug,
-                   "currency": "USD", "fiscal_year_start_month": 1}),
+                   "currency": currency, "fiscal_year_start_month": 1}),
         );
         self.publish(&tenant, event).await;
         let t = self.tenant(&tenant);
@@ -523,4 +528,116 @@ async fn row_policies_hide_other_tenants_from_a_query_without_a_filter() {
         .unwrap();
     assert_eq!(none, 0);
     role.drop_role().await;
+}
+
+/// How many events the factory's queue has applied.
+async fn applied(w: &World) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM processed_events WHERE consumer = 'factory'")
+        .fetch_one(w.factory.db().pool())
+        .await
+        .unwrap()
+}
+
+/// `users.tenant.updated` of `tenant` with `currency`, applied.
+async fn update_currency(w: &World, tenant: &TenantId, currency: &str) {
+    let before = applied(w).await;
+    let event = Envelope::new(
+        "users",
+        "users.tenant.updated",
+        json!({"tenant_id": tenant.as_str(), "slug": "x", "name": "x",
+               "currency": currency, "fiscal_year_start_month": 1}),
+    );
+    w.publish(tenant, event).await;
+    eventually("the update applied", || async { applied(w).await > before }).await;
+}
+
+/// The `currency` of the `factory.stock.received` events of `tenant`.
+async fn received_currencies(w: &World, tenant: &TenantId) -> Vec<String> {
+    let rows: Vec<String> = sqlx::query_scalar(
+        "SELECT envelope FROM outbox WHERE event_type = 'factory.stock.received' ORDER BY id",
+    )
+    .fetch_all(w.factory.db().pool())
+    .await
+    .unwrap();
+    rows.iter()
+        .map(|r| serde_json::from_str::<Value>(r).unwrap())
+        .filter(|e| e["tenant"] == tenant.as_str())
+        .map(|e| e["payload"]["currency"].as_str().unwrap_or("").to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn each_tenant_values_its_stock_in_its_own_currency() {
+    for backend in backends() {
+        let w = world(&backend).await;
+        let name = backend.name();
+        let euro = w.new_tenant_in("euro", "EUR").await;
+        let default = TenantId::default_tenant();
+        for t in [&euro, &default] {
+            let a = w.tenant(t);
+            a.item("STEEL", "raw_material", "kg").await;
+            // 3 kg at 2.50 = 7.50, in each tenant's own currency.
+            a.receive("STEEL", "3", "2.50").await;
+            assert_eq!(
+                a.level("STEEL").await,
+                ("3.000".into(), "7.50".into()),
+                "{name}"
+            );
+        }
+        let summary = w
+            .tenant(&euro)
+            .get("/api/v1/factory/summary")
+            .await
+            .expect(200);
+        assert_eq!(summary.json["currency"], "EUR", "{name}");
+        assert_eq!(summary.json["stock_value"], "7.50", "{name}");
+        let summary = w
+            .tenant(&default)
+            .get("/api/v1/factory/summary")
+            .await
+            .expect(200);
+        assert_eq!(summary.json["currency"], "USD", "{name}");
+        assert_eq!(received_currencies(&w, &euro).await, ["EUR"], "{name}");
+        assert_eq!(received_currencies(&w, &default).await, ["USD"], "{name}");
+
+        // Valued stock: a new currency is refused (and logged).
+        update_currency(&w, &euro, "GBP").await;
+        let summary = w
+            .tenant(&euro)
+            .get("/api/v1/factory/summary")
+            .await
+            .expect(200);
+        assert_eq!(summary.json["currency"], "EUR", "{name}");
+
+        // No valued stock yet: the change applies, and costs follow the
+        // new currency's precision (yen have no minor unit).
+        let yen = w.new_tenant_in("yen", "EUR").await;
+        update_currency(&w, &yen, "JPY").await;
+        let y = w.tenant(&yen);
+        assert_eq!(
+            y.get("/api/v1/factory/summary").await.expect(200).json["currency"],
+            "JPY",
+            "{name}"
+        );
+        y.item("STEEL", "raw_material", "kg").await;
+        let res = y
+            .post(
+                "/api/v1/factory/stock/receipts",
+                json!({"sku": "STEEL", "qty": "2", "unit_cost": "2.50"}),
+            )
+            .await;
+        assert!(
+            res.status == 400 || res.status == 422,
+            "{name}: {}",
+            res.status
+        );
+        // 2 kg at 250 = 500 yen.
+        y.receive("STEEL", "2", "250").await;
+        assert_eq!(
+            y.level("STEEL").await,
+            ("2.000".into(), "500".into()),
+            "{name}"
+        );
+        assert_eq!(received_currencies(&w, &yen).await, ["JPY"], "{name}");
+    }
 }

@@ -14,3 +14,4 @@ mod orders;
 mod payments;
 mod support;
 mod tenancy;
+mod upgrade;

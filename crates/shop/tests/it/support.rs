@@ -47,7 +47,11 @@ impl App {
 
     /// A shop with these settings overrides (e.g. Redis).
     pub async fn start_with(backend: &Backend, overrides: &[(&str, &str)]) -> App {
-        let settings = backend.settings(overrides).await;
+        Self::start_on(backend.settings(overrides).await, backend.name()).await
+    }
+
+    /// A shop on the database `settings` name (which may hold data).
+    pub async fn start_on(settings: Settings, backend: &'static str) -> App {
         let bus = Bus::embedded();
         let testkit::Service { ctx, server } = testkit::start_service(
             ServiceName::Shop,
@@ -61,7 +65,7 @@ impl App {
             ctx,
             settings,
             bus,
-            backend: backend.name(),
+            backend,
         }
     }
 

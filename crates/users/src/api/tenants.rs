@@ -205,6 +205,7 @@ pub(super) async fn update(
                 currency: body.currency.as_deref(),
                 fiscal_year_start_month: body.fiscal_year_start_month,
             },
+            &caller.user_id,
         )
         .await?;
     Ok(Json(TenantAnswer {

@@ -124,11 +124,15 @@ impl Users {
             .ok_or(UsersError::NoSuchTenant)
     }
 
-    /// Changes the name, currency or fiscal year start of tenant `id`.
+    /// Changes the name, currency or fiscal year start of tenant `id`;
+    /// a change publishes `users.tenant.updated` (by `actor`) in the same
+    /// transaction, so the services that keep a copy (accounting, factory)
+    /// hear of it. A `PUT` that changes nothing publishes nothing.
     pub async fn update_tenant(
         &self,
         id: &TenantId,
         patch: TenantPatch<'_>,
+        actor: &str,
     ) -> Result<Tenant, UsersError> {
         let current = self.tenant(id).await?;
         let name = match patch.name {
@@ -146,18 +150,38 @@ impl Users {
             Some(m) => domain::parse_fiscal_month(m)?,
             None => current.fiscal_year_start_month,
         };
-        let mut tx = self.db.tenant(id).begin().await?;
-        if !store::update_tenant(&mut *tx, id, &name, &currency, month).await? {
-            return Err(UsersError::NoSuchTenant);
-        }
-        tx.commit().await?;
-        tracing::info!(tenant = %id, "tenant settings changed");
-        Ok(Tenant {
+        let changed = name != current.name
+            || currency != current.currency
+            || month != current.fiscal_year_start_month;
+        let updated = Tenant {
             name,
             currency,
             fiscal_year_start_month: month,
             ..current
-        })
+        };
+        let mut tx = self.db.tenant(id).begin().await?;
+        if !store::update_tenant(
+            &mut *tx,
+            id,
+            &updated.name,
+            &updated.currency,
+            updated.fiscal_year_start_month,
+        )
+        .await?
+        {
+            return Err(UsersError::NoSuchTenant);
+        }
+        if changed {
+            self.outbox
+                .publish(&mut tx, &events::tenant_updated(&updated, actor))
+                .await?;
+        }
+        tx.commit().await?;
+        if changed {
+            self.outbox.wake();
+            tracing::info!(tenant = %id, "tenant settings changed");
+        }
+        Ok(updated)
     }
 
     /// Adds a member to `tenant`: the existing account with that email,
@@ -184,6 +208,7 @@ impl Users {
             tracing::info!(by = %admin.id, %tenant, user_id = %user.id, "member created");
             return Ok(user);
         };
+        let joined = self.tenant(tenant).await?;
         let mut tx = self.db.tenant(tenant).begin().await?;
         let now = clock::now_text();
         if !store::insert_membership(&mut *tx, tenant, &existing.user.id, new.role, &now).await? {
@@ -193,8 +218,10 @@ impl Users {
             role: new.role,
             ..existing.user
         };
+        // Not `users.user.registered`: the account is not new (no welcome
+        // mail); its owner learns which tenant they joined.
         self.outbox
-            .publish(&mut tx, &events::registered(&user, Some(&admin.id)))
+            .publish(&mut tx, &events::member_added(&joined, &user, &admin.id))
             .await?;
         tx.commit().await?;
         self.outbox.wake();

@@ -229,6 +229,86 @@ async fn sign_in_picks_the_named_then_the_default_then_the_oldest_tenant() {
 }
 
 #[tokio::test]
+async fn adding_an_existing_account_is_member_added_not_a_registration() {
+    each_backend(|app: App| async move {
+        let acme = pair(&app.signup("acme", "ann@acme.test").await.expect(201));
+        let acme_id = app.current_tenant(&acme.access).await["id"].clone();
+        let root = app.admin().await;
+        let registered = app.events("users.user.registered").await.len();
+        app.add_member(
+            &root.access,
+            json!({"email": "ann@acme.test", "role": "accountant"}),
+        )
+        .await
+        .expect(201);
+
+        // No second welcome: ann's account is not new.
+        assert_eq!(app.events("users.user.registered").await.len(), registered);
+        let added = app.events("users.member.added").await;
+        assert_eq!(added.len(), 1);
+        assert_eq!(added[0]["tenant"], "default");
+        assert_eq!(added[0]["actor"], root.user_id.as_str());
+        let p = &added[0]["payload"];
+        assert_eq!(p["tenant_id"], "default");
+        assert_eq!(p["user_id"], acme.user_id.as_str());
+        assert_eq!(p["email"], "ann@acme.test");
+        assert_eq!(p["name"], "Founder");
+        assert_eq!(p["role"], "accountant");
+        assert_eq!(p["added_by"], root.user_id.as_str());
+        assert!(p["tenant_name"].as_str().is_some_and(|n| !n.is_empty()));
+
+        // A new account created as a member is a registration, as before.
+        app.add_member(
+            &acme.access,
+            json!({"email": "carl@acme.test", "role": "user", "name": "Carl", "password": PASSWORD}),
+        )
+        .await
+        .expect(201);
+        let registered = app.events("users.user.registered").await;
+        let carl = registered.last().unwrap();
+        assert_eq!(carl["payload"]["email"], "carl@acme.test");
+        assert_eq!(carl["tenant"], acme_id);
+        assert_eq!(app.events("users.member.added").await.len(), 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn changing_the_tenant_publishes_tenant_updated_in_it() {
+    each_backend(|app: App| async move {
+        let acme = pair(&app.signup("acme", "ann@acme.test").await.expect(201));
+        let acme_id = app.current_tenant(&acme.access).await["id"].clone();
+        let put = |body: Value| {
+            app.http()
+                .put("/api/v1/users/tenant")
+                .bearer(&acme.access)
+                .json(body)
+                .send()
+        };
+        put(json!({"currency": "gbp", "fiscal_year_start_month": 7}))
+            .await
+            .expect(200);
+        let updated = app.events("users.tenant.updated").await;
+        assert_eq!(updated.len(), 1);
+        assert_eq!(updated[0]["tenant"], acme_id);
+        assert_eq!(updated[0]["actor"], acme.user_id.as_str());
+        assert_eq!(
+            updated[0]["payload"],
+            json!({"tenant_id": acme_id, "slug": "acme", "name": "acme Ltd",
+                   "currency": "GBP", "fiscal_year_start_month": 7})
+        );
+        // The same values again change nothing and publish nothing; bad
+        // input is a 400 that publishes nothing either.
+        put(json!({"currency": "GBP"})).await.expect(200);
+        put(json!({"fiscal_year_start_month": 13}))
+            .await
+            .expect(400);
+        assert_eq!(app.events("users.tenant.updated").await.len(), 1);
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn switching_needs_a_membership_and_refresh_keeps_the_tenant() {
     each_backend(|app: App| async move {
         let acme = pair(&app.signup("acme", "ann@acme.test").await.expect(201));

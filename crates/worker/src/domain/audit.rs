@@ -73,6 +73,7 @@ pub fn target(event: &Event) -> Option<String> {
         Event::UserLoginFailed(_) => return None,
         Event::UserRoleChanged(p) => format!("user:{}", p.user_id),
         Event::UserPasswordChanged(p) => format!("user:{}", p.user_id),
+        Event::MemberAdded(p) => format!("user:{}", p.user_id),
         Event::SettingChanged(p) => format!("setting:{}", p.key),
         Event::EntryPosted(p) => format!("entry:{}", p.entry_id),
         Event::EntryReversed(p) => format!("entry:{}", p.entry_id),

@@ -13,7 +13,7 @@ use marimo_contracts::{
     config::{self, SettingChanged},
     factory::{self, StockLow, WorkOrder},
     shop::{self, Order},
-    users::{self, LoginFailed, PasswordChanged, Registered, RoleChanged, UserRef},
+    users::{self, LoginFailed, MemberAdded, PasswordChanged, Registered, RoleChanged, UserRef},
 };
 use marimo_platform::bus::{Envelope, HandlerError};
 
@@ -68,6 +68,8 @@ pub enum Event {
     UserDeactivated(UserRef),
     UserReactivated(UserRef),
     UserPasswordChanged(PasswordChanged),
+    /// An existing account joined a tenant.
+    MemberAdded(MemberAdded),
     SettingChanged(SettingChanged),
     EntryPosted(EntryPosted),
     EntryReversed(EntryReversed),
@@ -125,6 +127,8 @@ impl Event {
             Event::UserReactivated(env.decode(users::REACTIVATED)?)
         } else if env.is(users::PASSWORD_CHANGED) {
             Event::UserPasswordChanged(env.decode(users::PASSWORD_CHANGED)?)
+        } else if env.is(users::MEMBER_ADDED) {
+            Event::MemberAdded(env.decode(users::MEMBER_ADDED)?)
         } else if env.is(config::SETTING_CHANGED) {
             Event::SettingChanged(env.decode(config::SETTING_CHANGED)?)
         } else if env.is(accounting::ENTRY_POSTED) {

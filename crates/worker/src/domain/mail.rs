@@ -40,9 +40,10 @@ pub struct MailRow {
 }
 
 /// Events the email consumer is bound to.
-pub const BINDINGS: [&str; 4] = [
+pub const BINDINGS: [&str; 5] = [
     "users.user.registered",
     "users.user.password_changed",
+    "users.member.added",
     "shop.order.placed",
     "shop.order.paid",
 ];
@@ -79,6 +80,26 @@ pub fn draft(event: &Event) -> Result<Option<MailDraft>, String> {
                 email = p.email.trim(),
             ),
         },
+        // Not a welcome: the account existed; its owner learns which
+        // business they can now act in, and as what.
+        Event::MemberAdded(p) => MailDraft {
+            template: "member_added",
+            to: address(&p.email)?,
+            subject: format!("You were added to {}", tenant_name(&p.tenant_name)),
+            body: format!(
+                "Hello {name},\n\n\
+                 Your Marimo ERP account {email} was added to {tenant} with the\n\
+                 role {role}. Sign in with your usual password and choose {tenant}\n\
+                 to work there.\n\n\
+                 If you did not expect this, please contact the administrator of\n\
+                 {tenant}.\n\n\
+                 -- Marimo ERP\n",
+                name = greeting_name(&p.name),
+                email = p.email.trim(),
+                tenant = tenant_name(&p.tenant_name),
+                role = p.role.trim(),
+            ),
+        },
         Event::Order(OrderStep::Placed, o) => MailDraft {
             template: "order_confirmation",
             to: address(&o.email)?,
@@ -97,6 +118,18 @@ pub fn draft(event: &Event) -> Result<Option<MailDraft>, String> {
         _ => return Ok(None),
     };
     Ok(Some(d))
+}
+
+/// A tenant's name for a subject line: one line, never empty.
+fn tenant_name(name: &str) -> String {
+    let one_line: String = name
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    match one_line.trim() {
+        "" => "a business on Marimo ERP".to_owned(),
+        n => n.to_owned(),
+    }
 }
 
 fn greeting_name(name: &str) -> &str {
@@ -179,6 +212,41 @@ mod tests {
         assert!(d.subject.contains("Welcome"));
         assert!(d.body.starts_with("Hello Ann,"));
         assert!(d.body.contains("Ann@Example.com"));
+    }
+
+    #[test]
+    fn an_added_member_is_told_the_tenant_and_role_not_welcomed() {
+        let d = draft(&event(
+            "users.member.added",
+            json!({"tenant_id": "t1", "tenant_name": "Acme\r\nLtd", "user_id": "u1",
+                   "email": "ann@example.com", "name": "Ann", "role": "accountant",
+                   "added_by": "u0"}),
+        ))
+        .unwrap()
+        .unwrap();
+        assert_eq!(d.template, "member_added");
+        assert_eq!(d.to, "ann@example.com");
+        // A control character in the name cannot split the header.
+        assert_eq!(d.subject, "You were added to Acme  Ltd");
+        assert!(d.body.starts_with("Hello Ann,"));
+        assert!(
+            d.body.contains("ann@example.com was added to Acme  Ltd"),
+            "{}",
+            d.body
+        );
+        assert!(d.body.contains("role accountant"), "{}", d.body);
+        assert!(!d.body.contains("Welcome"));
+        let unnamed = draft(&event(
+            "users.member.added",
+            json!({"tenant_id": "t1", "user_id": "u1", "email": "ann@example.com",
+                   "role": "user", "added_by": "u0"}),
+        ))
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            unnamed.subject,
+            "You were added to a business on Marimo ERP"
+        );
     }
 
     #[test]

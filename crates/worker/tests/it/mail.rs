@@ -202,3 +202,49 @@ async fn mail_is_retried_while_the_smtp_server_is_down_and_sent_when_it_is_back(
         .await;
     }
 }
+
+#[tokio::test]
+async fn an_existing_account_added_to_a_tenant_gets_a_notice_not_a_welcome_and_is_audited() {
+    for backend in backends() {
+        let w = world(&backend, &[]).await;
+        let dir = w.settings.data_dir.join("mail");
+        let env = Envelope::new(
+            "users",
+            "users.member.added",
+            json!({"tenant_id": "default", "tenant_name": "Acme Ltd", "user_id": "u-ann",
+                   "email": "ann@example.com", "name": "Ann", "role": "accountant",
+                   "added_by": "u-admin"}),
+        )
+        .actor("u-admin");
+        w.publish(&env).await;
+        let files = eventually("the notice's mail file", || async {
+            let f = eml_files(&dir);
+            (!f.is_empty()).then_some(f)
+        })
+        .await;
+        let text = std::fs::read_to_string(&files[0]).unwrap();
+        assert!(text.contains("To: ann@example.com"), "{text}");
+        assert!(
+            text.contains("Subject: You were added to Acme Ltd"),
+            "{text}"
+        );
+        assert!(!text.contains("Welcome"), "{text}");
+        assert_eq!(
+            w.count("SELECT COUNT(*) FROM outgoing_mail WHERE template = 'member_added'")
+                .await,
+            1,
+            "{}",
+            w.name()
+        );
+        eventually("the audit row", || async {
+            (w.count(
+                "SELECT COUNT(*) FROM audit_log WHERE action = 'users.member.added' \
+                 AND actor = 'u-admin' AND target = 'user:u-ann'",
+            )
+            .await
+                == 1)
+                .then_some(())
+        })
+        .await;
+    }
+}
