@@ -184,8 +184,7 @@ async fn receipt(
         .receive(
             by(&caller, key.as_ref(), &respond),
             Reason::Receipt,
-            &sku,
-            &warehouse,
+            (&sku, &warehouse),
             qty,
             unit_cost,
             reference,
@@ -489,8 +488,7 @@ async fn opening(
         .receive(
             by(&caller, key.as_ref(), &respond),
             Reason::Opening,
-            &sku,
-            &warehouse,
+            (&sku, &warehouse),
             qty,
             unit_cost,
             reference,

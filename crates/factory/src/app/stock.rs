@@ -246,14 +246,13 @@ impl Factory {
     }
 
     /// Books stock in for `reason` (a receipt, an opening balance): `qty`
-    /// (> 0) at `unit_cost` fine units a unit. A receipt also publishes
-    /// `factory.stock.received`.
+    /// (> 0) of `(sku, warehouse)` at `unit_cost` fine units a unit. A
+    /// receipt also publishes `factory.stock.received`.
     pub async fn receive(
         &self,
         by: Requester<'_>,
         reason: Reason,
-        sku: &str,
-        warehouse: &str,
+        (sku, warehouse): (&str, &str),
         qty: i64,
         unit_cost: i64,
         reference: Option<String>,

@@ -302,6 +302,28 @@ mod tests {
     }
 
     proptest! {
+        /// Receipts at fine costs and issues in any order: the booked
+        /// changes of the moves always add up to the balance's fine value
+        /// rounded to the minor unit — no rounding difference is lost.
+        #[test]
+        fn booked_changes_add_up_to_the_rounded_balance(
+            ops in proptest::collection::vec((any::<bool>(), 1i64..50_000, 0i64..100_000_000), 1..120)
+        ) {
+            let mut l = Level::default();
+            let mut booked_sum = 0i64;
+            for (is_in, q, c) in ops {
+                let before = l;
+                if is_in {
+                    l = l.receive(q, receipt_value(q, c).unwrap()).unwrap();
+                } else if let Ok((next, _)) = l.remove(q, false) {
+                    l = next;
+                }
+                booked_sum += booked_change(&before, &l);
+                prop_assert_eq!(booked_sum, l.booked());
+                prop_assert!(l.is_valid());
+            }
+        }
+
         /// Whatever happens, a balance stays valid (value never negative,
         /// zero on hand is zero value), refused operations change nothing,
         /// and the value is exactly what came in minus what went out.
