@@ -106,6 +106,22 @@ fn by<'a>(caller: &'a Caller, key: Option<&'a Keyed>, respond: &'a Respond<'a>) 
     }
 }
 
+/// Posts `op` for `caller` under its `Idempotency-Key` and answers: the
+/// one way every stock POST but adjustments reaches the use case.
+async fn post(
+    f: &AppState,
+    caller: &Caller,
+    key: Option<Keyed>,
+    op: StockOp,
+    one: bool,
+) -> ApiResult<Response> {
+    let respond = |moves: &[MoveRecord]| created_body(f, moves, one);
+    let posted = f
+        .post(by(caller, key.as_ref(), &respond), &op, None)
+        .await?;
+    Ok(answer(f, posted, one))
+}
+
 /// 201 with the moves written now, or the stored first answer of a
 /// replayed `Idempotency-Key` (marked `Idempotent-Replayed: true`).
 fn answer(f: &AppState, posted: Posted, one: bool) -> Response {
@@ -117,22 +133,21 @@ fn answer(f: &AppState, posted: Posted, one: bool) -> Response {
     }
 }
 
-/// A receipt's (or an opening balance's) fields, validated: SKU,
-/// warehouse, quantity, unit cost (fine units), reference.
-type StockIn = (String, String, i64, i64, Option<String>);
-
-fn stock_in(f: &AppState, b: ReceiptBody) -> Result<StockIn, Invalid> {
-    Ok((
-        sku_of(b.sku)?,
-        warehouse_or_default("warehouse", b.warehouse.as_deref())?,
-        positive_qty("qty", b.qty)?,
-        money::cost(
+/// A receipt or an opening balance (`reason`), validated.
+fn stock_in(f: &AppState, reason: Reason, b: ReceiptBody) -> Result<StockOp, Invalid> {
+    Ok(StockOp::In {
+        reason,
+        sku: sku_of(b.sku)?,
+        warehouse: warehouse_or_default("warehouse", b.warehouse.as_deref())?,
+        qty: positive_qty("qty", b.qty)?,
+        cost: InCost::Given(money::cost(
             &f.currency,
             "unit_cost",
             &required("unit_cost", b.unit_cost)?,
-        )?,
-        items::parse_text("reference", b.reference.as_deref())?,
-    ))
+        )?),
+        reference: items::parse_text("reference", b.reference.as_deref())?,
+        note: None,
+    })
 }
 
 /// Stock received (bought, or on hand when the books start), at its unit
@@ -178,19 +193,8 @@ async fn receipt(
     Json(b): Json<ReceiptBody>,
 ) -> ApiResult<Response> {
     let key = keyed(&headers, &caller, "/api/factory/stock/receipts", &b)?;
-    let (sku, warehouse, qty, unit_cost, reference) = stock_in(&f, b)?;
-    let respond = |moves: &[MoveRecord]| created_body(&f, moves, true);
-    let posted = f
-        .receive(
-            by(&caller, key.as_ref(), &respond),
-            Reason::Receipt,
-            (&sku, &warehouse),
-            qty,
-            unit_cost,
-            reference,
-        )
-        .await?;
-    Ok(answer(&f, posted, true))
+    let op = stock_in(&f, Reason::Receipt, b)?;
+    post(&f, &caller, key, op, true).await
 }
 
 /// Stock taken out (used, sold or lost), at the moving average cost.
@@ -230,16 +234,16 @@ async fn issue(
     Json(b): Json<IssueBody>,
 ) -> ApiResult<Response> {
     let key = keyed(&headers, &caller, "/api/factory/stock/issues", &b)?;
-    let sku = sku_of(b.sku)?;
-    let warehouse = warehouse_or_default("warehouse", b.warehouse.as_deref())?;
-    let qty = positive_qty("qty", b.qty)?;
-    let reference = items::parse_text("reference", b.reference.as_deref())?;
-    let respond = |moves: &[MoveRecord]| created_body(&f, moves, true);
-    let by = by(&caller, key.as_ref(), &respond);
-    let posted = f
-        .issue(by, Reason::Issue, &sku, &warehouse, qty, reference)
-        .await?;
-    Ok(answer(&f, posted, true))
+    let op = StockOp::Out {
+        reason: Reason::Issue,
+        sku: sku_of(b.sku)?,
+        warehouse: warehouse_or_default("warehouse", b.warehouse.as_deref())?,
+        qty: positive_qty("qty", b.qty)?,
+        from_reserved: false,
+        reference: items::parse_text("reference", b.reference.as_deref())?,
+        note: None,
+    };
+    post(&f, &caller, key, op, true).await
 }
 
 /// A count correction, with why.
@@ -332,15 +336,14 @@ async fn transfer(
     Json(b): Json<TransferBody>,
 ) -> ApiResult<Response> {
     let key = keyed(&headers, &caller, "/api/factory/stock/transfers", &b)?;
-    let sku = sku_of(b.sku)?;
-    let from = items::parse_warehouse("from", &required("from", b.from)?)?;
-    let to = items::parse_warehouse("to", &required("to", b.to)?)?;
-    let qty = positive_qty("qty", b.qty)?;
-    let reference = items::parse_text("reference", b.reference.as_deref())?;
-    let respond = |moves: &[MoveRecord]| created_body(&f, moves, false);
-    let by = by(&caller, key.as_ref(), &respond);
-    let posted = f.transfer(by, &sku, &from, &to, qty, reference).await?;
-    Ok(answer(&f, posted, false))
+    let op = StockOp::Transfer {
+        sku: sku_of(b.sku)?,
+        from: items::parse_warehouse("from", &required("from", b.from)?)?,
+        to: items::parse_warehouse("to", &required("to", b.to)?)?,
+        qty: positive_qty("qty", b.qty)?,
+        reference: items::parse_text("reference", b.reference.as_deref())?,
+    };
+    post(&f, &caller, key, op, false).await
 }
 
 /// Stock destroyed or spoilt, with why.
@@ -394,11 +397,7 @@ async fn scrap(
             items::parse_text("reason_note", b.reason_note.as_deref())?,
         )?),
     };
-    let respond = |moves: &[MoveRecord]| created_body(&f, moves, true);
-    let posted = f
-        .post(by(&caller, key.as_ref(), &respond), &op, None)
-        .await?;
-    Ok(answer(&f, posted, true))
+    post(&f, &caller, key, op, true).await
 }
 
 /// Goods a customer sent back.
@@ -455,11 +454,7 @@ async fn customer_return(
         reference: items::parse_text("reference", b.reference.as_deref())?,
         note: None,
     };
-    let respond = |moves: &[MoveRecord]| created_body(&f, moves, true);
-    let posted = f
-        .post(by(&caller, key.as_ref(), &respond), &op, None)
-        .await?;
-    Ok(answer(&f, posted, true))
+    post(&f, &caller, key, op, true).await
 }
 
 /// Books stock on hand when the books start (booked against opening
@@ -482,19 +477,8 @@ async fn opening(
     Json(b): Json<ReceiptBody>,
 ) -> ApiResult<Response> {
     let key = keyed(&headers, &caller, "/api/factory/stock/openings", &b)?;
-    let respond = |moves: &[MoveRecord]| created_body(&f, moves, true);
-    let (sku, warehouse, qty, unit_cost, reference) = stock_in(&f, b)?;
-    let posted = f
-        .receive(
-            by(&caller, key.as_ref(), &respond),
-            Reason::Opening,
-            (&sku, &warehouse),
-            qty,
-            unit_cost,
-            reference,
-        )
-        .await?;
-    Ok(answer(&f, posted, true))
+    let op = stock_in(&f, Reason::Opening, b)?;
+    post(&f, &caller, key, op, true).await
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -48,6 +48,23 @@ async fn published(app: &App) -> BTreeMap<(String, String), i64> {
     sums
 }
 
+fn text<'a>(m: &'a Value, k: &str) -> &'a str {
+    m[k].as_str().unwrap_or_else(|| panic!("{k} of {m}"))
+}
+
+/// An event's moves as (reason, sku, category, qty, value).
+fn rows(e: &Value) -> Vec<(&str, &str, &str, &str, &str)> {
+    e["moves"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            let f = |k| text(m, k);
+            (f("reason"), f("sku"), f("category"), f("qty"), f("value"))
+        })
+        .collect()
+}
+
 async fn valuation(app: &App, query: &str) -> Value {
     app.http
         .get(&format!("/api/factory/valuation{query}"))
@@ -300,20 +317,7 @@ async fn the_two_level_walk_books_each_level_under_its_own_category() {
         let legs = run("LEG", "4").await;
         let e = moved(&app).await.pop().unwrap();
         assert_eq!(e["transaction"], format!("work_order:{legs}:complete"));
-        let moves: Vec<(&str, &str, &str, &str, &str)> = e["moves"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| {
-                (
-                    m["reason"].as_str().unwrap(),
-                    m["sku"].as_str().unwrap(),
-                    m["category"].as_str().unwrap(),
-                    m["qty"].as_str().unwrap(),
-                    m["value"].as_str().unwrap(),
-                )
-            })
-            .collect();
+        let moves = rows(&e);
         assert_eq!(
             moves,
             vec![
@@ -331,20 +335,7 @@ async fn the_two_level_walk_books_each_level_under_its_own_category() {
         // materials) and 2 WOOD (10.50): 21.00 of finished goods.
         run("TABLE", "1").await;
         let e = moved(&app).await.pop().unwrap();
-        let mut moves: Vec<(&str, &str, &str, &str, &str)> = e["moves"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| {
-                (
-                    m["reason"].as_str().unwrap(),
-                    m["sku"].as_str().unwrap(),
-                    m["category"].as_str().unwrap(),
-                    m["qty"].as_str().unwrap(),
-                    m["value"].as_str().unwrap(),
-                )
-            })
-            .collect();
+        let mut moves = rows(&e);
         moves.sort();
         assert_eq!(
             moves,
