@@ -491,3 +491,77 @@ async fn random_moves_always_tie_out() {
     })
     .await;
 }
+
+/// A shipment recorded through the factory's move functions (as the shop
+/// side does) is published like any move, and a return naming it comes
+/// back at the cost it left at.
+#[tokio::test]
+async fn shipments_are_published_and_returns_come_back_at_their_cost() {
+    each_backend(|app: App| async move {
+        use marimo_factory::{Requester, domain::items::Reason};
+        app.raw("LAMP").await;
+        // Opening 10 × 2.00 = 20.00.
+        stock_post(
+            &app,
+            "openings",
+            json!({"sku": "LAMP", "qty": 10, "unit_cost": 2}),
+        )
+        .await;
+        let f = marimo_factory::start(&app.ctx).await.expect("factory");
+        let t = marimo_platform::tenant::TenantId::default_tenant();
+        // Ship 4 at the average 2.00: −8.00.
+        f.issue(
+            Requester::new(&t, "shop"),
+            Reason::Shipment,
+            "LAMP",
+            "MAIN",
+            4000,
+            Some("order-1".into()),
+        )
+        .await
+        .expect("shipment");
+        let e = moved(&app).await.pop().unwrap();
+        assert_eq!(
+            rows(&e),
+            vec![("shipment", "LAMP", "raw_material", "-4.000", "-8.00")]
+        );
+        // 4 more at 5.00 = 20.00: 10 on hand worth 32.00 (average 3.20).
+        app.receive("LAMP", "4", "5.00").await;
+        // One back from order-1 comes in at its 2.00, not at 3.20.
+        let r = stock_post(
+            &app,
+            "returns",
+            json!({"sku": "LAMP", "qty": 1, "shipment": "order-1"}),
+        )
+        .await;
+        assert_eq!(
+            (r["move"]["reason"].as_str(), r["move"]["value"].as_str()),
+            (Some("customer_return"), Some("2.00"))
+        );
+        // An unknown shipment: the average, 34.00 / 11 = 3.090909…; the
+        // bin holds 37.090909, booked 37.09, so the move books
+        // 37.09 − 34.00 = 3.09.
+        let r = stock_post(
+            &app,
+            "returns",
+            json!({"sku": "LAMP", "qty": 1, "shipment": "order-9"}),
+        )
+        .await;
+        assert_eq!(r["move"]["value"], "3.09");
+        // An issue may not record stock coming in.
+        assert!(
+            f.issue(
+                Requester::new(&t, "x"),
+                Reason::Receipt,
+                "LAMP",
+                "MAIN",
+                1000,
+                None
+            )
+            .await
+            .is_err()
+        );
+        assert_ties_out(&app).await;
+    })
+    .await;
+}
