@@ -62,6 +62,7 @@ mod store;
 pub use app::{
     boms::NewBom,
     posting::{Idem, Posted, Requester},
+    stock::{InCost, StockOp},
     work_orders::Completion,
 };
 pub use domain::items::{Item, ItemChanges};
@@ -125,6 +126,9 @@ pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
             (Method::POST, "/api/factory/stock/issues"),
             (Method::POST, "/api/factory/stock/adjustments"),
             (Method::POST, "/api/factory/stock/transfers"),
+            (Method::POST, "/api/factory/stock/scrap"),
+            (Method::POST, "/api/factory/stock/returns"),
+            (Method::POST, "/api/factory/stock/openings"),
         ]);
     Ok(ServiceApp::new(&ctx).idempotency(idempotency).api(api))
 }

@@ -62,6 +62,9 @@ policies! {
     Bookkeepers = [Accountant, Admin];
     /// Who runs production and changes stock: managers and admins.
     ProductionManagers = [Manager, Admin];
+    /// Who reads the inventory valuation (the stock side of the books):
+    /// admins, managers and accountants.
+    StockValuers = [Admin, Manager, Accountant];
     /// Who may list user accounts: managers and admins.
     AccountReaders = [Manager, Admin];
     /// Who runs the shop: shop managers and admins.
@@ -159,6 +162,10 @@ mod tests {
         assert_eq!(
             admitted(ShopStaff::admits),
             [Role::Admin, Role::ShopManager]
+        );
+        assert_eq!(
+            admitted(StockValuers::admits),
+            [Role::Admin, Role::Manager, Role::Accountant]
         );
         assert!(!Staff::admits(Role::User));
         assert_eq!(admitted(Staff::admits).len(), 4);
