@@ -1,7 +1,8 @@
 //! What the migrations cannot say in one SQL text: the triggers that make
 //! posted facts immutable (their DDL differs between SQLite and
 //! PostgreSQL), the PostgreSQL row policies of the tenants, and the seeds
-//! (the standard chart, category mapping, the base currency) of a tenant.
+//! (the standard chart, category mapping, inventory-account mapping, the
+//! base currency) of a tenant.
 //! The triggers and policies are applied once, as schema parts (see
 //! `marimo_platform::db::migrate`); the seeds are idempotent: the default
 //! tenant's run at every start, another tenant's when accounting hears
@@ -70,6 +71,7 @@ pub const TENANT_TABLES: &[&str] = &[
     "account_balances",
     "compat_categories",
     "compat_transactions",
+    "inventory_accounts",
 ];
 
 /// Installs the guards: append-only tables refuse UPDATE and DELETE (and
@@ -97,7 +99,7 @@ pub async fn install_policies(db: &Db) -> Result<Prepared, DbError> {
 pub const CURRENCY_SETTING: &str = "currency";
 
 /// Seeds a tenant's books in its transaction: the standard chart, the
-/// category mapping and the base currency; rows that exist (possibly
+/// category mapping, the inventory-account mapping and the base currency; rows that exist (possibly
 /// edited since) are left as they are, so seeding again changes nothing.
 pub async fn seed_in(conn: &mut TxConn, t: &TenantId, currency: &str) -> Result<(), sqlx::Error> {
     let now = clock::now_text();
@@ -131,6 +133,7 @@ pub async fn seed_in(conn: &mut TxConn, t: &TenantId, currency: &str) -> Result<
         .execute(&mut *conn)
         .await?;
     }
+    super::inventory::seed_in(conn, t, &now).await?;
     sqlx::query(
         "INSERT INTO ledger_settings (tenant_id, name, value, updated_at) VALUES ($1, $2, $3, $4)
          ON CONFLICT (tenant_id, name) DO NOTHING",

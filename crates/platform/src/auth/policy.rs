@@ -66,6 +66,9 @@ policies! {
     AccountReaders = [Manager, Admin];
     /// Who runs the shop: shop managers and admins.
     ShopStaff = [ShopManager, Admin];
+    /// Who reads the stock valuation and its reconciliation with the
+    /// ledger: admins, managers (production) and accountants (the books).
+    ValuationReaders = [Admin, Manager, Accountant];
     /// Every staff role: reads summaries, the dashboard, items and stock.
     Staff = [Admin, Manager, Accountant, ShopManager];
     /// Anyone signed in, customers included.
@@ -159,6 +162,10 @@ mod tests {
         assert_eq!(
             admitted(ShopStaff::admits),
             [Role::Admin, Role::ShopManager]
+        );
+        assert_eq!(
+            admitted(ValuationReaders::admits),
+            [Role::Admin, Role::Manager, Role::Accountant]
         );
         assert!(!Staff::admits(Role::User));
         assert_eq!(admitted(Staff::admits).len(), 4);
