@@ -12,7 +12,9 @@
 //! ```
 //!
 //! 1. Moves per second through the engine (one transaction per move, each
-//!    with its balance update and, for receipts, its outbox event): one
+//!    with its balance update and its `factory.stock.moved` outbox event —
+//!    the perpetual-inventory feed the ledger posts from — and, for
+//!    receipts, `factory.stock.received` too): one
 //!    client alternating receipts and issues on one SKU; `CONCURRENCY`
 //!    clients each on its own SKU; `CONCURRENCY` clients contending for one
 //!    SKU; and through the HTTP API (`CONCURRENCY` clients).
@@ -53,8 +55,10 @@ fn item(sku: &str, kind: domain::items::Kind) -> Item {
         sku: sku.to_owned(),
         name: format!("Item {sku}"),
         kind,
+        category: domain::items::Category::of(kind, false),
         uom: "pcs".to_owned(),
-        standard_cost: 100,
+        // 1.00 a unit, in fine units.
+        standard_cost: 1_000_000,
         reorder_point: 0,
         active: true,
         status: domain::items::ProductStatus::Planned,
@@ -75,8 +79,11 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
+/// 1.5 a unit, in fine units: a receipt of 2 books 3.00.
+const COST: i64 = 1_500_000;
+
 async fn moves(f: &Arc<Factory>, backend: &str, n: usize, conc: usize) {
-    use domain::items::Kind;
+    use domain::items::{Kind, Reason};
     let actor = "bench";
     // One client, one SKU: receipt, issue, receipt, issue...
     f.create_item(&dt(), actor, item("SEQ", Kind::RawMaterial))
@@ -85,13 +92,27 @@ async fn moves(f: &Arc<Factory>, backend: &str, n: usize, conc: usize) {
     let t = Instant::now();
     for i in 0..n {
         if i % 2 == 0 {
-            f.receive(Requester::new(&dt(), actor), "SEQ", "MAIN", 2000, 150, None)
-                .await
-                .expect("receipt");
+            f.receive(
+                Requester::new(&dt(), actor),
+                Reason::Receipt,
+                ("SEQ", "MAIN"),
+                2000,
+                COST,
+                None,
+            )
+            .await
+            .expect("receipt");
         } else {
-            f.issue(Requester::new(&dt(), actor), "SEQ", "MAIN", 1000, None)
-                .await
-                .expect("issue");
+            f.issue(
+                Requester::new(&dt(), actor),
+                Reason::Issue,
+                "SEQ",
+                "MAIN",
+                1000,
+                None,
+            )
+            .await
+            .expect("issue");
         }
     }
     let d = t.elapsed();
@@ -128,17 +149,24 @@ async fn moves(f: &Arc<Factory>, backend: &str, n: usize, conc: usize) {
                         if i % 2 == 0 {
                             f.receive(
                                 Requester::new(&dt(), "bench"),
-                                &sku,
-                                "MAIN",
+                                Reason::Receipt,
+                                (&sku, "MAIN"),
                                 2000,
-                                150,
+                                COST,
                                 None,
                             )
                             .await
                             .expect("receipt");
                             made.fetch_add(1, Ordering::Relaxed);
                         } else if f
-                            .issue(Requester::new(&dt(), "bench"), &sku, "MAIN", 1000, None)
+                            .issue(
+                                Requester::new(&dt(), "bench"),
+                                Reason::Issue,
+                                &sku,
+                                "MAIN",
+                                1000,
+                                None,
+                            )
                             .await
                             .is_ok()
                         {

@@ -10,7 +10,10 @@
 use marimo_contracts::{
     Topic,
     config::{REFERENCE_CHANGED as REFERENCE, RefKind},
-    factory::{self as contract, StockLow, StockReceived, WorkOrder, WorkOrderCompleted},
+    factory::{
+        self as contract, StockLow, StockMoved, StockReceived, ValuedMove, WorkOrder,
+        WorkOrderCompleted,
+    },
     ids::{MoveId, Sku, WarehouseCode, WorkOrderId},
     users::TENANT_CREATED,
     values::{self, Money, Qty, UnitCost},
@@ -20,10 +23,13 @@ use marimo_platform::{
     money::Currency,
 };
 
+use crate::store::stock::MoveRecord;
+
 pub const SOURCE: &str = "factory";
 
 pub const STOCK_RECEIVED: &str = contract::STOCK_RECEIVED.name();
 pub const STOCK_LOW: &str = contract::STOCK_LOW.name();
+pub const STOCK_MOVED: &str = contract::STOCK_MOVED.name();
 /// The three steps of a work order before completion share a payload.
 pub const WORK_ORDER_RELEASED: Topic<WorkOrder> = contract::WORK_ORDER_RELEASED;
 pub const WORK_ORDER_STARTED: Topic<WorkOrder> = contract::WORK_ORDER_STARTED;
@@ -58,6 +64,30 @@ pub fn stock_received(r: &Received<'_>, currency: &Currency) -> Envelope {
         reference: r.reference.map(str::to_owned),
     };
     Envelope::of(contract::STOCK_RECEIVED, &payload)
+}
+
+/// `factory.stock.moved`: the stock transaction `transaction` and the
+/// change of booked value of every bin it moved (`moves`, in the order
+/// written; the first one's reference describes it).
+pub fn stock_moved(transaction: &str, moves: &[MoveRecord], currency: &Currency) -> Envelope {
+    let payload = StockMoved {
+        transaction: transaction.to_owned(),
+        reference: moves.iter().find_map(|m| m.reference.clone()),
+        currency: values::Currency::new(currency.code()),
+        moves: moves
+            .iter()
+            .map(|m| ValuedMove {
+                move_id: MoveId::new(&m.id),
+                reason: m.reason.contract(),
+                sku: Sku::new(&m.sku),
+                category: m.category.contract(),
+                warehouse: WarehouseCode::new(&m.warehouse),
+                qty: Qty::from_thousandths(m.qty),
+                value: money(currency, m.value),
+            })
+            .collect(),
+    };
+    Envelope::of(contract::STOCK_MOVED, &payload)
 }
 
 /// A warehouse's on hand of an item fell below its reorder point.

@@ -8,7 +8,7 @@ use marimo_platform::{
     ApiError, ApiResult,
     auth::{
         caller::bearer,
-        policy::{Authorized, Bookkeepers, ValuationReaders},
+        policy::{Authorized, Bookkeepers, StockValuers},
     },
     http::{Json, Query},
 };
@@ -305,7 +305,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Token {
     ),
 )]
 async fn reconciliation(
-    Authorized(caller, _): Authorized<ValuationReaders>,
+    Authorized(caller, _): Authorized<StockValuers>,
     Token(token): Token,
     State(s): State<AppState>,
     Query(q): Query<DateQuery>,

@@ -7,7 +7,7 @@
 //! (accountant, admin) for everything; closing, reopening and
 //! locking periods is admin only; the dashboard summary is also open to
 //! managers and shop managers, the inventory reconciliation to managers
-//! (`ValuationReaders`). Everyone else gets 403, no token 401.
+//! (`StockValuers`). Everyone else gets 403, no token 401.
 
 mod accounts;
 mod compat;

@@ -36,7 +36,7 @@ use super::{
 };
 use crate::{
     domain::{
-        items::{self, Item, Kind, ProductStatus},
+        items::{self, Category, Item, Kind, ProductStatus},
         qty,
     },
     store::{items as item_store, work_orders as wo_store},
@@ -135,6 +135,7 @@ async fn create_product(
         sku,
         name,
         kind: Kind::FinishedGood,
+        category: Category::FinishedGood,
         uom: "pcs".to_owned(),
         standard_cost: 0,
         reorder_point: 0,

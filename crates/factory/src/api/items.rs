@@ -23,7 +23,7 @@ use super::{
 };
 use crate::{
     domain::{
-        items::{self, Item, ItemChanges, Kind, ProductStatus},
+        items::{self, Category, Item, ItemChanges, Kind, ProductStatus},
         money, qty,
     },
     store::items::{self as store, ItemFilter},
@@ -115,6 +115,9 @@ pub(super) struct ItemBody {
     /// Required on creation.
     #[schema(value_type = Option<ItemKind>)]
     kind: Option<String>,
+    /// True for a bought item (kind `raw_material`) held to be sold as it
+    /// is: its category is then `merchandise`. Default false.
+    merchandise: Option<bool>,
     /// A unit's code (see `/units`; default `pcs`): 1 to 16 letters or
     /// digits. `unit` is accepted as another name of this field.
     #[serde(alias = "unit")]
@@ -141,6 +144,7 @@ fn changes(f: &AppState, body: &ItemBody) -> ApiResult<ItemChanges> {
             .map(|n| items::parse_name("name", n))
             .transpose()?,
         kind: body.kind.as_deref().map(parse_kind).transpose()?,
+        merchandise: body.merchandise,
         uom: body.uom.as_deref().map(items::parse_unit).transpose()?,
         standard_cost: body
             .standard_cost
@@ -173,10 +177,13 @@ async fn create(
 ) -> ApiResult<(StatusCode, Json<ItemAnswer>)> {
     let sku = items::parse_sku("sku", required("sku", body.sku.as_deref())?)?;
     let c = changes(&f, &body)?;
+    let kind = required("kind", c.kind)?;
+    Category::check_merchandise(kind, c.merchandise)?;
     let new = Item {
         sku,
         name: required("name", c.name)?,
-        kind: required("kind", c.kind)?,
+        kind,
+        category: Category::of(kind, c.merchandise.unwrap_or(false)),
         uom: c.uom.unwrap_or_else(|| "pcs".to_owned()),
         standard_cost: c.standard_cost.unwrap_or(0),
         reorder_point: c.reorder_point.unwrap_or(0),

@@ -6,7 +6,8 @@
 //! Roles, as the platform's named policies (`marimo_platform::auth::policy`):
 //! `ProductionManagers` (managers and admins) do everything; `Staff`
 //! (accountants and shop managers too) may also read items, units,
-//! warehouses, stock and moves, and the dashboard summary. Everyone else
+//! warehouses, stock and moves, and the dashboard summary; `StockValuers`
+//! (admins, managers, accountants) read the inventory valuation. Everyone else
 //! gets 403, no token 401. The check runs before the body is read, so a
 //! forbidden caller learns nothing from validation.
 
@@ -15,6 +16,7 @@ mod compat;
 mod items;
 mod stock;
 mod summary;
+mod valuation;
 mod views;
 mod work_orders;
 
@@ -50,6 +52,7 @@ pub(crate) fn routes(state: AppState) -> OpenApiRouter {
         .merge(work_orders::routes())
         .merge(compat::routes())
         .merge(summary::routes())
+        .merge(valuation::routes())
         .with_state(state)
 }
 

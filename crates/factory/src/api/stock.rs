@@ -28,8 +28,14 @@ use super::{
     warehouse_or_default,
 };
 use crate::{
-    app::posting::{Idem, Posted, Requester},
-    domain::{items, money, qty},
+    app::{
+        posting::{Idem, Posted, Requester},
+        stock::{InCost, StockOp},
+    },
+    domain::{
+        items::{self, Reason},
+        money, qty,
+    },
     store::stock::{self as store, MoveFilter, MoveRecord},
 };
 
@@ -41,6 +47,9 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(issue))
         .routes(routes!(adjustment))
         .routes(routes!(transfer))
+        .routes(routes!(scrap))
+        .routes(routes!(customer_return))
+        .routes(routes!(opening))
 }
 
 fn sku_of(body: Option<String>) -> Result<String, Invalid> {
@@ -108,7 +117,26 @@ fn answer(f: &AppState, posted: Posted, one: bool) -> Response {
     }
 }
 
-/// Stock received (bought or found), at its unit cost.
+/// A receipt's (or an opening balance's) fields, validated: SKU,
+/// warehouse, quantity, unit cost (fine units), reference.
+type StockIn = (String, String, i64, i64, Option<String>);
+
+fn stock_in(f: &AppState, b: ReceiptBody) -> Result<StockIn, Invalid> {
+    Ok((
+        sku_of(b.sku)?,
+        warehouse_or_default("warehouse", b.warehouse.as_deref())?,
+        positive_qty("qty", b.qty)?,
+        money::cost(
+            &f.currency,
+            "unit_cost",
+            &required("unit_cost", b.unit_cost)?,
+        )?,
+        items::parse_text("reference", b.reference.as_deref())?,
+    ))
+}
+
+/// Stock received (bought, or on hand when the books start), at its unit
+/// cost.
 #[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"sku": "STEEL", "warehouse": "MAIN", "qty": "100", "unit_cost": "2.50", "reference": "PO-17"}))]
@@ -120,8 +148,9 @@ pub(super) struct ReceiptBody {
     /// Positive, up to three places (decimal string or number). Required.
     #[schema(example = "100")]
     qty: Option<Decimal>,
-    /// Per unit, base currency, not negative (decimal string or number).
-    /// Required.
+    /// Per unit, base currency, not negative, up to 4 places more than
+    /// the currency has (6 for USD: `0.0035` is fine), decimal string or
+    /// number. Required.
     #[schema(example = "2.50")]
     unit_cost: Option<Decimal>,
     /// Up to 500 characters, e.g. the purchase order.
@@ -149,21 +178,13 @@ async fn receipt(
     Json(b): Json<ReceiptBody>,
 ) -> ApiResult<Response> {
     let key = keyed(&headers, &caller, "/api/factory/stock/receipts", &b)?;
-    let sku = sku_of(b.sku)?;
-    let warehouse = warehouse_or_default("warehouse", b.warehouse.as_deref())?;
-    let qty = positive_qty("qty", b.qty)?;
-    let unit_cost = money::cost(
-        &f.currency,
-        "unit_cost",
-        &required("unit_cost", b.unit_cost)?,
-    )?;
-    let reference = items::parse_text("reference", b.reference.as_deref())?;
+    let (sku, warehouse, qty, unit_cost, reference) = stock_in(&f, b)?;
     let respond = |moves: &[MoveRecord]| created_body(&f, moves, true);
     let posted = f
         .receive(
             by(&caller, key.as_ref(), &respond),
-            &sku,
-            &warehouse,
+            Reason::Receipt,
+            (&sku, &warehouse),
             qty,
             unit_cost,
             reference,
@@ -215,7 +236,9 @@ async fn issue(
     let reference = items::parse_text("reference", b.reference.as_deref())?;
     let respond = |moves: &[MoveRecord]| created_body(&f, moves, true);
     let by = by(&caller, key.as_ref(), &respond);
-    let posted = f.issue(by, &sku, &warehouse, qty, reference).await?;
+    let posted = f
+        .issue(by, Reason::Issue, &sku, &warehouse, qty, reference)
+        .await?;
     Ok(answer(&f, posted, true))
 }
 
@@ -318,6 +341,160 @@ async fn transfer(
     let by = by(&caller, key.as_ref(), &respond);
     let posted = f.transfer(by, &sku, &from, &to, qty, reference).await?;
     Ok(answer(&f, posted, false))
+}
+
+/// Stock destroyed or spoilt, with why.
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"sku": "STEEL", "warehouse": "MAIN", "qty": "2", "reason_note": "rusted"}))]
+pub(super) struct ScrapBody {
+    /// The item's SKU. Required.
+    sku: Option<String>,
+    /// A warehouse code; default the default warehouse (`MAIN`).
+    warehouse: Option<String>,
+    /// Positive, up to three places (decimal string or number). Required.
+    #[schema(example = "2")]
+    qty: Option<Decimal>,
+    /// Why, 1 to 500 characters. Required. `note` is accepted as another
+    /// name of this field.
+    #[serde(alias = "note")]
+    reason_note: Option<String>,
+}
+
+/// Scraps stock: a move out at the moving average cost (booked to the
+/// inventory adjustment expense); never more than is available.
+#[utoipa::path(
+    post,
+    path = "/api/v1/factory/stock/scrap",
+    params(IdempotencyKeyHeader),
+    request_body = ScrapBody,
+    responses(
+        (status = 201, description = "Scrapped.", body = MovePosted),
+        (status = 404, description = "No such item or warehouse.", body = ErrorBody),
+        (status = 409, description = "Not enough stock available (`INSUFFICIENT_STOCK`).", body = ErrorBody),
+        (status = 422, description = "A figure is too large (`TOO_LARGE`), or the Idempotency-Key was used with another request.", body = ErrorBody),
+    ),
+)]
+async fn scrap(
+    State(f): State<AppState>,
+    Authorized(caller, _): Authorized<ProductionManagers>,
+    headers: HeaderMap,
+    Json(b): Json<ScrapBody>,
+) -> ApiResult<Response> {
+    let key = keyed(&headers, &caller, "/api/factory/stock/scrap", &b)?;
+    let op = StockOp::Out {
+        reason: Reason::Scrap,
+        sku: sku_of(b.sku)?,
+        warehouse: warehouse_or_default("warehouse", b.warehouse.as_deref())?,
+        qty: positive_qty("qty", b.qty)?,
+        from_reserved: false,
+        reference: None,
+        note: Some(required(
+            "reason_note",
+            items::parse_text("reason_note", b.reason_note.as_deref())?,
+        )?),
+    };
+    let respond = |moves: &[MoveRecord]| created_body(&f, moves, true);
+    let posted = f
+        .post(by(&caller, key.as_ref(), &respond), &op, None)
+        .await?;
+    Ok(answer(&f, posted, true))
+}
+
+/// Goods a customer sent back.
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"sku": "TABLE", "warehouse": "MAIN", "qty": "1", "shipment": "order-1042", "reference": "RMA-7"}))]
+pub(super) struct ReturnBody {
+    /// The item's SKU. Required.
+    sku: Option<String>,
+    /// A warehouse code; default the default warehouse (`MAIN`).
+    warehouse: Option<String>,
+    /// Positive, up to three places (decimal string or number). Required.
+    #[schema(example = "1")]
+    qty: Option<Decimal>,
+    /// The reference of the shipment the goods left with (up to 500
+    /// characters): they come back at the cost they were shipped at.
+    /// Without it (or when no shipment of the item has it), at the
+    /// warehouse's moving average.
+    shipment: Option<String>,
+    /// Up to 500 characters, e.g. the return authorisation.
+    reference: Option<String>,
+}
+
+/// Takes back goods a customer returned: a move in at the cost they were
+/// shipped at (or the moving average).
+#[utoipa::path(
+    post,
+    path = "/api/v1/factory/stock/returns",
+    params(IdempotencyKeyHeader),
+    request_body = ReturnBody,
+    responses(
+        (status = 201, description = "Returned to stock.", body = MovePosted),
+        (status = 404, description = "No such item or warehouse.", body = ErrorBody),
+        (status = 422, description = "A figure is too large (`TOO_LARGE`), or the Idempotency-Key was used with another request.", body = ErrorBody),
+    ),
+)]
+async fn customer_return(
+    State(f): State<AppState>,
+    Authorized(caller, _): Authorized<ProductionManagers>,
+    headers: HeaderMap,
+    Json(b): Json<ReturnBody>,
+) -> ApiResult<Response> {
+    let key = keyed(&headers, &caller, "/api/factory/stock/returns", &b)?;
+    let cost = match items::parse_text("shipment", b.shipment.as_deref())? {
+        Some(shipment) => InCost::Shipped(shipment),
+        None => InCost::Average,
+    };
+    let op = StockOp::In {
+        reason: Reason::CustomerReturn,
+        sku: sku_of(b.sku)?,
+        warehouse: warehouse_or_default("warehouse", b.warehouse.as_deref())?,
+        qty: positive_qty("qty", b.qty)?,
+        cost,
+        reference: items::parse_text("reference", b.reference.as_deref())?,
+        note: None,
+    };
+    let respond = |moves: &[MoveRecord]| created_body(&f, moves, true);
+    let posted = f
+        .post(by(&caller, key.as_ref(), &respond), &op, None)
+        .await?;
+    Ok(answer(&f, posted, true))
+}
+
+/// Books stock on hand when the books start (booked against opening
+/// balance equity), at its unit cost.
+#[utoipa::path(
+    post,
+    path = "/api/v1/factory/stock/openings",
+    params(IdempotencyKeyHeader),
+    request_body = ReceiptBody,
+    responses(
+        (status = 201, description = "Booked.", body = MovePosted),
+        (status = 404, description = "No such item or warehouse.", body = ErrorBody),
+        (status = 422, description = "The item is inactive (`ITEM_INACTIVE`), the value is too large (`TOO_LARGE`), or the Idempotency-Key was used with another request.", body = ErrorBody),
+    ),
+)]
+async fn opening(
+    State(f): State<AppState>,
+    Authorized(caller, _): Authorized<ProductionManagers>,
+    headers: HeaderMap,
+    Json(b): Json<ReceiptBody>,
+) -> ApiResult<Response> {
+    let key = keyed(&headers, &caller, "/api/factory/stock/openings", &b)?;
+    let respond = |moves: &[MoveRecord]| created_body(&f, moves, true);
+    let (sku, warehouse, qty, unit_cost, reference) = stock_in(&f, b)?;
+    let posted = f
+        .receive(
+            by(&caller, key.as_ref(), &respond),
+            Reason::Opening,
+            (&sku, &warehouse),
+            qty,
+            unit_cost,
+            reference,
+        )
+        .await?;
+    Ok(answer(&f, posted, true))
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -10,7 +10,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::{
-    domain::{qty, valuation::Level},
+    domain::{money, qty, valuation::Level},
     store::{
         boms::BomRecord,
         items::{ItemRecord, WarehouseRecord},
@@ -18,6 +18,18 @@ use crate::{
         work_orders::{Reservation, WorkOrderRecord},
     },
 };
+
+/// An item's category, as the document names it: the values of
+/// `domain::items::Category` (a test keeps the two equal).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code, reason = "a schema only: views carry the name")]
+pub(crate) enum ItemCategory {
+    RawMaterial,
+    SubAssembly,
+    FinishedGood,
+    Merchandise,
+}
 
 /// An item: a raw material, a component or a finished good.
 #[derive(Debug, Serialize, ToSchema)]
@@ -30,10 +42,17 @@ pub(crate) struct ItemView {
     pub name: String,
     /// `raw_material`, `component` or `finished_good`.
     pub kind: String,
+    /// Which inventory account holds its value.
+    #[schema(value_type = ItemCategory)]
+    pub category: String,
     /// The unit of measure's code (`pcs`, `kg`).
     pub uom: String,
-    /// Decimal string in the base currency.
+    /// Decimal string in the base currency: the currency's places, more
+    /// when the cost has them (`0.0035`).
     pub standard_cost: String,
+    /// The standard cost with every place kept (6 for USD: `0.003500`).
+    #[schema(example = "12.500000")]
+    pub standard_cost_exact: String,
     /// Decimal string, three places: below this on hand it is low stock.
     pub reorder_point: String,
     /// Inactive items take no new work orders.
@@ -54,8 +73,10 @@ pub(crate) fn item(r: &ItemRecord, c: &Currency) -> ItemView {
         sku: i.sku.clone(),
         name: i.name.clone(),
         kind: i.kind.as_str().to_owned(),
+        category: i.category.as_str().to_owned(),
         uom: i.uom.clone(),
-        standard_cost: c.format(i.standard_cost),
+        standard_cost: money::format_cost(c, i.standard_cost),
+        standard_cost_exact: money::format_fine(c, i.standard_cost),
         reorder_point: qty::format(i.reorder_point),
         active: i.active,
         status: i.status.as_str().to_owned(),
@@ -108,7 +129,8 @@ pub(crate) struct LevelView {
     pub reserved: String,
     /// On hand minus reserved, decimal string.
     pub available: String,
-    /// The stock's value at moving average cost, base currency.
+    /// The stock's booked value at moving average cost, base currency:
+    /// its exact value rounded to the currency's places.
     pub value: String,
 }
 
@@ -119,7 +141,7 @@ pub(crate) fn level(sku: &str, warehouse: &str, l: &Level, c: &Currency) -> Leve
         on_hand: qty::format(l.on_hand),
         reserved: qty::format(l.reserved),
         available: qty::format(l.available()),
-        value: c.format(l.value),
+        value: c.format(l.booked()),
     }
 }
 
@@ -132,13 +154,22 @@ pub(crate) struct MoveView {
     pub warehouse: String,
     /// Signed decimal string: in > 0, out < 0.
     pub qty: String,
-    /// Per unit, base currency.
+    /// Per unit, base currency: the currency's places, more when the cost
+    /// has them.
     pub unit_cost: String,
-    /// Signed: the exact change of the stock's value.
+    /// The unit cost with every place kept (6 for USD).
+    #[schema(example = "2.500000")]
+    pub unit_cost_exact: String,
+    /// Signed: the change of the stock's booked value (what the ledger
+    /// books for this move).
     pub value: String,
+    /// The item's category the move was booked under.
+    #[schema(value_type = ItemCategory)]
+    pub category: String,
     /// `receipt`, `issue`, `adjustment`, `transfer` (out of one
     /// warehouse, into another), `production_consume`,
-    /// `production_output` or `shipment`.
+    /// `production_output`, `shipment`, `scrap`, `customer_return` or
+    /// `opening`.
     pub reason: String,
     pub reference: Option<String>,
     pub note: Option<String>,
@@ -155,8 +186,10 @@ pub(crate) fn stock_move(m: &MoveRecord, c: &Currency) -> MoveView {
         sku: m.sku.clone(),
         warehouse: m.warehouse.clone(),
         qty: qty::format(m.qty),
-        unit_cost: c.format(m.unit_cost),
+        unit_cost: money::format_cost(c, m.unit_cost),
+        unit_cost_exact: money::format_fine(c, m.unit_cost),
         value: c.format(m.value),
+        category: m.category.as_str().to_owned(),
         reason: m.reason.as_str().to_owned(),
         reference: m.reference.clone(),
         note: m.note.clone(),

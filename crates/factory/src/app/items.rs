@@ -6,7 +6,7 @@ use serde_json::json;
 use super::posting::{MoveSpec, Posting};
 use crate::{
     Factory, FactoryError,
-    domain::items::{Item, ItemChanges, Kind, ProductStatus, Reason},
+    domain::items::{Category, Item, ItemChanges, Kind, ProductStatus, Reason},
     store::{
         boms as bom_store,
         items::{self as store, ItemRecord, WarehouseRecord},
@@ -85,6 +85,8 @@ impl Factory {
         if opening > 0 {
             let value = crate::domain::valuation::receipt_value(opening, item.standard_cost)
                 .ok_or_else(|| FactoryError::too_large("the opening value"))?;
+            // The original API's products showed this move as an
+            // adjustment (its compat tests say so).
             let mut spec = MoveSpec::new(Reason::Adjustment);
             spec.note = Some("opening balance".to_owned());
             let key = (item.sku.clone(), crate::DEFAULT_WAREHOUSE.to_owned());
@@ -129,7 +131,22 @@ impl Factory {
                 format!("{sku} has a bill of materials; a raw material cannot"),
             ));
         }
+        let merchandise = changes.merchandise;
+        let category = item.category;
         record.item.apply(changes);
+        Category::check_merchandise(record.item.kind, merchandise)?;
+        // Moves are booked under the category they were made in: a
+        // category changes only while no warehouse holds the item, so
+        // every category's share of it is zero.
+        if record.item.category != category {
+            let levels = stock_store::list_levels(&mut *p.tx, &p.tenant, sku, "").await?;
+            if levels.iter().any(|l| l.level.on_hand > 0) {
+                return Err(FactoryError::conflict(
+                    "CATEGORY_IN_USE",
+                    format!("{sku} is held in stock as {category}; its category cannot change"),
+                ));
+            }
+        }
         record.updated_at = p.now.clone();
         store::update_item(&mut *p.tx, &p.tenant, &record).await?;
         p.commit().await?;

@@ -61,6 +61,9 @@ pub(crate) struct Posting<'f> {
     levels: BTreeMap<Key, Level>,
     items: HashMap<String, ItemRecord>,
     pub moves: Vec<MoveRecord>,
+    /// The stock transaction the moves make (`factory.stock.moved`'s
+    /// `transaction`); `<reason>:<first move id>` when not named.
+    pub transaction: Option<String>,
     events: Vec<Envelope>,
     statuses: Vec<Status>,
     /// The `Idempotency-Key` this posting claimed: the answer to its
@@ -149,6 +152,7 @@ impl<'f> Posting<'f> {
             levels: BTreeMap::new(),
             items: HashMap::new(),
             moves: Vec::new(),
+            transaction: None,
             events: Vec::new(),
             statuses: Vec::new(),
             idem: None,
@@ -218,31 +222,42 @@ impl<'f> Posting<'f> {
         self.levels.get(key).copied().unwrap_or_default()
     }
 
-    fn record(
+    /// Writes the move that took the locked balance of `key` from `before`
+    /// to `after` (`qty` and `fine_value` signed), books the change of its
+    /// booked value, and keeps `after` as the balance.
+    async fn record(
         &mut self,
         key: &Key,
-        qty: i64,
+        (before, after): (Level, Level),
+        (qty, fine_value): (i64, i64),
         unit_cost: i64,
-        value: i64,
         spec: MoveSpec,
-    ) -> MoveRecord {
-        MoveRecord {
+    ) -> Result<MoveRecord, FactoryError> {
+        let category = self.item(&key.0).await?.item.category;
+        let m = MoveRecord {
             id: ids::new_id(),
             sku: key.0.clone(),
             warehouse: key.1.clone(),
             qty,
             unit_cost,
-            value,
+            value: valuation::booked_change(&before, &after),
+            fine_value,
+            category,
             reason: spec.reason,
             reference: spec.reference,
             note: spec.note,
             work_order_id: spec.work_order_id,
             created_by: self.actor.clone(),
             created_at: self.now.clone(),
-        }
+        };
+        stock_store::insert_move(&mut *self.tx, &self.tenant, &m).await?;
+        self.levels.insert(key.clone(), after);
+        self.moves.push(m.clone());
+        Ok(m)
     }
 
-    /// Books `qty` (> 0) worth `value` into the locked balance of `key`.
+    /// Books `qty` (> 0) worth `value` (fine units) into the locked
+    /// balance of `key`.
     pub async fn put(
         &mut self,
         key: &Key,
@@ -260,11 +275,8 @@ impl<'f> Posting<'f> {
         if !self.change(key, Change::Add, qty, value).await? {
             return Err(drifted(&key.0, &key.1));
         }
-        let m = self.record(key, qty, unit_cost, value, spec);
-        stock_store::insert_move(&mut *self.tx, &self.tenant, &m).await?;
-        self.levels.insert(key.clone(), after);
-        self.moves.push(m.clone());
-        Ok(m)
+        self.record(key, (before, after), (qty, value), unit_cost, spec)
+            .await
     }
 
     /// Takes `qty` (> 0) out of the locked balance of `key` at the moving
@@ -295,10 +307,9 @@ impl<'f> Posting<'f> {
             return Err(drifted(&key.0, &key.1));
         }
         let unit_cost = valuation::unit_cost(value, qty);
-        let m = self.record(key, -qty, unit_cost, -value, spec);
-        stock_store::insert_move(&mut *self.tx, &self.tenant, &m).await?;
-        self.levels.insert(key.clone(), after);
-        self.moves.push(m.clone());
+        let m = self
+            .record(key, (before, after), (-qty, -value), unit_cost, spec)
+            .await?;
         let item = self.item(&key.0).await?.item;
         if valuation::crosses_reorder_point(before.on_hand, after.on_hand, item.reorder_point) {
             self.event(events::stock_low(
@@ -369,6 +380,16 @@ impl<'f> Posting<'f> {
     /// events into the outbox, commits, wakes the relay and records
     /// metrics. Returns the moves written.
     pub async fn commit(mut self) -> Result<Vec<MoveRecord>, FactoryError> {
+        // Every move is in the stock transaction's one event: whatever
+        // recorded it, the ledger hears of it exactly once (the outbox).
+        if let Some(first) = self.moves.first() {
+            let transaction = self
+                .transaction
+                .take()
+                .unwrap_or_else(|| format!("{}:{}", first.reason.as_str(), first.id));
+            let env = events::stock_moved(&transaction, &self.moves, &self.f.currency);
+            self.event(env);
+        }
         if let Some(idem) = self.idem {
             let body = (idem.respond)(&self.moves).to_string();
             idem.keyed.complete(&mut self.tx, 201, &body).await?;

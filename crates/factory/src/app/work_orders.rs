@@ -9,6 +9,7 @@ use crate::{
     domain::{
         bom,
         items::Reason,
+        money,
         work_order::{self, Action, InvalidTransition, Status},
     },
     events,
@@ -277,8 +278,11 @@ impl Factory {
         keys.push(output.clone());
         p.lock(keys).await?;
         let reference = format!("WO {id}");
+        p.transaction = Some(format!("work_order:{id}:complete"));
         let mut consumed = Vec::with_capacity(reservations.len());
-        let mut total: i64 = 0;
+        // The output takes the exact (fine) value consumed; the event
+        // reports the booked values.
+        let (mut total, mut fine_total): (i64, i64) = (0, 0);
         for r in &reservations {
             let spec = MoveSpec {
                 reason: Reason::ProductionConsume,
@@ -289,8 +293,9 @@ impl Factory {
             let m = p
                 .take(&(r.sku.clone(), r.warehouse.clone()), r.qty, true, spec)
                 .await?;
-            total = total
+            (total, fine_total) = total
                 .checked_add(-m.value)
+                .zip(fine_total.checked_add(-m.fine_value))
                 .ok_or_else(|| FactoryError::too_large("the consumed value"))?;
             consumed.push(events::Consumed {
                 sku: r.sku.clone(),
@@ -298,14 +303,16 @@ impl Factory {
                 total_cost: -m.value,
             });
         }
-        let unit_cost = work_order::rolled_up_unit_cost(total, produced);
+        let fine_unit_cost = work_order::rolled_up_unit_cost(fine_total, produced);
+        let unit_cost = money::booked(fine_unit_cost);
         let spec = MoveSpec {
             reason: Reason::ProductionOutput,
             reference: Some(reference),
             note: None,
             work_order_id: Some(id.to_owned()),
         };
-        p.put(&output, produced, total, unit_cost, spec).await?;
+        p.put(&output, produced, fine_total, fine_unit_cost, spec)
+            .await?;
         store::set_result(&mut *p.tx, &p.tenant, id, produced, scrap, unit_cost, total).await?;
         p.event(events::work_order_completed(
             &events::Completed {

@@ -3,6 +3,7 @@
 
 use std::{fmt, str::FromStr};
 
+use marimo_contracts::factory::{ItemCategory, MoveReason};
 use marimo_platform::Invalid;
 
 pub const MAX_SKU_LEN: usize = 64;
@@ -93,8 +94,11 @@ pub struct Item {
     pub sku: String,
     pub name: String,
     pub kind: Kind,
+    /// Which inventory account holds its value: follows `kind`, except
+    /// that a bought item may be merchandise ([`Category::of`]).
+    pub category: Category,
     pub uom: String,
-    /// Minor units of the base currency per unit.
+    /// Fine units of the base currency per unit (`domain::money`).
     pub standard_cost: i64,
     /// Thousandths.
     pub reorder_point: i64,
@@ -109,6 +113,9 @@ pub struct Item {
 pub struct ItemChanges {
     pub name: Option<String>,
     pub kind: Option<Kind>,
+    /// `Some(true)`: a bought item held for sale (merchandise);
+    /// `Some(false)`: not merchandise.
+    pub merchandise: Option<bool>,
     pub uom: Option<String>,
     pub standard_cost: Option<i64>,
     pub reorder_point: Option<i64>,
@@ -122,17 +129,20 @@ impl Item {
         let ItemChanges {
             name,
             kind,
+            merchandise,
             uom,
             standard_cost,
             reorder_point,
             active,
         } = changes;
+        let merchandise = merchandise.unwrap_or(self.category == Category::Merchandise);
         if let Some(v) = name {
             self.name = v;
         }
         if let Some(v) = kind {
             self.kind = v;
         }
+        self.category = Category::of(self.kind, merchandise);
         if let Some(v) = uom {
             self.uom = v;
         }
@@ -197,6 +207,53 @@ string_enum!(
 );
 
 string_enum!(
+    /// Which inventory account holds an item's value (the
+    /// `factory.stock.moved` feed's `category`).
+    Category {
+        RawMaterial = "raw_material",
+        SubAssembly = "sub_assembly",
+        FinishedGood = "finished_good",
+        Merchandise = "merchandise",
+    }
+);
+
+impl Category {
+    /// The category of an item of `kind`: a component is a sub-assembly;
+    /// a bought item (a raw material) is merchandise when it is held to
+    /// be sold as it is (`merchandise` says nothing for made items).
+    pub fn of(kind: Kind, merchandise: bool) -> Self {
+        match kind {
+            Kind::RawMaterial if merchandise => Self::Merchandise,
+            Kind::RawMaterial => Self::RawMaterial,
+            Kind::Component => Self::SubAssembly,
+            Kind::FinishedGood => Self::FinishedGood,
+        }
+    }
+
+    /// Refuses `merchandise: true` on an item that is made (only a bought
+    /// item can be held for sale as it is).
+    pub fn check_merchandise(kind: Kind, merchandise: Option<bool>) -> Result<(), Invalid> {
+        if merchandise == Some(true) && kind != Kind::RawMaterial {
+            return Err(Invalid::new(
+                "merchandise",
+                "only a bought item (kind raw_material) can be merchandise",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The contract's spelling.
+    pub fn contract(self) -> ItemCategory {
+        match self {
+            Self::RawMaterial => ItemCategory::RawMaterial,
+            Self::SubAssembly => ItemCategory::SubAssembly,
+            Self::FinishedGood => ItemCategory::FinishedGood,
+            Self::Merchandise => ItemCategory::Merchandise,
+        }
+    }
+}
+
+string_enum!(
     /// The original API's product status (finished goods). Kept as the
     /// item's `status`; independent of `active`.
     ProductStatus {
@@ -217,8 +274,29 @@ string_enum!(
         Adjustment = "adjustment",
         Transfer = "transfer",
         Shipment = "shipment",
+        Scrap = "scrap",
+        CustomerReturn = "customer_return",
+        Opening = "opening",
     }
 );
+
+impl Reason {
+    /// The reason as the ledger reads it: an issue outside a work order
+    /// and a work order's consumption are both production issues.
+    pub fn contract(self) -> MoveReason {
+        match self {
+            Self::Receipt => MoveReason::Receipt,
+            Self::Issue | Self::ProductionConsume => MoveReason::ProductionIssue,
+            Self::ProductionOutput => MoveReason::ProductionOutput,
+            Self::Adjustment => MoveReason::Adjustment,
+            Self::Transfer => MoveReason::Transfer,
+            Self::Shipment => MoveReason::Shipment,
+            Self::Scrap => MoveReason::Scrap,
+            Self::CustomerReturn => MoveReason::CustomerReturn,
+            Self::Opening => MoveReason::Opening,
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -255,6 +333,7 @@ mod tests {
             sku: "BOLT".into(),
             name: "Bolt".into(),
             kind: Kind::RawMaterial,
+            category: Category::RawMaterial,
             uom: "pcs".into(),
             standard_cost: 5,
             reorder_point: 1000,
@@ -284,6 +363,8 @@ mod tests {
             Ok(ProductStatus::Completed)
         );
         assert!("shipped".parse::<ProductStatus>().is_err());
-        assert_eq!(Reason::ALL.len(), 7);
+        assert_eq!(Reason::ALL.len(), 10);
+        assert_eq!(Category::of(Kind::Component, true), Category::SubAssembly);
+        assert_eq!(Category::of(Kind::RawMaterial, true), Category::Merchandise);
     }
 }

@@ -1,21 +1,28 @@
 //! Stock balances and their valuation by **moving average cost**.
 //!
 //! A balance is one item in one warehouse: `on_hand` and `reserved`
-//! (thousandths) and `value` (minor units of the base currency). The
-//! average unit cost is `value / on_hand`; it is never stored, so it never
-//! drifts from the balance it describes.
+//! (thousandths) and `value` in **fine units** of the base currency
+//! (`domain::money`: ten-thousandths of the minor unit). The average unit
+//! cost is `value / on_hand`; it is never stored, so it never drifts from
+//! the balance it describes. What the ledger holds of a balance is its
+//! **booked value**, `value` rounded to the minor unit ([`Level::booked`]);
+//! a move books `booked(after) − booked(before)` ([`booked_change`]), so
+//! the booked values of a bin's moves always add up to its booked value:
+//! a rounding difference stays in the bin and is booked by a later move,
+//! never lost.
 //!
-//! - A **receipt** (and a production output, and the incoming half of a
-//!   transfer) adds its quantity and its value: `qty × unit_cost`, rounded
-//!   half away from zero to the minor unit ([`receipt_value`]).
-//! - An **issue** (and a production consumption, a shipment, a negative
-//!   adjustment, the outgoing half of a transfer) removes its quantity at
-//!   the current average: `value × qty / on_hand`, rounded half away from
-//!   zero ([`Level::value_of`]). Taking everything that is on hand takes
-//!   the whole value, so at zero on hand the value is exactly 0 — rounding
-//!   remainders never linger in an empty bin. Because `qty ≤ on_hand`, the
-//!   value taken never exceeds the value held: a balance's value is never
-//!   negative.
+//! - A **receipt** (and a production output, a customer return, an
+//!   opening balance, the incoming half of a transfer) adds its quantity
+//!   and its value: `qty × unit_cost`, rounded half away from zero to the
+//!   fine unit ([`receipt_value`]).
+//! - An **issue** (and a production consumption, a shipment, scrap, a
+//!   negative adjustment, the outgoing half of a transfer) removes its
+//!   quantity at the current average: `value × qty / on_hand`, rounded
+//!   half away from zero to the fine unit ([`Level::value_of`]). Taking
+//!   everything that is on hand takes the whole value, so at zero on hand
+//!   the value is exactly 0 — remainders never linger in an empty bin.
+//!   Because `qty ≤ on_hand`, the value taken never exceeds the value
+//!   held: a balance's value is never negative.
 //! - A **positive adjustment** (stock found) comes in at the current
 //!   average, or at the item's standard cost when nothing is on hand.
 //! - A **reservation** moves nothing and values nothing: it only lowers
@@ -27,7 +34,10 @@
 
 use marimo_platform::money::mul_div_round;
 
-use super::{money::MAX_VALUE, qty};
+use super::{
+    money::{MAX_VALUE, booked},
+    qty,
+};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Level {
@@ -52,6 +62,11 @@ pub enum LevelError {
 }
 
 impl Level {
+    /// The value as the ledger holds it: minor units.
+    pub fn booked(&self) -> i64 {
+        booked(self.value)
+    }
+
     pub fn available(&self) -> i64 {
         self.on_hand - self.reserved
     }
@@ -156,13 +171,19 @@ impl Level {
     }
 }
 
-/// The value of a receipt: `qty` thousandths at `unit_cost` minor units a
+/// What a move from `before` to `after` books: the change of the booked
+/// value, in minor units.
+pub fn booked_change(before: &Level, after: &Level) -> i64 {
+    after.booked() - before.booked()
+}
+
+/// The value of a receipt: `qty` thousandths at `unit_cost` fine units a
 /// unit, rounded half away from zero. `None` beyond the service's limits.
 pub fn receipt_value(qty: i64, unit_cost: i64) -> Option<i64> {
     mul_div_round(qty, unit_cost, qty::ONE).filter(|v| v.abs() <= MAX_VALUE)
 }
 
-/// A unit cost (minor units per unit) from a value and a quantity,
+/// A unit cost (fine units per unit) from a value and a quantity,
 /// rounded half away from zero; 0 for a zero quantity.
 pub fn unit_cost(value: i64, qty: i64) -> i64 {
     if qty == 0 {
@@ -281,6 +302,28 @@ mod tests {
     }
 
     proptest! {
+        /// Receipts at fine costs and issues in any order: the booked
+        /// changes of the moves always add up to the balance's fine value
+        /// rounded to the minor unit — no rounding difference is lost.
+        #[test]
+        fn booked_changes_add_up_to_the_rounded_balance(
+            ops in proptest::collection::vec((any::<bool>(), 1i64..50_000, 0i64..100_000_000), 1..120)
+        ) {
+            let mut l = Level::default();
+            let mut booked_sum = 0i64;
+            for (is_in, q, c) in ops {
+                let before = l;
+                if is_in {
+                    l = l.receive(q, receipt_value(q, c).unwrap()).unwrap();
+                } else if let Ok((next, _)) = l.remove(q, false) {
+                    l = next;
+                }
+                booked_sum += booked_change(&before, &l);
+                prop_assert_eq!(booked_sum, l.booked());
+                prop_assert!(l.is_valid());
+            }
+        }
+
         /// Whatever happens, a balance stays valid (value never negative,
         /// zero on hand is zero value), refused operations change nothing,
         /// and the value is exactly what came in minus what went out.

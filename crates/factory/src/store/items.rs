@@ -17,11 +17,12 @@ pub struct ItemRecord {
     pub completed_at: Option<String>,
 }
 
-const ITEM_COLUMNS: &str = "id, sku, name, kind, uom, standard_cost, reorder_point, active, status, \
+const ITEM_COLUMNS: &str = "id, sku, name, kind, category, uom, standard_cost, reorder_point, active, status, \
      created_by, created_at, updated_at, completed_at";
 
 fn item_from(row: &AnyRow) -> Result<ItemRecord, sqlx::Error> {
     let kind: String = row.try_get("kind")?;
+    let category: String = row.try_get("category")?;
     let status: String = row.try_get("status")?;
     Ok(ItemRecord {
         id: row.try_get("id")?,
@@ -29,6 +30,7 @@ fn item_from(row: &AnyRow) -> Result<ItemRecord, sqlx::Error> {
             sku: row.try_get("sku")?,
             name: row.try_get("name")?,
             kind: parse_stored(&kind)?,
+            category: parse_stored(&category)?,
             uom: row.try_get("uom")?,
             standard_cost: row.try_get("standard_cost")?,
             reorder_point: row.try_get("reorder_point")?,
@@ -51,8 +53,8 @@ pub async fn insert_item<'e>(
     let item = &r.item;
     let res = sqlx::query(
         "INSERT INTO items (id, sku, name, kind, uom, standard_cost, reorder_point, active, status,
-                            created_by, created_at, updated_at, completed_at, tenant_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                            created_by, created_at, updated_at, completed_at, tenant_id, category)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
          ON CONFLICT (tenant_id, sku) DO NOTHING",
     )
     .bind(&r.id)
@@ -69,6 +71,7 @@ pub async fn insert_item<'e>(
     .bind(&r.updated_at)
     .bind(&r.completed_at)
     .bind(t.as_str())
+    .bind(item.category.as_str())
     .execute(ex)
     .await?;
     Ok(res.rows_affected() == 1)
@@ -83,7 +86,7 @@ pub async fn update_item<'e>(
     let item = &r.item;
     sqlx::query(
         "UPDATE items SET name = $1, kind = $2, uom = $3, standard_cost = $4, reorder_point = $5,
-                active = $6, status = $7, updated_at = $8, completed_at = $9
+                active = $6, status = $7, updated_at = $8, completed_at = $9, category = $12
          WHERE tenant_id = $11 AND id = $10",
     )
     .bind(&item.name)
@@ -97,6 +100,7 @@ pub async fn update_item<'e>(
     .bind(&r.completed_at)
     .bind(&r.id)
     .bind(t.as_str())
+    .bind(item.category.as_str())
     .execute(ex)
     .await?;
     Ok(())

@@ -62,15 +62,27 @@ pub const TENANT_TABLES: &[&str] = &[
 
 /// The append-only triggers and, on PostgreSQL, the tenant policies.
 pub async fn install_guards(db: &Db) -> Result<Prepared, DbError> {
-    // The tenancy migration rebuilt the guarded tables, which dropped
-    // their triggers: this marker changes the part's fingerprint, so a
-    // database migrated before it installs them again.
-    let guards = append_only::install(db, APPEND_ONLY, "-- tables with tenant_id\n").await?;
+    // The tenancy and valuation migrations rebuilt guarded tables, which
+    // dropped their triggers (and, on PostgreSQL, the new `stock_moves`
+    // has no policy yet): these markers change the parts' fingerprints,
+    // so a database migrated before them installs both again.
+    let guards = append_only::install(
+        db,
+        APPEND_ONLY,
+        "-- tables with tenant_id\n-- stock_moves rebuilt for valuation\n",
+    )
+    .await?;
     if db.kind() != DbKind::Postgres {
         return Ok(guards);
     }
     let policies = db
-        .prepare(&Schema::new().part("tenancy", rls_ddl(TENANT_TABLES)))
+        .prepare(&Schema::new().part(
+            "tenancy",
+            format!(
+                "-- stock_moves rebuilt for valuation\n{}",
+                rls_ddl(TENANT_TABLES)
+            ),
+        ))
         .await?;
     Ok(
         if guards == Prepared::Current && policies == Prepared::Current {

@@ -10,7 +10,15 @@ use marimo_platform::{TimeRange, db::Tx, tenant::TenantId};
 use sqlx::{Any, Executor, Row, any::AnyRow};
 
 use super::parse_stored;
-use crate::domain::{items::Reason, valuation::Level};
+use crate::domain::{
+    items::{Category, Reason},
+    valuation::Level,
+};
+
+/// A balance row's booked value in SQL: its fine `value` rounded half up
+/// to the minor unit (`domain::money::booked`; values are never negative,
+/// so integer division truncates the way half-up needs).
+pub const BOOKED_VALUE: &str = "((value + 5000) / 10000)";
 
 /// A stock move as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,10 +28,15 @@ pub struct MoveRecord {
     pub warehouse: String,
     /// Signed thousandths: in > 0, out < 0.
     pub qty: i64,
-    /// Minor units per unit (the receipt's cost, or the average taken at).
+    /// Fine units per unit (the receipt's cost, or the average taken at).
     pub unit_cost: i64,
-    /// Signed minor units: the exact change of the balance's value.
+    /// Signed minor units: the change of the balance's booked value (what
+    /// `factory.stock.moved` publishes).
     pub value: i64,
+    /// Signed fine units: the exact change of the balance's value.
+    pub fine_value: i64,
+    /// The item's category when the move was made: where it was booked.
+    pub category: Category,
     pub reason: Reason,
     pub reference: Option<String>,
     pub note: Option<String>,
@@ -32,11 +45,12 @@ pub struct MoveRecord {
     pub created_at: String,
 }
 
-const MOVE_COLUMNS: &str = "id, sku, warehouse, qty, unit_cost, value, reason, reference, note, \
-     work_order_id, created_by, created_at";
+const MOVE_COLUMNS: &str = "id, sku, warehouse, qty, unit_cost, value, fine_value, category, \
+     reason, reference, note, work_order_id, created_by, created_at";
 
 fn move_from(row: &AnyRow) -> Result<MoveRecord, sqlx::Error> {
     let reason: String = row.try_get("reason")?;
+    let category: String = row.try_get("category")?;
     Ok(MoveRecord {
         id: row.try_get("id")?,
         sku: row.try_get("sku")?,
@@ -44,6 +58,8 @@ fn move_from(row: &AnyRow) -> Result<MoveRecord, sqlx::Error> {
         qty: row.try_get("qty")?,
         unit_cost: row.try_get("unit_cost")?,
         value: row.try_get("value")?,
+        fine_value: row.try_get("fine_value")?,
+        category: parse_stored(&category)?,
         reason: parse_stored(&reason)?,
         reference: row.try_get("reference")?,
         note: row.try_get("note")?,
@@ -60,8 +76,9 @@ pub async fn insert_move<'e>(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO stock_moves (id, sku, warehouse, qty, unit_cost, value, reason, reference,
-                                  note, work_order_id, created_by, created_at, tenant_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                                  note, work_order_id, created_by, created_at, tenant_id,
+                                  fine_value, category)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
     )
     .bind(&m.id)
     .bind(&m.sku)
@@ -76,6 +93,8 @@ pub async fn insert_move<'e>(
     .bind(&m.created_by)
     .bind(&m.created_at)
     .bind(t.as_str())
+    .bind(m.fine_value)
+    .bind(m.category.as_str())
     .execute(ex)
     .await?;
     Ok(())
@@ -331,4 +350,76 @@ pub async fn moves_of_work_order<'e>(
     .fetch_all(ex)
     .await?;
     rows.iter().map(move_from).collect()
+}
+
+/// What `sku` was shipped at under `reference`: the fine value and the
+/// quantity of its `shipment` moves with that reference (both positive);
+/// `None` when there are none.
+pub async fn shipped_at<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    t: &TenantId,
+    sku: &str,
+    reference: &str,
+) -> Result<Option<(i64, i64)>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT CAST(COALESCE(-SUM(fine_value), 0) AS BIGINT) AS fine,
+                CAST(COALESCE(-SUM(qty), 0) AS BIGINT) AS qty
+         FROM stock_moves
+         WHERE tenant_id = $1 AND sku = $2 AND reference = $3 AND reason = 'shipment'",
+    )
+    .bind(t.as_str())
+    .bind(sku)
+    .bind(reference)
+    .fetch_one(ex)
+    .await?;
+    let (fine, qty): (i64, i64) = (row.try_get("fine")?, row.try_get("qty")?);
+    Ok((qty > 0).then_some((fine, qty)))
+}
+
+/// One line of the valuation: an item in a warehouse, under a category.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValuationLine {
+    pub category: Category,
+    pub warehouse: String,
+    pub sku: String,
+    /// Thousandths on hand.
+    pub qty: i64,
+    /// Booked value, minor units: the sum of the moves' `value`.
+    pub value: i64,
+}
+
+/// The stock as the ledger booked it up to `before` (storage text; ''
+/// for every move): per category, warehouse and SKU, the sums of the
+/// moves' quantities and booked values — what `factory.stock.moved`
+/// published. Lines that net to nothing are left out.
+pub async fn valuation<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    t: &TenantId,
+    before: &str,
+) -> Result<Vec<ValuationLine>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT category, warehouse, sku,
+                CAST(SUM(qty) AS BIGINT) AS qty, CAST(SUM(value) AS BIGINT) AS value
+         FROM stock_moves
+         WHERE tenant_id = $1 AND ($2 = '' OR created_at < $2)
+         GROUP BY category, warehouse, sku
+         HAVING SUM(qty) <> 0 OR SUM(value) <> 0
+         ORDER BY category, warehouse, sku",
+    )
+    .bind(t.as_str())
+    .bind(before)
+    .fetch_all(ex)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let category: String = r.try_get("category")?;
+            Ok(ValuationLine {
+                category: parse_stored(&category)?,
+                warehouse: r.try_get("warehouse")?,
+                sku: r.try_get("sku")?,
+                qty: r.try_get("qty")?,
+                value: r.try_get("value")?,
+            })
+        })
+        .collect()
 }

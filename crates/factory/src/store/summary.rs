@@ -40,15 +40,16 @@ pub async fn low_stock<'e>(
         .collect()
 }
 
-/// (items, total stock value in minor units).
+/// (items, total stock value: the booked values, in minor units).
 pub async fn totals(tx: &mut Tx, t: &TenantId) -> Result<(i64, i64), sqlx::Error> {
     let items: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM items WHERE tenant_id = $1")
         .bind(t.as_str())
         .fetch_one(&mut *tx)
         .await?;
-    let value: i64 = sqlx::query_scalar(
-        "SELECT CAST(COALESCE(SUM(value), 0) AS BIGINT) FROM stock_levels WHERE tenant_id = $1",
-    )
+    let value: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT CAST(COALESCE(SUM({}), 0) AS BIGINT) FROM stock_levels WHERE tenant_id = $1",
+        super::stock::BOOKED_VALUE
+    )))
     .bind(t.as_str())
     .fetch_one(&mut *tx)
     .await?;

@@ -86,7 +86,7 @@ async fn items_are_validated() {
             (json!({"sku": "OK", "name": "x"}), "kind"),
             (json!({"sku": "OK", "name": "x", "kind": "gizmo"}), "kind"),
             (
-                json!({"sku": "OK", "name": "x", "kind": "component", "standard_cost": "1.001"}),
+                json!({"sku": "OK", "name": "x", "kind": "component", "standard_cost": "1.0000001"}),
                 "standard_cost",
             ),
             (

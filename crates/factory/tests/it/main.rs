@@ -14,4 +14,5 @@ mod rbac;
 mod stock;
 mod support;
 mod tenancy;
+mod valuation;
 mod work_orders;

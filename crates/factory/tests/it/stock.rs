@@ -181,7 +181,7 @@ async fn stock_never_goes_negative_and_inputs_are_checked() {
             ("receipts", json!({"sku": "NUT", "qty": 1}), "unit_cost"),
             (
                 "receipts",
-                json!({"sku": "NUT", "qty": 1, "unit_cost": "0.001"}),
+                json!({"sku": "NUT", "qty": 1, "unit_cost": "0.0000001"}),
                 "unit_cost",
             ),
             ("receipts", json!({"qty": 1, "unit_cost": 1}), "sku"),

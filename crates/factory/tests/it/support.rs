@@ -177,15 +177,20 @@ impl App {
             )
             .await;
         assert_eq!(bad, 0, "{name}: a balance breaks its rules");
+        // A balance is the sum of its moves: quantity, exact (fine)
+        // value, and booked value — the moves' `value`, which is what
+        // `factory.stock.moved` published, adds up to the balance's fine
+        // value rounded half up to the cent (fine units: 10^-4 cent).
         let drift = self
             .scalar(
                 "SELECT COUNT(*) FROM (
-                   SELECT sku, warehouse, SUM(q) AS q, SUM(v) AS v FROM (
-                     SELECT sku, warehouse, on_hand AS q, value AS v FROM stock_levels
+                   SELECT sku, warehouse, SUM(q) AS q, SUM(f) AS f, SUM(b) AS b FROM (
+                     SELECT sku, warehouse, on_hand AS q, value AS f, (value + 5000) / 10000 AS b
+                     FROM stock_levels
                      UNION ALL
-                     SELECT sku, warehouse, -qty, -value FROM stock_moves
+                     SELECT sku, warehouse, -qty, -fine_value, -value FROM stock_moves
                    ) u GROUP BY sku, warehouse
-                 ) t WHERE q <> 0 OR v <> 0",
+                 ) t WHERE q <> 0 OR f <> 0 OR b <> 0",
             )
             .await;
         assert_eq!(drift, 0, "{name}: balances drifted from the moves");

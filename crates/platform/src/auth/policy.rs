@@ -62,13 +62,14 @@ policies! {
     Bookkeepers = [Accountant, Admin];
     /// Who runs production and changes stock: managers and admins.
     ProductionManagers = [Manager, Admin];
+    /// Who reads the inventory valuation (the stock side of the books)
+    /// and its reconciliation with the ledger: admins, managers and
+    /// accountants.
+    StockValuers = [Admin, Manager, Accountant];
     /// Who may list user accounts: managers and admins.
     AccountReaders = [Manager, Admin];
     /// Who runs the shop: shop managers and admins.
     ShopStaff = [ShopManager, Admin];
-    /// Who reads the stock valuation and its reconciliation with the
-    /// ledger: admins, managers (production) and accountants (the books).
-    ValuationReaders = [Admin, Manager, Accountant];
     /// Every staff role: reads summaries, the dashboard, items and stock.
     Staff = [Admin, Manager, Accountant, ShopManager];
     /// Anyone signed in, customers included.
@@ -164,7 +165,7 @@ mod tests {
             [Role::Admin, Role::ShopManager]
         );
         assert_eq!(
-            admitted(ValuationReaders::admits),
+            admitted(StockValuers::admits),
             [Role::Admin, Role::Manager, Role::Accountant]
         );
         assert!(!Staff::admits(Role::User));
