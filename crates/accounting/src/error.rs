@@ -2,7 +2,7 @@
 //! platform's error shape, written once: a broken rule ([`Rejection`],
 //! from `domain`) answers 400/404/409/422 with its code and details, a
 //! database failure whatever `ApiError` decides for `sqlx::Error` (503,
-//! 409, 422). Event consumers read the same type to tell permanent
+//! 409, 422), another service out of reach 503. Event consumers read the same type to tell permanent
 //! failures (a rule) from transient ones (the database).
 
 use axum::http::StatusCode;
@@ -18,6 +18,10 @@ pub enum LedgerError {
     Rejected(#[from] Rejection),
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
+    /// Another service the use case needs (the factory's valuation) did
+    /// not answer usefully: 503.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl From<Rejection> for ApiError {
@@ -41,6 +45,7 @@ impl From<LedgerError> for ApiError {
         match e {
             LedgerError::Rejected(r) => r.into(),
             LedgerError::Db(e) => e.into(),
+            LedgerError::Unavailable(why) => ApiError::unavailable(why),
         }
     }
 }

@@ -9,17 +9,47 @@
 //! transaction as the posting. Each acts in the event's tenant
 //! (`Envelope.tenant`): its transaction is that tenant's, so it reads and
 //! posts only that tenant's books. `users.tenant.created` seeds a new
-//! tenant's books (standard chart, category mapping, its currency, the
-//! month its fiscal year starts in); `users.tenant.updated` changes the
-//! currency and fiscal year start while the ledger is empty; a posting
-//! event of a tenant not seeded yet is deferred until it is.
+//! tenant's books (standard chart, category mapping, inventory-account
+//! mapping, its currency, the month its fiscal year starts in);
+//! `users.tenant.updated` changes the currency and fiscal year start while
+//! the ledger is empty; a posting event of a tenant not seeded yet is
+//! deferred until it is.
 //!
 //! | event | entry | reference |
 //! |---|---|---|
 //! | `shop.order.paid` | Dr Cash total / Cr Sales revenue subtotal / Cr Tax payable tax | `shop:order:<id>` |
 //! | `shop.order.cancelled` (was_paid) | reversal of the paid order's entry | same |
-//! | `factory.stock.received` | Dr Raw materials / Cr Accounts payable, total_cost | `factory:receipt:<move_id>` |
-//! | `factory.work_order.completed` | Dr Finished goods / Cr Raw materials, total_cost | `factory:work_order:<id>` |
+//! | `factory.stock.moved` | per move: the inventory account of (category, warehouse) ± `value`, the reason's counter-account ∓ `value` (below) | `factory:<transaction>` |
+//!
+//! Perpetual inventory (`factory.stock.moved`, one entry per stock
+//! transaction, lines aggregated per account, zero lines left out): the
+//! tenant's inventory-account mapping (`inventory_accounts`, editable at
+//! `/api/v1/accounting/inventory-accounts`) gives each category's
+//! inventory account, optionally per warehouse, and the counter-accounts:
+//!
+//! | reason | counter-account (default) | a move in (value > 0) |
+//! |---|---|---|
+//! | `receipt` | goods received not invoiced (2050) | Dr inventory / Cr GRNI |
+//! | `production_issue` | work in progress (1210) | (out) Dr WIP / Cr inventory |
+//! | `production_output` | work in progress (1210) | Dr inventory / Cr WIP |
+//! | `shipment` | cost of goods sold (5000) | (out) Dr COGS / Cr inventory |
+//! | `customer_return` | cost of goods sold (5000) | Dr inventory / Cr COGS |
+//! | `adjustment`, `scrap` | inventory adjustments (5100) | Dr inventory / Cr adjustments |
+//! | `opening` | opening balance equity (3900) | Dr inventory / Cr opening equity |
+//! | `transfer` | the other bin's inventory account; a residue (rounding) to adjustments | inventory to inventory |
+//!
+//! So each inventory account's balance is the sum of the values of the
+//! moves mapped to it: the factory's valuation (the reconciliation report
+//! compares them). A move whose account is missing or inactive is
+//! dead-lettered (`NO_INVENTORY_ACCOUNT: ...`, `INACTIVE_ACCOUNT: ...`)
+//! like any posting a rule refuses; fixed and replayed, it posts.
+//! `factory.stock.received` and `factory.work_order.completed` no longer
+//! post (other consumers still read them): the feed above replaces them,
+//! and posting both would count every receipt and completion twice. (A
+//! receipt's transaction `receipt:<move_id>` keeps the old reference
+//! `factory:receipt:<move_id>`, so a receipt the old consumer posted is
+//! not posted again.) A `factory:` reference posts once per tenant, held
+//! by a unique index besides the inbox.
 //!
 //! The entry is dated on the day (UTC) the event occurred. An event dated
 //! in a closed or locked period is dead-lettered as permanent with a
@@ -42,8 +72,7 @@ use std::sync::Arc;
 
 use marimo_contracts::{
     config::SETTING_CHANGED,
-    factory::{STOCK_RECEIVED, WORK_ORDER_COMPLETED},
-    ids::Sku,
+    factory::{STOCK_MOVED, STOCK_RECEIVED, StockMoved, WORK_ORDER_COMPLETED},
     shop::{ORDER_CANCELLED, ORDER_PAID},
     users::{TENANT_CREATED, TENANT_UPDATED},
     values::{self, Money},
@@ -62,10 +91,11 @@ use crate::{
         accounts::codes,
         calendar::{FiscalCalendar, parse_date, today},
         entry::{self, Draft, DraftLine},
+        inventory::{self, Mapping},
         money::{self, Currency},
     },
     error::LedgerError,
-    store::{journal, schema},
+    store::{inventory as inventory_store, journal, schema},
 };
 
 pub const QUEUE: &str = "accounting";
@@ -73,8 +103,7 @@ pub const BINDINGS: &[&str] = &[
     SETTING_CHANGED.name(),
     ORDER_PAID.name(),
     ORDER_CANCELLED.name(),
-    STOCK_RECEIVED.name(),
-    WORK_ORDER_COMPLETED.name(),
+    STOCK_MOVED.name(),
     TENANT_CREATED.name(),
     TENANT_UPDATED.name(),
 ];
@@ -87,6 +116,9 @@ pub enum Action {
     Reverse {
         reference: String,
     },
+    /// Post a stock transaction through the tenant's inventory-account
+    /// mapping (read in the posting transaction): see [`stock_moved`].
+    Inventory(StockMoved),
     Nothing,
 }
 
@@ -113,15 +145,6 @@ fn units(c: &Currency, field: &str, amount: &Money) -> Result<i64, HandlerError>
         return Err(permanent(format!("{field} is negative: {d}")));
     }
     Ok(v)
-}
-
-/// ` (SKU)` for descriptions; nothing when the payload had none.
-fn sku_suffix(sku: &Sku) -> String {
-    if sku.is_empty() {
-        String::new()
-    } else {
-        format!(" ({sku})")
-    }
 }
 
 /// The day an event happened (UTC); today if its time is unreadable.
@@ -179,46 +202,76 @@ pub fn plan(env: &Envelope, currency: &Currency) -> Result<Action, HandlerError>
         } else {
             Action::Nothing
         })
-    } else if env.is(STOCK_RECEIVED) {
-        let p = env.decode(STOCK_RECEIVED)?;
+    } else if env.is(STOCK_MOVED) {
+        let p = env.decode(STOCK_MOVED)?;
         check_currency(currency, &p.currency)?;
-        let cost = units(currency, "total_cost", &p.total_cost)?;
-        if cost == 0 {
-            return Ok(Action::Nothing);
+        if p.moves.is_empty() {
+            return Err(permanent(format!(
+                "stock transaction {} has no moves",
+                p.transaction
+            )));
         }
-        draft(
-            format!("Stock receipt {}{}", p.move_id, sku_suffix(&p.sku)),
-            format!("factory:receipt:{}", p.move_id),
-            vec![
-                DraftLine::debit(codes::RAW_MATERIALS, cost),
-                DraftLine::credit(codes::ACCOUNTS_PAYABLE, cost),
-            ],
-        )
-    } else if env.is(WORK_ORDER_COMPLETED) {
-        let p = env.decode(WORK_ORDER_COMPLETED)?;
-        check_currency(currency, &p.currency)?;
-        let cost = units(currency, "total_cost", &p.total_cost)?;
-        if cost == 0 {
-            return Ok(Action::Nothing);
-        }
-        draft(
-            format!(
-                "Work order {} completed{}",
-                p.work_order_id,
-                sku_suffix(&p.sku)
-            ),
-            format!("factory:work_order:{}", p.work_order_id),
-            vec![
-                DraftLine::debit(codes::FINISHED_GOODS, cost),
-                DraftLine::credit(codes::RAW_MATERIALS, cost),
-            ],
-        )
+        Ok(Action::Inventory(p))
+    } else if env.is(STOCK_RECEIVED) || env.is(WORK_ORDER_COMPLETED) {
+        // Posted from `factory.stock.moved` since perpetual inventory;
+        // one still bound to the queue (a binding left by an older
+        // replica) is acknowledged without posting twice.
+        Ok(Action::Nothing)
     } else {
         Err(permanent(format!(
             "{} is not an event the ledger consumes",
             env.event_type
         )))
     }
+}
+
+/// The entry of one stock transaction (pure): per move, the inventory
+/// account of its (category, warehouse) by `mapping` moves by `value`,
+/// the counter-account of its reason by the opposite
+/// (`domain::inventory::lines`); `Nothing` when no line is left.
+pub fn stock_moved(
+    env: &Envelope,
+    p: &StockMoved,
+    currency: &Currency,
+    mapping: &Mapping,
+) -> Result<Action, HandlerError> {
+    let mut values = Vec::with_capacity(p.moves.len());
+    for (i, m) in p.moves.iter().enumerate() {
+        let d = Decimal::from(m.value.decimal());
+        let v = money::units(currency, &format!("moves[{i}].value"), &d)
+            .map_err(|r| permanent(r.message))?;
+        values.push(v);
+    }
+    let moves: Vec<inventory::Move<'_>> = p
+        .moves
+        .iter()
+        .zip(values)
+        .map(|(m, value)| inventory::Move {
+            category: m.category.into(),
+            warehouse: m.warehouse.as_str(),
+            reason: m.reason,
+            value,
+        })
+        .collect();
+    let lines = inventory::lines(&moves, mapping)
+        .map_err(|r| permanent(format!("{}: {}", r.code, r.message)))?;
+    if lines.is_empty() {
+        return Ok(Action::Nothing);
+    }
+    let description = match p.reference.as_deref().filter(|r| !r.trim().is_empty()) {
+        Some(r) => format!("Stock {} ({r})", p.transaction),
+        None => format!("Stock {}", p.transaction),
+    };
+    let reference = format!("factory:{}", p.transaction);
+    entry::build(
+        event_date(env),
+        &description,
+        Some(&reference),
+        lines,
+        currency,
+    )
+    .map(Action::Post)
+    .map_err(|r| permanent(format!("{}: {}", r.code, r.message)))
 }
 
 fn ledger_failure(e: LedgerError) -> HandlerError {
@@ -235,6 +288,8 @@ fn ledger_failure(e: LedgerError) -> HandlerError {
         // an operator first (e.g. PERIOD_CLOSED).
         LedgerError::Rejected(r) => permanent(format!("{}: {}", r.code, r.message)),
         LedgerError::Db(e) => HandlerError::from_db(e),
+        // Not a use case of the consumers.
+        LedgerError::Unavailable(why) => HandlerError::Deferred(why),
     }
 }
 
@@ -264,7 +319,13 @@ pub async fn handle(ledger: &Ledger, env: Envelope) -> Result<(), HandlerError> 
         .currency_in(&mut tx, tenant)
         .await
         .map_err(ledger_failure)?;
-    let action = plan(&env, &currency)?;
+    let action = match plan(&env, &currency)? {
+        Action::Inventory(p) => {
+            let mapping = inventory_store::mapping(&mut tx, tenant).await?;
+            stock_moved(&env, &p, &currency, &mapping)?
+        }
+        other => other,
+    };
     let actor = env
         .actor
         .as_deref()
@@ -275,7 +336,7 @@ pub async fn handle(ledger: &Ledger, env: Envelope) -> Result<(), HandlerError> 
         created_by: actor,
     };
     match action {
-        Action::Nothing => {}
+        Action::Nothing | Action::Inventory(_) => {}
         Action::Post(draft) => {
             // A source document is posted once, even if its event were
             // published twice under different ids.
@@ -553,10 +614,6 @@ mod tests {
                 json!({"order_id": "o", "subtotal": "1.001", "total": "1.001"}),
             ),
             ("shop.order.paid", json!({"subtotal": "1", "total": "1"})),
-            (
-                "factory.stock.received",
-                json!({"move_id": "m", "total_cost": "-5"}),
-            ),
             ("factory.other.thing", json!({})),
         ] {
             assert!(
@@ -586,26 +643,111 @@ mod tests {
         );
     }
 
-    #[test]
-    fn factory_postings() {
+    fn planned(payload: serde_json::Value, mapping: &Mapping) -> Result<Action, HandlerError> {
         let usd = Currency::usd();
-        let Action::Post(r) = plan(&env("factory.stock.received", json!({"move_id": "m1", "sku": "STEEL", "qty": "3", "unit_cost": "2.50", "total_cost": "7.50", "currency": "USD", "reference": "PO-1"})), &usd).unwrap() else { panic!() };
+        let e = env("factory.stock.moved", payload);
+        match plan(&e, &usd)? {
+            Action::Inventory(p) => stock_moved(&e, &p, &usd, mapping),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn default_mapping() -> Mapping {
+        Mapping {
+            roles: inventory::DEFAULT_MAPPING
+                .iter()
+                .map(|(r, a)| (*r, (*a).to_owned()))
+                .collect(),
+            overrides: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_stock_transaction_posts_one_entry_through_the_mapping() {
+        // Issue 4 legs at 6.00 (24.00) and a top (20.00) to a work order
+        // and complete the table (44.00): WIP nets to zero.
+        let Action::Post(d) = planned(
+            json!({"transaction": "work_order:w1:complete", "reference": "WO-1", "currency": "USD", "moves": [
+                {"move_id": "m1", "reason": "production_issue", "sku": "LEG", "category": "sub_assembly", "warehouse": "MAIN", "qty": "-4.000", "value": "-24.00"},
+                {"move_id": "m2", "reason": "production_issue", "sku": "TOP", "category": "raw_material", "warehouse": "MAIN", "qty": "-1.000", "value": "-20.00"},
+                {"move_id": "m3", "reason": "production_output", "sku": "TABLE", "category": "finished_good", "warehouse": "MAIN", "qty": "1.000", "value": "44.00"}
+            ]}),
+            &default_mapping(),
+        )
+        .unwrap() else {
+            panic!()
+        };
         assert_eq!(
-            r.lines,
+            d.reference.as_deref(),
+            Some("factory:work_order:w1:complete")
+        );
+        assert_eq!(d.description, "Stock work_order:w1:complete (WO-1)");
+        assert_eq!(crate::domain::calendar::format_date(d.date), "2026-03-10");
+        assert_eq!(
+            d.lines,
             vec![
-                DraftLine::debit("1200", 750),
-                DraftLine::credit("2000", 750)
+                DraftLine::debit("1220", 4400),
+                DraftLine::credit("1200", 2000),
+                DraftLine::credit("1230", 2400),
             ]
         );
-        assert_eq!(r.reference.as_deref(), Some("factory:receipt:m1"));
-        let Action::Post(w) = plan(&env("factory.work_order.completed", json!({"work_order_id": "w1", "sku": "W", "qty": "1", "unit_cost": "7.5", "total_cost": "7.5", "currency": "USD", "consumed": []})), &usd).unwrap() else { panic!() };
-        assert_eq!(
-            w.lines,
-            vec![
-                DraftLine::debit("1220", 750),
-                DraftLine::credit("1200", 750)
-            ]
+    }
+
+    #[test]
+    fn stock_transactions_that_cannot_post() {
+        let m = default_mapping();
+        let one = |value: &str, currency: &str| {
+            json!({"transaction": "receipt:r1", "currency": currency, "moves": [
+                {"move_id": "m1", "reason": "receipt", "sku": "WOOD", "category": "raw_material", "warehouse": "MAIN", "qty": "1", "value": value}
+            ]})
+        };
+        // Zero value: nothing to post.
+        assert_eq!(planned(one("0.00", "USD"), &m).unwrap(), Action::Nothing);
+        // Sub-cent values, another currency, no moves: dead letters.
+        assert!(matches!(
+            planned(one("0.001", "USD"), &m),
+            Err(HandlerError::Permanent(_))
+        ));
+        let eur = env("factory.stock.moved", one("1.00", "EUR"));
+        assert!(matches!(
+            plan(&eur, &Currency::usd()),
+            Err(HandlerError::Permanent(_))
+        ));
+        let empty = env(
+            "factory.stock.moved",
+            json!({"transaction": "t", "currency": "USD", "moves": []}),
         );
-        assert_eq!(w.reference.as_deref(), Some("factory:work_order:w1"));
+        assert!(matches!(
+            plan(&empty, &Currency::usd()),
+            Err(HandlerError::Permanent(_))
+        ));
+        // No account for the category: a dead letter that says so.
+        let mut partial = m.clone();
+        partial
+            .roles
+            .remove(&inventory::Role::Category(inventory::Category::RawMaterial));
+        match planned(one("1.00", "USD"), &partial) {
+            Err(HandlerError::Permanent(why)) => {
+                assert!(why.starts_with("NO_INVENTORY_ACCOUNT: "), "{why}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_old_factory_events_no_longer_post() {
+        let usd = Currency::usd();
+        for (kind, payload) in [
+            (
+                "factory.stock.received",
+                json!({"move_id": "m1", "total_cost": "7.50", "currency": "USD"}),
+            ),
+            (
+                "factory.work_order.completed",
+                json!({"work_order_id": "w1", "sku": "W", "qty": "1", "total_cost": "7.5"}),
+            ),
+        ] {
+            assert_eq!(plan(&env(kind, payload), &usd).unwrap(), Action::Nothing);
+        }
     }
 }

@@ -35,8 +35,10 @@ use std::{sync::Arc, time::Duration};
 
 use axum::Router;
 use marimo_platform::{
-    http::ServiceApp,
-    service::{ServiceContext, StartError},
+    discovery,
+    http::{ServiceApp, edge::EdgeKey},
+    resilience::BreakerConfig,
+    service::{ServiceContext, ServiceName, StartError},
     tenant::TenantId,
 };
 
@@ -69,13 +71,35 @@ pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
     events::subscribe(&ctx, ledger.clone()).await?;
     marimo_platform::idempotency::spawn_purge(&ctx, ledger.db.clone(), IDEMPOTENCY_TTL);
     spawn_currency_refresh(&ctx, ledger.clone());
-    let api = api::routes(api::AppState { ledger });
+    let factory = Arc::new(factory_client(&ctx)?);
+    let api = api::routes(api::AppState { ledger, factory });
     // Postings claim their key in their own transaction; the layer covers
     // the rest (accounts, periods).
     let idempotency = marimo_platform::idempotency::Layer::prepare(&ctx)
         .await?
         .in_transaction(api::IN_TRANSACTION);
     Ok(ServiceApp::new(&ctx).idempotency(idempotency).api(api))
+}
+
+/// How long the reconciliation waits for the factory's valuation.
+const FACTORY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The client of the factory (for the inventory reconciliation), found
+/// through discovery, with a breaker per instance, as the main service
+/// reaches the others.
+fn factory_client(ctx: &ServiceContext) -> Result<app::inventory::Factory, StartError> {
+    let breaker = match ctx.settings.breaker.as_deref() {
+        Some(spec) => BreakerConfig::parse(spec).map_err(|e| format!("MARIMO_BREAKER: {e}"))?,
+        None => BreakerConfig::default(),
+    };
+    let discovery =
+        discovery::from_settings(&ctx.settings, &[ServiceName::Factory], ctx.shutdown.clone())?;
+    Ok(app::inventory::Factory::new(
+        discovery,
+        FACTORY_TIMEOUT,
+        breaker,
+        EdgeKey::from_settings(&ctx.settings),
+    )?)
 }
 
 /// Prepares the database and returns the ledger (without HTTP or

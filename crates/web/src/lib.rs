@@ -190,6 +190,7 @@ pub fn router(cfg: WebConfig) -> Router {
             "/accounting/reports/{kind}/csv",
             get(accounting::report_csv),
         )
+        .route("/accounting/inventory", get(accounting::inventory))
         .route("/accounting/periods", get(accounting::periods))
         .route("/accounting/periods/close", post(accounting::close_period))
         .route("/factory", get(factory::index))

@@ -6,10 +6,12 @@
 //! Roles (named policies from `platform::auth::policy`): `Bookkeepers`
 //! (accountant, admin) for everything; closing, reopening and
 //! locking periods is admin only; the dashboard summary is also open to
-//! managers and shop managers. Everyone else gets 403, no token 401.
+//! managers and shop managers, the inventory reconciliation to managers
+//! (`StockValuers`). Everyone else gets 403, no token 401.
 
 mod accounts;
 mod compat;
+mod inventory;
 mod journal;
 mod periods;
 mod reports;
@@ -46,6 +48,8 @@ use crate::{
 #[derive(Clone)]
 pub(crate) struct AppState {
     pub ledger: Arc<Ledger>,
+    /// The factory, whose valuation the inventory reconciliation reads.
+    pub factory: Arc<crate::app::inventory::Factory>,
 }
 
 /// Routes whose handlers claim the `Idempotency-Key` inside the
@@ -73,6 +77,7 @@ pub(crate) fn routes(state: AppState) -> OpenApiRouter {
     .merge(periods::routes())
     .merge(reports::routes())
     .merge(compat::routes())
+    .merge(inventory::routes())
     .with_state(state)
 }
 

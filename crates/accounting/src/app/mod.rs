@@ -1,8 +1,9 @@
 //! The accounting service's use cases, on [`Ledger`]: the one posting path
 //! that the API, the original API's transactions and the event consumers
 //! all go through (here), posting on a client's request with its
-//! Idempotency-Key (`entries`), the chart (`chart`), periods (`periods`)
-//! and the reports (`reports`). Each function runs in the caller's
+//! Idempotency-Key (`entries`), the chart (`chart`), periods (`periods`),
+//! the reports (`reports`) and perpetual inventory's mapping and
+//! reconciliation (`inventory`). Each function runs in the caller's
 //! transaction (`*_in`) or opens its own.
 //!
 //! Posting, in one transaction: check the accounts (exist, active), hold
@@ -14,6 +15,7 @@
 
 pub mod chart;
 pub mod entries;
+pub mod inventory;
 pub mod periods;
 pub mod reports;
 

@@ -219,14 +219,24 @@ pub const DEFAULT_CHART: &[(&str, &str, AccountType, Option<&str>)] = &[
     ("1200", "Raw materials inventory", AccountType::Asset, None),
     ("1210", "Work in progress", AccountType::Asset, None),
     ("1220", "Finished goods inventory", AccountType::Asset, None),
+    ("1230", "Sub-assemblies inventory", AccountType::Asset, None),
+    ("1240", "Merchandise inventory", AccountType::Asset, None),
     ("2000", "Accounts payable", AccountType::Liability, None),
+    (
+        "2050",
+        "Goods received not invoiced",
+        AccountType::Liability,
+        None,
+    ),
     ("2100", "Tax payable", AccountType::Liability, None),
     ("3000", "Owner's equity", AccountType::Equity, None),
     ("3100", "Retained earnings", AccountType::Equity, None),
+    ("3900", "Opening balance equity", AccountType::Equity, None),
     ("4000", "Sales revenue", AccountType::Revenue, None),
     ("4100", "Service revenue", AccountType::Revenue, None),
     ("4900", "Other income", AccountType::Revenue, None),
     ("5000", "Cost of goods sold", AccountType::Expense, None),
+    ("5100", "Inventory adjustments", AccountType::Expense, None),
     ("6000", "Operating expenses", AccountType::Expense, None),
     (
         "6100",
@@ -330,6 +340,11 @@ mod tests {
             codes::OPERATING_EXPENSES,
         ] {
             assert!(seen.contains_key(c), "{c}");
+        }
+        // The default inventory mapping names accounts of the chart, of
+        // the type each role needs.
+        for (role, code) in super::super::inventory::DEFAULT_MAPPING {
+            assert_eq!(seen.get(code), Some(&role.account_type()), "{code}");
         }
     }
 }

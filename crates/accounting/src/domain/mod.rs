@@ -12,12 +12,15 @@
 //!   computed from per-account totals.
 //! - [`csv`]: CSV rendering of the reports.
 //! - [`compat`]: the original API's transactions mapped onto the ledger.
+//! - [`inventory`]: perpetual inventory: the inventory-account mapping,
+//!   the entry of a stock transaction, the reconciliation.
 
 pub mod accounts;
 pub mod calendar;
 pub mod compat;
 pub mod csv;
 pub mod entry;
+pub mod inventory;
 pub mod money;
 pub mod period;
 pub mod reports;

@@ -10,6 +10,7 @@
 
 pub mod accounts;
 pub mod compat;
+pub mod inventory;
 pub mod journal;
 pub mod periods;
 pub mod reports;

@@ -1,8 +1,8 @@
 //! What the migrations cannot say in one SQL text: the triggers that make
 //! posted facts immutable (their DDL differs between SQLite and
 //! PostgreSQL), the PostgreSQL row policies of the tenants, and the seeds
-//! (the standard chart, category mapping, the base currency, the fiscal
-//! year's start month) of a tenant.
+//! (the standard chart, category mapping, inventory-account mapping, the
+//! base currency, the fiscal year's start month) of a tenant.
 //! The triggers and policies are applied once, as schema parts (see
 //! `marimo_platform::db::migrate`); the seeds are idempotent: the default
 //! tenant's run at every start, another tenant's when accounting hears
@@ -73,6 +73,7 @@ pub const TENANT_TABLES: &[&str] = &[
     "account_balances",
     "compat_categories",
     "compat_transactions",
+    "inventory_accounts",
 ];
 
 /// Installs the guards: append-only tables refuse UPDATE and DELETE (and
@@ -104,7 +105,8 @@ pub const CURRENCY_SETTING: &str = "currency";
 pub const FISCAL_START_SETTING: &str = "fiscal_year_start_month";
 
 /// Seeds a tenant's books in its transaction: the standard chart, the
-/// category mapping, the base currency and the fiscal calendar; rows that
+/// category mapping, the inventory-account mapping, the base currency and
+/// the fiscal calendar; rows that
 /// exist (possibly edited since) are left as they are, so seeding again
 /// changes nothing.
 pub async fn seed_in(
@@ -144,6 +146,7 @@ pub async fn seed_in(
         .execute(&mut *conn)
         .await?;
     }
+    super::inventory::seed_in(conn, t, &now).await?;
     let month = fiscal.start_month().to_string();
     for (name, value) in [(CURRENCY_SETTING, currency), (FISCAL_START_SETTING, &month)] {
         sqlx::query(

@@ -26,7 +26,7 @@ async fn world(backend: &Backend) -> World {
     World { app, shop, factory }
 }
 
-async fn publish(from: &ServiceContext, kind: &str, payload: Value) -> String {
+pub(crate) async fn publish(from: &ServiceContext, kind: &str, payload: Value) -> String {
     let mut tx = from.db().begin().await.unwrap();
     let env = Envelope::new(from.name.as_str(), kind, payload).actor("customer-7");
     from.outbox.publish(&mut tx, &env).await.unwrap();
@@ -44,7 +44,7 @@ async fn count(ctx: &ServiceContext, sql: &'static str) -> i64 {
 
 /// Waits until `ctx`'s outbox has been delivered (every consumer applied or
 /// dead-lettered each event).
-async fn drained(ctx: &ServiceContext) {
+pub(crate) async fn drained(ctx: &ServiceContext) {
     eventually("the outbox to drain", || async {
         count(ctx, "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL").await == 0
     })
@@ -167,10 +167,11 @@ async fn a_paid_order_posts_revenue_and_tax_exactly_once() {
 }
 
 #[tokio::test]
-async fn factory_events_move_inventory_at_cost() {
+async fn the_old_factory_events_post_nothing_now() {
     for backend in backends() {
         let w = world(&backend).await;
-        let day = today().0;
+        // Perpetual inventory posts from `factory.stock.moved`; these two
+        // are still published for other consumers and post nothing here.
         publish(
             &w.factory,
             "factory.stock.received",
@@ -184,53 +185,12 @@ async fn factory_events_move_inventory_at_cost() {
             "currency": "USD", "consumed": [{"sku": "STEEL", "qty": "6", "total_cost": "15.00"}]})).await;
         drained(&w.factory).await;
         assert_eq!(
-            w.app.balance_of("1200", &day).await,
-            "10.00",
+            w.app.scalar("SELECT COUNT(*) FROM journal_entries").await,
+            0,
             "{}",
             backend.name()
         );
-        assert_eq!(w.app.balance_of("2000", &day).await, "25.00");
-        assert_eq!(w.app.balance_of("1220", &day).await, "15.00");
-        let refs = w
-            .app
-            .get("/api/accounting/journal-entries?reference=factory:receipt:m-1")
-            .await
-            .expect(200);
-        assert_eq!(refs.json["total"], 1);
-        let refs = w
-            .app
-            .get("/api/accounting/journal-entries?reference=factory:work_order:wo-1")
-            .await
-            .expect(200);
-        assert_eq!(refs.json["total"], 1);
-        // A malformed payload is dead-lettered, the rest keep flowing.
-        publish(
-            &w.factory,
-            "factory.stock.received",
-            json!({"move_id": "m-2", "total_cost": "1.005", "currency": "USD"}),
-        )
-        .await;
-        publish(
-            &w.factory,
-            "factory.stock.received",
-            json!({"move_id": "m-3", "total_cost": "1", "currency": "EUR"}),
-        )
-        .await;
-        publish(
-            &w.factory,
-            "factory.stock.received",
-            json!({"move_id": "m-4", "total_cost": "1", "currency": "USD"}),
-        )
-        .await;
-        drained(&w.factory).await;
-        assert_eq!(
-            w.app
-                .scalar("SELECT COUNT(*) FROM dead_letters WHERE queue = 'accounting'")
-                .await,
-            2
-        );
-        assert_eq!(w.app.balance_of("2000", &day).await, "26.00");
-        w.app.assert_consistent().await;
+        assert_eq!(w.app.scalar("SELECT COUNT(*) FROM dead_letters").await, 0);
     }
 }
 

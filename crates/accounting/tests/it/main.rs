@@ -8,6 +8,7 @@ mod currency;
 mod db_metrics;
 mod events;
 mod immutability;
+mod inventory;
 mod journal;
 mod openapi;
 mod periods;

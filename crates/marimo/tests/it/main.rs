@@ -9,6 +9,7 @@ mod dashboards;
 mod edge;
 mod erp_flow;
 mod faults;
+mod furniture;
 mod idempotency;
 mod migrations;
 mod observability;

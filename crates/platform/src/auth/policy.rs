@@ -62,8 +62,9 @@ policies! {
     Bookkeepers = [Accountant, Admin];
     /// Who runs production and changes stock: managers and admins.
     ProductionManagers = [Manager, Admin];
-    /// Who reads the inventory valuation (the stock side of the books):
-    /// admins, managers and accountants.
+    /// Who reads the inventory valuation (the stock side of the books)
+    /// and its reconciliation with the ledger: admins, managers and
+    /// accountants.
     StockValuers = [Admin, Manager, Accountant];
     /// Who may list user accounts: managers and admins.
     AccountReaders = [Manager, Admin];

@@ -1,6 +1,7 @@
 //! `/accounting` (accountants, admins): the journal (list, post an entry
 //! with a line editor, reverse), the chart of accounts, the statements
-//! with CSV download, and the periods (close).
+//! with CSV download, the periods (close), and the inventory valuation
+//! with its reconciliation and the inventory-account mapping.
 
 use askama::Template;
 use axum::{
@@ -599,4 +600,120 @@ pub async fn close_period(s: Session, form: FormData) -> PageResult {
         .await
         .map_err(WebError::from)?;
     Ok(done("/accounting/periods", "period_closed"))
+}
+
+// ------------------------------------------------------------- inventory
+
+pub struct ReconciledRow {
+    pub account: String,
+    pub name: String,
+    pub ledger: String,
+    pub valuation: String,
+    pub difference: String,
+}
+
+#[derive(Template)]
+#[template(path = "accounting/inventory.html")]
+struct InventoryPage {
+    p: Chrome,
+    tab: &'static str,
+    date: String,
+    ok: bool,
+    rows: Vec<ReconciledRow>,
+    /// Why the factory's valuation could not be read (the rest shows).
+    unavailable: Option<String>,
+    /// (what for, account) of the inventory-account mapping.
+    mapping: Vec<(String, String)>,
+}
+
+/// The inventory valuation and its reconciliation with the ledger at a
+/// day, and the inventory-account mapping.
+pub async fn inventory(s: Session, Query(q): Query<Params>) -> PageResult {
+    s.require(Area::Accounting)?;
+    let tr = s.tr();
+    let lang = s.lang;
+    let date = q
+        .as_of
+        .as_deref()
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map_or_else(today, str::to_owned);
+    let (mut ok, mut rows, mut unavailable) = (false, Vec::new(), None);
+    match s
+        .api
+        .get(&format!(
+            "/api/v1/accounting/reports/inventory-reconciliation?date={}",
+            urlencode(&date)
+        ))
+        .await
+    {
+        Ok(r) => {
+            let currency = text(&r, "currency");
+            let money = |v: &Value, k: &str| format::money(&text(v, k), &currency, lang);
+            ok = r["ok"].as_bool().unwrap_or(false);
+            rows = r["accounts"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|a| ReconciledRow {
+                    account: text(a, "account"),
+                    name: text(a, "name"),
+                    ledger: money(a, "ledger"),
+                    valuation: money(a, "valuation"),
+                    difference: money(a, "difference"),
+                })
+                .collect();
+        }
+        // A bad date is the caller's; the factory away is shown in place.
+        Err(e) if e.status.is_client_error() => return Err(WebError::from(e)),
+        Err(e) => unavailable = Some(e.message),
+    }
+    let m = s
+        .api
+        .get("/api/v1/accounting/inventory-accounts")
+        .await
+        .map_err(WebError::from)?;
+    let mut mapping = Vec::new();
+    for (group, keys) in [
+        (
+            "categories",
+            &[
+                "raw_material",
+                "sub_assembly",
+                "finished_good",
+                "merchandise",
+            ][..],
+        ),
+        (
+            "counter",
+            &["grni", "wip", "cogs", "adjustments", "opening"][..],
+        ),
+    ] {
+        for k in keys {
+            mapping.push((
+                tr.t(&format!("accounting.inventory.{k}")).to_owned(),
+                text(&m[group], k),
+            ));
+        }
+    }
+    for o in m["overrides"].as_array().into_iter().flatten() {
+        let category = text(o, "category");
+        mapping.push((
+            format!(
+                "{} ({})",
+                tr.t(&format!("accounting.inventory.{category}")),
+                text(o, "warehouse")
+            ),
+            text(o, "account"),
+        ));
+    }
+    Ok(render(&InventoryPage {
+        tab: "inventory",
+        p: s.chrome("accounting.inventory.tab").await,
+        date,
+        ok,
+        rows,
+        unavailable,
+        mapping,
+    }))
 }
