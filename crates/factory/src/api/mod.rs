@@ -13,6 +13,7 @@
 mod boms;
 mod compat;
 mod items;
+mod reservations;
 mod stock;
 mod summary;
 mod views;
@@ -46,6 +47,7 @@ pub(crate) fn routes(state: AppState) -> OpenApiRouter {
     ))
     .merge(items::routes())
         .merge(stock::routes())
+        .merge(reservations::routes())
         .merge(boms::routes())
         .merge(work_orders::routes())
         .merge(compat::routes())

@@ -1,6 +1,6 @@
 //! The transaction of a stock change.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use marimo_platform::{
     Invalid,
@@ -63,6 +63,9 @@ pub(crate) struct Posting<'f> {
     pub moves: Vec<MoveRecord>,
     events: Vec<Envelope>,
     statuses: Vec<Status>,
+    /// The bins whose on hand or reserved this posting changed: each gets
+    /// one `factory.stock.changed` with its state at commit.
+    touched: BTreeSet<Key>,
     /// The `Idempotency-Key` this posting claimed: the answer to its
     /// moves is stored under it at commit.
     idem: Option<Idem<'f>>,
@@ -140,10 +143,17 @@ impl<'f> Posting<'f> {
         tenant: &TenantId,
         actor: &str,
     ) -> Result<Posting<'f>, FactoryError> {
-        Ok(Self {
+        let tx = f.db.tenant(tenant).begin().await?;
+        Ok(Self::in_tx(f, tenant, actor, tx))
+    }
+
+    /// A posting in `tx`, a transaction of `tenant` already begun (an
+    /// event consumer's, which recorded the event in its inbox).
+    pub fn in_tx(f: &'f Factory, tenant: &TenantId, actor: &str, tx: Tx) -> Posting<'f> {
+        Self {
             f,
             tenant: tenant.clone(),
-            tx: f.db.tenant(tenant).begin().await?,
+            tx,
             actor: actor.to_owned(),
             now: clock::now_text(),
             levels: BTreeMap::new(),
@@ -151,8 +161,9 @@ impl<'f> Posting<'f> {
             moves: Vec::new(),
             events: Vec::new(),
             statuses: Vec::new(),
+            touched: BTreeSet::new(),
             idem: None,
-        })
+        }
     }
 
     /// Begins a posting that claims the request's key first: a key seen
@@ -343,7 +354,7 @@ impl<'f> Posting<'f> {
         value: i64,
     ) -> Result<bool, FactoryError> {
         let (sku, warehouse) = key;
-        Ok(stock_store::apply(
+        let applied = stock_store::apply(
             &mut *self.tx,
             &self.tenant,
             change,
@@ -352,7 +363,11 @@ impl<'f> Posting<'f> {
             value,
             &self.now,
         )
-        .await?)
+        .await?;
+        if applied {
+            self.touched.insert(key.clone());
+        }
+        Ok(applied)
     }
 
     /// Queues an event to publish in this transaction.
@@ -372,6 +387,17 @@ impl<'f> Posting<'f> {
         if let Some(idem) = self.idem {
             let body = (idem.respond)(&self.moves).to_string();
             idem.keyed.complete(&mut self.tx, 201, &body).await?;
+        }
+        // Each changed bin's state as committed, once per transaction
+        // (its row is locked by this transaction's updates, so the
+        // counter read is the one that commits).
+        for (sku, warehouse) in std::mem::take(&mut self.touched) {
+            if let Some(bin) =
+                stock_store::bin_state(&mut *self.tx, &self.tenant, &sku, &warehouse).await?
+            {
+                let env = events::stock_changed(&sku, &warehouse, bin);
+                self.events.push(env.actor(self.actor.clone()));
+            }
         }
         for env in &self.events {
             self.f.outbox.publish(&mut self.tx, env).await?;

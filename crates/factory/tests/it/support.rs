@@ -25,12 +25,7 @@ pub async fn app(backend: &Backend) -> App {
         marimo_factory::router,
     )
     .await;
-    App {
-        backend: backend.clone(),
-        ctx,
-        http: server.http.clone(),
-        _server: server,
-    }
+    App::from_parts(backend, ctx, server)
 }
 
 /// What `testkit::each_backend` starts: the factory on a fresh database.
@@ -45,6 +40,16 @@ pub fn manager() -> String {
 }
 
 impl App {
+    /// The factory started by a test on its own bus.
+    pub fn from_parts(backend: &Backend, ctx: ServiceContext, server: TestServer) -> Self {
+        App {
+            backend: backend.clone(),
+            ctx,
+            http: server.http.clone(),
+            _server: server,
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         self.backend.name()
     }
@@ -166,7 +171,8 @@ impl App {
 
     /// The stock ledger's consistency: balances never negative, never
     /// over-reserved; each balance equals the sum of its moves (quantity and
-    /// value); reservations equal those of open work orders.
+    /// value); reservations equal those of open work orders and live
+    /// holds of shop orders.
     pub async fn assert_consistent(&self) {
         let name = self.name();
         let bad = self
@@ -198,6 +204,9 @@ impl App {
                      SELECT x.sku, x.warehouse, -x.qty FROM work_order_reservations x
                      JOIN work_orders w ON w.id = x.work_order_id
                      WHERE w.status IN ('released', 'started')
+                     UNION ALL
+                     SELECT sku, warehouse, -qty FROM stock_holds
+                     WHERE status IN ('held', 'confirmed')
                    ) u GROUP BY sku, warehouse
                  ) t WHERE r <> 0",
             )
