@@ -12,7 +12,7 @@ use marimo_platform::{
 use marimo_testkit::{Backend, backends, context_on, eventually, start_service, token_for};
 use serde_json::{Value, json};
 
-use crate::support::App;
+use crate::support::{App, publish_from};
 
 /// The factory, and the shop's outbox on the same bus (its order events).
 struct World {
@@ -60,19 +60,7 @@ impl World {
             &format!("shop.order.{step}"),
             json!({"order_id": order, "status": step}),
         );
-        let db = self.shop.db();
-        let mut tx = db.tenant(&env.tenant.clone()).begin().await.unwrap();
-        self.shop.outbox.publish(&mut tx, &env).await.unwrap();
-        tx.commit().await.unwrap();
-        self.shop.outbox.wake();
-        eventually("the shop's outbox to drain", || async {
-            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL")
-                .fetch_one(db.pool())
-                .await
-                .unwrap()
-                == 0
-        })
-        .await;
+        publish_from(&self.shop, &env.tenant, &env).await;
         env
     }
 

@@ -2,10 +2,11 @@
 
 use marimo_platform::{
     auth::Role,
-    bus::Bus,
+    bus::{Bus, Envelope},
     service::{ServiceContext, ServiceName},
+    tenant::TenantId,
 };
-use marimo_testkit::{Backend, Http, Res, TestServer, start_service, token_for};
+use marimo_testkit::{Backend, Http, Res, TestServer, eventually, start_service, token_for};
 use serde_json::{Value, json};
 
 pub struct App {
@@ -26,6 +27,24 @@ pub async fn app(backend: &Backend) -> App {
     )
     .await;
     App::from_parts(backend, ctx, server)
+}
+
+/// Publishes `event` from `peer`'s outbox in `tenant` (another service on
+/// the factory's bus) and waits until it was delivered.
+pub async fn publish_from(peer: &ServiceContext, tenant: &TenantId, event: &Envelope) {
+    let db = peer.db();
+    let mut tx = db.tenant(tenant).begin().await.unwrap();
+    peer.outbox.publish(&mut tx, event).await.unwrap();
+    tx.commit().await.unwrap();
+    peer.outbox.wake();
+    eventually("the peer's outbox to drain", || async {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL")
+            .fetch_one(db.pool())
+            .await
+            .unwrap()
+            == 0
+    })
+    .await;
 }
 
 /// What `testkit::each_backend` starts: the factory on a fresh database.
