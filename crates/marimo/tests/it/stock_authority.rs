@@ -3,11 +3,11 @@
 //! availability read model ends up saying the same, bin for bin.
 
 use futures_util::future::join_all;
-use marimo_platform::{db::Db, ids::new_id, service::ServiceName};
-use marimo_testkit::{Backend, Http, backends, eventually};
+use marimo_platform::{db::Db, ids::new_id};
+use marimo_testkit::{Backend, backends, eventually};
 use serde_json::{Value, json};
 
-use crate::support::{login, register_and_login};
+use crate::support::{login, register_and_login, start_with};
 
 const ADMIN: (&str, &str) = ("boss@marimo.test", "Boss-Passw0rd");
 
@@ -39,16 +39,10 @@ async fn walk(backend: &Backend) {
         ("MARIMO_ADMIN_EMAIL", ADMIN.0),
         ("MARIMO_ADMIN_PASSWORD", ADMIN.1),
     ];
-    // Started here rather than by `support::start`: the test reads the
-    // shop's database, so it keeps the settings.
+    // The test reads the shop's database: it keeps the settings.
     let settings = backend.settings(&overrides).await;
-    let listeners = marimo::bind(&settings, &ServiceName::ALL, Some(0))
-        .await
-        .expect("bind");
-    let system = marimo::start(settings.clone(), listeners)
-        .await
-        .expect("start");
-    let gw = &Http::new(&system.url(ServiceName::Gateway));
+    let sys = start_with(settings.clone()).await;
+    let gw = &sys.gw;
     let admin = login(gw, ADMIN.0, ADMIN.1).await["access_token"]
         .as_str()
         .unwrap()
@@ -153,7 +147,7 @@ async fn walk(backend: &Backend) {
         },
     )
     .await;
-    system.shutdown().await;
+    sys.stop().await;
 }
 
 #[tokio::test]
