@@ -21,6 +21,32 @@ pub const WORK_ORDER_CANCELLED: Topic<WorkOrder> = Topic::new("factory.work_orde
 pub const WORK_ORDER_COMPLETED: Topic<WorkOrderCompleted> =
     Topic::new("factory.work_order.completed", 1);
 pub const STOCK_MOVED: Topic<StockMoved> = Topic::new("factory.stock.moved", 1);
+pub const STOCK_CHANGED: Topic<StockChanged> = Topic::new("factory.stock.changed", 1);
+
+/// `factory.stock.changed`: a bin's (item and warehouse's) on hand or
+/// reserved quantity changed: a move, a hold for a shop order, its
+/// release, a work order's reservation. The shop keeps its availability
+/// read model from it.
+///
+/// Events may arrive twice or out of order: `seq` grows by one with every
+/// change of the bin (it is counted on the bin's row, in the transaction
+/// of the change), so a reader keeps the highest `seq` it saw per bin and
+/// ignores older ones; the figures are the bin's whole state, not a delta.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StockChanged {
+    /// The item.
+    pub sku: Sku,
+    /// The warehouse.
+    pub warehouse: WarehouseCode,
+    /// What the bin holds.
+    pub on_hand: Qty,
+    /// What of it is promised (shop holds, work orders).
+    pub reserved: Qty,
+    /// `on_hand - reserved`: what can still be promised.
+    pub available: Qty,
+    /// The bin's change counter (see above).
+    pub seq: i64,
+}
 
 /// `factory.stock.moved`: one stock transaction of the factory (a receipt,
 /// a work order's issue or completion, a shipment, a return, an
@@ -292,6 +318,20 @@ mod tests {
         assert_eq!(m.moves[0].reason, MoveReason::ProductionIssue);
         assert_eq!(m.moves[1].category, ItemCategory::FinishedGood);
         assert_eq!(m.moves[0].value.to_scaled(2), Ok(-6000));
+    }
+
+    #[test]
+    fn golden_stock_changed() {
+        let c: StockChanged = round_trip(json!({"sku": "TABLE", "warehouse": "MAIN",
+            "on_hand": "10.000", "reserved": "3.000", "available": "7.000", "seq": 4}));
+        assert_eq!(c.available.to_scaled(3), Ok(7000));
+        assert_eq!(c.seq, 4);
+        // Without its counter a change cannot be ordered: malformed.
+        assert!(
+            serde_json::from_value::<StockChanged>(json!({"sku": "TABLE", "warehouse": "MAIN",
+                "on_hand": "1", "reserved": "0", "available": "1"}))
+            .is_err()
+        );
     }
 
     #[test]

@@ -172,6 +172,10 @@ pub const CATALOG: &[(&str, u32)] = &[
     ),
     (factory::STOCK_LOW.name(), factory::STOCK_LOW.version()),
     (
+        factory::STOCK_CHANGED.name(),
+        factory::STOCK_CHANGED.version(),
+    ),
+    (
         factory::WORK_ORDER_RELEASED.name(),
         factory::WORK_ORDER_RELEASED.version(),
     ),

@@ -3,19 +3,23 @@
 //! consumes: `config.reference.changed` for units of measure, which keeps
 //! the factory's copy of the config service's units (items are validated
 //! against it, by a foreign key), `users.tenant.created`, which seeds
-//! a new tenant's units, main warehouse and settings (its currency), and
+//! a new tenant's units, main warehouse and settings (its currency),
 //! `users.tenant.updated`, whose currency replaces the tenant's while its
-//! stock holds no value. Each is applied in the envelope's tenant. Payloads are the types of `marimo_contracts`;
+//! stock holds no value, and the shop's `shop.order.placed`, `.cancelled`
+//! and `.shipped`, which confirm, release and ship the order's stock
+//! holds. Each is applied in the envelope's tenant. Payloads are the types
+//! of `marimo_contracts`;
 //! quantities and amounts are decimal strings, as in the API.
 
 use marimo_contracts::{
     Topic,
     config::{REFERENCE_CHANGED as REFERENCE, RefKind},
     factory::{
-        self as contract, StockLow, StockMoved, StockReceived, ValuedMove, WorkOrder,
+        self as contract, StockChanged, StockLow, StockMoved, StockReceived, ValuedMove, WorkOrder,
         WorkOrderCompleted,
     },
     ids::{MoveId, Sku, WarehouseCode, WorkOrderId},
+    shop::{ORDER_CANCELLED, ORDER_PLACED, ORDER_SHIPPED},
     users::{TENANT_CREATED, TENANT_UPDATED},
     values::{self, Money, Qty, UnitCost},
 };
@@ -24,7 +28,7 @@ use marimo_platform::{
     money::Currency,
 };
 
-use crate::store::stock::MoveRecord;
+use crate::{app::reservations::OrderStep, store::stock::MoveRecord};
 
 pub const SOURCE: &str = "factory";
 
@@ -102,6 +106,20 @@ pub fn stock_low(sku: &str, warehouse: &str, on_hand: i64, reorder_point: i64) -
     Envelope::of(contract::STOCK_LOW, &payload)
 }
 
+/// A bin's on hand or reserved changed: its whole state and change
+/// counter (the shop's availability read model).
+pub fn stock_changed(sku: &str, warehouse: &str, bin: crate::store::stock::BinState) -> Envelope {
+    let payload = StockChanged {
+        sku: Sku::new(sku),
+        warehouse: WarehouseCode::new(warehouse),
+        on_hand: Qty::from_thousandths(bin.on_hand),
+        reserved: Qty::from_thousandths(bin.reserved),
+        available: Qty::from_thousandths(bin.on_hand - bin.reserved),
+        seq: bin.seq,
+    };
+    Envelope::of(contract::STOCK_CHANGED, &payload)
+}
+
 /// `factory.work_order.released|started|cancelled`.
 pub fn work_order(step: Topic<WorkOrder>, id: &str, sku: &str, qty: i64) -> Envelope {
     let payload = WorkOrder {
@@ -164,12 +182,20 @@ pub const REFERENCE_CHANGED: &str = REFERENCE.name();
 pub const TENANT_CREATED_EVENT: &str = TENANT_CREATED.name();
 pub const TENANT_UPDATED_EVENT: &str = TENANT_UPDATED.name();
 
+/// The shop's order events: they confirm, release and ship the stock
+/// holds of their order.
+pub const ORDER_EVENTS: [&str; 3] = [
+    ORDER_PLACED.name(),
+    ORDER_CANCELLED.name(),
+    ORDER_SHIPPED.name(),
+];
+
 /// Subscribes the factory's queue.
 pub async fn subscribe(
     ctx: &marimo_platform::service::ServiceContext,
-    db: marimo_platform::db::Db,
+    factory: std::sync::Arc<crate::Factory>,
 ) -> Result<(), marimo_platform::bus::BusError> {
-    let bus_db = db.clone();
+    let bus_db = factory.db.clone();
     ctx.bus
         .subscribe(
             &bus_db,
@@ -178,22 +204,35 @@ pub async fn subscribe(
                 REFERENCE_CHANGED,
                 TENANT_CREATED_EVENT,
                 TENANT_UPDATED_EVENT,
+                ORDER_EVENTS[0],
+                ORDER_EVENTS[1],
+                ORDER_EVENTS[2],
             ],
             move |env: Envelope| {
-                let db = db.clone();
-                async move { handle(&db, env).await }
+                let factory = factory.clone();
+                async move { handle(&factory, env).await }
             },
         )
         .await
 }
 
 /// Applies one event exactly once, in the envelope's tenant.
-pub async fn handle(db: &marimo_platform::db::Db, env: Envelope) -> Result<(), HandlerError> {
+pub async fn handle(factory: &crate::Factory, env: Envelope) -> Result<(), HandlerError> {
+    let db = &factory.db;
     if env.is(TENANT_CREATED) {
         return seed_tenant(db, env).await;
     }
     if env.is(TENANT_UPDATED) {
         return tenant_currency(db, env).await;
+    }
+    for (topic, step) in [
+        (ORDER_PLACED, OrderStep::Placed),
+        (ORDER_CANCELLED, OrderStep::Cancelled),
+        (ORDER_SHIPPED, OrderStep::Shipped),
+    ] {
+        if env.is(topic) {
+            return order_step(factory, &env, topic, step).await;
+        }
     }
     if !env.is(REFERENCE) {
         return Err(HandlerError::Permanent(format!(
@@ -221,6 +260,30 @@ pub async fn handle(db: &marimo_platform::db::Db, env: Envelope) -> Result<(), H
     tx.commit().await?;
     tracing::info!(%code, %tenant, "unit of measure from the config service");
     Ok(())
+}
+
+/// A shop order's step, applied to its stock holds in the event's tenant.
+async fn order_step(
+    factory: &crate::Factory,
+    env: &Envelope,
+    topic: Topic<marimo_contracts::shop::Order>,
+    step: OrderStep,
+) -> Result<(), HandlerError> {
+    let order = env.decode(topic)?;
+    let tenant = &env.tenant;
+    let Some(tx) = inbox::begin_in(&factory.db.tenant(tenant), QUEUE, &env.id).await? else {
+        return Ok(());
+    };
+    let actor = env.actor.as_deref().unwrap_or("shop");
+    factory
+        .on_order(tx, tenant, actor, order.order_id.as_str(), step)
+        .await
+        .map_err(|e| match e {
+            crate::FactoryError::Db(e) => HandlerError::from_db(e),
+            // Shipping what the bin does not hold (yet): stock may come.
+            crate::FactoryError::InsufficientStock(_) => HandlerError::Deferred(e.to_string()),
+            other => HandlerError::Permanent(other.to_string()),
+        })
 }
 
 /// The tenant's currency as announced, or a permanent error: an event

@@ -113,10 +113,11 @@ const IDEMPOTENCY_TTL: std::time::Duration = std::time::Duration::from_secs(24 *
 /// data and returns the service's router wrapped in the platform's
 /// [`ServiceApp`].
 pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
-    let factory = start(&ctx).await?;
+    let factory = std::sync::Arc::new(start(&ctx).await?);
     marimo_platform::idempotency::spawn_purge(&ctx, factory.db.clone(), IDEMPOTENCY_TTL);
-    events::subscribe(&ctx, factory.db.clone()).await?;
-    let api = api::routes(std::sync::Arc::new(factory));
+    events::subscribe(&ctx, factory.clone()).await?;
+    spawn_hold_expiry(&ctx, &factory);
+    let api = api::routes(factory);
     // Stock moves claim their key in their own transaction; the layer
     // covers the rest (items, BOMs, work orders, products).
     let idempotency = marimo_platform::idempotency::Layer::prepare(&ctx)
@@ -131,6 +132,36 @@ pub async fn router(ctx: ServiceContext) -> Result<Router, StartError> {
             (Method::POST, "/api/factory/stock/openings"),
         ]);
     Ok(ServiceApp::new(&ctx).idempotency(idempotency).api(api))
+}
+
+/// How often holds past their deadline are looked for, and how many
+/// orders' holds one turn expires.
+const HOLD_SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+const HOLD_SWEEP_LEASE: std::time::Duration = std::time::Duration::from_secs(30);
+const HOLD_SWEEP_BATCH: i64 = 100;
+/// The hold-expiry job's name: its lease is `factory.hold-expiry`.
+pub const HOLD_SWEEP_JOB: &str = "hold-expiry";
+
+/// Expires unconfirmed holds on one replica at a time (the release is a
+/// compare-and-set, so racing replicas would only burn database time).
+fn spawn_hold_expiry(ctx: &ServiceContext, factory: &std::sync::Arc<Factory>) {
+    let sweeper = factory.clone();
+    marimo_platform::lock::spawn_periodic(
+        ctx,
+        HOLD_SWEEP_JOB,
+        HOLD_SWEEP_EVERY,
+        HOLD_SWEEP_LEASE,
+        move || {
+            let sweeper = sweeper.clone();
+            async move {
+                match sweeper.expire_holds(HOLD_SWEEP_BATCH).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(orders = n, "unconfirmed stock holds expired"),
+                    Err(e) => tracing::warn!(error = %e, "hold expiry sweep failed; retrying"),
+                }
+            }
+        },
+    );
 }
 
 /// Prepares the database and returns the factory without HTTP: for tools

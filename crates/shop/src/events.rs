@@ -7,6 +7,7 @@
 //! |---|---|
 //! | `factory.work_order.completed` `{sku, qty}` | the stock of the product linked by `sku` grows by `qty` (whole units; unknown sku: ignored) |
 //! | `config.setting.changed` `{key, version, value}` | `tax_rate` / `order_ttl_minutes` in `shop_settings` (other keys ignored) |
+//! | `factory.stock.changed` `{sku, warehouse, on_hand, reserved, seq}` | the availability read model's row of the bin, unless it holds a higher `seq` already |
 //!
 //! Published: `shop.order.placed`, `.paid`, `.shipped`, `.delivered`,
 //! `.cancelled` (with `was_paid`). An order that expires unpaid is
@@ -20,7 +21,7 @@ use std::sync::Arc;
 use marimo_contracts::{
     Topic,
     config::SETTING_CHANGED as SETTING,
-    factory::WORK_ORDER_COMPLETED as COMPLETED,
+    factory::{STOCK_CHANGED, WORK_ORDER_COMPLETED as COMPLETED},
     ids::{EventId, OrderId, ProductId, Sku, UserId},
     shop::{self as contract, Order as OrderPayload, OrderItem, ProductRestocked},
     values::{Currency, Qty},
@@ -53,7 +54,8 @@ pub const CANCELLED: Topic<OrderPayload> = contract::ORDER_CANCELLED;
 
 pub const WORK_ORDER_COMPLETED: &str = COMPLETED.name();
 pub const SETTING_CHANGED: &str = SETTING.name();
-pub const BINDINGS: &[&str] = &[WORK_ORDER_COMPLETED, SETTING_CHANGED];
+pub const FACTORY_STOCK_CHANGED: &str = STOCK_CHANGED.name();
+pub const BINDINGS: &[&str] = &[WORK_ORDER_COMPLETED, SETTING_CHANGED, FACTORY_STOCK_CHANGED];
 
 /// The event announcing that an order reached `status`.
 pub fn type_of(status: Status) -> Topic<OrderPayload> {
@@ -157,6 +159,8 @@ pub async fn handle(shop: &Shop, env: Envelope) -> Result<(), HandlerError> {
         finished_goods(shop, &env).await
     } else if env.event_type == SETTING_CHANGED {
         setting_changed(shop, &env).await
+    } else if env.event_type == FACTORY_STOCK_CHANGED {
+        stock_changed(shop, &env).await
     } else {
         Err(permanent(format!(
             "{} is not an event the shop consumes",
@@ -199,6 +203,38 @@ async fn finished_goods(shop: &Shop, env: &Envelope) -> Result<(), HandlerError>
         tracing::info!(%sku, qty, event = %env.id, "no product is linked to this sku; stock not changed");
     } else {
         tracing::info!(%sku, qty, event = %env.id, "finished goods added to stock");
+    }
+    Ok(())
+}
+
+/// `factory.stock.changed`: the bin's state into the availability read
+/// model, unless a newer one (higher `seq`) is there already.
+async fn stock_changed(shop: &Shop, env: &Envelope) -> Result<(), HandlerError> {
+    let p = env.decode(STOCK_CHANGED)?;
+    let thousandths = |field: &str, q: &Qty| {
+        q.to_scaled(3)
+            .ok()
+            .filter(|v| *v >= 0)
+            .ok_or_else(|| permanent(format!("{field} {q} of {} is not a quantity", p.sku)))
+    };
+    let bin = store::availability::Bin {
+        sku: p.sku.as_str().to_owned(),
+        warehouse: p.warehouse.as_str().to_owned(),
+        on_hand: thousandths("on_hand", &p.on_hand)?,
+        reserved: thousandths("reserved", &p.reserved)?,
+        seq: p.seq,
+    };
+    if bin.reserved > bin.on_hand || bin.seq < 0 {
+        return Err(permanent(format!("an impossible state of {}", p.sku)));
+    }
+    let t = &env.tenant;
+    let Some(mut tx) = inbox::begin_in(&shop.db.tenant(t), QUEUE, &env.id).await? else {
+        return Ok(());
+    };
+    let applied = store::availability::apply(&mut *tx, t, &bin, &clock::now_text()).await?;
+    tx.commit().await?;
+    if !applied {
+        tracing::debug!(sku = %bin.sku, seq = bin.seq, "an older stock report ignored");
     }
     Ok(())
 }

@@ -22,6 +22,7 @@ pub const TABLES: &[&str] = &[
     "payments",
     "payment_callbacks",
     "shop_settings",
+    "stock_availability",
 ];
 
 /// `(table, constraint, columns, parent)`: `(tenant_id, column)` of the

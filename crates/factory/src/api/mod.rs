@@ -14,6 +14,7 @@
 mod boms;
 mod compat;
 mod items;
+mod reservations;
 mod stock;
 mod summary;
 mod valuation;
@@ -48,6 +49,7 @@ pub(crate) fn routes(state: AppState) -> OpenApiRouter {
     ))
     .merge(items::routes())
         .merge(stock::routes())
+        .merge(reservations::routes())
         .merge(boms::routes())
         .merge(work_orders::routes())
         .merge(compat::routes())

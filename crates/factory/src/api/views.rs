@@ -596,3 +596,44 @@ pub(crate) struct OrderAnswer {
     #[serde(flatten)]
     pub order: OrderView,
 }
+
+/// A hold of stock for a shop order's line.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"order_id": "0192f1c4-7c3e-7d2a-9c1e-2b9d2b7e4a11", "sku": "TABLE", "warehouse": "MAIN", "qty": "2.000", "status": "held", "expires_at": "2026-12-01T09:05:00.000000Z"}))]
+pub(crate) struct HoldView {
+    pub order_id: String,
+    pub sku: String,
+    pub warehouse: String,
+    /// Decimal string, three places.
+    pub qty: String,
+    /// `held`, `confirmed`, `released`, `expired` or `shipped`.
+    pub status: String,
+    /// When a `held` hold expires unless its order is placed.
+    pub expires_at: String,
+}
+
+/// `{success, holds}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct HoldList {
+    pub success: bool,
+    pub holds: Vec<HoldView>,
+}
+
+impl HoldList {
+    pub(crate) fn of(holds: &[crate::store::reservations::HoldRecord]) -> Self {
+        Self {
+            success: true,
+            holds: holds
+                .iter()
+                .map(|h| HoldView {
+                    order_id: h.order_id.clone(),
+                    sku: h.sku.clone(),
+                    warehouse: h.warehouse.clone(),
+                    qty: qty::format(h.qty),
+                    status: h.status.as_str().to_owned(),
+                    expires_at: h.expires_at.clone(),
+                })
+                .collect(),
+        }
+    }
+}

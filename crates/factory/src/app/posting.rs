@@ -1,6 +1,6 @@
 //! The transaction of a stock change.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use marimo_platform::{
     Invalid,
@@ -70,6 +70,9 @@ pub(crate) struct Posting<'f> {
     pub transaction: Option<String>,
     events: Vec<Envelope>,
     statuses: Vec<Status>,
+    /// The bins whose on hand or reserved this posting changed: each gets
+    /// one `factory.stock.changed` with its state at commit.
+    touched: BTreeSet<Key>,
     /// The `Idempotency-Key` this posting claimed: the answer to its
     /// moves is stored under it at commit.
     idem: Option<Idem<'f>>,
@@ -147,7 +150,18 @@ impl<'f> Posting<'f> {
         tenant: &TenantId,
         actor: &str,
     ) -> Result<Posting<'f>, FactoryError> {
-        let mut tx = f.db.tenant(tenant).begin().await?;
+        let tx = f.db.tenant(tenant).begin().await?;
+        Self::in_tx(f, tenant, actor, tx).await
+    }
+
+    /// A posting in `tx`, a transaction of `tenant` already begun (an
+    /// event consumer's, which recorded the event in its inbox).
+    pub async fn in_tx(
+        f: &'f Factory,
+        tenant: &TenantId,
+        actor: &str,
+        mut tx: Tx,
+    ) -> Result<Posting<'f>, FactoryError> {
         let currency = store::schema::currency_in(&mut tx, tenant).await?;
         Ok(Self {
             f,
@@ -162,6 +176,7 @@ impl<'f> Posting<'f> {
             transaction: None,
             events: Vec::new(),
             statuses: Vec::new(),
+            touched: BTreeSet::new(),
             idem: None,
         })
     }
@@ -361,7 +376,7 @@ impl<'f> Posting<'f> {
         value: i64,
     ) -> Result<bool, FactoryError> {
         let (sku, warehouse) = key;
-        Ok(stock_store::apply(
+        let applied = stock_store::apply(
             &mut *self.tx,
             &self.tenant,
             change,
@@ -370,7 +385,11 @@ impl<'f> Posting<'f> {
             value,
             &self.now,
         )
-        .await?)
+        .await?;
+        if applied {
+            self.touched.insert(key.clone());
+        }
+        Ok(applied)
     }
 
     /// Queues an event to publish in this transaction.
@@ -410,6 +429,17 @@ impl<'f> Posting<'f> {
         if let Some(idem) = self.idem {
             let body = (idem.respond)(&self.moves).to_string();
             idem.keyed.complete(&mut self.tx, 201, &body).await?;
+        }
+        // Each changed bin's state as committed, once per transaction
+        // (its row is locked by this transaction's updates, so the
+        // counter read is the one that commits).
+        for (sku, warehouse) in std::mem::take(&mut self.touched) {
+            if let Some(bin) =
+                stock_store::bin_state(&mut *self.tx, &self.tenant, &sku, &warehouse).await?
+            {
+                let env = events::stock_changed(&sku, &warehouse, bin);
+                self.events.push(env.actor(self.actor.clone()));
+            }
         }
         for env in &self.events {
             self.f.outbox.publish(&mut self.tx, env).await?;

@@ -195,6 +195,7 @@ macro_rules! string_enum {
         }
     };
 }
+pub(crate) use string_enum;
 
 string_enum!(
     /// What an item is for. Raw materials are bought, never made, so they

@@ -6,6 +6,8 @@
 //! - [`bom`]: bills of materials — cycle detection and multi-level
 //!   explosion with exact fractions.
 //! - [`work_order`]: the work-order state machine and cost roll-up.
+//! - [`reservations`]: holds of stock for shop orders — their states and
+//!   what an order's lines ask for.
 //! - [`items`]: what an item is, SKUs, warehouse codes, names, item kinds,
 //!   product statuses.
 //!
@@ -16,5 +18,6 @@ pub mod bom;
 pub mod items;
 pub mod money;
 pub mod qty;
+pub mod reservations;
 pub mod valuation;
 pub mod work_order;

@@ -9,6 +9,7 @@
 
 pub mod boms;
 pub mod items;
+pub mod reservations;
 pub mod schema;
 pub mod stock;
 pub mod summary;

@@ -59,6 +59,7 @@ pub const TENANT_TABLES: &[&str] = &[
     "bom_lock",
     "work_orders",
     "work_order_reservations",
+    "stock_holds",
 ];
 
 /// The append-only triggers and, on PostgreSQL, the tenant policies.

@@ -200,24 +200,24 @@ impl Change {
     fn sql(self) -> &'static str {
         match self {
             Self::Add => {
-                "UPDATE stock_levels SET on_hand = on_hand + $1, value = value + $6, updated_at = $2
+                "UPDATE stock_levels SET on_hand = on_hand + $1, value = value + $6, updated_at = $2, seq = seq + 1
                  WHERE tenant_id = $5 AND sku = $3 AND warehouse = $4"
             }
             Self::TakeAvailable => {
-                "UPDATE stock_levels SET on_hand = on_hand - $1, value = value - $6, updated_at = $2
+                "UPDATE stock_levels SET on_hand = on_hand - $1, value = value - $6, updated_at = $2, seq = seq + 1
                  WHERE tenant_id = $5 AND sku = $3 AND warehouse = $4 AND on_hand - reserved >= $1 AND value >= $6"
             }
             Self::TakeReserved => {
                 "UPDATE stock_levels
-                 SET on_hand = on_hand - $1, reserved = reserved - $1, value = value - $6, updated_at = $2
+                 SET on_hand = on_hand - $1, reserved = reserved - $1, value = value - $6, updated_at = $2, seq = seq + 1
                  WHERE tenant_id = $5 AND sku = $3 AND warehouse = $4 AND reserved >= $1 AND on_hand >= $1 AND value >= $6"
             }
             Self::Reserve => {
-                "UPDATE stock_levels SET reserved = reserved + $1, updated_at = $2
+                "UPDATE stock_levels SET reserved = reserved + $1, updated_at = $2, seq = seq + 1
                  WHERE tenant_id = $5 AND sku = $3 AND warehouse = $4 AND on_hand - reserved >= $1"
             }
             Self::Unreserve => {
-                "UPDATE stock_levels SET reserved = reserved - $1, updated_at = $2
+                "UPDATE stock_levels SET reserved = reserved - $1, updated_at = $2, seq = seq + 1
                  WHERE tenant_id = $5 AND sku = $3 AND warehouse = $4 AND reserved >= $1"
             }
         }
@@ -251,6 +251,42 @@ pub async fn apply<'e>(
         q = q.bind(value);
     }
     Ok(q.execute(ex).await?.rows_affected() == 1)
+}
+
+/// A bin's state after the changes of a transaction, with its change
+/// counter (`factory.stock.changed`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BinState {
+    pub on_hand: i64,
+    pub reserved: i64,
+    pub seq: i64,
+}
+
+/// Reads a bin's quantities and change counter (in a transaction that
+/// changed it, so the row is this transaction's to read).
+pub async fn bin_state<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    t: &TenantId,
+    sku: &str,
+    warehouse: &str,
+) -> Result<Option<BinState>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT on_hand, reserved, seq FROM stock_levels
+         WHERE tenant_id = $3 AND sku = $1 AND warehouse = $2",
+    )
+    .bind(sku)
+    .bind(warehouse)
+    .bind(t.as_str())
+    .fetch_optional(ex)
+    .await?;
+    row.map(|r| {
+        Ok(BinState {
+            on_hand: r.try_get("on_hand")?,
+            reserved: r.try_get("reserved")?,
+            seq: r.try_get("seq")?,
+        })
+    })
+    .transpose()
 }
 
 /// A balance row for the API.

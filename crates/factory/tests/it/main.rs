@@ -7,6 +7,7 @@ mod compat;
 mod concurrency;
 mod db_metrics;
 mod events;
+mod holds;
 mod immutability;
 mod items;
 mod openapi;

@@ -43,6 +43,8 @@ async fn every_route_is_documented_and_every_operation_routed() {
             "ProductBody",
             "StatusBody",
             "OrderBody",
+            "HoldBody",
+            "HoldLine",
         ],
     );
     // Quantities and costs are exact decimals: a string with the

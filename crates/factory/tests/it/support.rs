@@ -2,10 +2,11 @@
 
 use marimo_platform::{
     auth::Role,
-    bus::Bus,
+    bus::{Bus, Envelope},
     service::{ServiceContext, ServiceName},
+    tenant::TenantId,
 };
-use marimo_testkit::{Backend, Http, Res, TestServer, start_service, token_for};
+use marimo_testkit::{Backend, Http, Res, TestServer, eventually, start_service, token_for};
 use serde_json::{Value, json};
 
 pub struct App {
@@ -25,12 +26,25 @@ pub async fn app(backend: &Backend) -> App {
         marimo_factory::router,
     )
     .await;
-    App {
-        backend: backend.clone(),
-        ctx,
-        http: server.http.clone(),
-        _server: server,
-    }
+    App::from_parts(backend, ctx, server)
+}
+
+/// Publishes `event` from `peer`'s outbox in `tenant` (another service on
+/// the factory's bus) and waits until it was delivered.
+pub async fn publish_from(peer: &ServiceContext, tenant: &TenantId, event: &Envelope) {
+    let db = peer.db();
+    let mut tx = db.tenant(tenant).begin().await.unwrap();
+    peer.outbox.publish(&mut tx, event).await.unwrap();
+    tx.commit().await.unwrap();
+    peer.outbox.wake();
+    eventually("the peer's outbox to drain", || async {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL")
+            .fetch_one(db.pool())
+            .await
+            .unwrap()
+            == 0
+    })
+    .await;
 }
 
 /// What `testkit::each_backend` starts: the factory on a fresh database.
@@ -45,6 +59,16 @@ pub fn manager() -> String {
 }
 
 impl App {
+    /// The factory started by a test on its own bus.
+    pub fn from_parts(backend: &Backend, ctx: ServiceContext, server: TestServer) -> Self {
+        App {
+            backend: backend.clone(),
+            ctx,
+            http: server.http.clone(),
+            _server: server,
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         self.backend.name()
     }
@@ -166,7 +190,8 @@ impl App {
 
     /// The stock ledger's consistency: balances never negative, never
     /// over-reserved; each balance equals the sum of its moves (quantity and
-    /// value); reservations equal those of open work orders.
+    /// value); reservations equal those of open work orders and live
+    /// holds of shop orders.
     pub async fn assert_consistent(&self) {
         let name = self.name();
         let bad = self
@@ -203,6 +228,9 @@ impl App {
                      SELECT x.sku, x.warehouse, -x.qty FROM work_order_reservations x
                      JOIN work_orders w ON w.id = x.work_order_id
                      WHERE w.status IN ('released', 'started')
+                     UNION ALL
+                     SELECT sku, warehouse, -qty FROM stock_holds
+                     WHERE status IN ('held', 'confirmed')
                    ) u GROUP BY sku, warehouse
                  ) t WHERE r <> 0",
             )

@@ -162,19 +162,7 @@ impl World {
     /// Publishes `event` from the users service in `tenant` and waits until
     /// it was delivered.
     async fn publish(&self, tenant: &TenantId, event: Envelope) {
-        let db = self.users.db();
-        let mut tx = db.tenant(tenant).begin().await.unwrap();
-        self.users.outbox.publish(&mut tx, &event).await.unwrap();
-        tx.commit().await.unwrap();
-        self.users.outbox.wake();
-        eventually("the users outbox to drain", || async {
-            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL")
-                .fetch_one(db.pool())
-                .await
-                .unwrap()
-                == 0
-        })
-        .await;
+        crate::support::publish_from(&self.users, tenant, &event).await;
     }
 
     /// A new tenant, as sign-up creates one: `users.tenant.created`, then

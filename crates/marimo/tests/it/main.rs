@@ -16,6 +16,7 @@ mod observability;
 mod prometheus;
 mod replicas;
 mod security;
+mod stock_authority;
 mod support;
 mod tenancy;
 mod web_pages;

@@ -1174,20 +1174,7 @@ async fn a_service_started_after_the_revocation_refuses_the_token() {
                 ("MARIMO_ADMIN_PASSWORD", WEB_ADMIN.1),
             ])
             .await;
-        let boot = |settings: marimo_platform::config::Settings| async move {
-            let listeners = marimo::bind(&settings, &ServiceName::ALL, Some(0))
-                .await
-                .expect("bind");
-            let system = marimo::start(settings.clone(), listeners)
-                .await
-                .expect("start");
-            let gw = marimo_testkit::Http::new(&system.url(ServiceName::Gateway));
-            Running {
-                system: Some(system),
-                data_dir: settings.data_dir.clone(),
-                gw,
-            }
-        };
+        let boot = crate::support::start_with;
         let sys = boot(settings.clone()).await;
         let gone = register_and_login(&sys.gw, "restart@sec.test").await;
         let token = gone["access_token"].as_str().unwrap().to_owned();

@@ -23,7 +23,12 @@ impl Running {
 
 /// Every service on port 0, on `backend`, with `overrides`.
 pub async fn start(backend: &Backend, overrides: &[(&str, &str)]) -> Running {
-    let settings = backend.settings(overrides).await;
+    start_with(backend.settings(overrides).await).await
+}
+
+/// Every service on port 0 with exactly `settings` (a test that reads a
+/// service's database, or restarts the system on it, keeps them).
+pub async fn start_with(settings: marimo_platform::config::Settings) -> Running {
     let data_dir = settings.data_dir.clone();
     let listeners = marimo::bind(&settings, &ServiceName::ALL, Some(0))
         .await

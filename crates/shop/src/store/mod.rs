@@ -5,6 +5,7 @@
 //! Functions that run inside a write transaction take `&mut TxConn`
 //! (`&mut *tx`) or any executor; read-only listings take the pool.
 
+pub mod availability;
 pub mod orders;
 pub mod products;
 pub mod settings;

@@ -265,3 +265,67 @@ async fn bad_settings_are_dead_lettered_and_others_ignored() {
     })
     .await;
 }
+
+/// `factory.stock.changed` from the factory's outbox, delivered.
+async fn stock_changed(
+    factory: &marimo_platform::service::ServiceContext,
+    on_hand: &str,
+    reserved: &str,
+    seq: i64,
+) {
+    let available = format!(
+        "{}",
+        on_hand.parse::<i64>().unwrap() - reserved.parse::<i64>().unwrap()
+    );
+    let env = publish(
+        factory,
+        Envelope::new(
+            "factory",
+            "factory.stock.changed",
+            json!({"sku": "WIDGET-PREMIUM", "warehouse": "MAIN", "on_hand": on_hand,
+                   "reserved": reserved, "available": available, "seq": seq}),
+        ),
+    )
+    .await;
+    delivered(factory, &env).await;
+}
+
+#[tokio::test]
+async fn the_availability_read_model_keeps_the_newest_report_of_each_bin() {
+    each_backend(|app: App| async move {
+        let factory = app.peer(ServiceName::Factory).await;
+        let row = || async {
+            let (on_hand, reserved, seq): (i64, i64, i64) = sqlx::query_as(
+                "SELECT on_hand, reserved, seq FROM stock_availability
+                 WHERE sku = 'WIDGET-PREMIUM' AND warehouse = 'MAIN'",
+            )
+            .fetch_one(app.pool())
+            .await
+            .unwrap();
+            (on_hand, reserved, seq)
+        };
+        stock_changed(&factory, "10", "3", 5).await;
+        // Thousandths, as the factory counts.
+        assert_eq!(row().await, (10_000, 3_000, 5));
+        // An older report arriving late, and the same one twice: ignored.
+        stock_changed(&factory, "12", "0", 4).await;
+        stock_changed(&factory, "10", "3", 5).await;
+        assert_eq!(row().await, (10_000, 3_000, 5));
+        stock_changed(&factory, "8", "1", 7).await;
+        assert_eq!(row().await, (8_000, 1_000, 7));
+        // An impossible report is a dead letter, not a row.
+        let bad = publish(
+            &factory,
+            Envelope::new(
+                "factory",
+                "factory.stock.changed",
+                json!({"sku": "WIDGET-PREMIUM", "warehouse": "MAIN", "on_hand": "1",
+                       "reserved": "2", "available": "-1", "seq": 9}),
+            ),
+        )
+        .await;
+        delivered(&factory, &bad).await;
+        assert_eq!(row().await, (8_000, 1_000, 7));
+    })
+    .await;
+}

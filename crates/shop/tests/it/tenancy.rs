@@ -688,6 +688,19 @@ async fn on_postgres_the_row_policies_alone_keep_an_unfiltered_query_to_its_tena
         )
         .await;
         delivered(&config, &env).await;
+        let factory = app.peer(ServiceName::Factory).await;
+        let env = publish_in(
+            &factory,
+            t,
+            Envelope::new(
+                "factory",
+                "factory.stock.changed",
+                json!({"sku": "WIDGET-PREMIUM", "warehouse": "MAIN", "on_hand": "2",
+                       "reserved": "0", "available": "2", "seq": 1}),
+            ),
+        )
+        .await;
+        delivered(&factory, &env).await;
     }
     app.order(&app.user(Role::User), json!([line(WIDGET, 1)]))
         .await;
