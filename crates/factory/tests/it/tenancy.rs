@@ -598,7 +598,8 @@ async fn each_tenant_values_its_stock_in_its_own_currency() {
         assert_eq!(summary.json["currency"], "EUR", "{name}");
 
         // No valued stock yet: the change applies, and costs follow the
-        // new currency's precision (yen have no minor unit).
+        // new currency's precision: yen have no minor unit, so a unit cost
+        // takes at most 0 + 4 places (2.5000 is fine, 2.50001 is not).
         let yen = w.new_tenant_in("yen", "EUR").await;
         update_currency(&w, &yen, "JPY").await;
         let y = w.tenant(&yen);
@@ -611,7 +612,7 @@ async fn each_tenant_values_its_stock_in_its_own_currency() {
         let res = y
             .post(
                 "/api/v1/factory/stock/receipts",
-                json!({"sku": "STEEL", "qty": "2", "unit_cost": "2.50"}),
+                json!({"sku": "STEEL", "qty": "2", "unit_cost": "2.50001"}),
             )
             .await;
         assert!(
