@@ -9,7 +9,10 @@
 //!
 //! Redis away: the caller falls back to its local limiter for that request.
 //! The switch to local and back is logged once per outage and counted in
-//! `gateway_rate_limit_fallbacks_total`.
+//! `gateway_rate_limit_fallbacks_total`. An outage is what the Redis handle
+//! calls one (its breaker open: [`RedisError::Down`]); a single command
+//! that missed its deadline on a busy moment falls back for its request
+//! only, counted in `redis_errors_total` but not announced.
 
 use std::{
     sync::atomic::{AtomicBool, Ordering},
@@ -17,7 +20,7 @@ use std::{
 };
 
 use marimo_platform::{
-    redis::{LuaScript, Redis},
+    redis::{LuaScript, Redis, RedisError},
     telemetry::Metrics,
 };
 
@@ -88,7 +91,7 @@ impl SharedLimits {
                 })
             }
             Err(e) => {
-                if !self.local.swap(true, Ordering::Relaxed) {
+                if matches!(e, RedisError::Down) && !self.local.swap(true, Ordering::Relaxed) {
                     tracing::warn!(error = %e, "redis unreachable: rate limits are per replica until it is back");
                     self.metrics.record(|| {
                         metrics::counter!("gateway_rate_limit_fallbacks_total").increment(1);
