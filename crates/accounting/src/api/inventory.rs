@@ -126,12 +126,15 @@ struct InventoryAccounts {
     overrides: Vec<Override>,
 }
 
-/// `GET`/`PUT` answer.
+/// `GET`/`PUT` answer: the mapping's fields beside `success`. Spelled out
+/// rather than flattened: the request type refuses unknown fields, and a
+/// flattened copy of its schema would refuse `success` too.
 #[derive(Debug, Serialize, ToSchema)]
 struct InventoryAccountsAnswer {
     success: bool,
-    #[serde(flatten)]
-    mapping: InventoryAccounts,
+    categories: CategoryAccounts,
+    counter: CounterAccounts,
+    overrides: Vec<Override>,
 }
 
 fn view(m: &Mapping) -> InventoryAccountsAnswer {
@@ -139,30 +142,28 @@ fn view(m: &Mapping) -> InventoryAccountsAnswer {
     let cat = |c: Category| role(Role::Category(c));
     InventoryAccountsAnswer {
         success: true,
-        mapping: InventoryAccounts {
-            categories: CategoryAccounts {
-                raw_material: cat(Category::RawMaterial),
-                sub_assembly: cat(Category::SubAssembly),
-                finished_good: cat(Category::FinishedGood),
-                merchandise: cat(Category::Merchandise),
-            },
-            counter: CounterAccounts {
-                grni: role(Role::Grni),
-                wip: role(Role::Wip),
-                cogs: role(Role::Cogs),
-                adjustments: role(Role::Adjustments),
-                opening: role(Role::Opening),
-            },
-            overrides: m
-                .overrides
-                .iter()
-                .map(|((c, w), a)| Override {
-                    category: (*c).into(),
-                    warehouse: w.clone(),
-                    account: a.clone(),
-                })
-                .collect(),
+        categories: CategoryAccounts {
+            raw_material: cat(Category::RawMaterial),
+            sub_assembly: cat(Category::SubAssembly),
+            finished_good: cat(Category::FinishedGood),
+            merchandise: cat(Category::Merchandise),
         },
+        counter: CounterAccounts {
+            grni: role(Role::Grni),
+            wip: role(Role::Wip),
+            cogs: role(Role::Cogs),
+            adjustments: role(Role::Adjustments),
+            opening: role(Role::Opening),
+        },
+        overrides: m
+            .overrides
+            .iter()
+            .map(|((c, w), a)| Override {
+                category: (*c).into(),
+                warehouse: w.clone(),
+                account: a.clone(),
+            })
+            .collect(),
     }
 }
 
