@@ -108,19 +108,22 @@ fn by<'a>(caller: &'a Caller, key: Option<&'a Keyed>, respond: &'a Respond<'a>) 
 
 /// Posts `op` for `caller` under its `Idempotency-Key` and answers: the
 /// one way every stock POST but adjustments reaches the use case.
+/// `op` is built in the tenant's currency (a receipt's unit cost is read
+/// at its precision).
 async fn post(
     f: &AppState,
-    currency: &Currency,
     caller: &Caller,
     key: Option<Keyed>,
-    op: StockOp,
     one: bool,
+    op: impl FnOnce(&Currency) -> Result<StockOp, Invalid>,
 ) -> ApiResult<Response> {
-    let respond = |moves: &[MoveRecord]| created_body(currency, moves, one);
+    let currency = f.currency(&caller.tenant).await?;
+    let op = op(&currency)?;
+    let respond = |moves: &[MoveRecord]| created_body(&currency, moves, one);
     let posted = f
         .post(by(caller, key.as_ref(), &respond), &op, None)
         .await?;
-    Ok(answer(currency, posted, one))
+    Ok(answer(&currency, posted, one))
 }
 
 /// 201 with the moves written now, or the stored first answer of a
@@ -195,10 +198,8 @@ async fn receipt(
     headers: HeaderMap,
     Json(b): Json<ReceiptBody>,
 ) -> ApiResult<Response> {
-    let currency = f.currency(&caller.tenant).await?;
     let key = keyed(&headers, &caller, "/api/factory/stock/receipts", &b)?;
-    let op = stock_in(&currency, Reason::Receipt, b)?;
-    post(&f, &currency, &caller, key, op, true).await
+    post(&f, &caller, key, true, |c| stock_in(c, Reason::Receipt, b)).await
 }
 
 /// Stock taken out (used, sold or lost), at the moving average cost.
@@ -237,7 +238,6 @@ async fn issue(
     headers: HeaderMap,
     Json(b): Json<IssueBody>,
 ) -> ApiResult<Response> {
-    let currency = f.currency(&caller.tenant).await?;
     let key = keyed(&headers, &caller, "/api/factory/stock/issues", &b)?;
     let op = StockOp::Out {
         reason: Reason::Issue,
@@ -248,7 +248,7 @@ async fn issue(
         reference: items::parse_text("reference", b.reference.as_deref())?,
         note: None,
     };
-    post(&f, &currency, &caller, key, op, true).await
+    post(&f, &caller, key, true, |_| Ok(op)).await
 }
 
 /// A count correction, with why.
@@ -341,7 +341,6 @@ async fn transfer(
     headers: HeaderMap,
     Json(b): Json<TransferBody>,
 ) -> ApiResult<Response> {
-    let currency = f.currency(&caller.tenant).await?;
     let key = keyed(&headers, &caller, "/api/factory/stock/transfers", &b)?;
     let op = StockOp::Transfer {
         sku: sku_of(b.sku)?,
@@ -350,7 +349,7 @@ async fn transfer(
         qty: positive_qty("qty", b.qty)?,
         reference: items::parse_text("reference", b.reference.as_deref())?,
     };
-    post(&f, &currency, &caller, key, op, false).await
+    post(&f, &caller, key, false, |_| Ok(op)).await
 }
 
 /// Stock destroyed or spoilt, with why.
@@ -391,7 +390,6 @@ async fn scrap(
     headers: HeaderMap,
     Json(b): Json<ScrapBody>,
 ) -> ApiResult<Response> {
-    let currency = f.currency(&caller.tenant).await?;
     let key = keyed(&headers, &caller, "/api/factory/stock/scrap", &b)?;
     let op = StockOp::Out {
         reason: Reason::Scrap,
@@ -405,7 +403,7 @@ async fn scrap(
             items::parse_text("reason_note", b.reason_note.as_deref())?,
         )?),
     };
-    post(&f, &currency, &caller, key, op, true).await
+    post(&f, &caller, key, true, |_| Ok(op)).await
 }
 
 /// Goods a customer sent back.
@@ -448,7 +446,6 @@ async fn customer_return(
     headers: HeaderMap,
     Json(b): Json<ReturnBody>,
 ) -> ApiResult<Response> {
-    let currency = f.currency(&caller.tenant).await?;
     let key = keyed(&headers, &caller, "/api/factory/stock/returns", &b)?;
     let cost = match items::parse_text("shipment", b.shipment.as_deref())? {
         Some(shipment) => InCost::Shipped(shipment),
@@ -463,7 +460,7 @@ async fn customer_return(
         reference: items::parse_text("reference", b.reference.as_deref())?,
         note: None,
     };
-    post(&f, &currency, &caller, key, op, true).await
+    post(&f, &caller, key, true, |_| Ok(op)).await
 }
 
 /// Books stock on hand when the books start (booked against opening
@@ -485,10 +482,8 @@ async fn opening(
     headers: HeaderMap,
     Json(b): Json<ReceiptBody>,
 ) -> ApiResult<Response> {
-    let currency = f.currency(&caller.tenant).await?;
     let key = keyed(&headers, &caller, "/api/factory/stock/openings", &b)?;
-    let op = stock_in(&currency, Reason::Opening, b)?;
-    post(&f, &currency, &caller, key, op, true).await
+    post(&f, &caller, key, true, |c| stock_in(c, Reason::Opening, b)).await
 }
 
 #[derive(Deserialize, IntoParams)]
