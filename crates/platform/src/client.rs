@@ -92,16 +92,46 @@ impl ServiceClient {
         path: &str,
         bearer: Option<&str>,
     ) -> Result<reqwest::Response, CallError> {
+        self.call(reqwest::Method::GET, path, bearer, None).await
+    }
+
+    /// `POST path` with a JSON `body`, judged like [`Self::get`]. Not
+    /// retried here: only the caller knows whether the endpoint makes a
+    /// repeat harmless (an idempotent hold, an `Idempotency-Key`), and so
+    /// whether to call again after [`CallError::Unavailable`].
+    pub async fn post_json(
+        &self,
+        path: &str,
+        bearer: Option<&str>,
+        body: &serde_json::Value,
+    ) -> Result<reqwest::Response, CallError> {
+        self.call(reqwest::Method::POST, path, bearer, Some(body))
+            .await
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<&serde_json::Value>,
+    ) -> Result<reqwest::Response, CallError> {
         let (instance, breaker) = self.pick()?;
         let url = format!("{}{path}", instance.base_url);
-        let span = ClientSpan::start("GET", &url);
-        let mut req = self.http.get(&url);
+        let span = ClientSpan::start(method.as_str(), &url);
+        let mut req = self.http.request(method.clone(), &url);
         if let Some(token) = bearer {
             req = req.bearer_auth(token);
         }
+        if let Some(body) = body {
+            req = req.json(body);
+        }
         if let Some(edge) = &self.edge {
             let path_only = path.split('?').next().unwrap_or(path);
-            req = req.header(crate::http::edge::HEADER, edge.sign_now("GET", path_only));
+            req = req.header(
+                crate::http::edge::HEADER,
+                edge.sign_now(method.as_str(), path_only),
+            );
         }
         if let Some(id) = request_id::current() {
             req = req.header(request_id::HEADER.as_str(), id);

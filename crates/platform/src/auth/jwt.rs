@@ -205,6 +205,16 @@ impl JwtKeys {
         (token, ttl.as_secs())
     }
 
+    /// The key tokens are signed with (service tokens: `auth::service`).
+    pub(super) fn signing_key(&self) -> &EncodingKey {
+        &self.current.encoding
+    }
+
+    /// The key that verifies `token` (see [`Self::key_for`]).
+    pub(super) fn verifying_key(&self, token: &str) -> &DecodingKey {
+        &self.key_for(token).decoding
+    }
+
     /// The key a token names: the previous one only when its `kid` says
     /// so (a token without `kid` is judged by the current key).
     fn key_for(&self, token: &str) -> &Key {
